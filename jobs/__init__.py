@@ -1,0 +1,1 @@
+"""Celery app, queues, beat schedule and the thin task shells."""

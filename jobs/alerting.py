@@ -1,0 +1,68 @@
+"""Alert stage: open/update alerts from drift events, resolve on recovery, deliver."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import UTC, datetime
+
+from alerts import delivery, lifecycle
+from service import queue
+from service.config import get_settings
+from service.db import session_scope
+from service.errors import DeliveryError
+
+from jobs.celery_app import app
+
+log = logging.getLogger(__name__)
+MAX_DELIVERY_RETRIES = 12
+
+
+def _send_deliveries(delivery_ids: list[int]) -> None:
+    for delivery_id in delivery_ids:
+        queue.send("alerts.deliver", [delivery_id])
+
+
+@app.task(name="alerts.evaluate", acks_late=True, soft_time_limit=120, time_limit=150)
+def evaluate(drift_event_id: int) -> int:
+    with session_scope() as session:
+        delivery_ids = lifecycle.open_or_update(session, drift_event_id, get_settings(), datetime.now(UTC))
+    _send_deliveries(delivery_ids)
+    return len(delivery_ids)
+
+
+@app.task(name="alerts.observe", acks_late=True, soft_time_limit=120, time_limit=150)
+def observe(segment_id: int, signal: str, recent_mean: float | None, recent_n: int) -> int:
+    with session_scope() as session:
+        delivery_ids = lifecycle.observe(
+            session, segment_id, signal, recent_mean, recent_n, get_settings(), datetime.now(UTC)
+        )
+    _send_deliveries(delivery_ids)
+    return len(delivery_ids)
+
+
+@app.task(name="alerts.deliver", bind=True, acks_late=True, max_retries=MAX_DELIVERY_RETRIES,
+          soft_time_limit=60, time_limit=90)
+def deliver(self, delivery_id: int) -> str:  # type: ignore[no-untyped-def]
+    try:
+        with session_scope() as session:
+            return delivery.attempt_delivery(session, delivery_id, get_settings(), datetime.now(UTC))
+    except DeliveryError as exc:
+        # The attempt is recorded (its own transaction); the delivery stays pending, and
+        # alerts.sweep picks it up again even when these retries run out.
+        if exc.transient and self.request.retries < MAX_DELIVERY_RETRIES:
+            countdown = max(exc.retry_after or 0.0, min(2.0**self.request.retries, 600.0))
+            raise self.retry(exc=exc, countdown=countdown * random.uniform(0.8, 1.2)) from exc
+        return "pending"
+
+
+@app.task(name="alerts.sweep", acks_late=True, soft_time_limit=120, time_limit=150)
+def sweep() -> int:
+    settings = get_settings()
+    now = datetime.now(UTC)
+    with session_scope() as session:
+        no_data = lifecycle.check_no_data(session, settings, now)
+    with session_scope() as session:
+        pending = delivery.pending_deliveries(session, now)
+    _send_deliveries(no_data + [d for d in pending if d not in no_data])
+    return len(pending)

@@ -1,0 +1,40 @@
+"""judge.score: judge a shadowed event's answers once its runs have committed."""
+
+from __future__ import annotations
+
+import random
+
+from service import models, queue
+from service.config import get_settings
+from service.db import session_scope
+from service.errors import FlagshipError
+from service.judging.factory import judge_for_segment
+from service.judging.score import score_event
+
+from jobs.celery_app import app
+
+MAX_TASK_RETRIES = 5
+
+
+@app.task(name="judge.score", bind=True, acks_late=True, max_retries=MAX_TASK_RETRIES,
+          soft_time_limit=600, time_limit=660)
+def score(self, event_pk: int) -> int:  # type: ignore[no-untyped-def]
+    settings = get_settings()
+    try:
+        with session_scope() as session:
+            event = session.get(models.TrafficEvent, event_pk)
+            if event is None:
+                return 0
+            segment = session.get(models.Segment, event.segment_id)
+            assert segment is not None
+            segment_id = segment.id
+            verdicts = score_event(session, event_pk, judge_for_segment(segment.key, settings), settings)
+    except FlagshipError as exc:
+        # An LLM judge's model failed after its own retries.
+        if exc.transient and self.request.retries < MAX_TASK_RETRIES:
+            countdown = max(exc.retry_after or 0.0, 30.0 * 2**self.request.retries)
+            raise self.retry(exc=exc, countdown=countdown * random.uniform(0.8, 1.2)) from exc
+        raise
+    if verdicts:
+        queue.request_drift_update({segment_id})
+    return len(verdicts)

@@ -1,0 +1,67 @@
+"""Health, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Response
+from fastapi.concurrency import run_in_threadpool
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from service import metrics, queue
+from service.db import get_engine
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def _check_database() -> str | None:
+    try:
+        with get_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - readiness reports any failure
+        return type(exc).__name__
+    return None
+
+
+def _check_broker() -> str | None:
+    try:
+        queue.broker_reachable()
+    except Exception as exc:  # noqa: BLE001 - readiness reports any failure
+        return type(exc).__name__
+    return None
+
+
+@router.get("/readyz")
+async def readyz(response: Response) -> dict[str, object]:
+    database = await run_in_threadpool(_check_database)
+    broker = await run_in_threadpool(_check_broker)
+    ready = database is None and broker is None
+    response.status_code = 200 if ready else 503
+    return {
+        "status": "ready" if ready else "not ready",
+        "database": database or "ok",
+        "broker": broker or "ok",
+    }
+
+
+def _refresh_queue_depth() -> None:
+    try:
+        depths = queue.queue_depths()
+    except Exception as exc:  # noqa: BLE001 - a scrape must not fail because the broker is down
+        log.warning("queue depth unavailable", extra={"error": type(exc).__name__})
+        return
+    for name, depth in depths.items():
+        metrics.QUEUE_DEPTH.labels(queue=name).set(depth)
+
+
+@router.get("/metrics")
+async def prometheus_metrics() -> Response:
+    await run_in_threadpool(_refresh_queue_depth)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

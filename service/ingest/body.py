@@ -1,0 +1,56 @@
+"""Splitting a request body into JSON items: one object, a JSON array, or NDJSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from service.errors import InvalidInput
+
+
+def json_items(body: bytes) -> list[Any]:
+    """The items of a body that is one JSON value, a JSON array, or newline-delimited JSON."""
+    if not body.strip():
+        raise InvalidInput("the request body is empty", field="body")
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _ndjson_items(body)
+    return value if isinstance(value, list) else [value]
+
+
+def _ndjson_items(body: bytes) -> list[Any]:
+    items: list[Any] = []
+    lines = [line for line in body.splitlines() if line.strip()]
+    if len(lines) < 2:
+        raise InvalidInput("the body is not valid JSON or NDJSON", field="body")
+    for number, line in enumerate(lines):
+        try:
+            items.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(
+                f"line {number + 1} of the NDJSON body is not valid JSON: {exc}",
+                field="body",
+                item=number,
+            ) from exc
+    return items
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """('request', 'messages', 0, 'role') -> 'request.messages[0].role'."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "body"
+
+
+def invalid_from_validation(exc: ValidationError, item: int) -> InvalidInput:
+    """The first validation error, naming its field and the batch item."""
+    first = exc.errors()[0]
+    path = field_path(tuple(first["loc"]))
+    return InvalidInput(f"item {item}: {path}: {first['msg']}", field=path, item=item)

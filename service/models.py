@@ -1,0 +1,304 @@
+"""Every table, as SQLAlchemy 2.0 typed models.
+
+Ids that cross stage boundaries are the integer primary keys. Uniqueness constraints are what
+make every job idempotent: ``traffic_events.event_id``, ``shadow_runs (event_pk, replicate)``,
+``verdicts (event_pk, kind)``, ``detector_states (segment_id, signal)``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every backend (SQLite hands back naive datetimes)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments INTEGER PRIMARY KEY, so BigInteger ids fall back to Integer there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+
+
+class Segment(Base):
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), unique=True)
+    dimensions: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    event_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    cheap_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    sampled_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_event_at: Mapped[datetime | None]
+
+
+class TrafficEvent(Base):
+    __tablename__ = "traffic_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(200), unique=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
+    source_format: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    route_tier: Mapped[str] = mapped_column(String(128))
+    route_model: Mapped[str] = mapped_column(String(256))
+    route_score: Mapped[float | None] = mapped_column(Float)
+    route_reason: Mapped[str | None] = mapped_column(Text)
+    is_cheap: Mapped[bool] = mapped_column(Boolean)
+    request: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    prompt_hash: Mapped[str] = mapped_column(String(64), index=True)
+    answer: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    ttft_ms: Mapped[float | None] = mapped_column(Float)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    refused: Mapped[bool] = mapped_column(Boolean, default=False)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+    __table_args__ = (Index("ix_traffic_events_segment_id_id", "segment_id", "id"),)
+
+
+class SamplingDecision(Base):
+    """A cheap-routed event chosen for a shadow re-run, with its inclusion probability."""
+
+    __tablename__ = "sampling_decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_pk: Mapped[int] = mapped_column(ForeignKey("traffic_events.id"), unique=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
+    inclusion_probability: Mapped[float] = mapped_column(Float)
+    hash_value: Mapped[float] = mapped_column(Float)
+    replicates: Mapped[int] = mapped_column(Integer, default=1)
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set once shadow.run has been handed to the broker; the outbox sweep re-sends the rest.
+    enqueued_at: Mapped[datetime | None]
+
+
+class ShadowRun(Base):
+    """One flagship re-run. replicate 0 is the comparison run, 1 the noise-floor repeat."""
+
+    __tablename__ = "shadow_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_pk: Mapped[int] = mapped_column(ForeignKey("traffic_events.id"))
+    replicate: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # ok | failed
+    client: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(256))
+    answer: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("event_pk", "replicate"),)
+
+
+class Verdict(Base):
+    """A judged pair: kind 'gap' is cheap vs flagship, 'noise' is flagship vs replicate."""
+
+    __tablename__ = "verdicts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_pk: Mapped[int] = mapped_column(ForeignKey("traffic_events.id"))
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    judge: Mapped[str] = mapped_column(String(64))
+    judge_model: Mapped[str | None] = mapped_column(String(256))
+    prompt_version: Mapped[str | None] = mapped_column(String(32))
+    winner: Mapped[str] = mapped_column(String(16))
+    gap_score: Mapped[float] = mapped_column(Float)
+    inclusion_probability: Mapped[float] = mapped_column(Float)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("event_pk", "kind"),)
+
+
+class CostLedger(Base):
+    """Shadow spend per UTC day, segment and kind (flagship | judge)."""
+
+    __tablename__ = "cost_ledger"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    usd: Mapped[float] = mapped_column(Float, default=0.0)
+    tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (UniqueConstraint("day", "segment_id", "kind"),)
+
+
+class DetectorState(Base):
+    """A segment's detector for one signal, persisted between micro-batches."""
+
+    __tablename__ = "detector_states"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
+    signal: Mapped[str] = mapped_column(String(64))
+    detector: Mapped[str] = mapped_column(String(64))
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    # Highest traffic_events.id (or verdicts.id for quality) already fed to the detector.
+    watermark: Mapped[int] = mapped_column(BigInteger, default=0)
+    n_updates: Mapped[int] = mapped_column(BigInteger, default=0)
+    estimate: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("segment_id", "signal"),)
+
+
+class DriftEvent(Base):
+    __tablename__ = "drift_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
+    signal: Mapped[str] = mapped_column(String(64))
+    detector: Mapped[str] = mapped_column(String(64))
+    detected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    at_event_pk: Mapped[int | None] = mapped_column(BigInteger)
+    sample_index: Mapped[int] = mapped_column(BigInteger)
+    before_mean: Mapped[float | None] = mapped_column(Float)
+    before_n: Mapped[int] = mapped_column(BigInteger, default=0)
+    after_mean: Mapped[float | None] = mapped_column(Float)
+    after_n: Mapped[int] = mapped_column(BigInteger, default=0)
+    statistic: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
+    signal: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # open | acknowledged | resolved
+    severity: Mapped[str] = mapped_column(String(16))  # critical | error | warning | info
+    drift_event_id: Mapped[int | None] = mapped_column(ForeignKey("drift_events.id"))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_notified_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(32))
+    baseline_streak: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        # At most one unresolved alert per segment and signal.
+        Index(
+            "uq_alerts_open_segment_signal",
+            "segment_id",
+            "signal",
+            unique=True,
+            postgresql_where=text("status <> 'resolved'"),
+            sqlite_where=text("status <> 'resolved'"),
+        ),
+    )
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))  # trigger | renotify | resolve
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | expired | failed
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+
+class DeliveryAttempt(Base):
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    ok: Mapped[bool] = mapped_column(Boolean)
+
+
+class Report(Base):
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    html: Mapped[str] = mapped_column(Text)

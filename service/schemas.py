@@ -1,0 +1,121 @@
+"""Pydantic models at the edges: the native event schema and API views.
+
+The native schema is what every wire format (native JSON, LiteLLM, ...) is normalised into
+before anything is stored.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=1_000_000)
+
+
+class Message(_Strict):
+    role: str = Field(min_length=1, max_length=64)
+    # Content may be a string or a list of content parts (OpenAI's multimodal shape).
+    content: str | list[Any] | None = None
+
+
+class RequestPayload(_Strict):
+    messages: list[Message] = Field(min_length=1)
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="temperature, max_tokens, ... as sent to the model"
+    )
+
+
+class Route(_Strict):
+    tier: str = Field(min_length=1, max_length=128, description="router tier, e.g. cheap")
+    model: str = Field(min_length=1, max_length=256)
+    score: float | None = Field(default=None, description="router score when known")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class Usage(_Strict):
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+
+
+class SegmentAttributes(_Strict):
+    tenant: str | None = Field(default=None, max_length=256)
+    team: str | None = Field(default=None, max_length=256)
+    user: str | None = Field(default=None, max_length=256)
+    api_key_alias: str | None = Field(default=None, max_length=256)
+    tags: list[str] = Field(default_factory=list, max_length=64)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrafficEvent(_Strict):
+    """One mirrored router request: what was asked, where it went, what came back."""
+
+    event_id: str = Field(min_length=1, max_length=200)
+    timestamp: datetime
+    request: RequestPayload
+    route: Route
+    answer: str | None = None
+    latency_ms: float | None = Field(default=None, ge=0)
+    ttft_ms: float | None = Field(default=None, ge=0)
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float | None = Field(default=None, ge=0)
+    status: Literal["ok", "error"] = "ok"
+    error: str | None = Field(default=None, max_length=10_000)
+    refused: bool = False
+    escalated: bool = Field(default=False, description="a cascade escalated this request")
+    attributes: SegmentAttributes = Field(default_factory=SegmentAttributes)
+
+    @field_validator("timestamp")
+    @classmethod
+    def _aware_utc(cls, value: datetime) -> datetime:
+        # Naive timestamps are read as UTC: gateways commonly emit them that way.
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def prompt_text(self) -> str:
+        """The last user message as plain text (what the flagship re-run answers)."""
+        for message in reversed(self.request.messages):
+            if message.role == "user":
+                return content_text(message.content)
+        return content_text(self.request.messages[-1].content)
+
+
+def content_text(content: str | list[Any] | None) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    parts = [p.get("text", "") for p in content if isinstance(p, dict)]
+    return "\n".join(part for part in parts if part)
+
+
+class IngestResult(BaseModel):
+    accepted: int
+    new: int
+    duplicates: int
+    sampled: int
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: Any = None
+
+
+class Verdict(BaseModel):
+    """A judge's decision on one pair of answers."""
+
+    winner: Literal["flagship", "cheap", "tie"]
+    gap_score: float = Field(description="in [-1, 1]: positive when the flagship is better")
+    rationale: str = ""
+    raw: dict[str, Any] = Field(default_factory=dict)
+    judge: str
+    judge_model: str | None = None
+    prompt_version: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0

@@ -1,0 +1,77 @@
+"""Per-segment sampling: deterministic, budget-preserving, small segments over-sampled."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from service import models
+from service.config import Settings
+from service.db import session_scope
+from service.sampling import (
+    TrafficTotals,
+    allocation_probability,
+    decide,
+    hash_unit,
+    inclusion_probability,
+)
+from tests.conftest import auth
+from tests.factories import native_event
+
+
+def test_hash_is_deterministic_and_uniform() -> None:
+    assert hash_unit("s", "evt-1") == hash_unit("s", "evt-1")
+    assert hash_unit("s", "evt-1") != hash_unit("t", "evt-1")
+    values = [hash_unit("s", f"e{i}") for i in range(20_000)]
+    assert 0.49 < sum(values) / len(values) < 0.51
+    assert sum(v < 0.1 for v in values) / len(values) == pytest.approx(0.1, abs=0.01)
+
+
+def test_allocation_keeps_the_budget_and_oversamples_small_segments() -> None:
+    shares = [0.03, 0.07, 0.2, 0.3, 0.4]
+    budget = 0.02
+    probabilities = [allocation_probability(s, len(shares), budget, 0.8) for s in shares]
+    spent = sum(p * s for p, s in zip(probabilities, shares, strict=True))
+    assert spent == pytest.approx(budget, abs=1e-12)
+    assert probabilities[0] / budget > 5  # the 3% segment, vs uniform sampling at 2%
+    assert probabilities == sorted(probabilities, reverse=True)
+
+
+def test_inclusion_probability_floor_warmup_and_cap() -> None:
+    settings = Settings(sampling_budget_fraction=0.02, sampling_warmup_events=50, sampling_min_rate=0.05)
+    totals = TrafficTotals(events=100_000, cheap_events=50_000, cheap_segments=4)
+    assert inclusion_probability(10, totals, settings) == min(1.0, 10 * 0.04)
+    big = inclusion_probability(40_000, totals, settings)
+    assert big == 0.05  # floored
+    capped = Settings(sampling_budget_fraction=0.9, sampling_warmup_events=0)
+    assert inclusion_probability(100, totals, capped) == 1.0
+
+
+def test_decision_reproducible_and_noise_replicates() -> None:
+    settings = Settings(noise_floor_fraction=0.5)
+    decisions = [decide(f"e{i}", 0.3, settings) for i in range(2000)]
+    assert decisions == [decide(f"e{i}", 0.3, settings) for i in range(2000)]
+    sampled = [d for d in decisions if d.sampled]
+    assert 0.25 < len(sampled) / 2000 < 0.35
+    assert 0.4 < sum(d.replicates == 2 for d in sampled) / len(sampled) < 0.6
+    assert all(d.replicates == 1 for d in decisions if not d.sampled)
+
+
+def test_only_cheap_events_are_sampled_and_probability_is_stored(
+    embedded: str, configure, client: TestClient
+) -> None:
+    configure(sampling_budget_fraction=1.0, sampling_warmup_events=0)
+    events = [native_event(f"c-{i}", row=i) for i in range(20)] + [
+        native_event(f"f-{i}", tier="flagship", row=i) for i in range(20)
+    ]
+    result = client.post("/v1/events", json=events, headers=auth()).json()
+    with session_scope() as session:
+        rows = session.execute(
+            select(models.SamplingDecision, models.TrafficEvent)
+            .join(models.TrafficEvent, models.TrafficEvent.id == models.SamplingDecision.event_pk)
+        ).all()
+    assert result["sampled"] == len(rows) > 0
+    assert all(event.is_cheap for _, event in rows)
+    assert all(0 < decision.inclusion_probability <= 1 for decision, _ in rows)
+    assert all(decision.hash_value < decision.inclusion_probability for decision, _ in rows)
