@@ -44,16 +44,17 @@ def observe(segment_id: int, signal: str, recent_mean: float | None, recent_n: i
 @app.task(name="alerts.deliver", bind=True, acks_late=True, max_retries=MAX_DELIVERY_RETRIES,
           soft_time_limit=60, time_limit=90)
 def deliver(self, delivery_id: int) -> str:  # type: ignore[no-untyped-def]
-    try:
-        with session_scope() as session:
+    failure: DeliveryError | None = None
+    with session_scope() as session:
+        try:
             return delivery.attempt_delivery(session, delivery_id, get_settings(), datetime.now(UTC))
-    except DeliveryError as exc:
-        # The attempt is recorded (its own transaction); the delivery stays pending, and
-        # alerts.sweep picks it up again even when these retries run out.
-        if exc.transient and self.request.retries < MAX_DELIVERY_RETRIES:
-            countdown = max(exc.retry_after or 0.0, min(2.0**self.request.retries, 600.0))
-            raise self.retry(exc=exc, countdown=countdown * random.uniform(0.8, 1.2)) from exc
-        return "pending"
+        except DeliveryError as exc:
+            failure = exc  # leaving the scope normally commits the recorded attempt
+    # The delivery stays pending; alerts.sweep picks it up again even when retries run out.
+    if failure.transient and self.request.retries < MAX_DELIVERY_RETRIES:
+        countdown = max(failure.retry_after or 0.0, min(2.0**self.request.retries, 600.0))
+        raise self.retry(exc=failure, countdown=countdown * random.uniform(0.8, 1.2))
+    return "pending"
 
 
 @app.task(name="alerts.sweep", acks_late=True, soft_time_limit=120, time_limit=150)

@@ -86,11 +86,21 @@ def db_downgrade(revision: Annotated[str, typer.Argument()] = "base") -> None:
 
 
 @app.command("settings")
-def show_settings() -> None:
+def show_settings(
+    markdown: Annotated[bool, typer.Option(help="Print the README's settings table.")] = False,
+) -> None:
     """Print every setting with its environment variable, default and description."""
+    if markdown:
+        typer.echo("| variable | default | what it does |\n|---|---|---|")
     for name, field in Settings.model_fields.items():
         default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
-        typer.echo(f"SHADOWGAP_{name.upper()}  (default: {default!r})\n    {field.description}")
+        if isinstance(default, list):
+            default = ",".join(default)
+        shown = "" if default in (None, "") else str(default).replace("|", "\\|")
+        if markdown:
+            typer.echo(f"| `SHADOWGAP_{name.upper()}` | `{shown}` | {field.description} |")
+        else:
+            typer.echo(f"SHADOWGAP_{name.upper()}  (default: {shown or '-'})\n    {field.description}")
 
 
 @app.command()

@@ -199,6 +199,13 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(
         default=None, description="HMAC-SHA256 secret for the generic webhook."
     )
+    alert_routes: str = Field(
+        default="",
+        description="Alert routing rules '<channel>:<severities>[:<segment globs>]' separated "
+        "by ';' (channels slack, pagerduty, webhook, outbox; severities comma-separated or *; "
+        "globs separated by |). Empty means: slack:*; pagerduty:critical,error; webhook:*, "
+        "each only when configured, and outbox when no channel is.",
+    )
     alert_outbox_dir: str = Field(
         default=str(DATA_DIR / "outbox"),
         description="Where alert payloads are written when no channel is configured.",

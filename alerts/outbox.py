@@ -1,0 +1,46 @@
+"""The 'outbox' channel: alert payloads written as JSON files when no channel is configured.
+
+One file per delivery under ``alert_outbox_dir``, named ``alert-<id>-<action>-<payload id>.json``
+so a retried delivery overwrites its own file instead of adding another. Files are written to a
+temporary name and renamed, so a reader (the demo) never sees half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from alerts.webhook import build_webhook, encode
+from service.config import Settings
+from service.errors import DeliveryError
+
+build_outbox = build_webhook
+
+
+def file_name(payload: dict[str, Any]) -> str:
+    alert_id = (payload.get("alert") or {}).get("id", "x")
+    raw = f"alert-{alert_id}-{payload.get('action', 'event')}-{payload.get('id', 'noid')}"
+    return re.sub(r"[^A-Za-z0-9._-]", "_", raw) + ".json"
+
+
+def send(payload: dict[str, Any], settings: Settings) -> None:
+    directory = Path(settings.alert_outbox_dir)
+    tmp: str | None = None
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(encode(payload))
+        os.replace(tmp, directory / file_name(payload))
+    except OSError as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        # A full disk or a permission fix are both things that can come back.
+        raise DeliveryError(
+            f"outbox: {type(exc).__name__}: {exc.strerror}", transient=True
+        ) from None

@@ -1,0 +1,348 @@
+"""Micro-batched detector updates per segment, with state persisted in ``detector_states``.
+
+:func:`update_segment` is the body of the ``drift.update`` job: it reads a segment's new
+``traffic_events`` and ``verdicts`` (ids above each signal's watermark, in id order), feeds
+every signal's detector in one batch, writes one ``drift_events`` row per detection and stores
+the detector state back. It takes ``session`` first and never commits: the caller owns the
+transaction, so the state, the watermark and the drift events commit together or not at all.
+
+**Several workers.** The segment's ``detector_states`` rows are locked for the whole batch
+(``SELECT ... FOR UPDATE`` on PostgreSQL). On SQLite, whose writers are serialised per database,
+a no-op ``UPDATE`` on the same rows is issued first so that the write lock is taken *before*
+the rows are read; otherwise two workers could read the same watermark and the second one
+would fail on commit instead of waiting. A second worker thus waits, then reads the watermark
+the first one committed: a redelivered or concurrent batch is a no-op. Missing rows (a new
+segment) are created with ``INSERT ... ON CONFLICT DO NOTHING`` and then locked, so two
+workers racing on a new segment do not collide on the unique key.
+
+**Ordering caveat.** The watermark assumes ids become visible in id order. On PostgreSQL two
+concurrent ingest transactions can commit out of order; an event committed after a batch has
+already passed its id would be skipped by the detector (it still counts everywhere else).
+Ingest commits in batches and drift runs after the ingest commit, so the window is small.
+
+**State format.** ``state`` is a pickled :class:`~service.drift.state.SignalState`. Pickle is
+acceptable because only this module writes the column; it must never hold data from outside.
+
+**False-alarm budget.** Each batch recomputes every detector's ARL0 from the settings and the
+current number of segments (rounded up to a power of two, so thresholds move only when the
+count doubles): ``ARL0 = S * G * N / F`` (:func:`service.drift.budget.arl0_per_detector`), times
+``S`` again for the traffic-share signal, which sees all traffic rather than the segment's.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.config import Settings
+from service.drift.budget import arl0_per_detector
+from service.drift.signals import (
+    SIGNALS,
+    SignalSpec,
+    event_values,
+    quality_stream,
+    traffic_gaps,
+)
+from service.drift.state import Detection, SignalState
+from service.models import DetectorState, DriftEvent, Segment, TrafficEvent, Verdict, utcnow
+
+_PICKLE_PROTOCOL = 5
+
+
+@dataclass(frozen=True)
+class SignalBatch:
+    """What one signal got from a batch: new samples, drift events, the recent level."""
+
+    signal: str
+    n_new: int
+    drift_event_ids: list[int]
+    recent_mean: float | None
+    recent_n: int
+
+
+def detector_arl0(settings: Settings, n_segments: int, spec: SignalSpec) -> float:
+    """The ARL0 a signal's detector needs under the deployment's false-alarm budget."""
+    segments = 1 << max(0, math.ceil(math.log2(max(1, n_segments))))
+    arl0 = arl0_per_detector(
+        settings.false_alarms_per_week,
+        n_segments=segments,
+        n_signals=len(SIGNALS),
+        updates_per_week=settings.expected_samples_per_week,
+    )
+    return arl0 * segments if spec.samples == "all_traffic" else arl0
+
+
+def update_segment(session: Session, segment_id: int, settings: Settings) -> list[SignalBatch]:
+    """Feed a segment's new rows to its detectors; one :class:`SignalBatch` per signal.
+
+    Never commits. Calling it again without new rows changes nothing and returns ``n_new == 0``
+    for every signal.
+    """
+    _take_write_lock(session, segment_id)
+    n_segments = session.scalar(select(func.count()).select_from(Segment)) or 1
+    rows = _locked_rows(session, segment_id, settings, n_segments)
+    states = {name: _load(row, settings.resolve_after_samples) for name, row in rows.items()}
+    for name, state in states.items():
+        state.retarget(detector_arl0(settings, n_segments, SIGNALS[name]))
+
+    detections: dict[str, list[Detection]] = {name: [] for name in SIGNALS}
+    n_new: dict[str, int] = {name: 0 for name in SIGNALS}
+    watermarks: dict[str, int] = {name: row.watermark for name, row in rows.items()}
+    occurred: dict[int, Any] = {}
+
+    event_signals = [spec for spec in SIGNALS.values() if spec.source == "events"]
+    events = _new_events(session, segment_id, min(watermarks[s.name] for s in event_signals))
+    for event in events:
+        occurred[event.id] = event.occurred_at
+    for spec in event_signals:
+        fresh = [event for event in events if event.id > watermarks[spec.name]]
+        if not fresh:
+            continue
+        state = states[spec.name]
+        if spec.estimator == "share":
+            gaps = traffic_gaps([event.id for event in fresh], state.last_event_id)
+            for event_id, gap in gaps:
+                detections[spec.name].extend(state.feed_gap(event_id, gap))
+            n_new[spec.name] = len(gaps)
+        else:
+            values = event_values(spec, fresh)
+            for event_id, value in values:
+                found = state.feed(value, at_event_pk=event_id)
+                if found is not None:
+                    detections[spec.name].append(found)
+            n_new[spec.name] = len(values)
+        watermarks[spec.name] = fresh[-1].id
+
+    quality = [spec for spec in SIGNALS.values() if spec.source == "verdicts"]
+    for spec in quality:
+        verdicts = _new_verdicts(session, segment_id, watermarks[spec.name])
+        if not verdicts:
+            continue
+        state = states[spec.name]
+        for kind, event_pk, value, weight in quality_stream(verdicts):
+            if kind == "noise":
+                state.feed_noise(value, weight)
+                continue
+            found = state.feed(value, at_event_pk=event_pk, weight=weight)
+            n_new[spec.name] += 1
+            if found is not None:
+                detections[spec.name].append(found)
+        watermarks[spec.name] = verdicts[-1].id
+
+    drift_rows: dict[str, list[DriftEvent]] = {name: [] for name in SIGNALS}
+    for name, found_list in detections.items():
+        for detection in found_list:
+            drift = _drift_row(segment_id, name, states[name], detection, occurred)
+            session.add(drift)
+            drift_rows[name].append(drift)
+
+    now = utcnow()
+    for name, row in rows.items():
+        if watermarks[name] == row.watermark:
+            continue
+        state = states[name]
+        row.state = pickle.dumps(state, protocol=_PICKLE_PROTOCOL)
+        row.watermark = watermarks[name]
+        row.n_updates = state.n_updates
+        row.estimate = state.estimate()
+        row.updated_at = now
+    session.flush()
+
+    return [
+        SignalBatch(
+            signal=name,
+            n_new=n_new[name],
+            drift_event_ids=[drift.id for drift in drift_rows[name]],
+            recent_mean=states[name].recent_mean(),
+            recent_n=states[name].recent.count,
+        )
+        for name in SIGNALS
+    ]
+
+
+def segment_signal_views(session: Session, segment_id: int) -> list[dict[str, Any]]:
+    """Every signal's current estimate, interval and detector state, for the API.
+
+    Reads the stored ``estimate`` JSON only (no unpickling). Signals that have not seen data
+    yet are listed with ``n_updates == 0``, ``warming_up`` true and no estimate.
+    """
+    rows = {
+        row.signal: row
+        for row in session.scalars(
+            select(DetectorState).where(DetectorState.segment_id == segment_id)
+        )
+    }
+    views: list[dict[str, Any]] = []
+    for name, spec in SIGNALS.items():
+        row = rows.get(name)
+        estimate: dict[str, Any] = dict(row.estimate) if row is not None else {}
+        views.append(
+            {
+                "signal": name,
+                "description": spec.description,
+                "detector": row.detector if row is not None else spec.detector,
+                "params": dict(spec.params),
+                "n_updates": row.n_updates if row is not None else 0,
+                "watermark": row.watermark if row is not None else 0,
+                "updated_at": row.updated_at if row is not None else None,
+                "warming_up": estimate.get("warming_up", True),
+                "statistic": estimate.get("statistic"),
+                "threshold": estimate.get("threshold"),
+                "estimate": estimate or None,
+            }
+        )
+    return views
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _take_write_lock(session: Session, segment_id: int) -> None:
+    """SQLite only: start the write transaction before reading (see the module docstring)."""
+    if _dialect(session) == "sqlite":
+        session.execute(
+            update(DetectorState)
+            .where(DetectorState.segment_id == segment_id)
+            .values(watermark=DetectorState.watermark)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _select_locked(session: Session, segment_id: int) -> dict[str, DetectorState]:
+    stmt = (
+        select(DetectorState)
+        .where(DetectorState.segment_id == segment_id)
+        .order_by(DetectorState.signal)
+        .with_for_update()
+        # Sessions created with expire_on_commit=False would otherwise hand back objects
+        # loaded in an earlier transaction, with another worker's changes missing.
+        .execution_options(populate_existing=True)
+    )
+    return {row.signal: row for row in session.scalars(stmt)}
+
+
+def _locked_rows(
+    session: Session, segment_id: int, settings: Settings, n_segments: int
+) -> dict[str, DetectorState]:
+    rows = _select_locked(session, segment_id)
+    missing = [name for name in SIGNALS if name not in rows]
+    if not missing:
+        return rows
+    fresh = [
+        {
+            "segment_id": segment_id,
+            "signal": name,
+            "detector": SIGNALS[name].detector,
+            "state": pickle.dumps(
+                SignalState(
+                    SIGNALS[name],
+                    detector_arl0(settings, n_segments, SIGNALS[name]),
+                    settings.resolve_after_samples,
+                ),
+                protocol=_PICKLE_PROTOCOL,
+            ),
+            "watermark": 0,
+            "n_updates": 0,
+            "estimate": {},
+            "updated_at": utcnow(),
+        }
+        for name in missing
+    ]
+    _insert_ignoring_conflicts(session, fresh)
+    rows = _select_locked(session, segment_id)
+    return {name: rows[name] for name in SIGNALS}
+
+
+def _insert_ignoring_conflicts(session: Session, values: Sequence[dict[str, Any]]) -> None:
+    dialect = _dialect(session)
+    if dialect in ("postgresql", "sqlite"):
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert(DetectorState).values(list(values))
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["segment_id", "signal"]))
+        return
+    for item in values:
+        try:
+            with session.begin_nested():
+                session.add(DetectorState(**item))
+        except IntegrityError:
+            continue  # another worker created it; the locked select below picks it up
+
+
+def _load(row: DetectorState, window: int) -> SignalState:
+    state: SignalState = pickle.loads(row.state)
+    state.set_window(window)
+    return state
+
+
+def _new_events(session: Session, segment_id: int, after_id: int) -> list[Any]:
+    stmt = (
+        select(
+            TrafficEvent.id,
+            TrafficEvent.occurred_at,
+            TrafficEvent.is_cheap,
+            TrafficEvent.latency_ms,
+            TrafficEvent.escalated,
+            TrafficEvent.status,
+            TrafficEvent.refused,
+            TrafficEvent.cost_usd,
+        )
+        .where(TrafficEvent.segment_id == segment_id, TrafficEvent.id > after_id)
+        .order_by(TrafficEvent.id)
+    )
+    return list(session.execute(stmt).all())
+
+
+def _new_verdicts(session: Session, segment_id: int, after_id: int) -> list[Any]:
+    stmt = (
+        select(
+            Verdict.id,
+            Verdict.event_pk,
+            Verdict.kind,
+            Verdict.winner,
+            Verdict.inclusion_probability,
+        )
+        .where(Verdict.segment_id == segment_id, Verdict.id > after_id)
+        .order_by(Verdict.id)
+    )
+    return list(session.execute(stmt).all())
+
+
+def _drift_row(
+    segment_id: int,
+    signal: str,
+    state: SignalState,
+    detection: Detection,
+    occurred: dict[int, Any],
+) -> DriftEvent:
+    details = dict(detection.details)
+    when = occurred.get(detection.at_event_pk) if detection.at_event_pk is not None else None
+    if when is not None:
+        details["event_occurred_at"] = when.isoformat()
+    details["sample_unit"] = SIGNALS[signal].samples
+    return DriftEvent(
+        segment_id=segment_id,
+        signal=signal,
+        detector=state.detector_name,
+        at_event_pk=detection.at_event_pk,
+        sample_index=detection.sample_index,
+        before_mean=detection.before_mean,
+        before_n=detection.before_n,
+        after_mean=detection.after_mean,
+        after_n=detection.after_n,
+        statistic=detection.statistic,
+        threshold=detection.threshold,
+        details=details,
+    )

@@ -1,0 +1,99 @@
+"""Deterministic judge: compares the final answers the two models state.
+
+Without ground truth (production), the flagship's answer is the reference: the same final
+answer is a tie (gap 0), a different one means the flagship wins (gap 1), and a cheap answer
+with no extractable result loses. When the flagship states nothing extractable there is no
+reference, so the pair is a tie and the raw record says why.
+
+With a known reference answer (``judge-eval`` on labelled data), :meth:`judge_with_reference`
+grades each answer against it: flagship-better, tie (both right or both wrong), cheap-better.
+"""
+
+from __future__ import annotations
+
+import time
+
+from service.judging.base import WINNER_SCORE, Winner
+from service.judging.extract import Extracted, extract_answer
+from service.schemas import Verdict
+
+PROMPT_VERSION = "extract-v1"
+
+
+def _describe(found: Extracted) -> dict[str, str]:
+    return {"kind": found.kind, "value": found.value, "rule": found.rule}
+
+
+class AnswerMatchJudge:
+    name = "answer-match"
+    model: str | None = None
+    # Versions the extraction rules, so verdicts made by older rules can be told apart.
+    prompt_version: str | None = PROMPT_VERSION
+
+    def judge(self, question: str, cheap: str, flagship: str) -> Verdict:
+        started = time.perf_counter()
+        cheap_found, flagship_found = extract_answer(cheap), extract_answer(flagship)
+        winner: Winner
+        if flagship_found.kind == "none":
+            winner, why = "tie", "no final answer found in the flagship's answer: no reference"
+        elif cheap_found.kind == "none":
+            winner, why = "flagship", "no final answer found in the cheap answer"
+        elif cheap_found.same_as(flagship_found):
+            winner, why = "tie", f"both answers conclude {flagship_found.value!r}"
+        else:
+            winner = "flagship"
+            why = (
+                f"cheap answer {cheap_found.value!r} differs from the flagship's "
+                f"{flagship_found.value!r} (the flagship is the reference)"
+            )
+        return self._verdict(
+            winner,
+            why,
+            {
+                "mode": "flagship-reference",
+                "cheap": _describe(cheap_found),
+                "flagship": _describe(flagship_found),
+            },
+            started,
+        )
+
+    def judge_with_reference(
+        self, question: str, cheap: str, flagship: str, reference: str
+    ) -> Verdict:
+        """Grade both answers against a known correct ``reference`` answer."""
+        started = time.perf_counter()
+        expected = extract_answer(reference)
+        cheap_found, flagship_found = extract_answer(cheap), extract_answer(flagship)
+        cheap_ok, flagship_ok = cheap_found.same_as(expected), flagship_found.same_as(expected)
+        winner: Winner
+        if flagship_ok == cheap_ok:
+            winner = "tie"
+            state = "right" if cheap_ok else "wrong"
+            why = f"both answers are {state} (reference {expected.value!r})"
+        elif flagship_ok:
+            winner, why = "flagship", f"only the flagship matches the reference {expected.value!r}"
+        else:
+            winner, why = "cheap", f"only the cheap answer matches the reference {expected.value!r}"
+        return self._verdict(
+            winner,
+            why,
+            {
+                "mode": "ground-truth",
+                "reference": _describe(expected),
+                "cheap": {**_describe(cheap_found), "correct": cheap_ok},
+                "flagship": {**_describe(flagship_found), "correct": flagship_ok},
+            },
+            started,
+        )
+
+    def _verdict(self, winner: Winner, why: str, raw: dict[str, object], started: float) -> Verdict:
+        return Verdict(
+            winner=winner,
+            gap_score=WINNER_SCORE[winner],
+            rationale=why,
+            raw=raw,
+            judge=self.name,
+            judge_model=None,
+            prompt_version=self.prompt_version,
+            latency_ms=(time.perf_counter() - started) * 1000.0,
+        )

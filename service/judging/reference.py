@@ -1,0 +1,148 @@
+"""Reference-graded LLM judge: rates the cheap answer 1-10 with the flagship's as reference.
+
+This is MT-Bench's single-answer grading with a reference, aimed at the cheap answer. The
+grade maps to ``gap_score = (10 - grade) / 9``: 10 (as good as the reference) is 0, 1 (useless)
+is 1, linear in between. The flagship wins when ``grade <= threshold`` (default 5, "worse than
+acceptable"), otherwise the pair is a tie; the cheap answer never wins because the flagship is
+the yardstick. A reply with no readable grade is a tie with ``raw["grade"] = None``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from service.judging.base import Prices, Winner, clip, find_json_object
+from service.llm.base import ChatClient
+from service.schemas import Verdict
+
+PROMPT_VERSION = "reference-v1"
+MIN_GRADE, MAX_GRADE = 1.0, 10.0
+
+SYSTEM_PROMPT = (
+    "You are an impartial judge. Rate the assistant's answer to the user's question on a "
+    "scale of 1 to 10, using the reference answer as the standard of correctness: 10 means "
+    "as correct and helpful as the reference, 1 means wrong or useless. Reply with JSON only: "
+    '{"grade": <integer 1-10>, "reason": "<one short sentence>"}'
+)
+USER_TEMPLATE = (
+    "[Question]\n{question}\n\n[Reference Answer]\n{reference}\n[End of Reference Answer]\n\n"
+    "[Assistant's Answer]\n{answer}\n[End of Assistant's Answer]\n\n"
+    "Grade the assistant's answer from 1 to 10. Reply with JSON only."
+)
+# Defaults keep the prompt and reply inside SmolLM2's 2048-token context (~3.5 chars/token);
+# a judge on a large-context endpoint is built with larger limits.
+MAX_ANSWER_CHARS = 2000
+MAX_QUESTION_CHARS = 1200
+
+_NUMBER = r"(?P<g>\d+(?:\.\d+)?)"
+_PATTERNS = (
+    re.compile(r"\[\[\s*" + _NUMBER + r"\s*\]\]"),
+    re.compile(r"(?i:grade|rating|score)\s*(?:is|:|=)?\s*\"?" + _NUMBER),
+    re.compile(_NUMBER + r"\s*(?:/|out of)\s*10\b"),
+)
+
+
+def _valid(value: Any) -> float | None:
+    try:
+        grade = float(value)
+    except (TypeError, ValueError):
+        return None
+    return grade if MIN_GRADE <= grade <= MAX_GRADE else None
+
+
+def parse_grade(text: str) -> tuple[float | None, str]:
+    """The 1-10 grade in the judge's reply (JSON, then "[[7]]", "Rating: 7", "7/10")."""
+    found = find_json_object(text)
+    if found is not None:
+        grade = _valid(found.get("grade", found.get("rating", found.get("score"))))
+        if grade is not None:
+            return grade, str(found.get("reason", "")).strip()
+    for pattern in _PATTERNS:
+        match = pattern.search(text)
+        if match:
+            grade = _valid(match.group("g"))
+            if grade is not None:
+                return grade, text.strip()
+    stripped = text.strip()
+    return _valid(stripped) if len(stripped) <= 4 else None, stripped
+
+
+def gap_from_grade(grade: float) -> float:
+    """(10 - grade) / 9: 0 at 10, 1 at 1."""
+    return (MAX_GRADE - grade) / (MAX_GRADE - MIN_GRADE)
+
+
+class ReferenceJudge:
+    """Any :class:`ChatClient` grading the cheap answer against the flagship's."""
+
+    name = "reference"
+    prompt_version: str | None = PROMPT_VERSION
+
+    def __init__(
+        self,
+        client: ChatClient,
+        *,
+        threshold: float = 5.0,
+        max_tokens: int = 96,
+        prices: Prices | None = None,
+        max_answer_chars: int = MAX_ANSWER_CHARS,
+    ) -> None:
+        self.client = client
+        self.model: str | None = client.model
+        self.threshold = threshold
+        self.max_tokens = max_tokens
+        self.prices = prices or Prices()
+        self.max_answer_chars = max_answer_chars
+        self.max_question_chars = max_answer_chars * MAX_QUESTION_CHARS // MAX_ANSWER_CHARS
+
+    def grade(self, question: str, answer: str, reference: str) -> dict[str, Any]:
+        """One grading call: the parsed grade (or None), the reason and the raw output."""
+        messages = [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {
+                "role": "user",
+                "content": USER_TEMPLATE.format(
+                    question=clip(question, self.max_question_chars),
+                    reference=clip(reference, self.max_answer_chars),
+                    answer=clip(answer, self.max_answer_chars),
+                ),
+            },
+        ]
+        completion = self.client.complete(messages, max_tokens=self.max_tokens, temperature=0.0)
+        grade, reason = parse_grade(completion.text)
+        return {
+            "output": completion.text,
+            "grade": grade,
+            "reason": reason,
+            "prompt_tokens": completion.prompt_tokens,
+            "completion_tokens": completion.completion_tokens,
+            "latency_ms": completion.latency_ms,
+        }
+
+    def judge(self, question: str, cheap: str, flagship: str) -> Verdict:
+        started = time.perf_counter()
+        result = self.grade(question, cheap, flagship)
+        grade: float | None = result["grade"]
+        winner: Winner
+        if grade is None:
+            winner, gap = "tie", 0.0
+            rationale = "no readable 1-10 grade in the judge's reply"
+        else:
+            gap = gap_from_grade(grade)
+            winner = "flagship" if grade <= self.threshold else "tie"
+            rationale = f"grade {grade:g}/10: {result['reason']}".strip()
+        return Verdict(
+            winner=winner,
+            gap_score=gap,
+            rationale=rationale[:2000],
+            raw={**result, "threshold": self.threshold},
+            judge=self.name,
+            judge_model=self.model,
+            prompt_version=self.prompt_version,
+            prompt_tokens=result["prompt_tokens"],
+            completion_tokens=result["completion_tokens"],
+            cost_usd=self.prices.cost(result["prompt_tokens"], result["completion_tokens"]),
+            latency_ms=(time.perf_counter() - started) * 1000.0,
+        )

@@ -1,0 +1,72 @@
+"""Builds the flagship client the settings name, once per worker process."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from service.config import Settings
+from service.llm.base import ChatClient
+
+_CLIENTS: dict[tuple[object, ...], ChatClient] = {}
+_LOCK = threading.Lock()
+
+
+def _cache_key(settings: Settings) -> tuple[object, ...]:
+    # Everything that changes the client; the API key only as "set or not" so that the
+    # secret never sits in a plain-text cache key.
+    return (
+        settings.flagship_client,
+        settings.flagship_base_url,
+        settings.flagship_api_key is not None,
+        settings.flagship_model,
+        settings.flagship_timeout_seconds,
+        settings.flagship_max_retries,
+        settings.flagship_max_concurrency,
+        settings.flagship_requests_per_second,
+        settings.recorded_answers_path,
+        settings.llama_model_path,
+    )
+
+
+def build_flagship_client(settings: Settings) -> ChatClient:
+    """A new client for ``settings.flagship_client`` (uncached: prefer the cached one)."""
+    if settings.flagship_client == "openai":
+        if not settings.flagship_base_url and settings.flagship_api_key is None:
+            raise ValueError("the openai flagship needs flagship_base_url or flagship_api_key")
+        from service.llm.openai_compat import OpenAICompatClient
+
+        return OpenAICompatClient(
+            base_url=settings.flagship_base_url,
+            api_key=settings.flagship_api_key,
+            model=settings.flagship_model,
+            timeout=settings.flagship_timeout_seconds,
+            max_retries=settings.flagship_max_retries,
+            max_concurrency=settings.flagship_max_concurrency,
+            requests_per_second=settings.flagship_requests_per_second,
+        )
+    if settings.flagship_client == "llama-cpp":
+        from service.llm.llama_cpp_client import LlamaCppClient
+
+        return LlamaCppClient(settings.llama_model_path)
+    from service.llm.recorded import RecordedClient
+
+    if settings.recorded_answers_path:
+        return RecordedClient(Path(settings.recorded_answers_path), model=settings.flagship_model)
+    return RecordedClient()
+
+
+def make_flagship_client(settings: Settings) -> ChatClient:
+    """The process-wide client for these settings: models are loaded once per worker."""
+    key = _cache_key(settings)
+    with _LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            client = _CLIENTS[key] = build_flagship_client(settings)
+        return client
+
+
+def reset_flagship_clients() -> None:
+    """Forget cached clients (tests switch settings). Loaded llama models stay loaded."""
+    with _LOCK:
+        _CLIENTS.clear()

@@ -1,0 +1,201 @@
+"""Shadow runs: the sampled cheap-routed request, re-run on the flagship.
+
+Replicate 0 is the run the cheap answer is compared with; replicate 1 (for a fraction of the
+sample) repeats it to measure the flagship's own run-to-run noise. A run is stored once per
+``(event_pk, replicate)`` whatever the number of deliveries of its job, and a failed run is
+stored too (status 'failed'), so it is neither lost nor counted twice.
+
+Functions take ``session`` first and never commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service import models
+from service.config import Settings
+from service.costs import record_cost, utc_day
+from service.errors import InvalidInput, NotFound
+from service.llm.base import ChatClient
+
+STATUS_OK = "ok"
+STATUS_FAILED = "failed"
+
+
+def insert_or_ignore(
+    session: Session,
+    model: type[models.Base],
+    values: dict[str, Any],
+    unique_columns: list[str],
+) -> bool:
+    """Insert a row unless one with the same unique key exists; True when this call inserted.
+
+    SQLite and PostgreSQL use ``INSERT ... ON CONFLICT DO NOTHING``. That is preferred to a
+    SAVEPOINT because pysqlite (without the begin-event workaround) turns an outermost
+    SAVEPOINT into a real transaction whose RELEASE commits, escaping the caller's transaction.
+    Other dialects insert inside ``begin_nested()`` and treat an IntegrityError as "exists".
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        stmt = (
+            insert(model)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=unique_columns)
+            # RETURNING says whether a row was written; rowcount is -1 for ORM-enabled inserts
+            # on psycopg.
+            .returning(model.__table__.c.id)
+        )
+        return session.execute(stmt).first() is not None
+    try:
+        with session.begin_nested():
+            session.add(model(**values))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def get_run(session: Session, event_pk: int, replicate: int) -> models.ShadowRun | None:
+    return session.scalars(
+        select(models.ShadowRun).where(
+            models.ShadowRun.event_pk == event_pk, models.ShadowRun.replicate == replicate
+        )
+    ).one_or_none()
+
+
+def runs_for_event(session: Session, event_pk: int) -> dict[int, models.ShadowRun]:
+    """The event's stored runs by replicate number."""
+    runs = session.scalars(
+        select(models.ShadowRun).where(models.ShadowRun.event_pk == event_pk)
+    ).all()
+    return {run.replicate: run for run in runs}
+
+
+def flagship_cost(settings: Settings, prompt_tokens: int, completion_tokens: int) -> float:
+    """USD of one flagship call at the configured per-1k-token prices."""
+    return (
+        prompt_tokens * settings.flagship_usd_per_1k_prompt_tokens
+        + completion_tokens * settings.flagship_usd_per_1k_completion_tokens
+    ) / 1000.0
+
+
+def request_messages(event: models.TrafficEvent) -> list[dict[str, Any]]:
+    """The stored request's messages (``{"messages": [...], "params": {...}}``)."""
+    messages = (event.request or {}).get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidInput("stored request has no messages", field="request.messages")
+    return messages
+
+
+def _call_params(event: models.TrafficEvent, settings: Settings) -> tuple[int, float]:
+    # The flagship gets the same generation budget the cheap model had (capped by our own
+    # limit) and the request's temperature, so the comparison is like for like.
+    params = (event.request or {}).get("params") or {}
+    max_tokens = settings.flagship_max_tokens
+    requested = params.get("max_tokens") or params.get("max_completion_tokens")
+    if isinstance(requested, int) and requested > 0:
+        max_tokens = min(max_tokens, requested)
+    temperature = params.get("temperature")
+    if not isinstance(temperature, int | float) or isinstance(temperature, bool):
+        temperature = 0.0
+    return max_tokens, float(temperature)
+
+
+def run_shadow(
+    session: Session, event_pk: int, replicate: int, client: ChatClient, settings: Settings
+) -> models.ShadowRun:
+    """Re-run an event on the flagship and store the run (and its cost) once.
+
+    Returns the stored run when one exists for ``(event_pk, replicate)`` (a redelivered job
+    does not call the flagship again). Raises :class:`service.errors.FlagshipError` when the
+    flagship fails; the caller then decides between a retry and :func:`record_failed_run`.
+    """
+    existing = get_run(session, event_pk, replicate)
+    if existing is not None:
+        return existing
+    event = session.get(models.TrafficEvent, event_pk)
+    if event is None:
+        raise NotFound(f"traffic event {event_pk} not found")
+    max_tokens, temperature = _call_params(event, settings)
+    completion = client.complete(
+        request_messages(event), max_tokens=max_tokens, temperature=temperature
+    )
+    cost = flagship_cost(settings, completion.prompt_tokens, completion.completion_tokens)
+    created_at = models.utcnow()
+    values: dict[str, Any] = {
+        "event_pk": event_pk,
+        "replicate": replicate,
+        "status": STATUS_OK,
+        "client": client.name,
+        "model": client.model,
+        "answer": completion.text,
+        "latency_ms": completion.latency_ms,
+        "prompt_tokens": completion.prompt_tokens,
+        "completion_tokens": completion.completion_tokens,
+        "cost_usd": cost,
+        "attempts": completion.attempts,
+        "created_at": created_at,
+    }
+    inserted = insert_or_ignore(session, models.ShadowRun, values, ["event_pk", "replicate"])
+    if inserted:
+        # Only the writer of the row books its cost: a concurrent duplicate's call is not
+        # counted, matching the single stored run.
+        record_cost(
+            session,
+            utc_day(created_at),
+            event.segment_id,
+            "flagship",
+            cost,
+            completion.prompt_tokens + completion.completion_tokens,
+        )
+    run = get_run(session, event_pk, replicate)
+    if run is None:  # pragma: no cover - the row was just inserted or found
+        raise RuntimeError(f"shadow run ({event_pk}, {replicate}) vanished after insert")
+    return run
+
+
+def record_failed_run(
+    session: Session,
+    event_pk: int,
+    replicate: int,
+    error: str,
+    attempts: int,
+    *,
+    client: ChatClient | None = None,
+) -> models.ShadowRun:
+    """Store a failed run (non-transient error, or retries exhausted). Idempotent.
+
+    An existing run, failed or not, is returned unchanged: a late failure of a redelivered job
+    must not overwrite a run that succeeded.
+    """
+    existing = get_run(session, event_pk, replicate)
+    if existing is not None:
+        return existing
+    if session.get(models.TrafficEvent, event_pk) is None:
+        raise NotFound(f"traffic event {event_pk} not found")
+    values = {
+        "event_pk": event_pk,
+        "replicate": replicate,
+        "status": STATUS_FAILED,
+        "client": client.name if client is not None else "",
+        "model": client.model if client is not None else "",
+        "answer": None,
+        "latency_ms": None,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "cost_usd": 0.0,
+        "attempts": attempts,
+        "error": error[:10_000],
+        "created_at": models.utcnow(),
+    }
+    insert_or_ignore(session, models.ShadowRun, values, ["event_pk", "replicate"])
+    run = get_run(session, event_pk, replicate)
+    if run is None:  # pragma: no cover
+        raise RuntimeError(f"shadow run ({event_pk}, {replicate}) vanished after insert")
+    return run

@@ -1,0 +1,24 @@
+"""Fixtures shared by these tests: the RouteLLM data and the packaged SmolLM2 GGUF file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def routellm_dir() -> Path:
+    if not DATA_DIR.is_dir():
+        pytest.fail(f"RouteLLM data not found at {DATA_DIR}")
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def smollm2_path() -> Path:
+    pytest.importorskip("llama_cpp")
+    from service.llm.llama_cpp_client import packaged_model_path
+
+    return packaged_model_path()

@@ -1,0 +1,249 @@
+"""Synthetic traffic for report and dashboard tests: events, shadow runs, verdicts, alerts.
+
+Each segment gets one :class:`Profile` per week, so a test states a shift plainly ("week two:
+gap rate 0.4, latency x2") and the generator draws everything with a seeded numpy generator.
+Rows go in with Core executemany and explicit ids, which keeps 10,000-event fixtures quick.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Integer, cast, func, insert, select
+from sqlalchemy.orm import Session
+
+from service import models
+
+WEEK = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Profile:
+    events: int = 1000
+    cheap_share: float = 0.7
+    gap_rate: float = 0.1  # P(flagship beats the cheap answer) on a judged pair
+    noise_rate: float = 0.05  # P(flagship beats its own replicate)
+    latency_ms: float = 400.0  # median; log-normal spread below
+    latency_sigma: float = 0.35
+    cheap_cost_usd: float = 0.0005
+    flagship_cost_usd: float = 0.01
+    error_rate: float = 0.01
+    escalation_rate: float = 0.02
+    inclusion_probability: float = 0.25
+    noise_fraction: float = 0.3
+
+
+def _next_id(session: Session, column: Any) -> int:
+    return int(session.execute(select(func.coalesce(func.max(column), 0))).scalar_one()) + 1
+
+
+def ensure_segment(session: Session, key: str) -> int:
+    existing = session.execute(
+        select(models.Segment.id).where(models.Segment.key == key)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    name, _, value = key.partition("=")
+    segment = models.Segment(key=key, dimensions={name: value}, event_count=0, cheap_count=0)
+    session.add(segment)
+    session.flush()
+    return segment.id
+
+
+def populate(
+    session: Session,
+    segments: dict[str, list[Profile]],
+    start: datetime,
+    *,
+    seed: int = 0,
+    week: timedelta = WEEK,
+) -> dict[str, int]:
+    """Write each segment's weeks of traffic from ``start``; returns segment ids by key."""
+    rng = np.random.default_rng(seed)
+    ids: dict[str, int] = {}
+    for key, weeks in segments.items():
+        seg_id = ensure_segment(session, key)
+        ids[key] = seg_id
+        for index, profile in enumerate(weeks):
+            _write_week(session, rng, seg_id, key, profile, start + index * week, week)
+        _refresh_counters(session, seg_id)
+    session.flush()
+    return ids
+
+
+def _write_week(
+    session: Session,
+    rng: np.random.Generator,
+    seg_id: int,
+    key: str,
+    p: Profile,
+    begin: datetime,
+    span: timedelta,
+) -> None:
+    n = p.events
+    if n == 0:
+        return
+    first = _next_id(session, models.TrafficEvent.id)
+    offsets = np.sort(rng.uniform(0, span.total_seconds(), n))
+    cheap = rng.random(n) < p.cheap_share
+    latency = p.latency_ms * np.exp(rng.normal(0, p.latency_sigma, n))
+    cost = np.where(
+        cheap,
+        rng.gamma(4, p.cheap_cost_usd / 4, n),
+        rng.gamma(4, p.flagship_cost_usd / 4, n),
+    )
+    errors = rng.random(n) < p.error_rate
+    escalated = rng.random(n) < p.escalation_rate
+    sampled = cheap & (rng.random(n) < p.inclusion_probability)
+    noisy = sampled & (rng.random(n) < p.noise_fraction)
+    gap_win = rng.random(n) < p.gap_rate
+    noise_win = rng.random(n) < p.noise_rate
+
+    events, runs, verdicts = [], [], []
+    for i in range(n):
+        pk = first + i
+        at = begin + timedelta(seconds=float(offsets[i]))
+        prompt = f"[{key}] question {pk}: what is {pk % 97} + {pk % 13}?"
+        events.append(
+            {
+                "id": pk,
+                "event_id": f"syn-{seg_id}-{pk}",
+                "segment_id": seg_id,
+                "source_format": "native",
+                "occurred_at": at,
+                "received_at": at,
+                "route_tier": "cheap" if cheap[i] else "flagship",
+                "route_model": "small-model" if cheap[i] else "big-model",
+                "route_score": 0.2 if cheap[i] else 0.8,
+                "route_reason": None,
+                "is_cheap": bool(cheap[i]),
+                "request": {"messages": [{"role": "user", "content": prompt}], "params": {}},
+                "prompt_hash": hashlib.sha256(prompt.encode()).hexdigest(),
+                "answer": f"cheap answer {pk}" if cheap[i] else f"flagship answer {pk}",
+                "latency_ms": float(latency[i]),
+                "ttft_ms": float(latency[i]) / 5,
+                "prompt_tokens": 100,
+                "completion_tokens": 60,
+                "cost_usd": float(cost[i]),
+                "status": "error" if errors[i] else "ok",
+                "error": "upstream 500" if errors[i] else None,
+                "refused": False,
+                "escalated": bool(escalated[i]),
+                "attributes": {},
+            }
+        )
+        if not sampled[i]:
+            continue
+        replicates = (0, 1) if noisy[i] else (0,)
+        for rep in replicates:
+            runs.append(
+                {
+                    "event_pk": pk,
+                    "replicate": rep,
+                    "status": "ok",
+                    "client": "recorded",
+                    "model": "big-model",
+                    "answer": f"flagship answer {pk}" + (" (replicate)" if rep else ""),
+                    "latency_ms": 1500.0,
+                    "cost_usd": p.flagship_cost_usd,
+                    "created_at": at,
+                }
+            )
+        verdicts.append(_verdict(pk, seg_id, "gap", bool(gap_win[i]), p, at))
+        if noisy[i]:
+            verdicts.append(_verdict(pk, seg_id, "noise", bool(noise_win[i]), p, at))
+    session.execute(insert(models.TrafficEvent), events)
+    if runs:
+        session.execute(insert(models.ShadowRun), runs)
+    if verdicts:
+        session.execute(insert(models.Verdict), verdicts)
+
+
+def _verdict(
+    pk: int, seg_id: int, kind: str, flagship_won: bool, p: Profile, at: datetime
+) -> dict[str, Any]:
+    loser = "cheap" if kind == "gap" else "replicate"
+    return {
+        "event_pk": pk,
+        "segment_id": seg_id,
+        "kind": kind,
+        "judge": "answer-match",
+        "winner": "flagship" if flagship_won else "tie",
+        "gap_score": 1.0 if flagship_won else 0.0,
+        "inclusion_probability": p.inclusion_probability,
+        "raw": {},
+        "rationale": (
+            f"flagship answer is correct, {loser} answer is wrong"
+            if flagship_won
+            else "both answers agree"
+        ),
+        "created_at": at,
+    }
+
+
+def _refresh_counters(session: Session, seg_id: int) -> None:
+    E = models.TrafficEvent
+    total, cheap, last = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(cast(E.is_cheap, Integer)), 0),
+            func.max(E.occurred_at),
+        ).where(E.segment_id == seg_id)
+    ).one()
+    sampled = session.execute(
+        select(func.count())
+        .select_from(models.Verdict)
+        .where(models.Verdict.segment_id == seg_id, models.Verdict.kind == "gap")
+    ).scalar_one()
+    segment = session.get(models.Segment, seg_id)
+    assert segment is not None
+    segment.event_count = int(total)
+    segment.cheap_count = int(cheap)
+    segment.sampled_count = int(sampled)
+    # max() keeps the column's type, so this is already an aware UTC datetime.
+    segment.last_event_at = last
+
+
+def add_alert(
+    session: Session,
+    seg_id: int,
+    signal: str,
+    opened_at: datetime,
+    *,
+    resolved_at: datetime | None = None,
+    severity: str = "error",
+) -> models.Alert:
+    drift = models.DriftEvent(
+        segment_id=seg_id,
+        signal=signal,
+        detector="page_hinkley",
+        detected_at=opened_at,
+        sample_index=100,
+        before_mean=0.1,
+        before_n=500,
+        after_mean=0.4,
+        after_n=120,
+        statistic=12.0,
+        threshold=8.0,
+        details={},
+    )
+    session.add(drift)
+    session.flush()
+    alert = models.Alert(
+        segment_id=seg_id,
+        signal=signal,
+        status="resolved" if resolved_at else "open",
+        severity=severity,
+        drift_event_id=drift.id,
+        evidence={"before": {"mean": 0.1, "n": 500}, "after": {"mean": 0.4, "n": 120}},
+        opened_at=opened_at,
+        resolved_at=resolved_at,
+        resolved_by="auto" if resolved_at else None,
+    )
+    session.add(alert)
+    session.flush()
+    return alert
