@@ -289,6 +289,16 @@ def run(url: str, n_events: int, n_segments: int, workers: int | None) -> None:
         session.rollback()
     engine.dispose()
     top = [row["key"] for row in summary["segments"][:DRIFTING]]
+    drifting = {f"tenant=t{s:03d}" for s in range(1, DRIFTING + 1)}
+    ranks = {row["key"]: row for row in summary["segments"]}
+    found = [
+        f"{key} #{ranks[key]['rank']} {ranks[key]['drifted_signals']}" for key in sorted(drifting)
+    ]
+    false_flags = [
+        f"{row['key']} {row['drifted_signals']}"
+        for row in summary["segments"]
+        if row["drifted_signals"] and row["key"] not in drifting
+    ]
     print(f"baseline GROUP BY scan: {base:.3f}s")
     print(f"build_weekly_report: {seconds:.2f}s  ratio to baseline: {seconds / base:.1f}x")
     print(f"breakdown: {summary['timings_seconds']}")
@@ -298,6 +308,8 @@ def run(url: str, n_events: int, n_segments: int, workers: int | None) -> None:
         f"{summary['totals']['segments_with_drift']}, html: {len(report.html) / 1e6:.1f} MB"
     )
     print(f"top {DRIFTING} ranked: {top}")
+    print(f"drifting segments (rank, flagged): {found}")
+    print(f"flags on stable segments: {false_flags or 'none'}")
 
 
 def main() -> None:

@@ -23,3 +23,7 @@ INGEST_SECONDS = Histogram(
     "shadowgap_ingest_seconds", "Ingest request handling time", ["format"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+INGEST_GROUP_SIZE = Histogram(
+    "shadowgap_ingest_group_requests", "Requests stored per group-commit transaction",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)

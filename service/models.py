@@ -92,7 +92,8 @@ class TrafficEvent(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(200), unique=True)
-    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
+    # Indexed by (segment_id, id) below: every per-segment read is also ordered by id.
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
     source_format: Mapped[str] = mapped_column(String(32))
     occurred_at: Mapped[datetime] = mapped_column(index=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -102,7 +103,7 @@ class TrafficEvent(Base):
     route_reason: Mapped[str | None] = mapped_column(Text)
     is_cheap: Mapped[bool] = mapped_column(Boolean)
     request: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    prompt_hash: Mapped[str] = mapped_column(String(64), index=True)
+    prompt_hash: Mapped[str] = mapped_column(String(64))
     answer: Mapped[str | None] = mapped_column(Text)
     latency_ms: Mapped[float | None] = mapped_column(Float)
     ttft_ms: Mapped[float | None] = mapped_column(Float)

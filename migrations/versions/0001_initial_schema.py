@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 23:27:14.712277
+Create Date: 2026-11-28 00:07:18.458550
 """
 
 from __future__ import annotations
@@ -119,8 +119,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('traffic_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_traffic_events_occurred_at'), ['occurred_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_traffic_events_prompt_hash'), ['prompt_hash'], unique=False)
-        batch_op.create_index(batch_op.f('ix_traffic_events_segment_id'), ['segment_id'], unique=False)
         batch_op.create_index('ix_traffic_events_segment_id_id', ['segment_id', 'id'], unique=False)
 
     op.create_table('alerts',
@@ -266,8 +264,6 @@ def downgrade() -> None:
     op.drop_table('alerts')
     with op.batch_alter_table('traffic_events', schema=None) as batch_op:
         batch_op.drop_index('ix_traffic_events_segment_id_id')
-        batch_op.drop_index(batch_op.f('ix_traffic_events_segment_id'))
-        batch_op.drop_index(batch_op.f('ix_traffic_events_prompt_hash'))
         batch_op.drop_index(batch_op.f('ix_traffic_events_occurred_at'))
 
     op.drop_table('traffic_events')

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from service.api.routes import alerts, ingest, ops, segments
 from service.errors import ShadowgapError
+from service.ingest.writer import GroupWriter
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ def create_app() -> FastAPI:
             content={"error": f"{field}: {first.get('msg')}", "detail": {"field": field}},
         )
 
+    app.state.writer = GroupWriter()
     app.include_router(ops.router)
     app.include_router(ingest.router)
     app.include_router(segments.router)

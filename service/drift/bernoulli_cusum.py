@@ -199,12 +199,12 @@ class BernoulliCUSUM(BinaryDriftDetector):
         # Rounded outwards to three significant digits: only ever more conservative, and
         # detectors at similar levels then share a cached design.
         if up:
-            p0 = _round_sig(min(p_hat + self.margin * se, 1.0 - (1.0 - p_hat) / 2.0), up=True)
+            p0 = _round_rate(min(p_hat + self.margin * se, 1.0 - (1.0 - p_hat) / 2.0), up=True)
             target = self._alternative(p_hat)
             p1 = max(target, p0 + (self._alternative(p0) - p0) / 2.0)
             p1 = min(p1, 1.0 - (1.0 - p0) / 2.0)
         else:
-            p0 = _round_sig(max(p_hat - self.margin * se, p_hat / 2.0), up=False)
+            p0 = _round_rate(max(p_hat - self.margin * se, p_hat / 2.0), up=False)
             target = self._alternative(p_hat)
             p1 = min(target, p0 - (p0 - self._alternative(p0)) / 2.0)
             p1 = max(p1, p0 / 2.0)
@@ -233,7 +233,9 @@ class BernoulliCUSUM(BinaryDriftDetector):
 
     # --- updates --------------------------------------------------------------------------
 
-    def update(self, x: bool | int | float) -> BernoulliCUSUM:
+    # River 0.26 annotates update() as returning None; returning self (as River's detectors
+    # used to, and the design asks) allows `detector.update(x).drift_detected`.
+    def update(self, x: bool | int | float) -> BernoulliCUSUM:  # type: ignore[override]
         if self._drift_detected:
             self._reset()
         tracker = self._tracker
@@ -353,6 +355,14 @@ class BernoulliCUSUM(BinaryDriftDetector):
     def change_summary(self) -> ChangeSummary:
         """Rates before/after the estimated change point (the statistic's last zero)."""
         return self._tracker.summary()
+
+
+def _round_rate(p: float, *, up: bool) -> float:
+    """Round a rate to three significant digits of itself or, above 0.5, of its complement,
+    so that the result stays strictly inside (0, 1)."""
+    if p <= 0.5:
+        return _round_sig(p, up=up)
+    return 1.0 - _round_sig(1.0 - p, up=not up)
 
 
 def _round_sig(value: float, *, up: bool, digits: int = 3) -> float:

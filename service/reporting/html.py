@@ -25,7 +25,7 @@ SIGNAL_LABELS = {
     "routing_share": "routing share",
     "quality_gap": "quality gap",
     "latency": "latency",
-    "cost": "cost",
+    "cost_per_request": "cost per request",
 }
 
 _env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))

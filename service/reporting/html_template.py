@@ -6,6 +6,7 @@ WEEKLY_TEMPLATE = """<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>shadowgap weekly report {{ s.period.since[:10] }} – {{ s.period.until[:10] }}</title>
 <style>
 @font-face { font-family: 'Material Icons'; font-style: normal; font-weight: 400;

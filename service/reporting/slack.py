@@ -20,7 +20,7 @@ SIGNAL_LABELS = {
     "routing_share": "routing share",
     "quality_gap": "quality gap",
     "latency": "latency",
-    "cost": "cost",
+    "cost_per_request": "cost per request",
 }
 
 

@@ -61,7 +61,8 @@ def build_weekly_report(
     stats = queries.period_stats(session, prev_since, since, until)
     segment_ids = sorted({seg for seg, _ in stats})
     keys = queries.segment_keys(session, segment_ids)
-    global_noise = _global_noise(stats)
+    # Each period's pooled noise floor, for segments with too few noise pairs of their own.
+    global_noise = (_global_noise(stats, 0), _global_noise(stats, 1))
     alert_counts = queries.alert_counts(session, since, until)
     drift_counts = queries.drift_event_counts(session, since, until)
     global_flagship = _global_flagship_cost(stats)
@@ -92,12 +93,17 @@ def build_weekly_report(
     dashboards: dict[int, dict[str, str]] = {}
     for row in rows:
         drift = by_id.get(row["segment_id"])
-        _attach_drift(row, drift, row["segment_id"] in chosen)
+        _attach_drift(row, drift)
         if drift is not None and drift.dashboard is not None:
             dashboards[row["segment_id"]] = drift.dashboard
 
     alerts = queries.alerts_in_period(session, since, until)
-    summary = {
+    timings = {
+        "sql": round(t_sql - started, 3),
+        "samples": round(t_sample - t_sql, 3),
+        "evidently": round(t_evidently - t_sample, 3),
+    }
+    summary: dict[str, Any] = {
         "version": SUMMARY_VERSION,
         "period": {
             "since": since.astimezone(UTC).isoformat(),
@@ -110,21 +116,19 @@ def build_weekly_report(
         "drift_methods": drift_checks.methods_view(),
         "sample_limit_per_segment_period": sample_limit,
         "noise_floor": {
-            "pairs": global_noise.n,
-            "rate": global_noise.rate,
+            "pairs": global_noise[1].n,
+            "rate": global_noise[1].rate,
+            "previous_pairs": global_noise[0].n,
+            "previous_rate": global_noise[0].rate,
             "min_segment_pairs": MIN_SEGMENT_NOISE_PAIRS,
         },
         "totals": _totals(rows, alerts, alert_counts),
         "segments": rows,
         "alerts": alerts,
-        "timings_seconds": {
-            "sql": round(t_sql - started, 3),
-            "samples": round(t_sample - t_sql, 3),
-            "evidently": round(t_evidently - t_sample, 3),
-        },
+        "timings_seconds": timings,
     }
     html = render_report_html(summary, dashboards)
-    summary["timings_seconds"]["total"] = round(time.perf_counter() - started, 3)
+    timings["total"] = round(time.perf_counter() - started, 3)
     report = models.Report(
         period_start=since.astimezone(UTC),
         period_end=until.astimezone(UTC),
@@ -141,15 +145,15 @@ def build_weekly_report(
         report.id,
         len(rows),
         len(dashboards),
-        summary["timings_seconds"]["total"],
+        timings["total"],
     )
     return report
 
 
-def _global_noise(stats: queries.Stats) -> WeightedSums:
+def _global_noise(stats: queries.Stats, cur: int) -> WeightedSums:
     total = WeightedSums()
     for (_, is_cur), s in stats.items():
-        if is_cur:
+        if is_cur == cur:
             total = total + s.noise
     return total
 
@@ -187,13 +191,13 @@ def _segment_row(
     key: str,
     cur: PeriodStats,
     prev: PeriodStats,
-    global_noise: WeightedSums,
+    global_noise: tuple[WeightedSums, WeightedSums],
     global_flagship: dict[str, float | None],
     alerts: dict[str, int],
     drift_events: int,
 ) -> dict[str, Any]:
-    gap_cur = excess_gap(cur.gap, cur.noise, global_noise)
-    gap_prev = excess_gap(prev.gap, prev.noise, global_noise)
+    gap_cur = excess_gap(cur.gap, cur.noise, global_noise[1])
+    gap_prev = excess_gap(prev.gap, prev.noise, global_noise[0])
     flagship_cpr, cost_source = _flagship_cost_per_request(cur, global_flagship)
     cost_saved = (
         cur.cheap_events * flagship_cpr - cur.cheap_cost_usd if flagship_cpr is not None else None
@@ -342,14 +346,13 @@ def _period_frame(events: pd.DataFrame, pairs: pd.DataFrame, cur: int, limit: in
     )
 
 
-def _attach_drift(
-    row: dict[str, Any], drift: drift_checks.SegmentDrift | None, chosen: bool
-) -> None:
+def _attach_drift(row: dict[str, Any], drift: drift_checks.SegmentDrift | None) -> None:
     if drift is None:
+        both = row["current"]["events"] and row["previous"]["events"]
         row["evidently"] = (
-            "skipped: no events in one of the periods"
-            if chosen or not (row["current"]["events"] and row["previous"]["events"])
-            else "skipped: beyond the per-report segment cap"
+            "skipped: beyond the per-report segment cap"
+            if both
+            else "skipped: no events in one of the periods"
         )
         return
     row["drift"] = drift.columns

@@ -6,6 +6,7 @@ import random
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -55,9 +56,6 @@ def add_segments(session: Session, keys: list[str]) -> list[int]:
         session.flush()
         ids.append(segment.id)
     return ids
-
-
-EventFactory = Callable[..., dict[str, Any]]
 
 
 def event_row(n: int, segment_id: int, **overrides: Any) -> dict[str, Any]:
@@ -139,4 +137,16 @@ def insert_verdicts(
             }
             for pk in event_pks
         ],
+    )
+
+
+@pytest.fixture
+def rows() -> SimpleNamespace:
+    """The row builders above, as a fixture (test modules do not import conftest)."""
+    return SimpleNamespace(
+        add_segments=add_segments,
+        event_row=event_row,
+        insert_events=insert_events,
+        interleaved_events=interleaved_events,
+        insert_verdicts=insert_verdicts,
     )

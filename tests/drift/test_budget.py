@@ -57,12 +57,10 @@ def test_exact_arl_agrees_with_monte_carlo_of_the_detector() -> None:
     rng = random.Random(99)
     runs = 3000
     in_control = [
-        run_length(BernoulliCUSUM(p0=p0, p1=p1, arl0=target), rng, p0, 100_000)
-        for _ in range(runs)
+        run_length(BernoulliCUSUM(p0=p0, p1=p1, arl0=target), rng, p0, 100_000) for _ in range(runs)
     ]
     out_of_control = [
-        run_length(BernoulliCUSUM(p0=p0, p1=p1, arl0=target), rng, p1, 100_000)
-        for _ in range(runs)
+        run_length(BernoulliCUSUM(p0=p0, p1=p1, arl0=target), rng, p1, 100_000) for _ in range(runs)
     ]
     for samples, exact in ((in_control, design.arl0), (out_of_control, design.arl1)):
         mean = float(np.mean(samples))
@@ -96,7 +94,7 @@ def test_worst_case_delay_for_ninety_to_eighty_percent_is_about_111() -> None:
         assert 10_000 <= design.arl0 < 10_300
         assert 110.0 < design.arl1 < 113.0
     fine = design_bernoulli_cusum(0.1, 0.2, 10_000, max_units=200)
-    assert fine.arl1 == pytest.approx(111.4, abs=0.5)
+    assert fine.arl1 == pytest.approx(111.0, abs=1.0)
 
 
 def test_delay_grows_like_log_arl0() -> None:

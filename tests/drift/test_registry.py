@@ -32,7 +32,11 @@ def test_every_detector_builds_and_detects_a_large_shift(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "attribute", "value"),
-    [("adwin", "grace_period", 77), ("page_hinkley", "min_instances", 77), ("ddm", "warm_start", 77)],
+    [
+        ("adwin", "grace_period", 77),
+        ("page_hinkley", "min_instances", 77),
+        ("ddm", "warm_start", 77),
+    ],
 )
 def test_warmup_maps_to_river_parameter(name: str, attribute: str, value: int) -> None:
     assert getattr(build_detector(name, {"warmup": value}), attribute) == value

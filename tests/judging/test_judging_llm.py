@@ -16,10 +16,12 @@ from service.llm.llama_cpp_client import LlamaCppClient
 
 @pytest.fixture(scope="module")
 def rows(routellm_dir: Path) -> list[GsmRow]:
-    # Row 0: both right; row 5: only GPT-4 right; a row where only Mixtral is right.
+    # The shortest row of each label (both right, only GPT-4 right, only Mixtral right): a
+    # judge prompt of ~250 tokens keeps each call to a few seconds on two shared cores.
     everything = load_gsm8k(routellm_dir)
-    cheap_better = next(row for row in everything if row.label == "cheap")
-    return [everything[0], everything[5], cheap_better]
+    chosen = [everything[579], everything[168], everything[873]]
+    assert [row.label for row in chosen] == ["tie", "flagship", "cheap"]
+    return chosen
 
 
 @pytest.mark.llama
@@ -59,8 +61,8 @@ def test_reference_grades_the_cheap_answer(smollm2_path: Path, rows: list[GsmRow
 
 @pytest.mark.llama
 def test_evaluate_with_the_local_model(smollm2_path: Path, rows: list[GsmRow]) -> None:
-    result = evaluate_gsm8k(PairwiseJudge(LlamaCppClient(), max_tokens=16), rows[:2])
-    assert result.n + result.errors == 2
+    result = evaluate_gsm8k(PairwiseJudge(LlamaCppClient(), max_tokens=16), rows[1:2])
+    assert result.n + result.errors == 1
     assert result.position_consistency is not None
     assert result.first_position_rate is not None
 

@@ -18,7 +18,9 @@ def routellm_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def smollm2_path() -> Path:
-    pytest.importorskip("llama_cpp")
+    # Imported before llama_cpp: the client module sets OpenMP's wait policy first.
     from service.llm.llama_cpp_client import packaged_model_path
+
+    pytest.importorskip("llama_cpp")
 
     return packaged_model_path()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -51,6 +52,8 @@ def llama_server(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory) -
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Spinning OpenMP threads crawl on shared cores (see service.llm.llama_cpp_client).
+            env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
         )
     base = f"http://127.0.0.1:{port}/v1"
     try:
@@ -89,7 +92,10 @@ def test_short_question_through_the_openai_client(llama_server: str) -> None:
     assert first.text.strip()
     assert 0 < first.completion_tokens <= 16 and first.prompt_tokens > 5
     assert first.attempts == 1
-    assert client.complete(messages, max_tokens=16).text == first.text  # temperature 0
+    # Not asserted equal across calls: the server's prompt-cache reuse changes the evaluation
+    # batches, and greedy decoding can then differ (real run-to-run noise, as the noise floor
+    # expects). Both observed answers state the sum.
+    assert "4" in first.text
 
 
 def test_context_overflow_is_a_permanent_error(llama_server: str) -> None:

@@ -247,3 +247,101 @@ def add_alert(
     session.add(alert)
     session.flush()
     return alert
+
+
+DASHBOARD_SHIFTED = "tenant=acme"
+DASHBOARD_STABLE = "tenant=globex"
+DASHBOARD_SMALL = "tenant=initech"
+DASHBOARD_SLASHED = "team=ops/eu west"
+
+
+def dashboard_dataset(session: Session, now: datetime, *, seed: int = 5) -> dict[str, int]:
+    """Two weeks ending at ``now``: acme degrades in week two (quality gap, latency), globex
+    is stable, initech is small, and one key holds a slash and a space. Drift events and
+    alerts in every state, and one stored report."""
+    start = now - 2 * WEEK
+    ids = populate(
+        session,
+        {
+            DASHBOARD_SHIFTED: [Profile(), Profile(gap_rate=0.45, latency_ms=900)],
+            DASHBOARD_STABLE: [Profile(), Profile()],
+            DASHBOARD_SMALL: [Profile(events=150), Profile(events=150)],
+            DASHBOARD_SLASHED: [Profile(events=300, cheap_share=0.4), Profile(events=300)],
+        },
+        start,
+        seed=seed,
+    )
+    for signal in ("quality_gap", "latency"):
+        add_alert(session, ids[DASHBOARD_SHIFTED], signal, start + WEEK + timedelta(hours=20))
+    add_alert(
+        session,
+        ids[DASHBOARD_STABLE],
+        "latency",
+        start + timedelta(days=3),
+        resolved_at=start + timedelta(days=4),
+        severity="warning",
+    )
+    acked = add_alert(session, ids[DASHBOARD_SMALL], "error_rate", now - timedelta(days=2))
+    acked.status = "acknowledged"
+    acked.acknowledged_at = now - timedelta(days=1)
+    session.add(
+        models.Report(
+            period_start=now - WEEK,
+            period_end=now,
+            summary={"totals": {"segments": 4, "segments_with_drift": 1, "events": 4000}},
+            html="<!DOCTYPE html><html><head><title>stored report</title></head>"
+            "<body><h1>Stored weekly report</h1></body></html>",
+        )
+    )
+    session.flush()
+    return ids
+
+
+def many_segments(session: Session, n: int, now: datetime, *, seed: int = 9) -> None:
+    """``n`` segments with counters and two events each (for the overview's scale test)."""
+    rng = np.random.default_rng(seed)
+    first_seg = _next_id(session, models.Segment.id)
+    first_event = _next_id(session, models.TrafficEvent.id)
+    segments, events = [], []
+    for i in range(n):
+        seg = first_seg + i
+        volume = int(rng.integers(1, 100_000))
+        segments.append(
+            {
+                "id": seg,
+                "key": f"tenant=t{i:05d}",
+                "dimensions": {"tenant": f"t{i:05d}"},
+                "event_count": volume,
+                "cheap_count": int(volume * rng.random()),
+                "sampled_count": 0,
+                "first_seen_at": now - timedelta(days=30),
+                "last_event_at": now - timedelta(minutes=int(rng.integers(0, 10_000))),
+            }
+        )
+        for j in range(2):
+            pk = first_event + 2 * i + j
+            at = now - timedelta(minutes=int(rng.integers(1, 5_000)))
+            events.append(
+                {
+                    "id": pk,
+                    "event_id": f"many-{pk}",
+                    "segment_id": seg,
+                    "source_format": "native",
+                    "occurred_at": at,
+                    "received_at": at,
+                    "route_tier": "cheap",
+                    "route_model": "small-model",
+                    "is_cheap": True,
+                    "request": {"messages": [{"role": "user", "content": "hi"}]},
+                    "prompt_hash": f"{pk:064d}",
+                    "latency_ms": float(rng.lognormal(6, 0.5)),
+                    "cost_usd": 0.001,
+                    "status": "ok",
+                    "refused": False,
+                    "escalated": False,
+                    "attributes": {},
+                }
+            )
+    session.execute(insert(models.Segment), segments)
+    session.execute(insert(models.TrafficEvent), events)
+    session.flush()

@@ -1,7 +1,8 @@
 """Ingest endpoints: the native schema and LiteLLM's logging callback payload.
 
 Order matters: size limit, authentication, parsing and validation all happen before anything
-is written; the batch is stored in one transaction; jobs are sent only after it commits.
+is written; the batch is stored in one transaction (shared with concurrent requests, see
+service/ingest/writer.py); jobs are sent only after it commits.
 """
 
 from __future__ import annotations
@@ -12,17 +13,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 
-from service import metrics, queue
+from service import metrics
 from service.api.auth import check_api_key, check_signature
-from service.config import Settings, get_settings
-from service.db import session_scope
+from service.config import get_settings
 from service.errors import InvalidInput, PayloadTooLarge, ShadowgapError
-from service.ingest.enqueue import enqueue_decisions
 from service.ingest.litellm import parse_litellm
 from service.ingest.native import parse_native
-from service.ingest.store import StoredBatch, store_events
+from service.ingest.store import IngestRequest
 from service.schemas import IngestResult, TrafficEvent
 
 log = logging.getLogger(__name__)
@@ -43,23 +41,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _store(events: list[TrafficEvent], source: str, settings: Settings) -> StoredBatch:
-    with session_scope() as session:
-        return store_events(session, events, source, settings, datetime.now(UTC))
-
-
-def _after_commit(batch: StoredBatch) -> None:
-    """Hand the new work to the broker. A broker outage loses nothing: unsent decisions keep
-    ``enqueued_at`` empty and shadow.sweep sends them later."""
-    try:
-        enqueue_decisions(batch.decision_ids)
-        if batch.segment_ids:
-            queue.request_drift_update(batch.segment_ids)
-    except Exception as exc:  # noqa: BLE001 - the events are stored; the sweep retries
-        metrics.ENQUEUE_FAILURES.inc()
-        log.warning("could not enqueue after ingest", extra={"error": type(exc).__name__})
-
-
 async def _ingest(
     request: Request, source: str, parse: Callable[[bytes], list[TrafficEvent]]
 ) -> IngestResult:
@@ -75,24 +56,23 @@ async def _ingest(
                 f"batch of {len(events)} events exceeds the limit of {settings.max_batch_events}",
                 field="body",
             )
-        batch = await run_in_threadpool(_store, events, source, settings)
+        batch = await request.app.state.writer.submit(IngestRequest(events, source))
     except ShadowgapError as exc:
         metrics.INGEST_REQUESTS.labels(format=source, status=str(exc.status_code)).inc()
         if isinstance(exc, InvalidInput):
             metrics.EVENTS.labels(format=source, outcome="rejected").inc()
         raise
-    await run_in_threadpool(_after_commit, batch)
     metrics.INGEST_REQUESTS.labels(format=source, status="200").inc()
     metrics.EVENTS.labels(format=source, outcome="new").inc(batch.new)
     metrics.EVENTS.labels(format=source, outcome="duplicate").inc(batch.duplicates)
-    metrics.SAMPLED.inc(len(batch.decision_ids))
+    metrics.SAMPLED.inc(batch.sampled)
     metrics.BUDGET_EXHAUSTED.set(1 if batch.budget_exhausted else 0)
     metrics.INGEST_SECONDS.labels(format=source).observe(time.perf_counter() - started)
     return IngestResult(
         accepted=batch.accepted,
         new=batch.new,
         duplicates=batch.duplicates,
-        sampled=len(batch.decision_ids),
+        sampled=batch.sampled,
     )
 
 

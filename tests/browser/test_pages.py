@@ -1,0 +1,238 @@
+"""The dashboard in headless Chromium: pages render, charts draw real data, buttons work,
+no console errors. Full-page screenshots go to test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from service import models
+from service.api.dashboard import router
+from service.api.deps import db_session
+from service.config import Settings
+from service.db import make_engine
+from service.models import Base
+from tests.browser.cdp import CHROMIUM, Browser
+from tests.reporting.synthetic import (
+    DASHBOARD_SHIFTED,
+    DASHBOARD_SLASHED,
+    DASHBOARD_SMALL,
+    dashboard_dataset,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="/usr/bin/chromium is missing (apt-get install -y chromium)",
+    ),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _app(engine: Engine) -> FastAPI:
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+
+    def session() -> Iterator[Session]:
+        with factory() as s:
+            yield s
+
+    app = FastAPI()
+    app.include_router(router)
+    app.dependency_overrides[db_session] = session
+
+    # Stand-ins for the alerts JSON API (another module): the buttons' contract is a POST
+    # that changes the alert, then a reload.
+    @app.post("/v1/alerts/{alert_id}/{action}")
+    def change(alert_id: int, action: str) -> dict[str, str]:
+        with factory() as s:
+            alert = s.get(models.Alert, alert_id)
+            assert alert is not None
+            alert.status = {"ack": "acknowledged", "resolve": "resolved"}[action]
+            s.commit()
+            return {"status": alert.status}
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    path = tmp_path_factory.mktemp("browser") / "shadowgap.db"
+    engine = make_engine(f"sqlite:///{path}")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        dashboard_dataset(session, NOW)
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def base_url(engine: Engine) -> Iterator[str]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(_app(engine), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = datetime.now() + timedelta(seconds=20)
+    while not server.started and datetime.now() < deadline:
+        threading.Event().wait(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    chrome = Browser(tmp_path / "chromium-profile")
+    yield chrome
+    chrome.close()
+
+
+def test_overview_page(browser: Browser, base_url: str) -> None:
+    browser.open(base_url + "/")
+    assert browser.evaluate("document.documentElement.dataset.dashboardReady") == "1"
+    keys = browser.evaluate(
+        "Array.from(document.querySelectorAll('#segments td.key a')).map(a => a.textContent)"
+    )
+    assert DASHBOARD_SHIFTED in keys and len(keys) == 4
+    browser.screenshot(SHOTS / "overview.png")
+    # Search narrows the list through the form.
+    browser.evaluate(
+        "document.querySelector('.search input[name=q]').value = 'acme';"
+        "document.querySelector('.search').submit()"
+    )
+    browser.wait_for("document.querySelectorAll('#segments td.key a').length === 1")
+    assert browser.errors() == []
+
+
+def test_segment_page_charts(browser: Browser, base_url: str) -> None:
+    browser.open(f"{base_url}/segments/{quote(DASHBOARD_SHIFTED, safe='')}?days=30")
+    charts = browser.evaluate(
+        """Array.from(document.querySelectorAll('svg.chart')).map(svg => {
+             const line = svg.querySelector('path.line');
+             const box = svg.getBoundingClientRect();
+             return {
+               signal: svg.dataset.signal,
+               width: box.width,
+               length: line ? line.getTotalLength() : 0,
+               points: svg.querySelectorAll('circle.pt').length,
+               values: Array.from(svg.querySelectorAll('circle.pt')).map(c => +c.dataset.v),
+               drift: svg.querySelectorAll('g.drift').length,
+             };
+           })"""
+    )
+    by_signal = {c["signal"]: c for c in charts}
+    assert set(by_signal) == {
+        "routing_share",
+        "quality_gap",
+        "latency",
+        "error_rate",
+        "escalation_rate",
+        "cost_per_request",
+    }
+    for chart in charts:
+        assert chart["width"] > 300, chart["signal"]
+        assert chart["length"] > 100, chart["signal"]  # a drawn line, not a dot
+        assert chart["points"] >= 5, chart["signal"]
+    # Real data: routing share near the fixture's 70%, latency in the hundreds of ms.
+    shares = by_signal["routing_share"]["values"]
+    assert 0.55 < sum(shares) / len(shares) < 0.85
+    assert 300 < min(by_signal["latency"]["values"]) < max(by_signal["latency"]["values"]) < 3000
+    assert by_signal["quality_gap"]["drift"] >= 1 and by_signal["latency"]["drift"] >= 1
+    # Hovering a chart shows the nearest point's value.
+    readout = browser.evaluate(
+        """(() => {
+             const svg = document.querySelector('svg.chart[data-signal=latency]');
+             const box = svg.getBoundingClientRect();
+             svg.dispatchEvent(new MouseEvent('mousemove', {
+               clientX: box.left + box.width * 0.7, clientY: box.top + box.height / 2,
+               bubbles: true}));
+             return svg.parentElement.querySelector('.readout').textContent;
+           })()"""
+    )
+    assert "ms (n=" in readout
+    assert browser.evaluate("document.querySelectorAll('article.example').length") >= 3
+    browser.screenshot(SHOTS / "segment.png")
+    assert browser.errors() == []
+
+
+def test_segment_with_slash_in_key(browser: Browser, base_url: str) -> None:
+    browser.open(base_url + "/")
+    browser.evaluate(
+        f"Array.from(document.querySelectorAll('#segments td.key a'))"
+        f".find(a => a.textContent === {DASHBOARD_SLASHED!r}).click()"
+    )
+    browser.wait_for("document.querySelectorAll('svg.chart').length === 6")
+    assert DASHBOARD_SLASHED in browser.evaluate("document.querySelector('h1').textContent")
+    assert browser.errors() == []
+
+
+def test_alert_buttons_call_the_api_and_reload(
+    browser: Browser, base_url: str, engine: Engine
+) -> None:
+    browser.open(base_url + "/alerts")
+    browser.screenshot(SHOTS / "alerts.png")
+    row = browser.evaluate(
+        "document.querySelector('button[data-action=ack]').closest('tr').dataset.alert"
+    )
+    browser.evaluate(
+        f"document.querySelector('tr[data-alert=\"{row}\"] button[data-action=ack]').click()"
+    )
+    browser.wait_for(
+        f"document.readyState === 'complete' && "
+        f"!document.querySelector('tr[data-alert=\"{row}\"] button[data-action=ack]')"
+    )
+    with Session(engine) as session:
+        assert session.get(models.Alert, int(row)).status == "acknowledged"
+    # Resolve the small segment's acknowledged alert: it leaves the active list.
+    small = browser.evaluate(
+        f"Array.from(document.querySelectorAll('#alerts tr[data-alert]'))"
+        f".find(tr => tr.textContent.includes({DASHBOARD_SMALL!r})).dataset.alert"
+    )
+    browser.evaluate(
+        f"document.querySelector('tr[data-alert=\"{small}\"] button[data-action=resolve]').click()"
+    )
+    browser.wait_for(f"!document.querySelector('tr[data-alert=\"{small}\"]')")
+    with Session(engine) as session:
+        assert session.get(models.Alert, int(small)).status == "resolved"
+    assert browser.errors() == []
+
+
+def test_reports_list_and_evidently_report(browser: Browser, base_url: str, engine: Engine) -> None:
+    from service.reporting import build_weekly_report
+
+    with Session(engine) as session:
+        report = build_weekly_report(session, NOW - timedelta(days=7), NOW, Settings(), workers=1)
+        session.commit()
+        report_id = report.id
+        first = report.summary["segments"][0]["segment_id"]
+    browser.open(base_url + "/reports")
+    assert browser.evaluate(f"!!document.querySelector('a[href=\"/reports/{report_id}\"]')")
+    browser.screenshot(SHOTS / "reports.png")
+    browser.open(f"{base_url}/reports/{report_id}", settle=1.0)
+    # Evidently's bundle draws the opened sections' dashboards (plotly charts inside).
+    browser.wait_for(f"document.querySelector('#root_seg_{first}').children.length > 0")
+    browser.wait_for(f"document.querySelectorAll('#root_seg_{first} .js-plotly-plot').length > 0")
+    assert DASHBOARD_SHIFTED in browser.evaluate("document.querySelector('#summary').textContent")
+    browser.screenshot(SHOTS / "weekly-report.png")
+    assert browser.errors() == []
+    with Session(engine) as session:
+        stored = session.scalar(select(models.Report.html).where(models.Report.id == report_id))
+    assert stored is not None and "window.drawDashboard" in stored
