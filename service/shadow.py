@@ -10,6 +10,7 @@ Functions take ``session`` first and never commit.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +22,7 @@ from service import models
 from service.config import Settings
 from service.costs import record_cost, utc_day
 from service.errors import InvalidInput, NotFound
-from service.llm.base import ChatClient
+from service.llm.base import ChatClient, Completion
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
@@ -35,9 +36,8 @@ def insert_or_ignore(
 ) -> bool:
     """Insert a row unless one with the same unique key exists; True when this call inserted.
 
-    SQLite and PostgreSQL use ``INSERT ... ON CONFLICT DO NOTHING``. That is preferred to a
-    SAVEPOINT because pysqlite (without the begin-event workaround) turns an outermost
-    SAVEPOINT into a real transaction whose RELEASE commits, escaping the caller's transaction.
+    SQLite and PostgreSQL use ``INSERT ... ON CONFLICT DO NOTHING``: a concurrent duplicate
+    costs no exception, no SAVEPOINT round trip, and never aborts the caller's transaction.
     Other dialects insert inside ``begin_nested()`` and treat an IntegrityError as "exists".
     """
     dialect = session.get_bind().dialect.name
@@ -107,15 +107,22 @@ def _call_params(event: models.TrafficEvent, settings: Settings) -> tuple[int, f
     return max_tokens, float(temperature)
 
 
-def run_shadow(
-    session: Session, event_pk: int, replicate: int, client: ChatClient, settings: Settings
-) -> models.ShadowRun:
-    """Re-run an event on the flagship and store the run (and its cost) once.
+@dataclass(frozen=True, slots=True)
+class ShadowRequest:
+    """What to send the flagship for one run: read in one transaction, stored in another."""
 
-    Returns the stored run when one exists for ``(event_pk, replicate)`` (a redelivered job
-    does not call the flagship again). Raises :class:`service.errors.FlagshipError` when the
-    flagship fails; the caller then decides between a retry and :func:`record_failed_run`.
-    """
+    event_pk: int
+    replicate: int
+    segment_id: int
+    messages: list[dict[str, Any]]
+    max_tokens: int
+    temperature: float
+
+
+def prepare_shadow(
+    session: Session, event_pk: int, replicate: int, settings: Settings
+) -> models.ShadowRun | ShadowRequest:
+    """The stored run if there is one (a redelivered job), else the request to send."""
     existing = get_run(session, event_pk, replicate)
     if existing is not None:
         return existing
@@ -123,14 +130,36 @@ def run_shadow(
     if event is None:
         raise NotFound(f"traffic event {event_pk} not found")
     max_tokens, temperature = _call_params(event, settings)
-    completion = client.complete(
-        request_messages(event), max_tokens=max_tokens, temperature=temperature
+    return ShadowRequest(
+        event_pk=event_pk,
+        replicate=replicate,
+        segment_id=event.segment_id,
+        messages=request_messages(event),
+        max_tokens=max_tokens,
+        temperature=temperature,
     )
+
+
+def call_flagship(request: ShadowRequest, client: ChatClient) -> Completion:
+    """The flagship call itself; touches no database (run it outside any transaction)."""
+    return client.complete(
+        request.messages, max_tokens=request.max_tokens, temperature=request.temperature
+    )
+
+
+def store_shadow(
+    session: Session,
+    request: ShadowRequest,
+    completion: Completion,
+    client: ChatClient,
+    settings: Settings,
+) -> models.ShadowRun:
+    """Store the run and book its cost, unless a concurrent worker stored it first."""
     cost = flagship_cost(settings, completion.prompt_tokens, completion.completion_tokens)
     created_at = models.utcnow()
     values: dict[str, Any] = {
-        "event_pk": event_pk,
-        "replicate": replicate,
+        "event_pk": request.event_pk,
+        "replicate": request.replicate,
         "status": STATUS_OK,
         "client": client.name,
         "model": client.model,
@@ -142,22 +171,42 @@ def run_shadow(
         "attempts": completion.attempts,
         "created_at": created_at,
     }
-    inserted = insert_or_ignore(session, models.ShadowRun, values, ["event_pk", "replicate"])
-    if inserted:
+    if insert_or_ignore(session, models.ShadowRun, values, ["event_pk", "replicate"]):
         # Only the writer of the row books its cost: a concurrent duplicate's call is not
         # counted, matching the single stored run.
         record_cost(
             session,
             utc_day(created_at),
-            event.segment_id,
+            request.segment_id,
             "flagship",
             cost,
             completion.prompt_tokens + completion.completion_tokens,
         )
-    run = get_run(session, event_pk, replicate)
+    run = get_run(session, request.event_pk, request.replicate)
     if run is None:  # pragma: no cover - the row was just inserted or found
-        raise RuntimeError(f"shadow run ({event_pk}, {replicate}) vanished after insert")
+        raise RuntimeError(f"shadow run ({request.event_pk}, {request.replicate}) vanished")
     return run
+
+
+def run_shadow(
+    session: Session, event_pk: int, replicate: int, client: ChatClient, settings: Settings
+) -> models.ShadowRun:
+    """Re-run an event on the flagship and store the run (and its cost) once.
+
+    Returns the stored run when one exists for ``(event_pk, replicate)`` (a redelivered job
+    does not call the flagship again). Raises :class:`service.errors.FlagshipError` when the
+    flagship fails; the caller then decides between a retry and :func:`record_failed_run`.
+
+    This holds the caller's transaction open across the flagship call. On SQLite every
+    transaction takes the write lock (BEGIN IMMEDIATE), so a long call would block ingest:
+    jobs should rather run :func:`prepare_shadow` and :func:`store_shadow` in two short
+    transactions with :func:`call_flagship` between them (no connection held while waiting
+    on the flagship, which is also kinder to a PostgreSQL pool).
+    """
+    prepared = prepare_shadow(session, event_pk, replicate, settings)
+    if isinstance(prepared, models.ShadowRun):
+        return prepared
+    return store_shadow(session, prepared, call_flagship(prepared, client), client, settings)
 
 
 def record_failed_run(

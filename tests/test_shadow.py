@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -17,10 +16,17 @@ from service.costs import budget_exhausted, costs_by_segment, record_cost, spent
 from service.db import make_engine
 from service.errors import FlagshipError
 from service.judging.answer_match import AnswerMatchJudge
-from service.judging.score import score_event
-from service.llm.base import Completion, attempts_of
+from service.judging.score import judge_plan, plan_scoring, score_event, store_verdicts
+from service.llm.base import attempts_of
 from service.llm.recorded import RecordedClient
-from service.shadow import record_failed_run, run_shadow
+from service.shadow import (
+    ShadowRequest,
+    call_flagship,
+    prepare_shadow,
+    record_failed_run,
+    run_shadow,
+    store_shadow,
+)
 from tests.conftest import GSM8K_CSV
 from tests.factories import CHEAP_MODEL, gsm8k_rows
 
@@ -128,36 +134,29 @@ def test_redelivered_job_stores_one_run(
         assert ledger.usd == pytest.approx(expected)
 
 
-class ConcurrentWorker:
-    """The real recorded flagship, plus another worker committing the same run meanwhile."""
-
-    name = "recorded"
-
-    def __init__(self, inner: RecordedClient, sessions: sessionmaker[Session], event_pk: int):
-        self.inner, self.sessions, self.event_pk = inner, sessions, event_pk
-        self.model = inner.model
-
-    def complete(
-        self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float = 0.0
-    ) -> Completion:
-        with self.sessions.begin() as other:
-            run_shadow(other, self.event_pk, 0, self.inner, Settings(**PRICED))
-        return self.inner.complete(messages, max_tokens=max_tokens, temperature=temperature)
-
-
 def test_concurrent_duplicate_is_tolerated(
     sessions: sessionmaker[Session], flagship: RecordedClient
 ) -> None:
+    """The job's two-phase form: no transaction is open while the flagship answers."""
+    settings = Settings(**PRICED)
     with sessions.begin() as session:
         event_pk = add_event(session, 1)
-    racer = ConcurrentWorker(flagship, sessions, event_pk)
     with sessions.begin() as session:
-        run = run_shadow(session, event_pk, 0, racer, Settings(**PRICED))
-        assert run.status == "ok"
+        request = prepare_shadow(session, event_pk, 0, settings)
+    assert isinstance(request, ShadowRequest) and request.messages
+    completion = call_flagship(request, flagship)
+    # Meanwhile a redelivered copy of the job ran to the end on another worker.
+    with sessions.begin() as other:
+        first = run_shadow(other, event_pk, 0, flagship, settings)
+    with sessions.begin() as session:
+        run = store_shadow(session, request, completion, flagship, settings)
+    assert run.id == first.id and run.status == "ok"
     with sessions() as session:
         assert count(session, models.ShadowRun) == 1
         # Only the worker whose row was stored books the cost.
         assert session.scalars(select(models.CostLedger)).one().calls == 1
+    with sessions.begin() as session:
+        assert prepare_shadow(session, event_pk, 0, settings).id == run.id  # type: ignore[union-attr]
 
 
 def test_failed_run_is_stored_once_and_never_overwrites(
@@ -268,3 +267,27 @@ def test_cost_ledger_upserts_and_budget(sessions: sessionmaker[Session]) -> None
         assert acme.total_usd == pytest.approx(0.85)
     with sessions() as session, pytest.raises(ValueError):
         record_cost(session, now.date(), seg_a, "coffee", 1.0, 0)  # type: ignore[arg-type]
+
+
+def test_two_phase_scoring_stores_each_kind_once(
+    sessions: sessionmaker[Session], flagship: RecordedClient
+) -> None:
+    settings = Settings()
+    with sessions.begin() as session:
+        event_pk = add_event(session, 5, probability=0.3, replicates=2)
+    for replicate in (0, 1):
+        with sessions.begin() as session:
+            run_shadow(session, event_pk, replicate, flagship, settings)
+    with sessions.begin() as session:
+        plan = plan_scoring(session, event_pk)
+    assert plan is not None and [kind for kind, _, _ in plan.pairs] == ["gap", "noise"]
+    judged = judge_plan(plan, AnswerMatchJudge())
+    # Two workers finishing the same plan: the second store is a no-op.
+    for _ in range(2):
+        with sessions.begin() as session:
+            stored = store_verdicts(session, plan, judged)
+            assert [v.kind for v in stored] == ["gap", "noise"]
+    with sessions.begin() as session:
+        replan = plan_scoring(session, event_pk)
+        assert replan is not None and replan.pairs == []
+        assert count(session, models.Verdict) == 2

@@ -17,10 +17,9 @@ the first one committed: a redelivered or concurrent batch is a no-op. Missing r
 segment) are created with ``INSERT ... ON CONFLICT DO NOTHING`` and then locked, so two
 workers racing on a new segment do not collide on the unique key.
 
-**Ordering caveat.** The watermark assumes ids become visible in id order. On PostgreSQL two
-concurrent ingest transactions can commit out of order; an event committed after a batch has
-already passed its id would be skipped by the detector (it still counts everywhere else).
-Ingest commits in batches and drift runs after the ingest commit, so the window is small.
+**Ordering.** The watermark assumes a segment's ids become visible in id order. Ingest
+locks a batch's segment rows before its events take ids, and judging locks the segment row
+before it inserts verdicts, so writers to one segment take ids and commit in the same order.
 
 **State format.** ``state`` is a pickled :class:`~service.drift.state.SignalState`. Pickle is
 acceptable because only this module writes the column; it must never hold data from outside.
@@ -39,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -348,3 +347,38 @@ def _drift_row(
         threshold=detection.threshold,
         details=details,
     )
+
+
+def segments_with_new_data(session: Session, limit: int = 10_000) -> list[int]:
+    """Segments with events or verdicts their detectors have not seen yet (drift.sweep's
+    catch-up list). Event and verdict watermarks are compared separately: they count
+    different id sequences."""
+    quality = [name for name, spec in SIGNALS.items() if spec.source == "verdicts"]
+    is_quality = DetectorState.signal.in_(quality)
+    marks = (
+        select(
+            DetectorState.segment_id.label("segment_id"),
+            func.min(case((is_quality, None), else_=DetectorState.watermark)).label("events"),
+            func.max(case((is_quality, DetectorState.watermark), else_=None)).label("verdicts"),
+        )
+        .group_by(DetectorState.segment_id)
+        .subquery()
+    )
+    new_events = (
+        select(TrafficEvent.id)
+        .where(TrafficEvent.segment_id == Segment.id, TrafficEvent.id > func.coalesce(marks.c.events, 0))
+        .exists()
+    )
+    new_verdicts = (
+        select(Verdict.id)
+        .where(Verdict.segment_id == Segment.id, Verdict.id > func.coalesce(marks.c.verdicts, 0))
+        .exists()
+    )
+    query = (
+        select(Segment.id)
+        .outerjoin(marks, marks.c.segment_id == Segment.id)
+        .where(new_events | new_verdicts)
+        .order_by(Segment.id)
+        .limit(limit)
+    )
+    return list(session.execute(query).scalars())

@@ -8,6 +8,7 @@ Takes ``session`` first and never commits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -41,19 +42,17 @@ def _inclusion_probability(session: Session, event_pk: int) -> float:
     return float(probability) if probability is not None else 1.0
 
 
-def _values(
-    event: models.TrafficEvent, kind: str, verdict: Verdict, probability: float
-) -> dict[str, Any]:
+def _values(plan: ScoringPlan, kind: str, verdict: Verdict) -> dict[str, Any]:
     return {
-        "event_pk": event.id,
-        "segment_id": event.segment_id,
+        "event_pk": plan.event_pk,
+        "segment_id": plan.segment_id,
         "kind": kind,
         "judge": verdict.judge,
         "judge_model": verdict.judge_model,
         "prompt_version": verdict.prompt_version,
         "winner": verdict.winner,
         "gap_score": max(-1.0, min(1.0, verdict.gap_score)),
-        "inclusion_probability": probability,
+        "inclusion_probability": plan.inclusion_probability,
         "raw": verdict.raw,
         "rationale": verdict.rationale,
         "prompt_tokens": verdict.prompt_tokens,
@@ -64,6 +63,61 @@ def _values(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class ScoringPlan:
+    """The pairs still to judge for one event, read in one transaction, stored in another."""
+
+    event_pk: int
+    segment_id: int
+    inclusion_probability: float
+    question: str
+    # (kind, cheap-side answer, flagship-side answer) for kinds without a verdict yet.
+    pairs: list[tuple[str, str, str]] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)  # every kind this event should end up with
+
+
+def plan_scoring(session: Session, event_pk: int) -> ScoringPlan | None:
+    """What to judge, or None when there is nothing to score (see :func:`score_event`)."""
+    event = session.get(models.TrafficEvent, event_pk)
+    if event is None:
+        raise NotFound(f"traffic event {event_pk} not found")
+    runs = runs_for_event(session, event_pk)
+    primary = runs.get(0)
+    if primary is None or primary.status != STATUS_OK or event.answer is None:
+        return None
+    candidates = [("gap", event.answer, primary.answer or "")]
+    repeat = runs.get(1)
+    if repeat is not None and repeat.status == STATUS_OK:
+        candidates.append(("noise", repeat.answer or "", primary.answer or ""))
+    return ScoringPlan(
+        event_pk=event_pk,
+        segment_id=event.segment_id,
+        inclusion_probability=_inclusion_probability(session, event_pk),
+        question=last_user_text((event.request or {}).get("messages") or []),
+        pairs=[pair for pair in candidates if get_verdict(session, event_pk, pair[0]) is None],
+        kinds=[kind for kind, _, _ in candidates],
+    )
+
+
+def judge_plan(plan: ScoringPlan, judge: Judge) -> list[tuple[str, Verdict]]:
+    """Run the judge on the plan's pairs; touches no database (an LLM judge may be slow)."""
+    return [
+        (kind, judge.judge(plan.question, cheap, flagship)) for kind, cheap, flagship in plan.pairs
+    ]
+
+
+def store_verdicts(
+    session: Session, plan: ScoringPlan, judged: list[tuple[str, Verdict]]
+) -> list[models.Verdict]:
+    """Store each verdict once per (event, kind), book judge cost; returns all the event's."""
+    for kind, verdict in judged:
+        values = _values(plan, kind, verdict)
+        if insert_or_ignore(session, models.Verdict, values, ["event_pk", "kind"]):
+            _book_judge_cost(session, plan.segment_id, verdict, values["created_at"])
+    stored = [get_verdict(session, plan.event_pk, kind) for kind in plan.kinds]
+    return [verdict for verdict in stored if verdict is not None]
+
+
 def score_event(
     session: Session, event_pk: int, judge: Judge, settings: Settings
 ) -> list[models.Verdict]:
@@ -71,33 +125,15 @@ def score_event(
 
     Returns [] when replicate 0 is missing or failed, or when the cheap call itself errored
     (no cheap answer: that is the error-rate signal, not a quality gap). A failed replicate 1
-    only drops the 'noise' verdict.
+    only drops the 'noise' verdict. Like :func:`service.shadow.run_shadow`, this keeps the
+    caller's transaction open while an LLM judge runs; a job can instead call
+    :func:`plan_scoring`, :func:`judge_plan` and :func:`store_verdicts` with the judging
+    outside any transaction.
     """
-    event = session.get(models.TrafficEvent, event_pk)
-    if event is None:
-        raise NotFound(f"traffic event {event_pk} not found")
-    runs = runs_for_event(session, event_pk)
-    primary = runs.get(0)
-    if primary is None or primary.status != STATUS_OK or event.answer is None:
+    plan = plan_scoring(session, event_pk)
+    if plan is None:
         return []
-    question = last_user_text((event.request or {}).get("messages") or [])
-    pairs = [("gap", event.answer, primary.answer or "")]
-    repeat = runs.get(1)
-    if repeat is not None and repeat.status == STATUS_OK:
-        pairs.append(("noise", repeat.answer or "", primary.answer or ""))
-    probability = _inclusion_probability(session, event_pk)
-    stored: list[models.Verdict] = []
-    for kind, cheap, flagship in pairs:
-        existing = get_verdict(session, event_pk, kind)
-        if existing is None:
-            verdict = judge.judge(question, cheap, flagship)
-            values = _values(event, kind, verdict, probability)
-            if insert_or_ignore(session, models.Verdict, values, ["event_pk", "kind"]):
-                _book_judge_cost(session, event.segment_id, verdict, values["created_at"])
-            existing = get_verdict(session, event_pk, kind)
-        if existing is not None:
-            stored.append(existing)
-    return stored
+    return store_verdicts(session, plan, judge_plan(plan, judge))
 
 
 def _book_judge_cost(session: Session, segment_id: int, verdict: Verdict, at: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import openai
 from pydantic import SecretStr
 
-from service.llm.base import Completion, FlagshipCallError, plain_messages
+from service.llm.base import Completion, FlagshipCallError
 from service.llm.limits import TokenBucket, backoff_delay, parse_retry_after
 
 logger = logging.getLogger(__name__)
@@ -76,10 +76,11 @@ class OpenAICompatClient:
     def complete(
         self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float = 0.0
     ) -> Completion:
-        started = time.perf_counter()
         attempt = 0
         while True:
             attempt += 1
+            # Latency is the successful attempt's own: backoff waits are not the model's speed.
+            started = time.perf_counter()
             try:
                 response = self._send(messages, max_tokens=max_tokens, temperature=temperature)
             except openai.APIStatusError as exc:
@@ -109,7 +110,7 @@ class OpenAICompatClient:
                 self._bucket.acquire()
             return self._client.chat.completions.create(
                 model=self.model,
-                messages=plain_messages(messages),  # type: ignore[arg-type]
+                messages=wire_messages(messages),  # type: ignore[arg-type]
                 max_tokens=max_tokens,
                 temperature=temperature,
             )
@@ -142,6 +143,14 @@ class OpenAICompatClient:
             extra={"attempt": attempt, "reason": reason, "delay_s": round(delay, 3)},
         )
         self._sleep(delay)
+
+
+def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stored messages as sent: content parts (images) kept, unknown keys dropped."""
+    return [
+        {key: message[key] for key in ("role", "content", "name") if key in message}
+        for message in messages
+    ]
 
 
 def _short(text: str, limit: int = 300) -> str:
