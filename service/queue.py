@@ -36,6 +36,15 @@ TASK_QUEUES = {
 DRIFT_DEBOUNCE_SECONDS = 5.0
 
 
+def _transport_options(broker: str) -> dict[str, Any]:
+    if broker.startswith("sqla+"):
+        # kombu hands these to create_engine: wait on SQLite's lock instead of failing, as
+        # the API and the worker processes share the broker file.
+        return {"connect_args": {"timeout": 30}}
+    # Redis: a message not acked within this window is redelivered (a killed worker's job).
+    return {"visibility_timeout": 3600}
+
+
 def celery_config(settings: Settings) -> dict[str, Any]:
     broker = settings.broker_url
     if broker.startswith("sqla+sqlite"):
@@ -55,8 +64,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_routes": {name: {"queue": queue} for name, queue in TASK_QUEUES.items()},
         "task_default_queue": "maintenance",
         "broker_connection_retry_on_startup": True,
-        # Redis: a message not acked within this window is redelivered (worker killed).
-        "broker_transport_options": {"visibility_timeout": 3600, "polling_interval": 0.2},
+        "broker_transport_options": _transport_options(broker),
         "worker_hijack_root_logger": False,
         "enable_utc": True,
         "timezone": "UTC",

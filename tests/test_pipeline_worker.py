@@ -17,7 +17,10 @@ def _counts() -> tuple[int, int, int]:
         def n(model: type) -> int:
             return session.execute(select(func.count()).select_from(model)).scalar_one()
 
-        return n(models.SamplingDecision), n(models.ShadowRun), n(models.Verdict)
+        gap = session.execute(
+            select(func.count()).select_from(models.Verdict).where(models.Verdict.kind == "gap")
+        ).scalar_one()
+        return n(models.SamplingDecision), n(models.ShadowRun), gap
 
 
 def test_sampled_event_flows_to_a_verdict(any_db: str, configure, client: TestClient, start_worker) -> None:

@@ -58,7 +58,38 @@ def spread(items: list[T], limit: int | None) -> list[T]:
     return [items[int(i * step)] for i in range(limit)]
 
 
+def stratified(rows: list[GsmRow], limit: int | None) -> list[GsmRow]:
+    """``limit`` rows with the labels in proportion, each label at least once when possible.
+
+    A handful of plain evenly spaced rows is often all ties (64% of the file); a small run
+    must still show how the judge does on rows where exactly one model is right.
+    """
+    if limit is None or limit >= len(rows):
+        return list(rows)
+    groups = {
+        label: [r for r in rows if r.label == label] for label in ("flagship", "tie", "cheap")
+    }
+    groups = {label: group for label, group in groups.items() if group}
+    shares = {label: len(group) * limit / len(rows) for label, group in groups.items()}
+    quotas = {label: int(share) for label, share in shares.items()}
+    if limit >= len(groups):
+        quotas = {label: max(1, quota) for label, quota in quotas.items()}
+    # Largest remainders fill what flooring left; the largest groups give back any excess.
+    by_remainder = sorted(
+        groups, key=lambda label: shares[label] - int(shares[label]), reverse=True
+    )
+    while sum(quotas.values()) < limit:
+        quotas[by_remainder[0]] += 1
+        by_remainder = by_remainder[1:] + by_remainder[:1]
+    while sum(quotas.values()) > limit:
+        largest = max(quotas, key=lambda label: quotas[label])
+        quotas[largest] -= 1
+    chosen = [row for label, group in groups.items() for row in spread(group, quotas[label])]
+    return sorted(chosen, key=lambda row: row.index)
+
+
 def load_gsm8k(data_dir: Path | None = None, limit: int | None = None) -> list[GsmRow]:
+    """The RouteLLM GSM8K pairs; ``limit`` takes a label-stratified, evenly spaced subset."""
     path = (data_dir or DEFAULT_DATA_DIR) / GSM8K_FILE
     with path.open(encoding="utf-8", newline="") as handle:
         rows = [
@@ -72,7 +103,7 @@ def load_gsm8k(data_dir: Path | None = None, limit: int | None = None) -> list[G
             )
             for index, record in enumerate(csv.DictReader(handle))
         ]
-    return spread(rows, limit)
+    return stratified(rows, limit)
 
 
 @dataclass(frozen=True, slots=True)

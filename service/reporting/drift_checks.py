@@ -29,6 +29,7 @@ import logging
 import multiprocessing
 import os
 import re
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -294,6 +295,18 @@ def _init_worker(engine: Engine | None) -> None:
     pio.templates.default = "none"  # the child is ours alone
 
 
+def plan_processes(n_frames: int, workers: int | None) -> int:
+    """How many processes :func:`run_all` will use (1 means in this process)."""
+    wanted = min(workers if workers is not None else (os.cpu_count() or 1), n_frames)
+    # Forking a process that runs other threads can copy a lock mid-use into the child.
+    can_fork = (
+        "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+        and not multiprocessing.current_process().daemon
+    )
+    return wanted if wanted > 1 and n_frames >= 4 and can_fork else 1
+
+
 def run_all(
     frames: list[SegmentFrames], engine: Engine | None, workers: int | None = None
 ) -> list[SegmentDrift]:
@@ -301,19 +314,17 @@ def run_all(
 
     Plotly figure building dominates (about half a second a segment), and it is CPU-bound
     Python, so threads would not help. Fork shares the already-imported evidently (a fresh
-    interpreter spends ~10 s importing it). Daemonic processes, such as Celery's prefork
-    children, may not have children, so they run serially.
+    interpreter spends ~10 s importing it). Daemonic processes (Celery's prefork children)
+    may not have children and threaded ones (a web server) should not fork, so both run
+    serially.
     """
-    if workers is None:
-        workers = os.cpu_count() or 1
-    workers = min(workers, len(frames))
-    can_fork = "fork" in multiprocessing.get_all_start_methods()
-    if workers <= 1 or len(frames) < 4 or multiprocessing.current_process().daemon or not can_fork:
+    processes = plan_processes(len(frames), workers)
+    if processes <= 1:
         with _plain_plotly():
             return [run_segment(f) for f in frames]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(engine,)
+        processes, mp_context=context, initializer=_init_worker, initargs=(engine,)
     ) as pool:
         return list(pool.map(run_segment, frames, chunksize=1))
 

@@ -86,6 +86,7 @@ def build_weekly_report(
     chosen = _evidently_segments(rows, max_evidently_segments)
     frames = _frames(session, rows, chosen, prev_since, since, until, sample_limit)
     t_sample = time.perf_counter()
+    processes = drift_checks.plan_processes(len(frames), workers)
     results = drift_checks.run_all(frames, session.get_bind().engine, workers)
     t_evidently = time.perf_counter()
 
@@ -102,6 +103,7 @@ def build_weekly_report(
         "sql": round(t_sql - started, 3),
         "samples": round(t_sample - t_sql, 3),
         "evidently": round(t_evidently - t_sample, 3),
+        "evidently_processes": processes,
     }
     summary: dict[str, Any] = {
         "version": SUMMARY_VERSION,

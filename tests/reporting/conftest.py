@@ -19,6 +19,7 @@ WEEK = timedelta(days=7)
 SHIFTED = "tenant=acme"
 STABLE = "tenant=globex"
 SMALL = "tenant=initech"
+QUIET = "tenant=hooli"
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,7 @@ def report_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
                 SHIFTED: [Profile(events=1500), Profile(events=1500, gap_rate=0.4, latency_ms=800)],
                 STABLE: [Profile(events=1500), Profile(events=1500)],
                 SMALL: [Profile(events=200), Profile(events=200)],
+                QUIET: [Profile(events=300, cheap_share=0.5), Profile(events=300, cheap_share=0.5)],
             },
             START,
             seed=11,

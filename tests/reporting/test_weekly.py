@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from service import models
 from service.config import Settings
 from service.reporting import build_weekly_report, slack_summary
-from tests.reporting.conftest import SHIFTED, SMALL, STABLE, START, WEEK
+from tests.reporting.conftest import QUIET, SHIFTED, SMALL, STABLE, START, WEEK
 
 SETTINGS = Settings(dashboard_url="https://shadowgap.example.com/")
 
@@ -32,7 +32,7 @@ def _row(report: models.Report, key: str) -> dict[str, Any]:
 def test_shifted_segment_ranks_first(report: models.Report) -> None:
     ranking = [row["key"] for row in report.summary["segments"]]
     assert ranking[0] == SHIFTED
-    assert [row["rank"] for row in report.summary["segments"]] == [1, 2, 3]
+    assert [row["rank"] for row in report.summary["segments"]] == [1, 2, 3, 4]
     shifted = _row(report, SHIFTED)
     assert shifted["current"]["excess_gap"] > 0.2
     assert shifted["previous"]["excess_gap"] < 0.1
@@ -78,8 +78,8 @@ def test_summary_fields(report: models.Report) -> None:
     assert summary["period"]["previous_since"].startswith("2026-11-02")
     assert summary["url"] == f"https://shadowgap.example.com/reports/{report.id}"
     totals = summary["totals"]
-    assert totals["segments"] == 3
-    assert totals["events"] == 3200 and totals["previous_events"] == 3200
+    assert totals["segments"] == 4
+    assert totals["events"] == 3500 and totals["previous_events"] == 3500
     assert totals["alerts_opened"] == 1 and totals["alerts_resolved"] == 1
     assert [a["segment"] for a in summary["alerts"]["opened"]] == [SHIFTED]
     assert [a["segment"] for a in summary["alerts"]["resolved"]] == [STABLE]
@@ -123,10 +123,10 @@ def test_rates_match_a_direct_count(report_engine: Engine, report: models.Report
 def test_html_page(report: models.Report) -> None:
     html = report.html
     assert html.startswith("<!DOCTYPE html>")
-    for key in (SHIFTED, STABLE, SMALL):
+    for key in (SHIFTED, STABLE, SMALL, QUIET):
         assert key in html
     assert "window.drawDashboard" in html
-    assert html.count('class="evidently-root"') == 3
+    assert html.count('class="evidently-root"') == 4
     # The Evidently bundle is embedded once, not once per segment.
     assert html.count("var global = globalThis") == 1
     assert "jensenshannon" in html and "wasserstein" in html
@@ -193,3 +193,19 @@ def test_slack_summary_keeps_top_five_and_escapes() -> None:
     assert len(texts) == 1 + 5
     assert all("<evil" not in text and "&lt;evil&amp;" in text for text in texts[1:])
     assert all(len(text) <= 3000 for text in texts)
+
+
+def test_forked_workers_give_the_same_results(report_engine: Engine, report: models.Report) -> None:
+    from service.reporting.drift_checks import plan_processes
+
+    if plan_processes(4, 2) < 2:
+        pytest.skip("this process may not fork (threads running or daemonic)")
+    with Session(report_engine) as session:
+        parallel = build_weekly_report(session, START + WEEK, START + 2 * WEEK, SETTINGS, workers=2)
+        session.rollback()
+    assert parallel.summary["timings_seconds"]["evidently_processes"] == 2
+    assert report.summary["timings_seconds"]["evidently_processes"] == 1
+    serial_rows = {row["key"]: row["drift"] for row in report.summary["segments"]}
+    for row in parallel.summary["segments"]:
+        assert row["drift"] == serial_rows[row["key"]]
+    assert parallel.html.count('class="evidently-root"') == 4
