@@ -102,7 +102,8 @@ def dashboard_link(settings: Settings, segment_key: str) -> str:
 
 
 def volume_share(session: Session, segment: Segment) -> float:
-    total = session.scalar(select(func.coalesce(func.sum(Segment.event_count), 0))) or 0
+    # int(): PostgreSQL sums BIGINT as NUMERIC, which arrives as Decimal and is not JSON.
+    total = int(session.scalar(select(func.coalesce(func.sum(Segment.event_count), 0))) or 0)
     return (segment.event_count or 0) / total if total > 0 else 0.0
 
 

@@ -648,10 +648,11 @@ def _evidence(alert: models.Alert) -> dict[str, Any]:
     after = evidence.get("after")
     before = before if isinstance(before, dict) else {}
     after = after if isinstance(after, dict) else {}
+    # alerts.evidence writes {"value", "n", "ci"}; older or hand-made rows may say "mean".
     return {
-        "before_mean": before.get("mean"),
+        "before_mean": before.get("value", before.get("mean")),
         "before_n": before.get("n"),
-        "after_mean": after.get("mean"),
+        "after_mean": after.get("value", after.get("mean")),
         "after_n": after.get("n"),
     }
 

@@ -41,6 +41,8 @@ _PATTERNS = (
     re.compile(r"\[\[\s*" + _NUMBER + r"\s*\]\]"),
     re.compile(r"(?i:grade|rating|score)\s*(?:is|:|=)?\s*\"?" + _NUMBER),
     re.compile(_NUMBER + r"\s*(?:/|out of)\s*10\b"),
+    # Small models often answer with the bare grade first: "10\n\nThe answer is ...".
+    re.compile(r"\A\s*" + _NUMBER + r"(?![\d.])"),
 )
 
 
@@ -53,7 +55,7 @@ def _valid(value: Any) -> float | None:
 
 
 def parse_grade(text: str) -> tuple[float | None, str]:
-    """The 1-10 grade in the judge's reply (JSON, then "[[7]]", "Rating: 7", "7/10")."""
+    """The 1-10 grade in the judge's reply (JSON, "[[7]]", "Rating: 7", "7/10", leading "7")."""
     found = find_json_object(text)
     if found is not None:
         grade = _valid(found.get("grade", found.get("rating", found.get("score"))))

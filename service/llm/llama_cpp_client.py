@@ -94,7 +94,10 @@ def loaded_models() -> list[Path]:
 
 
 class LlamaCppClient:
-    """Greedy chat completions with the model's own chat template (from the GGUF metadata)."""
+    """Greedy chat completions with the model's own chat template (from the GGUF metadata).
+
+    Clients on the same file share one loaded model, so the ``n_ctx`` of the first load wins.
+    """
 
     name = "llama-cpp"
 

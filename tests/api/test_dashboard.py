@@ -203,6 +203,8 @@ def test_segment_key_with_slash_and_window(client: TestClient) -> None:
     assert response.status_code == 200
     assert DASHBOARD_SLASHED in response.text
     assert "1 h buckets" in response.text
+    # Alert links keep '=' readable (alerts.evidence.dashboard_link): the route takes both.
+    assert client.get(f"/segments/{DASHBOARD_SHIFTED}").status_code == 200
 
 
 def test_unknown_segment_and_report_are_404(client: TestClient) -> None:
@@ -215,6 +217,7 @@ def test_alerts_page_has_working_buttons(client: TestClient) -> None:
     assert DASHBOARD_SHIFTED in html and DASHBOARD_SMALL in html
     assert DASHBOARD_STABLE not in html  # resolved alerts are not active
     assert re.search(r'data-url="/v1/alerts/\d+/ack"', html)
+    assert "0.1 (500)" in html and "0.4 (120)" in html  # the evidence's before / after
     assert re.search(r'data-url="/v1/alerts/\d+/resolve"', html)
     # The acknowledged alert can be resolved but not acknowledged again.
     row = re.search(rf'<tr data-alert="\d+">(?:(?!</tr>).)*{DASHBOARD_SMALL}.*?</tr>', html, re.S)

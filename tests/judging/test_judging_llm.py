@@ -89,6 +89,8 @@ def test_parse_choice(reply: str, choice: str | None) -> None:
         ("The answer matches. Rating: [[9]]", 9.0),
         ("I would give it 3/10.", 3.0),
         ("Grade: 12", None),
+        ("10\n\nThe answer is: 10", 10.0),
+        ("2019 was a good year", None),
         ("no idea", None),
     ],
 )

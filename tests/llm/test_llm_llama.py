@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from service.config import Settings
+from service.errors import FlagshipError
 from service.llm.base import ChatClient
 from service.llm.factory import make_flagship_client, reset_flagship_clients
 from service.llm.llama_cpp_client import LlamaCppClient, loaded_models
@@ -40,3 +41,10 @@ def test_model_is_loaded_once_per_process(smollm2_path: Path) -> None:
     assert loaded_models().count(smollm2_path.resolve()) == 1
     assert len(loaded_models()) == 1
     reset_flagship_clients()
+
+
+def test_prompt_longer_than_the_context_is_a_permanent_error(smollm2_path: Path) -> None:
+    client = LlamaCppClient()
+    with pytest.raises(FlagshipError) as caught:
+        client.complete([{"role": "user", "content": "word " * 3000}], max_tokens=4)
+    assert caught.value.transient is False

@@ -239,7 +239,7 @@ def add_alert(
         status="resolved" if resolved_at else "open",
         severity=severity,
         drift_event_id=drift.id,
-        evidence={"before": {"mean": 0.1, "n": 500}, "after": {"mean": 0.4, "n": 120}},
+        evidence={"before": {"value": 0.1, "n": 500}, "after": {"value": 0.4, "n": 120}},
         opened_at=opened_at,
         resolved_at=resolved_at,
         resolved_by="auto" if resolved_at else None,
