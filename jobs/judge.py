@@ -9,7 +9,7 @@ from service.config import get_settings
 from service.db import session_scope
 from service.errors import FlagshipError
 from service.judging.factory import judge_for_segment
-from service.judging.score import score_event
+from service.judging.score import judge_plan, plan_scoring, store_verdicts
 
 from jobs.celery_app import app
 
@@ -20,21 +20,23 @@ MAX_TASK_RETRIES = 5
           soft_time_limit=600, time_limit=660)
 def score(self, event_pk: int) -> int:  # type: ignore[no-untyped-def]
     settings = get_settings()
+    with session_scope() as session:
+        plan = plan_scoring(session, event_pk)
+        if plan is None:
+            return 0
+        segment = session.get(models.Segment, plan.segment_id)
+        assert segment is not None
+        judge = judge_for_segment(segment.key, settings)
     try:
-        with session_scope() as session:
-            event = session.get(models.TrafficEvent, event_pk)
-            if event is None:
-                return 0
-            segment = session.get(models.Segment, event.segment_id)
-            assert segment is not None
-            segment_id = segment.id
-            verdicts = score_event(session, event_pk, judge_for_segment(segment.key, settings), settings)
+        # An LLM judge may be slow: no transaction is open while it runs.
+        judged = judge_plan(plan, judge)
     except FlagshipError as exc:
-        # An LLM judge's model failed after its own retries.
         if exc.transient and self.request.retries < MAX_TASK_RETRIES:
             countdown = max(exc.retry_after or 0.0, 30.0 * 2**self.request.retries)
             raise self.retry(exc=exc, countdown=countdown * random.uniform(0.8, 1.2)) from exc
         raise
+    with session_scope() as session:
+        verdicts = store_verdicts(session, plan, judged)
     if verdicts:
-        queue.request_drift_update({segment_id})
+        queue.request_drift_update({plan.segment_id})
     return len(verdicts)

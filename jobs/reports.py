@@ -1,20 +1,42 @@
-"""reports.weekly: build last week's drift report and post its Slack summary."""
+"""reports.weekly: build last week's drift report, then post its Slack summary."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
+from alerts import slack
+from service import models
 from service.config import get_settings
 from service.db import session_scope
+from service.errors import DeliveryError
 from service.reporting.weekly import build_weekly_report
+from service.reporting.slack import slack_summary
 
 from jobs.celery_app import app
 
+log = logging.getLogger(__name__)
 
-@app.task(name="reports.weekly", acks_late=True, soft_time_limit=1800, time_limit=1900)
-def weekly(until_iso: str | None = None) -> int:
-    until = datetime.fromisoformat(until_iso) if until_iso else datetime.now(UTC)
+
+@app.task(name="reports.weekly", bind=True, acks_late=True, max_retries=6,
+          soft_time_limit=1800, time_limit=1900)
+def weekly(self, until_iso: str | None = None, report_id: int | None = None) -> int:  # type: ignore[no-untyped-def]
+    settings = get_settings()
+    if report_id is None:
+        until = datetime.fromisoformat(until_iso) if until_iso else datetime.now(UTC)
+        with session_scope() as session:
+            report_id = build_weekly_report(session, until - timedelta(days=7), until, settings).id
+    if settings.slack_webhook_url is None:
+        return report_id
     with session_scope() as session:
-        report = build_weekly_report(session, until - timedelta(days=7), until, get_settings())
-        session.flush()
-        return report.id
+        report = session.get(models.Report, report_id)
+        assert report is not None
+        payload = slack_summary(report, settings)
+    try:
+        slack.send(payload, settings)
+    except DeliveryError as exc:
+        # Retry only the summary: the stored report is not rebuilt.
+        if exc.transient:
+            raise self.retry(exc=exc, countdown=60, kwargs={"report_id": report_id}) from exc
+        log.warning("weekly report summary refused by Slack", extra={"report_id": report_id})
+    return report_id

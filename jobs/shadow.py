@@ -13,7 +13,7 @@ from service.errors import FlagshipError
 from service.ingest.enqueue import decisions_to_resend, enqueue_decisions
 from service.llm.base import attempts_of
 from service.llm.factory import make_flagship_client
-from service.shadow import record_failed_run, run_shadow
+from service.shadow import call_flagship, prepare_shadow, record_failed_run, store_shadow
 
 from jobs.celery_app import app
 
@@ -33,10 +33,15 @@ def run(self, decision_id: int) -> None:  # type: ignore[no-untyped-def]
         event_pk, replicates = decision.event_pk, decision.replicates
     client = make_flagship_client(settings)
     for replicate in range(replicates):
-        # One transaction per replicate: a retry of replicate 1 keeps replicate 0's run.
+        # Read, call, store: the flagship call holds no transaction (on SQLite a transaction
+        # is the database's write lock), and each replicate commits on its own, so a retry of
+        # replicate 1 keeps replicate 0's run.
+        with session_scope() as session:
+            prepared = prepare_shadow(session, event_pk, replicate, settings)
+        if isinstance(prepared, models.ShadowRun):
+            continue
         try:
-            with session_scope() as session:
-                run_shadow(session, event_pk, replicate, client, settings)
+            completion = call_flagship(prepared, client)
         except FlagshipError as exc:
             if exc.transient and self.request.retries < MAX_TASK_RETRIES:
                 # The client already retried with backoff; wait longer before the next round.
@@ -45,6 +50,9 @@ def run(self, decision_id: int) -> None:  # type: ignore[no-untyped-def]
             with session_scope() as session:
                 record_failed_run(session, event_pk, replicate, str(exc), attempts_of(exc), client=client)
             log.warning("shadow run failed", extra={"event_pk": event_pk, "replicate": replicate})
+            continue
+        with session_scope() as session:
+            store_shadow(session, prepared, completion, client, settings)
     queue.send("judge.score", [event_pk])
 
 

@@ -172,7 +172,9 @@ def report(
 @app.command("judge-eval")
 def judge_eval(
     judge: Annotated[str, typer.Option(help="answer-match, pairwise or reference.")] = "answer-match",
-    limit: Annotated[int | None, typer.Option(help="Evaluate only the first N rows.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Evaluate an evenly spaced subset of N rows per dataset.")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Where to write the JSON results.")] = Path(
         "shadowgap-data/judge-eval.json"
     ),
@@ -183,7 +185,10 @@ def judge_eval(
     def progress(done: int, total: int) -> None:
         typer.echo(f"\r  {done}/{total}", nl=False, err=True)
 
-    run_judge_eval(judge, limit, out, progress)
+    result = run_judge_eval(judge, limit, out, progress)
+    typer.echo("", err=True)
+    typer.echo(result["table"])
+    typer.echo(f"results written to {out}")
 
 
 if __name__ == "__main__":

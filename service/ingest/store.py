@@ -24,7 +24,7 @@ from service import models, sampling
 from service.config import Settings
 from service.costs import budget_exhausted
 from service.schemas import TrafficEvent
-from service.segments import segment_of
+from service.segments import lock_segment_rows, segment_of
 
 TOTALS_TTL_SECONDS = 2.0
 BUDGET_TTL_SECONDS = 10.0
@@ -210,7 +210,7 @@ def store_requests(
     segment_ids = _segment_cache.resolve(session, keyed, now)
     segment_of_event = {event_id: segment_ids[key] for event_id, key in event_keys.items()}
 
-    _lock_segments(session, set(segment_ids.values()))
+    lock_segment_rows(session, set(segment_ids.values()))
     cheap_flags = {e.event_id: is_cheap(e, settings) for e in unique.values()}
     rows = [
         _event_row(e, segment_of_event[e.event_id], sources[e.event_id], cheap_flags[e.event_id], now)
@@ -281,21 +281,6 @@ def store_events(
     results[0].decision_ids = group.decision_ids
     results[0].segment_ids = group.segment_ids
     return results[0]
-
-
-def _lock_segments(session: Session, segment_ids: set[int]) -> None:
-    """Lock the batch's segment rows before its events get ids. Transactions writing to the
-    same segment then take ids and commit in the same order, so a segment's events become
-    visible in id order and the detectors' per-segment watermarks never skip a late commit.
-    (SQLite needs nothing: BEGIN IMMEDIATE serialises writers.)"""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    session.execute(
-        select(models.Segment.id)
-        .where(models.Segment.id.in_(sorted(segment_ids)))
-        .order_by(models.Segment.id)
-        .with_for_update()
-    ).all()
 
 
 def _count_segments(

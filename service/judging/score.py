@@ -21,6 +21,7 @@ from service.errors import NotFound
 from service.judging.base import Judge
 from service.llm.base import last_user_text
 from service.schemas import Verdict
+from service.segments import lock_segment_rows
 from service.shadow import STATUS_OK, insert_or_ignore, runs_for_event
 
 
@@ -110,6 +111,7 @@ def store_verdicts(
     session: Session, plan: ScoringPlan, judged: list[tuple[str, Verdict]]
 ) -> list[models.Verdict]:
     """Store each verdict once per (event, kind), book judge cost; returns all the event's."""
+    lock_segment_rows(session, {plan.segment_id})
     for kind, verdict in judged:
         values = _values(plan, kind, verdict)
         if insert_or_ignore(session, models.Verdict, values, ["event_pk", "kind"]):
