@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from kombu import Exchange, Queue
 from sqlalchemy.engine import make_url
 
 from service.config import Settings, get_settings
+from service import sqlite_broker
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ def _transport_options(broker: str) -> dict[str, Any]:
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     broker = settings.broker_url
+    sqlite_broker.install()
     if broker.startswith("sqla+sqlite"):
         db_path = make_url(broker.removeprefix("sqla+")).database
         if db_path:
@@ -60,7 +63,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_serializer": "json",
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
-        "worker_prefetch_multiplier": 1,
+        # Redis: one message at a time per process (fair dispatch to slow flagship calls).
+        # The SQLite broker is polled: fetching a few ahead hides the polling gap; acks_late
+        # still means a killed worker's messages are redelivered.
+        "worker_prefetch_multiplier": 4 if broker.startswith("sqla+") else 1,
+        # Declared so that a worker started without --queues consumes all of them.
+        "task_queues": [Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
         "task_routes": {name: {"queue": queue} for name, queue in TASK_QUEUES.items()},
         "task_default_queue": "maintenance",
         "broker_connection_retry_on_startup": True,

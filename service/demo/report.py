@@ -91,13 +91,20 @@ def print_results(traffic: SimulatedTraffic, url: str, demo_dir: Path) -> bool:
             print(f"  #{alert.id} {alert.severity:<8} {key} / {alert.signal}: {alert.status}")
     outbox = sorted((demo_dir / "outbox").glob("*.json")) if (demo_dir / "outbox").exists() else []
     if outbox:
+        rendered_dir = demo_dir / "outbox" / "rendered"
+        rendered_dir.mkdir(exist_ok=True)
         print(f"\nNotifications (no Slack/PagerDuty configured, so written to {demo_dir / 'outbox'}/):")
-        for path in outbox[:8]:
-            print(f"  {path.name}")
-        slack = next((p for p in outbox if "slack" in p.name), None)
-        if slack is not None:
-            payload = json.loads(slack.read_text())
-            print(f"\n  Slack message text: {payload.get('text', '')[:300]}")
+        for path in outbox:
+            payload = json.loads(path.read_text())
+            for channel, body in (payload.get("rendered") or {}).items():
+                target = rendered_dir / f"{path.stem}-{channel}.json"
+                target.write_text(json.dumps(body, indent=2, ensure_ascii=False))
+            print(f"  {path.name}  (+ Slack and PagerDuty renderings in rendered/)")
+            slack = (payload.get("rendered") or {}).get("slack") or {}
+            pagerduty = (payload.get("rendered") or {}).get("pagerduty") or {}
+            print(f"    Slack:     {slack.get('text', '')[:160]}")
+            summary = (pagerduty.get("payload") or {}).get("summary", pagerduty.get("event_action", ""))
+            print(f"    PagerDuty: {pagerduty.get('event_action', '')} {summary[:150]}")
 
     print("\nLook further")
     print(f"  dashboard        {url}/")

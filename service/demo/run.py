@@ -43,13 +43,19 @@ def _demo_env(flagship: str, data_dir: Path, port: int, api_key: str) -> dict[st
         "SHADOWGAP_FLAGSHIP_CLIENT": "llama-cpp" if flagship == "local" else "recorded",
         "SHADOWGAP_LOG_LEVEL": "WARNING",
     }
-    # A 6% shadow budget gives the 3% tenant about 240 judged pairs before the break, enough
-    # to learn its baseline; a live local model is slower, so it re-runs fewer.
+    # A 6% shadow budget split equally across the five tenants samples the 3% tenant at
+    # about 60%: ~290 judged pairs before the break to learn its baseline, ~400 after it.
+    # A live local model is slower, so it re-runs fewer.
     env["SHADOWGAP_SAMPLING_BUDGET_FRACTION"] = "0.01" if flagship == "local" else "0.06"
+    env["SHADOWGAP_SAMPLING_EQUAL_SHARE"] = "1.0"
     if flagship == "local":
         env["SHADOWGAP_FLAGSHIP_MAX_TOKENS"] = "160"
     # A user's explicit setting wins over the demo's defaults.
-    for name in ("SHADOWGAP_SAMPLING_BUDGET_FRACTION", "SHADOWGAP_FLAGSHIP_MAX_TOKENS"):
+    for name in (
+        "SHADOWGAP_SAMPLING_BUDGET_FRACTION",
+        "SHADOWGAP_SAMPLING_EQUAL_SHARE",
+        "SHADOWGAP_FLAGSHIP_MAX_TOKENS",
+    ):
         if name in os.environ:
             env[name] = os.environ[name]
     return env
@@ -75,19 +81,23 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout
 
 
 def _pipeline_state() -> tuple[int, int, int, int]:
+    """(runs wanted, runs stored, gap verdicts, events that can be judged)."""
     with session_scope() as session:
-        wanted = session.execute(
-            select(func.coalesce(func.sum(models.SamplingDecision.replicates), 0))
-        ).scalar_one()
-        sampled = session.execute(select(func.count()).select_from(models.SamplingDecision)).scalar_one()
-        runs = session.execute(select(func.count()).select_from(models.ShadowRun)).scalar_one()
+        decision, run, event = models.SamplingDecision, models.ShadowRun, models.TrafficEvent
+        wanted = session.execute(select(func.coalesce(func.sum(decision.replicates), 0))).scalar_one()
+        runs = session.execute(select(func.count()).select_from(run)).scalar_one()
         judged = session.execute(
             select(func.count()).select_from(models.Verdict).where(models.Verdict.kind == "gap")
         ).scalar_one()
-        failed = session.execute(
-            select(func.count()).select_from(models.ShadowRun).where(models.ShadowRun.status == "failed")
+        # Judged: a sampled event whose cheap call answered and whose flagship run succeeded.
+        judgeable = session.execute(
+            select(func.count())
+            .select_from(decision)
+            .join(event, event.id == decision.event_pk)
+            .join(run, (run.event_pk == decision.event_pk) & (run.replicate == 0))
+            .where(event.answer.is_not(None), run.status == "ok")
         ).scalar_one()
-    return int(wanted), int(runs), int(judged), int(sampled - failed)
+    return int(wanted), int(runs), int(judged), int(judgeable)
 
 
 def _wait_for_pipeline(timeout: float) -> None:
@@ -127,7 +137,7 @@ def _wait_for_detectors(timeout: float) -> None:
         time.sleep(2.0)
 
 
-def run_demo(flagship: str, data_dir: Path, port: int, keep_running: bool, n_events: int = 40_000) -> int:
+def run_demo(flagship: str, data_dir: Path, port: int, keep_running: bool, n_events: int = 48_000) -> int:
     csv_path = data_dir / "gsm8k" / "gsm8k_responses.csv"
     if not csv_path.exists():
         print(f"GSM8K data not found at {csv_path}: pass --data-dir", file=sys.stderr)
@@ -150,7 +160,7 @@ def run_demo(flagship: str, data_dir: Path, port: int, keep_running: bool, n_eve
     api = _start([sys.executable, "-m", "service.cli", "serve", "--port", str(port)], DEMO_DIR / "api.log", env)
     worker = _start(
         [sys.executable, "-m", "celery", "-A", "jobs.celery_app:app", "worker",
-         "--concurrency=1" if flagship == "local" else "--concurrency=2", "--loglevel=WARNING",
+         "--concurrency=1" if flagship == "local" else "--concurrency=3", "--loglevel=WARNING",
          "--without-gossip", "--without-mingle"],
         DEMO_DIR / "worker.log", env,
     )

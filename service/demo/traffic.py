@@ -2,7 +2,7 @@
 
 Each event is a real GSM8K question with Mixtral's real answer (the cheap route) or GPT-4's
 (the flagship route). Five tenants send traffic with realistic, unequal volumes; the small one
-(3%) is where the regression happens: from 60% of the stream on, a broken routing rule sends its
+(3%) is where the regression happens: from the middle of the stream on, a broken routing rule sends its
 hard questions (the ones the cheap model gets wrong) to the cheap model, and its users start
 asking more of them. That is a routing-share shift and a cheap-path quality drop in one small
 segment, with the other four segments unchanged.
@@ -58,8 +58,8 @@ class SimulatedTraffic:
 
 
 def simulate(
-    pairs: list[Pair], n_events: int = 40_000, seed: int = 7, days: float = 14.0,
-    start: datetime | None = None, shift_at: float = 0.6,
+    pairs: list[Pair], n_events: int = 48_000, seed: int = 7, days: float = 14.0,
+    start: datetime | None = None, shift_at: float = 0.5,
 ) -> SimulatedTraffic:
     rng = random.Random(seed)
     easy = [p for p in pairs if p.cheap_correct]
