@@ -2,7 +2,8 @@
 
 The payload is the generic webhook's, plus the Slack message and the PagerDuty event that
 would have gone out (under ``rendered``), so a user can see exactly what each channel would
-receive before configuring it. One file per delivery under ``alert_outbox_dir``, named ``alert-<id>-<action>-<payload id>.json``
+receive before configuring it. One file per delivery under ``alert_outbox_dir``, named
+``alert-<id>-<action>-<payload id>.json``
 so a retried delivery overwrites its own file instead of adding another. Files are written to a
 temporary name and renamed, so a reader (the demo) never sees half a file.
 """
@@ -19,9 +20,10 @@ from typing import Any
 from alerts.pagerduty import build_pagerduty
 from alerts.slack import build_slack
 from alerts.webhook import build_webhook, encode
-from service.models import Alert
 from service.config import Settings
 from service.errors import DeliveryError
+from service.models import Alert
+
 
 def build_outbox(alert: Alert, evidence: dict[str, Any], action: str) -> dict[str, Any]:
     payload = build_webhook(alert, evidence, action)

@@ -33,7 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.factories import native_event  # noqa: E402
 
-ADMIN_DSN = os.environ.get("SHADOWGAP_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_DSN = os.environ.get(
+    "SHADOWGAP_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("SHADOWGAP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 API_KEY = "bench-key"
 
@@ -69,9 +71,26 @@ def free_port() -> int:
 
 def start_server(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port",
-         str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -84,14 +103,18 @@ def start_server(app: str, port: int, workers: int, env: dict[str, str]) -> subp
     raise RuntimeError(f"{app} did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
 
 
-def run_wrk(url: str, path: str, per_request: int, tag: str, seconds: int, connections: int) -> dict[str, float]:
+def run_wrk(
+    url: str, path: str, per_request: int, tag: str, seconds: int, connections: int
+) -> dict[str, float]:
     template = json.dumps(native_event("__ID__"))
     script = LUA % (template, per_request, tag, path, API_KEY)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", handle.name, url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     os.unlink(handle.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -114,7 +137,9 @@ def _latency(out: str, label: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
@@ -125,7 +150,9 @@ def main() -> None:
     name = f"shadowgap_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    database_url = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+    database_url = (
+        ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+    )
     env = {
         **os.environ,
         "SHADOWGAP_DATABASE_URL": database_url,
@@ -133,18 +160,31 @@ def main() -> None:
         "SHADOWGAP_API_KEYS": API_KEY,
         "SHADOWGAP_LOG_LEVEL": "WARNING",
     }
-    subprocess.run([sys.executable, "-m", "service.cli", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "service.cli", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     results: dict[str, dict[str, float]] = {}
     servers = []
     try:
         empty_port, api_port = free_port(), free_port()
-        servers.append(start_server("benchmarks.empty_app:create_app", empty_port, args.workers, env))
+        servers.append(
+            start_server("benchmarks.empty_app:create_app", empty_port, args.workers, env)
+        )
         servers.append(start_server("service.api.app:create_app", api_port, args.workers, env))
         common = {"seconds": args.seconds, "connections": args.connections}
-        results["empty endpoint"] = run_wrk(f"http://127.0.0.1:{empty_port}", "/empty", 1, "e", **common)
-        results["ingest, 1 event"] = run_wrk(f"http://127.0.0.1:{api_port}", "/v1/events", 1, "s", **common)
-        results["ingest, batch of 100"] = run_wrk(f"http://127.0.0.1:{api_port}", "/v1/events", 100, "b", **common)
+        results["empty endpoint"] = run_wrk(
+            f"http://127.0.0.1:{empty_port}", "/empty", 1, "e", **common
+        )
+        results["ingest, 1 event"] = run_wrk(
+            f"http://127.0.0.1:{api_port}", "/v1/events", 1, "s", **common
+        )
+        results["ingest, batch of 100"] = run_wrk(
+            f"http://127.0.0.1:{api_port}", "/v1/events", 100, "b", **common
+        )
         with psycopg.connect(ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}") as conn:
             stored = conn.execute("SELECT count(*) FROM traffic_events").fetchone()[0]  # type: ignore[index]
     finally:
@@ -154,17 +194,32 @@ def main() -> None:
         with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    print(f"\nPOST /v1/events into PostgreSQL; wrk, 1 thread, {args.connections} connections, "
-          f"{args.seconds}s each; uvicorn workers: {args.workers}; 2-core machine shared with the load generator")
+    print(
+        f"\nPOST /v1/events into PostgreSQL; wrk, 1 thread, {args.connections} connections, "
+        f"{args.seconds}s each; uvicorn workers: {args.workers}; "
+        "2-core machine shared with the load generator"
+    )
     print(f"{'endpoint':<24}{'req/s':>10}{'events/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
     for label, row in results.items():
-        print(f"{label:<24}{row['requests_per_s']:>10,.0f}{row['events_per_s']:>11,.0f}"
-              f"{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{row['errors']:>9.0f}")
-    single_ratio = results["ingest, 1 event"]["requests_per_s"] / results["empty endpoint"]["requests_per_s"]
-    batch_ratio = results["ingest, batch of 100"]["events_per_s"] / results["empty endpoint"]["requests_per_s"]
-    print(f"\nsingle-event ingest / empty endpoint request rate: {single_ratio:.2f}  (target >= 0.50)")
+        print(
+            f"{label:<24}{row['requests_per_s']:>10,.0f}{row['events_per_s']:>11,.0f}"
+            f"{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{row['errors']:>9.0f}"
+        )
+    single_ratio = (
+        results["ingest, 1 event"]["requests_per_s"] / results["empty endpoint"]["requests_per_s"]
+    )
+    batch_ratio = (
+        results["ingest, batch of 100"]["events_per_s"]
+        / results["empty endpoint"]["requests_per_s"]
+    )
+    print(
+        f"\nsingle-event ingest / empty endpoint request rate: {single_ratio:.2f}  (target >= 0.50)"
+    )
     print(f"batched ingest events/s / empty endpoint request rate: {batch_ratio:.2f}")
-    print(f"batched ingest: {results['ingest, batch of 100']['events_per_s']:,.0f} events/s  (target >= 3,000)")
+    print(
+        f"batched ingest: {results['ingest, batch of 100']['events_per_s']:,.0f} events/s"
+        "  (target >= 3,000)"
+    )
     print(f"events stored in PostgreSQL during the run: {stored:,}")
 
 

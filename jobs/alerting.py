@@ -7,12 +7,11 @@ import random
 from datetime import UTC, datetime
 
 from alerts import delivery, lifecycle
+from jobs.celery_app import app
 from service import queue
 from service.config import get_settings
 from service.db import session_scope
 from service.errors import DeliveryError
-
-from jobs.celery_app import app
 
 log = logging.getLogger(__name__)
 MAX_DELIVERY_RETRIES = 12
@@ -26,7 +25,9 @@ def _send_deliveries(delivery_ids: list[int]) -> None:
 @app.task(name="alerts.evaluate", acks_late=True, soft_time_limit=120, time_limit=150)
 def evaluate(drift_event_id: int) -> int:
     with session_scope() as session:
-        delivery_ids = lifecycle.open_or_update(session, drift_event_id, get_settings(), datetime.now(UTC))
+        delivery_ids = lifecycle.open_or_update(
+            session, drift_event_id, get_settings(), datetime.now(UTC)
+        )
     _send_deliveries(delivery_ids)
     return len(delivery_ids)
 
@@ -41,13 +42,21 @@ def observe(segment_id: int, signal: str, recent_mean: float | None, recent_n: i
     return len(delivery_ids)
 
 
-@app.task(name="alerts.deliver", bind=True, acks_late=True, max_retries=MAX_DELIVERY_RETRIES,
-          soft_time_limit=60, time_limit=90)
+@app.task(
+    name="alerts.deliver",
+    bind=True,
+    acks_late=True,
+    max_retries=MAX_DELIVERY_RETRIES,
+    soft_time_limit=60,
+    time_limit=90,
+)
 def deliver(self, delivery_id: int) -> str:  # type: ignore[no-untyped-def]
     failure: DeliveryError | None = None
     with session_scope() as session:
         try:
-            return delivery.attempt_delivery(session, delivery_id, get_settings(), datetime.now(UTC))
+            return delivery.attempt_delivery(
+                session, delivery_id, get_settings(), datetime.now(UTC)
+            )
         except DeliveryError as exc:
             failure = exc  # leaving the scope normally commits the recorded attempt
     # The delivery stays pending; alerts.sweep picks it up again even when retries run out.

@@ -20,9 +20,21 @@ app.conf.update(
     beat_schedule={
         # Sweeps are the safety net of the after-commit sends: nothing accepted is lost when
         # the broker was down or dropped messages. Each expires before the next one is due.
-        "shadow-sweep": {"task": "shadow.sweep", "schedule": schedule(60.0), "options": {"expires": 55}},
-        "drift-sweep": {"task": "drift.sweep", "schedule": schedule(30.0), "options": {"expires": 25}},
-        "alerts-sweep": {"task": "alerts.sweep", "schedule": schedule(60.0), "options": {"expires": 55}},
+        "shadow-sweep": {
+            "task": "shadow.sweep",
+            "schedule": schedule(60.0),
+            "options": {"expires": 55},
+        },
+        "drift-sweep": {
+            "task": "drift.sweep",
+            "schedule": schedule(30.0),
+            "options": {"expires": 25},
+        },
+        "alerts-sweep": {
+            "task": "alerts.sweep",
+            "schedule": schedule(60.0),
+            "options": {"expires": 55},
+        },
         "weekly-report": {
             "task": "reports.weekly",
             "schedule": crontab(

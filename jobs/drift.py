@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from jobs.celery_app import app
 from service import models, queue
 from service.config import get_settings
 from service.db import session_scope
 from service.drift.store import segments_with_new_data, update_segment
-
-from jobs.celery_app import app
 
 
 @app.task(name="drift.update", acks_late=True, soft_time_limit=300, time_limit=330)
 def update(segment_id: int) -> int:
     settings = get_settings()
     with session_scope() as session:
-        if session.execute(select(models.Segment.id).where(models.Segment.id == segment_id)).first() is None:
+        if (
+            session.execute(
+                select(models.Segment.id).where(models.Segment.id == segment_id)
+            ).first()
+            is None
+        ):
             return 0
         batches = update_segment(session, segment_id, settings)
     # After commit: the alert stage sees committed drift events.
@@ -24,7 +28,9 @@ def update(segment_id: int) -> int:
         for drift_event_id in batch.drift_event_ids:
             queue.send("alerts.evaluate", [drift_event_id])
         if batch.n_new:
-            queue.send("alerts.observe", [segment_id, batch.signal, batch.recent_mean, batch.recent_n])
+            queue.send(
+                "alerts.observe", [segment_id, batch.signal, batch.recent_mean, batch.recent_n]
+            )
     return sum(batch.n_new for batch in batches)
 
 

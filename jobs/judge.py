@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from jobs.celery_app import app
 from service import models, queue
 from service.config import get_settings
 from service.db import session_scope
@@ -11,13 +12,17 @@ from service.errors import FlagshipError
 from service.judging.factory import judge_for_segment
 from service.judging.score import judge_plan, plan_scoring, store_verdicts
 
-from jobs.celery_app import app
-
 MAX_TASK_RETRIES = 5
 
 
-@app.task(name="judge.score", bind=True, acks_late=True, max_retries=MAX_TASK_RETRIES,
-          soft_time_limit=600, time_limit=660)
+@app.task(
+    name="judge.score",
+    bind=True,
+    acks_late=True,
+    max_retries=MAX_TASK_RETRIES,
+    soft_time_limit=600,
+    time_limit=660,
+)
 def score(self, event_pk: int) -> int:  # type: ignore[no-untyped-def]
     settings = get_settings()
     with session_scope() as session:

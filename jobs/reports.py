@@ -6,20 +6,25 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from alerts import slack
+from jobs.celery_app import app
 from service import models
 from service.config import get_settings
 from service.db import session_scope
 from service.errors import DeliveryError
-from service.reporting.weekly import build_weekly_report
 from service.reporting.slack import slack_summary
-
-from jobs.celery_app import app
+from service.reporting.weekly import build_weekly_report
 
 log = logging.getLogger(__name__)
 
 
-@app.task(name="reports.weekly", bind=True, acks_late=True, max_retries=6,
-          soft_time_limit=1800, time_limit=1900)
+@app.task(
+    name="reports.weekly",
+    bind=True,
+    acks_late=True,
+    max_retries=6,
+    soft_time_limit=1800,
+    time_limit=1900,
+)
 def weekly(self, until_iso: str | None = None, report_id: int | None = None) -> int:  # type: ignore[no-untyped-def]
     settings = get_settings()
     if report_id is None:

@@ -6,6 +6,7 @@ import logging
 import random
 from datetime import UTC, datetime
 
+from jobs.celery_app import app
 from service import models, queue
 from service.config import get_settings
 from service.db import session_scope
@@ -15,14 +16,18 @@ from service.llm.base import attempts_of
 from service.llm.factory import make_flagship_client
 from service.shadow import call_flagship, prepare_shadow, record_failed_run, store_shadow
 
-from jobs.celery_app import app
-
 log = logging.getLogger(__name__)
 MAX_TASK_RETRIES = 5
 
 
-@app.task(name="shadow.run", bind=True, acks_late=True, max_retries=MAX_TASK_RETRIES,
-          soft_time_limit=600, time_limit=660)
+@app.task(
+    name="shadow.run",
+    bind=True,
+    acks_late=True,
+    max_retries=MAX_TASK_RETRIES,
+    soft_time_limit=600,
+    time_limit=660,
+)
 def run(self, decision_id: int) -> None:  # type: ignore[no-untyped-def]
     settings = get_settings()
     with session_scope() as session:
@@ -48,7 +53,9 @@ def run(self, decision_id: int) -> None:  # type: ignore[no-untyped-def]
                 countdown = max(exc.retry_after or 0.0, 30.0 * 2**self.request.retries)
                 raise self.retry(exc=exc, countdown=countdown * random.uniform(0.8, 1.2)) from exc
             with session_scope() as session:
-                record_failed_run(session, event_pk, replicate, str(exc), attempts_of(exc), client=client)
+                record_failed_run(
+                    session, event_pk, replicate, str(exc), attempts_of(exc), client=client
+                )
             log.warning("shadow run failed", extra={"event_pk": event_pk, "replicate": replicate})
             continue
         with session_scope() as session:

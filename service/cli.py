@@ -100,7 +100,9 @@ def show_settings(
         if markdown:
             typer.echo(f"| `SHADOWGAP_{name.upper()}` | `{shown}` | {field.description} |")
         else:
-            typer.echo(f"SHADOWGAP_{name.upper()}  (default: {shown or '-'})\n    {field.description}")
+            typer.echo(
+                f"SHADOWGAP_{name.upper()}  (default: {shown or '-'})\n    {field.description}"
+            )
 
 
 @app.command()
@@ -117,13 +119,17 @@ def demo(
     """Replay real GSM8K traffic through a simulated router and show what shadowgap catches."""
     from service.demo.run import run_demo
 
-    raise typer.Exit(run_demo(flagship=flagship, data_dir=data_dir, port=port, keep_running=keep_running))
+    raise typer.Exit(
+        run_demo(flagship=flagship, data_dir=data_dir, port=port, keep_running=keep_running)
+    )
 
 
 @app.command()
 def replay(
     file: Annotated[Path, typer.Argument(help="JSONL or CSV file of events.")],
-    url: Annotated[str, typer.Option(help="Base URL of a running shadowgap.")] = "http://127.0.0.1:8000",
+    url: Annotated[
+        str, typer.Option(help="Base URL of a running shadowgap.")
+    ] = "http://127.0.0.1:8000",
     api_key: Annotated[
         str | None, typer.Option(envvar="SHADOWGAP_REPLAY_API_KEY", help="Bearer key for ingest.")
     ] = None,
@@ -135,10 +141,14 @@ def replay(
     """Stream a file of events to a running shadowgap, with rate control and retries."""
     from service.replay import replay_file
 
-    key = api_key or (get_settings().api_keys[0].get_secret_value() if get_settings().api_keys else None)
+    key = api_key or (
+        get_settings().api_keys[0].get_secret_value() if get_settings().api_keys else None
+    )
     if key is None:
         raise typer.BadParameter("an API key is needed: --api-key or SHADOWGAP_REPLAY_API_KEY")
-    totals = replay_file(file, url, key, fmt=fmt, batch_size=batch_size, rate=rate, max_retries=max_retries)
+    totals = replay_file(
+        file, url, key, fmt=fmt, batch_size=batch_size, rate=rate, max_retries=max_retries
+    )
     typer.echo(
         f"sent {totals.sent} events: {totals.new} new, {totals.duplicates} duplicates, "
         f"{totals.sampled} sampled, {totals.failed} failed"
@@ -171,7 +181,9 @@ def report(
 
 @app.command("judge-eval")
 def judge_eval(
-    judge: Annotated[str, typer.Option(help="answer-match, pairwise or reference.")] = "answer-match",
+    judge: Annotated[
+        str, typer.Option(help="answer-match, pairwise or reference.")
+    ] = "answer-match",
     limit: Annotated[
         int | None, typer.Option(help="Evaluate an evenly spaced subset of N rows per dataset.")
     ] = None,

@@ -71,7 +71,11 @@ class DeliveryError(ShadowgapError):
     code = "delivery_error"
 
     def __init__(
-        self, message: str, *, transient: bool, status_code: int | None = None,
+        self,
+        message: str,
+        *,
+        transient: bool,
+        status_code: int | None = None,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(message)

@@ -17,8 +17,8 @@ from celery import Celery
 from kombu import Exchange, Queue
 from sqlalchemy.engine import make_url
 
-from service.config import Settings, get_settings
 from service import sqlite_broker
+from service.config import Settings, get_settings
 
 log = logging.getLogger(__name__)
 

@@ -80,8 +80,14 @@ class Sender:
     """Posts batches to one shadowgap endpoint with retries and an optional rate limit."""
 
     def __init__(
-        self, url: str, api_key: str, fmt: str = "native", *, max_retries: int = 8,
-        rate: float | None = None, timeout: float = 60.0,
+        self,
+        url: str,
+        api_key: str,
+        fmt: str = "native",
+        *,
+        max_retries: int = 8,
+        rate: float | None = None,
+        timeout: float = 60.0,
     ) -> None:
         if fmt not in ENDPOINTS:
             raise ValueError(f"unknown format {fmt!r}: use native or litellm")
@@ -124,7 +130,10 @@ class Sender:
                     return result
                 if response.status_code != 429 and response.status_code < 500:
                     self.totals.failed += len(batch)
-                    print(f"batch refused ({response.status_code}): {response.text[:500]}", file=sys.stderr)
+                    print(
+                        f"batch refused ({response.status_code}): {response.text[:500]}",
+                        file=sys.stderr,
+                    )
                     return None
                 retry_after = response.headers.get("retry-after", "")
                 wait = float(retry_after) if retry_after.isdigit() else 2.0**attempt
@@ -148,8 +157,14 @@ def progress_line(done: int, total: int | None, started: float, label: str = "ev
 
 
 def replay_file(
-    path: Path, url: str, api_key: str, *, fmt: str = "native", batch_size: int = 100,
-    rate: float | None = None, max_retries: int = 8,
+    path: Path,
+    url: str,
+    api_key: str,
+    *,
+    fmt: str = "native",
+    batch_size: int = 100,
+    rate: float | None = None,
+    max_retries: int = 8,
     on_progress: Callable[[str], None] | None = None,
 ) -> ReplayTotals:
     events = list(read_events(path))

@@ -33,7 +33,9 @@ def hash_unit(salt: str, key: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
-def allocation_probability(share: float, n_segments: int, budget: float, equal_share: float) -> float:
+def allocation_probability(
+    share: float, n_segments: int, budget: float, equal_share: float
+) -> float:
     """Inclusion probability of a segment with candidate share ``share`` (see module doc)."""
     if share <= 0.0 or n_segments <= 0:
         return min(1.0, budget)
@@ -51,7 +53,9 @@ class TrafficTotals:
     cheap_segments: int
 
 
-def inclusion_probability(segment_cheap_events: int, totals: TrafficTotals, settings: Settings) -> float:
+def inclusion_probability(
+    segment_cheap_events: int, totals: TrafficTotals, settings: Settings
+) -> float:
     if totals.cheap_events <= 0 or totals.events <= 0:
         candidate_budget = settings.sampling_budget_fraction
     else:

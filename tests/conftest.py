@@ -153,11 +153,24 @@ class Worker:
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "jobs.celery_app:app", "worker",
-                "--concurrency=1", "--pool=prefork", f"--queues={queues}", "--loglevel=INFO",
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "jobs.celery_app:app",
+                "worker",
+                "--concurrency=1",
+                "--pool=prefork",
+                f"--queues={queues}",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
             ],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + 90
@@ -205,7 +218,9 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
         worker.stop()
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 60.0, interval: float = 0.3) -> object:
+def wait_for(
+    predicate: Callable[[], object], timeout: float = 60.0, interval: float = 0.3
+) -> object:
     """Poll until predicate() is truthy; fail with a clear message on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

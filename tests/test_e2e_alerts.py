@@ -23,22 +23,31 @@ SLACK_PATH = "/services/T000/B000/slack-secret-path"
 PD_PATH = "/v2/enqueue"
 
 
-def _events(tenant: str, n: int, cheap_share: float, start: int, rng: random.Random) -> list[dict[str, Any]]:
+def _events(
+    tenant: str, n: int, cheap_share: float, start: int, rng: random.Random
+) -> list[dict[str, Any]]:
     begin = datetime(2026, 11, 2, tzinfo=UTC)
     events = []
     for i in range(start, start + n):
         tier = "cheap" if rng.random() < cheap_share else "flagship"
         # Latency and cost independent of the route: only the routing share changes here.
-        events.append(native_event(
-            f"{tenant}-{i}", tenant=tenant, tier=tier, row=i, at=begin + timedelta(seconds=i),
-            latency_ms=round(rng.gauss(800, 80), 1), cost_usd=0.001,
-        ))
+        events.append(
+            native_event(
+                f"{tenant}-{i}",
+                tenant=tenant,
+                tier=tier,
+                row=i,
+                at=begin + timedelta(seconds=i),
+                latency_ms=round(rng.gauss(800, 80), 1),
+                cost_usd=0.001,
+            )
+        )
     return events
 
 
 def _send(client: TestClient, events: list[dict[str, Any]]) -> None:
     for start in range(0, len(events), 200):
-        response = client.post("/v1/events", json=events[start:start + 200], headers=auth())
+        response = client.post("/v1/events", json=events[start : start + 200], headers=auth())
         assert response.status_code == 200, response.text
 
 
@@ -51,7 +60,9 @@ def _alerts() -> list[models.Alert]:
         return list(session.execute(select(models.Alert).order_by(models.Alert.id)).scalars())
 
 
-def test_one_regression_pages_once_and_resolves(production: str, configure, client: TestClient, start_worker) -> None:
+def test_one_regression_pages_once_and_resolves(
+    production: str, configure, client: TestClient, start_worker
+) -> None:
     receiver = Receiver()
     try:
         configure(
@@ -64,15 +75,32 @@ def test_one_regression_pages_once_and_resolves(production: str, configure, clie
         start_worker()
         rng = random.Random(11)
         # Baseline: both tenants route 30% / 50% cheap, long enough to warm the detectors up.
-        _send(client, _interleave(_events("acme", 700, 0.3, 0, rng), _events("globex", 700, 0.5, 0, rng)))
+        _send(
+            client,
+            _interleave(_events("acme", 700, 0.3, 0, rng), _events("globex", 700, 0.5, 0, rng)),
+        )
         # The regression: acme's routing share jumps to 90%.
-        _send(client, _interleave(_events("acme", 300, 0.9, 700, rng), _events("globex", 300, 0.5, 700, rng)))
+        _send(
+            client,
+            _interleave(_events("acme", 300, 0.9, 700, rng), _events("globex", 300, 0.5, 700, rng)),
+        )
         wait_for(lambda: any(r.path == PD_PATH for r in receiver.requests), timeout=120)
 
         # Recovery: back to baseline for well over resolve_after_samples.
-        _send(client, _interleave(_events("acme", 400, 0.3, 1000, rng), _events("globex", 400, 0.5, 1000, rng)))
-        wait_for(lambda: _alerts() and all(a.status == "resolved" for a in _alerts())
-                 and sum(r.path == PD_PATH for r in receiver.requests) >= 2, timeout=180)
+        _send(
+            client,
+            _interleave(
+                _events("acme", 400, 0.3, 1000, rng), _events("globex", 400, 0.5, 1000, rng)
+            ),
+        )
+        wait_for(
+            lambda: (
+                _alerts()
+                and all(a.status == "resolved" for a in _alerts())
+                and sum(r.path == PD_PATH for r in receiver.requests) >= 2
+            ),
+            timeout=180,
+        )
 
         alerts = _alerts()
         assert len(alerts) == 1

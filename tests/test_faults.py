@@ -62,7 +62,9 @@ def test_killed_worker_and_emptied_redis_lose_nothing(
             .having(func.count() > 1)
         ).all()
         ok = session.execute(
-            select(func.count()).select_from(models.ShadowRun).where(models.ShadowRun.status == "ok")
+            select(func.count())
+            .select_from(models.ShadowRun)
+            .where(models.ShadowRun.status == "ok")
         ).scalar_one()
     assert duplicates == []
     assert ok == wanted

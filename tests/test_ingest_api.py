@@ -26,12 +26,15 @@ def test_single_array_and_ndjson_are_stored(any_db: str, client: TestClient) -> 
     assert single.status_code == 200, single.text
     assert single.json()["new"] == 1
 
-    array = client.post("/v1/events", json=[native_event(f"b-{i}", row=i) for i in range(5)], headers=auth())
+    array = client.post(
+        "/v1/events", json=[native_event(f"b-{i}", row=i) for i in range(5)], headers=auth()
+    )
     assert array.json() == {**array.json(), "accepted": 5, "new": 5, "duplicates": 0}
 
     ndjson = "\n".join(json.dumps(native_event(f"c-{i}", row=i)) for i in range(3)) + "\n"
     response = client.post(
-        "/v1/events", content=ndjson,
+        "/v1/events",
+        content=ndjson,
         headers={**auth(), "Content-Type": "application/x-ndjson"},
     )
     assert response.status_code == 200, response.text
@@ -56,7 +59,9 @@ def test_redelivery_is_stored_once(any_db: str, client: TestClient) -> None:
     assert (first["new"], first["duplicates"]) == (4, 0)
     assert (again["new"], again["duplicates"]) == (1, 4)
     # The same id twice in one batch counts once.
-    twice = client.post("/v1/events", json=[native_event("t-1"), native_event("t-1")], headers=auth())
+    twice = client.post(
+        "/v1/events", json=[native_event("t-1"), native_event("t-1")], headers=auth()
+    )
     assert (twice.json()["new"], twice.json()["duplicates"]) == (1, 1)
     assert count(models.TrafficEvent) == 6
     with session_scope() as session:
@@ -80,19 +85,26 @@ def test_hmac_signature_and_replay_window(embedded: str, configure, client: Test
     headers = {**auth(), "Content-Type": "application/json", "X-Shadowgap-Timestamp": now}
 
     unsigned = client.post("/v1/events", content=body, headers=headers)
-    bad = client.post("/v1/events", content=body, headers={**headers, "X-Shadowgap-Signature": "sha256=00"})
+    bad = client.post(
+        "/v1/events", content=body, headers={**headers, "X-Shadowgap-Signature": "sha256=00"}
+    )
     old_ts = str(int(time.time()) - 3600)
     stale = client.post(
-        "/v1/events", content=body,
-        headers={**headers, "X-Shadowgap-Timestamp": old_ts,
-                 "X-Shadowgap-Signature": sign("s3cret-signing-key", old_ts, body)},
+        "/v1/events",
+        content=body,
+        headers={
+            **headers,
+            "X-Shadowgap-Timestamp": old_ts,
+            "X-Shadowgap-Signature": sign("s3cret-signing-key", old_ts, body),
+        },
     )
     assert [r.status_code for r in (unsigned, bad, stale)] == [401, 401, 401]
     assert "replay window" in stale.json()["error"]
     assert count(models.TrafficEvent) == 0
 
     good = client.post(
-        "/v1/events", content=body,
+        "/v1/events",
+        content=body,
         headers={**headers, "X-Shadowgap-Signature": sign("s3cret-signing-key", now, body)},
     )
     assert good.status_code == 200, good.text
@@ -134,9 +146,11 @@ def test_not_json_and_too_large(embedded: str, configure, client: TestClient) ->
 
 
 def test_segments_list_volume_and_cheap_share(any_db: str, client: TestClient) -> None:
-    events = stream(30, tenant="acme") + [
-        native_event(f"f-{i}", tenant="acme", tier="flagship", row=i) for i in range(10)
-    ] + [native_event(f"g-{i}", tenant="globex", row=i) for i in range(5)]
+    events = (
+        stream(30, tenant="acme")
+        + [native_event(f"f-{i}", tenant="acme", tier="flagship", row=i) for i in range(10)]
+        + [native_event(f"g-{i}", tenant="globex", row=i) for i in range(5)]
+    )
     assert client.post("/v1/events", json=events, headers=auth()).status_code == 200
     body = client.get("/v1/segments").json()
     by_key = {s["key"]: s for s in body["segments"]}

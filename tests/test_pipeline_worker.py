@@ -14,6 +14,7 @@ from tests.factories import native_event
 
 def _counts() -> tuple[int, int, int]:
     with session_scope() as session:
+
         def n(model: type) -> int:
             return session.execute(select(func.count()).select_from(model)).scalar_one()
 
@@ -23,7 +24,9 @@ def _counts() -> tuple[int, int, int]:
         return n(models.SamplingDecision), n(models.ShadowRun), gap
 
 
-def test_sampled_event_flows_to_a_verdict(any_db: str, configure, client: TestClient, start_worker) -> None:
+def test_sampled_event_flows_to_a_verdict(
+    any_db: str, configure, client: TestClient, start_worker
+) -> None:
     configure(sampling_budget_fraction=1.0, sampling_warmup_events=0, noise_floor_fraction=0.5)
     start_worker()
     events = [native_event(f"p-{i}", row=i) for i in range(6)]
@@ -31,14 +34,20 @@ def test_sampled_event_flows_to_a_verdict(any_db: str, configure, client: TestCl
     assert result["sampled"] == 6
 
     with session_scope() as session:
-        expected_runs = session.execute(select(func.sum(models.SamplingDecision.replicates))).scalar_one()
+        expected_runs = session.execute(
+            select(func.sum(models.SamplingDecision.replicates))
+        ).scalar_one()
     wait_for(lambda: _counts()[1] == expected_runs and _counts()[2] >= 6, timeout=120)
 
     with session_scope() as session:
         runs = session.execute(select(models.ShadowRun)).scalars().all()
         assert all(run.status == "ok" and run.answer for run in runs)
         assert all(run.client == "recorded" for run in runs)
-        verdicts = session.execute(select(models.Verdict).where(models.Verdict.kind == "gap")).scalars().all()
+        verdicts = (
+            session.execute(select(models.Verdict).where(models.Verdict.kind == "gap"))
+            .scalars()
+            .all()
+        )
         assert len(verdicts) == 6
         assert {v.winner for v in verdicts} <= {"flagship", "cheap", "tie"}
         assert all(v.inclusion_probability == 1.0 for v in verdicts)

@@ -39,7 +39,9 @@ def test_allocation_keeps_the_budget_and_oversamples_small_segments() -> None:
 
 
 def test_inclusion_probability_floor_warmup_and_cap() -> None:
-    settings = Settings(sampling_budget_fraction=0.02, sampling_warmup_events=50, sampling_min_rate=0.05)
+    settings = Settings(
+        sampling_budget_fraction=0.02, sampling_warmup_events=50, sampling_min_rate=0.05
+    )
     totals = TrafficTotals(events=100_000, cheap_events=50_000, cheap_segments=4)
     assert inclusion_probability(10, totals, settings) == min(1.0, 10 * 0.04)
     big = inclusion_probability(40_000, totals, settings)
@@ -68,8 +70,9 @@ def test_only_cheap_events_are_sampled_and_probability_is_stored(
     result = client.post("/v1/events", json=events, headers=auth()).json()
     with session_scope() as session:
         rows = session.execute(
-            select(models.SamplingDecision, models.TrafficEvent)
-            .join(models.TrafficEvent, models.TrafficEvent.id == models.SamplingDecision.event_pk)
+            select(models.SamplingDecision, models.TrafficEvent).join(
+                models.TrafficEvent, models.TrafficEvent.id == models.SamplingDecision.event_pk
+            )
         ).all()
     assert result["sampled"] == len(rows) > 0
     assert all(event.is_cheap for _, event in rows)

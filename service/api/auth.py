@@ -29,7 +29,9 @@ def check_api_key(request: Request, settings: Settings) -> None:
     if not settings.api_keys:
         raise Unauthorized("no API keys are configured on this server (SHADOWGAP_API_KEYS)")
     given = token.strip().encode()
-    if not any(hmac.compare_digest(given, key.get_secret_value().encode()) for key in settings.api_keys):
+    if not any(
+        hmac.compare_digest(given, key.get_secret_value().encode()) for key in settings.api_keys
+    ):
         raise Unauthorized("invalid API key")
 
 
@@ -38,7 +40,9 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def check_signature(request: Request, body: bytes, settings: Settings, now: float | None = None) -> None:
+def check_signature(
+    request: Request, body: bytes, settings: Settings, now: float | None = None
+) -> None:
     if settings.hmac_secret is None:
         return
     timestamp = request.headers.get(TIMESTAMP_HEADER)

@@ -27,25 +27,39 @@ def _segment_rows() -> list[tuple[str, int, float, int, int]]:
                 .group_by(models.Verdict.segment_id)
             ).all()
         )
-        segments = session.execute(select(models.Segment).order_by(models.Segment.event_count.desc()))
+        segments = session.execute(
+            select(models.Segment).order_by(models.Segment.event_count.desc())
+        )
         return [
-            (s.key, s.event_count, s.cheap_count / max(s.event_count, 1), s.sampled_count, verdicts.get(s.id, 0))
+            (
+                s.key,
+                s.event_count,
+                s.cheap_count / max(s.event_count, 1),
+                s.sampled_count,
+                verdicts.get(s.id, 0),
+            )
             for s in segments.scalars()
         ]
 
 
-def _delay_in_events(session, segment_id: int, shift_event_id: str | None, at_event_pk: int | None) -> int | None:  # type: ignore[no-untyped-def]
+def _delay_in_events(
+    session, segment_id: int, shift_event_id: str | None, at_event_pk: int | None
+) -> int | None:  # type: ignore[no-untyped-def]
     """How many of the segment's requests arrived after the shift up to the detection."""
     if shift_event_id is None or at_event_pk is None:
         return None
     event = models.TrafficEvent
     first = session.execute(
-        select(func.min(event.id)).where(event.segment_id == segment_id, event.event_id >= shift_event_id)
+        select(func.min(event.id)).where(
+            event.segment_id == segment_id, event.event_id >= shift_event_id
+        )
     ).scalar_one()
     if first is None or at_event_pk < first:
         return None
     return session.execute(
-        select(func.count()).where(event.segment_id == segment_id, event.id >= first, event.id <= at_event_pk)
+        select(func.count()).where(
+            event.segment_id == segment_id, event.id >= first, event.id <= at_event_pk
+        )
     ).scalar_one()
 
 
@@ -69,20 +83,28 @@ def print_results(traffic: SimulatedTraffic, url: str, demo_dir: Path) -> bool:
             print("  nothing")
         for drift, key in rows:
             in_target = key == traffic.regressing_segment
-            delay = _delay_in_events(session, drift.segment_id, shift_event_id, drift.at_event_pk) if in_target else None
+            delay = (
+                _delay_in_events(session, drift.segment_id, shift_event_id, drift.at_event_pk)
+                if in_target
+                else None
+            )
             if in_target and delay is not None:
                 caught.add(drift.signal)
             if not in_target:
                 elsewhere += 1
-            when = f"{delay} requests after the shift" if delay is not None else (
-                "before the shift" if in_target else "FALSE ALARM (no change injected here)"
+            when = (
+                f"{delay} requests after the shift"
+                if delay is not None
+                else ("before the shift" if in_target else "FALSE ALARM (no change injected here)")
             )
             print(
                 f"  {key:<18} {drift.signal:<16} {_fmt(drift.before_mean)} (n={drift.before_n}) -> "
                 f"{_fmt(drift.after_mean)} (n={drift.after_n})  by {drift.detector}, {when}"
             )
         alerts = session.execute(
-            select(models.Alert, models.Segment.key).join(models.Segment, models.Segment.id == models.Alert.segment_id)
+            select(models.Alert, models.Segment.key).join(
+                models.Segment, models.Segment.id == models.Alert.segment_id
+            )
         ).all()
         print("\nAlerts")
         if not alerts:
@@ -93,7 +115,10 @@ def print_results(traffic: SimulatedTraffic, url: str, demo_dir: Path) -> bool:
     if outbox:
         rendered_dir = demo_dir / "outbox" / "rendered"
         rendered_dir.mkdir(exist_ok=True)
-        print(f"\nNotifications (no Slack/PagerDuty configured, so written to {demo_dir / 'outbox'}/):")
+        print(
+            "\nNotifications (no Slack/PagerDuty configured, so written to "
+            f"{demo_dir / 'outbox'}/):"
+        )
         for path in outbox:
             payload = json.loads(path.read_text())
             for channel, body in (payload.get("rendered") or {}).items():
@@ -103,7 +128,9 @@ def print_results(traffic: SimulatedTraffic, url: str, demo_dir: Path) -> bool:
             slack = (payload.get("rendered") or {}).get("slack") or {}
             pagerduty = (payload.get("rendered") or {}).get("pagerduty") or {}
             print(f"    Slack:     {slack.get('text', '')[:160]}")
-            summary = (pagerduty.get("payload") or {}).get("summary", pagerduty.get("event_action", ""))
+            summary = (pagerduty.get("payload") or {}).get(
+                "summary", pagerduty.get("event_action", "")
+            )
             print(f"    PagerDuty: {pagerduty.get('event_action', '')} {summary[:150]}")
 
     print("\nLook further")
@@ -118,8 +145,11 @@ def print_results(traffic: SimulatedTraffic, url: str, demo_dir: Path) -> bool:
     missing = [s for s in EXPECTED_SIGNALS if s not in caught]
     print(
         "\nResult: "
-        + (f"the regression in {traffic.regressing_segment} was caught "
-           f"({', '.join(sorted(caught))}) and nothing fired elsewhere." if ok else
-           f"missed {missing or '-'}; {elsewhere} detections in other segments.")
+        + (
+            f"the regression in {traffic.regressing_segment} was caught "
+            f"({', '.join(sorted(caught))}) and nothing fired elsewhere."
+            if ok
+            else f"missed {missing or '-'}; {elsewhere} detections in other segments."
+        )
     )
     return ok

@@ -63,10 +63,14 @@ def _demo_env(flagship: str, data_dir: Path, port: int, api_key: str) -> dict[st
 
 def _start(argv: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     log = log_path.open("wb")
-    return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    return subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 120) -> None:
+def _wait_ready(
+    url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 120
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -84,7 +88,9 @@ def _pipeline_state() -> tuple[int, int, int, int]:
     """(runs wanted, runs stored, gap verdicts, events that can be judged)."""
     with session_scope() as session:
         decision, run, event = models.SamplingDecision, models.ShadowRun, models.TrafficEvent
-        wanted = session.execute(select(func.coalesce(func.sum(decision.replicates), 0))).scalar_one()
+        wanted = session.execute(
+            select(func.coalesce(func.sum(decision.replicates), 0))
+        ).scalar_one()
         runs = session.execute(select(func.count()).select_from(run)).scalar_one()
         judged = session.execute(
             select(func.count()).select_from(models.Verdict).where(models.Verdict.kind == "gap")
@@ -105,7 +111,9 @@ def _wait_for_pipeline(timeout: float) -> None:
     while time.monotonic() - started < timeout:
         wanted, runs, judged, judgeable = _pipeline_state()
         print(
-            f"\r  shadow runs {runs}/{wanted}   verdicts {judged}/{judgeable}   ", end="", flush=True
+            f"\r  shadow runs {runs}/{wanted}   verdicts {judged}/{judgeable}   ",
+            end="",
+            flush=True,
         )
         if runs >= wanted and judged >= judgeable:
             print()
@@ -137,7 +145,9 @@ def _wait_for_detectors(timeout: float) -> None:
         time.sleep(2.0)
 
 
-def run_demo(flagship: str, data_dir: Path, port: int, keep_running: bool, n_events: int = 48_000) -> int:
+def run_demo(
+    flagship: str, data_dir: Path, port: int, keep_running: bool, n_events: int = 48_000
+) -> int:
     csv_path = data_dir / "gsm8k" / "gsm8k_responses.csv"
     if not csv_path.exists():
         print(f"GSM8K data not found at {csv_path}: pass --data-dir", file=sys.stderr)
@@ -155,27 +165,53 @@ def run_demo(flagship: str, data_dir: Path, port: int, keep_running: bool, n_eve
     env = {**os.environ, **env_vars, "PYTHONUNBUFFERED": "1"}
     url = f"http://127.0.0.1:{port}"
 
-    print(f"shadowgap demo: embedded default in {DEMO_DIR}/ (SQLite + SQLite broker), "
-          f"flagship: {'llama.cpp SmolLM2-135M live' if flagship == 'local' else 'recorded GPT-4 answers'}")
-    api = _start([sys.executable, "-m", "service.cli", "serve", "--port", str(port)], DEMO_DIR / "api.log", env)
+    print(
+        f"shadowgap demo: embedded default in {DEMO_DIR}/ (SQLite + SQLite broker), "
+        "flagship: "
+        + ("llama.cpp SmolLM2-135M live" if flagship == "local" else "recorded GPT-4 answers")
+    )
+    api = _start(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+        DEMO_DIR / "api.log",
+        env,
+    )
     worker = _start(
-        [sys.executable, "-m", "celery", "-A", "jobs.celery_app:app", "worker",
-         "--concurrency=1" if flagship == "local" else "--concurrency=3", "--loglevel=WARNING",
-         "--without-gossip", "--without-mingle"],
-        DEMO_DIR / "worker.log", env,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "jobs.celery_app:app",
+            "worker",
+            "--concurrency=1" if flagship == "local" else "--concurrency=3",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        DEMO_DIR / "worker.log",
+        env,
     )
     try:
         _wait_ready(url, api, DEMO_DIR / "api.log")
         traffic = simulate(load_pairs(csv_path), n_events=n_events)
-        print(f"\n1. replaying {len(traffic.events):,} requests from 5 tenants through the API "
-              f"(the router breaks for {traffic.regressing_segment} at request {traffic.shift_index:,})")
+        print(
+            f"\n1. replaying {len(traffic.events):,} requests from 5 tenants through the API (the "
+            f"router breaks for {traffic.regressing_segment} at request {traffic.shift_index:,})"
+        )
         sender = Sender(url, api_key)
         started = time.monotonic()
         for batch in batches(traffic.events, 250):
             sender.send(batch)
-            print(progress_line(sender.totals.sent, len(traffic.events), started, "requests"), end="", flush=True)
+            print(
+                progress_line(sender.totals.sent, len(traffic.events), started, "requests"),
+                end="",
+                flush=True,
+            )
         sender.close()
-        print(f"\n   {sender.totals.new:,} stored, {sender.totals.sampled:,} sampled for shadow re-runs")
+        print(
+            f"\n   {sender.totals.new:,} stored, "
+            f"{sender.totals.sampled:,} sampled for shadow re-runs"
+        )
         print("\n2. re-running sampled cheap requests on the flagship and judging the answer gap")
         _wait_for_pipeline(timeout=1800 if flagship == "local" else 900)
         print("\n3. letting the per-segment detectors and the alert stage settle")

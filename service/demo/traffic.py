@@ -1,11 +1,11 @@
 """Production-like traffic from the real GSM8K pairs, through a simulated router.
 
 Each event is a real GSM8K question with Mixtral's real answer (the cheap route) or GPT-4's
-(the flagship route). Five tenants send traffic with realistic, unequal volumes; the small one
-(3%) is where the regression happens: from the middle of the stream on, a broken routing rule sends its
-hard questions (the ones the cheap model gets wrong) to the cheap model, and its users start
-asking more of them. That is a routing-share shift and a cheap-path quality drop in one small
-segment, with the other four segments unchanged.
+(the flagship route). Five tenants send traffic with realistic, unequal volumes; the small
+one (3%) is where the regression happens: from the middle of the stream on, a broken routing
+rule sends its hard questions (the ones the cheap model gets wrong) to the cheap model, and its
+users start asking more of them. That is a routing-share shift and a cheap-path quality drop
+in one small segment, with the other four segments unchanged.
 """
 
 from __future__ import annotations
@@ -58,8 +58,12 @@ class SimulatedTraffic:
 
 
 def simulate(
-    pairs: list[Pair], n_events: int = 48_000, seed: int = 7, days: float = 14.0,
-    start: datetime | None = None, shift_at: float = 0.5,
+    pairs: list[Pair],
+    n_events: int = 48_000,
+    seed: int = 7,
+    days: float = 14.0,
+    start: datetime | None = None,
+    shift_at: float = 0.5,
 ) -> SimulatedTraffic:
     rng = random.Random(seed)
     easy = [p for p in pairs if p.cheap_correct]
@@ -82,7 +86,9 @@ def simulate(
     return SimulatedTraffic(events, shift_index, f"tenant={REGRESSING_TENANT}")
 
 
-def _event(i: int, tenant: str, pair: Pair, cheap: bool, at: datetime, rng: random.Random) -> dict[str, Any]:
+def _event(
+    i: int, tenant: str, pair: Pair, cheap: bool, at: datetime, rng: random.Random
+) -> dict[str, Any]:
     escalated = cheap and rng.random() < 0.03
     latency = rng.gauss(450, 60) if cheap else rng.gauss(1800, 250)
     if escalated:
@@ -108,10 +114,17 @@ def _event(i: int, tenant: str, pair: Pair, cheap: bool, at: datetime, rng: rand
         "answer": None if failed else answer,
         "latency_ms": round(max(latency, 50.0), 1),
         "ttft_ms": round(max(latency * 0.2, 20.0), 1),
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 0 if failed else completion_tokens},
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": 0 if failed else completion_tokens,
+        },
         "cost_usd": round((prompt_tokens * price[0] + completion_tokens * price[1]) / 1000, 6),
         "status": "error" if failed else "ok",
         "error": "upstream timeout" if failed else None,
         "escalated": escalated,
-        "attributes": {"tenant": tenant, "team": f"{tenant}-apps", "tags": ["surface:chat", "lang:en"]},
+        "attributes": {
+            "tenant": tenant,
+            "team": f"{tenant}-apps",
+            "tags": ["surface:chat", "lang:en"],
+        },
     }

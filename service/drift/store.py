@@ -366,7 +366,10 @@ def segments_with_new_data(session: Session, limit: int = 10_000) -> list[int]:
     )
     new_events = (
         select(TrafficEvent.id)
-        .where(TrafficEvent.segment_id == Segment.id, TrafficEvent.id > func.coalesce(marks.c.events, 0))
+        .where(
+            TrafficEvent.segment_id == Segment.id,
+            TrafficEvent.id > func.coalesce(marks.c.events, 0),
+        )
         .exists()
     )
     new_verdicts = (

@@ -42,8 +42,8 @@ def decisions_to_resend(session: Session, now: datetime, limit: int = 1000) -> l
     """Decisions never handed to the broker, or handed over long ago with no run since."""
     decision = models.SamplingDecision
     has_run = exists().where(models.ShadowRun.event_pk == decision.event_pk)
-    stale = (decision.enqueued_at.is_(None) & (decision.decided_at < now - timedelta(seconds=30))) | (
-        (decision.enqueued_at < now - LOST_AFTER) & ~has_run
-    )
+    stale = (
+        decision.enqueued_at.is_(None) & (decision.decided_at < now - timedelta(seconds=30))
+    ) | ((decision.enqueued_at < now - LOST_AFTER) & ~has_run)
     rows = session.execute(select(decision.id).where(stale).order_by(decision.id).limit(limit))
     return list(rows.scalars())

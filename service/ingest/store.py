@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, func, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -51,7 +51,7 @@ def is_cheap(event: TrafficEvent, settings: Settings) -> bool:
     return event.route.tier.lower() in cheap or event.route.model.lower() in cheap
 
 
-def insert_ignoring_conflicts(session: Session, table: Table, index_elements: list[str]) -> Any:
+def insert_ignoring_conflicts(session: Session, table: Any, index_elements: list[str]) -> Any:
     """An INSERT that skips rows violating the given unique key, on PostgreSQL and SQLite."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -112,16 +112,24 @@ class _SegmentIds:
         self._ids: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
-    def resolve(self, session: Session, keyed: dict[str, dict[str, str]], now: datetime) -> dict[str, int]:
-        database = str(session.get_bind().url)
+    def resolve(
+        self, session: Session, keyed: dict[str, dict[str, str]], now: datetime
+    ) -> dict[str, int]:
+        database = str(session.get_bind().engine.url)
         with self._lock:
             found = {k: self._ids[(database, k)] for k in keyed if (database, k) in self._ids}
         missing = [k for k in keyed if k not in found]
         if missing:
             table = models.Segment.__table__
             rows = [
-                {"key": k, "dimensions": keyed[k], "event_count": 0, "cheap_count": 0,
-                 "sampled_count": 0, "first_seen_at": now}
+                {
+                    "key": k,
+                    "dimensions": keyed[k],
+                    "event_count": 0,
+                    "cheap_count": 0,
+                    "sampled_count": 0,
+                    "first_seen_at": now,
+                }
                 for k in missing
             ]
             session.execute(insert_ignoring_conflicts(session, table, ["key"]), rows)
@@ -142,7 +150,9 @@ class _SegmentIds:
 _segment_cache = _SegmentIds()
 
 
-def _event_row(event: TrafficEvent, segment_id: int, source: str, cheap: bool, now: datetime) -> dict[str, Any]:
+def _event_row(
+    event: TrafficEvent, segment_id: int, source: str, cheap: bool, now: datetime
+) -> dict[str, Any]:
     return {
         "event_id": event.event_id,
         "segment_id": segment_id,
@@ -213,7 +223,9 @@ def store_requests(
     lock_segment_rows(session, set(segment_ids.values()))
     cheap_flags = {e.event_id: is_cheap(e, settings) for e in unique.values()}
     rows = [
-        _event_row(e, segment_of_event[e.event_id], sources[e.event_id], cheap_flags[e.event_id], now)
+        _event_row(
+            e, segment_of_event[e.event_id], sources[e.event_id], cheap_flags[e.event_id], now
+        )
         for e in unique.values()
     ]
     inserted = {event_id: pk for pk, event_id in _insert_events(session, rows)}
@@ -226,7 +238,9 @@ def store_requests(
         results[owner[event_id]].new += 1
     cheap_before = _count_segments(session, per_segment, now)
 
-    decisions = _sample(session, inserted, cheap_flags, segment_of_event, cheap_before, settings, now)
+    decisions = _sample(
+        session, inserted, cheap_flags, segment_of_event, cheap_before, settings, now
+    )
     group.decision_ids, group.budget_exhausted = decisions.ids, decisions.budget_exhausted
     pk_owner = {inserted[event_id]: owner[event_id] for event_id in inserted}
     for event_pk in decisions.event_pks:
@@ -245,13 +259,29 @@ def store_requests(
 # multi-row VALUES list is re-parsed for every batch, which dominated batched ingest), and
 # encoding is orjson's C code instead of per-value parameter adaptation.
 _EVENT_COLUMNS = {
-    "event_id": "text", "segment_id": "int4", "source_format": "text",
-    "occurred_at": "timestamptz", "received_at": "timestamptz", "route_tier": "text",
-    "route_model": "text", "route_score": "float8", "route_reason": "text", "is_cheap": "bool",
-    "request": "jsonb", "prompt_hash": "text", "answer": "text", "latency_ms": "float8",
-    "ttft_ms": "float8", "prompt_tokens": "int4", "completion_tokens": "int4",
-    "cost_usd": "float8", "status": "text", "error": "text", "refused": "bool",
-    "escalated": "bool", "attributes": "jsonb",
+    "event_id": "text",
+    "segment_id": "int4",
+    "source_format": "text",
+    "occurred_at": "timestamptz",
+    "received_at": "timestamptz",
+    "route_tier": "text",
+    "route_model": "text",
+    "route_score": "float8",
+    "route_reason": "text",
+    "is_cheap": "bool",
+    "request": "jsonb",
+    "prompt_hash": "text",
+    "answer": "text",
+    "latency_ms": "float8",
+    "ttft_ms": "float8",
+    "prompt_tokens": "int4",
+    "completion_tokens": "int4",
+    "cost_usd": "float8",
+    "status": "text",
+    "error": "text",
+    "refused": "bool",
+    "escalated": "bool",
+    "attributes": "jsonb",
 }
 _PG_INSERT_EVENTS = text(
     f"INSERT INTO traffic_events ({', '.join(_EVENT_COLUMNS)}) "
@@ -265,7 +295,10 @@ def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[tuple[i
     """Insert event rows, skipping ids already stored; returns (id, event_id) of new rows."""
     if session.get_bind().dialect.name == "postgresql":
         document = orjson.dumps(rows).decode()
-        return [(pk, event_id) for pk, event_id in session.execute(_PG_INSERT_EVENTS, {"rows": document})]
+        return [
+            (pk, event_id)
+            for pk, event_id in session.execute(_PG_INSERT_EVENTS, {"rows": document})
+        ]
     table = models.TrafficEvent.__table__
     stmt = insert_ignoring_conflicts(session, table, ["event_id"]).returning(
         table.c.id, table.c.event_id
@@ -333,7 +366,7 @@ def _sample(
         return _Decisions(budget_exhausted=True)
     totals = _totals_cache.get(lambda: traffic_totals(session))
     seen_cheap = dict(cheap_before)
-    rows = []
+    rows: list[dict[str, Any]] = []
     sampled_per_segment: dict[int, int] = defaultdict(int)
     for event_id in candidates:
         segment_id = segment_of_event[event_id]
@@ -356,8 +389,8 @@ def _sample(
         )
     if not rows:
         return _Decisions()
-    table = models.SamplingDecision.__table__
-    ids = list(session.execute(table.insert().returning(table.c.id), rows).scalars())
+    stmt = insert(models.SamplingDecision).returning(models.SamplingDecision.id)
+    ids: list[int] = list(session.execute(stmt, rows).scalars())
     seg = models.Segment
     for segment_id in sorted(sampled_per_segment):
         session.execute(
@@ -365,4 +398,4 @@ def _sample(
             .where(seg.id == segment_id)
             .values(sampled_count=seg.sampled_count + sampled_per_segment[segment_id])
         )
-    return _Decisions(ids=ids, event_pks=[row["event_pk"] for row in rows])
+    return _Decisions(ids=ids, event_pks=[int(row["event_pk"]) for row in rows])

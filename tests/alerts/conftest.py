@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.alerts.alert_receiver import Receiver
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
 from service.db import make_engine
 from service.models import Base, DriftEvent, Segment, ShadowRun, TrafficEvent, Verdict
+from tests.alerts.alert_receiver import Receiver
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 SLACK_PATH = "/services/T0SECRET/B0SECRET/xoxSlackTokenSecret123"

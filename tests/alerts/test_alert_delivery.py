@@ -11,6 +11,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.delivery import attempt_delivery, pending_deliveries
+from alerts.lifecycle import observe, open_or_update
+from service.errors import DeliveryError
+from service.models import Delivery, DeliveryAttempt
 from tests.alerts.alert_receiver import Receiver
 from tests.alerts.conftest import (
     NOW,
@@ -24,14 +32,6 @@ from tests.alerts.conftest import (
     make_settings,
 )
 from tests.alerts.formats import pagerduty_problems, slack_problems
-from pydantic import SecretStr
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from alerts.delivery import attempt_delivery, pending_deliveries
-from alerts.lifecycle import observe, open_or_update
-from service.errors import DeliveryError
-from service.models import Delivery, DeliveryAttempt
 
 
 def open_alert(session: Session, settings: Settings) -> dict[str, int]:

@@ -6,8 +6,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from tests.alerts.conftest import NOW, add_drift, add_segment, make_settings
-from tests.alerts.formats import pagerduty_problems, slack_problems
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +20,8 @@ from alerts.lifecycle import (
 )
 from service.errors import Conflict, InvalidInput, NotFound
 from service.models import Alert, Delivery, DetectorState
+from tests.alerts.conftest import NOW, add_drift, add_segment, make_settings
+from tests.alerts.formats import pagerduty_problems, slack_problems
 
 
 def deliveries(session: Session, ids: list[int]) -> list[Delivery]:

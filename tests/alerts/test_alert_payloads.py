@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.alerts.conftest import NOW, add_drift, add_event, add_segment, make_settings
-from tests.alerts.formats import pagerduty_problems, slack_problems
 from sqlalchemy.orm import Session
 
 from alerts.evidence import build_drift_evidence, normal_interval, wilson_interval
@@ -18,6 +16,8 @@ from alerts.slack import build_slack, escape, fit
 from alerts.webhook import build_webhook
 from service.errors import InvalidInput
 from service.models import Alert
+from tests.alerts.conftest import NOW, add_drift, add_event, add_segment, make_settings
+from tests.alerts.formats import pagerduty_problems, slack_problems
 
 # --- evidence --------------------------------------------------------------------------------
 

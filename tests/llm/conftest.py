@@ -19,8 +19,8 @@ def routellm_dir() -> Path:
 @pytest.fixture(scope="session")
 def smollm2_path() -> Path:
     # Imported before llama_cpp: the client module sets OpenMP's wait policy first.
-    from service.llm.llama_cpp_client import packaged_model_path
-
     import llama_cpp  # noqa: F401 - a project dependency: failing to import is a failure
+
+    from service.llm.llama_cpp_client import packaged_model_path
 
     return packaged_model_path()

@@ -30,6 +30,7 @@ def free_port() -> int:
 def llama_server(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # The [server] extras are project dependencies: a missing one is a failure, not a skip.
     import llama_cpp.server.app  # noqa: F401
+
     port = free_port()
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     with log_path.open("w") as log:

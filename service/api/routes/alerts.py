@@ -70,7 +70,9 @@ def _alert(session: Session, alert_id: int) -> tuple[models.Alert, str]:
 def get_alert(alert_id: int, session: Session = Depends(db_session)) -> dict[str, Any]:
     alert, key = _alert(session, alert_id)
     deliveries = session.execute(
-        select(models.Delivery).where(models.Delivery.alert_id == alert_id).order_by(models.Delivery.id)
+        select(models.Delivery)
+        .where(models.Delivery.alert_id == alert_id)
+        .order_by(models.Delivery.id)
     ).scalars()
     return {
         **alert_view(alert, key),
