@@ -1,0 +1,81 @@
+"""The demo's traffic, end to end through the domain functions the jobs call: a routing-share
+shift and a quality drop injected into the small tenant are detected there and nowhere else.
+
+Ingest goes through the HTTP API; shadow runs (recorded GPT-4 answers), judging and the
+detectors run in-process in event order, as the worker would run them, so the test stays
+deterministic. tests/test_pipeline_worker.py covers the same stages on real workers.
+"""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from service import models
+from service.config import get_settings
+from service.db import session_scope
+from service.demo.traffic import load_pairs, simulate
+from service.drift.store import update_segment
+from service.judging.factory import judge_for_segment
+from service.judging.score import score_event
+from service.llm.factory import make_flagship_client
+from service.shadow import run_shadow
+from tests.conftest import GSM8K_CSV, auth
+
+
+def test_regression_is_caught_in_the_small_tenant_only(
+    embedded: str, configure, client: TestClient
+) -> None:
+    configure(
+        sampling_budget_fraction=0.06,
+        sampling_equal_share=1.0,
+        recorded_answers_path=GSM8K_CSV,
+    )
+    traffic = simulate(load_pairs(GSM8K_CSV), n_events=48_000)
+    for start in range(0, len(traffic.events), 2000):
+        response = client.post(
+            "/v1/events", json=traffic.events[start : start + 2000], headers=auth()
+        )
+        assert response.status_code == 200, response.text
+
+    settings = get_settings()
+    flagship = make_flagship_client(settings)
+    with session_scope() as session:
+        decisions = session.execute(
+            select(
+                models.SamplingDecision.event_pk,
+                models.SamplingDecision.replicates,
+                models.Segment.key,
+            )
+            .join(models.Segment, models.Segment.id == models.SamplingDecision.segment_id)
+            .order_by(models.SamplingDecision.event_pk)
+        ).all()
+        for event_pk, replicates, key in decisions:
+            for replicate in range(replicates):
+                run_shadow(session, event_pk, replicate, flagship, settings)
+            score_event(session, event_pk, judge_for_segment(key, settings), settings)
+        segments = dict(session.execute(select(models.Segment.id, models.Segment.key)).all())
+        for segment_id in segments:
+            update_segment(session, segment_id, settings)
+        detected = session.execute(
+            select(
+                models.DriftEvent.segment_id,
+                models.DriftEvent.signal,
+                models.DriftEvent.at_event_pk,
+            )
+        ).all()
+        shift_pk = session.execute(
+            select(models.TrafficEvent.id).where(
+                models.TrafficEvent.event_id == traffic.events[traffic.shift_index]["event_id"]
+            )
+        ).scalar_one()
+
+    caught = {(segments[segment_id], signal) for segment_id, signal, _ in detected}
+    assert caught == {
+        (traffic.regressing_segment, "routing_share"),
+        (traffic.regressing_segment, "quality_gap"),
+    }
+    # Detected after the break, not before it.
+    assert all(
+        at_event_pk is not None and at_event_pk >= shift_pk for _, _, at_event_pk in detected
+    )
