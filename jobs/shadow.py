@@ -11,7 +11,7 @@ from service import models, queue
 from service.config import get_settings
 from service.db import session_scope
 from service.errors import FlagshipError
-from service.ingest.enqueue import decisions_to_resend, enqueue_decisions
+from service.ingest.enqueue import decisions_to_resend, enqueue_decisions, events_to_rejudge
 from service.llm.base import attempts_of
 from service.llm.factory import make_flagship_client
 from service.shadow import call_flagship, prepare_shadow, record_failed_run, store_shadow
@@ -65,9 +65,13 @@ def run(self, decision_id: int) -> None:  # type: ignore[no-untyped-def]
 
 @app.task(name="shadow.sweep", acks_late=True, soft_time_limit=120, time_limit=150)
 def sweep() -> int:
+    now = datetime.now(UTC)
     with session_scope() as session:
-        ids = decisions_to_resend(session, datetime.now(UTC))
+        ids = decisions_to_resend(session, now)
+        unjudged = events_to_rejudge(session, now)
     enqueue_decisions(ids)
-    if ids:
-        log.info("re-sent shadow jobs", extra={"count": len(ids)})
-    return len(ids)
+    for event_pk in unjudged:
+        queue.send("judge.score", [event_pk])
+    if ids or unjudged:
+        log.info("re-sent lost jobs", extra={"shadow": len(ids), "judge": len(unjudged)})
+    return len(ids) + len(unjudged)

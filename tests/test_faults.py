@@ -11,9 +11,9 @@ import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from service import models
+from service import models, queue
 from service.db import session_scope
-from service.ingest.enqueue import decisions_to_resend, enqueue_decisions
+from service.ingest.enqueue import decisions_to_resend, enqueue_decisions, events_to_rejudge
 from tests.conftest import auth, wait_for
 from tests.factories import native_event
 
@@ -37,10 +37,14 @@ def test_killed_worker_and_emptied_redis_lose_nothing(
     done_before_restart = _runs()
 
     # The sweep re-sends every decision that has been handed over but has no run.
+    later = datetime.now(UTC) + timedelta(hours=1)
     with session_scope() as session:
-        lost = decisions_to_resend(session, datetime.now(UTC) + timedelta(hours=1))
+        lost = decisions_to_resend(session, later)
+        unjudged = events_to_rejudge(session, later)
     assert lost, "the kill and the flush should have stranded some jobs"
     enqueue_decisions(lost)
+    for event_pk in unjudged:
+        queue.send("judge.score", [event_pk])
     start_worker()
 
     with session_scope() as session:
