@@ -24,7 +24,7 @@ from service import models, sampling
 from service.config import Settings
 from service.costs import budget_exhausted
 from service.schemas import TrafficEvent
-from service.segments import lock_segment_rows, segment_of
+from service.segments import segment_of
 
 TOTALS_TTL_SECONDS = 2.0
 BUDGET_TTL_SECONDS = 10.0
@@ -220,8 +220,12 @@ def store_requests(
     segment_ids = _segment_cache.resolve(session, keyed, now)
     segment_of_event = {event_id: segment_ids[key] for event_id, key in event_keys.items()}
 
-    lock_segment_rows(session, set(segment_ids.values()))
     cheap_flags = {e.event_id: is_cheap(e, settings) for e in unique.values()}
+    # Count every event as new first: the UPDATE also locks the segment rows before the
+    # events take ids (see lock_segment_rows), in one round trip. Redeliveries are rare and
+    # are taken back out below.
+    per_segment = _tally(unique, segment_of_event, cheap_flags)
+    cheap_before = _count_segments(session, per_segment, now)
     rows = [
         _event_row(
             e, segment_of_event[e.event_id], sources[e.event_id], cheap_flags[e.event_id], now
@@ -229,14 +233,12 @@ def store_requests(
         for e in unique.values()
     ]
     inserted = {event_id: pk for pk, event_id in _insert_events(session, rows)}
-
-    per_segment: dict[int, dict[str, int]] = defaultdict(lambda: {"events": 0, "cheap": 0})
+    if len(inserted) < len(unique):
+        redelivered = {k: v for k, v in unique.items() if k not in inserted}
+        _count_segments(session, _tally(redelivered, segment_of_event, cheap_flags, sign=-1), now)
+        per_segment = _tally({k: unique[k] for k in inserted}, segment_of_event, cheap_flags)
     for event_id in inserted:
-        counts = per_segment[segment_of_event[event_id]]
-        counts["events"] += 1
-        counts["cheap"] += int(cheap_flags[event_id])
         results[owner[event_id]].new += 1
-    cheap_before = _count_segments(session, per_segment, now)
 
     decisions = _sample(
         session, inserted, cheap_flags, segment_of_event, cheap_before, settings, now
@@ -316,10 +318,24 @@ def store_events(
     return results[0]
 
 
+def _tally(
+    events: dict[str, TrafficEvent],
+    segment_of_event: dict[str, int],
+    cheap_flags: dict[str, bool],
+    sign: int = 1,
+) -> dict[int, dict[str, int]]:
+    per_segment: dict[int, dict[str, int]] = defaultdict(lambda: {"events": 0, "cheap": 0})
+    for event_id in events:
+        counts = per_segment[segment_of_event[event_id]]
+        counts["events"] += sign
+        counts["cheap"] += sign * int(cheap_flags[event_id])
+    return per_segment
+
+
 def _count_segments(
     session: Session, per_segment: dict[int, dict[str, int]], now: datetime
 ) -> dict[int, int]:
-    """Add the new events to the segments' counters; returns each segment's cheap count
+    """Add counts to the segments (negative ones take redeliveries back); returns each cheap count
     before this batch (the sampling allocation's input)."""
     seg = models.Segment
     before: dict[int, int] = {}
