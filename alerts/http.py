@@ -9,14 +9,13 @@ its URL cut down to scheme and host by a filter installed on the ``httpx`` logge
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import httpx
 
 from service.config import Settings
 from service.errors import DeliveryError
+from service.llm.limits import parse_retry_after
 
 TIMEOUT_SECONDS = 10.0
 MAX_ERROR_BODY_CHARS = 300
@@ -72,24 +71,6 @@ def redact(text: str, settings: Settings) -> str:
     return text
 
 
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds: either delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
 def is_transient_status(status: int) -> bool:
     # 408 is the server saying our request timed out: as transient as a client-side timeout.
     return status in (408, 429) or status >= 500
@@ -124,5 +105,5 @@ def post(
         redact(f"{channel}: HTTP {response.status_code}: {snippet}", settings),
         transient=is_transient_status(response.status_code),
         status_code=response.status_code,
-        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        retry_after=parse_retry_after(response.headers),
     )
