@@ -195,7 +195,8 @@ def judge_eval(
     from service.judging.evaluate import run_judge_eval
 
     def progress(done: int, total: int) -> None:
-        typer.echo(f"\r  {done}/{total}", nl=False, err=True)
+        if done == total or done % max(1, total // 100) == 0:  # about 1% steps
+            typer.echo(f"\r  {done}/{total}", nl=False, err=True)
 
     result = run_judge_eval(judge, limit, out, progress)
     typer.echo("", err=True)
