@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from service.llm.base import ChatClient
 from service.schemas import Verdict
 
 Winner = Literal["flagship", "cheap", "tie"]
@@ -57,3 +58,43 @@ def find_json_object(text: str) -> dict[str, Any] | None:
 def clip(text: str, limit: int) -> str:
     """At most ``limit`` characters: long answers must not overflow a small judge's context."""
     return text if len(text) <= limit else text[: limit - 15].rstrip() + "\n[...truncated]"
+
+
+MAX_ANSWER_CHARS = 2000
+MAX_QUESTION_CHARS = 1200
+
+
+class LLMJudge:
+    """What the pairwise and the reference-graded judges share: a chat client asked one
+    system + user prompt at temperature 0, with answers clipped to fit a small context."""
+
+    system_prompt: str = ""
+
+    def __init__(
+        self,
+        client: ChatClient,
+        *,
+        max_tokens: int = 96,
+        prices: Prices | None = None,
+        max_answer_chars: int = MAX_ANSWER_CHARS,
+    ) -> None:
+        self.client = client
+        self.model: str | None = client.model
+        self.max_tokens = max_tokens
+        self.prices = prices or Prices()
+        self.max_answer_chars = max_answer_chars
+        self.max_question_chars = max_answer_chars * MAX_QUESTION_CHARS // MAX_ANSWER_CHARS
+
+    def _complete(self, user_content: str) -> dict[str, Any]:
+        """Ask once; the raw output with its token counts and latency."""
+        messages = [
+            {"role": "system", "content": self.system_prompt},
+            {"role": "user", "content": user_content},
+        ]
+        completion = self.client.complete(messages, max_tokens=self.max_tokens, temperature=0.0)
+        return {
+            "output": completion.text,
+            "prompt_tokens": completion.prompt_tokens,
+            "completion_tokens": completion.completion_tokens,
+            "latency_ms": completion.latency_ms,
+        }

@@ -13,8 +13,7 @@ import re
 import time
 from typing import Any, Literal
 
-from service.judging.base import WINNER_SCORE, Prices, Winner, clip, find_json_object
-from service.llm.base import ChatClient
+from service.judging.base import WINNER_SCORE, LLMJudge, Winner, clip, find_json_object
 from service.schemas import Verdict
 
 PROMPT_VERSION = "pairwise-v1"
@@ -32,8 +31,6 @@ USER_TEMPLATE = (
 )
 # Defaults keep the prompt and reply inside SmolLM2's 2048-token context (~3.5 chars/token);
 # a judge on a large-context endpoint is built with larger limits.
-MAX_ANSWER_CHARS = 2000
-MAX_QUESTION_CHARS = 1200
 
 _BRACKETED = re.compile(r"\[\[\s*(A|B|C|tie)\s*\]\]", re.IGNORECASE)
 _LABELLED = re.compile(
@@ -83,49 +80,23 @@ def parse_choice(text: str) -> tuple[Letter | None, str]:
     return _letter(stripped) if len(stripped) <= 6 else None, stripped
 
 
-class PairwiseJudge:
+class PairwiseJudge(LLMJudge):
     """Any :class:`ChatClient` as a pairwise judge (the flagship itself, or a local model)."""
 
     name = "pairwise"
     prompt_version: str | None = PROMPT_VERSION
-
-    def __init__(
-        self,
-        client: ChatClient,
-        *,
-        max_tokens: int = 96,
-        prices: Prices | None = None,
-        max_answer_chars: int = MAX_ANSWER_CHARS,
-    ) -> None:
-        self.client = client
-        self.model: str | None = client.model
-        self.max_tokens = max_tokens
-        self.prices = prices or Prices()
-        self.max_answer_chars = max_answer_chars
-        self.max_question_chars = max_answer_chars * MAX_QUESTION_CHARS // MAX_ANSWER_CHARS
+    system_prompt = SYSTEM_PROMPT
 
     def _ask(self, question: str, a: str, b: str) -> dict[str, Any]:
-        messages = [
-            {"role": "system", "content": SYSTEM_PROMPT},
-            {
-                "role": "user",
-                "content": USER_TEMPLATE.format(
-                    question=clip(question, self.max_question_chars),
-                    a=clip(a, self.max_answer_chars),
-                    b=clip(b, self.max_answer_chars),
-                ),
-            },
-        ]
-        completion = self.client.complete(messages, max_tokens=self.max_tokens, temperature=0.0)
-        letter, reason = parse_choice(completion.text)
-        return {
-            "output": completion.text,
-            "choice": letter,
-            "reason": reason,
-            "prompt_tokens": completion.prompt_tokens,
-            "completion_tokens": completion.completion_tokens,
-            "latency_ms": completion.latency_ms,
-        }
+        result = self._complete(
+            USER_TEMPLATE.format(
+                question=clip(question, self.max_question_chars),
+                a=clip(a, self.max_answer_chars),
+                b=clip(b, self.max_answer_chars),
+            )
+        )
+        result["choice"], result["reason"] = parse_choice(result["output"])
+        return result
 
     def judge(self, question: str, cheap: str, flagship: str) -> Verdict:
         started = time.perf_counter()

@@ -13,7 +13,7 @@ import re
 import time
 from typing import Any
 
-from service.judging.base import Prices, Winner, clip, find_json_object
+from service.judging.base import MAX_ANSWER_CHARS, LLMJudge, Prices, Winner, clip, find_json_object
 from service.llm.base import ChatClient
 from service.schemas import Verdict
 
@@ -33,8 +33,6 @@ USER_TEMPLATE = (
 )
 # Defaults keep the prompt and reply inside SmolLM2's 2048-token context (~3.5 chars/token);
 # a judge on a large-context endpoint is built with larger limits.
-MAX_ANSWER_CHARS = 2000
-MAX_QUESTION_CHARS = 1200
 
 _NUMBER = r"(?P<g>\d+(?:\.\d+)?)"
 _PATTERNS = (
@@ -76,11 +74,12 @@ def gap_from_grade(grade: float) -> float:
     return (MAX_GRADE - grade) / (MAX_GRADE - MIN_GRADE)
 
 
-class ReferenceJudge:
+class ReferenceJudge(LLMJudge):
     """Any :class:`ChatClient` grading the cheap answer against the flagship's."""
 
     name = "reference"
     prompt_version: str | None = PROMPT_VERSION
+    system_prompt = SYSTEM_PROMPT
 
     def __init__(
         self,
@@ -91,37 +90,22 @@ class ReferenceJudge:
         prices: Prices | None = None,
         max_answer_chars: int = MAX_ANSWER_CHARS,
     ) -> None:
-        self.client = client
-        self.model: str | None = client.model
+        super().__init__(
+            client, max_tokens=max_tokens, prices=prices, max_answer_chars=max_answer_chars
+        )
         self.threshold = threshold
-        self.max_tokens = max_tokens
-        self.prices = prices or Prices()
-        self.max_answer_chars = max_answer_chars
-        self.max_question_chars = max_answer_chars * MAX_QUESTION_CHARS // MAX_ANSWER_CHARS
 
     def grade(self, question: str, answer: str, reference: str) -> dict[str, Any]:
         """One grading call: the parsed grade (or None), the reason and the raw output."""
-        messages = [
-            {"role": "system", "content": SYSTEM_PROMPT},
-            {
-                "role": "user",
-                "content": USER_TEMPLATE.format(
-                    question=clip(question, self.max_question_chars),
-                    reference=clip(reference, self.max_answer_chars),
-                    answer=clip(answer, self.max_answer_chars),
-                ),
-            },
-        ]
-        completion = self.client.complete(messages, max_tokens=self.max_tokens, temperature=0.0)
-        grade, reason = parse_grade(completion.text)
-        return {
-            "output": completion.text,
-            "grade": grade,
-            "reason": reason,
-            "prompt_tokens": completion.prompt_tokens,
-            "completion_tokens": completion.completion_tokens,
-            "latency_ms": completion.latency_ms,
-        }
+        result = self._complete(
+            USER_TEMPLATE.format(
+                question=clip(question, self.max_question_chars),
+                reference=clip(reference, self.max_answer_chars),
+                answer=clip(answer, self.max_answer_chars),
+            )
+        )
+        result["grade"], result["reason"] = parse_grade(result["output"])
+        return result
 
     def judge(self, question: str, cheap: str, flagship: str) -> Verdict:
         started = time.perf_counter()
