@@ -12,14 +12,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from service import models
-from service.api.dashboard import router
-from service.api.deps import db_session
 from service.db import make_engine
 from service.models import Base
 from tests.reporting.synthetic import (
@@ -27,6 +24,7 @@ from tests.reporting.synthetic import (
     DASHBOARD_SLASHED,
     DASHBOARD_SMALL,
     DASHBOARD_STABLE,
+    dashboard_app,
     dashboard_dataset,
     many_segments,
 )
@@ -36,16 +34,7 @@ NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _client(engine: Engine) -> TestClient:
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
-
-    def session() -> Iterator[Session]:
-        with factory() as s:
-            yield s
-
-    app = FastAPI()
-    app.include_router(router)
-    app.dependency_overrides[db_session] = session
-    return TestClient(app)
+    return TestClient(dashboard_app(engine)[0])
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,9 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from service import models
-from service.api.dashboard import router
-from service.api.deps import db_session
 from service.config import Settings
 from service.db import make_engine
 from service.models import Base
@@ -27,6 +25,7 @@ from tests.reporting.synthetic import (
     DASHBOARD_SHIFTED,
     DASHBOARD_SLASHED,
     DASHBOARD_SMALL,
+    dashboard_app,
     dashboard_dataset,
 )
 
@@ -44,15 +43,7 @@ NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _app(engine: Engine) -> FastAPI:
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
-
-    def session() -> Iterator[Session]:
-        with factory() as s:
-            yield s
-
-    app = FastAPI()
-    app.include_router(router)
-    app.dependency_overrides[db_session] = session
+    app, factory = dashboard_app(engine)
 
     # Stand-ins for the alerts JSON API (another module): the buttons' contract is a POST
     # that changes the alert, then a reload.

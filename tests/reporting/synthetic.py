@@ -8,15 +8,19 @@ Rows go in with Core executemany and explicit ids, which keeps 10,000-event fixt
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Integer, cast, func, insert, select
-from sqlalchemy.orm import Session
+from fastapi import FastAPI
+from sqlalchemy import Engine, Integer, cast, func, insert, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from service import models
+from service.api.dashboard import router
+from service.api.deps import db_session
 
 WEEK = timedelta(days=7)
 
@@ -345,3 +349,17 @@ def many_segments(session: Session, n: int, now: datetime, *, seed: int = 9) -> 
     session.execute(insert(models.Segment), segments)
     session.execute(insert(models.TrafficEvent), events)
     session.flush()
+
+
+def dashboard_app(engine: Engine) -> tuple[FastAPI, sessionmaker[Session]]:
+    """The dashboard router alone, reading the given database (for page and browser tests)."""
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+
+    def session() -> Iterator[Session]:
+        with factory() as s:
+            yield s
+
+    app = FastAPI()
+    app.include_router(router)
+    app.dependency_overrides[db_session] = session
+    return app, factory
