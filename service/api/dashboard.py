@@ -36,7 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from service import models
 from service.api.deps import db_session
-from service.reporting.stats import WeightedSums, excess_gap
+from service.stats.excess_gap import WeightedSums, excess_gap
 
 router = APIRouter(include_in_schema=False)
 DbSession = Annotated[Session, Depends(db_session)]

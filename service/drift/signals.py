@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from service.drift.estimates import Interval, WeightedMean, difference
+from service.stats.estimates import Interval, WeightedMean, difference
 
 # Smallest inclusion probability honoured; a smaller (or zero) one would give a row unbounded
 # weight in the Hajek estimate.

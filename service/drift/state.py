@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.drift.changepoint import ChangeSummary
-from service.drift.estimates import Interval, RecentWindow, WeightedMean, wilson_interval
+from service.stats.estimates import Interval, RecentWindow, WeightedMean, wilson_interval
 from service.drift.registry import AnyDetector, build_detector, retarget
 from service.drift.signals import SIGNALS, SignalSpec, excess_gap
 

@@ -1,7 +1,7 @@
 """Weekly drift report: SQL aggregates per segment, Evidently drift tests, HTML + JSON, Slack.
 
 Only this package imports evidently, and only from :mod:`service.reporting.drift_checks`. The
-names below load lazily so that importing :mod:`service.reporting.stats` (the dashboard does)
+names below load lazily so that importing :mod:`service.stats.excess_gap` (the dashboard does)
 never pulls evidently in.
 """
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from service import models
-from service.reporting.stats import WeightedSums
+from service.stats.excess_gap import WeightedSums
 
 E = models.TrafficEvent
 V = models.Verdict

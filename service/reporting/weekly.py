@@ -23,7 +23,7 @@ from service.config import Settings
 from service.reporting import drift_checks, queries
 from service.reporting.html import render_report_html
 from service.reporting.queries import PeriodStats
-from service.reporting.stats import MIN_SEGMENT_NOISE_PAIRS, WeightedSums, excess_gap
+from service.stats.excess_gap import MIN_SEGMENT_NOISE_PAIRS, WeightedSums, excess_gap
 
 log = logging.getLogger(__name__)
 

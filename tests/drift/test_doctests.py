@@ -13,7 +13,7 @@ MODULES = [
     "service.drift.gaussian_cusum",
     "service.drift.two_sided",
     "service.drift.registry",
-    "service.drift.estimates",
+    "service.stats.estimates",
     "service.drift.signals",
 ]
 

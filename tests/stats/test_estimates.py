@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from service.drift import SIGNALS
-from service.drift.estimates import RecentWindow, WeightedMean, wilson_interval
+from service.stats.estimates import RecentWindow, WeightedMean, wilson_interval
 from service.drift.signals import (
     event_values,
     excess_gap,
