@@ -174,11 +174,25 @@ class Settings(BaseSettings):
         gt=0,
         description="Deployment-wide false-alarm budget across all segments x signals.",
     )
-    expected_samples_per_week: float = Field(
-        default=100_000,
+    drift_batch_rows: int = Field(
+        default=20_000,
+        ge=100,
+        description="Most new events (and verdicts) one drift.update job reads per segment; "
+        "a full batch queues the next one at once, so a backlog is worked off in steps that "
+        "each finish well inside the job's time limit.",
+    )
+    min_detectable_effect: float = Field(
+        default=0.15,
         gt=0,
-        description="Typical updates per detector per week, used to turn the false-alarm "
-        "budget into each detector's average run length.",
+        lt=1,
+        description="Smallest rise in a segment's flagship-wins rate (absolute) that sampling "
+        "is sized to detect within detection_days.",
+    )
+    detection_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="Days of event time within which sampling aims to detect a "
+        "min_detectable_effect rise in every segment.",
     )
 
     # --- alerts ------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Text,
@@ -209,7 +208,8 @@ class DetectorState(Base):
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
     signal: Mapped[str] = mapped_column(String(64))
     detector: Mapped[str] = mapped_column(String(64))
-    state: Mapped[bytes] = mapped_column(LargeBinary)
+    # Versioned JSON (service.drift.codec); never pickle.
+    state: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # Highest traffic_events.id (or verdicts.id for quality) already fed to the detector.
     watermark: Mapped[int] = mapped_column(BigInteger, default=0)
     n_updates: Mapped[int] = mapped_column(BigInteger, default=0)

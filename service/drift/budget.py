@@ -60,6 +60,23 @@ The chain of reasoning the README quotes
    real ARL0 is then at least the design value unless the estimate is off by more than two
    standard errors, at the price of a longer delay while the margin is wide: the benchmark
    measures both (``benchmarks/detection.py``).
+
+6. **Each detector's own clock.** The budget is in false alarms per *week*, and detectors see
+   very different numbers of samples in a week: a small segment's quality detector a few dozen
+   verdicts, a large segment's latency detector a hundred thousand events. Giving every
+   detector the same share ``F / D`` of the budget (``D`` detectors) means a detector that sees
+   ``N_d`` samples a week needs ``ARL0_d = D * N_d / F`` samples: the slow ones get a far lower
+   ARL0, hence a far shorter delay, than one deployment-wide ``N`` would give them. ``N_d`` is
+   measured on the traffic's own clock (event time), so a replay of two weeks is two weeks
+   (:func:`arl0_for_rate`).
+
+7. **Self-starting GLR.** A detector that does not know the in-control level maximises the
+   likelihood ratio over it as well as over the change point (:mod:`service.drift.glr`). Its
+   statistic is close to parameter-free, so one threshold per ``ARL0`` serves every level:
+   simulation (``benchmarks/glr_calibration.py``) gives ``log ARL0 = h - log(h) / 2 + a`` with
+   ``a`` depending slightly on the window and halving the ARL0 (``a - log 2``) for a two-sided
+   test, the shape the asymptotics of scan statistics predict (Siegmund & Venkatraman 1995).
+   :func:`glr_threshold` inverts it with ``a`` rounded towards more conservative thresholds.
 """
 
 from __future__ import annotations
@@ -98,6 +115,65 @@ def arl0_per_detector(
     if n_segments < 1 or n_signals < 1 or updates_per_week <= 0:
         raise ValueError("segments, signals and updates per week must be positive")
     return n_segments * n_signals * updates_per_week / false_alarms_per_week
+
+
+def arl0_for_rate(false_alarms_per_week: float, n_detectors: int, samples_per_week: float) -> float:
+    """In-control ARL (in samples) of a detector that sees ``samples_per_week``: ``D * N_d / F``.
+
+    Every detector gets an equal share ``F / D`` of the weekly budget, so one that sees
+    ``N_d`` samples a week may raise a false alarm every ``D * N_d / F`` samples on average.
+
+    >>> arl0_for_rate(1.0, n_detectors=140, samples_per_week=35)
+    4900.0
+    """
+    if false_alarms_per_week <= 0:
+        raise ValueError("false_alarms_per_week must be positive")
+    if n_detectors < 1 or samples_per_week <= 0:
+        raise ValueError("detectors and samples per week must be positive")
+    return n_detectors * samples_per_week / false_alarms_per_week
+
+
+# --- Bernoulli GLR: threshold from the simulation fit (point 7 above) ------------------------
+
+# ``a`` of ``log ARL0 = h - log(h) / 2 + a``, one- and two-sided, fitted at a window of 500
+# over ARL0 from 10^2 to 3 x 10^4 at rates 0.1, 0.3 and 0.5, and rounded down (a conservative
+# threshold). A two-sided test alarms less than twice as often as a one-sided one (its two
+# sides are rarely both large), hence less than ``log 2`` between them.
+GLR_FIT = {"one_sided": 1.5, "two_sided": 1.2}
+
+
+def glr_threshold(arl0: float, *, two_sided: bool = False) -> float:
+    """Threshold (nats) of :class:`~service.drift.glr.BernoulliGLR` for an in-control ``arl0``.
+
+    >>> round(glr_threshold(5_000), 2)
+    8.06
+    """
+    if arl0 <= 1.0:
+        return 0.5
+    a = GLR_FIT["two_sided" if two_sided else "one_sided"]
+    target = math.log(arl0)
+
+    def log_arl(h: float) -> float:
+        return h - 0.5 * math.log(h) + a
+
+    low, high = 0.5, 1.0
+    while log_arl(high) < target:
+        low, high = high, high * 2.0
+    for _ in range(60):
+        mid = (low + high) / 2.0
+        if log_arl(mid) < target:
+            low = mid
+        else:
+            high = mid
+    return high
+
+
+def glr_delay(p0: float, p1: float, threshold: float) -> float:
+    """Approximate detection delay (samples) of a GLR or CUSUM with this threshold for a change
+    ``p0 -> p1``: Wald's threshold over the Kullback-Leibler divergence per sample."""
+    _check_rates(p0, p1)
+    kl = p1 * math.log(p1 / p0) + (1.0 - p1) * math.log((1.0 - p1) / (1.0 - p0))
+    return threshold / kl
 
 
 # --- Bernoulli CUSUM: integer lattice and exact ARL ----------------------------------------

@@ -53,6 +53,12 @@ class GaussianCUSUM(DriftDetector):
         Standard errors by which estimated parameters are moved to the conservative side.
     refine
         Re-estimate mean and standard deviation from the in-control samples as they double.
+    clip
+        Standardised values are clipped to ``[-clip, clip]`` before they enter the sum, so one
+        absurd value (a cost of 1e308, a latency of a week) adds at most ``clip - |delta|/2`` to
+        the statistic and cannot page anyone on its own; a real shift moves many values and is
+        barely slowed. Clipping only narrows the increments, so the in-control ARL can only
+        grow (the design stays conservative). ``None`` disables it.
     min_std
         Floor on the standard deviation, absolute and relative to ``|mean|`` (``min_std`` and
         ``1e-3 * |mean|``), so a constant warm-up does not make every later wiggle an alarm.
@@ -92,6 +98,7 @@ class GaussianCUSUM(DriftDetector):
         transform: Transform = "identity",
         margin: float = 2.0,
         refine: bool = True,
+        clip: float | None = 4.0,
         min_std: float = 1e-9,
     ) -> None:
         super().__init__()
@@ -118,6 +125,7 @@ class GaussianCUSUM(DriftDetector):
         self.transform = transform
         self.margin = margin
         self.refine = refine
+        self.clip = clip
         self.min_std = min_std
         self._reset()
 
@@ -189,6 +197,8 @@ class GaussianCUSUM(DriftDetector):
         tracker.n += 1
         tracker.total += x
         y = math.log1p(x) if self.transform == "log1p" else x
+        if not math.isfinite(y):
+            raise ValueError("values must be finite")
         if self._origin is None:
             self._origin = y
         d = y - self._origin
@@ -198,7 +208,10 @@ class GaussianCUSUM(DriftDetector):
             if tracker.n >= self.warmup:
                 self._estimate(tracker.n, self._sy, self._syy)
             return self
-        s = self._s + self._sign * (y - self._mu) / self._sigma - self._k
+        z = self._sign * (y - self._mu) / self._sigma
+        if self.clip is not None:
+            z = min(max(z, -self.clip), self.clip)
+        s = self._s + z - self._k
         if s <= 0.0:
             self._s = 0.0
             tracker.n_at_zero = tracker.n

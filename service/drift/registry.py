@@ -10,6 +10,10 @@ Names:
   ``two_sided=True`` an upper and a lower one in a :class:`~service.drift.two_sided.TwoSidedCUSUM`.
 - ``gaussian_cusum``: :class:`~service.drift.gaussian_cusum.GaussianCUSUM`; ``two_sided=True``
   likewise.
+- ``bernoulli_glr``: :class:`~service.drift.glr.BernoulliGLR` (``side``, ``window``): no warm-up.
+- ``self_starting_bernoulli``: the ``bernoulli_cusum`` built from the same parameters, with a
+  :class:`~service.drift.glr.BernoulliGLR` watching its warm-up
+  (:class:`~service.drift.self_starting.SelfStartingCUSUM`).
 
 ``warmup`` is accepted by every name and mapped onto the River detector's own warm-up
 parameter where it has one (ADWIN ``grace_period``, Page-Hinkley ``min_instances``, DDM
@@ -27,6 +31,8 @@ from river.base import BinaryDriftDetector, DriftDetector
 
 from service.drift.bernoulli_cusum import BernoulliCUSUM
 from service.drift.gaussian_cusum import GaussianCUSUM
+from service.drift.glr import BernoulliGLR
+from service.drift.self_starting import SelfStartingCUSUM
 from service.drift.two_sided import TwoSidedCUSUM
 
 # River keeps binary detectors outside the DriftDetector hierarchy; both share its interface.
@@ -66,6 +72,19 @@ def _gaussian(params: dict[str, Any], arl0: float | None) -> AnyDetector:
     return GaussianCUSUM(arl0=arl0, **params)
 
 
+def _glr(params: dict[str, Any], arl0: float | None) -> AnyDetector:
+    params.pop("warmup", None)  # it needs none
+    return BernoulliGLR(arl0=arl0, **params)
+
+
+def _self_starting(params: dict[str, Any], arl0: float | None) -> AnyDetector:
+    two_sided = bool(params.get("two_sided", False))
+    side = "both" if two_sided else str(params.get("direction", "up"))
+    window = int(params.pop("glr_window", 500))
+    cusum = _bernoulli(params, arl0)
+    return SelfStartingCUSUM(cusum, side, window)  # type: ignore[arg-type]
+
+
 DETECTORS: dict[str, Factory] = {
     "adwin": _river(drift.ADWIN, "adwin"),
     "page_hinkley": _river(drift.PageHinkley, "page_hinkley"),
@@ -73,10 +92,14 @@ DETECTORS: dict[str, Factory] = {
     "hddm_a": _river(drift.binary.HDDMA, "hddm_a"),
     "bernoulli_cusum": _bernoulli,
     "gaussian_cusum": _gaussian,
+    "bernoulli_glr": _glr,
+    "self_starting_bernoulli": _self_starting,
 }
 
 # Detectors that only accept 0/1 inputs.
-BINARY_DETECTORS = frozenset({"ddm", "hddm_a", "bernoulli_cusum"})
+BINARY_DETECTORS = frozenset(
+    {"ddm", "hddm_a", "bernoulli_cusum", "bernoulli_glr", "self_starting_bernoulli"}
+)
 
 
 def build_detector(

@@ -4,19 +4,24 @@ Every signal has one entry in :data:`SIGNALS` with its detector, parameters and 
 table, with the reasoning behind each choice:
 
 ==================  ========================  =================================================
-signal              value per row             detector (all CUSUMs sized from the budget)
+signal              value per row             detector (every threshold sized from the budget)
 ==================  ========================  =================================================
-routing_share       event: 1 if routed cheap  two-sided Bernoulli CUSUM, shift 0.10, warm-up 500:
-                                              a router that moves a segment either way matters
-quality_gap         'gap' verdict: 1 if the   Bernoulli CUSUM up, shift +0.10 in the flagship-
-                    flagship won              wins rate, warm-up 200 verdicts (verdicts are few)
+routing_share       event: 1 if routed cheap  two-sided Bernoulli CUSUM, shift 0.10, warm-up 500,
+                                              with a two-sided GLR watching the warm-up: a router
+                                              that moves a segment either way matters
+quality_gap         'gap' verdict: 1 if the   one-sided Bernoulli GLR (no warm-up, window 500):
+                    flagship won              verdicts are few, so a small segment must be
+                                              watched from its first one
 latency             event: latency_ms         Gaussian CUSUM up, 0.5 sigma of log(1 + ms),
-                                              warm-up 500: latencies are right-skewed, their log
-                                              is close to normal, and a p95 blow-up moves it
-escalation_rate     event: 1 if escalated     Bernoulli CUSUM up, shift +0.05, warm-up 500
-error_rate          event: 1 if error or      Bernoulli CUSUM up, shift +0.02, warm-up 500:
-                    refused                   errors are rare, so a small absolute shift
-cost_per_request    event: cost_usd           Gaussian CUSUM up, 0.5 sigma, warm-up 500
+                                              warm-up 100, inputs clipped at 4 sigma: latencies
+                                              are right-skewed, their log is close to normal
+escalation_rate     event: 1 if escalated     Bernoulli CUSUM up, shift +0.05, warm-up 500, GLR
+                                              watching the warm-up
+error_rate          event: 1 if error or      Bernoulli CUSUM up, shift +0.02, warm-up 500, GLR
+                    refused                   watching the warm-up: errors are rare, so a small
+                                              absolute shift
+cost_per_request    event: cost_usd           Gaussian CUSUM up, 0.5 sigma of log(1 + usd),
+                                              warm-up 100, inputs clipped at 4 sigma
 traffic_share       all traffic: 1 if the     two-sided Bernoulli CUSUM, ratio 2 (share doubles
                     event is this segment's   or halves), warm-up 2,000 events of all traffic
 ==================  ========================  =================================================
@@ -24,10 +29,12 @@ traffic_share       all traffic: 1 if the     two-sided Bernoulli CUSUM, ratio 2
 Rows with no value (an event without ``latency_ms`` or ``cost_usd``) are skipped.
 
 **Quality gap.** The detector sees the unweighted flagship-wins indicator of each 'gap'
-verdict: within a segment the inclusion probability barely moves, and the CUSUM's level is
-estimated in its own warm-up. The *reported* estimate is the excess gap, i.e. the Hajek
-flagship-wins rate of 'gap' verdicts minus the same rate of 'noise' verdicts (the flagship
-against a repeat of itself), both weighted by ``1 / inclusion_probability``: see
+verdict: within a segment the inclusion probability barely moves. The GLR maximises over the
+unknown level before the change, so it needs no warm-up and no pooled level that other
+segments would impose (segments differ in their normal gap). The *reported* estimate is the
+excess gap, i.e. the Hajek flagship-wins rate of 'gap' verdicts minus the same rate of
+'noise' verdicts (the flagship against a repeat of itself), both weighted by
+``1 / inclusion_probability``: see
 :func:`excess_gap`.
 
 **Traffic share.** The segment's share of all traffic is a Bernoulli stream over *all* events:
@@ -37,10 +44,10 @@ that run in O(1) (:meth:`BernoulliCUSUM.update_zeros`). Ids skipped by rolled-ba
 as other traffic, a negligible bias. A segment that falls silent produces no new ids: the
 no-data alert covers that case.
 
-**Sample accounting for the budget.** ``samples`` says what one detector update is. The
-false-alarm budget assumes every detector sees about ``expected_samples_per_week`` updates; the
-traffic-share detector sees all traffic, about ``S`` times more, so its ARL0 is multiplied by the
-segment count to keep its share of the budget (see :mod:`service.drift.store`).
+**Sample accounting for the budget.** ``samples`` says what one detector update is. Each
+detector's ARL0 follows the number of updates it sees per week of event time (a share of the
+budget per detector, :func:`service.drift.budget.arl0_for_rate`): a quality detector with 35
+verdicts a week gets an ARL0 in the thousands, a busy latency detector one in the millions.
 """
 
 from __future__ import annotations
@@ -124,7 +131,7 @@ SIGNALS: dict[str, SignalSpec] = {
         SignalSpec(
             name="routing_share",
             source="events",
-            detector="bernoulli_cusum",
+            detector="self_starting_bernoulli",
             params={"two_sided": True, "shift": 0.10, "warmup": 500},
             estimator="rate",
             samples="segment_events",
@@ -134,8 +141,8 @@ SIGNALS: dict[str, SignalSpec] = {
         SignalSpec(
             name="quality_gap",
             source="verdicts",
-            detector="bernoulli_cusum",
-            params={"direction": "up", "shift": 0.10, "warmup": 200},
+            detector="bernoulli_glr",
+            params={"side": "up", "window": 500},
             estimator="excess",
             samples="verdicts",
             description="Rate at which the flagship beats the cheap answer, beyond the "
@@ -145,7 +152,7 @@ SIGNALS: dict[str, SignalSpec] = {
             name="latency",
             source="events",
             detector="gaussian_cusum",
-            params={"delta": 0.5, "transform": "log1p", "warmup": 500},
+            params={"delta": 0.5, "transform": "log1p", "warmup": 100},
             estimator="mean",
             samples="segment_events",
             description="Request latency in ms (tested on log(1 + ms)).",
@@ -154,7 +161,7 @@ SIGNALS: dict[str, SignalSpec] = {
         SignalSpec(
             name="escalation_rate",
             source="events",
-            detector="bernoulli_cusum",
+            detector="self_starting_bernoulli",
             params={"direction": "up", "shift": 0.05, "warmup": 500},
             estimator="rate",
             samples="segment_events",
@@ -164,7 +171,7 @@ SIGNALS: dict[str, SignalSpec] = {
         SignalSpec(
             name="error_rate",
             source="events",
-            detector="bernoulli_cusum",
+            detector="self_starting_bernoulli",
             params={"direction": "up", "shift": 0.02, "warmup": 500},
             estimator="rate",
             samples="segment_events",
@@ -175,10 +182,10 @@ SIGNALS: dict[str, SignalSpec] = {
             name="cost_per_request",
             source="events",
             detector="gaussian_cusum",
-            params={"delta": 0.5, "warmup": 500},
+            params={"delta": 0.5, "transform": "log1p", "warmup": 100},
             estimator="mean",
             samples="segment_events",
-            description="Router-reported cost per request in USD.",
+            description="Router-reported cost per request in USD (tested on log(1 + usd)).",
             value=cost_value,
         ),
         SignalSpec(

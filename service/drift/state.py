@@ -1,6 +1,7 @@
 """One segment's signal between micro-batches: detector, running estimates, recent window.
 
-A :class:`SignalState` is what ``detector_states.state`` stores (pickled). It feeds values to
+A :class:`SignalState` is what ``detector_states.state`` stores, as versioned JSON
+(:mod:`service.drift.codec`). It feeds values to
 the detector, keeps the estimate of the current regime (the samples since the last reset), a
 window of the most recent values for the alerting code, and the baseline: the level before the
 most recent detected change, or the warm-up level before any detection. That is the level the
@@ -18,10 +19,19 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.drift import codec
+from service.drift.budget import arl0_for_rate
 from service.drift.changepoint import ChangeSummary
-from service.stats.estimates import Interval, RecentWindow, WeightedMean, wilson_interval
+from service.drift.glr import BernoulliGLR
 from service.drift.registry import AnyDetector, build_detector, retarget
 from service.drift.signals import SIGNALS, SignalSpec, excess_gap
+from service.stats.estimates import Interval, RecentWindow, WeightedMean, wilson_interval
+
+_WEEK = 7 * 86_400.0
+# A detector's rate is measured over at least an hour of event time. Over a shorter span the
+# rate of a slow stream reads high (its ARL0 and threshold too: the safe side), while a fast
+# stream's rate is known within minutes either way.
+_MIN_RATE_SPAN = 3_600.0
 
 
 @dataclass(frozen=True)
@@ -39,10 +49,17 @@ class Detection:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@codec.register
 class SignalState:
     """Persisted state of one (segment, signal)."""
 
-    def __init__(self, spec: SignalSpec, arl0: float, window: int) -> None:
+    def __init__(
+        self,
+        spec: SignalSpec,
+        arl0: float,
+        window: int,
+        budget: tuple[float, int] | None = None,
+    ) -> None:
         self.signal = spec.name
         self.detector_name = spec.detector
         self.arl0 = arl0
@@ -56,6 +73,12 @@ class SignalState:
         self.baseline_n = 0
         self.detections = 0
         self.last_event_id: int | None = None  # traffic share: previous segment event
+        # Event time (epoch seconds) of the first and latest sample: the detector's own clock.
+        self.first_at: float | None = None
+        self.last_at: float | None = None
+        # (false alarms per week, detectors sharing them); None: the ARL0 stays as given.
+        self.budget = list(budget) if budget is not None else None
+        self.next_resize = 1  # n_updates at which the ARL0 follows the rate next
 
     @property
     def spec(self) -> SignalSpec:
@@ -72,10 +95,55 @@ class SignalState:
     def set_window(self, window: int) -> None:
         self.recent = self.recent.resized(window)
 
+    def set_budget(self, false_alarms_per_week: float, n_detectors: int) -> None:
+        """The deployment's budget and how many detectors share it; re-sizes on a change."""
+        budget = [false_alarms_per_week, n_detectors]
+        if budget != self.budget:
+            self.budget = budget
+            if self.n_updates:
+                self.retarget(self.arl0_for_rate())
+
+    def samples_per_week(self) -> float:
+        """Updates this detector sees per week of event time (at least an hour measured)."""
+        if self.first_at is None or self.last_at is None or self.n_updates == 0:
+            return 0.0
+        span = max(self.last_at - self.first_at, _MIN_RATE_SPAN)
+        return self.n_updates * _WEEK / span
+
+    def arl0_for_rate(self) -> float:
+        """``D * N_d / F`` for this detector's rate, rounded to a power of two (designs are
+        cached per ARL0, so this keeps them few)."""
+        assert self.budget is not None
+        false_alarms, detectors = self.budget
+        arl0 = arl0_for_rate(false_alarms, int(detectors), max(self.samples_per_week(), 1.0))
+        return float(2.0 ** round(math.log2(arl0)))
+
+    def _tick(self, at_time: float | None) -> None:
+        """Note a sample's event time; follow the rate each time the sample count doubles.
+
+        Re-sizing at fixed sample counts, not per batch, keeps the outcome independent of how
+        the stream was cut into batches."""
+        if at_time is not None:
+            if self.first_at is None:
+                self.first_at = at_time
+            self.last_at = at_time if self.last_at is None else max(self.last_at, at_time)
+        if self.budget is not None and self.n_updates >= self.next_resize:
+            self.retarget(self.arl0_for_rate())
+            while self.next_resize <= self.n_updates:
+                self.next_resize *= 2
+
     # --- feeding --------------------------------------------------------------------------
 
-    def feed(self, value: float, at_event_pk: int | None, weight: float = 1.0) -> Detection | None:
-        """One value (with its sampling weight for the estimate); a detection or ``None``."""
+    def feed(
+        self,
+        value: float,
+        at_event_pk: int | None,
+        weight: float = 1.0,
+        at_time: float | None = None,
+    ) -> Detection | None:
+        """One value (with its sampling weight for the estimate, and its event time in epoch
+        seconds); a detection or ``None``."""
+        self._tick(at_time)
         self.n_rows += 1
         self.regime.add(value, weight)
         self.recent.add(value)
@@ -91,8 +159,9 @@ class SignalState:
         """A noise-floor verdict (quality only): estimate only, no detector."""
         self.noise.add(value, weight)
 
-    def feed_gap(self, event_id: int, gap: int) -> list[Detection]:
+    def feed_gap(self, event_id: int, gap: int, at_time: float | None = None) -> list[Detection]:
         """A segment event closing ``gap`` all-traffic events: ``gap - 1`` zeros, then a one."""
+        self._tick(at_time)
         detections: list[Detection] = []
         zeros = gap - 1
         update_zeros = getattr(self.detector, "update_zeros", None)
@@ -243,7 +312,15 @@ class SignalState:
                 noise_rate=_finite(noise.mean),
                 noise_n=noise.n,
             )
+        if isinstance(self.detector, BernoulliGLR):
+            # Unweighted counts since the last reset: what the pooled prior is fitted on.
+            out.update(detector_ones=self.detector.ones, detector_n=self.detector.n)
         return out
+
+    def set_prior(self, prior: tuple[float, float] | None) -> None:
+        """The pooled prior of a GLR detector (other detectors need none)."""
+        if isinstance(self.detector, BernoulliGLR):
+            self.detector.set_prior(prior)
 
 
 def _finite(value: float | None) -> float | None:

@@ -21,21 +21,29 @@ workers racing on a new segment do not collide on the unique key.
 locks a batch's segment rows before its events take ids, and judging locks the segment row
 before it inserts verdicts, so writers to one segment take ids and commit in the same order.
 
-**State format.** ``state`` is a pickled :class:`~service.drift.state.SignalState`. Pickle is
-acceptable because only this module writes the column; it must never hold data from outside.
+**State format.** ``state`` is a :class:`~service.drift.state.SignalState` as versioned JSON
+(:mod:`service.drift.codec`), never pickle. A state that does not decode (a row from an older
+version, an edited row) is rebuilt from history: a fresh detector silently replays the
+signal's last :data:`REBUILD_ROWS` rows up to the stored watermark (no drift events are raised
+for them), then carries on with the new rows as usual.
 
-**False-alarm budget.** Each batch recomputes every detector's ARL0 from the settings and the
+**Bounded batches.** One call reads at most ``drift_batch_rows`` new events and as many new
+verdicts, so a backlog never meets the job's time limit; the watermarks move with every batch,
+and :attr:`SignalBatch.more` tells the job to queue the next one at once.
+
+**False-alarm budget.** Each batch recomputes every detector's ARL0 from the settings, the
 current number of segments (rounded up to a power of two, so thresholds move only when the
-count doubles): ``ARL0 = S * G * N / F`` (:func:`service.drift.budget.arl0_per_detector`), times
-``S`` again for the traffic-share signal, which sees all traffic rather than the segment's.
+count doubles) and the detector's own samples per week of event time:
+``ARL0 = S * G * N_d / F`` (:func:`service.drift.budget.arl0_for_rate`), rounded to a power of
+two so that designs are reused.
 """
 
 from __future__ import annotations
 
-import math
-import pickle
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import case, func, select, update
@@ -45,7 +53,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.config import Settings
-from service.drift.budget import arl0_per_detector
+from service.drift import codec
+from service.drift.budget import arl0_for_rate
 from service.drift.signals import (
     SIGNALS,
     SignalSpec,
@@ -55,8 +64,12 @@ from service.drift.signals import (
 )
 from service.drift.state import Detection, SignalState
 from service.models import DetectorState, DriftEvent, Segment, TrafficEvent, Verdict, utcnow
+from service.stats.pooled import beta_prior
 
-_PICKLE_PROTOCOL = 5
+logger = logging.getLogger(__name__)
+
+# Rows a rebuilt state replays (per signal) before it carries on.
+REBUILD_ROWS = 5_000
 
 
 @dataclass(frozen=True)
@@ -68,18 +81,12 @@ class SignalBatch:
     drift_event_ids: list[int]
     recent_mean: float | None
     recent_n: int
+    more: bool = False  # the batch was full: more rows are waiting
 
 
-def detector_arl0(settings: Settings, n_segments: int, spec: SignalSpec) -> float:
-    """The ARL0 a signal's detector needs under the deployment's false-alarm budget."""
-    segments = 1 << max(0, math.ceil(math.log2(max(1, n_segments))))
-    arl0 = arl0_per_detector(
-        settings.false_alarms_per_week,
-        n_segments=segments,
-        n_signals=len(SIGNALS),
-        updates_per_week=settings.expected_samples_per_week,
-    )
-    return arl0 * segments if spec.samples == "all_traffic" else arl0
+def n_detectors(n_segments: int) -> int:
+    """Detectors sharing the budget: segments x signals."""
+    return max(1, n_segments) * len(SIGNALS)
 
 
 def update_segment(session: Session, segment_id: int, settings: Settings) -> list[SignalBatch]:
@@ -91,9 +98,12 @@ def update_segment(session: Session, segment_id: int, settings: Settings) -> lis
     _take_write_lock(session, segment_id)
     n_segments = session.scalar(select(func.count()).select_from(Segment)) or 1
     rows = _locked_rows(session, segment_id, settings, n_segments)
-    states = {name: _load(row, settings.resolve_after_samples) for name, row in rows.items()}
-    for name, state in states.items():
-        state.retarget(detector_arl0(settings, n_segments, SIGNALS[name]))
+    states = {
+        name: _load(session, segment_id, row, settings, n_segments) for name, row in rows.items()
+    }
+    for state in states.values():
+        state.set_budget(settings.false_alarms_per_week, n_detectors(n_segments))
+    limit = settings.drift_batch_rows
 
     detections: dict[str, list[Detection]] = {name: [] for name in SIGNALS}
     n_new: dict[str, int] = {name: 0 for name in SIGNALS}
@@ -101,42 +111,29 @@ def update_segment(session: Session, segment_id: int, settings: Settings) -> lis
     occurred: dict[int, Any] = {}
 
     event_signals = [spec for spec in SIGNALS.values() if spec.source == "events"]
-    events = _new_events(session, segment_id, min(watermarks[s.name] for s in event_signals))
+    events = _new_events(session, segment_id, min(watermarks[s.name] for s in event_signals), limit)
+    more = len(events) >= limit
     for event in events:
         occurred[event.id] = event.occurred_at
     for spec in event_signals:
         fresh = [event for event in events if event.id > watermarks[spec.name]]
         if not fresh:
             continue
-        state = states[spec.name]
-        if spec.estimator == "share":
-            gaps = traffic_gaps([event.id for event in fresh], state.last_event_id)
-            for event_id, gap in gaps:
-                detections[spec.name].extend(state.feed_gap(event_id, gap))
-            n_new[spec.name] = len(gaps)
-        else:
-            values = event_values(spec, fresh)
-            for event_id, value in values:
-                found = state.feed(value, at_event_pk=event_id)
-                if found is not None:
-                    detections[spec.name].append(found)
-            n_new[spec.name] = len(values)
+        n_new[spec.name], detections[spec.name] = _feed_events(
+            states[spec.name], spec, fresh, settings, n_segments
+        )
         watermarks[spec.name] = fresh[-1].id
 
     quality = [spec for spec in SIGNALS.values() if spec.source == "verdicts"]
     for spec in quality:
-        verdicts = _new_verdicts(session, segment_id, watermarks[spec.name])
+        verdicts = _new_verdicts(session, segment_id, watermarks[spec.name], limit)
+        more = more or len(verdicts) >= limit
         if not verdicts:
             continue
-        state = states[spec.name]
-        for kind, event_pk, value, weight in quality_stream(verdicts):
-            if kind == "noise":
-                state.feed_noise(value, weight)
-                continue
-            found = state.feed(value, at_event_pk=event_pk, weight=weight)
-            n_new[spec.name] += 1
-            if found is not None:
-                detections[spec.name].append(found)
+        states[spec.name].set_prior(_pooled_prior(session, spec.name, segment_id))
+        n_new[spec.name], detections[spec.name] = _feed_verdicts(
+            states[spec.name], verdicts, settings, n_segments
+        )
         watermarks[spec.name] = verdicts[-1].id
 
     drift_rows: dict[str, list[DriftEvent]] = {name: [] for name in SIGNALS}
@@ -151,7 +148,7 @@ def update_segment(session: Session, segment_id: int, settings: Settings) -> lis
         if watermarks[name] == row.watermark:
             continue
         state = states[name]
-        row.state = pickle.dumps(state, protocol=_PICKLE_PROTOCOL)
+        row.state = codec.dumps(state)
         row.watermark = watermarks[name]
         row.n_updates = state.n_updates
         row.estimate = state.estimate()
@@ -165,9 +162,71 @@ def update_segment(session: Session, segment_id: int, settings: Settings) -> lis
             drift_event_ids=[drift.id for drift in drift_rows[name]],
             recent_mean=states[name].recent_mean(),
             recent_n=states[name].recent.count,
+            more=more,
         )
         for name in SIGNALS
     ]
+
+
+def _feed_events(
+    state: SignalState,
+    spec: SignalSpec,
+    fresh: Sequence[Any],
+    settings: Settings,
+    n_segments: int,
+    *,
+    silent: bool = False,
+) -> tuple[int, list[Detection]]:
+    """Feed one event signal; ``(samples, detections)``. ``silent`` drops the detections (a
+    rebuild replaying history)."""
+    found: list[Detection] = []
+    if spec.estimator == "share":
+        gaps = traffic_gaps([event.id for event in fresh], state.last_event_id)
+        for (event_id, gap), event in zip(gaps, fresh, strict=True):
+            found.extend(state.feed_gap(event_id, gap, _epoch(event.occurred_at)))
+        n = len(gaps)
+    else:
+        values = event_values(spec, fresh)
+        times = {event.id: event.occurred_at for event in fresh}
+        for event_id, value in values:
+            detection = state.feed(value, event_id, at_time=_epoch(times[event_id]))
+            if detection is not None:
+                found.append(detection)
+        n = len(values)
+    return n, ([] if silent else found)
+
+
+def _feed_verdicts(
+    state: SignalState,
+    verdicts: Sequence[Any],
+    settings: Settings,
+    n_segments: int,
+    *,
+    silent: bool = False,
+) -> tuple[int, list[Detection]]:
+    """Feed the quality signal; ``(gap verdicts, detections)``."""
+    found: list[Detection] = []
+    stream = quality_stream(verdicts)
+    times = {row.event_pk: row.occurred_at for row in verdicts}
+    n = 0
+    for kind, event_pk, value, weight in stream:
+        if kind == "noise":
+            state.feed_noise(value, weight)
+            continue
+        detection = state.feed(value, event_pk, weight, _epoch(times[event_pk]))
+        n += 1
+        if detection is not None:
+            found.append(detection)
+    return n, ([] if silent else found)
+
+
+def _epoch(when: Any) -> float | None:
+    """Epoch seconds of a stored timestamp (SQLite hands back naive UTC datetimes)."""
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return float(when.timestamp())
 
 
 def segment_signal_views(session: Session, segment_id: int) -> list[dict[str, Any]]:
@@ -247,14 +306,7 @@ def _locked_rows(
             "segment_id": segment_id,
             "signal": name,
             "detector": SIGNALS[name].detector,
-            "state": pickle.dumps(
-                SignalState(
-                    SIGNALS[name],
-                    detector_arl0(settings, n_segments, SIGNALS[name]),
-                    settings.resolve_after_samples,
-                ),
-                protocol=_PICKLE_PROTOCOL,
-            ),
+            "state": codec.dumps(_fresh_state(name, settings, n_segments)),
             "watermark": 0,
             "n_updates": 0,
             "estimate": {},
@@ -282,41 +334,123 @@ def _insert_ignoring_conflicts(session: Session, values: Sequence[dict[str, Any]
             continue  # another worker created it; the locked select below picks it up
 
 
-def _load(row: DetectorState, window: int) -> SignalState:
-    state: SignalState = pickle.loads(row.state)
-    state.set_window(window)
+def _pooled_prior(session: Session, signal: str, segment_id: int) -> tuple[float, float] | None:
+    """Beta prior for a rate, fitted over the other segments' detectors of ``signal``."""
+    estimates = session.scalars(
+        select(DetectorState.estimate).where(
+            DetectorState.signal == signal, DetectorState.segment_id != segment_id
+        )
+    )
+    counts = [
+        (float(e["detector_ones"]), float(e["detector_n"]))
+        for e in estimates
+        if e and e.get("detector_n") is not None
+    ]
+    return beta_prior(counts)
+
+
+def _fresh_state(name: str, settings: Settings, n_segments: int) -> SignalState:
+    budget = (settings.false_alarms_per_week, n_detectors(n_segments))
+    # The ARL0 given here only stands until the first sample, when the rate takes over.
+    arl0 = arl0_for_rate(budget[0], budget[1], 1.0)
+    return SignalState(SIGNALS[name], arl0, settings.resolve_after_samples, budget)
+
+
+def _load(
+    session: Session, segment_id: int, row: DetectorState, settings: Settings, n_segments: int
+) -> SignalState:
+    """The stored state, or one rebuilt from history when it does not decode."""
+    try:
+        state = codec.loads(row.state)
+        if not isinstance(state, SignalState) or state.signal != row.signal:
+            raise codec.StateFormatError("stored state is for another signal")
+    except codec.StateFormatError as exc:
+        logger.warning(
+            "rebuilding detector state from history",
+            extra={"segment_id": segment_id, "signal": row.signal, "reason": str(exc)},
+        )
+        return _rebuild(session, segment_id, row, settings, n_segments)
+    state.set_window(settings.resolve_after_samples)
     return state
 
 
-def _new_events(session: Session, segment_id: int, after_id: int) -> list[Any]:
+def _rebuild(
+    session: Session, segment_id: int, row: DetectorState, settings: Settings, n_segments: int
+) -> SignalState:
+    """A fresh state fed the signal's last :data:`REBUILD_ROWS` rows up to the watermark."""
+    spec = SIGNALS[row.signal]
+    state = _fresh_state(row.signal, settings, n_segments)
+    if row.watermark <= 0:
+        return state
+    if spec.source == "verdicts":
+        verdicts = _recent_verdicts(session, segment_id, row.watermark)
+        if verdicts:
+            _feed_verdicts(state, verdicts, settings, n_segments, silent=True)
+        return state
+    events = _recent_events(session, segment_id, row.watermark)
+    if events:
+        _feed_events(state, spec, events, settings, n_segments, silent=True)
+    return state
+
+
+_EVENT_COLUMNS = (
+    TrafficEvent.id,
+    TrafficEvent.occurred_at,
+    TrafficEvent.is_cheap,
+    TrafficEvent.latency_ms,
+    TrafficEvent.escalated,
+    TrafficEvent.status,
+    TrafficEvent.refused,
+    TrafficEvent.cost_usd,
+)
+_VERDICT_COLUMNS = (
+    Verdict.id,
+    Verdict.event_pk,
+    Verdict.kind,
+    Verdict.winner,
+    Verdict.inclusion_probability,
+    TrafficEvent.occurred_at,
+)
+
+
+def _recent_events(session: Session, segment_id: int, up_to: int) -> list[Any]:
     stmt = (
-        select(
-            TrafficEvent.id,
-            TrafficEvent.occurred_at,
-            TrafficEvent.is_cheap,
-            TrafficEvent.latency_ms,
-            TrafficEvent.escalated,
-            TrafficEvent.status,
-            TrafficEvent.refused,
-            TrafficEvent.cost_usd,
-        )
+        select(*_EVENT_COLUMNS)
+        .where(TrafficEvent.segment_id == segment_id, TrafficEvent.id <= up_to)
+        .order_by(TrafficEvent.id.desc())
+        .limit(REBUILD_ROWS)
+    )
+    return list(reversed(session.execute(stmt).all()))
+
+
+def _recent_verdicts(session: Session, segment_id: int, up_to: int) -> list[Any]:
+    stmt = (
+        select(*_VERDICT_COLUMNS)
+        .join(TrafficEvent, TrafficEvent.id == Verdict.event_pk)
+        .where(Verdict.segment_id == segment_id, Verdict.id <= up_to)
+        .order_by(Verdict.id.desc())
+        .limit(REBUILD_ROWS)
+    )
+    return list(reversed(session.execute(stmt).all()))
+
+
+def _new_events(session: Session, segment_id: int, after_id: int, limit: int) -> list[Any]:
+    stmt = (
+        select(*_EVENT_COLUMNS)
         .where(TrafficEvent.segment_id == segment_id, TrafficEvent.id > after_id)
         .order_by(TrafficEvent.id)
+        .limit(limit)
     )
     return list(session.execute(stmt).all())
 
 
-def _new_verdicts(session: Session, segment_id: int, after_id: int) -> list[Any]:
+def _new_verdicts(session: Session, segment_id: int, after_id: int, limit: int) -> list[Any]:
     stmt = (
-        select(
-            Verdict.id,
-            Verdict.event_pk,
-            Verdict.kind,
-            Verdict.winner,
-            Verdict.inclusion_probability,
-        )
+        select(*_VERDICT_COLUMNS)
+        .join(TrafficEvent, TrafficEvent.id == Verdict.event_pk)
         .where(Verdict.segment_id == segment_id, Verdict.id > after_id)
         .order_by(Verdict.id)
+        .limit(limit)
     )
     return list(session.execute(stmt).all())
 

@@ -43,7 +43,6 @@ def settings(db_url: str) -> Settings:
     return Settings(
         database_url=db_url,
         false_alarms_per_week=1.0,
-        expected_samples_per_week=100_000,
         resolve_after_samples=50,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 import random
 
@@ -113,12 +114,19 @@ def test_no_detection_during_warmup() -> None:
     assert not cusum.warming_up
 
 
-def test_gaussian_warmup_then_detects_large_jump() -> None:
+def test_gaussian_one_absurd_value_does_not_fire_but_a_lasting_jump_does() -> None:
     cusum = GaussianCUSUM(1.0, arl0=10_000, warmup=50)
     rng = random.Random(5)
     assert first_detection(cusum, [rng.gauss(0, 1) for _ in range(50)]) is None
     assert not cusum.warming_up
-    assert first_detection(cusum, [100.0]) == 0
+    # One value 1e300 sigma away is clipped at 4 sigma: no alarm on its own.
+    assert first_detection(cusum, [1e300]) is None
+    assert first_detection(cusum, [100.0] * 3) is not None
+
+
+def test_gaussian_refuses_non_finite_values() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        GaussianCUSUM(1.0, arl0=10_000, warmup=5).update(math.inf)
 
 
 def test_threshold_matches_exact_design() -> None:

@@ -12,6 +12,8 @@ MODULES = [
     "service.drift.bernoulli_cusum",
     "service.drift.gaussian_cusum",
     "service.drift.two_sided",
+    "service.drift.glr",
+    "service.drift.self_starting",
     "service.drift.registry",
     "service.stats.estimates",
     "service.drift.signals",

@@ -78,7 +78,7 @@ def test_shift_in_one_segment_raises_drift_for_that_segment_only(
     assert drift.before_n + drift.after_n == drift.sample_index + 1
     assert drift.statistic is not None and drift.threshold is not None
     assert drift.statistic >= drift.threshold
-    assert drift.detector == "bernoulli_cusum" and drift.details["side"] == "up"
+    assert drift.detector == "self_starting_bernoulli" and drift.details["side"] == "up"
     assert abs(drift.details["change_sample_index"] - SHIFT_AT) < 150
     with session_factory() as session:
         event = session.get(TrafficEvent, drift.at_event_pk)
