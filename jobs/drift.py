@@ -31,6 +31,9 @@ def update(segment_id: int) -> int:
             queue.send(
                 "alerts.observe", [segment_id, batch.signal, batch.recent_mean, batch.recent_n]
             )
+    if any(batch.more for batch in batches):
+        # A bounded batch left rows behind: take the next one now rather than at the sweep.
+        queue.send("drift.update", [segment_id])
     return sum(batch.n_new for batch in batches)
 
 
