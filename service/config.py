@@ -86,12 +86,13 @@ class Settings(BaseSettings):
         le=1.0,
         description="Shadow budget as a fraction of all traffic (0.02 = 2% of events re-run).",
     )
-    sampling_equal_share: float = Field(
-        default=0.8,
+    sampling_equal_share: float | None = Field(
+        default=None,
         ge=0.0,
         le=1.0,
-        description="Part of the budget split equally across segments (the rest follows "
-        "volume). Higher over-samples small segments more.",
+        description="Unset (the default): each segment is sampled at the rate that detects "
+        "min_detectable_effect within detection_days, within the budget. Set to split the "
+        "budget the old way instead: this part equally across segments, the rest by volume.",
     )
     sampling_min_rate: float = Field(
         default=0.0,

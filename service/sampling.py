@@ -1,5 +1,19 @@
 """Which cheap-routed events get a shadow re-run, and with what inclusion probability.
 
+**Sampling that buys detection power** (:func:`plan_allocation`, the default). Each segment
+gets the verdict rate its quality detector needs to catch a rise of ``min_detectable_effect``
+in its flagship-wins rate within ``detection_days`` of event time, at the false-alarm budget:
+a detector fed ``r`` verdicts a week has ``ARL0 = D r / F``, a GLR threshold ``h(ARL0)`` and
+needs about ``h / KL(p + effect || p)`` verdicts (:mod:`service.drift.budget`), i.e.
+``h / (KL r)`` weeks. When the budget covers every segment's need, the rest of it is spread in
+proportion to volume. When it does not (expect that on small deployments), the budget is split
+to minimise the worst detection time: every segment gets the rate that detects within the same
+time ``T*``, found by bisection, except segments whose whole cheap volume is not enough (they
+are sampled at 1). Segments whose time exceeds ``detection_days`` are reported under-powered.
+
+The volume-proportional split below (:func:`allocation_probability`) is kept for a budget
+given as "equal share" and for the benchmark's comparisons.
+
 Stratified by segment and deterministic. The shadow budget ``B`` is a fraction of *all*
 traffic; only cheap-routed events are candidates, so the overall rate over candidates is
 ``Bc = B * total / cheap_total``. That budget is split across the ``K`` segments that have
@@ -20,9 +34,13 @@ replay with the same salt draws the same sample.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from service.config import Settings
+from service.drift.budget import arl0_for_rate, glr_delay, glr_threshold
+from service.drift.signals import SIGNALS
 
 WARMUP_MULTIPLIER = 10.0
 
@@ -43,18 +61,116 @@ def allocation_probability(
     return min(1.0, max(0.0, p))
 
 
+# Flagship-wins rate the power calculation plans for (a typical in-control level; the GLR
+# itself needs none).
+PLANNING_RATE = 0.25
+_HOUR_IN_WEEKS = 1.0 / 168.0
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    """One segment's sampling rate and what it buys."""
+
+    probability: float
+    verdicts_per_week: float
+    detection_days: float  # expected days to detect min_detectable_effect
+    underpowered: bool
+
+
+def verdicts_to_detect(rate_per_week: float, n_detectors: int, settings: Settings) -> float:
+    """Verdicts a quality detector fed ``rate_per_week`` needs for min_detectable_effect."""
+    arl0 = arl0_for_rate(settings.false_alarms_per_week, n_detectors, max(rate_per_week, 1.0))
+    p1 = min(PLANNING_RATE + settings.min_detectable_effect, 0.999)
+    return glr_delay(PLANNING_RATE, p1, glr_threshold(arl0))
+
+
+def detection_days(rate_per_week: float, n_detectors: int, settings: Settings) -> float:
+    """Expected days to detect min_detectable_effect at ``rate_per_week`` verdicts."""
+    if rate_per_week <= 0:
+        return math.inf
+    return 7.0 * verdicts_to_detect(rate_per_week, n_detectors, settings) / rate_per_week
+
+
+def _rate_for_time(weeks: float, n_detectors: int, settings: Settings) -> float:
+    """Verdicts a week that detect within ``weeks`` (fixed point: the need grows like log r)."""
+    rate = 10.0
+    for _ in range(30):
+        new = verdicts_to_detect(rate, n_detectors, settings) / weeks
+        if abs(new - rate) < 1e-6 * rate:
+            break
+        rate = new
+    return rate
+
+
+def plan_allocation(
+    cheap_per_week: Mapping[int, float], events_per_week: float, settings: Settings
+) -> dict[int, SegmentPlan]:
+    """Inclusion probability per segment: see the module docstring."""
+    segments = {key: v for key, v in cheap_per_week.items() if v > 0}
+    if not segments:
+        return {}
+    detectors = len(cheap_per_week) * len(SIGNALS)
+    budget = settings.sampling_budget_fraction * events_per_week
+    target = settings.detection_days / 7.0
+
+    def need(weeks: float) -> dict[int, float]:
+        rate = _rate_for_time(weeks, detectors, settings)
+        return {key: min(rate, volume) for key, volume in segments.items()}
+
+    rates = need(target)
+    if sum(rates.values()) <= budget:
+        spare = budget - sum(rates.values())
+        volume = sum(segments.values())
+        rates = {k: min(segments[k], r + spare * segments[k] / volume) for k, r in rates.items()}
+    else:
+        low, high = target, target
+        while sum(need(high).values()) > budget and high < 1e6:
+            low, high = high, high * 2.0
+        for _ in range(50):
+            mid = (low + high) / 2.0
+            if sum(need(mid).values()) > budget:
+                low = mid
+            else:
+                high = mid
+        rates = need(high)
+    plans = {}
+    for key, rate in rates.items():
+        days = detection_days(rate, detectors, settings)
+        probability = max(min(1.0, rate / segments[key]), settings.sampling_min_rate)
+        plans[key] = SegmentPlan(probability, rate, days, days > settings.detection_days)
+    return plans
+
+
 @dataclass(frozen=True)
 class TrafficTotals:
     """Deployment-wide counts that steer the allocation (slightly stale is fine: the
-    probability actually used is the one stored)."""
+    probability actually used is the one stored). ``span_weeks`` is the event-time span of the
+    stored traffic, so rates are on the traffic's own clock."""
 
     events: int
     cheap_events: int
     cheap_segments: int
+    segment_cheap: Mapping[int, int] = field(default_factory=dict)
+    span_weeks: float = 0.0
+    _plans: dict[str, dict[int, SegmentPlan]] = field(default_factory=dict, compare=False)
+
+    def plans(self, settings: Settings) -> dict[int, SegmentPlan]:
+        """The power allocation for these totals (computed once per totals object)."""
+        if "plan" not in self._plans:
+            weeks = max(self.span_weeks, _HOUR_IN_WEEKS)
+            self._plans["plan"] = plan_allocation(
+                {k: v / weeks for k, v in self.segment_cheap.items()},
+                self.events / weeks,
+                settings,
+            )
+        return self._plans["plan"]
 
 
 def inclusion_probability(
-    segment_cheap_events: int, totals: TrafficTotals, settings: Settings
+    segment_cheap_events: int,
+    totals: TrafficTotals,
+    settings: Settings,
+    segment_id: int | None = None,
 ) -> float:
     if totals.cheap_events <= 0 or totals.events <= 0:
         candidate_budget = settings.sampling_budget_fraction
@@ -62,13 +178,19 @@ def inclusion_probability(
         candidate_budget = min(
             1.0, settings.sampling_budget_fraction * totals.events / totals.cheap_events
         )
+    plan = totals.plans(settings).get(segment_id) if segment_id is not None else None
     if segment_cheap_events < settings.sampling_warmup_events:
         # A new segment's share is unknown; sample it generously until it is.
         p = min(1.0, WARMUP_MULTIPLIER * candidate_budget)
+    elif settings.sampling_equal_share is None and plan is not None:
+        p = plan.probability
     else:
         share = segment_cheap_events / max(totals.cheap_events, 1)
         p = allocation_probability(
-            share, max(totals.cheap_segments, 1), candidate_budget, settings.sampling_equal_share
+            share,
+            max(totals.cheap_segments, 1),
+            candidate_budget,
+            settings.sampling_equal_share if settings.sampling_equal_share is not None else 1.0,
         )
     return max(p, settings.sampling_min_rate)
 

@@ -15,6 +15,7 @@ from service.sampling import (
     decide,
     hash_unit,
     inclusion_probability,
+    plan_allocation,
 )
 from tests.conftest import auth
 from tests.factories import native_event
@@ -78,3 +79,28 @@ def test_only_cheap_events_are_sampled_and_probability_is_stored(
     assert all(event.is_cheap for _, event in rows)
     assert all(0 < decision.inclusion_probability <= 1 for decision, _ in rows)
     assert all(decision.hash_value < decision.inclusion_probability for decision, _ in rows)
+
+
+def test_power_allocation_equalises_detection_time_within_the_budget() -> None:
+    # A budget that cannot give every segment a 0.15 rise within 7 days.
+    settings = Settings(sampling_budget_fraction=0.02, min_detectable_effect=0.15)
+    weights = [1 / rank for rank in range(1, 11)]
+    volume = {i: 21_000 * w / sum(weights) for i, w in enumerate(weights)}  # cheap/week
+    plans = plan_allocation(volume, events_per_week=30_000, settings=settings)
+    spent = sum(plan.verdicts_per_week for plan in plans.values())
+    assert spent == pytest.approx(600, rel=1e-6)  # 2% of 30,000 a week, all of it
+    days = [plan.detection_days for plan in plans.values()]
+    assert max(days) == pytest.approx(min(days), rel=0.05)  # minimax: one detection time
+    # The smallest segment is sampled far above the uniform rate (600 / 21,000).
+    assert plans[9].probability > 5 * 600 / 21_000
+
+
+def test_power_allocation_spreads_spare_budget_and_flags_underpowered() -> None:
+    rich = Settings(sampling_budget_fraction=0.5, min_detectable_effect=0.3)
+    plans = plan_allocation({1: 10_000.0, 2: 1_000.0}, events_per_week=20_000, settings=rich)
+    assert sum(p.verdicts_per_week for p in plans.values()) == pytest.approx(10_000, rel=1e-6)
+    assert not any(p.underpowered for p in plans.values())
+    poor = Settings(sampling_budget_fraction=0.001, min_detectable_effect=0.15)
+    plans = plan_allocation({1: 10_000.0, 2: 1_000.0}, events_per_week=20_000, settings=poor)
+    assert all(p.underpowered for p in plans.values())
+    assert all(p.detection_days > poor.detection_days for p in plans.values())

@@ -94,14 +94,23 @@ def clear_caches() -> None:
 
 def traffic_totals(session: Session) -> sampling.TrafficTotals:
     seg = models.Segment
-    row = session.execute(
-        select(
-            func.coalesce(func.sum(seg.event_count), 0),
-            func.coalesce(func.sum(seg.cheap_count), 0),
-            func.count().filter(seg.cheap_count > 0),
-        )
+    per_segment = {
+        int(segment_id): int(cheap)
+        for segment_id, cheap, _ in session.execute(select(seg.id, seg.cheap_count, seg.key))
+    }
+    events = session.scalar(select(func.coalesce(func.sum(seg.event_count), 0))) or 0
+    event = models.TrafficEvent
+    first, last = session.execute(
+        select(func.min(event.occurred_at), func.max(event.occurred_at))
     ).one()
-    return sampling.TrafficTotals(int(row[0]), int(row[1]), int(row[2]))
+    span = (last - first).total_seconds() / (7 * 86_400.0) if first and last else 0.0
+    return sampling.TrafficTotals(
+        events=int(events),
+        cheap_events=sum(per_segment.values()),
+        cheap_segments=sum(1 for cheap in per_segment.values() if cheap > 0),
+        segment_cheap=per_segment,
+        span_weeks=span,
+    )
 
 
 class _SegmentIds:
@@ -386,7 +395,9 @@ def _sample(
     sampled_per_segment: dict[int, int] = defaultdict(int)
     for event_id in candidates:
         segment_id = segment_of_event[event_id]
-        probability = sampling.inclusion_probability(seen_cheap[segment_id], totals, settings)
+        probability = sampling.inclusion_probability(
+            seen_cheap[segment_id], totals, settings, segment_id
+        )
         seen_cheap[segment_id] += 1
         decision = sampling.decide(event_id, probability, settings)
         if not decision.sampled:
