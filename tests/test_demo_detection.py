@@ -26,11 +26,8 @@ from tests.conftest import GSM8K_CSV, auth
 def test_regression_is_caught_in_the_small_tenant_only(
     embedded: str, configure, client: TestClient
 ) -> None:
-    configure(
-        sampling_budget_fraction=0.06,
-        sampling_equal_share=1.0,
-        recorded_answers_path=GSM8K_CSV,
-    )
+    # The shipped sampling defaults, as the demo runs them.
+    configure(recorded_answers_path=GSM8K_CSV)
     traffic = simulate(load_pairs(GSM8K_CSV), n_events=48_000)
     for start in range(0, len(traffic.events), 2000):
         response = client.post(

@@ -36,6 +36,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from service import models
 from service.api.deps import db_session
+from service.config import get_settings
+from service.drift.store import segment_signal_views
 from service.stats.excess_gap import WeightedSums, excess_gap
 
 router = APIRouter(include_in_schema=False)
@@ -396,6 +398,8 @@ def segment_page(
             "drift": drift,
             "alerts": alerts,
             "examples": _examples(session, segment.id),
+            "signals": segment_signal_views(session, segment.id, get_settings()),
+            "detection_days": get_settings().detection_days,
             "start": start,
             "end": end,
             "bucket": _duration(bucket),

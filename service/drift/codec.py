@@ -116,7 +116,7 @@ def _decode(value: Any) -> Any:
         raise ValueError(f"type {value['__type__']!r} is not allowed")
     if "fields" in value:
         return cls(**{k: _decode(v) for k, v in value["fields"].items()})
-    obj = cls.__new__(cls)
+    obj: Any = object.__new__(cls)  # restore attributes without running __init__
     if "slots" in value:
         obj.__setstate__(tuple(_decode(value["slots"])))
     else:

@@ -12,7 +12,8 @@ routing_share       event: 1 if routed cheap  two-sided Bernoulli CUSUM, shift 0
 quality_gap         'gap' verdict: 1 if the   one-sided Bernoulli GLR (no warm-up, window 500):
                     flagship won              verdicts are few, so a small segment must be
                                               watched from its first one
-latency             event: latency_ms         Gaussian CUSUM up, 0.5 sigma of log(1 + ms),
+latency             cheap-routed event:       Gaussian CUSUM up, 0.5 sigma of log(1 + ms),
+                    latency_ms
                                               warm-up 100, inputs clipped at 4 sigma: latencies
                                               are right-skewed, their log is close to normal
 escalation_rate     event: 1 if escalated     Bernoulli CUSUM up, shift +0.05, warm-up 500, GLR
@@ -91,7 +92,11 @@ def routing_share_value(row: EventRow) -> float:
 
 
 def latency_value(row: EventRow) -> float | None:
-    return row.latency_ms
+    """Latency of cheap-routed requests only: a segment's latency over all tiers is a mixture
+    whose weights are the routing share, so every routing wobble would read as a latency change
+    (and a routing change would page twice). Routing share and escalation rate have their own
+    detectors; this one watches the cheap path, escalations included."""
+    return row.latency_ms if row.is_cheap else None
 
 
 def escalation_value(row: EventRow) -> float:
@@ -155,7 +160,8 @@ SIGNALS: dict[str, SignalSpec] = {
             params={"delta": 0.5, "transform": "log1p", "warmup": 100},
             estimator="mean",
             samples="segment_events",
-            description="Request latency in ms (tested on log(1 + ms)).",
+            description="Latency in ms of cheap-routed requests, escalations included (tested "
+            "on log(1 + ms)).",
             value=latency_value,
         ),
         SignalSpec(

@@ -304,6 +304,7 @@ class SignalState:
             "warming_up": self.warming_up,
             "arl0": self.arl0,
             "detections": self.detections,
+            "samples_per_week": _finite(self.samples_per_week()),
         }
         if self.spec.estimator == "excess":
             gap, noise = self.regime.interval(), self.noise.interval()

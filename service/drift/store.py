@@ -55,6 +55,7 @@ from sqlalchemy.orm import Session
 from service.config import Settings
 from service.drift import codec
 from service.drift.budget import arl0_for_rate
+from service.drift.power import signal_power
 from service.drift.signals import (
     SIGNALS,
     SignalSpec,
@@ -229,10 +230,13 @@ def _epoch(when: Any) -> float | None:
     return float(when.timestamp())
 
 
-def segment_signal_views(session: Session, segment_id: int) -> list[dict[str, Any]]:
-    """Every signal's current estimate, interval and detector state, for the API.
+def segment_signal_views(
+    session: Session, segment_id: int, settings: Settings
+) -> list[dict[str, Any]]:
+    """Every signal's current estimate, interval, detector state and detection power
+    (:mod:`service.drift.power`), for the API and the dashboard.
 
-    Reads the stored ``estimate`` JSON only (no unpickling). Signals that have not seen data
+    Reads the stored ``estimate`` JSON only (no state decoding). Signals that have not seen data
     yet are listed with ``n_updates == 0``, ``warming_up`` true and no estimate.
     """
     rows = {
@@ -258,6 +262,7 @@ def segment_signal_views(session: Session, segment_id: int) -> list[dict[str, An
                 "statistic": estimate.get("statistic"),
                 "threshold": estimate.get("threshold"),
                 "estimate": estimate or None,
+                "power": signal_power(spec, estimate, settings),
             }
         )
     return views

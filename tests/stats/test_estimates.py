@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from service.drift import SIGNALS
-from service.stats.estimates import RecentWindow, WeightedMean, wilson_interval
 from service.drift.signals import (
     event_values,
     excess_gap,
@@ -18,6 +17,7 @@ from service.drift.signals import (
     quality_stream,
     traffic_gaps,
 )
+from service.stats.estimates import RecentWindow, WeightedMean, wilson_interval
 
 
 def test_weighted_mean_matches_direct_hajek_formula() -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from service import models
 from service.api.deps import db_session, settings
-from service.config import Settings
+from service.config import Settings, get_settings
 from service.costs import budget_exhausted, spent_today
 from service.drift.store import segment_signal_views
 from service.errors import NotFound
@@ -112,7 +112,7 @@ def get_segment(key: str, session: Session = Depends(db_session)) -> dict[str, A
     ).scalars()
     return {
         **segment_summary(segment),
-        "signals": segment_signal_views(session, segment.id),
+        "signals": segment_signal_views(session, segment.id, get_settings()),
         "drift_events": [drift_event_view(event, segment.key) for event in drift_events],
     }
 
