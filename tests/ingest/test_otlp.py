@@ -161,6 +161,16 @@ def test_route_and_segment_attributes_are_configurable() -> None:
     assert event.attributes.metadata["tenant_from_span"] == "acme"
 
 
+def test_attribute_maps_are_read_from_the_environment_as_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SHADOWGAP_OTLP_ROUTE_ATTRIBUTES", '{"tier": "x.tier,router.tier"}')
+    monkeypatch.setenv("SHADOWGAP_OTLP_SEGMENT_ATTRIBUTES", '{"team": "team.id"}')
+    settings = Settings()
+    assert settings.otlp_route_attributes == {"tier": "x.tier,router.tier"}
+    assert settings.otlp_segment_attributes == {"team": "team.id"}
+
+
 def test_settings_refuse_unknown_targets() -> None:
     with pytest.raises(ValidationError, match="tier, score, reason, escalated"):
         _settings(otlp_route_attributes={"tire": "router.tier"})

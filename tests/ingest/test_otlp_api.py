@@ -7,7 +7,7 @@ import gzip
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -257,3 +257,20 @@ def test_collector_style_mixed_batch(server: str) -> None:
     }
     assert {e.attributes["tenant"] for e in events} == {"tenant-0", "tenant-1", "tenant-2"}
     assert _skipped(server) - before == 9  # server, route and database spans of 3 requests
+
+
+def test_an_unreachable_database_is_a_retryable_503(
+    server: str, any_db: str, configure: Callable[..., None]
+) -> None:
+    body = otlp_json([openinference_span("0000000000000007", "What is 3+3?", "6")])
+    headers = {**AUTH, "Content-Type": "application/json"}
+    # Nothing listens on this port: every connection is refused.
+    configure(database_url=f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}/gone")
+    down = httpx.post(f"{server}/v1/traces", content=body, headers=headers)
+    assert down.status_code == 503
+    assert down.headers["retry-after"] == "5"  # exporters wait this long before retrying
+    assert down.json() == {"code": 14, "message": "the database is unavailable; retry later"}
+    configure(database_url=any_db)
+    again = httpx.post(f"{server}/v1/traces", content=body, headers=headers)
+    assert again.status_code == 200
+    assert _event_count() == 1
