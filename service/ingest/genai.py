@@ -215,9 +215,21 @@ def _flattened(attrs: dict[str, Any], pattern: re.Pattern[str], side: str) -> li
             content = "\n".join(slot["parts"][i] for i in sorted(slot["parts"]))
         role = slot.get("role") or ("user" if side in {"prompt", "input"} else "assistant")
         messages.append(
-            {"role": str(role), "content": _content(content), "finish": slot.get("finish_reason")}
+            {
+                "role": str(role),
+                "content": _flat_content(content),
+                "finish": slot.get("finish_reason"),
+            }
         )
     return messages
+
+
+def _flat_content(value: Any) -> str | list[Any] | None:
+    """OpenLLMetry writes multimodal content as a JSON list of OpenAI content parts."""
+    parsed = _maybe_json(value)
+    if isinstance(parsed, list) and all(isinstance(p, dict) and "type" in p for p in parsed):
+        return parsed
+    return _content(value)
 
 
 def _legacy_messages(attrs: dict[str, Any], attribute: str, role: str) -> list[dict[str, Any]]:
@@ -386,7 +398,7 @@ def _count(attrs: dict[str, Any], keys: tuple[str, ...]) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise SpanRejected(key, f"must be a non-negative integer, got {value!r}")
+        raise SpanRejected(key, f"must be a non-negative integer, got {preview(value)}")
     return value
 
 
@@ -402,7 +414,7 @@ def number(attrs: dict[str, Any], keys: tuple[str, ...], minimum: float | None) 
         result = math.nan
     if not math.isfinite(result) or (minimum is not None and result < minimum):
         bound = "" if minimum is None else f" >= {minimum:g}"
-        raise SpanRejected(key, f"must be a finite number{bound}, got {value!r}")
+        raise SpanRejected(key, f"must be a finite number{bound}, got {preview(value)}")
     return result
 
 
@@ -459,6 +471,12 @@ def error_text(status_message: str, attrs: dict[str, Any], events: list[SpanEven
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+
+def preview(value: Any, limit: int = 60) -> str:
+    """A value as quoted in a rejection reason: short, whatever the sender put there."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _maybe_json(value: Any) -> Any:

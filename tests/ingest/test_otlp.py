@@ -408,3 +408,32 @@ def test_bad_protobuf_is_invalid_input() -> None:
     with pytest.raises(InvalidInput, match="not a protobuf-encoded OTLP ExportTraceServiceRequest"):
         decode_protobuf(wire[: len(wire) // 2])
     assert decode_protobuf(b"") == ExportTraceServiceRequest()  # an empty export is valid
+
+
+def test_a_huge_bad_value_is_quoted_briefly_in_the_reason() -> None:
+    huge = openinference_span("0000000000000008", "Hi", "Hello", **{"router.score": "x" * 10_000})
+    parsed = parse_request(decode_json(otlp_json([huge])), _settings())
+    assert parsed.events == []
+    assert "router.score: must be a finite number, got 'xxx" in parsed.rejected[0]
+    assert len(parsed.rejected[0]) < 300  # the value is quoted, not copied
+
+
+def test_openllmetry_multimodal_content_stays_a_list_of_parts() -> None:
+    parts = [
+        {"type": "text", "text": "What is in this image?"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+    ]
+    span = _span(
+        "0000000000000010",
+        {
+            "llm.request.type": "chat",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.prompt.0.role": "user",
+            "gen_ai.prompt.0.content": json.dumps(parts),
+            "gen_ai.completion.0.content": "A cat.",
+        },
+    )
+    (event,) = parse_request(decode_json(otlp_json([span])), _settings()).events
+    assert event.request.messages[0].content == parts
+    assert event.prompt_text() == "What is in this image?"
+    assert event.answer == "A cat."
