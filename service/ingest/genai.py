@@ -144,10 +144,10 @@ def prompt_messages(attrs: dict[str, Any], events: list[SpanEvent]) -> list[dict
     """The request's messages as native ``{role, content}`` dicts ([] when none was recorded)."""
     readers = (
         lambda: _semconv_input(attrs),
-        lambda: _flattened(attrs, _OPENLLMETRY, "prompt"),
+        lambda: _flattened(attrs, _OPENLLMETRY),
         lambda: _legacy_messages(attrs, "gen_ai.prompt", "user"),
         lambda: _event_messages(events),
-        lambda: _flattened(attrs, _OPENINFERENCE, "input"),
+        lambda: _flattened(attrs, _OPENINFERENCE),
         lambda: _input_value(attrs),
     )
     for read in readers:
@@ -168,13 +168,15 @@ def _semconv_input(attrs: dict[str, Any]) -> list[dict[str, Any]]:
     return messages
 
 
-def _part_message(item: Any, attribute: str) -> dict[str, Any]:
-    """A GenAI message (``{role, parts}``, or the OpenAI-like ``{role, content}``) -> native."""
-    if not isinstance(item, dict) or not isinstance(item.get("role"), str):
+def _part_message(item: Any, attribute: str, default_role: str | None = None) -> dict[str, Any]:
+    """A GenAI message (``{role, parts}``, or the OpenAI-like ``{role, content}``) -> native.
+    Only the older attributes may leave the role out (``default_role``)."""
+    role = item.get("role", default_role) if isinstance(item, dict) else None
+    if not isinstance(role, str) or not role:
         raise SpanRejected(attribute, "every message must be an object with a string 'role'")
     parts = item.get("parts")
     content = _parts_text(parts) if isinstance(parts, list) else _content(item.get("content"))
-    return {"role": item["role"], "content": content}
+    return {"role": role, "content": content}
 
 
 def _parts_text(parts: list[Any]) -> str | None:
@@ -193,9 +195,11 @@ def _content(value: Any) -> str | list[Any] | None:
     return str(value)
 
 
-def _flattened(attrs: dict[str, Any], pattern: re.Pattern[str], side: str) -> list[dict[str, Any]]:
+def _flattened(
+    attrs: dict[str, Any], pattern: re.Pattern[str], output: bool = False
+) -> list[dict[str, Any]]:
     """Messages from indexed keys (``gen_ai.prompt.0.role``, ``llm.input_messages.0...``)."""
-    wanted = {"prompt", "input"} if side in {"prompt", "input"} else {"completion", "output"}
+    wanted = {"completion", "output"} if output else {"prompt", "input"}
     by_index: dict[int, dict[str, Any]] = {}
     for key, value in attrs.items():
         match = pattern.match(key)
@@ -213,7 +217,7 @@ def _flattened(attrs: dict[str, Any], pattern: re.Pattern[str], side: str) -> li
         content = slot.get("content")
         if content is None and "parts" in slot:
             content = "\n".join(slot["parts"][i] for i in sorted(slot["parts"]))
-        role = slot.get("role") or ("user" if side in {"prompt", "input"} else "assistant")
+        role = slot.get("role") or ("assistant" if output else "user")
         messages.append(
             {
                 "role": str(role),
@@ -242,7 +246,7 @@ def _legacy_messages(attrs: dict[str, Any], attribute: str, role: str) -> list[d
     if isinstance(parsed, dict):
         parsed = [parsed]
     if isinstance(parsed, list):
-        return [_part_message(item, attribute) for item in parsed]
+        return [_part_message(item, attribute, default_role=role) for item in parsed]
     return [{"role": role, "content": str(value)}]
 
 
@@ -304,10 +308,10 @@ def answer(attrs: dict[str, Any], events: list[SpanEvent]) -> Answer:
     found = Answer()
     readers = (
         lambda: _semconv_output(attrs),
-        lambda: _flattened(attrs, _OPENLLMETRY, "completion"),
+        lambda: _flattened(attrs, _OPENLLMETRY, output=True),
         lambda: _legacy_messages(attrs, "gen_ai.completion", "assistant"),
         lambda: _event_outputs(events),
-        lambda: _flattened(attrs, _OPENINFERENCE, "output"),
+        lambda: _flattened(attrs, _OPENINFERENCE, output=True),
         lambda: _output_value(attrs),
     )
     for read in readers:
