@@ -154,6 +154,20 @@ def test_gzip_from_the_exporter_and_by_hand(server: str) -> None:
     assert "gzip" in truncated.json()["message"]
 
 
+def test_the_size_limit_applies_after_decompression(
+    server: str, configure: Callable[..., None]
+) -> None:
+    configure(max_body_bytes=4096)
+    bomb = gzip.compress(b"{" + b" " * 100_000 + b"}")  # about 150 bytes on the wire
+    response = httpx.post(
+        f"{server}/v1/traces",
+        content=bomb,
+        headers={**AUTH, "Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert response.status_code == 413
+    assert "decompressed body larger than the limit of 4096 bytes" in response.json()["message"]
+
+
 def test_ingest_key_is_required(server: str) -> None:
     router = FakeRouter("semconv")
     router.handle(CHEAP_ROW)
