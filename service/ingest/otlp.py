@@ -346,9 +346,14 @@ def span_to_event(span: Span, ancestors: list[Span], settings: Settings) -> Traf
         raise SpanRejected(field_path(tuple(first["loc"])), first["msg"]) from exc
 
 
+def _names(candidates: str) -> tuple[str, ...]:
+    """A setting's comma-separated attribute names, in order of preference."""
+    return tuple(name.strip() for name in candidates.split(",") if name.strip())
+
+
 def _lookup(chain: list[dict[str, Any]], candidates: str) -> tuple[str, Any] | None:
-    """The first candidate attribute (comma-separated) found on the nearest span that has one."""
-    keys = tuple(name.strip() for name in candidates.split(",") if name.strip())
+    """The first candidate attribute found on the nearest span (or resource) that has one."""
+    keys = _names(candidates)
     for attrs in chain:
         found = genai.first(attrs, keys)
         if found is not None:
@@ -365,7 +370,7 @@ def _route(
     reason = _lookup(chain, names.get("reason", ""))
     escalated = _lookup(chain, names.get("escalated", ""))
     score = None
-    score_names = tuple(n.strip() for n in names.get("score", "").split(",") if n.strip())
+    score_names = _names(names.get("score", ""))
     for attrs in chain:
         score = genai.number(attrs, score_names, minimum=None)
         if score is not None:
