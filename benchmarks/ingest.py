@@ -6,6 +6,11 @@ prints requests/s, events/s, p50 and p99 latency, and the ratios:
 
     single-event ingest req/s / empty endpoint req/s      (target >= 0.5)
     batched ingest events/s                                (target >= 3,000)
+    OTLP spans/s / native batched events/s                 (target >= 0.5; PASS/FAIL, exit 1)
+
+The OTLP run posts uncompressed ExportTraceServiceRequest protobufs of 100 LLM spans (GenAI
+semantic conventions, the same GSM8K prompt and answer as the native events) to /v1/traces; wrk
+rewrites the trace id of each request so that every span is new.
 
 Usage: python benchmarks/ingest.py [--seconds 10] [--connections 16] [--workers 1]
 """
@@ -27,6 +32,10 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,6 +47,9 @@ ADMIN_DSN = os.environ.get(
 )
 REDIS_URL = os.environ.get("SHADOWGAP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 API_KEY = "bench-key"
+# Mapping a span (protobuf decode, attribute lookups, JSON message parsing) costs more than
+# validating a native event; OTLP ingest must still run at half the native batched rate or better.
+OTLP_RATIO_TARGET = 0.5
 
 LUA = r"""
 local template = [==[%s]==]
@@ -58,6 +70,32 @@ function request()
   local body = parts[1]
   if per_request > 1 then body = "[" .. table.concat(parts, ",") .. "]" end
   return wrk.format("POST", "%s", {["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer %s"}, body)
+end
+"""
+
+# The protobuf body is binary, so it is read from a file; its trace ids are a 16-byte marker
+# that each request replaces (same length, so the protobuf stays valid) with a counter.
+OTLP_TRACE_MARKER = b"@@shadowgapTID@@"
+OTLP_LUA = r"""
+local template = ""
+local counter = 0
+thread_id = 0
+local next_thread = 0
+function setup(thread)
+  thread:set("thread_id", next_thread)
+  next_thread = next_thread + 1
+end
+function init(args)
+  local handle = assert(io.open("%s", "rb"))
+  template = handle:read("*a")
+  handle:close()
+end
+function request()
+  counter = counter + 1
+  local trace_id = string.format("%%08x%%08x", thread_id, counter)
+  local body = string.gsub(template, "%s", trace_id)
+  return wrk.format("POST", "/v1/traces", {["Content-Type"] = "application/x-protobuf",
     ["Authorization"] = "Bearer %s"}, body)
 end
 """
@@ -108,6 +146,86 @@ def run_wrk(
 ) -> dict[str, float]:
     template = json.dumps(native_event("__ID__"))
     script = LUA % (template, per_request, tag, path, API_KEY)
+    return _wrk(url, script, per_request, seconds, connections)
+
+
+def run_wrk_otlp(url: str, per_request: int, seconds: int, connections: int) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("wb", suffix=".pb", delete=False) as body:
+        body.write(otlp_body(per_request))
+    script = OTLP_LUA % (body.name, OTLP_TRACE_MARKER.decode(), API_KEY)
+    try:
+        return _wrk(url, script, per_request, seconds, connections)
+    finally:
+        os.unlink(body.name)
+
+
+def otlp_body(per_request: int) -> bytes:
+    """One export request of LLM spans carrying what native_event carries."""
+    event = native_event("otlp")
+    prompt, answer = event["request"]["messages"][0]["content"], event["answer"]
+    start = 1_764_590_400_000_000_000
+    spans = []
+    for index in range(per_request):
+        span = Span(
+            trace_id=OTLP_TRACE_MARKER,
+            span_id=(index + 1).to_bytes(8, "big"),
+            name=f"chat {event['route']['model']}",
+            kind=Span.SPAN_KIND_CLIENT,
+            start_time_unix_nano=start + index * 1_000_000,
+            end_time_unix_nano=start + index * 1_000_000 + 420_000_000,
+        )
+        span.attributes.extend(
+            _key_values(
+                {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": "openai",
+                    "gen_ai.request.model": event["route"]["model"],
+                    "gen_ai.request.temperature": 0.0,
+                    "gen_ai.input.messages": json.dumps(
+                        [{"role": "user", "parts": [{"type": "text", "content": prompt}]}]
+                    ),
+                    "gen_ai.output.messages": json.dumps(
+                        [
+                            {
+                                "role": "assistant",
+                                "parts": [{"type": "text", "content": answer}],
+                                "finish_reason": "stop",
+                            }
+                        ]
+                    ),
+                    "gen_ai.usage.input_tokens": 120,
+                    "gen_ai.usage.output_tokens": 80,
+                    "gen_ai.response.time_to_first_chunk": 0.09,
+                    "router.tier": event["route"]["tier"],
+                    "router.score": event["route"]["score"],
+                    "router.reason": event["route"]["reason"],
+                }
+            )
+        )
+        spans.append(span)
+    resource = Resource(attributes=_key_values({"service.name": "router", "tenant.id": "acme"}))
+    request = ExportTraceServiceRequest(
+        resource_spans=[ResourceSpans(resource=resource, scope_spans=[ScopeSpans(spans=spans)])]
+    )
+    return request.SerializeToString()
+
+
+def _key_values(values: dict[str, object]) -> list[KeyValue]:
+    pairs = []
+    for key, value in values.items():
+        if isinstance(value, str):
+            wrapped = AnyValue(string_value=value)
+        elif isinstance(value, int):
+            wrapped = AnyValue(int_value=value)
+        else:
+            wrapped = AnyValue(double_value=float(value))  # type: ignore[arg-type]
+        pairs.append(KeyValue(key=key, value=wrapped))
+    return pairs
+
+
+def _wrk(
+    url: str, script: str, per_request: int, seconds: int, connections: int
+) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     out = subprocess.run(
@@ -185,8 +303,12 @@ def main() -> None:
         results["ingest, batch of 100"] = run_wrk(
             f"http://127.0.0.1:{api_port}", "/v1/events", 100, "b", **common
         )
+        results["OTLP, 100 spans"] = run_wrk_otlp(f"http://127.0.0.1:{api_port}", 100, **common)
         with psycopg.connect(ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}") as conn:
             stored = conn.execute("SELECT count(*) FROM traffic_events").fetchone()[0]  # type: ignore[index]
+            stored_otlp = conn.execute(
+                "SELECT count(*) FROM traffic_events WHERE source_format = 'otlp'"
+            ).fetchone()[0]  # type: ignore[index]
     finally:
         for server in servers:
             server.terminate()
@@ -220,7 +342,17 @@ def main() -> None:
         f"batched ingest: {results['ingest, batch of 100']['events_per_s']:,.0f} events/s"
         "  (target >= 3,000)"
     )
-    print(f"events stored in PostgreSQL during the run: {stored:,}")
+    print(f"events stored in PostgreSQL during the run: {stored:,} (from OTLP: {stored_otlp:,})")
+    otlp_ratio = (
+        results["OTLP, 100 spans"]["events_per_s"] / results["ingest, batch of 100"]["events_per_s"]
+    )
+    otlp_ok = otlp_ratio >= OTLP_RATIO_TARGET and results["OTLP, 100 spans"]["errors"] == 0
+    print(
+        f"OTLP protobuf spans/s / native batched events/s: {otlp_ratio:.2f}"
+        f"  (target >= {OTLP_RATIO_TARGET:.2f}, no non-2xx)  {'PASS' if otlp_ok else 'FAIL'}"
+    )
+    if not otlp_ok:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from datetime import UTC, datetime, timedelta
@@ -96,6 +97,8 @@ def show_settings(
         default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
         if isinstance(default, list):
             default = ",".join(default)
+        elif isinstance(default, dict):  # set as JSON, so shown as JSON
+            default = json.dumps(default)
         shown = "" if default in (None, "") else str(default).replace("|", "\\|")
         if markdown:
             typer.echo(f"| `SHADOWGAP_{name.upper()}` | `{shown}` | {field.description} |")

@@ -26,6 +26,21 @@ def _csv(value: object) -> object:
 
 CsvList = Annotated[list[str], NoDecode]
 
+# OTLP ingest: which span attributes carry the router's decision and the segment attributes.
+DEFAULT_OTLP_ROUTE_ATTRIBUTES = {
+    "tier": "router.tier",
+    "score": "router.score",
+    "reason": "router.reason",
+    "escalated": "router.escalated",
+}
+DEFAULT_OTLP_SEGMENT_ATTRIBUTES = {
+    "tenant": "tenant.id",
+    "user": "enduser.id,user.id",
+    "metadata.service.name": "service.name",
+}
+OTLP_ROUTE_FIELDS = ("tier", "score", "reason", "escalated")
+OTLP_SEGMENT_FIELDS = ("tenant", "team", "user", "api_key_alias")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHADOWGAP_", extra="ignore")
@@ -77,6 +92,21 @@ class Settings(BaseSettings):
     )
     flagship_model: str = Field(
         default="flagship", description="Name of the flagship model the shadow runs use."
+    )
+
+    # --- OpenTelemetry (OTLP) ingest ---------------------------------------------------------
+    otlp_route_attributes: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_OTLP_ROUTE_ATTRIBUTES),
+        description="JSON map of route field (tier, score, reason, escalated) to the span "
+        "attributes that carry it, comma-separated in order of preference; looked up on the LLM "
+        "span, then on its ancestors in the same export request. Without a tier, the requested "
+        "model name is the tier (cheap when it is in SHADOWGAP_CHEAP_ROUTES).",
+    )
+    otlp_segment_attributes: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_OTLP_SEGMENT_ATTRIBUTES),
+        description="JSON map of event attribute (tenant, team, user, api_key_alias, "
+        "metadata.<key>) to the span or resource attributes that carry it, comma-separated in "
+        "order of preference; looked up on the LLM span, its ancestors, then the resource.",
     )
 
     # --- sampling ----------------------------------------------------------------------------
@@ -247,6 +277,32 @@ class Settings(BaseSettings):
     _split_lists = field_validator("api_keys", "segment_dimensions", "cheap_routes", mode="before")(
         _csv
     )
+
+    @field_validator("otlp_route_attributes")
+    @classmethod
+    def _known_route_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(OTLP_ROUTE_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"unknown route field(s) {unknown}: use {', '.join(OTLP_ROUTE_FIELDS)}"
+            )
+        return value
+
+    @field_validator("otlp_segment_attributes")
+    @classmethod
+    def _known_segment_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(
+            key
+            for key in value
+            if key not in OTLP_SEGMENT_FIELDS
+            and not (key.startswith("metadata.") and len(key) > len("metadata."))
+        )
+        if unknown:
+            raise ValueError(
+                f"unknown event attribute(s) {unknown}: use "
+                f"{', '.join(OTLP_SEGMENT_FIELDS)} or metadata.<key>"
+            )
+        return value
 
     @property
     def is_sqlite(self) -> bool:

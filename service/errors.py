@@ -44,6 +44,11 @@ class PayloadTooLarge(ShadowgapError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(ShadowgapError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class NotFound(ShadowgapError):
     status_code = 404
     code = "not_found"

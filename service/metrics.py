@@ -15,6 +15,11 @@ EVENTS = Counter(
     ["format", "outcome"],
 )
 SAMPLED = Counter("shadowgap_sampled_events_total", "Events sampled for a shadow re-run")
+OTLP_SKIPPED_SPANS = Counter(
+    "shadowgap_otlp_skipped_spans_total",
+    "OTLP spans that are not LLM calls (HTTP, database, embeddings, agents, ...): skipped, "
+    "never rejected",
+)
 ENQUEUE_FAILURES = Counter(
     "shadowgap_enqueue_failures_total",
     "Jobs that could not be handed to the broker (retried by the sweep)",

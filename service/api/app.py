@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from service.api.routes import alerts, ingest, ops, segments
+from service.api.routes import alerts, ingest, ops, otlp, segments
 from service.errors import ShadowgapError
 from service.ingest.writer import GroupWriter
 
@@ -40,6 +40,7 @@ def create_app() -> FastAPI:
     app.state.writer = GroupWriter()
     app.include_router(ops.router)
     app.include_router(ingest.router)
+    app.include_router(otlp.router)
     app.include_router(segments.router)
     app.include_router(alerts.router)
     try:
