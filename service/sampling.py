@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from service.config import Settings
-from service.drift.budget import arl0_for_rate, glr_delay, glr_threshold
+from service.drift.budget import PLANNING_RATE, arl0_for_rate, glr_delay, glr_threshold
 from service.drift.signals import SIGNALS
 
 WARMUP_MULTIPLIER = 10.0
@@ -61,9 +61,6 @@ def allocation_probability(
     return min(1.0, max(0.0, p))
 
 
-# Flagship-wins rate the power calculation plans for (a typical in-control level; the GLR
-# itself needs none).
-PLANNING_RATE = 0.25
 _HOUR_IN_WEEKS = 1.0 / 168.0
 
 

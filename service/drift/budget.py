@@ -133,6 +133,11 @@ def arl0_for_rate(false_alarms_per_week: float, n_detectors: int, samples_per_we
     return n_detectors * samples_per_week / false_alarms_per_week
 
 
+# Flagship-wins rate that sampling and power calculations plan for: a typical in-control level
+# (the GLR itself needs none).
+PLANNING_RATE = 0.25
+
+
 # --- Bernoulli GLR: threshold from the simulation fit (point 7 above) ------------------------
 
 # ``a`` of ``log ARL0 = h - log(h) / 2 + a``, one- and two-sided, fitted at a window of 500

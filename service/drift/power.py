@@ -15,9 +15,8 @@ import math
 from typing import Any
 
 from service.config import Settings
-from service.drift.budget import gaussian_delay, glr_delay
+from service.drift.budget import PLANNING_RATE, gaussian_delay, glr_delay
 from service.drift.signals import SignalSpec
-from service.sampling import PLANNING_RATE
 
 _DAYS_PER_WEEK = 7.0
 
