@@ -2,7 +2,9 @@
 
 Without ground truth (production), the flagship's answer is the reference: the same final
 answer is a tie (gap 0), a different one means the flagship wins (gap 1), and a cheap answer
-with no extractable result loses. When the flagship states nothing extractable there is no
+with no extractable result loses. A multiple-choice answer is its letter, however it is
+phrased ("B. Paris", "(B)", "**B**", "I'd go with B", "Paris" when option B reads Paris), so
+two answers that chose the same letter tie. When the flagship states nothing extractable there is no
 reference, so the pair is a tie and the raw record says why.
 
 With a known reference answer (``judge-eval`` on labelled data), :meth:`judge_with_reference`
@@ -17,7 +19,7 @@ from service.judging.base import WINNER_SCORE, Winner
 from service.judging.extract import Extracted, extract_answer
 from service.schemas import Verdict
 
-PROMPT_VERSION = "extract-v1"
+PROMPT_VERSION = "extract-v2"
 
 
 def _describe(found: Extracted) -> dict[str, str]:
@@ -32,7 +34,8 @@ class AnswerMatchJudge:
 
     def judge(self, question: str, cheap: str, flagship: str) -> Verdict:
         started = time.perf_counter()
-        cheap_found, flagship_found = extract_answer(cheap), extract_answer(flagship)
+        cheap_found = extract_answer(cheap, question)
+        flagship_found = extract_answer(flagship, question)
         winner: Winner
         if flagship_found.kind == "none":
             winner, why = "tie", "no final answer found in the flagship's answer: no reference"
@@ -62,8 +65,9 @@ class AnswerMatchJudge:
     ) -> Verdict:
         """Grade both answers against a known correct ``reference`` answer."""
         started = time.perf_counter()
-        expected = extract_answer(reference)
-        cheap_found, flagship_found = extract_answer(cheap), extract_answer(flagship)
+        expected = extract_answer(reference, question)
+        cheap_found = extract_answer(cheap, question)
+        flagship_found = extract_answer(flagship, question)
         cheap_ok, flagship_ok = cheap_found.same_as(expected), flagship_found.same_as(expected)
         winner: Winner
         if flagship_ok == cheap_ok:
