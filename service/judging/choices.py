@@ -112,7 +112,10 @@ def _patterns(letters: str) -> _Patterns:
         r"(?:\s+(?:option|choice|answer))?"
         r"|\b(?:my\s+(?:choice|pick|selection)\s+(?:is|would\s+be)\s*:?))\s*"
     )
-    it_is = r"(?i:\b(?:it's|it\s+is|that's|that\s+is|that\s+would\s+be))\s+"
+    it_is = (
+        r"(?i:\b(?:it's|it\s+is|that's|that\s+is|that\s+would\s+be)\s+"
+        r"|\b(?:so|thus|hence|therefore)\s*[:,]?\s*)"
+    )
     letter_first = (
         rf"(?:(?i:option|choice)\s+)?{token}\s*(?i:is|would\s+be)\s+(?i:the\s+)?"
         r"(?i:correct|right|best|true|most\s+(?:accurate|appropriate|likely))\b"
@@ -136,7 +139,13 @@ def _patterns(letters: str) -> _Patterns:
             r"(?i:\b(?:option|choice|alternative|letter|situation|statement|scenario)\b)"
             r"\s*:?\s*" + token
         ),
-        ending=re.compile(_token(letters, strict=True) + r"[.!]?\s*$"),
+        # A bare letter ending the answer stands alone ("Paris it is.\nB."); after a word it
+        # ends a name ("... than Juice Box B.").
+        ending=re.compile(
+            r"(?:(?:^|(?<=[\n.:!?;]))\s*"
+            + _token(letters, strict=True)
+            + rf"|[(\[](?P<bare>[{letters}{lower}])[)\]])[.!]?\s*$"
+        ),
     )
 
 
