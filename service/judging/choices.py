@@ -184,13 +184,20 @@ def _last_statement(text: str, patterns: _Patterns, options: Options | None) -> 
     return max(found)[1] if found else None
 
 
-def _line_choice(text: str, patterns: _Patterns) -> str | None:
+_QA_LABEL = re.compile(r"\s*A\s*:")
+
+
+def _line_choice(text: str, patterns: _Patterns, options: Options | None) -> str | None:
     """The letter that opens the first or the last line, unless that line belongs to a list
-    of options (its neighbouring line also starts with a letter)."""
+    of options (its neighbouring line also starts with a letter). Without options in the
+    question, "A:" is the answer label of a "Q: ... A: ..." transcript, not a choice."""
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         return None
-    led = [patterns.line.match(line) for line in lines]
+    led = [
+        None if options is None and _QA_LABEL.match(line) else patterns.line.match(line)
+        for line in lines
+    ]
     first, last = led[0], led[-1]
     if last is not None and last.group("bare"):
         return _letter(last)
@@ -218,7 +225,7 @@ def read_choice(text: str, options: Options | None = None) -> Choice | None:
     letter = _last_statement(text, patterns, options)
     if letter is not None:
         return Choice(letter, "choice-statement")
-    letter = _line_choice(text, patterns)
+    letter = _line_choice(text, patterns, options)
     if letter is not None:
         return Choice(letter, "choice-line")
     letter = _mention(text, patterns)

@@ -109,6 +109,12 @@ def test_prose_a_and_letters_inside_words_are_no_choice(text: str) -> None:
     assert (found.kind, found.value) == ("number", "8"), found
 
 
+def test_a_colon_is_an_answer_label_unless_the_question_has_options() -> None:
+    text = "A: The train travels 60 * 3 = 180 miles."
+    assert extract_answer(text).value == "180"
+    assert extract_answer(text, "How far?\nA) 180 miles\nB) 120 miles").value == "A"
+
+
 def test_prose_a_answers_in_a_pair_compare_by_number() -> None:
     judge = AnswerMatchJudge()
     cheap = "A train covers 60 miles in an hour, so in 3 hours it covers 180 miles."
