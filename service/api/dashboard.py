@@ -129,7 +129,7 @@ def overview(
                 "gap": gap,
                 "p95": _recent_p95(session, seg_id),
                 "alerts": alerts,
-                "last_event_at": segment.last_event_at,
+                "last_seen_at": segment.last_seen_at,
             }
         )
     params = {"q": q or "", "sort": sort, "per_page": per_page, "days": days}
@@ -184,7 +184,7 @@ def _page_in_sql(
             cast(S.cheap_count, Float) / func.nullif(S.event_count, 0), -1.0
         ),
         "status": func.coalesce(open_counts.c.n, 0),
-        "last_event": func.coalesce(S.last_event_at, S.first_seen_at),
+        "last_event": func.coalesce(S.last_seen_at, S.first_seen_at),
     }
     column = columns[name]
     query = (
@@ -350,7 +350,7 @@ def segment_page(
         )
     )
     start = first if first is not None else now - timedelta(days=days)
-    end = max(now, segment.last_event_at or now)
+    end = max(now, segment.last_seen_at or now)
     bucket = _bucket_seconds(start, end)
     series = _event_series(session, segment.id, start, end, bucket)
     series.insert(1, _quality_series(session, segment.id, start, end, bucket))

@@ -209,7 +209,7 @@ def _refresh_counters(session: Session, seg_id: int) -> None:
     segment.cheap_count = int(cheap)
     segment.sampled_count = int(sampled)
     # max() keeps the column's type, so this is already an aware UTC datetime.
-    segment.last_event_at = last
+    segment.last_seen_at = last
 
 
 def add_alert(
@@ -319,7 +319,7 @@ def many_segments(session: Session, n: int, now: datetime, *, seed: int = 9) -> 
                 "cheap_count": int(volume * rng.random()),
                 "sampled_count": 0,
                 "first_seen_at": now - timedelta(days=30),
-                "last_event_at": now - timedelta(minutes=int(rng.integers(0, 10_000))),
+                "last_seen_at": now - timedelta(minutes=int(rng.integers(0, 10_000))),
             }
         )
         for j in range(2):
