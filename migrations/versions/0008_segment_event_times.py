@@ -5,7 +5,7 @@ The arrival time of a segment's latest event, ``last_event_at``, becomes ``last_
 latest event time (the sender's ``timestamp``) of its events, filled from the stored events.
 
 Revision ID: 0008
-Revises: 0001
+Revises: 0009
 Create Date: 2026-12-01 07:40:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import service.models
 
 revision = "0008"
-down_revision = "0001"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
