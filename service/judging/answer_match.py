@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 
 from service.judging.base import WINNER_SCORE, Winner
+from service.judging.choices import parse_options
 from service.judging.extract import Extracted, extract_answer
 from service.schemas import Verdict
 
@@ -24,6 +25,12 @@ PROMPT_VERSION = "extract-v2"
 
 def _describe(found: Extracted) -> dict[str, str]:
     return {"kind": found.kind, "value": found.value, "rule": found.rule}
+
+
+def _option_letters(question: str) -> str | None:
+    """The option letters the question lists ("ABCD"), kept for audits; None without."""
+    options = parse_options(question)
+    return options.letters if options else None
 
 
 class AnswerMatchJudge:
@@ -54,6 +61,7 @@ class AnswerMatchJudge:
             why,
             {
                 "mode": "flagship-reference",
+                "options": _option_letters(question),
                 "cheap": _describe(cheap_found),
                 "flagship": _describe(flagship_found),
             },
@@ -83,6 +91,7 @@ class AnswerMatchJudge:
             why,
             {
                 "mode": "ground-truth",
+                "options": _option_letters(question),
                 "reference": _describe(expected),
                 "cheap": {**_describe(cheap_found), "correct": cheap_ok},
                 "flagship": {**_describe(flagship_found), "correct": flagship_ok},

@@ -106,19 +106,21 @@ def _patterns(letters: str) -> _Patterns:
         r"(?i:\b(?:final\s+)?answer\b(?:\s+(?:is|would\s+be|will\s+be|should\s+be)"
         r"(?:\s+(?:therefore|thus|clearly|probably|definitely))?\s*:?|\s*[:=\-–—]|(?=\s*[(\[]))"
         r"|\bfinal\s*:"
-        r"|\b(?:correct|right|best)\s+(?:option|choice|letter|one|response)\s+"
-        r"(?:is|would\s+be)\s*:?"
+        r"|\b(?:correct|right|best)\s+(?:option|choice|letter|one|response)"
+        r"(?:\s+(?:is|would\s+be)\s*:?|\s*:)"
         r"|\b(?:go(?:ing)?\s+with|choose|chose|pick|picked|select|selected|opt\s+for)"
-        r"(?:\s+(?:option|choice|answer))?"
         r"|\b(?:my\s+(?:choice|pick|selection)\s+(?:is|would\s+be)\s*:?))\s*"
+        # "Answer: Option C", "I'd go with choice (b)".
+        r"(?:(?i:option|choice|letter)\s*)?"
     )
     it_is = (
         r"(?i:\b(?:it's|it\s+is|that's|that\s+is|that\s+would\s+be)\s+"
         r"|\b(?:so|thus|hence|therefore)\s*[:,]?\s*)"
     )
     letter_first = (
-        rf"(?:(?i:option|choice)\s+)?{token}\s*(?i:is|would\s+be)\s+(?i:the\s+)?"
-        r"(?i:correct|right|best|true|most\s+(?:accurate|appropriate|likely))\b"
+        rf"(?:(?i:option|choice)\s+)?{token}\s*(?i:is|would\s+be)\s+"
+        r"(?i:(?:the\s+)?(?:correct|right|best|true|most\s+(?:accurate|appropriate|likely))"
+        r"|(?:the|my)\s+(?:final\s+)?(?:answer|choice|pick))\b"
     )
     lower = letters.lower()
     line = (

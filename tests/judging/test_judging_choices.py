@@ -55,6 +55,14 @@ STYLES = [
     '{{"answer": "{L}"}}',
     "### Answer\n{L}) {T}",
     "{T}",
+    "Answer: Option {L}",
+    "The correct answer is option ({l}).",
+    "Best option: {L}",
+    "{L} would be my answer.",
+    "{L} is the answer.",
+    "ANSWER: {L}",
+    "I think it's {L}.",
+    "{L}\n\nReasoning: {T} is the capital of France.",
     "The capital of France is {T}.",
     "The answer is {T}.",
 ]
@@ -78,6 +86,7 @@ def test_same_letter_in_different_styles_is_a_tie(style: str, shift: int) -> Non
     judge = AnswerMatchJudge()
     verdict = judge.judge(QUESTION, phrase(style, "B"), phrase(other, "B"))
     assert verdict.winner == "tie", (style, other, verdict.raw)
+    assert verdict.raw["options"] == "ABCD"
     verdict = judge.judge(QUESTION, phrase(style, "C"), phrase(other, "B"))
     assert (verdict.winner, verdict.gap_score) == ("flagship", 1.0), (style, other, verdict.raw)
 
@@ -98,6 +107,8 @@ def test_letters_are_read_without_the_question(style: str) -> None:
         "A train leaves the station at 3 pm and arrives at 11 pm, so the trip takes 8 hours.",
         "A farmer has 12 cows. A neighbour buys 4 of them, so 8 are left.",
         "The answer is a total of 8 cows.",
+        "Answer: A total of 8 cows.",
+        "It is a herd of 8 cows.",
         "CABBAGE costs 3 dollars, BEANS cost 5, so that is 8 dollars.",
         "Vitamin A deficiency affects 8 children here.",
         "Plan B costs 8 dollars more.",
