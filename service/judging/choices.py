@@ -11,8 +11,9 @@ letter, most explicit statement first:
    ``B:``, ``B -``) or is the bare letter: the answer's first line (answer-first style) or its
    last (a final-answer line) - unless that line opens or closes a list of options, which
    is an analysis of the options, not an answer;
-3. a mention such as "option B" or "situation c)" that is not negated ("option A is wrong"),
-   and, when the question lists options, a bare letter ending the answer ("... so B.").
+3. a mention such as "option B" that is not negated ("option A is wrong"), and, when the
+   question lists options, "situation c)" or "statement (b)" and a bare letter ending the
+   answer ("... Paris it is.\nB.").
 
 The article "A" and a letter inside a word are never a choice: an upper-case letter must be
 followed by a delimiter, the end of the text, or a word that cannot continue a noun phrase
@@ -78,6 +79,7 @@ class _Patterns:
     statements: tuple[re.Pattern[str], ...]
     line: re.Pattern[str]
     mention: re.Pattern[str]
+    listed_mention: re.Pattern[str]
     ending: re.Pattern[str]
 
 
@@ -137,9 +139,11 @@ def _patterns(letters: str) -> _Patterns:
             re.compile(letter_first),
         ),
         line=re.compile(line),
-        mention=re.compile(
-            r"(?i:\b(?:option|choice|alternative|letter|situation|statement|scenario)\b)"
-            r"\s*:?\s*" + token
+        mention=re.compile(r"(?i:\b(?:option|choice)\b)\s*:?\s*" + token),
+        # Nouns a question may call its options by ("report situation c)"): read only when
+        # the question lists options, since "statement A" or "the letter D" occur in prose.
+        listed_mention=re.compile(
+            r"(?i:\b(?:option|choice|alternative|situation|statement|scenario)\b)\s*:?\s*" + token
         ),
         # A bare letter ending the answer stands alone ("Paris it is.\nB."); after a word it
         # ends a name ("... than Juice Box B.").
@@ -210,8 +214,8 @@ def _line_choice(text: str, patterns: _Patterns, options: Options | None) -> str
     return None
 
 
-def _mention(text: str, patterns: _Patterns) -> str | None:
-    for match in reversed(list(patterns.mention.finditer(text))):
+def _mention(text: str, pattern: re.Pattern[str]) -> str | None:
+    for match in reversed(list(pattern.finditer(text))):
         if not _NEGATED.match(text, match.end()):
             return _letter(match)
     return None
@@ -230,7 +234,7 @@ def read_choice(text: str, options: Options | None = None) -> Choice | None:
     letter = _line_choice(text, patterns, options)
     if letter is not None:
         return Choice(letter, "choice-line")
-    letter = _mention(text, patterns)
+    letter = _mention(text, patterns.listed_mention if options else patterns.mention)
     if letter is None and options is not None:
         ending = patterns.ending.search(text)
         if ending and not _part_of_option_name(text, ending, options):

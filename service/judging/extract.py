@@ -233,6 +233,9 @@ def _option_for(found: Extracted, options: Options) -> str | None:
 
 
 def _sole_number(text: str) -> str | None:
-    """The number an option states when it states exactly one ("$18", "18 eggs")."""
+    """The number an option is ("18", "$18", "18 eggs", "2.5 km per hour"); None for an
+    option that only mentions a number among other words ("a book published in 2028")."""
     numbers = list(_NUMBER.finditer(text))
-    return _number_from(numbers[0]) if len(numbers) == 1 else None
+    if len(numbers) != 1 or len(_NUMBER.sub(" ", text).split()) > 3:
+        return None
+    return _number_from(numbers[0])

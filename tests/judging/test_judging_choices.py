@@ -109,6 +109,9 @@ def test_letters_are_read_without_the_question(style: str) -> None:
         "The answer is a total of 8 cows.",
         "Answer: A total of 8 cows.",
         "It is a herd of 8 cows.",
+        # GSM8K row 276 (real): letters named as letters, not as options.
+        "24 - 15 = 9 cards are left, and the rest have the letter D: 17 - 9 = 8.",
+        "Statement A says 5 and statement B says 3, so there are 8.",
         "CABBAGE costs 3 dollars, BEANS cost 5, so that is 8 dollars.",
         "Vitamin A deficiency affects 8 children here.",
         "Plan B costs 8 dollars more.",
@@ -157,6 +160,18 @@ def test_prose_a_answers_in_a_pair_compare_by_number() -> None:
 def test_statements_negations_and_lists(text: str, expected: str | None) -> None:
     choice = read_choice(text)
     assert (choice.letter if choice else None) == expected, (text, choice)
+
+
+def test_options_that_only_mention_a_number_do_not_take_numeric_answers() -> None:
+    question = (
+        "Extract the year of publication:\n"
+        "a) A tale of wizards, published in 1997, about an orphan.\n"
+        "b) A space opera published in 2028 about a mechanic."
+    )
+    found = extract_answer("Zylo, The Prism Galaxy Chronicles, 2028", question)
+    assert (found.kind, found.value) == ("number", "2028")
+    units = "How fast?\nA) 2.5 km per hour\nB) 4 km per hour"
+    assert extract_answer("She walks 4 km per hour.", units).value == "B"
 
 
 def test_a_name_that_an_option_contains_is_not_its_letter() -> None:
