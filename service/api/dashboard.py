@@ -364,6 +364,7 @@ def segment_page(
             .limit(200)
         )
     )
+    fired_at = _fired_at(session, drift)
     charts = [
         {
             "signal": s.signal,
@@ -394,6 +395,7 @@ def segment_page(
             "segment": segment,
             "charts": charts,
             "drift": drift,
+            "fired_at": fired_at,
             "alerts": alerts,
             "examples": _examples(session, segment.id),
             "start": start,
@@ -402,6 +404,16 @@ def segment_page(
             "days": days,
         },
     )
+
+
+def _fired_at(session: Session, drift: list[models.DriftEvent]) -> dict[int, tuple[str, datetime]]:
+    """Drift event id -> (the sender's event_id, its event time) of the event it fired at."""
+    pks = {d.at_event_pk for d in drift if d.at_event_pk is not None}
+    if not pks:
+        return {}
+    rows = session.execute(select(E.id, E.event_id, E.occurred_at).where(E.id.in_(pks)))
+    events = {pk: (event_id, occurred_at) for pk, event_id, occurred_at in rows}
+    return {d.id: events[d.at_event_pk] for d in drift if d.at_event_pk in events}
 
 
 def _bucket_seconds(start: datetime, end: datetime) -> int:

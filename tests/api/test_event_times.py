@@ -3,6 +3,7 @@ fired (the sender's event_id and its event time), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -111,6 +112,10 @@ def test_drift_events_say_where_they_fired(any_db: str, client: TestClient) -> N
     assert [item["at_event_id"] for item in filtered["drift_events"]] == ["req-late"]
     detail = _segment(client, "tenant=acme")["drift_events"]
     assert {item["at_event_id"] for item in detail} == {"req-late", None}  # type: ignore[union-attr]
+
+    page = client.get("/segments/tenant=acme").text
+    cells = re.findall(r'<td class="left at-event">(.*?)</td>', page)
+    assert sorted(cells) == ['<span class="key">req-late</span> 2026-11-16 23:59', "–"]
 
 
 def test_segment_page_shows_event_and_arrival_times(any_db: str, client: TestClient) -> None:
