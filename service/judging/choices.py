@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 DEFAULT_LETTERS = "ABCDE"
-ALL_LETTERS = "ABCDEFGHIJ"
 
 # Words that may follow a choice letter in a statement ("I'd go with B because ..."); any
 # other lower-case word after it makes the letter an article ("the answer is a total ...").
+# Not "and", "or", "for": "choose A and B" names variables, not an option.
 _CONNECTORS = (
-    "because|since|as|which|for|here|then|so|but|and|or|is|was|would|should|seems|looks|"
+    "because|since|as|which|here|then|so|but|is|was|would|should|seems|looks|"
     "too|instead|overall|though|although|given|due|based"
 )
 _MARKDOWN = re.compile(r"\*+|`+|(?<!\w)_+|_+(?!\w)")
@@ -86,12 +86,12 @@ class _Patterns:
 def _token(upper: str, strict: bool) -> str:
     """A choice letter in running text; groups p (bracketed), u (upper), w (lower).
 
-    ``strict`` (a bare letter with no cue word before it) takes an upper-case letter only
-    when a sentence end follows."""
+    ``strict`` (after a weak cue such as "it's") takes an upper-case letter only when a
+    sentence end or a delimiter before the option's text follows ("it's B - Paris")."""
     lower = upper.lower()
     bracketed = rf"[(\[](?P<p>[{upper}{lower}])[)\]]"
     if strict:
-        upper_alone = rf"(?P<u>[{upper}])(?![\w'])(?=[.!]?[ \t]*(?:\n|$)|[.!]\s)"
+        upper_alone = rf"(?P<u>[{upper}])(?![\w'])(?=[.!]?[ \t]*(?:\n|$)|[.!:,]\s|\s+[-–—]\s)"
     else:
         upper_alone = (
             rf"(?P<u>[{upper}])(?![\w'])"

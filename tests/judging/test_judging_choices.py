@@ -50,6 +50,11 @@ STYLES = [
     "and the other cities are capitals of other countries.",
     "The answer is {L}, {T}.",
     "It's {L}.",
+    "I'm fairly confident it's {L} - {T}.",
+    "Let's analyze each option:\n\n- **A) London**: capital of the UK.\n- **B) Paris**: capital"
+    " of France.\n- **C) Rome**: Italy.\n\nTherefore, the correct answer is **{L}) {T}**.",
+    "The answer is {L}.\n\nA) London is wrong.\nC) Rome is wrong.\nD) Berlin is wrong.",
+    "{T} (option {L}) is the capital.",
     "\\boxed{{{L}}}",
     "$\\boxed{{\\text{{{L}}}}}$",
     '{{"answer": "{L}"}}',
@@ -112,6 +117,7 @@ def test_letters_are_read_without_the_question(style: str) -> None:
         # GSM8K row 276 (real): letters named as letters, not as options.
         "24 - 15 = 9 cards are left, and the rest have the letter D: 17 - 9 = 8.",
         "Statement A says 5 and statement B says 3, so there are 8.",
+        "If we choose A and B as the two piles, A + B = 8.",
         "CABBAGE costs 3 dollars, BEANS cost 5, so that is 8 dollars.",
         "Vitamin A deficiency affects 8 children here.",
         "Plan B costs 8 dollars more.",
