@@ -264,12 +264,14 @@ def build_drift_evidence(
 def build_no_data_evidence(
     session: Session, segment: Segment, settings: Settings, now: datetime
 ) -> dict[str, Any]:
-    last = segment.last_event_at
+    last = segment.last_seen_at
     silent = (now - last).total_seconds() / 60 if last else None
     return {
         "type": "no_data",
         "segment": segment_summary(session, segment),
         "signal": "no_data",
+        # Arrival time of the segment's latest event (Segment.last_seen_at): the key keeps
+        # its name so that receivers of no-data payloads see no change.
         "last_event_at": last.isoformat() if last else None,
         "silent_minutes": _finite(silent),
         "threshold_minutes": settings.no_data_minutes,

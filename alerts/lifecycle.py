@@ -294,10 +294,10 @@ def check_no_data(session: Session, settings: Settings, now: datetime) -> list[i
     already = exists().where(
         Alert.segment_id == Segment.id,
         Alert.signal == NO_DATA,
-        or_(Alert.status != "resolved", Alert.opened_at >= Segment.last_event_at),
+        or_(Alert.status != "resolved", Alert.opened_at >= Segment.last_seen_at),
     )
     silent = select(Segment).where(
-        Segment.last_event_at.is_not(None), Segment.last_event_at <= cutoff, ~already
+        Segment.last_seen_at.is_not(None), Segment.last_seen_at <= cutoff, ~already
     )
     for segment in session.scalars(silent.order_by(Segment.id)).all():
         evidence = build_no_data_evidence(session, segment, settings, now)
@@ -326,7 +326,7 @@ def _sweep_open_no_data(session: Session, settings: Settings, now: datetime) -> 
     )
     for alert, segment in session.execute(query).all():
         silent_since = (alert.evidence or {}).get("last_event_at")
-        last = segment.last_event_at
+        last = segment.last_seen_at
         if last is not None and (
             silent_since is None or last > datetime.fromisoformat(silent_since)
         ):

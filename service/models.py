@@ -82,8 +82,14 @@ class Segment(Base):
     event_count: Mapped[int] = mapped_column(BigInteger, default=0)
     cheap_count: Mapped[int] = mapped_column(BigInteger, default=0)
     sampled_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Arrival times (when shadowgap received the first and the latest event): no-data
+    # alerts watch these, so a replay of history does not look silent.
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_event_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]
+    # Event times (the earliest and latest sender timestamp, traffic_events.occurred_at):
+    # where the segment's traffic lies on its own clock, e.g. for a backfill.
+    first_occurred_at: Mapped[datetime | None]
+    last_occurred_at: Mapped[datetime | None]
 
 
 class TrafficEvent(Base):

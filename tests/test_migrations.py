@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.orm import Session
 
 from service.db import make_engine
 from service.migrate import downgrade, upgrade
-from service.models import Base
+from service.models import Base, Segment
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -33,5 +36,51 @@ def test_upgrade_matches_models_and_downgrade_empties(database_url: str) -> None
         with engine.connect() as conn:
             assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
         upgrade(database_url)  # and back up again
+    finally:
+        engine.dispose()
+
+
+def test_segment_event_times_are_filled_from_stored_events(database_url: str) -> None:
+    """0008 renames the arrival column and fills the event-time range from the events."""
+    upgrade(database_url, "0001")
+    engine = make_engine(database_url)
+    arrived = "2026-12-01 08:00:00+00:00"
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO segments (id, key, dimensions, event_count, cheap_count, "
+                    "sampled_count, first_seen_at, last_event_at) VALUES "
+                    "(1, 'tenant=a', '{}', 2, 2, 0, :arrived, :arrived), "
+                    "(2, 'tenant=empty', '{}', 0, 0, 0, :arrived, NULL)"
+                ),
+                {"arrived": arrived},
+            )
+            for pk, when in ((1, "2026-11-03 09:30:00+00:00"), (2, "2026-11-16 23:00:00+00:00")):
+                conn.execute(
+                    text(
+                        "INSERT INTO traffic_events (id, event_id, segment_id, source_format, "
+                        "occurred_at, received_at, route_tier, route_model, is_cheap, request, "
+                        "prompt_hash, prompt_tokens, completion_tokens, status, refused, "
+                        "escalated, attributes) VALUES (:pk, :eid, 1, 'native', :when, "
+                        ":arrived, 'cheap', 'm', true, '{}', 'h', 0, 0, 'ok', false, false, '{}')"
+                    ),
+                    {"pk": pk, "eid": f"e-{pk}", "when": when, "arrived": arrived},
+                )
+        upgrade(database_url)
+        with Session(engine) as session:
+            filled = session.get(Segment, 1)
+            empty = session.get(Segment, 2)
+            assert filled is not None and empty is not None
+            assert filled.first_occurred_at == datetime(2026, 11, 3, 9, 30, tzinfo=UTC)
+            assert filled.last_occurred_at == datetime(2026, 11, 16, 23, 0, tzinfo=UTC)
+            assert filled.last_seen_at == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+            assert (empty.first_occurred_at, empty.last_occurred_at) == (None, None)
+        downgrade(database_url, "0001")
+        with engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("segments")}
+            assert "last_event_at" in columns and not columns & {"last_seen_at", "last_occurred_at"}
+            kept = conn.execute(text("SELECT last_event_at FROM segments WHERE id = 1")).scalar()
+            assert kept is not None
     finally:
         engine.dispose()

@@ -131,7 +131,7 @@ def overview(
                 "gap": gap,
                 "p95": _recent_p95(session, seg_id),
                 "alerts": alerts,
-                "last_event_at": segment.last_event_at,
+                "last_seen_at": segment.last_seen_at,
             }
         )
     params = {"q": q or "", "sort": sort, "per_page": per_page, "days": days}
@@ -186,7 +186,7 @@ def _page_in_sql(
             cast(S.cheap_count, Float) / func.nullif(S.event_count, 0), -1.0
         ),
         "status": func.coalesce(open_counts.c.n, 0),
-        "last_event": func.coalesce(S.last_event_at, S.first_seen_at),
+        "last_event": func.coalesce(S.last_seen_at, S.first_seen_at),
     }
     column = columns[name]
     query = (
@@ -352,7 +352,7 @@ def segment_page(
         )
     )
     start = first if first is not None else now - timedelta(days=days)
-    end = max(now, segment.last_event_at or now)
+    end = max(now, segment.last_seen_at or now)
     bucket = _bucket_seconds(start, end)
     series = _event_series(session, segment.id, start, end, bucket)
     series.insert(1, _quality_series(session, segment.id, start, end, bucket))
@@ -366,6 +366,7 @@ def segment_page(
             .limit(200)
         )
     )
+    fired_at = _fired_at(session, drift)
     charts = [
         {
             "signal": s.signal,
@@ -396,6 +397,7 @@ def segment_page(
             "segment": segment,
             "charts": charts,
             "drift": drift,
+            "fired_at": fired_at,
             "alerts": alerts,
             "examples": _examples(session, segment.id),
             "signals": segment_signal_views(session, segment.id, get_settings()),
@@ -406,6 +408,16 @@ def segment_page(
             "days": days,
         },
     )
+
+
+def _fired_at(session: Session, drift: list[models.DriftEvent]) -> dict[int, tuple[str, datetime]]:
+    """Drift event id -> (the sender's event_id, its event time) of the event it fired at."""
+    pks = {d.at_event_pk for d in drift if d.at_event_pk is not None}
+    if not pks:
+        return {}
+    rows = session.execute(select(E.id, E.event_id, E.occurred_at).where(E.id.in_(pks)))
+    events = {pk: (event_id, occurred_at) for pk, event_id, occurred_at in rows}
+    return {d.id: events[d.at_event_pk] for d in drift if d.at_event_pk in events}
 
 
 def _bucket_seconds(start: datetime, end: datetime) -> int:

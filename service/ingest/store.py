@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import case, func, insert, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -234,7 +234,8 @@ def store_requests(
     # events take ids (see lock_segment_rows), in one round trip. Redeliveries are rare and
     # are taken back out below.
     per_segment = _tally(unique, segment_of_event, cheap_flags)
-    cheap_before = _count_segments(session, per_segment, now)
+    event_times = _event_time_ranges(unique, segment_of_event)
+    cheap_before = _count_segments(session, per_segment, now, event_times)
     rows = [
         _event_row(
             e, segment_of_event[e.event_id], sources[e.event_id], cheap_flags[e.event_id], now
@@ -342,10 +343,14 @@ def _tally(
 
 
 def _count_segments(
-    session: Session, per_segment: dict[int, dict[str, int]], now: datetime
+    session: Session,
+    per_segment: dict[int, dict[str, int]],
+    now: datetime,
+    event_times: dict[int, tuple[datetime, datetime]] | None = None,
 ) -> dict[int, int]:
-    """Add counts to the segments (negative ones take redeliveries back); returns each cheap count
-    before this batch (the sampling allocation's input)."""
+    """Add counts to the segments (negative ones take redeliveries back) and widen their
+    event-time ranges; returns each cheap count before this batch (the sampling allocation's
+    input)."""
     seg = models.Segment
     before: dict[int, int] = {}
     # Sorted by id so that concurrent transactions lock segment rows in the same order.
@@ -358,12 +363,49 @@ def _count_segments(
                 event_count=seg.event_count + counts["events"],
                 cheap_count=seg.cheap_count + counts["cheap"],
                 # Arrival time, not event time: replays of history must not look stale.
-                last_event_at=now,
+                last_seen_at=now,
+                **_widened_event_times((event_times or {}).get(segment_id)),
             )
             .returning(seg.cheap_count)
         ).scalar_one()
         before[segment_id] = cheap_after - counts["cheap"]
     return before
+
+
+# --- segment event-time ranges ------------------------------------------------------------
+
+
+def _event_time_ranges(
+    events: dict[str, TrafficEvent], segment_of_event: dict[str, int]
+) -> dict[int, tuple[datetime, datetime]]:
+    """Each segment's earliest and latest event time in this batch. A redelivered id counts
+    too (the range is widened before the insert tells new from redelivered); a sender that
+    redelivers an id with another timestamp can widen the range by that timestamp."""
+    ranges: dict[int, tuple[datetime, datetime]] = {}
+    for event_id, event in events.items():
+        segment_id = segment_of_event[event_id]
+        first, last = ranges.get(segment_id, (event.timestamp, event.timestamp))
+        ranges[segment_id] = (min(first, event.timestamp), max(last, event.timestamp))
+    return ranges
+
+
+def _widened_event_times(batch: tuple[datetime, datetime] | None) -> dict[str, Any]:
+    """UPDATE values that stretch a segment's first/last event time over ``batch``."""
+    if batch is None:
+        return {}
+    seg = models.Segment
+    first = literal(batch[0], seg.first_occurred_at.type)
+    last = literal(batch[1], seg.last_occurred_at.type)
+    return {
+        "first_occurred_at": case(
+            (or_(seg.first_occurred_at.is_(None), seg.first_occurred_at > first), first),
+            else_=seg.first_occurred_at,
+        ),
+        "last_occurred_at": case(
+            (or_(seg.last_occurred_at.is_(None), seg.last_occurred_at < last), last),
+            else_=seg.last_occurred_at,
+        ),
+    }
 
 
 @dataclass

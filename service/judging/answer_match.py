@@ -2,7 +2,9 @@
 
 Without ground truth (production), the flagship's answer is the reference: the same final
 answer is a tie (gap 0), a different one means the flagship wins (gap 1), and a cheap answer
-with no extractable result loses. When the flagship states nothing extractable there is no
+with no extractable result loses. A multiple-choice answer is its letter, however it is
+phrased ("B. Paris", "(B)", "**B**", "I'd go with B", "Paris" when option B reads Paris), so
+two answers that chose the same letter tie. When the flagship states nothing extractable there is no
 reference, so the pair is a tie and the raw record says why.
 
 With a known reference answer (``judge-eval`` on labelled data), :meth:`judge_with_reference`
@@ -14,14 +16,21 @@ from __future__ import annotations
 import time
 
 from service.judging.base import WINNER_SCORE, Winner
+from service.judging.choices import parse_options
 from service.judging.extract import Extracted, extract_answer
 from service.schemas import Verdict
 
-PROMPT_VERSION = "extract-v1"
+PROMPT_VERSION = "extract-v2"
 
 
 def _describe(found: Extracted) -> dict[str, str]:
     return {"kind": found.kind, "value": found.value, "rule": found.rule}
+
+
+def _option_letters(question: str) -> str | None:
+    """The option letters the question lists ("ABCD"), kept for audits; None without."""
+    options = parse_options(question)
+    return options.letters if options else None
 
 
 class AnswerMatchJudge:
@@ -32,7 +41,8 @@ class AnswerMatchJudge:
 
     def judge(self, question: str, cheap: str, flagship: str) -> Verdict:
         started = time.perf_counter()
-        cheap_found, flagship_found = extract_answer(cheap), extract_answer(flagship)
+        cheap_found = extract_answer(cheap, question)
+        flagship_found = extract_answer(flagship, question)
         winner: Winner
         if flagship_found.kind == "none":
             winner, why = "tie", "no final answer found in the flagship's answer: no reference"
@@ -51,6 +61,7 @@ class AnswerMatchJudge:
             why,
             {
                 "mode": "flagship-reference",
+                "options": _option_letters(question),
                 "cheap": _describe(cheap_found),
                 "flagship": _describe(flagship_found),
             },
@@ -62,8 +73,9 @@ class AnswerMatchJudge:
     ) -> Verdict:
         """Grade both answers against a known correct ``reference`` answer."""
         started = time.perf_counter()
-        expected = extract_answer(reference)
-        cheap_found, flagship_found = extract_answer(cheap), extract_answer(flagship)
+        expected = extract_answer(reference, question)
+        cheap_found = extract_answer(cheap, question)
+        flagship_found = extract_answer(flagship, question)
         cheap_ok, flagship_ok = cheap_found.same_as(expected), flagship_found.same_as(expected)
         winner: Winner
         if flagship_ok == cheap_ok:
@@ -79,6 +91,7 @@ class AnswerMatchJudge:
             why,
             {
                 "mode": "ground-truth",
+                "options": _option_letters(question),
                 "reference": _describe(expected),
                 "cheap": {**_describe(cheap_found), "correct": cheap_ok},
                 "flagship": {**_describe(flagship_found), "correct": flagship_ok},

@@ -1,9 +1,14 @@
 """Final-answer extraction from free-form model output.
 
 Rules, most explicit first: a JSON ``"answer"`` value, GSM8K's ``#### n``, LaTeX ``\\boxed{}``,
-a multiple-choice letter, "the answer is ...", and finally the last number of the text's
-concluding sentence (models put the result at the end). Numbers lose currency signs, thousands
-separators, percent signs and units, so "$1,200.00" and "1200" compare equal.
+a multiple-choice letter however it is phrased (``service/judging/choices.py``), "the answer
+is ...", and finally the last number of the text's concluding sentence (models put the result
+at the end). Numbers lose currency signs, thousands separators, percent signs and units, so
+"$1,200.00" and "1200" compare equal.
+
+Given the question, the options it lists are read too: an answer that names an option only by
+its text or value ("Paris", "#### 18") becomes that option's letter, so it compares equal to
+an answer that names the letter.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal
+
+from service.judging.choices import Options, parse_options, read_choice
 
 Kind = Literal["number", "choice", "text", "none"]
 
@@ -41,12 +48,6 @@ _NUMBER = re.compile(
 )
 _GSM8K = re.compile(r"####\s*(?P<value>[^\n]+)")
 _BOXED = re.compile(r"\\boxed\s*\{")
-# Keywords are case-insensitive, the letter is not: "the answer is a total of 18" is no choice.
-_CHOICE = re.compile(
-    r"(?i:\banswer\b(?:\s+is)?|\boption\b|\bchoice\b)\s*[:\-]?\s*"
-    r"(?:\((?P<paren>[A-E])\)|(?P<letter>[A-E])(?![\w']))"
-)
-_BARE_CHOICE = re.compile(r"^\s*\(?(?P<letter>[A-E])\)?[.)]?\s*$")
 _ANSWER_IS = re.compile(
     r"(?:\bfinal answer\b|\bthe answer\b|\banswer\b)\s*(?:is|=|:)\s*:?\s*(?P<value>[^\n]+)",
     re.IGNORECASE,
@@ -115,12 +116,12 @@ def _boxed(text: str) -> str | None:
     return None
 
 
-def _from_value(value: str, rule: str) -> Extracted:
-    """A found answer string as a number, a choice letter or normalised text."""
+def _from_value(value: str, rule: str, options: Options | None) -> Extracted:
+    """A found answer string as a choice letter, a number or normalised text."""
     value = value.strip().strip("*").strip()
-    bare = _BARE_CHOICE.match(value)
-    if bare:
-        return Extracted("choice", bare.group("letter").upper(), rule)
+    choice = read_choice(value, options)
+    if choice is not None:
+        return Extracted("choice", choice.letter, rule)
     number = _first_number(value)
     if number is not None:
         return Extracted("number", number, rule)
@@ -128,7 +129,7 @@ def _from_value(value: str, rule: str) -> Extracted:
     return Extracted("text", text, rule) if text else NONE
 
 
-def _json_answer(text: str) -> Extracted | None:
+def _json_answer(text: str, options: Options | None) -> Extracted | None:
     match = _JSON_ANSWER.search(text)
     if not match:
         return None
@@ -136,7 +137,7 @@ def _json_answer(text: str) -> Extracted | None:
         value = json.loads(match.group("value"))
     except json.JSONDecodeError:
         value = match.group("value")
-    return _from_value(str(value), "json")
+    return _from_value(str(value), "json", options)
 
 
 def _concluding_number(text: str) -> str | None:
@@ -149,41 +150,92 @@ def _concluding_number(text: str) -> str | None:
     return None
 
 
-def extract_answer(text: str | None) -> Extracted:
-    """The final answer stated in ``text`` (see the module docstring for the rules).
+def extract_answer(text: str | None, question: str | None = None) -> Extracted:
+    """The final answer stated in ``text`` (see the module docstring for the rules);
+    ``question`` gives the options of a multiple-choice question.
 
     >>> extract_answer("so 9 * $2 = $<<9*2=18>>18.\\n#### 18")
     Extracted(kind='number', value='18', rule='gsm8k')
     >>> extract_answer("She makes 9 * $2 = $18 every day at the farmers' market.").value
     '18'
     >>> extract_answer("The answer is (B).")
-    Extracted(kind='choice', value='B', rule='choice')
+    Extracted(kind='choice', value='B', rule='choice-statement')
+    >>> extract_answer("Paris, of course.", "Capital of France?\\nA) Rome\\nB) Paris").value
+    'B'
     """
+    options = parse_options(question)
+    found = _extract(text, options)
+    if options is not None and found.kind in ("number", "text"):
+        letter = _option_for(found, options)
+        if letter is not None:
+            return Extracted("choice", letter, f"{found.rule}+option-text")
+    return found
+
+
+def _extract(text: str | None, options: Options | None) -> Extracted:
     if not text or not text.strip():
         return NONE
     text = _CALCULATOR.sub("", text)
-    found = _json_answer(text)
+    found = _json_answer(text, options)
     if found is not None and found.kind != "none":
         return found
     gsm = _GSM8K.findall(text)
     if gsm:
-        return _from_value(gsm[-1], "gsm8k")
+        return _from_value(gsm[-1], "gsm8k", options)
     boxed = _boxed(text)
     if boxed is not None:
-        return _from_value(boxed, "boxed")
-    choices = list(_CHOICE.finditer(text))
-    if choices:
-        last = choices[-1]
-        return Extracted("choice", last.group("paren") or last.group("letter"), "choice")
+        return _from_value(boxed, "boxed", options)
+    choice = read_choice(text, options)
+    if choice is not None:
+        return Extracted("choice", choice.letter, choice.rule)
     stated = list(_ANSWER_IS.finditer(text))
     if stated:
-        found = _from_value(stated[-1].group("value"), "answer-is")
+        found = _from_value(stated[-1].group("value"), "answer-is", options)
         if found.kind != "none":
             return found
-    bare = _BARE_CHOICE.match(text)
-    if bare:
-        return Extracted("choice", bare.group("letter").upper(), "choice")
     number = _concluding_number(text)
     if number is not None:
         return Extracted("number", number, "last-number")
     return Extracted("text", _normalise_text(text), "text")
+
+
+def _option_for(found: Extracted, options: Options) -> str | None:
+    """The one option whose text states ``found``: the same number, the same text, or
+    (for a whole answer read as text) the only option it names."""
+    if found.kind == "number":
+        hits = [
+            letter
+            for letter, option in options.texts.items()
+            if (value := _sole_number(option)) is not None and _numbers_equal(value, found.value)
+        ]
+        return hits[0] if len(hits) == 1 else None
+    texts = {letter: _normalise_text(option) for letter, option in options.texts.items()}
+    exact = [letter for letter, option in texts.items() if option and option == found.value]
+    if len(exact) == 1:
+        return exact[0]
+    # "Paris, because ..." after "the answer is": the longest option the value starts with.
+    leading = [
+        (len(option), letter)
+        for letter, option in texts.items()
+        if option and found.value.startswith(option + " ")
+    ]
+    if leading:
+        return max(leading)[1]
+    if found.rule == "text":
+        # A whole answer with no stated result: it counts when it names exactly one option.
+        named = [
+            letter
+            for letter, option in texts.items()
+            if option and re.search(rf"\b{re.escape(option)}\b", found.value)
+        ]
+        return named[0] if len(named) == 1 else None
+    return None
+
+
+def _sole_number(text: str) -> str | None:
+    """The number an option is ("18", "$18", "18 eggs", "2.5 km per hour"); None for an
+    option that only mentions a number among other words ("a book published in 2028")."""
+    numbers = list(_NUMBER.finditer(text))
+    if len(numbers) != 1 or len(_NUMBER.sub(" ", text).split()) > 3:
+        return None
+    return _number_from(numbers[0])

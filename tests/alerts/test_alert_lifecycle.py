@@ -152,7 +152,7 @@ def test_observe_inside_baseline_interval_resolves(session: Session, acme, wired
 def test_observe_waits_for_a_window_after_the_change(session: Session, acme, wired) -> None:
     open_or_update(session, add_drift(session, acme, sample_index=1000).id, wired, NOW)
     state = DetectorState(
-        segment_id=acme.id, signal="quality_gap", detector="page_hinkley", state=b"", n_updates=1020
+        segment_id=acme.id, signal="quality_gap", detector="page_hinkley", state={}, n_updates=1020
     )
     session.add(state)
     session.flush()
@@ -277,9 +277,9 @@ def test_routing_by_severity_and_pattern(session: Session, acme, tmp_path: Path,
 
 
 def test_no_data_opens_once_and_resolves_when_traffic_returns(session: Session, wired) -> None:
-    quiet = add_segment(session, "tenant=quiet", 500, last_event_at=NOW - timedelta(hours=2))
-    add_segment(session, "tenant=busy", 500, last_event_at=NOW + timedelta(days=1))  # keeps sending
-    add_segment(session, "tenant=new", 0, last_event_at=None)
+    quiet = add_segment(session, "tenant=quiet", 500, last_seen_at=NOW - timedelta(hours=2))
+    add_segment(session, "tenant=busy", 500, last_seen_at=NOW + timedelta(days=1))  # keeps sending
+    add_segment(session, "tenant=new", 0, last_seen_at=None)
 
     ids = check_no_data(session, wired, NOW)
 
@@ -296,22 +296,22 @@ def test_no_data_opens_once_and_resolves_when_traffic_returns(session: Session, 
     renotified = check_no_data(session, wired, NOW + timedelta(hours=4))
     assert {d.action for d in deliveries(session, renotified)} == {"renotify"}
 
-    quiet.last_event_at = NOW + timedelta(hours=5)
+    quiet.last_seen_at = NOW + timedelta(hours=5)
     resolved = check_no_data(session, wired, NOW + timedelta(hours=5, minutes=1))
     assert {d.action for d in deliveries(session, resolved)} == {"resolve"}
     assert (alert.status, alert.resolved_by) == ("resolved", "auto")
 
 
 def test_no_data_resolved_by_hand_is_not_reopened_while_silent(session: Session, wired) -> None:
-    quiet = add_segment(session, "tenant=quiet", 5, last_event_at=NOW - timedelta(hours=2))
-    add_segment(session, "tenant=busy", 995, last_event_at=NOW + timedelta(days=1))
+    quiet = add_segment(session, "tenant=quiet", 5, last_seen_at=NOW - timedelta(hours=2))
+    add_segment(session, "tenant=busy", 995, last_seen_at=NOW + timedelta(days=1))
     check_no_data(session, wired, NOW)
     alert = session.scalars(select(Alert)).one()
     assert alert.severity == "info"  # 0.5% of the volume
     resolve(session, alert.id, NOW + timedelta(minutes=1))
     assert check_no_data(session, wired, NOW + timedelta(hours=1)) == []
     # Traffic came back and stopped again: a new silence, a new alert.
-    quiet.last_event_at = NOW + timedelta(hours=2)
+    quiet.last_seen_at = NOW + timedelta(hours=2)
     assert check_no_data(session, wired, NOW + timedelta(hours=4)) != []
     assert alert_count(session) == 2
 

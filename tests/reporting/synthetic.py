@@ -191,11 +191,12 @@ def _verdict(
 
 def _refresh_counters(session: Session, seg_id: int) -> None:
     E = models.TrafficEvent
-    total, cheap, last = session.execute(
+    total, cheap, last, first = session.execute(
         select(
             func.count(),
             func.coalesce(func.sum(cast(E.is_cheap, Integer)), 0),
             func.max(E.occurred_at),
+            func.min(E.occurred_at),
         ).where(E.segment_id == seg_id)
     ).one()
     sampled = session.execute(
@@ -208,8 +209,11 @@ def _refresh_counters(session: Session, seg_id: int) -> None:
     segment.event_count = int(total)
     segment.cheap_count = int(cheap)
     segment.sampled_count = int(sampled)
-    # max() keeps the column's type, so this is already an aware UTC datetime.
-    segment.last_event_at = last
+    # max() keeps the column's type, so this is already an aware UTC datetime. The synthetic
+    # events arrive as they happen: arrival and event times are the same.
+    if first is not None:
+        segment.first_seen_at = segment.first_occurred_at = first
+    segment.last_seen_at = segment.last_occurred_at = last
 
 
 def add_alert(
@@ -319,7 +323,7 @@ def many_segments(session: Session, n: int, now: datetime, *, seed: int = 9) -> 
                 "cheap_count": int(volume * rng.random()),
                 "sampled_count": 0,
                 "first_seen_at": now - timedelta(days=30),
-                "last_event_at": now - timedelta(minutes=int(rng.integers(0, 10_000))),
+                "last_seen_at": now - timedelta(minutes=int(rng.integers(0, 10_000))),
             }
         )
         for j in range(2):

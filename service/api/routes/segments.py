@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from service import models
 from service.api.deps import db_session, settings
@@ -23,7 +23,9 @@ SORTABLE = {
     "volume": models.Segment.event_count,
     "cheap": models.Segment.cheap_count,
     "sampled": models.Segment.sampled_count,
-    "last_event": models.Segment.last_event_at,
+    # Event time (the sender's clock) and arrival time of the segment's latest event.
+    "last_event": models.Segment.last_occurred_at,
+    "last_seen": models.Segment.last_seen_at,
 }
 
 
@@ -36,8 +38,12 @@ def segment_summary(segment: models.Segment) -> dict[str, Any]:
         "cheap_events": segment.cheap_count,
         "cheap_share": segment.cheap_count / volume if volume else None,
         "sampled_events": segment.sampled_count,
+        # Event times: the earliest and latest sender timestamp of the segment's events.
+        "first_event_at": segment.first_occurred_at,
+        "last_event_at": segment.last_occurred_at,
+        # Arrival times: when shadowgap received them (no-data alerts watch these).
         "first_seen_at": segment.first_seen_at,
-        "last_event_at": segment.last_event_at,
+        "last_seen_at": segment.last_seen_at,
     }
 
 
@@ -46,7 +52,9 @@ def list_segments(
     session: Session = Depends(db_session),
     config: Settings = Depends(settings),
     q: str | None = Query(default=None, description="substring of the segment key"),
-    sort: str = Query(default="volume", pattern="^-?(key|volume|cheap|sampled|last_event)$"),
+    sort: str = Query(
+        default="volume", pattern="^-?(key|volume|cheap|sampled|last_event|last_seen)$"
+    ),
     limit: int = Query(default=100, ge=1, le=1000),
     offset: int = Query(default=0, ge=0),
 ) -> dict[str, Any]:
@@ -84,7 +92,18 @@ def _segment_by_key(session: Session, key: str) -> models.Segment:
     return segment
 
 
-def drift_event_view(event: models.DriftEvent, key: str) -> dict[str, Any]:
+# The event a detector fired at, joined by its internal key: the sender's event_id and its
+# event time, so that a backfill's drift events can be read on the traffic's own clock.
+AtEvent = aliased(models.TrafficEvent)
+AT_EVENT_COLUMNS = (AtEvent.event_id, AtEvent.occurred_at)
+
+
+def drift_event_view(
+    event: models.DriftEvent,
+    key: str,
+    at_event_id: str | None = None,
+    at_occurred_at: datetime | None = None,
+) -> dict[str, Any]:
     return {
         "id": event.id,
         "segment": key,
@@ -92,6 +111,8 @@ def drift_event_view(event: models.DriftEvent, key: str) -> dict[str, Any]:
         "detector": event.detector,
         "detected_at": event.detected_at,
         "sample_index": event.sample_index,
+        "at_event_id": at_event_id,
+        "at_occurred_at": at_occurred_at,
         "at_event_pk": event.at_event_pk,
         "before": {"mean": event.before_mean, "n": event.before_n},
         "after": {"mean": event.after_mean, "n": event.after_n},
@@ -105,15 +126,19 @@ def drift_event_view(event: models.DriftEvent, key: str) -> dict[str, Any]:
 def get_segment(key: str, session: Session = Depends(db_session)) -> dict[str, Any]:
     segment = _segment_by_key(session, key)
     drift_events = session.execute(
-        select(models.DriftEvent)
+        select(models.DriftEvent, *AT_EVENT_COLUMNS)
+        .outerjoin(AtEvent, AtEvent.id == models.DriftEvent.at_event_pk)
         .where(models.DriftEvent.segment_id == segment.id)
         .order_by(models.DriftEvent.id.desc())
         .limit(100)
-    ).scalars()
+    ).all()
     return {
         **segment_summary(segment),
         "signals": segment_signal_views(session, segment.id, get_settings()),
-        "drift_events": [drift_event_view(event, segment.key) for event in drift_events],
+        "drift_events": [
+            drift_event_view(event, segment.key, event_id, occurred_at)
+            for event, event_id, occurred_at in drift_events
+        ],
     }
 
 
@@ -125,8 +150,10 @@ def list_drift_events(
     limit: int = Query(default=100, ge=1, le=1000),
     offset: int = Query(default=0, ge=0),
 ) -> dict[str, Any]:
-    query = select(models.DriftEvent, models.Segment.key).join(
-        models.Segment, models.Segment.id == models.DriftEvent.segment_id
+    query = (
+        select(models.DriftEvent, models.Segment.key, *AT_EVENT_COLUMNS)
+        .join(models.Segment, models.Segment.id == models.DriftEvent.segment_id)
+        .outerjoin(AtEvent, AtEvent.id == models.DriftEvent.at_event_pk)
     )
     if segment is not None:
         query = query.where(models.Segment.key == segment)
@@ -135,4 +162,9 @@ def list_drift_events(
     rows = session.execute(
         query.order_by(models.DriftEvent.id.desc()).limit(limit).offset(offset)
     ).all()
-    return {"drift_events": [drift_event_view(event, key) for event, key in rows]}
+    return {
+        "drift_events": [
+            drift_event_view(event, key, event_id, occurred_at)
+            for event, key, event_id, occurred_at in rows
+        ]
+    }
