@@ -5,11 +5,13 @@ gets the verdict rate its quality detector needs to catch a rise of ``min_detect
 in its flagship-wins rate within ``detection_days`` of event time, at the false-alarm budget:
 a detector fed ``r`` verdicts a week has ``ARL0 = D r / F``, a GLR threshold ``h(ARL0)`` and
 needs about ``h / KL(p + effect || p)`` verdicts (:mod:`service.drift.budget`), i.e.
-``h / (KL r)`` weeks. When the budget covers every segment's need, the rest of it is spread in
-proportion to volume. When it does not (expect that on small deployments), the budget is split
-to minimise the worst detection time: every segment gets the rate that detects within the same
-time ``T*``, found by bisection, except segments whose whole cheap volume is not enough (they
-are sampled at 1). Segments whose time exceeds ``detection_days`` are reported under-powered.
+``h / (KL r)`` weeks. The whole budget is split to minimise the worst detection time: every
+segment gets the rate that detects within the same time ``T*`` (found by bisection), except
+segments whose whole cheap volume is not enough (they are sampled at 1). Since the verdicts
+needed grow only like the log of the rate, that gives small segments about as many verdicts a
+week as large ones: far above their volume share. Segments whose ``T*`` exceeds
+``detection_days`` are reported under-powered (expect that on small deployments at 2%); when the
+budget is rich, ``T*`` is shorter than the target and every segment is faster for it.
 
 The volume-proportional split below (:func:`allocation_probability`) is kept for a budget
 given as "equal share" and for the benchmark's comparisons.
@@ -108,23 +110,18 @@ def plan_allocation(
         return {}
     detectors = len(cheap_per_week) * len(SIGNALS)
     budget = settings.sampling_budget_fraction * events_per_week
-    target = settings.detection_days / 7.0
 
     def need(weeks: float) -> dict[int, float]:
         rate = _rate_for_time(weeks, detectors, settings)
         return {key: min(rate, volume) for key, volume in segments.items()}
 
-    rates = need(target)
-    if sum(rates.values()) <= budget:
-        spare = budget - sum(rates.values())
-        volume = sum(segments.values())
-        rates = {k: min(segments[k], r + spare * segments[k] / volume) for k, r in rates.items()}
+    if sum(segments.values()) <= budget:
+        rates = dict(segments)  # the budget covers every cheap request
     else:
-        low, high = target, target
-        while sum(need(high).values()) > budget and high < 1e6:
-            low, high = high, high * 2.0
-        for _ in range(50):
-            mid = (low + high) / 2.0
+        # The smallest common detection time the budget can buy (need(T) shrinks as T grows).
+        low, high = 1e-4, 1e6
+        for _ in range(80):
+            mid = math.sqrt(low * high)
             if sum(need(mid).values()) > budget:
                 low = mid
             else:

@@ -95,11 +95,12 @@ def test_power_allocation_equalises_detection_time_within_the_budget() -> None:
     assert plans[9].probability > 2.5 * 600 / 21_000
 
 
-def test_power_allocation_spreads_spare_budget_and_flags_underpowered() -> None:
-    rich = Settings(sampling_budget_fraction=0.5, min_detectable_effect=0.3)
+def test_power_allocation_spends_a_rich_budget_and_flags_underpowered() -> None:
+    rich = Settings(sampling_budget_fraction=0.2, min_detectable_effect=0.3)
     plans = plan_allocation({1: 10_000.0, 2: 1_000.0}, events_per_week=20_000, settings=rich)
-    assert sum(p.verdicts_per_week for p in plans.values()) == pytest.approx(10_000, rel=1e-6)
+    assert sum(p.verdicts_per_week for p in plans.values()) == pytest.approx(4_000, rel=1e-6)
     assert not any(p.underpowered for p in plans.values())
+    assert plans[2].probability == 1.0  # the small segment's whole volume, the rest to the big
     poor = Settings(sampling_budget_fraction=0.001, min_detectable_effect=0.15)
     plans = plan_allocation({1: 10_000.0, 2: 1_000.0}, events_per_week=20_000, settings=poor)
     assert all(p.underpowered for p in plans.values())

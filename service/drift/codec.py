@@ -84,8 +84,9 @@ def _encode(value: Any) -> Any:
         return value if math.isfinite(value) else {"__float__": repr(value)}
     if isinstance(value, list | tuple):
         return [_encode(item) for item in value]
-    if isinstance(value, bytes):
-        return {"__bytes__": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, bytes | bytearray):
+        tag = "__bytearray__" if isinstance(value, bytearray) else "__bytes__"
+        return {tag: base64.b64encode(value).decode("ascii")}
     if isinstance(value, dict):
         return {"__dict__": [[_encode(k), _encode(v)] for k, v in value.items()]}
     name = type(value).__name__
@@ -109,6 +110,8 @@ def _decode(value: Any) -> Any:
         return float(value["__float__"])
     if "__bytes__" in value:
         return base64.b64decode(value["__bytes__"])
+    if "__bytearray__" in value:
+        return bytearray(base64.b64decode(value["__bytearray__"]))
     if "__dict__" in value:
         return {_decode(k): _decode(v) for k, v in value["__dict__"]}
     cls = _ALLOWED.get(value["__type__"])

@@ -69,6 +69,8 @@ class SelfStartingCUSUM(BinaryDriftDetector):
             self.active = "glr"
             self._drift_detected = self.glr.drift_detected
         else:
+            if self.active == "glr":
+                self.glr._reset()  # its window is not needed until the next regime
             self.active = "cusum"
             self._drift_detected = self.cusum.drift_detected
         return self

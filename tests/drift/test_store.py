@@ -345,7 +345,7 @@ def test_batches_are_bounded_and_resume(
                 break
         stepped = {r.signal: r.n_updates for r in session.scalars(select(DetectorState))}
     assert steps == 4  # 300 + 300 + 300 + 100 events
-    assert stepped["routing_share"] == 1000 and stepped["latency"] == 1000
+    assert stepped["routing_share"] == 1000 and stepped["escalation_rate"] == 1000
 
 
 def test_undecodable_state_is_rebuilt_from_history(
