@@ -45,8 +45,9 @@ class Settings(BaseSettings):
     # --- ingest ------------------------------------------------------------------------------
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated API keys accepted as 'Authorization: Bearer <key>' on "
-        "ingest. Empty means ingest is refused (401) until keys are set.",
+        description="Comma-separated API keys, each '[scope:]key' with scope ingest, read or "
+        "admin (admin implies read), sent as 'Authorization: Bearer <key>'. A bare key may "
+        "only ingest. Empty means every authenticated endpoint answers 401 until keys are set.",
     )
     hmac_secret: SecretStr | None = Field(
         default=None,
@@ -61,6 +62,51 @@ class Settings(BaseSettings):
     )
     max_batch_events: int = Field(
         default=5000, ge=1, description="Most events accepted in one ingest request."
+    )
+
+    # --- access -------------------------------------------------------------------------------
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics without a key (for a Prometheus scraper on a trusted "
+        "network). Off: /metrics needs a read key.",
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs dashboard session cookies and CSRF tokens. Unset: derived from "
+        "SHADOWGAP_API_KEYS, so changing the keys signs everyone out.",
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, description="Dashboard sign-in lifetime, in hours."
+    )
+    session_cookie_secure: bool = Field(
+        default=True,
+        description="Mark the session cookie Secure (sent over HTTPS only; browsers also "
+        "accept it on http://localhost). Turn off only for plain-HTTP test set-ups.",
+    )
+    sso_user_header: str | None = Field(
+        default=None,
+        description="Trust this request header (e.g. X-Forwarded-Email from oauth2-proxy, "
+        "X-Goog-Authenticated-User-Email from IAP) as the signed-in user, when the request "
+        "comes from SHADOWGAP_SSO_TRUSTED_PROXIES. Unset: sign in with a key on /login.",
+    )
+    sso_groups_header: str | None = Field(
+        default=None,
+        description="Header with the user's groups, comma-separated (e.g. X-Forwarded-Groups).",
+    )
+    sso_admins: CsvList = Field(
+        default_factory=list,
+        description="SSO users or 'group:<name>' entries given the admin role "
+        "(ack/resolve/promote); everyone else the proxy lets through gets read.",
+    )
+    sso_readers: CsvList = Field(
+        default_factory=list,
+        description="When set, only these SSO users or 'group:<name>' entries (and the admins) "
+        "may read; empty means every user the proxy authenticated.",
+    )
+    sso_trusted_proxies: CsvList = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"],
+        description="Addresses (CIDR) whose SSO user header is believed; the header from "
+        "anywhere else is ignored.",
     )
 
     # --- routing and segments ----------------------------------------------------------------
@@ -244,9 +290,15 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="Log level.")
     log_json: bool = Field(default=True, description="Structured JSON log lines.")
 
-    _split_lists = field_validator("api_keys", "segment_dimensions", "cheap_routes", mode="before")(
-        _csv
-    )
+    _split_lists = field_validator(
+        "api_keys",
+        "segment_dimensions",
+        "cheap_routes",
+        "sso_admins",
+        "sso_readers",
+        "sso_trusted_proxies",
+        mode="before",
+    )(_csv)
 
     @property
     def is_sqlite(self) -> bool:

@@ -303,3 +303,18 @@ class Report(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     summary: Mapped[dict[str, Any]] = mapped_column(JSONType)
     html: Mapped[str] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """Who did what: ack, resolve, promote, sign-in. Shown on the alert it concerns."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(256))
+    via: Mapped[str] = mapped_column(String(16))  # key | sso | session
+    action: Mapped[str] = mapped_column(String(32))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
+    target: Mapped[str | None] = mapped_column(String(512))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

@@ -1,0 +1,46 @@
+"""security: audit log
+
+Revision ID: 0005
+Revises: 0001
+Create Date: 2026-12-01 07:30:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+import service.models
+
+revision = "0005"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "audit_log",
+        sa.Column("id", BIG_ID, nullable=False),
+        sa.Column("at", service.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=256), nullable=False),
+        sa.Column("via", sa.String(length=16), nullable=False),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("alert_id", sa.Integer(), nullable=True),
+        sa.Column("target", sa.String(length=512), nullable=True),
+        sa.Column("detail", JSON, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["alert_id"], ["alerts.id"], name=op.f("fk_audit_log_alert_id_alerts")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+    )
+    op.create_index(op.f("ix_audit_log_alert_id"), "audit_log", ["alert_id"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_audit_log_alert_id"), table_name="audit_log")
+    op.drop_table("audit_log")
