@@ -4,7 +4,9 @@ Policies:
 
 - dashboard pages and the JSON API: a strict Content-Security-Policy (scripts and styles from
   this origin only, no inline script, no framing), ``X-Frame-Options: DENY``, ``nosniff``,
-  ``Referrer-Policy: no-referrer`` (URLs hold segment keys), ``Cache-Control: no-store``;
+  ``Referrer-Policy: same-origin`` (URLs hold segment keys: none leaves for
+  another site, while same-origin form posts keep their Origin header, which no-referrer
+  would turn into "null"), ``Cache-Control: no-store``;
 - the weekly report's Evidently HTML (``/reports/{id}/content``) sets its own policy: a CSP
   ``sandbox allow-scripts`` (an opaque origin: its inline scripts run but can read no cookie,
   storage or API of the dashboard) that only this server may frame;
@@ -43,7 +45,7 @@ DOCS_PATHS = ("/docs", "/docs/oauth2-redirect")
 
 COMMON = {
     b"x-content-type-options": b"nosniff",
-    b"referrer-policy": b"no-referrer",
+    b"referrer-policy": b"same-origin",
     b"cross-origin-opener-policy": b"same-origin",
 }
 

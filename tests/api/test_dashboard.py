@@ -300,7 +300,7 @@ def test_security_headers_on_every_page(client: TestClient) -> None:
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, path
         assert headers["x-frame-options"] == "DENY", path
         assert headers["x-content-type-options"] == "nosniff", path
-        assert headers["referrer-policy"] == "no-referrer", path
+        assert headers["referrer-policy"] == "same-origin", path
     # Pages hold no inline script for that policy to block.
     for path in DASHBOARD_PAGES:
         html = client.get(path).text

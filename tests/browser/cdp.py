@@ -51,13 +51,14 @@ class Browser:
         self.ws = connect(url, max_size=64 * 1024 * 1024, open_timeout=20)
         self._ids = itertools.count(1)
         self.events: list[dict[str, Any]] = []
+        self.session = ""
+        self.frame_sessions: dict[str, dict[str, Any]] = {}
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
         ]
         # Frames in other processes (sandboxed iframes) attach as targets of their own; they
         # wait for us to enable their Runtime/Log domains, so no error of theirs is missed.
-        self.frame_sessions: dict[str, dict[str, Any]] = {}
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.call(f"{domain}.enable", session=True)
         self.call(
@@ -97,7 +98,11 @@ class Browser:
 
     def _event(self, event: dict[str, Any]) -> None:
         self.events.append(event)
-        if event.get("method") == "Target.attachedToTarget":
+        if (
+            event.get("method") == "Target.attachedToTarget"
+            and self.session
+            and event.get("sessionId") == self.session
+        ):
             params = event["params"]
             child = params["sessionId"]
             self.frame_sessions[child] = params["targetInfo"]
@@ -163,8 +168,17 @@ class Browser:
         """Evaluate in the child frame whose URL contains ``url_part``, in whichever process
         it runs (a sandboxed frame is cross-origin: the page's script cannot reach into it)."""
         params = {"expression": expression, "returnByValue": True, "awaitPromise": True}
-        for session_id, info in self.frame_sessions.items():
-            if url_part in info.get("url", ""):
+        for session_id in list(self.frame_sessions):
+            # The target's URL is read live: it attaches before it navigates.
+            try:
+                href = self.call(
+                    "Runtime.evaluate",
+                    {"expression": "location.href", "returnByValue": True},
+                    session=session_id,
+                )["result"].get("value", "")
+            except RuntimeError:  # detached (the page navigated away)
+                continue
+            if url_part in href:
                 result = self.call("Runtime.evaluate", params, session=session_id)
                 break
         else:

@@ -71,7 +71,15 @@
     });
   }
 
+  // Selects that apply on change (no inline handlers: the CSP allows no inline script).
+  function autoSubmit() {
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+  }
+
   function start() {
+    autoSubmit();
     alertButtons();
     chartReadouts();
     document.documentElement.setAttribute("data-dashboard-ready", "1");
