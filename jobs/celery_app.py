@@ -7,10 +7,11 @@ from celery.schedules import crontab, schedule
 
 from service.config import DATA_DIR, get_settings
 from service.logging_setup import configure_logging
+from service.privacy.redaction import for_settings
 from service.queue import celery_config
 
 settings = get_settings()
-configure_logging(settings.log_level, settings.log_json)
+configure_logging(settings.log_level, settings.log_json, for_settings(settings).text)
 
 app = Celery("shadowgap")
 app.conf.update(celery_config(settings))

@@ -27,9 +27,10 @@ def serve(
     import uvicorn
 
     from service.logging_setup import configure_logging
+    from service.privacy.redaction import for_settings
 
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_json, for_settings(settings).text)
     uvicorn.run(
         "service.api.app:create_app",
         factory=True,

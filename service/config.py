@@ -109,6 +109,31 @@ class Settings(BaseSettings):
         "anywhere else is ignored.",
     )
 
+    # --- privacy -----------------------------------------------------------------------------
+    redact: CsvList = Field(
+        default_factory=lambda: ["email", "phone", "card", "iban", "ip", "secret"],
+        description="PII kinds replaced by typed placeholders ([EMAIL], [CARD], ...) before "
+        "anything is stored, logged, shown or sent: email, phone, card (Luhn-checked), iban, "
+        "ip, secret (API keys, tokens, JWTs, password=... values). Empty turns redaction off.",
+    )
+    redact_phone_region: str = Field(
+        default="US",
+        description="Region (ISO 3166 code) whose national phone formats count as phone "
+        "numbers; numbers written with +country code are found for every region.",
+    )
+    redact_before_flagship: bool = Field(
+        default=False,
+        description="Send the flagship and the judge the redacted text too. Off: a sampled "
+        "event's original text is kept in pending_originals until its verdicts are stored, "
+        "so the flagship answers what the cheap model saw (see README, Security).",
+    )
+    originals_max_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="Originals of sampled events whose verdicts never came (a failed run) "
+        "are dropped after this many hours.",
+    )
+
     # --- routing and segments ----------------------------------------------------------------
     segment_dimensions: CsvList = Field(
         default_factory=lambda: ["tenant"],
@@ -297,6 +322,7 @@ class Settings(BaseSettings):
         "sso_admins",
         "sso_readers",
         "sso_trusted_proxies",
+        "redact",
         mode="before",
     )(_csv)
 

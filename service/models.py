@@ -318,3 +318,18 @@ class AuditEntry(Base):
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
     target: Mapped[str | None] = mapped_column(String(512))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class PendingOriginal(Base):
+    """Unredacted text of a sampled event (request, cheap answer, flagship answers), kept only
+    until the event's verdicts are stored so the flagship and judge see what the cheap model
+    saw. Never read by the API, the dashboard or the notifiers."""
+
+    __tablename__ = "pending_originals"
+
+    event_pk: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("traffic_events.id"), primary_key=True
+    )
+    part: Mapped[str] = mapped_column(String(32), primary_key=True)
+    content: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,4 +1,4 @@
-"""security: audit log
+"""security: audit log, pending originals of sampled events
 
 Revision ID: 0005
 Revises: 0001
@@ -39,8 +39,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
     )
     op.create_index(op.f("ix_audit_log_alert_id"), "audit_log", ["alert_id"], unique=False)
+    op.create_table(
+        "pending_originals",
+        sa.Column("event_pk", sa.BigInteger(), nullable=False),
+        sa.Column("part", sa.String(length=32), nullable=False),
+        sa.Column("content", JSON, nullable=False),
+        sa.Column("created_at", service.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_pk"],
+            ["traffic_events.id"],
+            name=op.f("fk_pending_originals_event_pk_traffic_events"),
+        ),
+        sa.PrimaryKeyConstraint("event_pk", "part", name=op.f("pk_pending_originals")),
+    )
+    op.create_index(
+        op.f("ix_pending_originals_created_at"), "pending_originals", ["created_at"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_pending_originals_created_at"), table_name="pending_originals")
+    op.drop_table("pending_originals")
     op.drop_index(op.f("ix_audit_log_alert_id"), table_name="audit_log")
     op.drop_table("audit_log")
