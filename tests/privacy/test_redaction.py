@@ -27,7 +27,8 @@ ALL = redactor(KINDS)
         ('config {"password": "hunter2-hunter2"}', 'config {"password": "[SECRET]"}'),
         ("api_key=Zx9kQ2mN7pL4", "api_key=[SECRET]"),
         (
-            "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+            "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
             "jwt [SECRET]",
         ),
         ("random Xk29PqLm7Vb3Nw8Rt5Yz1Hc6Jd4Fg0Ks", "random [SECRET]"),
