@@ -4,35 +4,35 @@ to send for segmentation and purges, so they are kept as sent."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from service.privacy.redaction import Redactor
-from service.schemas import Message, TrafficEvent
-
-
-def _message(message: Message, redactor: Redactor) -> Message:
-    if message.content is None:
-        return message
-    return message.model_copy(update={"content": redactor.value(message.content)})
+from service.schemas import TrafficEvent
 
 
 def redact_event(event: TrafficEvent, redactor: Redactor) -> TrafficEvent:
     """A copy with every free-text field redacted (the same object when nothing changed)."""
     if not redactor.enabled:
         return event
-    request = event.request.model_copy(
-        update={"messages": [_message(m, redactor) for m in event.request.messages]}
-    )
-    update = {
-        "request": request,
-        "answer": None if event.answer is None else redactor.text(event.answer),
-        "error": None if event.error is None else redactor.text(event.error),
-        "route": event.route.model_copy(
-            update={
-                "reason": None if event.route.reason is None else redactor.text(event.route.reason)
-            }
-        ),
-    }
-    redacted = event.model_copy(update=update)
-    return event if redacted == event else redacted
+    messages = []
+    changed = False
+    for message in event.request.messages:
+        content = redactor.value(message.content)
+        if content != message.content:
+            changed = True
+            message = message.model_copy(update={"content": content})
+        messages.append(message)
+    update: dict[str, Any] = {}
+    if changed:
+        update["request"] = event.request.model_copy(update={"messages": messages})
+    for name in ("answer", "error"):
+        value = getattr(event, name)
+        if value is not None and (clean := redactor.text(value)) != value:
+            update[name] = clean
+    reason = event.route.reason
+    if reason is not None and (clean := redactor.text(reason)) != reason:
+        update["route"] = event.route.model_copy(update={"reason": clean})
+    return event.model_copy(update=update) if update else event
 
 
 def redact_batch(
