@@ -16,7 +16,14 @@ configure_logging(settings.log_level, settings.log_json, for_settings(settings).
 app = Celery("shadowgap")
 app.conf.update(celery_config(settings))
 app.conf.update(
-    include=["jobs.shadow", "jobs.judge", "jobs.drift", "jobs.alerting", "jobs.reports"],
+    include=[
+        "jobs.shadow",
+        "jobs.judge",
+        "jobs.drift",
+        "jobs.alerting",
+        "jobs.reports",
+        "jobs.privacy",
+    ],
     beat_schedule_filename=str(DATA_DIR / "celerybeat-schedule"),
     beat_schedule={
         # Sweeps are the safety net of the after-commit sends: nothing accepted is lost when
@@ -41,6 +48,12 @@ app.conf.update(
             "schedule": crontab(
                 minute="0", hour=str(settings.report_hour), day_of_week=settings.report_day_of_week
             ),
+            "options": {"expires": 3600},
+        },
+        # Daily, at a quiet hour: prompt/answer text past SHADOWGAP_RETENTION_DAYS goes.
+        "privacy-retention": {
+            "task": "privacy.retention",
+            "schedule": crontab(minute="17", hour="3"),
             "options": {"expires": 3600},
         },
     },

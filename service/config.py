@@ -127,6 +127,14 @@ class Settings(BaseSettings):
         "event's original text is kept in pending_originals until its verdicts are stored, "
         "so the flagship answers what the cheap model saw (see README, Security).",
     )
+    retention_days: int = Field(
+        default=90,
+        ge=0,
+        description="Prompt and answer text older than this many days is replaced by NULL "
+        "everywhere (events, shadow runs, verdict rationales, alert examples, delivery "
+        "payloads, outbox files) by the daily privacy.retention job; counts, verdicts, drift "
+        "events and reports stay. 0 keeps text forever.",
+    )
     originals_max_hours: float = Field(
         default=24.0,
         gt=0,

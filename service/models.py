@@ -333,3 +333,13 @@ class PendingOriginal(Base):
     part: Mapped[str] = mapped_column(String(32), primary_key=True)
     content: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PurgedEvent(Base):
+    """Tombstone of a purged event id: a redelivery of it is a duplicate, never stored again."""
+
+    __tablename__ = "purged_events"
+
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    purged_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str] = mapped_column(String(256))

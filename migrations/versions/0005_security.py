@@ -1,4 +1,4 @@
-"""security: audit log, pending originals of sampled events
+"""security: audit log, pending originals of sampled events, purge tombstones
 
 Revision ID: 0005
 Revises: 0001
@@ -56,8 +56,17 @@ def upgrade() -> None:
         op.f("ix_pending_originals_created_at"), "pending_originals", ["created_at"], unique=False
     )
 
+    op.create_table(
+        "purged_events",
+        sa.Column("event_id", sa.String(length=200), nullable=False),
+        sa.Column("purged_at", service.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.String(length=256), nullable=False),
+        sa.PrimaryKeyConstraint("event_id", name=op.f("pk_purged_events")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("purged_events")
     op.drop_index(op.f("ix_pending_originals_created_at"), table_name="pending_originals")
     op.drop_table("pending_originals")
     op.drop_index(op.f("ix_audit_log_alert_id"), table_name="audit_log")

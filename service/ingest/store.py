@@ -24,6 +24,7 @@ from service import models, sampling
 from service.config import Settings
 from service.costs import budget_exhausted
 from service.privacy import originals as pending_originals
+from service.privacy.purge import purged_ids
 from service.schemas import TrafficEvent
 from service.segments import segment_of
 
@@ -217,6 +218,9 @@ def store_requests(
                 unique[event.event_id] = event
                 owner[event.event_id] = index
                 sources[event.event_id] = request.source
+    # Purged ids stay purged: a redelivery counts as a duplicate (service/privacy/purge.py).
+    for event_id in purged_ids(session, list(unique)):
+        del unique[event_id]
     results = [StoredBatch(accepted=len(r.events), new=0, duplicates=0) for r in requests]
     group = StoredBatch(accepted=sum(r.accepted for r in results), new=0, duplicates=0)
     if not unique:
