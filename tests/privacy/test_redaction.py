@@ -77,3 +77,18 @@ def test_json_values_are_redacted_inside() -> None:
         "messages": [{"role": "user", "content": [{"type": "text", "text": "I am [EMAIL]"}]}],
         "n": 3,
     }
+
+
+def test_log_lines_are_redacted() -> None:
+    import json
+    import logging
+
+    from service.logging_setup import JsonFormatter
+
+    record = logging.makeLogRecord(
+        {"msg": "flagship said: %s", "args": ("write to ceo@example.com",), "levelname": "ERROR"}
+    )
+    record.__dict__["detail"] = "card 4111 1111 1111 1111"
+    line = json.loads(JsonFormatter(ALL.text).format(record))
+    assert line["msg"] == "flagship said: write to [EMAIL]"
+    assert line["detail"] == "card [CARD]"
