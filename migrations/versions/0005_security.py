@@ -1,7 +1,7 @@
 """security: audit log, pending originals of sampled events, purge tombstones
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0009
 Create Date: 2026-12-01 07:30:00
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import service.models
 
 revision = "0005"
-down_revision = "0001"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
