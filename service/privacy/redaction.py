@@ -48,9 +48,13 @@ _IPV6_COMPRESSED = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{
 _IPV6_FULL = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}(?![\w:])")
 # Phone-number candidates: optional +country code, optional (area code), then digit groups
 # joined by single separators. phonenumbers then decides (dates and sums are not valid).
+# Each branch starts with one character class, so the regex engine can skip ahead to it.
 _PHONE = re.compile(
-    r"(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{1,4}\)[\s.\-]?)?\d{2,4}(?:[\s.\-]\d{2,5}){1,4}(?![\w])"
-    r"|\+?\d{7,15}(?!\w)"
+    r"\+\d{7,15}(?!\w)"
+    r"|\+\d{1,3}[\s.\-]?(?:\(\d{1,4}\)[\s.\-]?)?\d{2,4}(?:[\s.\-]\d{2,5}){1,4}(?!\w)"
+    r"|\(\d{1,4}\)[\s.\-]?\d{2,4}(?:[\s.\-]\d{2,5}){1,4}(?!\w)"
+    r"|\d{2,4}(?:[\s.\-]\d{2,5}){1,4}(?!\w)"
+    r"|\d{7,15}(?!\w)"
 )
 # Substrings without which no secret pattern can match (checked in C before any regex).
 _SECRET_HINTS = (

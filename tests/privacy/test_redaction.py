@@ -92,3 +92,8 @@ def test_log_lines_are_redacted() -> None:
     line = json.loads(JsonFormatter(ALL.text).format(record))
     assert line["msg"] == "flagship said: write to [EMAIL]"
     assert line["detail"] == "card [CARD]"
+
+
+def test_phone_formats() -> None:
+    for number in ("+12025550143", "+1 (202) 555-0143", "(202) 555 0143", "202.555.0143"):
+        assert ALL.text(f"ring {number} now") == "ring [PHONE] now", number
