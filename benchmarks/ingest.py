@@ -11,6 +11,11 @@ prints requests/s, events/s, p50 and p99 latency, and the ratios:
 The OTLP run posts uncompressed ExportTraceServiceRequest protobufs of 100 LLM spans (GenAI
 semantic conventions, the same GSM8K prompt and answer as the native events) to /v1/traces; wrk
 rewrites the trace id of each request so that every span is new.
+    batched ingest events/s with PII redaction (the default) / without, same run
+                                                           (target >= 0.60)
+
+and the redaction cost per event measured in-process (microseconds, on GSM8K prompts with and
+without PII in them). Exits non-zero when the redaction target fails.
 
 Usage: python benchmarks/ingest.py [--seconds 10] [--connections 16] [--workers 1]
 """
@@ -40,6 +45,9 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from service.privacy.events import redact_batch  # noqa: E402
+from service.privacy.redaction import KINDS, redactor  # noqa: E402
+from service.schemas import TrafficEvent  # noqa: E402
 from tests.factories import native_event  # noqa: E402
 
 ADMIN_DSN = os.environ.get(
@@ -254,6 +262,33 @@ def _latency(out: str, label: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
+REDACTION_TARGET = 0.60
+PII = "I am jane.doe@example.com, card 4111 1111 1111 1111, call +1 202-555-0143. "
+
+
+def redaction_cost_us(events: list[TrafficEvent], rounds: int = 5) -> float:
+    """Microseconds per event of redact_batch with every kind on (best of ``rounds``)."""
+    every_kind = redactor(KINDS)
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        redact_batch(events, every_kind, keep_originals=True)
+        best = min(best, time.perf_counter() - started)
+    return best / len(events) * 1e6
+
+
+def sample_events(n: int, with_pii: bool) -> list[TrafficEvent]:
+    events = []
+    for i in range(n):
+        raw = native_event(f"r-{i}", row=i)
+        if with_pii:
+            raw["request"]["messages"][0]["content"] = (
+                PII + raw["request"]["messages"][0]["content"]
+            )
+        events.append(TrafficEvent.model_validate(raw))
+    return events
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -293,6 +328,12 @@ def main() -> None:
             start_server("benchmarks.empty_app:create_app", empty_port, args.workers, env)
         )
         servers.append(start_server("service.api.app:create_app", api_port, args.workers, env))
+        # The same API with redaction off: the baseline of the redaction ratio.
+        plain_port = free_port()
+        plain_env = {**env, "SHADOWGAP_REDACT": ""}
+        servers.append(
+            start_server("service.api.app:create_app", plain_port, args.workers, plain_env)
+        )
         common = {"seconds": args.seconds, "connections": args.connections}
         results["empty endpoint"] = run_wrk(
             f"http://127.0.0.1:{empty_port}", "/empty", 1, "e", **common
@@ -304,6 +345,9 @@ def main() -> None:
             f"http://127.0.0.1:{api_port}", "/v1/events", 100, "b", **common
         )
         results["OTLP, 100 spans"] = run_wrk_otlp(f"http://127.0.0.1:{api_port}", 100, **common)
+        results["batch of 100, no redaction"] = run_wrk(
+            f"http://127.0.0.1:{plain_port}", "/v1/events", 100, "p", **common
+        )
         with psycopg.connect(ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}") as conn:
             stored = conn.execute("SELECT count(*) FROM traffic_events").fetchone()[0]  # type: ignore[index]
             stored_otlp = conn.execute(
@@ -352,6 +396,26 @@ def main() -> None:
         f"  (target >= {OTLP_RATIO_TARGET:.2f}, no non-2xx)  {'PASS' if otlp_ok else 'FAIL'}"
     )
     if not otlp_ok:
+        sys.exit(1)
+
+    redaction_ratio = (
+        results["ingest, batch of 100"]["events_per_s"]
+        / results["batch of 100, no redaction"]["events_per_s"]
+    )
+    plain_us = 1e6 / results["batch of 100, no redaction"]["events_per_s"]
+    clean_us = redaction_cost_us(sample_events(500, with_pii=False))
+    pii_us = redaction_cost_us(sample_events(500, with_pii=True))
+    print(
+        f"\nPII redaction (every kind, the default): {clean_us:.0f} us/event on GSM8K prompts, "
+        f"{pii_us:.0f} us/event with an e-mail, card and phone in each prompt (in-process); "
+        f"ingest without redaction takes {plain_us:.0f} us/event (1 / batched events/s)"
+    )
+    verdict = "PASS" if redaction_ratio >= REDACTION_TARGET else "FAIL"
+    print(
+        f"batched ingest events/s with redaction / without: {redaction_ratio:.2f}  "
+        f"(target >= {REDACTION_TARGET:.2f}) {verdict}"
+    )
+    if verdict == "FAIL":
         sys.exit(1)
 
 

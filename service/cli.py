@@ -28,9 +28,10 @@ def serve(
     import uvicorn
 
     from service.logging_setup import configure_logging
+    from service.privacy.redaction import for_settings
 
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_json, for_settings(settings).text)
     uvicorn.run(
         "service.api.app:create_app",
         factory=True,
@@ -180,6 +181,41 @@ def report(
         session.flush()
         report_id = built.id
     typer.echo(f"report {report_id}: {get_settings().dashboard_url}/reports/{report_id}")
+
+
+@app.command()
+def purge(
+    segment: Annotated[
+        str | None, typer.Option(help="Segment key, e.g. tenant=acme: all its events.")
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option(help="The events' attributes.user (a deletion request).")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete every event of a segment or a user and what was derived from it; their ids are
+    kept as tombstones so a redelivery is a duplicate."""
+    from service.db import session_scope
+    from service.errors import ShadowgapError
+    from service.privacy.purge import purge as purge_events
+
+    if segment is None and user is None:
+        raise typer.BadParameter("name a --segment or a --user")
+    target = " and ".join(
+        f"{name} {value!r}" for name, value in (("segment", segment), ("user", user)) if value
+    )
+    if not yes:
+        typer.confirm(f"Delete every event of {target}?", abort=True)
+    try:
+        with session_scope() as session:
+            result = purge_events(session, datetime.now(UTC), segment=segment, user=user)
+    except ShadowgapError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"purged {result.events} events ({result.shadow_runs} shadow runs, {result.verdicts} "
+        f"verdicts; examples removed from {result.alerts} alerts)"
+    )
 
 
 @app.command("judge-eval")

@@ -60,8 +60,9 @@ class Settings(BaseSettings):
     # --- ingest ------------------------------------------------------------------------------
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated API keys accepted as 'Authorization: Bearer <key>' on "
-        "ingest. Empty means ingest is refused (401) until keys are set.",
+        description="Comma-separated API keys, each '[scope:]key' with scope ingest, read or "
+        "admin (admin implies read), sent as 'Authorization: Bearer <key>'. A bare key may "
+        "only ingest. Empty means every authenticated endpoint answers 401 until keys are set.",
     )
     hmac_secret: SecretStr | None = Field(
         default=None,
@@ -76,6 +77,84 @@ class Settings(BaseSettings):
     )
     max_batch_events: int = Field(
         default=5000, ge=1, description="Most events accepted in one ingest request."
+    )
+
+    # --- access -------------------------------------------------------------------------------
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics without a key (for a Prometheus scraper on a trusted "
+        "network). Off: /metrics needs a read key.",
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs dashboard session cookies and CSRF tokens. Unset: derived from "
+        "SHADOWGAP_API_KEYS, so changing the keys signs everyone out.",
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, description="Dashboard sign-in lifetime, in hours."
+    )
+    session_cookie_secure: bool = Field(
+        default=True,
+        description="Mark the session cookie Secure (sent over HTTPS only; browsers also "
+        "accept it on http://localhost). Turn off only for plain-HTTP test set-ups.",
+    )
+    sso_user_header: str | None = Field(
+        default=None,
+        description="Trust this request header (e.g. X-Forwarded-Email from oauth2-proxy, "
+        "X-Goog-Authenticated-User-Email from IAP) as the signed-in user, when the request "
+        "comes from SHADOWGAP_SSO_TRUSTED_PROXIES. Unset: sign in with a key on /login.",
+    )
+    sso_groups_header: str | None = Field(
+        default=None,
+        description="Header with the user's groups, comma-separated (e.g. X-Forwarded-Groups).",
+    )
+    sso_admins: CsvList = Field(
+        default_factory=list,
+        description="SSO users or 'group:<name>' entries given the admin role "
+        "(ack/resolve/promote); everyone else the proxy lets through gets read.",
+    )
+    sso_readers: CsvList = Field(
+        default_factory=list,
+        description="When set, only these SSO users or 'group:<name>' entries (and the admins) "
+        "may read; empty means every user the proxy authenticated.",
+    )
+    sso_trusted_proxies: CsvList = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"],
+        description="Addresses (CIDR) whose SSO user header is believed; the header from "
+        "anywhere else is ignored.",
+    )
+
+    # --- privacy -----------------------------------------------------------------------------
+    redact: CsvList = Field(
+        default_factory=lambda: ["email", "phone", "card", "iban", "ip", "secret"],
+        description="PII kinds replaced by typed placeholders ([EMAIL], [CARD], ...) before "
+        "anything is stored, logged, shown or sent: email, phone, card (Luhn-checked), iban, "
+        "ip, secret (API keys, tokens, JWTs, password=... values). Empty turns redaction off.",
+    )
+    redact_phone_region: str = Field(
+        default="US",
+        description="Region (ISO 3166 code) whose national phone formats count as phone "
+        "numbers; numbers written with +country code are found for every region.",
+    )
+    redact_before_flagship: bool = Field(
+        default=False,
+        description="Send the flagship and the judge the redacted text too. Off: a sampled "
+        "event's original text is kept in pending_originals until its verdicts are stored, "
+        "so the flagship answers what the cheap model saw (see README, Security).",
+    )
+    retention_days: int = Field(
+        default=90,
+        ge=0,
+        description="Prompt and answer text older than this many days is replaced by NULL "
+        "everywhere (events, shadow runs, verdict rationales, alert examples, delivery "
+        "payloads, outbox files) by the daily privacy.retention job; counts, verdicts, drift "
+        "events and reports stay. 0 keeps text forever.",
+    )
+    originals_max_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="Originals of sampled events whose verdicts never came (a failed run) "
+        "are dropped after this many hours.",
     )
 
     # --- routing and segments ----------------------------------------------------------------
@@ -274,9 +353,16 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="Log level.")
     log_json: bool = Field(default=True, description="Structured JSON log lines.")
 
-    _split_lists = field_validator("api_keys", "segment_dimensions", "cheap_routes", mode="before")(
-        _csv
-    )
+    _split_lists = field_validator(
+        "api_keys",
+        "segment_dimensions",
+        "cheap_routes",
+        "sso_admins",
+        "sso_readers",
+        "sso_trusted_proxies",
+        "redact",
+        mode="before",
+    )(_csv)
 
     @field_validator("otlp_route_attributes")
     @classmethod

@@ -39,6 +39,13 @@ class Unauthorized(ShadowgapError):
     code = "unauthorized"
 
 
+class Forbidden(ShadowgapError):
+    """Authenticated, but not allowed: a missing scope, or a cross-site state change."""
+
+    status_code = 403
+    code = "forbidden"
+
+
 class PayloadTooLarge(ShadowgapError):
     status_code = 413
     code = "payload_too_large"

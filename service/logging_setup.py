@@ -1,15 +1,29 @@
-"""Structured logs: one JSON object per line, with any ``extra`` fields merged in."""
+"""Structured logs: one JSON object per line, with any ``extra`` fields merged in.
+
+Every line goes through the deployment's PII redactor (SHADOWGAP_REDACT): a message or an
+exception that quotes a prompt, an answer or a provider's error never writes an e-mail address,
+card number or key into the logs.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
+def _unchanged(text: str) -> str:
+    return text
+
+
 class JsonFormatter(logging.Formatter):
+    def __init__(self, redact: Callable[[str], str] = _unchanged) -> None:
+        super().__init__()
+        self.redact = redact
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
@@ -20,15 +34,26 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return self.redact(json.dumps(entry, default=str))
 
 
-def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
+class RedactingFormatter(logging.Formatter):
+    def __init__(self, fmt: str, redact: Callable[[str], str]) -> None:
+        super().__init__(fmt)
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redact(super().format(record))
+
+
+def configure_logging(
+    level: str = "INFO", as_json: bool = True, redact: Callable[[str], str] = _unchanged
+) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(
-        JsonFormatter()
+        JsonFormatter(redact)
         if as_json
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        else RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", redact)
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

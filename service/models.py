@@ -309,3 +309,43 @@ class Report(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     summary: Mapped[dict[str, Any]] = mapped_column(JSONType)
     html: Mapped[str] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """Who did what: ack, resolve, promote, sign-in. Shown on the alert it concerns."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(256))
+    via: Mapped[str] = mapped_column(String(16))  # key | sso | session
+    action: Mapped[str] = mapped_column(String(32))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
+    target: Mapped[str | None] = mapped_column(String(512))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class PendingOriginal(Base):
+    """Unredacted text of a sampled event (request, cheap answer, flagship answers), kept only
+    until the event's verdicts are stored so the flagship and judge see what the cheap model
+    saw. Never read by the API, the dashboard or the notifiers."""
+
+    __tablename__ = "pending_originals"
+
+    event_pk: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("traffic_events.id"), primary_key=True
+    )
+    part: Mapped[str] = mapped_column(String(32), primary_key=True)
+    content: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PurgedEvent(Base):
+    """Tombstone of a purged event id: a redelivery of it is a duplicate, never stored again."""
+
+    __tablename__ = "purged_events"
+
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    purged_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str] = mapped_column(String(256))

@@ -34,6 +34,7 @@ TASK_QUEUES = {
     "alerts.deliver": "alerts",
     "alerts.sweep": "maintenance",
     "reports.weekly": "reports",
+    "privacy.retention": "maintenance",
 }
 DRIFT_DEBOUNCE_SECONDS = 5.0
 

@@ -19,10 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service import models
-from service.config import Settings
+from service.config import Settings, get_settings
 from service.costs import record_cost, utc_day
 from service.errors import InvalidInput, NotFound
 from service.llm.base import ChatClient, Completion
+from service.privacy import originals
+from service.privacy.redaction import for_settings
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
@@ -130,11 +132,15 @@ def prepare_shadow(
     if event is None:
         raise NotFound(f"traffic event {event_pk} not found")
     max_tokens, temperature = _call_params(event, settings)
+    # The flagship answers what the cheap model was asked: the unredacted request while it is
+    # kept (service/privacy/originals.py), the stored (redacted) one otherwise.
+    kept = originals.read(session, event_pk).get(originals.REQUEST)
+    messages = kept.get("messages") if kept else None
     return ShadowRequest(
         event_pk=event_pk,
         replicate=replicate,
         segment_id=event.segment_id,
-        messages=request_messages(event),
+        messages=messages if isinstance(messages, list) and messages else request_messages(event),
         max_tokens=max_tokens,
         temperature=temperature,
     )
@@ -157,13 +163,23 @@ def store_shadow(
     """Store the run and book its cost, unless a concurrent worker stored it first."""
     cost = flagship_cost(settings, completion.prompt_tokens, completion.completion_tokens)
     created_at = models.utcnow()
+    answer = for_settings(settings).text(completion.text)
+    if answer != completion.text and not settings.redact_before_flagship:
+        # The judge compares the original answers; the stored one is redacted.
+        originals.keep_text(
+            session,
+            request.event_pk,
+            originals.flagship_part(request.replicate),
+            completion.text,
+            created_at,
+        )
     values: dict[str, Any] = {
         "event_pk": request.event_pk,
         "replicate": request.replicate,
         "status": STATUS_OK,
         "client": client.name,
         "model": client.model,
-        "answer": completion.text,
+        "answer": answer,
         "latency_ms": completion.latency_ms,
         "prompt_tokens": completion.prompt_tokens,
         "completion_tokens": completion.completion_tokens,
@@ -240,7 +256,7 @@ def record_failed_run(
         "completion_tokens": 0,
         "cost_usd": 0.0,
         "attempts": attempts,
-        "error": error[:10_000],
+        "error": for_settings(get_settings()).text(error[:10_000]),
         "created_at": models.utcnow(),
     }
     insert_or_ignore(session, models.ShadowRun, values, ["event_pk", "replicate"])

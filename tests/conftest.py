@@ -23,7 +23,12 @@ from fastapi.testclient import TestClient
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT.parent / "shared" / "data" / "routellm"
 GSM8K_CSV = DATA_DIR / "gsm8k" / "gsm8k_responses.csv"
+# A bare key may only ingest; reads and the dashboard take a read or admin key.
 API_KEY = "test-key-0123456789"
+READ_KEY = "test-read-key-0123456789"
+ADMIN_KEY = "test-admin-key-0123456789"
+API_KEYS = f"{API_KEY},read:{READ_KEY},admin:{ADMIN_KEY}"
+KEYS = {"ingest": API_KEY, "read": READ_KEY, "admin": ADMIN_KEY}
 POSTGRES_SERVER = os.environ.get(
     "SHADOWGAP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -113,7 +118,7 @@ def migrate(url: str) -> None:
 def embedded(configure: Callable[..., None], sqlite_urls: tuple[str, str]) -> str:
     """The embedded default (SQLite database and SQLite broker), migrated, with an API key."""
     database, broker = sqlite_urls
-    configure(database_url=database, broker_url=broker, api_keys=API_KEY)
+    configure(database_url=database, broker_url=broker, api_keys=API_KEYS)
     migrate(database)
     return database
 
@@ -121,7 +126,7 @@ def embedded(configure: Callable[..., None], sqlite_urls: tuple[str, str]) -> st
 @pytest.fixture
 def production(configure: Callable[..., None], postgres_url: str, redis_url: str) -> str:
     """PostgreSQL and Redis, migrated, with an API key."""
-    configure(database_url=postgres_url, broker_url=redis_url, api_keys=API_KEY)
+    configure(database_url=postgres_url, broker_url=redis_url, api_keys=API_KEYS)
     migrate(postgres_url)
     return postgres_url
 
@@ -140,8 +145,9 @@ def client() -> Iterator[TestClient]:
         yield test_client
 
 
-def auth() -> dict[str, str]:
-    return {"Authorization": f"Bearer {API_KEY}"}
+def auth(scope: str = "ingest") -> dict[str, str]:
+    """The bearer header of the test key with ``scope`` (ingest, read or admin)."""
+    return {"Authorization": f"Bearer {KEYS[scope]}"}
 
 
 class Worker:

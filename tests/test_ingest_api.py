@@ -152,15 +152,15 @@ def test_segments_list_volume_and_cheap_share(any_db: str, client: TestClient) -
         + [native_event(f"g-{i}", tenant="globex", row=i) for i in range(5)]
     )
     assert client.post("/v1/events", json=events, headers=auth()).status_code == 200
-    body = client.get("/v1/segments").json()
+    body = client.get("/v1/segments", headers=auth("read")).json()
     by_key = {s["key"]: s for s in body["segments"]}
     assert by_key["tenant=acme"]["volume"] == 40
     assert by_key["tenant=acme"]["cheap_share"] == 0.75
     assert by_key["tenant=globex"]["cheap_share"] == 1.0
     assert body["segments"][0]["key"] == "tenant=acme"  # sorted by volume
-    searched = client.get("/v1/segments", params={"q": "glob"}).json()
+    searched = client.get("/v1/segments", params={"q": "glob"}, headers=auth("read")).json()
     assert [s["key"] for s in searched["segments"]] == ["tenant=globex"]
-    assert client.get("/v1/segments/tenant=nobody").status_code == 404
+    assert client.get("/v1/segments/tenant=nobody", headers=auth("read")).status_code == 404
 
 
 def test_health_ready_metrics(any_db: str, client: TestClient) -> None:
@@ -170,7 +170,7 @@ def test_health_ready_metrics(any_db: str, client: TestClient) -> None:
     labels = {"format": "native", "outcome": "new"}
     before = REGISTRY.get_sample_value("shadowgap_events_total", labels) or 0.0
     client.post("/v1/events", json=stream(3), headers=auth())
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=auth("read")).text
     assert REGISTRY.get_sample_value("shadowgap_events_total", labels) == before + 3
     assert "shadowgap_events_total" in text
     assert "shadowgap_queue_depth" in text

@@ -3,30 +3,32 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 
-from service.api.routes import alerts, ingest, ops, otlp, segments
-from service.errors import ShadowgapError
+from service.api import security
+from service.api.access import require_read, require_read_page
+from service.api.routes import alerts, ingest, login, ops, otlp, segments
 from service.ingest.writer import GroupWriter
 
 log = logging.getLogger(__name__)
 
 
 def create_app() -> FastAPI:
+    # The API description and its browser need the read scope like the data: mounted by hand.
     app = FastAPI(
         title="shadowgap",
         description="Watches the cheap path of LLM routers.",
         version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
-
-    @app.exception_handler(ShadowgapError)
-    async def _domain_error(_request: Request, exc: ShadowgapError) -> JSONResponse:
-        return JSONResponse(
-            status_code=exc.status_code, content={"error": exc.message, "detail": exc.detail}
-        )
+    security.install(app)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -37,12 +39,21 @@ def create_app() -> FastAPI:
             content={"error": f"{field}: {first.get('msg')}", "detail": {"field": field}},
         )
 
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_read)])
+    def openapi() -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(require_read_page)])
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="shadowgap API")
+
     app.state.writer = GroupWriter()
     app.include_router(ops.router)
     app.include_router(ingest.router)
     app.include_router(otlp.router)
     app.include_router(segments.router)
     app.include_router(alerts.router)
+    app.include_router(login.router)
     try:
         from service.api import dashboard
     except ImportError:  # the dashboard is optional until its module lands

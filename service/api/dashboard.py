@@ -28,14 +28,16 @@ from urllib.parse import quote, urlencode
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from sqlalchemy import Float, and_, case, cast, func, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from service import models
+from service import audit, models
+from service.api.access import require_read_page
 from service.api.deps import db_session
+from service.api.security import REPORT_CSP
+from service.api.templating import templates
 from service.config import get_settings
 from service.drift.store import segment_signal_views
 from service.stats.excess_gap import WeightedSums, excess_gap
@@ -44,7 +46,7 @@ router = APIRouter(include_in_schema=False)
 DbSession = Annotated[Session, Depends(db_session)]
 
 HERE = Path(__file__).resolve().parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))
+ReadPage = Depends(require_read_page)
 STATIC_FILES = {"dashboard.css": "text/css", "dashboard.js": "text/javascript"}
 
 E = models.TrafficEvent
@@ -76,7 +78,7 @@ SIGNAL_TITLES = {
 # --- overview ------------------------------------------------------------------------------
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, dependencies=[ReadPage])
 def overview(
     request: Request,
     session: DbSession,
@@ -335,7 +337,7 @@ class Series:
     unit: str = ""
 
 
-@router.get("/segments/{key:path}", response_class=HTMLResponse)
+@router.get("/segments/{key:path}", response_class=HTMLResponse, dependencies=[ReadPage])
 def segment_page(
     key: str,
     request: Request,
@@ -616,7 +618,7 @@ ALERT_FILTERS = {
 }
 
 
-@router.get("/alerts", response_class=HTMLResponse)
+@router.get("/alerts", response_class=HTMLResponse, dependencies=[ReadPage])
 def alerts_page(
     request: Request,
     session: DbSession,
@@ -637,6 +639,7 @@ def alerts_page(
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
+    history = audit.for_alerts(session, [alert.id for alert, _ in rows])
     return templates.TemplateResponse(
         request,
         "alerts.html",
@@ -644,7 +647,13 @@ def alerts_page(
             "title": "Alerts",
             "nav": "alerts",
             "alerts": [
-                {"alert": alert, "key": key, "href": _segment_href(key), **_evidence(alert)}
+                {
+                    "alert": alert,
+                    "key": key,
+                    "href": _segment_href(key),
+                    "audit": history.get(alert.id, []),
+                    **_evidence(alert),
+                }
                 for alert, key in rows
             ],
             "status": status,
@@ -676,7 +685,7 @@ def _evidence(alert: models.Alert) -> dict[str, Any]:
 # --- reports -------------------------------------------------------------------------------
 
 
-@router.get("/reports", response_class=HTMLResponse)
+@router.get("/reports", response_class=HTMLResponse, dependencies=[ReadPage])
 def reports_page(
     request: Request,
     session: DbSession,
@@ -716,12 +725,37 @@ def reports_page(
     )
 
 
-@router.get("/reports/{report_id}", response_class=HTMLResponse)
+@router.get("/reports/{report_id}", response_class=HTMLResponse, dependencies=[ReadPage])
 def report_page(report_id: int, request: Request, session: DbSession) -> Response:
+    """A dashboard page framing the stored report, which runs in a sandbox of its own."""
+    R = models.Report
+    row = session.execute(
+        select(R.id, R.period_start, R.period_end).where(R.id == report_id)
+    ).one_or_none()
+    if row is None:
+        return _not_found(request, f"No report {report_id}.")
+    return templates.TemplateResponse(
+        request,
+        "report.html",
+        {"title": f"Report {report_id}", "nav": "reports", "report": row},
+    )
+
+
+@router.get("/reports/{report_id}/content", response_class=HTMLResponse, dependencies=[ReadPage])
+def report_content(report_id: int, request: Request, session: DbSession) -> Response:
+    """The stored Evidently HTML under its own policy (see service/api/security.py): its
+    inline scripts run in an opaque origin, so they can touch neither the session cookie nor
+    the API, and the dashboard's own CSP stays strict."""
     html = session.scalar(select(models.Report.html).where(models.Report.id == report_id))
     if html is None:
         return _not_found(request, f"No report {report_id}.")
-    return HTMLResponse(html)
+    return HTMLResponse(
+        html,
+        headers={
+            "Content-Security-Policy": REPORT_CSP,
+            "X-Frame-Options": "SAMEORIGIN",
+        },
+    )
 
 
 @router.get("/static/{name}")

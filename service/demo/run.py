@@ -156,7 +156,9 @@ def run_demo(
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     DEMO_DIR.mkdir(parents=True)
     api_key = secrets.token_urlsafe(24)
-    env_vars = _demo_env(flagship, data_dir, port, api_key)
+    # A second key, for people: the dashboard and read API need the read scope (admin: ack).
+    admin_key = secrets.token_urlsafe(24)
+    env_vars = _demo_env(flagship, data_dir, port, f"{api_key},admin:{admin_key}")
     os.environ.update(env_vars)
     reset_caches()
     upgrade()
@@ -215,6 +217,7 @@ def run_demo(
         print("\n3. letting the per-segment detectors and the alert stage settle")
         _wait_for_detectors(timeout=300)
         ok = print_results(traffic, url, DEMO_DIR)
+        print(f"  sign in at {url}/login with the admin key {admin_key}")
         if keep_running:
             print(f"\nAPI and worker still running at {url}; Ctrl-C to stop.")
             try:

@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 from service import models, sampling
 from service.config import Settings
 from service.costs import budget_exhausted
+from service.privacy import originals as pending_originals
+from service.privacy.purge import purged_ids
 from service.schemas import TrafficEvent
 from service.segments import segment_of
 
@@ -191,10 +193,13 @@ def _event_row(
 
 @dataclass
 class IngestRequest:
-    """One accepted request's events, already validated."""
+    """One accepted request's events, already validated (and redacted). ``originals`` holds
+    the unredacted events whose text redaction changed, by event id: those that get sampled
+    are kept for the flagship and judge (service/privacy/originals.py)."""
 
     events: list[TrafficEvent]
     source: str
+    originals: dict[str, TrafficEvent] = field(default_factory=dict)
 
 
 def store_requests(
@@ -213,6 +218,9 @@ def store_requests(
                 unique[event.event_id] = event
                 owner[event.event_id] = index
                 sources[event.event_id] = request.source
+    # Purged ids stay purged: a redelivery counts as a duplicate (service/privacy/purge.py).
+    for event_id in purged_ids(session, list(unique)):
+        del unique[event_id]
     results = [StoredBatch(accepted=len(r.events), new=0, duplicates=0) for r in requests]
     group = StoredBatch(accepted=sum(r.accepted for r in results), new=0, duplicates=0)
     if not unique:
@@ -255,6 +263,7 @@ def store_requests(
     )
     group.decision_ids, group.budget_exhausted = decisions.ids, decisions.budget_exhausted
     pk_owner = {inserted[event_id]: owner[event_id] for event_id in inserted}
+    _keep_originals(session, requests, inserted, decisions.event_pks, now)
     for event_pk in decisions.event_pks:
         results[pk_owner[event_pk]].sampled += 1
     for result in results:
@@ -264,6 +273,23 @@ def store_requests(
     group.duplicates = group.accepted - group.new
     group.segment_ids = set(per_segment)
     return results, group
+
+
+def _keep_originals(
+    session: Session,
+    requests: list[IngestRequest],
+    inserted: dict[str, int],
+    sampled_pks: list[int],
+    now: datetime,
+) -> None:
+    """The sampled events' unredacted text, until their verdicts are stored."""
+    originals = {k: v for r in requests for k, v in r.originals.items()}
+    if not originals:
+        return
+    sampled = set(sampled_pks)
+    for event_id, pk in inserted.items():
+        if pk in sampled and event_id in originals:
+            pending_originals.keep_event(session, pk, originals[event_id], now)
 
 
 # PostgreSQL: the whole batch goes as one JSON document, expanded by json_to_recordset. The

@@ -15,11 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service import models
-from service.config import Settings
+from service.config import Settings, get_settings
 from service.costs import record_cost, utc_day
 from service.errors import NotFound
 from service.judging.base import Judge
 from service.llm.base import last_user_text
+from service.privacy import originals
+from service.privacy.redaction import for_settings
 from service.schemas import Verdict
 from service.segments import lock_segment_rows
 from service.shadow import STATUS_OK, insert_or_ignore, runs_for_event
@@ -86,15 +88,21 @@ def plan_scoring(session: Session, event_pk: int) -> ScoringPlan | None:
     primary = runs.get(0)
     if primary is None or primary.status != STATUS_OK or event.answer is None:
         return None
-    candidates = [("gap", event.answer, primary.answer or "")]
+    # The judge compares what was really said: the originals while they are kept
+    # (service/privacy/originals.py), the stored redacted text otherwise.
+    kept = originals.read(session, event_pk)
+    flagship = originals.text(kept, originals.flagship_part(0), primary.answer or "")
+    candidates = [("gap", originals.text(kept, originals.ANSWER, event.answer), flagship)]
     repeat = runs.get(1)
     if repeat is not None and repeat.status == STATUS_OK:
-        candidates.append(("noise", repeat.answer or "", primary.answer or ""))
+        replicate = originals.text(kept, originals.flagship_part(1), repeat.answer or "")
+        candidates.append(("noise", replicate, flagship))
+    request = kept.get(originals.REQUEST) or event.request or {}
     return ScoringPlan(
         event_pk=event_pk,
         segment_id=event.segment_id,
         inclusion_probability=_inclusion_probability(session, event_pk),
-        question=last_user_text((event.request or {}).get("messages") or []),
+        question=last_user_text(request.get("messages") or []),
         pairs=[pair for pair in candidates if get_verdict(session, event_pk, pair[0]) is None],
         kinds=[kind for kind, _, _ in candidates],
     )
@@ -112,12 +120,19 @@ def store_verdicts(
 ) -> list[models.Verdict]:
     """Store each verdict once per (event, kind), book judge cost; returns all the event's."""
     lock_segment_rows(session, {plan.segment_id})
+    redactor = for_settings(get_settings())
     for kind, verdict in judged:
+        # The judge saw the originals: its words are redacted like everything stored.
         values = _values(plan, kind, verdict)
+        values["rationale"] = redactor.text(values["rationale"])
+        values["raw"] = redactor.value(values["raw"])
         if insert_or_ignore(session, models.Verdict, values, ["event_pk", "kind"]):
             _book_judge_cost(session, plan.segment_id, verdict, values["created_at"])
     stored = [get_verdict(session, plan.event_pk, kind) for kind in plan.kinds]
-    return [verdict for verdict in stored if verdict is not None]
+    found = [verdict for verdict in stored if verdict is not None]
+    if len(found) == len(plan.kinds):
+        originals.drop(session, plan.event_pk)  # every verdict is in: the originals go
+    return found
 
 
 def score_event(

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from service import models
 from service.db import make_engine
 from service.models import Base
+from tests.conftest import auth
 from tests.reporting.synthetic import (
     DASHBOARD_SHIFTED,
     DASHBOARD_SLASHED,
@@ -34,7 +35,8 @@ NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _client(engine: Engine) -> TestClient:
-    return TestClient(dashboard_app(engine)[0])
+    # An admin key: the pages need read, the alert buttons show for admins only.
+    return TestClient(dashboard_app(engine)[0], headers=auth("admin"))
 
 
 @pytest.fixture(scope="module")
@@ -219,10 +221,17 @@ def test_reports_list_and_stored_html(client: TestClient) -> None:
     html = client.get("/reports").text
     match = re.search(r'href="/reports/(\d+)"', html)
     assert match is not None
-    report = client.get(f"/reports/{match.group(1)}")
+    page = client.get(f"/reports/{match.group(1)}")
+    assert page.status_code == 200
+    # The stored HTML is framed in a sandbox, served under its own policy.
+    assert f'sandbox="allow-scripts" src="/reports/{match.group(1)}/content"' in page.text
+    assert "Stored weekly report" not in page.text
+    report = client.get(f"/reports/{match.group(1)}/content")
     assert report.status_code == 200
     assert "Stored weekly report" in report.text
     assert report.headers["content-type"].startswith("text/html")
+    assert report.headers["content-security-policy"].startswith("sandbox allow-scripts;")
+    assert client.get("/reports/987654/content").status_code == 404
 
 
 def test_static_files(client: TestClient) -> None:
@@ -274,3 +283,45 @@ def test_ten_thousand_segments_search(big_client: TestClient) -> None:
         _segment_keys(html)
     ) == [f"tenant=t0999{i}" for i in range(10)]
     assert f"{DASHBOARD_SHIFTED}" in big_client.get("/", params={"sort": "-excess_gap"}).text
+
+
+DASHBOARD_PAGES = ["/", f"/segments/{quote(DASHBOARD_SHIFTED, safe='')}", "/alerts", "/reports"]
+
+
+def test_security_headers_on_every_page(client: TestClient) -> None:
+    reports = client.get("/reports").text
+    report_id = re.search(r'href="/reports/(\d+)"', reports).group(1)
+    for path in [*DASHBOARD_PAGES, f"/reports/{report_id}", "/login", "/static/dashboard.js"]:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        headers = response.headers
+        csp = headers["content-security-policy"]
+        assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp, path
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, path
+        assert headers["x-frame-options"] == "DENY", path
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["referrer-policy"] == "same-origin", path
+    # Pages hold no inline script for that policy to block.
+    for path in DASHBOARD_PAGES:
+        html = client.get(path).text
+        assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == [], path
+        assert " onclick=" not in html and "javascript:" not in html
+    content = client.get(f"/reports/{report_id}/content").headers
+    assert content["content-security-policy"].startswith("sandbox allow-scripts;")
+    assert "allow-same-origin" not in content["content-security-policy"]
+    assert "frame-ancestors 'self'" in content["content-security-policy"]
+    assert content["x-frame-options"] == "SAMEORIGIN"
+    assert content["x-content-type-options"] == "nosniff"
+
+
+def test_pages_need_a_read_key(engine: Engine) -> None:
+    anonymous = TestClient(dashboard_app(engine)[0])
+    for path in DASHBOARD_PAGES:
+        response = anonymous.get(path, follow_redirects=False)
+        assert response.status_code == 303, path
+        assert response.headers["location"] == "/login?next=" + quote(path, safe="/"), path
+    ingest_only = TestClient(dashboard_app(engine)[0], headers=auth("ingest"))
+    assert ingest_only.get("/alerts").status_code == 403
+    reader = TestClient(dashboard_app(engine)[0], headers=auth("read"))
+    html = reader.get("/alerts").text
+    assert "data-url" not in html and "admin only" in html

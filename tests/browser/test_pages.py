@@ -1,5 +1,7 @@
-"""The dashboard in headless Chromium: pages render, charts draw real data, buttons work,
-no console errors. Full-page screenshots go to test-artifacts/screenshots/."""
+"""The dashboard in headless Chromium: sign-in, pages render under the production security
+headers (no CSP violation, no console error), charts draw real data, buttons work with their
+CSRF token, the weekly report draws inside its sandbox. Full-page screenshots go to
+test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -17,10 +19,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from service import models
+from service.api.access import AdminAccess
 from service.config import Settings
 from service.db import make_engine
 from service.models import Base
 from tests.browser.cdp import CHROMIUM, Browser
+from tests.conftest import ADMIN_KEY, READ_KEY
 from tests.reporting.synthetic import (
     DASHBOARD_SHIFTED,
     DASHBOARD_SLASHED,
@@ -45,10 +49,10 @@ NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 def _app(engine: Engine) -> FastAPI:
     app, factory = dashboard_app(engine)
 
-    # Stand-ins for the alerts JSON API (another module): the buttons' contract is a POST
-    # that changes the alert, then a reload.
+    # Stand-ins for the alerts JSON API (another module, with the same admin + CSRF guard):
+    # the buttons' contract is a POST that changes the alert, then a reload.
     @app.post("/v1/alerts/{alert_id}/{action}")
-    def change(alert_id: int, action: str) -> dict[str, str]:
+    def change(alert_id: int, action: str, _who: AdminAccess) -> dict[str, str]:
         with factory() as s:
             alert = s.get(models.Alert, alert_id)
             assert alert is not None
@@ -89,11 +93,31 @@ def base_url(engine: Engine) -> Iterator[str]:
     sock.close()
 
 
+def sign_in(chrome: Browser, base_url: str, key: str, name: str = "") -> None:
+    """Through the form, as a person would: the page redirects to /login first."""
+    chrome.open(base_url + "/")
+    assert chrome.evaluate("location.pathname") == "/login"
+    chrome.evaluate(
+        f"document.querySelector('input[name=name]').value = {name!r};"
+        f"document.querySelector('input[name=key]').value = {key!r};"
+        "document.getElementById('login-form').submit()"
+    )
+    chrome.wait_for("location.pathname === '/' && document.readyState === 'complete'")
+    chrome.wait_for("document.documentElement.dataset.dashboardReady === '1'")
+
+
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
+def anonymous(tmp_path: Path) -> Iterator[Browser]:
     chrome = Browser(tmp_path / "chromium-profile")
     yield chrome
     chrome.close()
+
+
+@pytest.fixture
+def browser(anonymous: Browser, base_url: str) -> Browser:
+    """Signed in with an admin key."""
+    sign_in(anonymous, base_url, ADMIN_KEY, name="Test Admin")
+    return anonymous
 
 
 def test_overview_page(browser: Browser, base_url: str) -> None:
@@ -218,12 +242,114 @@ def test_reports_list_and_evidently_report(browser: Browser, base_url: str, engi
     assert browser.evaluate(f"!!document.querySelector('a[href=\"/reports/{report_id}\"]')")
     browser.screenshot(SHOTS / "reports.png")
     browser.open(f"{base_url}/reports/{report_id}", settle=1.0)
-    # Evidently's bundle draws the opened sections' dashboards (plotly charts inside).
-    browser.wait_for(f"document.querySelector('#root_seg_{first}').children.length > 0")
-    browser.wait_for(f"document.querySelectorAll('#root_seg_{first} .js-plotly-plot').length > 0")
-    assert DASHBOARD_SHIFTED in browser.evaluate("document.querySelector('#summary').textContent")
+    content = f"/reports/{report_id}/content"
+    assert browser.evaluate("document.getElementById('report-frame').sandbox.value") == (
+        "allow-scripts"
+    )
+    # Evidently's bundle draws the opened sections' dashboards (plotly charts inside), in a
+    # sandbox whose origin is opaque: it can read neither the session cookie nor the API.
+    browser.wait_in_frame(
+        content,
+        f"document.querySelector('#root_seg_{first}') && "
+        f"document.querySelector('#root_seg_{first}').children.length > 0",
+    )
+    browser.wait_in_frame(
+        content, f"document.querySelectorAll('#root_seg_{first} .js-plotly-plot').length > 0"
+    )
+    summary = browser.evaluate_in_frame(content, "document.querySelector('#summary').textContent")
+    assert DASHBOARD_SHIFTED in summary
+    assert browser.evaluate_in_frame(content, "self.origin") == "null"
+    assert browser.evaluate_in_frame(
+        content, "(() => { try { return document.cookie; } catch (e) { return 'blocked'; } })()"
+    ) in ("", "blocked")
+    # The parent cannot reach into the frame either.
+    assert (
+        browser.evaluate(
+            "(() => { try { return !!document.getElementById('report-frame').contentDocument; }"
+            " catch (e) { return false; } })()"
+        )
+        is False
+    )
     browser.screenshot(SHOTS / "weekly-report.png")
     assert browser.errors() == []
     with Session(engine) as session:
         stored = session.scalar(select(models.Report.html).where(models.Report.id == report_id))
     assert stored is not None and "window.drawDashboard" in stored
+
+
+def test_security_headers_and_every_page_renders_under_them(
+    browser: Browser, base_url: str
+) -> None:
+    pages = ["/", f"/segments/{quote(DASHBOARD_SHIFTED, safe='')}", "/alerts", "/reports"]
+    for path in pages:
+        browser.open(base_url + path)
+        headers = browser.document_headers(base_url + path)
+        csp = headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "script-src 'self';" in csp, path
+        assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp, path
+        assert headers["x-frame-options"] == "DENY", path
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["referrer-policy"] == "same-origin", path
+        # The page's script ran under the policy (it marks the document when done).
+        assert browser.evaluate("document.documentElement.dataset.dashboardReady") == "1", path
+    # An inline script injected into a page is refused by the policy: the CSP is enforced.
+    browser.evaluate(
+        "const s = document.createElement('script'); s.textContent = 'window.__ran = 1';"
+        "document.body.appendChild(s)"
+    )
+    assert browser.evaluate("window.__ran === undefined") is True
+    violations = [e for e in browser.errors() if "Content Security Policy" in e]
+    assert len(violations) == 1 and "inline script" in violations[0]
+    browser.events.clear()
+    browser.open(base_url + "/reports")
+    assert browser.errors() == []
+
+
+def test_framing_the_dashboard_is_refused(browser: Browser, base_url: str) -> None:
+    # A page elsewhere framing the alerts page (clickjacking the buttons) gets an error page
+    # in the frame, not the dashboard: frame-ancestors 'none' and X-Frame-Options: DENY.
+    browser.open(f"data:text/html,<iframe id=f src='{base_url}/alerts'></iframe>", settle=1.0)
+    seen = []
+    for session_id in list(browser.frame_sessions):
+        try:
+            result = browser.call(
+                "Runtime.evaluate",
+                {
+                    "expression": "[location.href, !!document.getElementById('alerts')]",
+                    "returnByValue": True,
+                },
+                session=session_id,
+            )
+        except RuntimeError:
+            continue
+        seen.append(result["result"]["value"])
+    assert seen, "the frame never attached"
+    assert all(not has_table for _, has_table in seen), seen
+    assert any(href.startswith("chrome-error:") for href, _ in seen), seen
+
+
+def test_read_only_sign_in_has_no_buttons(anonymous: Browser, base_url: str) -> None:
+    sign_in(anonymous, base_url, READ_KEY)
+    anonymous.open(base_url + "/alerts")
+    assert anonymous.evaluate("document.querySelectorAll('button[data-action]').length") == 0
+    assert "admin only" in anonymous.evaluate("document.getElementById('alerts').textContent")
+    # Forcing the call from the page (with its token) still needs the admin scope.
+    status = anonymous.evaluate(
+        "fetch('/v1/alerts/1/ack', {method: 'POST', headers: {'X-CSRF-Token': "
+        "document.querySelector('meta[name=csrf-token]').content}}).then(r => r.status)"
+    )
+    assert status == 403
+    assert anonymous.errors() == [] or all("403" in e for e in anonymous.errors())
+
+
+def test_wrong_key_stays_on_the_sign_in_page(anonymous: Browser, base_url: str) -> None:
+    anonymous.open(base_url + "/alerts")
+    assert anonymous.evaluate("location.pathname + location.search") == "/login?next=/alerts"
+    anonymous.evaluate(
+        "document.querySelector('input[name=key]').value = 'not-a-key';"
+        "document.getElementById('login-form').submit()"
+    )
+    anonymous.wait_for("!!document.getElementById('login-error')")
+    assert "not a read or admin key" in anonymous.evaluate(
+        "document.getElementById('login-error').textContent"
+    )

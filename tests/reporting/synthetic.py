@@ -19,8 +19,12 @@ from sqlalchemy import Engine, Integer, cast, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import models
+from service.api import security
 from service.api.dashboard import router
-from service.api.deps import db_session
+from service.api.deps import db_session, settings
+from service.api.routes import login
+from service.config import Settings
+from tests.conftest import API_KEYS
 
 WEEK = timedelta(days=7)
 
@@ -355,15 +359,27 @@ def many_segments(session: Session, n: int, now: datetime, *, seed: int = 9) -> 
     session.flush()
 
 
-def dashboard_app(engine: Engine) -> tuple[FastAPI, sessionmaker[Session]]:
-    """The dashboard router alone, reading the given database (for page and browser tests)."""
+def dashboard_settings(**overrides: Any) -> Settings:
+    """Settings with the test keys (tests/conftest.py), not read from the environment."""
+    return Settings(_env_file=None, api_keys=API_KEYS, **overrides)  # type: ignore[call-arg]
+
+
+def dashboard_app(
+    engine: Engine, config: Settings | None = None
+) -> tuple[FastAPI, sessionmaker[Session]]:
+    """The dashboard and sign-in routers with the production headers and sign-in rules,
+    reading the given database (for page and browser tests)."""
     factory = sessionmaker(bind=engine, expire_on_commit=False)
+    config = config or dashboard_settings()
 
     def session() -> Iterator[Session]:
         with factory() as s:
             yield s
 
     app = FastAPI()
+    security.install(app)
     app.include_router(router)
+    app.include_router(login.router)
     app.dependency_overrides[db_session] = session
+    app.dependency_overrides[settings] = lambda: config
     return app, factory

@@ -1,7 +1,8 @@
 """Alerts: list, acknowledge, resolve.
 
-Acknowledging and resolving need no API key, like the dashboard that calls them: run the
-dashboard behind your SSO proxy. Resolve notifications are sent by the worker after commit.
+Reading needs the read scope. Acknowledging and resolving need the admin scope, are POST-only
+and refuse cross-site requests (see service/api/access.py); each is written to the audit log,
+which the alert shows. Resolve notifications are sent by the worker after commit.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts import lifecycle
-from service import models, queue
+from service import audit, models, queue
+from service.api.access import AdminAccess, Principal, require_read
 from service.api.deps import db_session
 from service.errors import NotFound
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["alerts"])
+router = APIRouter(tags=["alerts"], dependencies=[Depends(require_read)])
 
 
 def alert_view(alert: models.Alert, key: str) -> dict[str, Any]:
@@ -74,8 +76,10 @@ def get_alert(alert_id: int, session: Session = Depends(db_session)) -> dict[str
         .where(models.Delivery.alert_id == alert_id)
         .order_by(models.Delivery.id)
     ).scalars()
+    history = audit.for_alerts(session, [alert_id]).get(alert_id, [])
     return {
         **alert_view(alert, key),
+        "audit": [audit.view(entry) for entry in history],
         "deliveries": [
             {
                 "id": d.id,
@@ -91,19 +95,31 @@ def get_alert(alert_id: int, session: Session = Depends(db_session)) -> dict[str
     }
 
 
+def _audit(session: Session, who: Principal, action: str, alert_id: int, at: datetime) -> None:
+    audit.record(session, actor=who.name, via=who.via, action=action, at=at, alert_id=alert_id)
+
+
 @router.post("/v1/alerts/{alert_id}/ack")
-def acknowledge(alert_id: int, session: Session = Depends(db_session)) -> dict[str, Any]:
+def acknowledge(
+    alert_id: int, who: AdminAccess, session: Session = Depends(db_session)
+) -> dict[str, Any]:
     _alert(session, alert_id)
-    lifecycle.acknowledge(session, alert_id, datetime.now(UTC))
+    now = datetime.now(UTC)
+    lifecycle.acknowledge(session, alert_id, now)
+    _audit(session, who, "acknowledge", alert_id, now)
     session.commit()
     alert, key = _alert(session, alert_id)
     return alert_view(alert, key)
 
 
 @router.post("/v1/alerts/{alert_id}/resolve")
-def resolve(alert_id: int, session: Session = Depends(db_session)) -> dict[str, Any]:
+def resolve(
+    alert_id: int, who: AdminAccess, session: Session = Depends(db_session)
+) -> dict[str, Any]:
     _alert(session, alert_id)
-    delivery_ids = lifecycle.resolve(session, alert_id, datetime.now(UTC), by="user")
+    now = datetime.now(UTC)
+    delivery_ids = lifecycle.resolve(session, alert_id, now, by="user")
+    _audit(session, who, "resolve", alert_id, now)
     session.commit()
     for delivery_id in delivery_ids or []:
         try:

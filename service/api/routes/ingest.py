@@ -20,6 +20,8 @@ from service.errors import InvalidInput, PayloadTooLarge, ShadowgapError
 from service.ingest.litellm import parse_litellm
 from service.ingest.native import parse_native
 from service.ingest.store import IngestRequest
+from service.privacy.events import redact_batch
+from service.privacy.redaction import for_settings
 from service.schemas import IngestResult, TrafficEvent
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,11 @@ async def _ingest(
                 f"batch of {len(events)} events exceeds the limit of {settings.max_batch_events}",
                 field="body",
             )
-        batch = await request.app.state.writer.submit(IngestRequest(events, source))
+        # Redaction is part of normalisation: nothing unredacted is stored, logged or sent.
+        events, originals = redact_batch(
+            events, for_settings(settings), keep_originals=not settings.redact_before_flagship
+        )
+        batch = await request.app.state.writer.submit(IngestRequest(events, source, originals))
     except ShadowgapError as exc:
         metrics.INGEST_REQUESTS.labels(format=source, status=str(exc.status_code)).inc()
         if isinstance(exc, InvalidInput):

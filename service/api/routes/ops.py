@@ -1,15 +1,23 @@
-"""Health, readiness and Prometheus metrics."""
+"""Health, readiness and Prometheus metrics.
+
+``/healthz`` and ``/readyz`` are open (load balancers and orchestrators probe them without
+keys, and they tell nothing about the traffic); ``/metrics`` needs a read key unless
+``SHADOWGAP_METRICS_PUBLIC`` opens it for a scraper.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from service import metrics, queue
+from service.api.access import require_read
+from service.api.deps import settings
+from service.config import Settings
 from service.db import get_engine
 
 log = logging.getLogger(__name__)
@@ -62,6 +70,8 @@ def _refresh_queue_depth() -> None:
 
 
 @router.get("/metrics")
-async def prometheus_metrics() -> Response:
+async def prometheus_metrics(request: Request, config: Settings = Depends(settings)) -> Response:
+    if not config.metrics_public:
+        require_read(request, config)
     await run_in_threadpool(_refresh_queue_depth)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

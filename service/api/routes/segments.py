@@ -10,13 +10,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from service import models
+from service.api.access import require_read
 from service.api.deps import db_session, settings
 from service.config import Settings, get_settings
 from service.costs import budget_exhausted, spent_today
 from service.drift.store import segment_signal_views
 from service.errors import NotFound
 
-router = APIRouter(tags=["segments"])
+router = APIRouter(tags=["segments"], dependencies=[Depends(require_read)])
 
 SORTABLE = {
     "key": models.Segment.key,

@@ -1,7 +1,14 @@
-// shadowgap dashboard: alert buttons (calling the JSON API) and chart hover read-outs.
+// shadowgap dashboard: alert buttons (calling the JSON API with the page's CSRF token) and
+// chart hover read-outs.
 // The pages work without it; nothing here loads anything from the network but our own API.
 (function () {
   "use strict";
+
+  // The page's CSRF token (server-rendered): state changes must echo it.
+  function csrfToken() {
+    var meta = document.querySelector("meta[name=csrf-token]");
+    return meta ? meta.getAttribute("content") : "";
+  }
 
   function alertButtons() {
     var error = document.getElementById("action-error");
@@ -10,7 +17,8 @@
         button.disabled = true;
         fetch(button.getAttribute("data-url"), {
           method: "POST",
-          headers: { Accept: "application/json" },
+          credentials: "same-origin",
+          headers: { Accept: "application/json", "X-CSRF-Token": csrfToken() },
         })
           .then(function (response) {
             if (!response.ok) {
@@ -63,7 +71,15 @@
     });
   }
 
+  // Selects that apply on change (no inline handlers: the CSP allows no inline script).
+  function autoSubmit() {
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+  }
+
   function start() {
+    autoSubmit();
     alertButtons();
     chartReadouts();
     document.documentElement.setAttribute("data-dashboard-ready", "1");
