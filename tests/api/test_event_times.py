@@ -27,7 +27,7 @@ def _post(client: TestClient, events: list[dict[str, object]]) -> None:
 
 
 def _segment(client: TestClient, key: str) -> dict[str, object]:
-    response = client.get(f"/v1/segments/{quote(key)}")
+    response = client.get(f"/v1/segments/{quote(key)}", headers=auth("read"))
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -57,12 +57,16 @@ def test_segments_keep_event_times_beside_arrival_times(any_db: str, client: Tes
     assert (_parse(acme["first_event_at"]), _parse(acme["last_event_at"])) == (NOV_3, NOV_16)
     assert acme["volume"] == 4
 
-    listed = client.get("/v1/segments", params={"sort": "-last_event"}).json()["segments"]
+    listed = client.get(
+        "/v1/segments", params={"sort": "-last_event"}, headers=auth("read")
+    ).json()["segments"]
     # Ascending by latest event time: globex (Nov 10) before acme (Nov 16).
     assert [s["key"] for s in listed] == ["tenant=globex", "tenant=acme"]
     assert {"first_event_at", "last_event_at", "first_seen_at", "last_seen_at"} <= set(listed[0])
     # Latest arrival first: acme's redelivery came after globex's event.
-    by_arrival = client.get("/v1/segments", params={"sort": "last_seen"}).json()["segments"]
+    by_arrival = client.get(
+        "/v1/segments", params={"sort": "last_seen"}, headers=auth("read")
+    ).json()["segments"]
     assert [s["key"] for s in by_arrival] == ["tenant=acme", "tenant=globex"]
 
 
@@ -100,7 +104,7 @@ def test_drift_events_say_where_they_fired(any_db: str, client: TestClient) -> N
         session.flush()
         fired_id, late_pk = fired.id, late.id
 
-    items = client.get("/v1/drift-events").json()["drift_events"]
+    items = client.get("/v1/drift-events", headers=auth("read")).json()["drift_events"]
     by_id = {item["id"]: item for item in items}
     assert by_id[fired_id]["at_event_id"] == "req-late"
     assert _parse(by_id[fired_id]["at_occurred_at"]) == NOV_16
@@ -108,19 +112,21 @@ def test_drift_events_say_where_they_fired(any_db: str, client: TestClient) -> N
     placeless = next(item for item in items if item["id"] != fired_id)
     assert placeless["at_event_id"] is None and placeless["at_occurred_at"] is None
 
-    filtered = client.get("/v1/drift-events", params={"signal": "latency"}).json()
+    filtered = client.get(
+        "/v1/drift-events", params={"signal": "latency"}, headers=auth("read")
+    ).json()
     assert [item["at_event_id"] for item in filtered["drift_events"]] == ["req-late"]
     detail = _segment(client, "tenant=acme")["drift_events"]
     assert {item["at_event_id"] for item in detail} == {"req-late", None}  # type: ignore[union-attr]
 
-    page = client.get("/segments/tenant=acme").text
+    page = client.get("/segments/tenant=acme", headers=auth("read")).text
     cells = re.findall(r'<td class="left at-event">(.*?)</td>', page)
     assert sorted(cells) == ['<span class="key">req-late</span> 2026-11-16 23:59', "–"]
 
 
 def test_segment_page_shows_event_and_arrival_times(any_db: str, client: TestClient) -> None:
     _post(client, [native_event("p-1", at=NOV_3), native_event("p-2", at=NOV_16, row=1)])
-    page = client.get("/segments/tenant=acme")
+    page = client.get("/segments/tenant=acme", headers=auth("read"))
     assert page.status_code == 200, page.text
     assert '<b id="first-event-at">2026-11-03 09:30</b>' in page.text
     assert '<b id="last-event-at">2026-11-16 23:59</b>' in page.text

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from service import models
 from service.db import session_scope
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, auth
 from tests.ingest.fake_router import FakeRouter
 from tests.ingest.test_otlp import CHEAP_ROW, HARD_ROW, openinference_span, otlp_json
 
@@ -81,7 +81,7 @@ def _event_count() -> int:
 
 
 def _skipped(url: str) -> float:
-    text = httpx.get(f"{url}/metrics").text
+    text = httpx.get(f"{url}/metrics", headers=auth("read")).text
     for family in text_string_to_metric_families(text):
         if family.name == "shadowgap_otlp_skipped_spans":
             return sum(sample.value for sample in family.samples if sample.name.endswith("_total"))
