@@ -27,8 +27,8 @@ from alerts.severity import SignalSpec, effect_size, signal_spec
 from service.config import Settings
 from service.models import DriftEvent, Segment, ShadowRun, TrafficEvent, Verdict
 from service.schemas import content_text
+from service.stats.estimates import normal_interval, wilson_interval
 
-Z95 = 1.959963984540054
 MAX_EXAMPLES = 3
 # Stored evidence stays readable in the dashboard; each notifier trims further to its own limits.
 MAX_PROMPT_CHARS = 1000
@@ -36,28 +36,6 @@ MAX_ANSWER_CHARS = 2000
 MAX_RATIONALE_CHARS = 1000
 # Without a known change point, examples come from this many of the segment's latest events.
 FALLBACK_WINDOW = 1000
-
-
-def wilson_interval(p: float, n: int, z: float = Z95) -> tuple[float, float] | None:
-    """Wilson score interval for a proportion: stays inside [0, 1] and behaves at p = 0 or 1."""
-    if n <= 0 or not math.isfinite(p):
-        return None
-    p = min(1.0, max(0.0, p))
-    z2 = z * z
-    denom = 1.0 + z2 / n
-    centre = (p + z2 / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def normal_interval(
-    mean: float, std: float | None, n: int, z: float = Z95
-) -> tuple[float, float] | None:
-    """mean +- z * std / sqrt(n); None without a usable standard deviation."""
-    if n <= 0 or std is None or not math.isfinite(std) or std < 0 or not math.isfinite(mean):
-        return None
-    half = z * std / math.sqrt(n)
-    return mean - half, mean + half
 
 
 def _std(details: dict[str, Any], side: str) -> float | None:
@@ -83,10 +61,14 @@ def window_summary(
     interval: tuple[float, float] | None = None
     method: str | None = None
     if mean is not None:
-        if spec.kind == "rate":
-            interval, method = wilson_interval(mean, n), "wilson"
-        else:
-            interval, method = normal_interval(mean, std, n), "normal"
+        estimate = (
+            wilson_interval(min(1.0, max(0.0, mean)) * n, n)
+            if spec.kind == "rate"
+            else normal_interval(mean, std, n)
+        )
+        if estimate.low is not None and estimate.high is not None:
+            interval = (estimate.low, estimate.high)
+        method = "wilson" if spec.kind == "rate" else "normal"
     return {
         "value": _finite(mean),
         "n": int(n),

@@ -29,6 +29,7 @@ from service.drift.self_starting import SelfStartingCUSUM
 from service.drift.two_sided import TwoSidedCUSUM
 from service.errors import ShadowgapError
 from service.stats.estimates import RecentWindow, WeightedMean
+from service.stats.excess_gap import WeightedSums
 
 FORMAT = "shadowgap.signal-state"
 VERSION = 2  # 1 was the pickle format
@@ -46,6 +47,7 @@ _ALLOWED: dict[str, type] = {
         SelfStartingCUSUM,
         TwoSidedCUSUM,
         WeightedMean,
+        WeightedSums,
     )
 }
 

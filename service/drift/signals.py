@@ -31,12 +31,13 @@ Rows with no value (an event without ``latency_ms`` or ``cost_usd``) are skipped
 
 **Quality gap.** The detector sees the unweighted flagship-wins indicator of each 'gap'
 verdict: within a segment the inclusion probability barely moves. The GLR maximises over the
-unknown level before the change, so it needs no warm-up and no pooled level that other
-segments would impose (segments differ in their normal gap). The *reported* estimate is the
+unknown level before the change, so it needs no warm-up; a Beta prior pooled over the
+segments stands in for the history a young segment lacks, and the segment's own verdicts
+outweigh it as they come (segments differ in their normal gap). The *reported* estimate is the
 excess gap, i.e. the Hajek flagship-wins rate of 'gap' verdicts minus the same rate of
 'noise' verdicts (the flagship against a repeat of itself), both weighted by
-``1 / inclusion_probability``: see
-:func:`excess_gap`.
+``1 / inclusion_probability``, computed by the one definition in
+:func:`service.stats.excess_gap.excess_gap`.
 
 **Traffic share.** The segment's share of all traffic is a Bernoulli stream over *all* events:
 0 for another segment's event, 1 for this segment's. Event ids are global, so the gap between
@@ -57,8 +58,6 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
-
-from service.stats.estimates import Interval, WeightedMean, difference
 
 # Smallest inclusion probability honoured; a smaller (or zero) one would give a row unbounded
 # weight in the Hajek estimate.
@@ -254,30 +253,3 @@ def quality_stream(rows: Iterable[VerdictRow]) -> list[tuple[str, int, float, fl
         probability = min(1.0, max(_MIN_PROBABILITY, float(row.inclusion_probability)))
         out.append((row.kind, row.event_pk, flagship_won(row), 1.0 / probability))
     return out
-
-
-def hajek_rate(values: Iterable[float], probabilities: Iterable[float]) -> Interval:
-    """Hajek estimate of a mean from values sampled with the given inclusion probabilities.
-
-    >>> iv = hajek_rate([1, 0, 0, 0], [0.5, 0.5, 0.1, 0.1])
-    >>> round(iv.mean, 4)
-    0.0833
-    """
-    acc = WeightedMean()
-    for value, probability in zip(values, probabilities, strict=True):
-        acc.add(value, 1.0 / probability)
-    return acc.interval()
-
-
-def excess_gap(gap: WeightedMean, noise: WeightedMean) -> Interval:
-    """Flagship-wins rate over the noise floor: Hajek gap rate minus Hajek noise rate.
-
-    The interval combines both half-widths as if independent. Gap and noise verdicts share
-    prompts, so the two rates are positively correlated and the true interval is narrower:
-    the reported one errs on the wide side. Without noise verdicts yet the noise floor is
-    taken as 0 with no uncertainty, and the estimate is the plain gap rate.
-    """
-    gap_interval = gap.interval()
-    if noise.n == 0:
-        return gap_interval
-    return difference(gap_interval, noise.interval())

@@ -24,8 +24,9 @@ from service.drift.budget import arl0_for_rate
 from service.drift.changepoint import ChangeSummary
 from service.drift.glr import BernoulliGLR
 from service.drift.registry import AnyDetector, build_detector, retarget
-from service.drift.signals import SIGNALS, SignalSpec, excess_gap
+from service.drift.signals import SIGNALS, SignalSpec
 from service.stats.estimates import Interval, RecentWindow, WeightedMean, wilson_interval
+from service.stats.excess_gap import WeightedSums, excess_gap, sums_of
 
 _WEEK = 7 * 86_400.0
 # A detector's rate is measured over at least an hour of event time. Over a shorter span the
@@ -68,6 +69,8 @@ class SignalState:
         self.n_rows = 0  # rows that contributed a value
         self.regime = WeightedMean()  # since the last reset; weights 1/pi for quality
         self.noise = WeightedMean()  # quality only: flagship-vs-flagship, never reset
+        # Quality only: the deployment's noise pairs, borrowed while the segment has few.
+        self.global_noise = WeightedSums()
         self.recent = RecentWindow(window)
         self.baseline: float | None = None
         self.baseline_n = 0
@@ -279,7 +282,8 @@ class SignalState:
             interval = wilson_interval(n, total)
             return Interval(interval.mean, interval.low, interval.high, n)
         if estimator == "excess":
-            return excess_gap(self.regime, self.noise)
+            result = excess_gap(sums_of(self.regime), sums_of(self.noise), self.global_noise)
+            return Interval(result.excess, result.ci_low, result.ci_high, n)
         return self.regime.interval()
 
     @property
@@ -307,16 +311,24 @@ class SignalState:
             "samples_per_week": _finite(self.samples_per_week()),
         }
         if self.spec.estimator == "excess":
-            gap, noise = self.regime.interval(), self.noise.interval()
+            result = excess_gap(sums_of(self.regime), sums_of(self.noise), self.global_noise)
+            noise = sums_of(self.noise)
             out.update(
-                gap_rate=_finite(gap.mean),
-                noise_rate=_finite(noise.mean),
-                noise_n=noise.n,
+                gap_rate=_finite(result.gap_rate),
+                noise_rate=_finite(result.noise_rate),
+                noise_n=self.noise.n,
+                noise_source=result.noise_source,
+                # The segment's own noise sums: the store pools them into the global floor.
+                noise_sums=[noise.n, noise.w, noise.wy, noise.w2, noise.w2y],
             )
         if isinstance(self.detector, BernoulliGLR):
             # Unweighted counts since the last reset: what the pooled prior is fitted on.
             out.update(detector_ones=self.detector.ones, detector_n=self.detector.n)
         return out
+
+    def set_global_noise(self, noise: WeightedSums) -> None:
+        """The deployment's noise pairs (quality only; see :func:`excess_gap`)."""
+        self.global_noise = noise
 
     def set_prior(self, prior: tuple[float, float] | None) -> None:
         """The pooled prior of a GLR detector (other detectors need none)."""

@@ -65,6 +65,7 @@ from service.drift.signals import (
 )
 from service.drift.state import Detection, SignalState
 from service.models import DetectorState, DriftEvent, Segment, TrafficEvent, Verdict, utcnow
+from service.stats.excess_gap import WeightedSums
 from service.stats.pooled import beta_prior
 
 logger = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ def update_segment(session: Session, segment_id: int, settings: Settings) -> lis
         if not verdicts:
             continue
         states[spec.name].set_prior(_pooled_prior(session, spec.name, segment_id))
+        states[spec.name].set_global_noise(_pooled_noise(session, spec.name))
         n_new[spec.name], detections[spec.name] = _feed_verdicts(
             states[spec.name], verdicts, settings, n_segments
         )
@@ -352,6 +354,18 @@ def _pooled_prior(session: Session, signal: str, segment_id: int) -> tuple[float
         if e and e.get("detector_n") is not None
     ]
     return beta_prior(counts)
+
+
+def _pooled_noise(session: Session, signal: str) -> WeightedSums:
+    """Every segment's noise-floor sums added up: the floor a segment with few pairs borrows."""
+    total = WeightedSums()
+    for estimate in session.scalars(
+        select(DetectorState.estimate).where(DetectorState.signal == signal)
+    ):
+        sums = (estimate or {}).get("noise_sums")
+        if sums:
+            total = total + WeightedSums(int(sums[0]), *map(float, sums[1:]))
+    return total
 
 
 def _fresh_state(name: str, settings: Settings, n_segments: int) -> SignalState:

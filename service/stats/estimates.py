@@ -105,6 +105,19 @@ def wilson_interval(successes: float, n: float, z: float = Z_95) -> Interval:
     return Interval(p, low, high, int(n))
 
 
+def normal_interval(mean: float, std: float | None, n: int, z: float = Z_95) -> Interval:
+    """``mean +- z * std / sqrt(n)``; no bounds without a usable standard deviation.
+
+    >>> iv = normal_interval(10.0, 2.0, 16)
+    >>> round(iv.low, 3), round(iv.high, 3)
+    (9.02, 10.98)
+    """
+    if n <= 0 or std is None or not math.isfinite(std) or std < 0 or not math.isfinite(mean):
+        return Interval(mean if math.isfinite(mean) else None, None, None, max(n, 0))
+    half = z * std / math.sqrt(n)
+    return Interval(mean, mean - half, mean + half, n)
+
+
 def difference(a: Interval, b: Interval, z: float = Z_95) -> Interval:
     """``a - b`` with the half-widths combined as independent (conservative when the two
     estimates are positively correlated, as gap and noise rates on shared prompts are)."""

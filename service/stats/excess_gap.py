@@ -2,9 +2,13 @@
 
 Sampled pairs carry ``w = 1 / inclusion_probability``; a segment's rate is the Hajek estimator
 sum(w*y) / sum(w), which stays unbiased when the segment's sampling rate changed within the
-period. Its variance uses the linearised form sum(w^2 (y - p)^2) / sum(w)^2, expanded so that
-SQL can hand over five sums instead of the rows. Nothing here imports evidently, so the
-dashboard shares it.
+period. Its variance uses the linearised form n/(n-1) sum(w^2 (y - p)^2) / sum(w)^2 (the same
+as :class:`service.stats.estimates.WeightedMean`), expanded so that SQL can hand over five sums
+instead of the rows. Nothing here imports evidently, so the dashboard shares it.
+
+This is the one definition of the excess gap: the detectors' reported estimate (through
+:func:`sums_of`), the API, the dashboard, the alerts and the weekly report all call
+:func:`excess_gap`, with the same noise-floor fallback, and every view windows by event time.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-Z95 = 1.959963984540054
+from service.stats.estimates import Z_95, WeightedMean
+
 # Below this many noise pairs a segment borrows the deployment-wide noise floor: the flagship's
 # run-to-run noise is mostly a model property, and a handful of pairs would make it pure noise.
 MIN_SEGMENT_NOISE_PAIRS = 30
@@ -44,11 +49,24 @@ class WeightedSums:
     @property
     def variance(self) -> float | None:
         p = self.rate
-        if p is None:
+        if p is None or self.n < 2:
             return None
         # sum w^2 (y-p)^2 with y binary = sum w^2 y (1 - 2p) + p^2 sum w^2
         numerator = self.w2y * (1.0 - 2.0 * p) + p * p * self.w2
-        return max(numerator, 0.0) / (self.w * self.w)
+        return max(numerator, 0.0) / (self.w * self.w) * self.n / (self.n - 1)
+
+
+def sums_of(mean: WeightedMean) -> WeightedSums:
+    """The five sums of a running :class:`WeightedMean` of 0/1 values (it keeps them shifted by
+    its first value; undoing the shift is exact for binary values)."""
+    shift = mean.shift
+    return WeightedSums(
+        n=mean.n,
+        w=mean.sw,
+        wy=mean.swy + shift * mean.sw,
+        w2=mean.sw2,
+        w2y=mean.sw2y + shift * mean.sw2,
+    )
 
 
 @dataclass(frozen=True)
@@ -79,7 +97,7 @@ def excess_gap(gap: WeightedSums, noise: WeightedSums, global_noise: WeightedSum
         return ExcessGap(None, floor.rate, None, None, None, gap.n, noise.n, source)
     excess = gap_rate - (noise_rate or 0.0)
     var = (gap.variance or 0.0) + (floor.variance or 0.0)
-    half = Z95 * math.sqrt(var)
+    half = Z_95 * math.sqrt(var)
     return ExcessGap(
         gap_rate, floor.rate, excess, excess - half, excess + half, gap.n, noise.n, source
     )

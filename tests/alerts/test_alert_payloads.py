@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from alerts.evidence import build_drift_evidence, normal_interval, wilson_interval
+from alerts.evidence import build_drift_evidence
 from alerts.pagerduty import build_pagerduty, dedup_key
 from alerts.routing import RoutingRule, channels_for, parse_routes, select_channels
 from alerts.slack import build_slack, escape, fit
 from alerts.webhook import build_webhook
 from service.errors import InvalidInput
 from service.models import Alert
+from service.stats.estimates import normal_interval, wilson_interval
 from tests.alerts.conftest import NOW, add_drift, add_event, add_segment, make_settings
 from tests.alerts.formats import pagerduty_problems, slack_problems
 
@@ -107,15 +108,20 @@ def test_event_signal_examples_fall_back_to_recent_cheap_requests(
 
 
 def test_confidence_intervals() -> None:
-    low, high = wilson_interval(0.05, 800)  # type: ignore[misc]
-    assert (low, high) == (pytest.approx(0.03693, abs=2e-5), pytest.approx(0.06737, abs=2e-5))
-    assert wilson_interval(0.0, 10)[0] == 0.0  # type: ignore[index]
-    assert wilson_interval(0.5, 0) is None
-    assert normal_interval(0.05, 0.2, 800) == (
+    """The evidence uses the one stats module's intervals (service/stats/estimates.py)."""
+    rate = wilson_interval(0.05 * 800, 800)
+    assert (rate.low, rate.high) == (
+        pytest.approx(0.03693, abs=2e-5),
+        pytest.approx(0.06737, abs=2e-5),
+    )
+    assert wilson_interval(0.0, 10).low == 0.0
+    assert wilson_interval(0, 0).low is None
+    mean = normal_interval(0.05, 0.2, 800)
+    assert (mean.low, mean.high) == (
         pytest.approx(0.036141, abs=1e-5),
         pytest.approx(0.063859, abs=1e-5),
     )
-    assert normal_interval(1.0, None, 10) is None
+    assert normal_interval(1.0, None, 10).low is None
 
 
 # --- payloads --------------------------------------------------------------------------------

@@ -12,12 +12,11 @@ import pytest
 from service.drift import SIGNALS
 from service.drift.signals import (
     event_values,
-    excess_gap,
-    hajek_rate,
     quality_stream,
     traffic_gaps,
 )
 from service.stats.estimates import RecentWindow, WeightedMean, wilson_interval
+from service.stats.excess_gap import WeightedSums, excess_gap, sums_of
 
 
 def test_weighted_mean_matches_direct_hajek_formula() -> None:
@@ -46,7 +45,10 @@ def test_hajek_interval_covers_the_truth_about_95_percent() -> None:
             if rng.random() < probability:
                 values.append(1.0 if rng.random() < (0.5 if small else 0.1) else 0.0)
                 probabilities.append(probability)
-        interval = hajek_rate(values, probabilities)
+        acc = WeightedMean()
+        for value, probability in zip(values, probabilities, strict=True):
+            acc.add(value, 1.0 / probability)
+        interval = acc.interval()
         covered += interval.low <= 0.3 * 0.5 + 0.7 * 0.1 <= interval.high
     assert 0.91 <= covered / trials <= 0.98
 
@@ -59,17 +61,23 @@ def test_wilson_interval_edges() -> None:
     assert interval.low < 0.3 < interval.high
 
 
-def test_excess_gap_subtracts_noise_and_widens() -> None:
+def test_detector_excess_gap_is_the_stats_module_one() -> None:
+    """The drift state reports the same excess gap as the views' WeightedSums path."""
     gap, noise = WeightedMean(), WeightedMean()
     for i in range(400):
         gap.add(1.0 if i % 4 == 0 else 0.0, 10.0)
     for i in range(100):
         noise.add(1.0 if i % 10 == 0 else 0.0, 10.0)
-    excess = excess_gap(gap, noise)
-    assert excess.mean == pytest.approx(0.25 - 0.10)
-    gap_only = gap.interval()
-    assert excess.high - excess.low > gap_only.high - gap_only.low
-    assert excess_gap(gap, WeightedMean()).mean == pytest.approx(0.25)
+    from_state = excess_gap(sums_of(gap), sums_of(noise), WeightedSums())
+    direct = excess_gap(
+        WeightedSums(400, 4000.0, 1000.0, 40_000.0, 10_000.0),
+        WeightedSums(100, 1000.0, 100.0, 10_000.0, 1_000.0),
+        WeightedSums(),
+    )
+    assert from_state == direct
+    assert from_state.excess == pytest.approx(0.25 - 0.10)
+    # Same linearisation variance as WeightedMean (n/(n-1) included).
+    assert sums_of(gap).variance == pytest.approx(gap.variance())
 
 
 def test_recent_window_keeps_the_last_values_in_order() -> None:

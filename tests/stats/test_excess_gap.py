@@ -18,7 +18,8 @@ def test_weighted_rate_is_the_hajek_estimate() -> None:
     s = sums(y, w)
     assert s.rate == pytest.approx((1 + 4) / 12)
     p = s.rate
-    assert s.variance == pytest.approx(((w * (y - p)) ** 2).sum() / w.sum() ** 2)
+    n = len(y)  # with the n / (n - 1) small-sample factor, as WeightedMean has it
+    assert s.variance == pytest.approx(((w * (y - p)) ** 2).sum() / w.sum() ** 2 * n / (n - 1))
 
 
 def test_weighting_removes_oversampling_bias() -> None:
