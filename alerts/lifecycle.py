@@ -186,7 +186,11 @@ def open_or_update(
 def _drift_severity(event: DriftEvent, evidence: dict[str, Any]) -> str:
     spec = signal_spec(event.signal, event.details)
     return drift_severity(
-        spec, event.before_mean, event.after_mean, evidence["segment"]["volume_share"]
+        spec,
+        event.before_mean,
+        event.after_mean,
+        evidence["segment"]["volume_share"],
+        event.after_n,
     )
 
 

@@ -23,6 +23,10 @@ Severity mapping (documented here because operators tune routing rules against i
 4. A change in the harmless direction (latency, cost, error rate or quality gap going *down*) is
    capped at info: it is still worth a record, never a page.
 
+5. Sample size. A drift with fewer than ``MIN_PAGE_SAMPLES`` samples after its change point is
+   capped at warning (a record and a Slack message, never a page): one absurd value, or a
+   handful, must not wake anyone, however large the change looks.
+
 No-data alerts use volume alone: share >= 10% error, >= 1% warning, else info.
 """
 
@@ -46,6 +50,7 @@ EFFECT_THRESHOLDS: dict[str, tuple[float, float, float]] = {
 }
 BIG_SEGMENT_SHARE = 0.10
 SMALL_SEGMENT_SHARE = 0.01
+MIN_PAGE_SAMPLES = 20
 
 
 @dataclass(frozen=True)
@@ -157,13 +162,20 @@ def is_harmless_direction(spec: SignalSpec, before: float | None, after: float |
 
 
 def drift_severity(
-    spec: SignalSpec, before: float | None, after: float | None, volume_share: float
+    spec: SignalSpec,
+    before: float | None,
+    after: float | None,
+    volume_share: float,
+    after_n: int | None = None,
 ) -> str:
     """critical | error | warning | info for a drift, per the mapping in the module docstring."""
     if is_harmless_direction(spec, before, after):
         return "info"
-    level = effect_level(spec, effect_size(spec, before, after))
-    return _from_score(level + volume_adjustment(volume_share))
+    effect = effect_size(spec, before, after)
+    severity = _from_score(effect_level(spec, effect) + volume_adjustment(volume_share))
+    if after_n is not None and after_n < MIN_PAGE_SAMPLES:
+        return min(severity, "warning", key=lambda s: SEVERITY_RANK.get(s, 0))
+    return severity
 
 
 def no_data_severity(volume_share: float) -> str:

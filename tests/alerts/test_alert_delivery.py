@@ -48,7 +48,7 @@ def open_alert(session: Session, settings: Settings) -> dict[str, int]:
         rationale="The cheap model forgot the two apples added in step 3.",
         flagship="Step 1 ... step 3 adds 2, so the answer is 14.",
     )
-    drift = add_drift(session, acme, at_event_pk=last.id, after_n=1)
+    drift = add_drift(session, acme, at_event_pk=last.id, after_n=25)
     ids = open_or_update(session, drift.id, settings, NOW)
     return {session.get(Delivery, i).channel: i for i in ids}  # type: ignore[union-attr]
 

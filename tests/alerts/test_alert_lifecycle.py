@@ -251,8 +251,18 @@ def test_severity_mapping_documented_cases(session: Session, wired) -> None:
         (mid, "traffic_share", 0.02, 0.04, "error"),  # share doubled: large x mid
         (big, "quality_gap", 0.30, 0.10, "info"),  # the cheap path got better
     ]
-    for segment, signal, before, after, expected in cases:
-        drift = add_drift(session, segment, signal=signal, before=before, after=after)
+    # Too few samples after the change never page, however large it looks: one absurd cost.
+    few = [
+        (big, "cost_per_request", 0.001, 1.7e308, 1, "warning"),
+        (big, "quality_gap", 0.05, 0.80, 5, "warning"),
+        (big, "quality_gap", 0.05, 0.80, 20, "critical"),
+    ]
+    for segment, signal, before, after, after_n, expected in [
+        (*case[:4], 200, case[4]) for case in cases
+    ] + few:
+        drift = add_drift(
+            session, segment, signal=signal, before=before, after=after, after_n=after_n
+        )
         open_or_update(session, drift.id, wired, NOW)
         alert = session.scalars(
             select(Alert).where(Alert.segment_id == segment.id, Alert.status == "open")
