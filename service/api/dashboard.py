@@ -347,23 +347,24 @@ def segment_page(
     segment = session.scalars(select(S).where(S.key == key)).one_or_none()
     if segment is None:
         return _not_found(request, f"No segment with key {key!r}.")
-    now = datetime.now(UTC)
+    # The window counts back from the segment's latest *event* time, so a backfill of last
+    # month shows last month's traffic, as every other view reads it (event time).
+    end = _aware(segment.last_occurred_at) or datetime.now(UTC)
     first = session.scalar(
         select(func.min(E.occurred_at)).where(
-            E.segment_id == segment.id, E.occurred_at >= now - timedelta(days=days)
+            E.segment_id == segment.id, E.occurred_at >= end - timedelta(days=days)
         )
     )
-    start = first if first is not None else now - timedelta(days=days)
-    end = max(now, segment.last_seen_at or now)
+    start = _aware(first) or end - timedelta(days=days)
     bucket = _bucket_seconds(start, end)
     series = _event_series(session, segment.id, start, end, bucket)
     series.insert(1, _quality_series(session, segment.id, start, end, bucket))
     drift = list(
         session.scalars(
             select(models.DriftEvent)
-            .where(
-                models.DriftEvent.segment_id == segment.id, models.DriftEvent.detected_at >= start
-            )
+            # Not windowed by detection (wall-clock) time: a backfill's drift events belong to
+            # the event-time window the charts show; the 200 latest are plenty.
+            .where(models.DriftEvent.segment_id == segment.id)
             .order_by(models.DriftEvent.detected_at.desc())
             .limit(200)
         )
@@ -420,6 +421,13 @@ def _fired_at(session: Session, drift: list[models.DriftEvent]) -> dict[int, tup
     rows = session.execute(select(E.id, E.event_id, E.occurred_at).where(E.id.in_(pks)))
     events = {pk: (event_id, occurred_at) for pk, event_id, occurred_at in rows}
     return {d.id: events[d.at_event_pk] for d in drift if d.at_event_pk in events}
+
+
+def _aware(when: datetime | None) -> datetime | None:
+    """SQLite hands back naive UTC datetimes."""
+    if when is None or when.tzinfo is not None:
+        return when
+    return when.replace(tzinfo=UTC)
 
 
 def _bucket_seconds(start: datetime, end: datetime) -> int:
