@@ -28,8 +28,12 @@ from service.privacy.purge import purged_ids
 from service.schemas import TrafficEvent
 from service.segments import segment_of
 
-TOTALS_TTL_SECONDS = 2.0
 BUDGET_TTL_SECONDS = 10.0
+# The sampling allocation's totals are refreshed when the traffic stored since grows by this
+# share (and at least MIN_REFRESH_EVENTS), not on a timer: a replay of the same traffic then
+# refreshes at the same events and draws the same sample, however fast it is sent.
+REFRESH_GROWTH = 0.05
+MIN_REFRESH_EVENTS = 1_000
 
 
 @dataclass
@@ -84,7 +88,30 @@ class _Cached:
             self._at = -1e18
 
 
-_totals_cache = _Cached(TOTALS_TTL_SECONDS)
+class _Totals:
+    """The allocation's totals per process, refreshed by traffic growth (see above)."""
+
+    def __init__(self) -> None:
+        self._value: sampling.TrafficTotals | None = None
+        self._since = 0
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, new_events: int) -> sampling.TrafficTotals:
+        with self._lock:
+            value = self._value
+            due = max(MIN_REFRESH_EVENTS, REFRESH_GROWTH * (value.events if value else 0))
+            if value is None or self._since >= due:
+                value = self._value = traffic_totals(session)
+                self._since = 0
+            self._since += new_events
+            return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._value = None
+
+
+_totals_cache = _Totals()
 _budget_cache = _Cached(BUDGET_TTL_SECONDS)
 
 
@@ -457,7 +484,7 @@ def _sample(
         lambda: budget_exhausted(session, settings, now)
     ):
         return _Decisions(budget_exhausted=True)
-    totals = _totals_cache.get(lambda: traffic_totals(session))
+    totals = _totals_cache.get(session, len(inserted))
     seen_cheap = dict(cheap_before)
     rows: list[dict[str, Any]] = []
     sampled_per_segment: dict[int, int] = defaultdict(int)
