@@ -66,6 +66,19 @@ class Conflict(ShadowgapError):
     code = "conflict"
 
 
+class Unavailable(ShadowgapError):
+    """A dependency (the database) cannot serve now; the client should retry after
+    ``retry_after`` seconds. Nothing was stored, or it was stored in full (ingest is
+    idempotent, so a retry is always safe)."""
+
+    status_code = 503
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message, {"retry_after_seconds": retry_after})
+        self.retry_after = retry_after
+
+
 class FlagshipError(ShadowgapError):
     """The flagship failed. ``transient`` errors (429, 5xx, timeouts) are retried."""
 

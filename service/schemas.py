@@ -11,9 +11,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+# Largest values the database columns hold: token counts are PostgreSQL int4. A value past
+# them must be a 422 naming the field, not a database error that fails the whole write.
+INT4_MAX = 2**31 - 1
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_max_length=1_000_000)
+    # Infinity and NaN would be stored as null (JSON has neither) or break an estimate.
+    model_config = ConfigDict(extra="forbid", str_max_length=1_000_000, allow_inf_nan=False)
 
 
 class Message(_Strict):
@@ -37,8 +42,8 @@ class Route(_Strict):
 
 
 class Usage(_Strict):
-    prompt_tokens: int = Field(default=0, ge=0)
-    completion_tokens: int = Field(default=0, ge=0)
+    prompt_tokens: int = Field(default=0, ge=0, le=INT4_MAX)
+    completion_tokens: int = Field(default=0, ge=0, le=INT4_MAX)
 
 
 class SegmentAttributes(_Strict):
@@ -74,7 +79,10 @@ class TrafficEvent(_Strict):
         # Naive timestamps are read as UTC: gateways commonly emit them that way.
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-01:00 is past year 9999 in UTC
+            raise ValueError("is out of range once converted to UTC (years 1 to 9999)") from exc
 
     def prompt_text(self) -> str:
         """The last user message as plain text (what the flagship re-run answers)."""
@@ -100,9 +108,20 @@ class IngestResult(BaseModel):
     sampled: int
 
 
+class ErrorDetail(BaseModel):
+    """What an error is about; more keys may follow (e.g. ``retry_after_seconds``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    field: str | None = Field(default=None, description="the field, e.g. route.tier or body")
+    item: int | None = Field(default=None, description="the item's index in a batch")
+
+
 class ErrorBody(BaseModel):
+    """Every error response: a message and, when known, what it is about."""
+
     error: str
-    detail: Any = None
+    detail: ErrorDetail | None = None
 
 
 class Verdict(BaseModel):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 
-from service.api import security
+from service.api import errors, security
+from service.api import openapi as openapi_docs
 from service.api.access import require_read, require_read_page
 from service.api.routes import alerts, ingest, login, ops, otlp, segments
 from service.ingest.writer import GroupWriter
@@ -27,17 +27,11 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        responses=errors.ERROR_RESPONSES,
     )
     security.install(app)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first.get("loc", ()))
-        return JSONResponse(
-            status_code=422,
-            content={"error": f"{field}: {first.get('msg')}", "detail": {"field": field}},
-        )
+    errors.install(app)  # after security: its error rendering replaces the plain one
+    openapi_docs.add_body_schemas(app)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_read)])
     def openapi() -> dict[str, Any]:

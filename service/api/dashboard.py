@@ -27,6 +27,7 @@ from urllib.parse import quote, urlencode
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from markupsafe import Markup, escape
 from sqlalchemy import Float, and_, case, cast, func, or_, select, true
@@ -40,9 +41,12 @@ from service.api.security import REPORT_CSP
 from service.api.templating import templates
 from service.config import get_settings
 from service.drift.store import segment_signal_views
+from service.schemas import INT4_MAX
 from service.stats.excess_gap import WeightedSums, excess_gap
 
 router = APIRouter(include_in_schema=False)
+# Report ids are int4: a larger one is a 422 naming the parameter, not a database error.
+ReportId = Annotated[int, PathParam(ge=0, le=INT4_MAX)]
 DbSession = Annotated[Session, Depends(db_session)]
 
 HERE = Path(__file__).resolve().parent
@@ -734,7 +738,7 @@ def reports_page(
 
 
 @router.get("/reports/{report_id}", response_class=HTMLResponse, dependencies=[ReadPage])
-def report_page(report_id: int, request: Request, session: DbSession) -> Response:
+def report_page(report_id: ReportId, request: Request, session: DbSession) -> Response:
     """A dashboard page framing the stored report, which runs in a sandbox of its own."""
     R = models.Report
     row = session.execute(
@@ -750,7 +754,7 @@ def report_page(report_id: int, request: Request, session: DbSession) -> Respons
 
 
 @router.get("/reports/{report_id}/content", response_class=HTMLResponse, dependencies=[ReadPage])
-def report_content(report_id: int, request: Request, session: DbSession) -> Response:
+def report_content(report_id: ReportId, request: Request, session: DbSession) -> Response:
     """The stored Evidently HTML under its own policy (see service/api/security.py): its
     inline scripts run in an opaque origin, so they can touch neither the session cookie nor
     the API, and the dashboard's own CSP stays strict."""

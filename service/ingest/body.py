@@ -9,6 +9,10 @@ from pydantic import ValidationError
 
 from service.errors import InvalidInput
 
+# JSON can carry a NUL character only as this escape (a raw NUL byte is invalid JSON).
+_NUL_ESCAPE = b"\\u0000"
+REPLACEMENT_CHARACTER = "\ufffd"
+
 
 def json_items(body: bytes) -> list[Any]:
     """The items of a body that is one JSON value, a JSON array, or newline-delimited JSON."""
@@ -17,8 +21,34 @@ def json_items(body: bytes) -> list[Any]:
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return _ndjson_items(body)
-    return value if isinstance(value, list) else [value]
+        items = _ndjson_items(body)
+    else:
+        items = value if isinstance(value, list) else [value]
+    return without_nul(items, body)
+
+
+def without_nul(items: list[Any], body: bytes) -> list[Any]:
+    """``items`` (parsed from ``body``) with every NUL character replaced by U+FFFD.
+
+    PostgreSQL cannot store NUL in text or jsonb, and one NUL in a prompt must not cost the
+    sender its batch, so it is replaced rather than refused (the same on SQLite, so both
+    databases store the same thing). The body is scanned first: a body without the escape
+    holds no NUL, and the walk is skipped.
+    """
+    if _NUL_ESCAPE not in body:
+        return items
+    return [replace_nul(item) for item in items]
+
+
+def replace_nul(value: Any) -> Any:
+    """A JSON value with NUL replaced by U+FFFD in every string and object key."""
+    if isinstance(value, str):
+        return value.replace("\x00", REPLACEMENT_CHARACTER)
+    if isinstance(value, list):
+        return [replace_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {replace_nul(key): replace_nul(item) for key, item in value.items()}
+    return value
 
 
 def _ndjson_items(body: bytes) -> list[Any]:

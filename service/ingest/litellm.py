@@ -66,7 +66,7 @@ import orjson
 from pydantic import ValidationError
 
 from service.errors import InvalidInput
-from service.ingest.body import field_path
+from service.ingest.body import field_path, without_nul
 from service.schemas import TrafficEvent
 
 # Call types that carry a prompt and a generated answer. An absent call_type counts as one, so
@@ -191,7 +191,7 @@ def litellm_payloads(body: bytes) -> list[dict[str, Any]]:
                 field="body",
                 item=index,
             )
-    return items
+    return without_nul(items, body)
 
 
 def _ndjson(body: bytes) -> list[Any]:

@@ -55,7 +55,7 @@ from pydantic import ValidationError
 from service.config import Settings
 from service.errors import InvalidInput
 from service.ingest import genai
-from service.ingest.body import field_path
+from service.ingest.body import field_path, replace_nul
 from service.ingest.genai import SpanEvent, SpanRejected
 from service.schemas import TrafficEvent
 
@@ -340,7 +340,9 @@ def span_to_event(span: Span, ancestors: list[Span], settings: Settings) -> Traf
         "attributes": _segment_attributes(span, chain, settings),
     }
     try:
-        return TrafficEvent.model_validate(data)
+        # NUL is replaced as in every format (service/ingest/body.py): protobuf strings can
+        # carry it, and PostgreSQL cannot store it.
+        return TrafficEvent.model_validate(replace_nul(data))
     except ValidationError as exc:
         first = exc.errors()[0]
         raise SpanRejected(field_path(tuple(first["loc"])), first["msg"]) from exc

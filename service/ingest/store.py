@@ -1,8 +1,23 @@
 """Storing a validated batch: segments, events (deduplicated), sampling decisions.
 
-Everything happens in the caller's transaction, so a batch is all-or-nothing. Redelivered
-event ids are skipped by the unique constraint (``ON CONFLICT DO NOTHING``), which also makes
-concurrent deliveries of the same event safe.
+Everything happens in the caller's transaction, so a batch is all-or-nothing.
+
+**Event ids have no gaps.** The traffic-share signal reads the gap between a segment's
+consecutive event ids as the other segments' traffic in between (service/drift/signals.py),
+so an id that is taken but never stored would count as phantom traffic everywhere. A
+sequence leaves such ids: ``INSERT ... ON CONFLICT DO NOTHING`` takes one for every
+redelivered event it skips, a rolled-back transaction loses all it took, and a server
+restart skips up to 32. So on PostgreSQL ingest numbers its events itself: it takes one
+transaction-level advisory lock, held until commit, and then inserts only ids not already
+stored (``NOT EXISTS``, read after the lock, so a concurrent delivery of the same event is
+seen as a redelivery) numbered from ``max(id) + 1``. A rolled-back transaction's numbers are
+reused by the next one, and a redelivery takes none. The lock is taken after the segment rows
+(always in that order, so the two cannot deadlock) and serialises only the insert-to-commit
+end of ingest transactions, which the segment locks serialise already whenever two batches
+share a segment. On SQLite, ``BEGIN IMMEDIATE`` serialises writers and an ignored or
+rolled-back row leaves no gap in the rowid, so nothing more is needed. Rows inserted by
+anything but this module still use the table's sequence: ingest is the only writer of
+``traffic_events``.
 """
 
 from __future__ import annotations
@@ -156,7 +171,9 @@ class _SegmentIds:
         database = str(session.get_bind().engine.url)
         with self._lock:
             found = {k: self._ids[(database, k)] for k in keyed if (database, k) in self._ids}
-        missing = [k for k in keyed if k not in found]
+        # Sorted: two processes creating the same new segments must insert (and so lock) their
+        # keys in the same order, or each can wait for a key the other inserted first.
+        missing = sorted(k for k in keyed if k not in found)
         if missing:
             table = models.Segment.__table__
             rows = [
@@ -282,6 +299,8 @@ def store_requests(
         redelivered = {k: v for k, v in unique.items() if k not in inserted}
         _count_segments(session, _tally(redelivered, segment_of_event, cheap_flags, sign=-1), now)
         per_segment = _tally({k: unique[k] for k in inserted}, segment_of_event, cheap_flags)
+        only_redelivered = {segment_of_event[k] for k in redelivered} - set(per_segment)
+        _restore_last_seen_at(session, only_redelivered)
     for event_id in inserted:
         results[owner[event_id]].new += 1
 
@@ -348,18 +367,27 @@ _EVENT_COLUMNS = {
     "escalated": "bool",
     "attributes": "jsonb",
 }
+_COLUMN_LIST = ", ".join(_EVENT_COLUMNS)
 _PG_INSERT_EVENTS = text(
-    f"INSERT INTO traffic_events ({', '.join(_EVENT_COLUMNS)}) "
-    f"SELECT {', '.join(_EVENT_COLUMNS)} FROM json_to_recordset(CAST(:rows AS json)) AS r("
+    f"INSERT INTO traffic_events (id, {_COLUMN_LIST}) "
+    f"SELECT newest.id + row_number() OVER (ORDER BY r.ord), {_COLUMN_LIST} "
+    "FROM ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS ("
     + ", ".join(f"{name} {sql_type}" for name, sql_type in _EVENT_COLUMNS.items())
-    + ") ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
+    + f")) WITH ORDINALITY AS r({_COLUMN_LIST}, ord), "
+    "(SELECT coalesce(max(id), 0) AS id FROM traffic_events) AS newest "
+    "WHERE NOT EXISTS (SELECT 1 FROM traffic_events stored WHERE stored.event_id = r.event_id) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
 )
+# Any constant works: it only has to be the same in every process (see the module docstring).
+_EVENT_NUMBERING_LOCK = 0x73676964
+_PG_LOCK_EVENT_NUMBERING = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str]]:
     """Insert event rows, skipping ids already stored; returns (id, event_id) of new rows."""
     if session.get_bind().dialect.name == "postgresql":
         document = orjson.dumps(rows).decode()
+        session.execute(_PG_LOCK_EVENT_NUMBERING, {"key": _EVENT_NUMBERING_LOCK})
         return [
             (pk, event_id)
             for pk, event_id in session.execute(_PG_INSERT_EVENTS, {"rows": document})
@@ -459,6 +487,22 @@ def _widened_event_times(batch: tuple[datetime, datetime] | None) -> dict[str, A
             else_=seg.last_occurred_at,
         ),
     }
+
+
+def _restore_last_seen_at(session: Session, segment_ids: set[int]) -> None:
+    """A segment that got only redeliveries has had no new traffic: put its last arrival back
+    to its newest stored event's, so that a sender retrying old batches does not hide a silent
+    segment from the no-data alert."""
+    seg, event = models.Segment, models.TrafficEvent
+    for segment_id in sorted(segment_ids):
+        newest = (
+            select(event.received_at)
+            .where(event.segment_id == segment_id)
+            .order_by(event.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        session.execute(update(seg).where(seg.id == segment_id).values(last_seen_at=newest))
 
 
 @dataclass

@@ -4,8 +4,15 @@ A webhook sender that posts one event per request would otherwise pay a transact
 round trips and a commit flush) per event. Requests queue here after validation; one writer
 task per process takes everything queued, stores it in one transaction, and answers each
 request with its own counts. Under light load a group holds one request and nothing waits;
-under heavy load groups grow and the per-event cost falls. A failed transaction fails every
-request in its group and stores none of them: each sender retries, and ingest is idempotent.
+under heavy load groups grow and the per-event cost falls.
+
+A request is failed only by its own events. Requests are validated in full before they
+queue here (everything the database could refuse is checked by the schema), and if a
+group's transaction fails anyway, each of its requests is retried alone, so that one
+request's fault costs only that request. Database errors become domain errors: the database
+down, restarting, busy or deadlocked is a 503 with Retry-After (nothing or everything of the
+request was stored; ingest is idempotent, so the sender's retry is safe); a value the database
+refuses is a 422.
 """
 
 from __future__ import annotations
@@ -16,10 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import exc as sa_exc
 
 from service import metrics, queue
 from service.config import get_settings
-from service.db import session_scope
+from service.db import is_unavailable, session_scope
+from service.errors import InvalidInput, ShadowgapError, Unavailable
 from service.ingest.enqueue import enqueue_decisions
 from service.ingest.store import IngestRequest, StoredBatch, clear_caches, store_requests
 
@@ -66,11 +75,17 @@ class GroupWriter:
     async def _write(self, group: list[_Pending]) -> None:
         try:
             results, totals = await run_in_threadpool(self._store, [p.request for p in group])
-        except Exception as exc:  # noqa: BLE001 - handed to every waiting request
+        except Exception as exc:  # noqa: BLE001 - answered below, alone or per request
             clear_caches()
+            if len(group) == 1:
+                _fail(group[0], exc)
+                return
+            log.warning(
+                "group write failed; retrying its requests one by one",
+                extra={"error": type(exc).__name__, "requests": len(group)},
+            )
             for pending in group:
-                if not pending.future.done():
-                    pending.future.set_exception(exc)
+                await self._write([pending])
             return
         for pending, result in zip(group, results, strict=True):
             if not pending.future.done():
@@ -86,6 +101,25 @@ class GroupWriter:
     def _store(requests: list[IngestRequest]) -> tuple[list[StoredBatch], StoredBatch]:
         with session_scope() as session:
             return store_requests(session, requests, get_settings(), datetime.now(UTC))
+
+
+def _fail(pending: _Pending, exc: Exception) -> None:
+    if not pending.future.done():
+        pending.future.set_exception(as_domain_error(exc))
+
+
+def as_domain_error(exc: Exception) -> Exception:
+    """What a failed write means to the sender (see the module docstring)."""
+    if isinstance(exc, ShadowgapError):
+        return exc
+    if is_unavailable(exc):
+        log.warning("database unavailable during ingest", extra={"error": type(exc).__name__})
+        return Unavailable("the database is unavailable; retry later")
+    if isinstance(exc, sa_exc.DataError):
+        # The schema should have refused the value already; say what the database said.
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        return InvalidInput(f"the database refused a value of this request: {reason}", field="body")
+    return exc
 
 
 def _after_commit(batch: StoredBatch) -> None:

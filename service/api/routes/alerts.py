@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts import lifecycle
 from service import audit, models, queue
 from service.api.access import AdminAccess, Principal, require_read
-from service.api.deps import db_session
+from service.api.deps import Offset, db_session
 from service.errors import NotFound
+from service.schemas import INT4_MAX
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["alerts"], dependencies=[Depends(require_read)])
+AlertId = Annotated[int, Path(ge=0, le=INT4_MAX, description="the alert's id")]
 
 
 def alert_view(alert: models.Alert, key: str) -> dict[str, Any]:
@@ -46,7 +48,7 @@ def list_alerts(
     session: Session = Depends(db_session),
     status: str | None = Query(default=None, pattern="^(open|acknowledged|resolved)$"),
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     query = select(models.Alert, models.Segment.key).join(
         models.Segment, models.Segment.id == models.Alert.segment_id
@@ -69,7 +71,7 @@ def _alert(session: Session, alert_id: int) -> tuple[models.Alert, str]:
 
 
 @router.get("/v1/alerts/{alert_id}")
-def get_alert(alert_id: int, session: Session = Depends(db_session)) -> dict[str, Any]:
+def get_alert(alert_id: AlertId, session: Session = Depends(db_session)) -> dict[str, Any]:
     alert, key = _alert(session, alert_id)
     deliveries = session.execute(
         select(models.Delivery)
@@ -101,7 +103,7 @@ def _audit(session: Session, who: Principal, action: str, alert_id: int, at: dat
 
 @router.post("/v1/alerts/{alert_id}/ack")
 def acknowledge(
-    alert_id: int, who: AdminAccess, session: Session = Depends(db_session)
+    alert_id: AlertId, who: AdminAccess, session: Session = Depends(db_session)
 ) -> dict[str, Any]:
     _alert(session, alert_id)
     now = datetime.now(UTC)
@@ -114,7 +116,7 @@ def acknowledge(
 
 @router.post("/v1/alerts/{alert_id}/resolve")
 def resolve(
-    alert_id: int, who: AdminAccess, session: Session = Depends(db_session)
+    alert_id: AlertId, who: AdminAccess, session: Session = Depends(db_session)
 ) -> dict[str, Any]:
     _alert(session, alert_id)
     now = datetime.now(UTC)

@@ -12,9 +12,11 @@ import time
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 
 from service import metrics
 from service.api.auth import check_api_key, check_signature
+from service.api.openapi import INGEST_RESPONSES, LITELLM_BODY, NATIVE_BODY
 from service.config import get_settings
 from service.errors import InvalidInput, PayloadTooLarge, ShadowgapError
 from service.ingest.litellm import parse_litellm
@@ -42,6 +44,30 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+# A body this small parses in well under a millisecond, less than a hop to a worker thread
+# costs; a larger one (up to SHADOWGAP_MAX_BODY_BYTES, thousands of events) is verified and
+# parsed in a thread so that the event loop keeps serving other requests meanwhile.
+INLINE_PARSE_MAX_BYTES = 64 * 1024
+
+
+def _verify_and_parse(
+    request: Request, body: bytes, parse: Callable[[bytes], list[TrafficEvent]]
+) -> tuple[list[TrafficEvent], dict[str, TrafficEvent]]:
+    """Signature, parsing, the batch limit and redaction: everything CPU-bound before storing."""
+    settings = get_settings()
+    check_signature(request, body, settings)
+    events = parse(body)
+    if len(events) > settings.max_batch_events:
+        raise InvalidInput(
+            f"batch of {len(events)} events exceeds the limit of {settings.max_batch_events}",
+            field="body",
+        )
+    # Redaction is part of normalisation: nothing unredacted is stored, logged or sent.
+    return redact_batch(
+        events, for_settings(settings), keep_originals=not settings.redact_before_flagship
+    )
+
+
 async def _ingest(
     request: Request, source: str, parse: Callable[[bytes], list[TrafficEvent]]
 ) -> IngestResult:
@@ -50,17 +76,10 @@ async def _ingest(
     try:
         body = await _read_body(request, settings.max_body_bytes)
         check_api_key(request, settings)
-        check_signature(request, body, settings)
-        events = parse(body)
-        if len(events) > settings.max_batch_events:
-            raise InvalidInput(
-                f"batch of {len(events)} events exceeds the limit of {settings.max_batch_events}",
-                field="body",
-            )
-        # Redaction is part of normalisation: nothing unredacted is stored, logged or sent.
-        events, originals = redact_batch(
-            events, for_settings(settings), keep_originals=not settings.redact_before_flagship
-        )
+        if len(body) <= INLINE_PARSE_MAX_BYTES:
+            events, originals = _verify_and_parse(request, body, parse)
+        else:
+            events, originals = await run_in_threadpool(_verify_and_parse, request, body, parse)
         batch = await request.app.state.writer.submit(IngestRequest(events, source, originals))
     except ShadowgapError as exc:
         metrics.INGEST_REQUESTS.labels(format=source, status=str(exc.status_code)).inc()
@@ -81,13 +100,23 @@ async def _ingest(
     )
 
 
-@router.post("/v1/events", response_model=IngestResult)
+@router.post(
+    "/v1/events",
+    response_model=IngestResult,
+    responses=INGEST_RESPONSES,
+    openapi_extra=NATIVE_BODY,
+)
 async def ingest_native(request: Request) -> IngestResult:
     """One event, a JSON array of events, or NDJSON, in the native schema (see README)."""
     return await _ingest(request, "native", parse_native)
 
 
-@router.post("/v1/ingest/litellm", response_model=IngestResult)
+@router.post(
+    "/v1/ingest/litellm",
+    response_model=IngestResult,
+    responses=INGEST_RESPONSES,
+    openapi_extra=LITELLM_BODY,
+)
 async def ingest_litellm(request: Request) -> IngestResult:
     """LiteLLM's generic API logging callback: StandardLoggingPayload, single or batched."""
     return await _ingest(request, "litellm", parse_litellm)

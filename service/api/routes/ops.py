@@ -69,7 +69,16 @@ def _refresh_queue_depth() -> None:
         metrics.QUEUE_DEPTH.labels(queue=name).set(depth)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def prometheus_metrics(request: Request, config: Settings = Depends(settings)) -> Response:
     if not config.metrics_public:
         require_read(request, config)

@@ -34,6 +34,7 @@ from service.errors import (
     PayloadTooLarge,
     ShadowgapError,
     Unauthorized,
+    Unavailable,
     UnsupportedMediaType,
 )
 from service.ingest.otlp import Encoding, ParsedTraces, decode_request, parse_request
@@ -54,6 +55,7 @@ _FAILURES: dict[type[ShadowgapError], tuple[int, int]] = {
     Unauthorized: (401, code_pb2.UNAUTHENTICATED),
     PayloadTooLarge: (413, code_pb2.RESOURCE_EXHAUSTED),
     UnsupportedMediaType: (415, code_pb2.INVALID_ARGUMENT),
+    Unavailable: (503, code_pb2.UNAVAILABLE),
 }
 
 
@@ -80,7 +82,10 @@ async def export_traces(request: Request) -> Response:
     except ShadowgapError as exc:
         http_status, code = _FAILURES.get(type(exc), (exc.status_code, code_pb2.UNKNOWN))
         metrics.INGEST_REQUESTS.labels(format=SOURCE, status=str(http_status)).inc()
-        return _status(http_status, code, exc.message, encoding)
+        response = _status(http_status, code, exc.message, encoding)
+        if isinstance(exc, Unavailable):  # the writer's answer to a database outage
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except SQLAlchemyError as exc:
         # The exporter retries 503 with backoff; nothing of this request was committed.
         metrics.INGEST_REQUESTS.labels(format=SOURCE, status="503").inc()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from service import models
 from service.api.access import require_read
-from service.api.deps import db_session, settings
+from service.api.deps import Offset, db_session, settings
 from service.config import Settings, get_settings
 from service.costs import budget_exhausted, spent_today
 from service.drift.store import segment_signal_views
@@ -57,7 +57,7 @@ def list_segments(
         default="volume", pattern="^-?(key|volume|cheap|sampled|last_event|last_seen)$"
     ),
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     column = SORTABLE[sort.lstrip("-")]
     order = column.asc() if sort.startswith("-") else column.desc()
@@ -149,7 +149,7 @@ def list_drift_events(
     segment: str | None = Query(default=None, description="exact segment key"),
     signal: str | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     query = (
         select(models.DriftEvent, models.Segment.key, *AT_EVENT_COLUMNS)
