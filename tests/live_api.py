@@ -13,12 +13,14 @@ import httpx
 from tests.conftest import API_KEY, ROOT
 
 
-def start_api(port: int, database_url: str, broker_url: str, log: Path) -> subprocess.Popen[bytes]:
+def start_api(
+    port: int, database_url: str, broker_url: str, log: Path, api_keys: str = API_KEY
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "SHADOWGAP_DATABASE_URL": database_url,
         "SHADOWGAP_BROKER_URL": broker_url,
-        "SHADOWGAP_API_KEYS": API_KEY,
+        "SHADOWGAP_API_KEYS": api_keys,
         "SHADOWGAP_LOG_LEVEL": "WARNING",
     }
     handle = log.open("wb")

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import API_KEY
 from tests.live_api import start_api
 from tests.throwaway_postgres import free_port
 
@@ -26,6 +25,8 @@ CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformanc
 # that as a runtime error of the run, not as a finding about the API; such a run is repeated
 # with the next seed. Any finding (a 5xx, a response off its schema) fails the test at once.
 ATTEMPTS = 3
+# One key that may ingest, read and administer, so that every operation is reached.
+FUZZ_KEY = "fuzz-key-0123456789"
 FUZZER_CRASH = "AST constructor recursion depth mismatch"
 
 
@@ -38,7 +39,7 @@ def _schemathesis(port: int, seed: int, report_dir: Path) -> subprocess.Complete
             "run",
             f"http://127.0.0.1:{port}/openapi.json",
             "--header",
-            f"Authorization: Bearer {API_KEY}",
+            f"Authorization: Bearer {FUZZ_KEY}",
             "--checks",
             CHECKS,
             "--max-examples",
@@ -73,9 +74,14 @@ def test_schemathesis_finds_no_server_error(production: str, tmp_path: Path) -> 
         os.environ["SHADOWGAP_DATABASE_URL"],
         os.environ["SHADOWGAP_BROKER_URL"],
         tmp_path / "api.log",
+        api_keys=f"{FUZZ_KEY},admin:{FUZZ_KEY}",
     )
     try:
-        schema = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=10).json()
+        schema = httpx.get(
+            f"http://127.0.0.1:{port}/openapi.json",
+            headers={"Authorization": f"Bearer {FUZZ_KEY}"},
+            timeout=10,
+        ).json()
         assert "requestBody" in schema["paths"]["/v1/events"]["post"]
         for attempt in range(ATTEMPTS):
             run = _schemathesis(port, 20261201 + attempt, tmp_path / f"schemathesis-{attempt}")
