@@ -88,6 +88,7 @@ LITELLM_BODY: dict[str, Any] = {
 
 INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing or wrong API key or signature."},
+    403: {"model": ErrorBody, "description": "The key lacks the ingest scope."},
     413: {"model": ErrorBody, "description": "Body over SHADOWGAP_MAX_BODY_BYTES."},
 }
 
