@@ -1,7 +1,7 @@
 """claims (shadow jobs, alert deliveries) and worker heartbeats
 
 Revision ID: 0003
-Revises: 0009
+Revises: 0005
 Create Date: 2026-12-01 07:39:06.399061
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import service.models
 
 revision = "0003"
-down_revision = "0009"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
