@@ -1,38 +1,39 @@
 """Sending Delivery rows through their channel, with every attempt on record.
 
-:func:`attempt_delivery` sends one pending delivery and records a DeliveryAttempt for every send
-it makes (status code, redacted error). Outcomes:
+A send is three steps, so that no transaction is open while a channel is called (on SQLite a
+transaction is the database's write lock: a Slack that takes 10 s to answer would stall ingest
+for 10 s, and on PostgreSQL it would hold a row lock and a pooled connection):
+
+1. :func:`claim_delivery` (one short transaction) decides whether the delivery is still due
+   and, if so, claims it for ``CLAIM_SECONDS``: a sweep or a retrying task leaves a claimed
+   delivery alone, so it is not sent twice at the same time;
+2. :func:`send_claimed` calls the channel, touching no database;
+3. :func:`record_outcome` (another short transaction) stores the attempt and the new status,
+   and gives the claim back.
+
+Outcomes:
 
 * sent: ``delivered``;
 * refused for good (4xx other than 408/429, a channel that is not configured): ``failed``;
-* transient (429, 5xx, timeouts, connection errors): stays ``pending`` and the DeliveryError is
-  re-raised for the task shell to retry with backoff (``retry_after`` carries the receiver's
-  Retry-After);
+* transient (429, 5xx, timeouts, connection errors): stays ``pending``; the task shell retries
+  with backoff (``DeliveryError.retry_after`` carries the receiver's Retry-After);
 * older than ``delivery_max_age_hours`` when its turn comes: ``expired``, nothing sent;
 * a trigger or re-notify whose alert has meanwhile been resolved: ``expired``, nothing sent
   (paging for a problem that is already over helps nobody; the resolve message still goes out).
 
-The function never commits, but the attempt row matters most when the send failed: the task
-shell must commit before letting the error through, e.g.::
-
-    with session_scope() as session:
-        try:
-            attempt_delivery(session, delivery_id, settings, now)
-        except DeliveryError as exc:
-            error = exc            # session_scope commits the attempt row on exit
-    if error is not None:
-        raise task.retry(exc=error, countdown=error.retry_after or backoff)
-
-:func:`pending_deliveries` lists what a periodic sweep should try again, so a channel that is
-down loses nothing: its deliveries go out when it comes back (or expire).
+A sender that dies between steps 1 and 3 leaves a claim that runs out after
+``CLAIM_SECONDS``; :func:`pending_deliveries` then lists the delivery again, so a channel that
+is down, or a worker that is killed, loses nothing.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from alerts.channels import CHANNELS
@@ -47,6 +48,20 @@ log = logging.getLogger(__name__)
 # attempt, so it does not race the task that is already retrying it.
 SWEEP_BASE_SECONDS = 30.0
 SWEEP_MAX_SECONDS = 3600.0
+# Longer than alerts.deliver's hard time limit: a claim never runs out while its sender may
+# still be calling the channel.
+CLAIM_SECONDS = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryClaim:
+    """What a sender needs to call the channel outside any transaction."""
+
+    delivery_id: int
+    channel: str
+    payload: dict[str, Any]
+    claimed_at: datetime
+    until: datetime
 
 
 def _finish(delivery: Delivery, status: str, error: str | None = None) -> str:
@@ -67,9 +82,12 @@ def _finish(delivery: Delivery, status: str, error: str | None = None) -> str:
     return status
 
 
-def attempt_delivery(session: Session, delivery_id: int, settings: Settings, now: datetime) -> str:
-    """Send a pending delivery; returns its status (see the module docstring)."""
-    # FOR UPDATE (a no-op on SQLite) keeps a sweep and a retrying task from sending twice.
+def claim_delivery(
+    session: Session, delivery_id: int, settings: Settings, now: datetime
+) -> DeliveryClaim | str:
+    """Claim a pending delivery that is due; otherwise return its status ("claimed" while
+    another sender holds it). Expired and unsendable deliveries are finished here."""
+    # FOR UPDATE (SQLite's BEGIN IMMEDIATE does the same) makes the check-and-claim atomic.
     delivery = session.scalar(
         select(Delivery)
         .where(Delivery.id == delivery_id)
@@ -80,6 +98,8 @@ def attempt_delivery(session: Session, delivery_id: int, settings: Settings, now
         raise NotFound(f"delivery {delivery_id} not found")
     if delivery.status != "pending":
         return delivery.status
+    if delivery.claimed_until is not None and delivery.claimed_until > now:
+        return "claimed"
     max_age = timedelta(hours=settings.delivery_max_age_hours)
     if now - delivery.created_at >= max_age:
         hours = settings.delivery_max_age_hours
@@ -87,42 +107,78 @@ def attempt_delivery(session: Session, delivery_id: int, settings: Settings, now
     alert = session.get(Alert, delivery.alert_id)
     if delivery.action != "resolve" and alert is not None and alert.status == "resolved":
         return _finish(delivery, "expired", "expired: alert resolved before delivery")
-    channel = CHANNELS.get(delivery.channel)
-    if channel is None:
+    if delivery.channel not in CHANNELS:
         return _finish(delivery, "failed", f"unknown channel {delivery.channel!r}")
-
     delivery.attempts = (delivery.attempts or 0) + 1
-    try:
-        status_code = channel.send(delivery.payload, settings)
-    except DeliveryError as exc:
-        error = redact(exc.message, settings)
-        session.add(
-            DeliveryAttempt(
-                delivery_id=delivery.id,
-                attempted_at=now,
-                status_code=exc.http_status,
-                error=error,
-                ok=False,
-            )
+    delivery.claimed_until = now + timedelta(seconds=CLAIM_SECONDS)
+    session.flush()
+    return DeliveryClaim(
+        delivery_id=delivery.id,
+        channel=delivery.channel,
+        payload=delivery.payload,
+        claimed_at=now,
+        until=delivery.claimed_until,
+    )
+
+
+def send_claimed(claim: DeliveryClaim, settings: Settings) -> int | None:
+    """Call the channel; touches no database. Returns the HTTP status (None for the outbox)
+    or raises :class:`DeliveryError` with a redacted message."""
+    return CHANNELS[claim.channel].send(claim.payload, settings)
+
+
+def record_outcome(
+    session: Session,
+    claim: DeliveryClaim,
+    settings: Settings,
+    now: datetime,
+    *,
+    status_code: int | None = None,
+    error: DeliveryError | None = None,
+) -> str:
+    """Store the attempt and the delivery's new status, and release the claim; returns the
+    status ("pending" after a transient failure)."""
+    delivery = session.scalar(
+        select(Delivery)
+        .where(Delivery.id == claim.delivery_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if delivery is None:
+        raise NotFound(f"delivery {claim.delivery_id} not found")
+    if delivery.claimed_until == claim.until:
+        delivery.claimed_until = None
+    message = redact(error.message, settings) if error is not None else None
+    session.add(
+        DeliveryAttempt(
+            delivery_id=delivery.id,
+            attempted_at=claim.claimed_at,
+            status_code=error.http_status if error is not None else status_code,
+            error=message,
+            ok=error is None,
         )
-        delivery.last_error = error
+    )
+    if delivery.status != "pending":
+        # Our claim ran out and another sender finished it meanwhile: keep its outcome.
         session.flush()
-        if not exc.transient:
-            return _finish(delivery, "failed")
+        return delivery.status
+    if error is None:
+        delivery.delivered_at = now
+        delivery.last_error = None
+        result = _finish(delivery, "delivered")
+    elif not error.transient:
+        delivery.last_error = message
+        result = _finish(delivery, "failed")
+    else:
+        delivery.last_error = message
         log.info(
             "alert delivery %s (%s) attempt %s will be retried: %s",
             delivery.id,
             delivery.channel,
             delivery.attempts,
-            error,
+            message,
         )
-        raise
-    session.add(
-        DeliveryAttempt(delivery_id=delivery.id, attempted_at=now, status_code=status_code, ok=True)
-    )
-    delivery.delivered_at = now
-    delivery.last_error = None
-    result = _finish(delivery, "delivered")
+        result = "pending"
     session.flush()
     return result
 
@@ -144,7 +200,12 @@ def pending_deliveries(session: Session, now: datetime) -> list[int]:
     rows = session.execute(
         select(Delivery.id, Delivery.created_at, Delivery.attempts, last_attempt.c.last_at)
         .outerjoin(last_attempt, last_attempt.c.delivery_id == Delivery.id)
-        .where(Delivery.status == "pending")
+        .where(
+            Delivery.status == "pending",
+            # A claimed delivery is being sent; once the claim runs out (its sender died), it
+            # is due again.
+            or_(Delivery.claimed_until.is_(None), Delivery.claimed_until <= now),
+        )
         .order_by(Delivery.id)
     ).all()
     due: list[int] = []

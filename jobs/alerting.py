@@ -51,19 +51,28 @@ def observe(segment_id: int, signal: str, recent_mean: float | None, recent_n: i
     time_limit=90,
 )
 def deliver(self, delivery_id: int) -> str:  # type: ignore[no-untyped-def]
-    failure: DeliveryError | None = None
+    settings = get_settings()
+    # Claim, call, record: no transaction is open while the channel answers (see
+    # alerts.delivery), so a slow Slack cannot hold the database.
     with session_scope() as session:
-        try:
-            return delivery.attempt_delivery(
-                session, delivery_id, get_settings(), datetime.now(UTC)
-            )
-        except DeliveryError as exc:
-            failure = exc  # leaving the scope normally commits the recorded attempt
-    # The delivery stays pending; alerts.sweep picks it up again even when retries run out.
-    if failure.transient and self.request.retries < MAX_DELIVERY_RETRIES:
+        claim = delivery.claim_delivery(session, delivery_id, settings, datetime.now(UTC))
+    if isinstance(claim, str):
+        return claim
+    status_code: int | None = None
+    failure: DeliveryError | None = None
+    try:
+        status_code = delivery.send_claimed(claim, settings)
+    except DeliveryError as exc:
+        failure = exc
+    with session_scope() as session:
+        status = delivery.record_outcome(
+            session, claim, settings, datetime.now(UTC), status_code=status_code, error=failure
+        )
+    # A pending delivery is picked up by alerts.sweep again, even when retries run out.
+    if failure is not None and status == "pending" and self.request.retries < MAX_DELIVERY_RETRIES:
         countdown = max(failure.retry_after or 0.0, min(2.0**self.request.retries, 600.0))
         raise self.retry(exc=failure, countdown=countdown * random.uniform(0.8, 1.2))
-    return "pending"
+    return status
 
 
 @app.task(name="alerts.sweep", acks_late=True, soft_time_limit=120, time_limit=150)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
 from celery.schedules import crontab, schedule
+from celery.signals import celeryd_after_setup, setup_logging
 
+from jobs.worker import Heartbeat, leave_shadow_queue_without_flagship
 from service.config import DATA_DIR, get_settings
 from service.logging_setup import configure_logging
 from service.privacy.redaction import for_settings
@@ -13,8 +17,20 @@ from service.queue import celery_config
 settings = get_settings()
 configure_logging(settings.log_level, settings.log_json, for_settings(settings).text)
 
+
+@setup_logging.connect
+def _keep_json_logging(**_: Any) -> None:
+    # Answering this signal stops Celery's own logging set-up (worker and beat), including
+    # its redirect of stdout/stderr to a logger, which logged every line a traceback wrote
+    # to stderr as a log record of its own. Logs stay one JSON object per line.
+    configure_logging(settings.log_level, settings.log_json, for_settings(settings).text)
+
+
+celeryd_after_setup.connect(leave_shadow_queue_without_flagship)
+
 app = Celery("shadowgap")
 app.conf.update(celery_config(settings))
+app.steps["consumer"].add(Heartbeat)
 app.conf.update(
     include=[
         "jobs.shadow",
@@ -24,14 +40,17 @@ app.conf.update(
         "jobs.reports",
         "jobs.privacy",
     ],
+    beat_scheduler="jobs.beat:Scheduler",
     beat_schedule_filename=str(DATA_DIR / "celerybeat-schedule"),
     beat_schedule={
         # Sweeps are the safety net of the after-commit sends: nothing accepted is lost when
         # the broker was down or dropped messages. Each expires before the next one is due.
+        # The shadow sweep runs often so that jobs lost with the broker go out again within a
+        # couple of minutes (SHADOWGAP_JOB_LOST_AFTER_SECONDS); claims make that safe.
         "shadow-sweep": {
             "task": "shadow.sweep",
-            "schedule": schedule(60.0),
-            "options": {"expires": 55},
+            "schedule": schedule(30.0),
+            "options": {"expires": 25},
         },
         "drift-sweep": {
             "task": "drift.sweep",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from jobs.celery_app import app
 from service import models, queue
@@ -14,10 +14,27 @@ from service.errors import FlagshipError
 from service.ingest.enqueue import decisions_to_resend, enqueue_decisions, events_to_rejudge
 from service.llm.base import attempts_of
 from service.llm.factory import make_flagship_client
-from service.shadow import call_flagship, prepare_shadow, record_failed_run, store_shadow
+from service.shadow import (
+    DecisionClaim,
+    call_flagship,
+    claim_decision,
+    prepare_shadow,
+    record_failed_run,
+    release_decision,
+    store_shadow,
+)
 
 log = logging.getLogger(__name__)
 MAX_TASK_RETRIES = 5
+# The hard limit leaves the soft one's handler time to release the claim; the claim outlives
+# the hard limit, so it never runs out while the job may still call the flagship.
+HARD_LIMIT_MARGIN_SECONDS = 30.0
+CLAIM_MARGIN_SECONDS = 60.0
+_timeout = get_settings().shadow_job_timeout_seconds
+
+
+def claim_lease(timeout: float) -> timedelta:
+    return timedelta(seconds=timeout + CLAIM_MARGIN_SECONDS)
 
 
 @app.task(
@@ -25,19 +42,37 @@ MAX_TASK_RETRIES = 5
     bind=True,
     acks_late=True,
     max_retries=MAX_TASK_RETRIES,
-    soft_time_limit=600,
-    time_limit=660,
+    soft_time_limit=_timeout,
+    time_limit=_timeout + HARD_LIMIT_MARGIN_SECONDS,
 )
 def run(self, decision_id: int) -> None:  # type: ignore[no-untyped-def]
     settings = get_settings()
-    with session_scope() as session:
-        decision = session.get(models.SamplingDecision, decision_id)
-        if decision is None:
-            log.warning("sampling decision not found", extra={"decision_id": decision_id})
-            return
-        event_pk, replicates = decision.event_pk, decision.replicates
+    # Raises FlagshipNotConfigured before anything is claimed (workers without a flagship do
+    # not consume this queue, see jobs.worker); the decision then stays for the sweep.
     client = make_flagship_client(settings)
-    for replicate in range(replicates):
+    with session_scope() as session:
+        claim = claim_decision(
+            session,
+            decision_id,
+            datetime.now(UTC),
+            claim_lease(settings.shadow_job_timeout_seconds),
+        )
+    if claim is None:
+        # Another job holds it (a duplicate message), or the decision is gone.
+        log.info("sampling decision held elsewhere or gone", extra={"decision_id": decision_id})
+        return
+    try:
+        _run_claimed(self, claim, client, settings)
+    finally:
+        # A retry, a failure or success: the next holder (if any) need not wait for the lease.
+        with session_scope() as session:
+            release_decision(session, claim)
+    queue.send("judge.score", [claim.event_pk])
+
+
+def _run_claimed(task, claim: DecisionClaim, client, settings) -> None:  # type: ignore[no-untyped-def]
+    event_pk = claim.event_pk
+    for replicate in range(claim.replicates):
         # Read, call, store: the flagship call holds no transaction (on SQLite a transaction
         # is the database's write lock), and each replicate commits on its own, so a retry of
         # replicate 1 keeps replicate 0's run.
@@ -48,10 +83,10 @@ def run(self, decision_id: int) -> None:  # type: ignore[no-untyped-def]
         try:
             completion = call_flagship(prepared, client)
         except FlagshipError as exc:
-            if exc.transient and self.request.retries < MAX_TASK_RETRIES:
+            if exc.transient and task.request.retries < MAX_TASK_RETRIES:
                 # The client already retried with backoff; wait longer before the next round.
-                countdown = max(exc.retry_after or 0.0, 30.0 * 2**self.request.retries)
-                raise self.retry(exc=exc, countdown=countdown * random.uniform(0.8, 1.2)) from exc
+                countdown = max(exc.retry_after or 0.0, 30.0 * 2**task.request.retries)
+                raise task.retry(exc=exc, countdown=countdown * random.uniform(0.8, 1.2)) from exc
             with session_scope() as session:
                 record_failed_run(
                     session, event_pk, replicate, str(exc), attempts_of(exc), client=client
@@ -60,18 +95,37 @@ def run(self, decision_id: int) -> None:  # type: ignore[no-untyped-def]
             continue
         with session_scope() as session:
             store_shadow(session, prepared, completion, client, settings)
-    queue.send("judge.score", [event_pk])
 
 
 @app.task(name="shadow.sweep", acks_late=True, soft_time_limit=120, time_limit=150)
 def sweep() -> int:
+    """Re-send what the broker lost. Jobs that are merely waiting in a backlog are left alone:
+    lost ones are re-sent only while the queue holds fewer messages than there are jobs
+    missing, so a long backlog is not duplicated sweep after sweep (and a duplicate would
+    find the claim or the stored runs anyway)."""
+    settings = get_settings()
     now = datetime.now(UTC)
+    lost_after = timedelta(seconds=settings.job_lost_after_seconds)
     with session_scope() as session:
-        ids = decisions_to_resend(session, now)
-        unjudged = events_to_rejudge(session, now)
-    enqueue_decisions(ids)
-    for event_pk in unjudged:
+        resend = decisions_to_resend(session, now, lost_after)
+        unjudged = events_to_rejudge(session, now, lost_after)
+    depths = _queue_depths() if resend.lost or unjudged else {}
+    lost = resend.lost if depths.get("shadow", 0) < len(resend.lost) else []
+    rejudge = unjudged if depths.get("judge", 0) < len(unjudged) else []
+    enqueue_decisions(resend.unsent + lost)
+    for event_pk in rejudge:
         queue.send("judge.score", [event_pk])
-    if ids or unjudged:
-        log.info("re-sent lost jobs", extra={"shadow": len(ids), "judge": len(unjudged)})
-    return len(ids) + len(unjudged)
+    if resend.unsent or lost or rejudge:
+        log.info(
+            "re-sent lost jobs",
+            extra={"unsent": len(resend.unsent), "shadow": len(lost), "judge": len(rejudge)},
+        )
+    return len(resend.unsent) + len(lost) + len(rejudge)
+
+
+def _queue_depths() -> dict[str, int]:
+    try:
+        return queue.queue_depths()
+    except Exception as exc:  # noqa: BLE001 - unknown depth: re-send, claims prevent double calls
+        log.warning("queue depths unavailable", extra={"error": type(exc).__name__})
+        return {}

@@ -234,8 +234,12 @@ class Settings(BaseSettings):
     )
 
     # --- flagship and judges -----------------------------------------------------------------
-    flagship_client: Literal["recorded", "llama-cpp", "openai"] = Field(
-        default="recorded", description="Which flagship client the shadow runs use."
+    flagship_client: Literal["openai", "llama-cpp", "recorded"] | None = Field(
+        default=None,
+        description="Which flagship client the shadow runs use: openai (any OpenAI-compatible "
+        "endpoint), llama-cpp (a GGUF model in-process) or recorded (answers replayed from "
+        "SHADOWGAP_RECORDED_ANSWERS_PATH). No default: until it is set, workers leave the shadow "
+        "queue alone and sampled events wait there, nothing lost.",
     )
     flagship_base_url: str | None = Field(
         default=None, description="Base URL of an OpenAI-compatible flagship endpoint."
@@ -262,8 +266,7 @@ class Settings(BaseSettings):
     flagship_max_tokens: int = Field(default=512, ge=1, description="Max tokens per re-run.")
     recorded_answers_path: str | None = Field(
         default=None,
-        description="CSV or JSONL of recorded flagship answers for the 'recorded' client "
-        "(defaults to the GSM8K pairs in ../shared/data/routellm).",
+        description="CSV or JSONL of recorded flagship answers; required by the 'recorded' client.",
     )
     llama_model_path: str | None = Field(
         default=None,
@@ -276,6 +279,30 @@ class Settings(BaseSettings):
     judge_by_segment: dict[str, str] = Field(
         default_factory=dict,
         description='JSON map of segment-key prefix to judge, e.g. {"tenant=acme": "pairwise"}.',
+    )
+
+    # --- jobs --------------------------------------------------------------------------------
+    shadow_job_timeout_seconds: float = Field(
+        default=600.0,
+        ge=10,
+        description="Most seconds one shadow.run job may take, flagship retries included (its "
+        "soft time limit; the worker kills it 30 s later). The job's claim on its sampled event "
+        "lasts a minute longer, so no other job calls the flagship for that event while it may "
+        "still be running; a worker killed mid-job has its event re-sent once the claim ends.",
+    )
+    job_lost_after_seconds: float = Field(
+        default=120.0,
+        ge=10,
+        description="A shadow or judge job handed to the broker this long ago, still without "
+        "its result and not claimed by a running job, counts as lost (the broker restarted "
+        "empty, a worker died) and the sweep sends it again, once the queue no longer holds "
+        "as many messages as there are such jobs.",
+    )
+    worker_stale_seconds: float = Field(
+        default=90.0,
+        ge=10,
+        description="/readyz/workers answers 503 when no worker has sent a heartbeat for this "
+        "long (workers write one every 15 s from their consumer loop).",
     )
 
     # --- drift -------------------------------------------------------------------------------

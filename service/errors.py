@@ -90,6 +90,12 @@ class FlagshipError(ShadowgapError):
         self.retry_after = retry_after
 
 
+class FlagshipNotConfigured(ShadowgapError):
+    """No usable flagship is configured: shadow runs must wait instead of guessing one."""
+
+    code = "flagship_not_configured"
+
+
 class DeliveryError(ShadowgapError):
     """An alert channel refused or could not be reached."""
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from types import TracebackType
 
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -32,8 +35,11 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
+        # A traceback is one field of the one line (json.dumps escapes its newlines).
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
         return self.redact(json.dumps(entry, default=str))
 
 
@@ -44,6 +50,22 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return self.redact(super().format(record))
+
+
+def _log_uncaught(
+    kind: type[BaseException], value: BaseException, tb: TracebackType | None
+) -> None:
+    logging.getLogger("shadowgap").critical("uncaught exception", exc_info=(kind, value, tb))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None or isinstance(args.exc_value, SystemExit):
+        return
+    logging.getLogger("shadowgap").critical(
+        "uncaught exception in thread %s",
+        args.thread.name if args.thread else "?",
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )
 
 
 def configure_logging(
@@ -58,5 +80,9 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    if as_json:
+        # A crash's traceback is logged as one JSON line too, not printed over many.
+        sys.excepthook = _log_uncaught
+        threading.excepthook = _log_uncaught_in_thread
     # httpx logs every request URL at INFO, and alert webhook URLs are secrets.
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -138,6 +138,9 @@ class SamplingDecision(Base):
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set once shadow.run has been handed to the broker; the outbox sweep re-sends the rest.
     enqueued_at: Mapped[datetime | None]
+    # A shadow.run job holds the decision until then: a duplicate message (a sweep re-send, a
+    # redelivery) leaves it alone instead of paying the flagship a second time.
+    claimed_until: Mapped[datetime | None]
 
 
 class ShadowRun(Base):
@@ -287,6 +290,9 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+    # A sender holds the delivery until then while it calls the channel, outside any
+    # transaction; a sweep or a retry leaves it alone meanwhile.
+    claimed_until: Mapped[datetime | None]
 
 
 class DeliveryAttempt(Base):
@@ -349,3 +355,16 @@ class PurgedEvent(Base):
     event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     purged_at: Mapped[datetime] = mapped_column(default=utcnow)
     reason: Mapped[str] = mapped_column(String(256))
+
+
+class WorkerHeartbeat(Base):
+    """A Celery worker's consumer, last seen alive (written from its own event loop)."""
+
+    __tablename__ = "worker_heartbeats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(255), unique=True)
+    pid: Mapped[int] = mapped_column(Integer)
+    queues: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -17,7 +17,7 @@ from celery import Celery
 from kombu import Exchange, Queue
 from sqlalchemy.engine import make_url
 
-from service import sqlite_broker
+from service import redis_broker, sqlite_broker
 from service.config import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ def _transport_options(broker: str) -> dict[str, Any]:
 def celery_config(settings: Settings) -> dict[str, Any]:
     broker = settings.broker_url
     sqlite_broker.install()
+    redis_broker.install()
     if broker.startswith("sqla+sqlite"):
         db_path = make_url(broker.removeprefix("sqla+")).database
         if db_path:

@@ -189,6 +189,16 @@ def inclusion_probability(
     return max(p, settings.sampling_min_rate)
 
 
+def worth_shadowing(status: str, answer: str | None) -> bool:
+    """Whether a cheap-routed event can yield a verdict, and so is worth a flagship run.
+
+    A router error (or a call that returned no answer) has nothing to compare the flagship's
+    answer with: it would spend a run that never gets a verdict. Such events still count in
+    the error-rate signal and in every volume; they are only left out of the shadow sample.
+    """
+    return status != "error" and answer is not None
+
+
 @dataclass(frozen=True)
 class Decision:
     sampled: bool

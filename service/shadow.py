@@ -11,9 +11,10 @@ Functions take ``session`` first and never commit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -61,6 +62,50 @@ def insert_or_ignore(
     except IntegrityError:
         return False
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionClaim:
+    """A shadow job's hold on a sampled event: only its holder calls the flagship for it."""
+
+    decision_id: int
+    event_pk: int
+    replicates: int
+    until: datetime
+
+
+def claim_decision(
+    session: Session, decision_id: int, now: datetime, lease: timedelta
+) -> DecisionClaim | None:
+    """Take the decision for ``lease`` unless another job holds it; None when it is held (or
+    gone). One conditional UPDATE: two jobs racing for it cannot both win, on PostgreSQL (the
+    loser re-checks the condition after the winner commits) as on SQLite (one writer)."""
+    decision = models.SamplingDecision
+    until = now + lease
+    row = session.execute(
+        update(decision)
+        .where(
+            decision.id == decision_id,
+            or_(decision.claimed_until.is_(None), decision.claimed_until <= now),
+        )
+        .values(claimed_until=until)
+        .returning(decision.event_pk, decision.replicates)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if row is None:
+        return None
+    return DecisionClaim(decision_id, int(row[0]), int(row[1]), until)
+
+
+def release_decision(session: Session, claim: DecisionClaim) -> None:
+    """Give the decision back, unless the claim ran out and another job holds it now."""
+    decision = models.SamplingDecision
+    session.execute(
+        update(decision)
+        .where(decision.id == claim.decision_id, decision.claimed_until == claim.until)
+        .values(claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def get_run(session: Session, event_pk: int, replicate: int) -> models.ShadowRun | None:

@@ -138,3 +138,34 @@ def test_a_replay_draws_the_same_sample(tmp_path, configure) -> None:  # type: i
             )
     assert len(samples[0]) > 50
     assert samples[0] == samples[1]
+
+
+def test_router_errors_are_not_shadowed_but_count_as_errors(
+    any_db: str, configure, client: TestClient
+) -> None:
+    from service.config import get_settings
+    from service.drift.store import update_segment
+
+    configure(sampling_budget_fraction=1.0, sampling_warmup_events=0)
+    answered = [native_event(f"ok-{i}", row=i) for i in range(12)]
+    failed = [
+        native_event(f"err-{i}", row=i, status="error", error="upstream 502", answer=None)
+        for i in range(8)
+    ]
+    body = client.post("/v1/events", json=answered + failed, headers=auth()).json()
+
+    # Every answered cheap event is sampled at budget 1.0; no router error is.
+    assert (body["new"], body["sampled"]) == (20, 12), body
+    with session_scope() as session:
+        shadowed = session.scalars(
+            select(models.TrafficEvent.event_id).join(
+                models.SamplingDecision,
+                models.SamplingDecision.event_pk == models.TrafficEvent.id,
+            )
+        ).all()
+        assert sorted(shadowed) == sorted(e["event_id"] for e in answered)
+        # The errors still feed the error-rate signal: 8 of 20 events.
+        segment_id = session.scalars(select(models.Segment.id)).one()
+        batches = {b.signal: b for b in update_segment(session, segment_id, get_settings())}
+    assert batches["error_rate"].n_new == 20
+    assert batches["error_rate"].recent_mean == pytest.approx(8 / 20)

@@ -3,17 +3,18 @@ transaction commits, and marked so that the sweep re-sends only what was not han
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from service import models, queue
 from service.db import session_scope
 
-# A job handed to the broker but with no run after this long was lost (Redis restarted
-# without persistence, a queue purged): send it again. Jobs are idempotent.
-LOST_AFTER = timedelta(minutes=15)
+# A decision whose hand-over to the broker failed (no enqueued_at) is sent again after this;
+# the delay keeps the sweep from racing the ingest request's own after-commit send.
+UNSENT_AFTER = timedelta(seconds=30)
 
 
 def enqueue_decisions(decision_ids: list[int]) -> None:
@@ -38,9 +39,25 @@ def mark_enqueued(session: Session, decision_ids: list[int], now: datetime) -> N
     )
 
 
-def decisions_to_resend(session: Session, now: datetime, limit: int = 1000) -> list[int]:
-    """Decisions never handed to the broker, or handed over long ago and still missing a run
-    (a worker killed between replicates leaves one run of two)."""
+@dataclass(frozen=True)
+class Resend:
+    """What the sweep should send again: decisions never handed to the broker, and decisions
+    handed over but lost (see :func:`decisions_to_resend`)."""
+
+    unsent: list[int]
+    lost: list[int]
+
+
+def decisions_to_resend(
+    session: Session, now: datetime, lost_after: timedelta, limit: int = 1000
+) -> Resend:
+    """Decisions never handed to the broker, and decisions handed over more than
+    ``lost_after`` ago that still miss a run (the broker restarted empty, or a worker was
+    killed between replicates) and that no running job holds (its claim has not run out).
+
+    Re-sending is always safe: a duplicate message finds the claim or the stored runs and
+    never calls the flagship twice.
+    """
     decision = models.SamplingDecision
     runs = (
         select(func.count())
@@ -48,14 +65,25 @@ def decisions_to_resend(session: Session, now: datetime, limit: int = 1000) -> l
         .correlate(decision)
         .scalar_subquery()
     )
-    stale = (
-        decision.enqueued_at.is_(None) & (decision.decided_at < now - timedelta(seconds=30))
-    ) | ((decision.enqueued_at < now - LOST_AFTER) & (runs < decision.replicates))
-    rows = session.execute(select(decision.id).where(stale).order_by(decision.id).limit(limit))
-    return list(rows.scalars())
+    unclaimed = or_(decision.claimed_until.is_(None), decision.claimed_until <= now)
+    unsent = session.scalars(
+        select(decision.id)
+        .where(decision.enqueued_at.is_(None), decision.decided_at < now - UNSENT_AFTER, unclaimed)
+        .order_by(decision.id)
+        .limit(limit)
+    ).all()
+    lost = session.scalars(
+        select(decision.id)
+        .where(decision.enqueued_at < now - lost_after, runs < decision.replicates, unclaimed)
+        .order_by(decision.id)
+        .limit(limit)
+    ).all()
+    return Resend(unsent=list(unsent), lost=list(lost))
 
 
-def events_to_rejudge(session: Session, now: datetime, limit: int = 1000) -> list[int]:
+def events_to_rejudge(
+    session: Session, now: datetime, lost_after: timedelta, limit: int = 1000
+) -> list[int]:
     """Events whose flagship run succeeded long ago but that have no verdict: the worker died
     between storing the run and sending judge.score. judge.score is idempotent."""
     event, run, verdict = models.TrafficEvent, models.ShadowRun, models.Verdict
@@ -66,7 +94,7 @@ def events_to_rejudge(session: Session, now: datetime, limit: int = 1000) -> lis
         .where(
             run.replicate == 0,
             run.status == "ok",
-            run.created_at < now - LOST_AFTER,
+            run.created_at < now - lost_after,
             event.answer.is_not(None),
             ~judged,
         )

@@ -304,8 +304,13 @@ def store_requests(
     for event_id in inserted:
         results[owner[event_id]].new += 1
 
+    shadowable = {
+        event_id: cheap_flags[event_id]
+        and sampling.worth_shadowing(unique[event_id].status, unique[event_id].answer)
+        for event_id in inserted
+    }
     decisions = _sample(
-        session, inserted, cheap_flags, segment_of_event, cheap_before, settings, now
+        session, inserted, shadowable, segment_of_event, cheap_before, settings, now
     )
     group.decision_ids, group.budget_exhausted = decisions.ids, decisions.budget_exhausted
     pk_owner = {inserted[event_id]: owner[event_id] for event_id in inserted}
@@ -515,13 +520,14 @@ class _Decisions:
 def _sample(
     session: Session,
     inserted: dict[str, int],
-    cheap_flags: dict[str, bool],
+    shadowable: dict[str, bool],
     segment_of_event: dict[str, int],
     cheap_before: dict[int, int],
     settings: Settings,
     now: datetime,
 ) -> _Decisions:
-    candidates = [event_id for event_id in inserted if cheap_flags[event_id]]
+    # Cheap-routed events that can get a verdict (see sampling.worth_shadowing).
+    candidates = [event_id for event_id in inserted if shadowable[event_id]]
     if not candidates:
         return _Decisions()
     if settings.daily_budget_usd is not None and _budget_cache.get(

@@ -31,7 +31,8 @@ def judge_client(settings: Settings) -> tuple[ChatClient, Prices]:
     """
     from service.llm.factory import make_flagship_client
 
-    if settings.flagship_client == "recorded":
+    # No live flagship (a recorded one, or none configured, as for judge-eval): the local model.
+    if settings.flagship_client in (None, "recorded"):
         from service.llm.llama_cpp_client import LlamaCppClient
 
         return LlamaCppClient(settings.llama_model_path), Prices()

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 from service.config import Settings
+from service.errors import FlagshipNotConfigured
 from service.llm.base import ChatClient
 
 _CLIENTS: dict[tuple[object, ...], ChatClient] = {}
@@ -29,11 +30,38 @@ def _cache_key(settings: Settings) -> tuple[object, ...]:
     )
 
 
+def flagship_problem(settings: Settings) -> str | None:
+    """Why the settings name no usable flagship, or None when they do.
+
+    There is deliberately no default flagship: a production install that forgot to configure
+    one must stop shadowing (and say so), not re-run traffic on some demo stand-in.
+    """
+    if settings.flagship_client is None:
+        return (
+            "no flagship is configured: set SHADOWGAP_FLAGSHIP_CLIENT to openai (with "
+            "SHADOWGAP_FLAGSHIP_BASE_URL and/or SHADOWGAP_FLAGSHIP_API_KEY), llama-cpp or "
+            "recorded (with SHADOWGAP_RECORDED_ANSWERS_PATH)"
+        )
+    if (
+        settings.flagship_client == "openai"
+        and not settings.flagship_base_url
+        and settings.flagship_api_key is None
+    ):
+        return "the openai flagship needs SHADOWGAP_FLAGSHIP_BASE_URL or SHADOWGAP_FLAGSHIP_API_KEY"
+    if settings.flagship_client == "recorded" and not settings.recorded_answers_path:
+        return "the recorded flagship needs SHADOWGAP_RECORDED_ANSWERS_PATH"
+    return None
+
+
 def build_flagship_client(settings: Settings) -> ChatClient:
-    """A new client for ``settings.flagship_client`` (uncached: prefer the cached one)."""
+    """A new client for ``settings.flagship_client`` (uncached: prefer the cached one).
+
+    Raises :class:`FlagshipNotConfigured` when :func:`flagship_problem` finds one.
+    """
+    problem = flagship_problem(settings)
+    if problem is not None:
+        raise FlagshipNotConfigured(problem)
     if settings.flagship_client == "openai":
-        if not settings.flagship_base_url and settings.flagship_api_key is None:
-            raise ValueError("the openai flagship needs flagship_base_url or flagship_api_key")
         from service.llm.openai_compat import OpenAICompatClient
 
         return OpenAICompatClient(
@@ -51,9 +79,8 @@ def build_flagship_client(settings: Settings) -> ChatClient:
         return LlamaCppClient(settings.llama_model_path)
     from service.llm.recorded import RecordedClient
 
-    if settings.recorded_answers_path:
-        return RecordedClient(Path(settings.recorded_answers_path), model=settings.flagship_model)
-    return RecordedClient()
+    assert settings.recorded_answers_path  # checked by flagship_problem
+    return RecordedClient(Path(settings.recorded_answers_path), model=settings.flagship_model)
 
 
 def make_flagship_client(settings: Settings) -> ChatClient:

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerts.delivery import claim_delivery, record_outcome, send_claimed
 from service.config import Settings
 from service.db import make_engine
+from service.errors import DeliveryError
 from service.models import Base, DriftEvent, Segment, ShadowRun, TrafficEvent, Verdict
 from tests.alerts.alert_receiver import Receiver
 
@@ -173,3 +175,24 @@ def add_drift(
     session.add(drift)
     session.flush()
     return drift
+
+
+def attempt_delivery(session: Session, delivery_id: int, settings: Settings, now: datetime) -> str:
+    """One send as the alerts.deliver task makes it: claim and commit, call the channel with no
+    transaction open, record and commit. A transient failure is raised after it is recorded,
+    as the task then retries."""
+    claim = claim_delivery(session, delivery_id, settings, now)
+    session.commit()
+    if isinstance(claim, str):
+        return claim
+    status_code: int | None = None
+    error: DeliveryError | None = None
+    try:
+        status_code = send_claimed(claim, settings)
+    except DeliveryError as exc:
+        error = exc
+    status = record_outcome(session, claim, settings, now, status_code=status_code, error=error)
+    session.commit()
+    if error is not None and status == "pending":
+        raise error
+    return status

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.delivery import attempt_delivery, pending_deliveries
+from alerts.delivery import pending_deliveries
 from alerts.lifecycle import observe, open_or_update
 from service.errors import DeliveryError
 from service.models import Delivery, DeliveryAttempt
@@ -29,6 +29,7 @@ from tests.alerts.conftest import (
     add_drift,
     add_event,
     add_segment,
+    attempt_delivery,
     make_settings,
 )
 from tests.alerts.formats import pagerduty_problems, slack_problems

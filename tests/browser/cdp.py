@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import queue
 import re
 import subprocess
@@ -22,7 +23,8 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-CHROMIUM = Path("/usr/bin/chromium")
+# SHADOWGAP_TEST_CHROMIUM points the tests at another build (or at none, to test the CI rule).
+CHROMIUM = Path(os.environ.get("SHADOWGAP_TEST_CHROMIUM", "/usr/bin/chromium"))
 FLAGS = [
     "--headless",
     "--no-sandbox",

@@ -24,7 +24,7 @@ from service.config import Settings
 from service.db import make_engine
 from service.models import Base
 from tests.browser.cdp import CHROMIUM, Browser
-from tests.conftest import ADMIN_KEY, READ_KEY
+from tests.conftest import ADMIN_KEY, READ_KEY, require
 from tests.reporting.synthetic import (
     DASHBOARD_SHIFTED,
     DASHBOARD_SLASHED,
@@ -33,13 +33,13 @@ from tests.reporting.synthetic import (
     dashboard_dataset,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="/usr/bin/chromium is missing (apt-get install -y chromium)",
-    ),
-]
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _chromium() -> None:
+    require(CHROMIUM.exists(), f"{CHROMIUM} is missing (apt-get install -y chromium)")
+
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"

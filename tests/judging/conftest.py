@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA_DIR
+from tests.conftest import DATA_DIR, require
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +21,9 @@ def smollm2_path() -> Path:
     # Imported before llama_cpp: the client module sets OpenMP's wait policy first.
     from service.llm.llama_cpp_client import packaged_model_path
 
-    pytest.importorskip("llama_cpp")
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError as exc:
+        require(False, f"llama_cpp cannot be imported: {exc}")
 
     return packaged_model_path()

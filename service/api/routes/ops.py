@@ -8,6 +8,7 @@ keys, and they tell nothing about the traffic); ``/metrics`` needs a read key un
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -17,8 +18,10 @@ from sqlalchemy import text
 from service import metrics, queue
 from service.api.access import require_read
 from service.api.deps import settings
-from service.config import Settings
-from service.db import get_engine
+from service.config import Settings, get_settings
+from service.db import get_engine, session_scope
+from service.llm.factory import flagship_problem
+from service.workers import workers_seen
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
@@ -46,17 +49,46 @@ def _check_broker() -> str | None:
     return None
 
 
+def _check_workers() -> dict[str, object]:
+    settings = get_settings()
+    now = datetime.now(UTC)
+    try:
+        with session_scope() as session:
+            seen = workers_seen(session, now, timedelta(seconds=settings.worker_stale_seconds))
+    except Exception as exc:  # noqa: BLE001 - readiness reports any failure
+        return {"status": type(exc).__name__}
+    return {
+        "status": "ok" if seen.alive else "no worker seen",
+        "alive": seen.alive,
+        "last_seen_seconds_ago": seen.seconds_since(now),
+    }
+
+
 @router.get("/readyz")
 async def readyz(response: Response) -> dict[str, object]:
+    """Whether this API can take traffic (database and broker). Workers and the flagship are
+    reported too but do not fail it: ingest keeps accepting events while jobs wait."""
     database = await run_in_threadpool(_check_database)
     broker = await run_in_threadpool(_check_broker)
+    workers = await run_in_threadpool(_check_workers)
     ready = database is None and broker is None
     response.status_code = 200 if ready else 503
     return {
         "status": "ready" if ready else "not ready",
         "database": database or "ok",
         "broker": broker or "ok",
+        "workers": workers,
+        "flagship": flagship_problem(get_settings()) or "ok",
     }
+
+
+@router.get("/readyz/workers")
+async def readyz_workers(response: Response) -> dict[str, object]:
+    """503 when no worker has sent a heartbeat within SHADOWGAP_WORKER_STALE_SECONDS: jobs
+    are piling up unprocessed. For monitoring, not for a load balancer."""
+    workers = await run_in_threadpool(_check_workers)
+    response.status_code = 200 if workers["status"] == "ok" else 503
+    return workers
 
 
 def _refresh_queue_depth() -> None:
