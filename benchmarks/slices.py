@@ -223,8 +223,10 @@ def planted_z(table: PairTable, members: np.ndarray) -> float:
     inside, total = sums_of(table, members), sums_of(table, np.ones(len(table), dtype=bool))
     rest = total - inside
     result = excess_gap_greater(
-        *(SumArrays.from_matrix(part[None, cols]) for part, cols in
-          ((inside, GAP), (rest, GAP), (inside, NOISE), (rest, NOISE)))
+        *(
+            SumArrays.from_matrix(part[None, cols])
+            for part, cols in ((inside, GAP), (rest, GAP), (inside, NOISE), (rest, NOISE))
+        )
     )
     return float(result.z[0])
 
@@ -328,21 +330,30 @@ def main() -> int:
     print()
     print(f"windows: {min(sizes):,}-{max(sizes):,} judged pairs (median {int(np.median(sizes)):,})")
     print(f"candidates tested per control run: {tested / len(sizes):,.0f}")
-    print(f"recall of the planted slice in the top 3 at {PLANT_PAIRS} pairs: {recall:.0%} "
-          f"({hits}/{args.plantings})")
+    print(
+        f"recall of the planted slice in the top 3 at {PLANT_PAIRS} pairs: {recall:.0%} "
+        f"({hits}/{args.plantings})"
+    )
     # How much signal 60 pairs carry: the planted slice's own z against its complement. A slice
     # below z = 3 could not pass any multiple-testing threshold over hundreds of candidates.
     weak = sum(z < 3.0 for z in oracle)
-    print(f"planted slice's own z at {PLANT_PAIRS} pairs: median {np.median(oracle):.2f}, "
-          f"{weak}/{len(oracle)} below 3.0")
+    print(
+        f"planted slice's own z at {PLANT_PAIRS} pairs: median {np.median(oracle):.2f}, "
+        f"{weak}/{len(oracle)} below 3.0"
+    )
     print(f"false slices per control run: {per_run:.3f} ({false_slices} in {len(sizes)} runs)")
-    print(f"time per 100,000 judged pairs x {distinct:,} distinct values: {elapsed:.2f} s "
-          f"({elapsed / baseline:.1f}x one pandas group-by of the level-1 sums, {baseline:.2f} s)")
+    print(
+        f"time per 100,000 judged pairs x {distinct:,} distinct values: {elapsed:.2f} s "
+        f"({elapsed / baseline:.1f}x one pandas group-by of the level-1 sums, {baseline:.2f} s)"
+    )
     targets = [
         ("recall >= 90%", recall >= 0.90, f"{recall:.0%}"),
         ("false slices per run <= 0.1", per_run <= 0.1, f"{per_run:.3f}"),
-        ("<= 60 s per 100k pairs x 10k values", elapsed <= 60.0 and distinct >= 10_000,
-         f"{elapsed:.2f} s, {distinct:,} values"),
+        (
+            "<= 60 s per 100k pairs x 10k values",
+            elapsed <= 60.0 and distinct >= 10_000,
+            f"{elapsed:.2f} s, {distinct:,} values",
+        ),
     ]
     print()
     for name, ok, detail in targets:

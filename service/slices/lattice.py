@@ -49,7 +49,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
-from service.stats.excess_gap import WeightedSums, excess_gap
+from service.stats.excess_gap import ExcessGap, WeightedSums, excess_gap
 from service.stats.two_sample import SumArrays, benjamini_hochberg, excess_gap_greater
 
 FloatArray = NDArray[np.float64]
@@ -193,7 +193,9 @@ def _statistics(table: PairTable) -> FloatArray:
 
 
 def _to_weighted_sums(sums: FloatArray) -> WeightedSums:
-    return WeightedSums(int(sums[0]), float(sums[1]), float(sums[2]), float(sums[3]), float(sums[4]))
+    return WeightedSums(
+        int(sums[0]), float(sums[1]), float(sums[2]), float(sums[3]), float(sums[4])
+    )
 
 
 def _test(sums: FloatArray, total: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -371,11 +373,11 @@ def _report(
     return out[: params.max_results]
 
 
-def excess_dict(gap: object) -> dict[str, float | int | str | None]:
+def excess_dict(gap: ExcessGap) -> dict[str, float | int | str | None]:
     """The fields of an :class:`service.stats.excess_gap.ExcessGap` as plain JSON values."""
     fields = ("gap_rate", "noise_rate", "excess", "ci_low", "ci_high", "gap_pairs", "noise_pairs")
     out: dict[str, float | int | str | None] = {name: getattr(gap, name) for name in fields}
-    out["noise_source"] = getattr(gap, "noise_source")
+    out["noise_source"] = gap.noise_source
     return out
 
 
@@ -383,7 +385,9 @@ def _examples(table: PairTable, members: NDArray[np.bool_], limit: int) -> list[
     """Latest flagship wins in the slice first (rows are in event order), then other pairs."""
     rows = np.flatnonzero(members)[::-1]
     wins = rows[table.y[rows] > 0.5]
-    chosen = list(wins[:limit]) + [r for r in rows if table.y[r] <= 0.5][: max(0, limit - len(wins))]
+    chosen = (
+        list(wins[:limit]) + [r for r in rows if table.y[r] <= 0.5][: max(0, limit - len(wins))]
+    )
     return [table.event_ids[r] for r in chosen[:limit]]
 
 
