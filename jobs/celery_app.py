@@ -23,6 +23,7 @@ app.conf.update(
         "jobs.alerting",
         "jobs.reports",
         "jobs.privacy",
+        "jobs.slices",
     ],
     beat_schedule_filename=str(DATA_DIR / "celerybeat-schedule"),
     beat_schedule={
@@ -42,6 +43,12 @@ app.conf.update(
             "task": "alerts.sweep",
             "schedule": schedule(60.0),
             "options": {"expires": 55},
+        },
+        # Hourly: the window moves an hour, and a found slice is confirmed on the data after it.
+        "slice-discovery": {
+            "task": "slices.discover",
+            "schedule": crontab(minute="17"),
+            "options": {"expires": 3000},
         },
         "weekly-report": {
             "task": "reports.weekly",

@@ -114,8 +114,8 @@ def length_bucket(chars: int) -> str:
 def script_of(text: str) -> str:
     """The Unicode script of most letters (the first word of each letter's Unicode name).
 
-    >>> script_of("Wie viele Eier hat sie?"), script_of("Сколько яиц?"), script_of("鸡蛋有几个"), script_of("42")
-    ('latin', 'cyrillic', 'han', 'none')
+    >>> [script_of(t) for t in ("Wie viele Eier hat sie?", "Сколько яиц?", "鸡蛋有几个", "42")]
+    ['latin', 'cyrillic', 'han', 'none']
     """
     counts: dict[str, int] = {}
     seen = 0

@@ -277,7 +277,8 @@ def search(table: PairTable, params: SearchParams | None = None) -> SearchResult
         level = _expand(lattice, level, candidates, allowed, counts1, params)
 
     found = list(candidates.values())
-    q_values = benjamini_hochberg(np.asarray([c.p_value for c in found]))
+    family = _family_size(lattice, allowed, counts1, level_counts, params)
+    q_values = benjamini_hochberg(np.asarray([c.p_value for c in found]), family)
     for candidate, q in zip(found, q_values, strict=True):
         candidate.q_value = float(q)
     significant = [c for c in found if c.q_value <= params.fdr and c.difference > 0]
@@ -291,6 +292,42 @@ def search(table: PairTable, params: SearchParams | None = None) -> SearchResult
         total=_to_weighted_sums(total[GAP]),
         global_noise=global_noise,
     )
+
+
+def _family_size(
+    lattice: _Lattice,
+    allowed: NDArray[np.bool_],
+    counts1: FloatArray,
+    level_counts: dict[int, int],
+    params: SearchParams,
+) -> int:
+    """How many hypotheses the search *could* have tested, whatever the outcomes.
+
+    The beam picks parents by their z, so the children actually tested are a data-dependent
+    selection that leans towards positive z; counting only them inflates false discoveries
+    (the synthetic null runs showed it). So BH runs over the whole eligible family: every value
+    (level 1), every non-nested pair with the minimum support (level 2, counted exactly from
+    the co-occurrence counts), and for level 3 the tested children per expanded parent times
+    the eligible pairs (an estimate: counting every eligible triple costs what the beam saves).
+    """
+    size = level_counts.get(1, 0)
+    if params.max_conditions < 2 or size == 0:
+        return max(size, 1)
+    columns = np.flatnonzero(allowed)
+    sub = lattice.xc[:, columns]
+    pair_counts = sparse.triu(sub.T @ sub, k=1).tocoo()
+    c = counts1[columns]
+    eligible = (
+        (pair_counts.data >= params.min_pairs)
+        & (pair_counts.data < c[pair_counts.row])
+        & (pair_counts.data < c[pair_counts.col])
+    )
+    pairs = int(eligible.sum())
+    size += max(pairs, level_counts.get(2, 0))
+    if params.max_conditions >= 3 and level_counts.get(3, 0):
+        expanded = max(1, min(params.beam, level_counts.get(2, 0)))
+        size += max(level_counts[3], int(level_counts[3] / expanded * pairs))
+    return size
 
 
 def _expand(

@@ -109,8 +109,22 @@ def excess_gap_greater(
     return OneSidedResult(diff, se, z, p_value)
 
 
-def benjamini_hochberg(p_values: FloatArray) -> FloatArray:
-    """Benjamini-Hochberg adjusted p-values (q-values): reject where ``q <= level``."""
-    if len(p_values) == 0:
-        return np.asarray(p_values, dtype=np.float64)
-    return np.asarray(stats.false_discovery_control(p_values, method="bh"), dtype=np.float64)
+def benjamini_hochberg(p_values: FloatArray, family_size: int | None = None) -> FloatArray:
+    """Benjamini-Hochberg adjusted p-values (q-values): reject where ``q <= level``.
+
+    ``family_size`` is the number of hypotheses the procedure accounts for when only some of
+    them were computed (those not computed count as p = 1, which never changes a rejection):
+    ``q_(i) = min_{j >= i} p_(j) * m / j``.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    m = max(len(p), family_size or 0)
+    if len(p) == 0:
+        return p
+    if m == len(p):
+        return np.asarray(stats.false_discovery_control(p, method="bh"), dtype=np.float64)
+    order = np.argsort(p)
+    ranked = p[order] * m / np.arange(1, len(p) + 1)
+    adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
+    q = np.empty_like(p)
+    q[order] = np.minimum(adjusted, 1.0)
+    return q
