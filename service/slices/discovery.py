@@ -283,12 +283,23 @@ def _upsert(
         return record
     for name, value in fields.items():
         setattr(record, name, value)
-    if record.status != "found" and window.start >= record.window_end:
-        # Found again on data disjoint from its last finding: a new finding to confirm.
+    if record.status != "found" and _new_finding(session, record, window):
         record.status = "found"
         record.window_start, record.window_end = window.start, window.end
         record.confirmation, record.confirmed_at, record.alert_id = None, None, None
     return record
+
+
+def _new_finding(session: Session, record: models.Slice, window: Window) -> bool:
+    """Found again on data disjoint from everything its last finding and confirmation used,
+    and without an unresolved alert: only then does it start over (and may alert again)."""
+    used_until = record.window_end
+    if record.confirmation and record.confirmation.get("data_end"):
+        used_until = max(used_until, datetime.fromisoformat(record.confirmation["data_end"]))
+    if window.start < used_until:
+        return False
+    alert = session.get(models.Alert, record.alert_id) if record.alert_id else None
+    return alert is None or alert.status == "resolved"
 
 
 def _confirm(session: Session, settings: Settings, now: datetime, summary: RunSummary) -> None:
@@ -305,10 +316,16 @@ def _confirm(session: Session, settings: Settings, now: datetime, summary: RunSu
         return
     later = load_window(session, min(s.window_end for s in pending), now)
     occurred = np.asarray([t.timestamp() for t in later.occurred_at], dtype=np.float64)
+    # Most significant first; rows of slices confirmed before (open alerts) are left out, so a
+    # slice that only overlaps an already-alerted problem does not alert for it again.
+    covered = np.zeros(len(later.table), dtype=bool)
+    for other in session.scalars(select(models.Slice).where(models.Slice.alert_id.is_not(None))):
+        covered |= members_of(later.table, [(c["feature"], c["value"]) for c in other.conditions])
+    pending.sort(key=lambda s: -float((s.details or {}).get("z") or 0.0))
     for record in pending:
         after_end = occurred >= record.window_end.timestamp()
         conditions = [(c["feature"], c["value"]) for c in record.conditions]
-        members = members_of(later.table, conditions) & after_end
+        members = members_of(later.table, conditions) & after_end & ~covered
         n = int(members.sum())
         if (
             n < settings.slice_min_pairs
@@ -330,6 +347,7 @@ def _confirm(session: Session, settings: Settings, now: datetime, summary: RunSu
         if test["p_value"] <= settings.slice_confirm_alpha:
             record.status = "confirmed"
             record.confirmed_at = now
+            covered |= members
             segment_id = _primary_segment(later, members) or record.details.get("segment_id")
             if segment_id is not None:
                 summary.delivery_ids += open_slice_alert(
