@@ -99,7 +99,7 @@ def _cadences(session: Session, start: datetime, end: datetime) -> dict[str, str
         .where(sf.occurred_at >= start, sf.occurred_at < end, sf.user_key.is_not(None))
         .group_by(sf.user_key)
     )
-    return {user: cadence_bucket(int(n), int(h)) for user, n, h in session.execute(query)}
+    return {str(user): cadence_bucket(int(n), int(h)) for user, n, h in session.execute(query)}
 
 
 def load_window(session: Session, start: datetime, end: datetime) -> Window:

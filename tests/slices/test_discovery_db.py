@@ -88,7 +88,9 @@ def test_slice_found_listed_confirmed_and_alerted_once(production: str, configur
         page = client.get("/slices")
     top = items[0]
     assert {"feature": "api_key_alias", "value": "bulk"} in top["conditions"]
-    assert {"feature": "tenant", "value": "acme"} in top["conditions"] or len(top["conditions"]) == 1
+    assert {"feature": "tenant", "value": "acme"} in top["conditions"] or len(
+        top["conditions"]
+    ) == 1
     assert 0.03 < top["traffic_share"] < 0.15
     assert top["n"] >= 60 and top["status"] == "found"
     low, high = top["after"]["ci"]
@@ -116,9 +118,13 @@ def test_slice_found_listed_confirmed_and_alerted_once(production: str, configur
     with session_scope() as session:
         third = discover(session, get_settings(), START + timedelta(days=14, hours=1))
         alerts = session.scalar(
-            select(func.count()).select_from(models.Alert).where(models.Alert.signal.like("slice:%"))
+            select(func.count())
+            .select_from(models.Alert)
+            .where(models.Alert.signal.like("slice:%"))
         )
-        keys = session.scalars(select(models.Slice.key).where(models.Slice.alert_id.is_not(None))).all()
+        keys = session.scalars(
+            select(models.Slice.key).where(models.Slice.alert_id.is_not(None))
+        ).all()
         assert alerts == 1 and not third.delivery_ids, (keys, first, second, third)
         assert session.scalar(select(func.count()).select_from(models.Delivery)) == deliveries
 

@@ -45,7 +45,8 @@ def test_near_duplicate_templates_mostly_fall_together() -> None:
         for k in range(200)
     )
     unrelated = sum(
-        template_fingerprint(f"alpha{k} beta gamma delta") == template_fingerprint(f"zeta{k} eta theta")
+        template_fingerprint(f"alpha{k} beta gamma delta")
+        == template_fingerprint(f"zeta{k} eta theta")
         for k in range(200)
     )
     assert same >= 150
