@@ -168,3 +168,20 @@ def test_null_traffic_finds_and_alerts_nothing(production: str, configure) -> No
         summary = discover(session, settings, START + timedelta(days=7))
     assert summary.pairs == 900 and summary.tested > 0
     assert summary.found == []
+
+
+def test_discover_task_runs_on_a_real_worker(production: str, configure, start_worker) -> None:
+    from service import queue
+    from tests.conftest import wait_for
+
+    configure(database_url=production, slice_min_pairs=30)
+    _ingest_window("k1", START, 1200, seed=3)
+    start_worker("reports,alerts")
+    queue.send("slices.discover", [(START + timedelta(days=7)).isoformat()])
+
+    def found() -> list[str]:
+        with session_scope() as session:
+            return list(session.scalars(select(models.Slice.key)))
+
+    keys = wait_for(found, timeout=120)
+    assert any("api_key_alias=bulk" in key.split("&") for key in keys)  # type: ignore[union-attr]
