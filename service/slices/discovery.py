@@ -38,6 +38,7 @@ from service import models
 from service.config import Settings
 from service.slices.features import cadence_bucket
 from service.slices.lattice import (
+    OWN_FLOOR_MIN_NOISE_PAIRS,
     FoundSlice,
     PairTable,
     SearchParams,
@@ -178,7 +179,11 @@ def compare(
     gap, noise = _sums(table, members)
     other_gap, other_noise = _sums(other_table, other)
     result = excess_gap_greater(
-        _as_arrays(gap), _as_arrays(other_gap), _as_arrays(noise), _as_arrays(other_noise)
+        _as_arrays(gap),
+        _as_arrays(other_gap),
+        _as_arrays(noise),
+        _as_arrays(other_noise),
+        min_noise_pairs=OWN_FLOOR_MIN_NOISE_PAIRS,
     )
     return {
         "difference": float(np.nan_to_num(result.difference[0])),

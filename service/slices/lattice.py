@@ -55,6 +55,14 @@ from service.stats.two_sample import SumArrays, benjamini_hochberg, excess_gap_g
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 FeatureValue = tuple[str, str]
+# A slice's own noise floor enters the comparison only from this many noise pairs; below it
+# both sides use the pooled floor. (Reported estimates keep the service-wide rule of 30 pairs:
+# but a floor from 30 pairs has a standard error as large as the gap's own at 60 pairs, so it
+# would double the variance of the test, and the floor is mostly a model property.)
+OWN_FLOOR_MIN_NOISE_PAIRS = 200
+# A narrower description replaces a wider one only when its extra condition is supported: the
+# slice is worse than the rest of the wider one at this one-sided level.
+REFINEMENT_ALPHA = 0.05
 # Columns of the per-row statistics matrix: gap sums, then noise sums.
 GAP = slice(0, 5)
 NOISE = slice(5, 10)
@@ -200,14 +208,41 @@ def _to_weighted_sums(sums: FloatArray) -> WeightedSums:
 
 def _test(sums: FloatArray, total: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(difference, z, p) of each candidate (rows of ``sums``) against its complement."""
-    inside, rest = sums, total[None, :] - sums
+    inside = np.atleast_2d(sums)
+    rest = np.atleast_2d(total) - inside
     result = excess_gap_greater(
         SumArrays.from_matrix(inside[:, GAP]),
         SumArrays.from_matrix(rest[:, GAP]),
         SumArrays.from_matrix(inside[:, NOISE]),
         SumArrays.from_matrix(rest[:, NOISE]),
+        min_noise_pairs=OWN_FLOOR_MIN_NOISE_PAIRS,
     )
     return result.difference, result.z, result.p_value
+
+
+def _simplest(candidate: Candidate, significant: dict[tuple[int, ...], Candidate]) -> Candidate:
+    """The wider significant description the candidate narrows without support.
+
+    The most significant description of a regressed slice tends to carry an extra condition
+    that trimmed rows which, by chance, held fewer flagship wins. Dropping a condition gives a
+    wider slice; when that one is significant too and the narrow slice is not significantly
+    worse than the rest of it, the wider (simpler) description is kept.
+    """
+    current = candidate
+    while len(current.conditions) > 1:
+        wider = []
+        for dropped in range(len(current.conditions)):
+            key = current.conditions[:dropped] + current.conditions[dropped + 1 :]
+            parent = significant.get(key)
+            if parent is None:
+                continue
+            _, _, p = _test(current.sums, parent.sums)  # narrow slice vs the rest of the wide
+            if p[0] > REFINEMENT_ALPHA:
+                wider.append(parent)
+        if not wider:
+            break
+        current = max(wider, key=lambda c: c.z)
+    return current
 
 
 class _Lattice:
@@ -369,7 +404,13 @@ def _report(
     params: SearchParams,
 ) -> list[FoundSlice]:
     kept: list[tuple[Candidate, NDArray[np.bool_]]] = []
-    for candidate in sorted(significant, key=lambda c: -c.z):
+    by_conditions = {c.conditions: c for c in significant}
+    chosen: set[tuple[int, ...]] = set()
+    for best in sorted(significant, key=lambda c: -c.z):
+        candidate = _simplest(best, by_conditions)
+        if candidate.conditions in chosen:
+            continue
+        chosen.add(candidate.conditions)
         members = np.zeros(lattice.n, dtype=bool)
         members[lattice.rows_of(candidate.conditions)] = True
         size = members.sum()
