@@ -36,8 +36,10 @@ confirmation on later, disjoint data.
 **Reporting.** Significant slices overlap (a regressed slice makes its parents and children
 significant too), so they are grouped greedily: in order of z, a slice is kept unless at least
 ``max_overlap`` of the smaller one's pairs fall in a slice already kept. The most significant
-member names the group (the tightest description of the problem), and groups are ranked by
-score = effect x size (excess gap over the complement x estimated traffic share).
+member names the group, unless dropping one of its conditions gives a wider slice that is
+significant too while the narrow one is not significantly worse than the rest of it (then the
+extra condition is unsupported and the wider, simpler description names the group). Groups are
+ranked by score = effect x size (excess gap over the complement x estimated traffic share).
 """
 
 from __future__ import annotations
