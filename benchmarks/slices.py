@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from service.slices.lattice import (  # noqa: E402
     GAP,
     NOISE,
+    OWN_FLOOR_MIN_NOISE_PAIRS,
     PairTable,
     SearchParams,
     build_table,
@@ -226,7 +227,8 @@ def planted_z(table: PairTable, members: np.ndarray) -> float:
         *(
             SumArrays.from_matrix(part[None, cols])
             for part, cols in ((inside, GAP), (rest, GAP), (inside, NOISE), (rest, NOISE))
-        )
+        ),
+        min_noise_pairs=OWN_FLOOR_MIN_NOISE_PAIRS,
     )
     return float(result.z[0])
 
