@@ -1,7 +1,7 @@
 """slice features and discovered slices
 
 Revision ID: 0004
-Revises: 0008
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 import service.models
 
 revision = "0004"
-down_revision = "0008"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
