@@ -758,7 +758,7 @@ def report_content(report_id: int, request: Request, session: DbSession) -> Resp
     )
 
 
-@router.get("/slices", response_class=HTMLResponse)
+@router.get("/slices", response_class=HTMLResponse, dependencies=[ReadPage])
 def slices_page(request: Request, session: DbSession) -> Response:
     """Slices of the latest discovery run, by score (``GET /v1/slices`` as a table)."""
     from service.api.routes.slices import slice_view

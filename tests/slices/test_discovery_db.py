@@ -16,6 +16,7 @@ from service.db import session_scope
 from service.ingest.store import store_events
 from service.schemas import TrafficEvent
 from service.slices.discovery import discover
+from tests.conftest import auth
 from tests.factories import native_event
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
@@ -83,9 +84,14 @@ def test_slice_found_listed_confirmed_and_alerted_once(production: str, configur
 
     from service.api.app import create_app
 
-    with TestClient(create_app()) as client:
+    with TestClient(create_app()) as anonymous:
+        assert anonymous.get("/v1/slices").status_code == 401
+    with TestClient(create_app(), headers=auth("read")) as client:
         items = client.get("/v1/slices").json()["items"]
         page = client.get("/slices")
+        one = client.get(f"/v1/slices/{items[0]['id']}").json()
+        assert client.get("/v1/slices/999999").status_code == 404
+    assert one["key"] == items[0]["key"]
     top = items[0]
     assert {"feature": "api_key_alias", "value": "bulk"} in top["conditions"]
     assert {"feature": "tenant", "value": "acme"} in top["conditions"] or len(
