@@ -260,3 +260,77 @@ def build_no_data_evidence(
         "examples": [],
         "dashboard_url": dashboard_link(settings, segment.key),
     }
+
+
+def slice_examples(session: Session, event_ids: list[str]) -> list[dict[str, Any]]:
+    """The slice's example requests (sender's event ids) in the drift evidence's format."""
+    if not event_ids:
+        return []
+    query = (
+        select(TrafficEvent, Verdict, ShadowRun)
+        .outerjoin(Verdict, and_(Verdict.event_pk == TrafficEvent.id, Verdict.kind == "gap"))
+        .outerjoin(ShadowRun, and_(ShadowRun.event_pk == TrafficEvent.id, ShadowRun.replicate == 0))
+        .where(TrafficEvent.event_id.in_(event_ids[:MAX_EXAMPLES]))
+    )
+    found = {t.event_id: _example(t, v, s) for t, v, s in session.execute(query)}
+    return [found[event_id] for event_id in event_ids if event_id in found]
+
+
+def _excess_window(excess: dict[str, Any] | None) -> dict[str, Any]:
+    excess = excess or {}
+    low, high = excess.get("ci_low"), excess.get("ci_high")
+    return {
+        "value": _finite(excess.get("excess")),
+        "n": int(excess.get("gap_pairs") or 0),
+        "ci": [low, high] if low is not None and high is not None else None,
+        "ci_method": "hajek-normal" if low is not None else None,
+        "ci_level": 0.95,
+    }
+
+
+def build_slice_evidence(
+    session: Session, record: Any, segment: Segment, settings: Settings
+) -> dict[str, Any]:
+    """Evidence of a confirmed slice (``service.models.Slice``), in the drift evidence's
+    format: ``before`` is the slice in the window before the one it was found on, ``after``
+    the window it was found on; ``confirmation`` the test on the later, disjoint data."""
+    details = record.details or {}
+    confirmation = record.confirmation or {}
+    before, after = _excess_window(details.get("before")), _excess_window(details.get("after"))
+    delta = (
+        after["value"] - before["value"]
+        if after["value"] is not None and before["value"] is not None
+        else None
+    )
+    return {
+        "type": "slice",
+        "segment": segment_summary(session, segment),
+        "signal": "slice",
+        "signal_kind": "rate",
+        "effect_scale": "absolute",
+        "slice": {
+            "id": record.id,
+            "key": record.key,
+            "conditions": record.conditions,
+            "traffic_share": _finite(record.traffic_share),
+            "n": int(record.n),
+            "window_start": record.window_start.isoformat(),
+            "window_end": record.window_end.isoformat(),
+            "complement": details.get("complement"),
+            "q_value": _finite(details.get("q_value")),
+        },
+        "before": before,
+        "after": after,
+        "change": {"delta": _finite(delta), "effect_size": _finite(details.get("difference"))},
+        "confirmation": confirmation,
+        "detector": {
+            "name": "slice discovery (BH) + confirmation on disjoint data",
+            "statistic": _finite(confirmation.get("z")),
+            "threshold": _finite(confirmation.get("threshold_z")),
+            "sample_index": int(confirmation.get("n") or 0),
+            "detected_at": (record.confirmed_at or record.last_found_at).isoformat(),
+            "at_event_pk": None,
+        },
+        "examples": slice_examples(session, list(details.get("example_event_ids") or [])),
+        "dashboard_url": f"{settings.dashboard_url.rstrip('/')}/slices/{record.id}",
+    }

@@ -36,6 +36,7 @@ from alerts.channels import CHANNELS
 from alerts.evidence import (
     build_drift_evidence,
     build_no_data_evidence,
+    build_slice_evidence,
     drift_summary,
     volume_share,
 )
@@ -283,6 +284,52 @@ def observe(
     alert.baseline_streak = (alert.baseline_streak or 0) + 1
     recent = {"value": float(recent_mean), "n": int(recent_n)}
     return _resolve(session, alert, now, by="auto", recent=recent)
+
+
+# --- slice alerts ----------------------------------------------------------------------------
+
+
+def slice_signal(slice_id: int) -> str:
+    """A slice alert's signal: one per slice, so the open-alert index keeps it unique."""
+    return f"slice:{slice_id}"
+
+
+def open_slice_alert(
+    session: Session, record: Any, segment_id: int, settings: Settings, now: datetime
+) -> list[int]:
+    """Open the alert of a confirmed slice (``service.models.Slice``) once: a slice that
+    already has an alert, or an unresolved alert under its key, gets no second one. The alert
+    is filed under the segment holding most of the slice's pairs (routing rules match it)."""
+    if record.alert_id is not None:
+        return []
+    segment = session.get(Segment, segment_id)
+    if segment is None:
+        raise NotFound(f"segment {segment_id} not found")
+    signal = slice_signal(record.id)
+    existing = _active_alert(session, segment_id, signal)
+    if existing is not None:
+        record.alert_id = existing.id
+        return []
+    evidence = build_slice_evidence(session, record, segment, settings)
+    evidence["baseline"] = dict(evidence["before"])
+    spec = signal_spec("quality_gap")
+    severity = drift_severity(
+        spec, evidence["before"]["value"], evidence["after"]["value"], record.traffic_share or 0.0
+    )
+    alert = Alert(
+        segment_id=segment_id,
+        signal=signal,
+        status="open",
+        severity=severity,
+        drift_event_id=None,
+        evidence=evidence,
+        opened_at=now,
+        baseline_streak=0,
+    )
+    if not _insert(session, alert):
+        return []
+    record.alert_id = alert.id
+    return _notify(session, alert, "trigger", settings, now)
 
 
 # --- no-data alerts --------------------------------------------------------------------------

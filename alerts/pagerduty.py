@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from alerts.http import post
-from alerts.text import clip, fmt_window, headline, segment_key
+from alerts.text import clip, fmt_window, headline, problem, segment_key
 from service.config import Settings
 from service.errors import DeliveryError
 from service.models import Alert
@@ -94,7 +94,7 @@ def build_pagerduty(alert: Alert, evidence: dict[str, Any], action: str) -> dict
         "timestamp": detected or alert.opened_at.isoformat(),
         "component": alert.signal,
         "group": clip(key, 255),
-        "class": "no_data" if evidence.get("type") == "no_data" else f"{alert.signal} drift",
+        "class": "no_data" if evidence.get("type") == "no_data" else problem(alert, evidence),
         "custom_details": custom_details(alert, evidence),
     }
     body["client"] = "shadowgap"

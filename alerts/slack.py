@@ -13,7 +13,15 @@ import json
 from typing import Any
 
 from alerts.http import post
-from alerts.text import change_line, clip, fmt_window, headline, resolution_line, segment_key
+from alerts.text import (
+    change_line,
+    clip,
+    fmt_window,
+    headline,
+    problem,
+    resolution_line,
+    segment_key,
+)
 from service.config import Settings
 from service.errors import DeliveryError
 from service.models import Alert
@@ -81,7 +89,7 @@ def _header(alert: Alert, evidence: dict[str, Any], action: str) -> dict[str, An
         text = f":white_check_mark: Resolved · {alert.signal} · {key}"
     else:
         emoji = SEVERITY_EMOJI.get(alert.severity, ":grey_question:")
-        what = "No traffic" if evidence.get("type") == "no_data" else f"{alert.signal} drift"
+        what = "No traffic" if evidence.get("type") == "no_data" else problem(alert, evidence)
         still = "Still open · " if action == "renotify" else ""
         text = f"{emoji} {still}{alert.severity.upper()} · {what} · {key}"
     return {"type": "header", "text": _plain(text, MAX_HEADER)}

@@ -51,12 +51,21 @@ def change_line(evidence: dict[str, Any]) -> str:
     )
 
 
+def problem(alert: Alert, evidence: dict[str, Any]) -> str:
+    """What the alert is about: 'no traffic', '<signal> drift' or 'regressed slice <key>'."""
+    if evidence.get("type") == "no_data":
+        return "no traffic"
+    if evidence.get("type") == "slice":
+        return f"regressed slice {(evidence.get('slice') or {}).get('key', '?')}"
+    return f"{alert.signal} drift"
+
+
 def headline(alert: Alert, evidence: dict[str, Any], action: str) -> str:
     """One line naming severity, signal, segment and the change (or the resolution)."""
     key = segment_key(evidence)
     if action == "resolve":
         return f"Resolved: {alert.signal} in {key} ({resolution_line(evidence)})"
-    what = "no traffic" if evidence.get("type") == "no_data" else f"{alert.signal} drift"
+    what = problem(alert, evidence)
     prefix = "Still open: " if action == "renotify" else ""
     return f"{prefix}[{alert.severity.upper()}] {what} in {key}: {change_line(evidence)}"
 

@@ -39,6 +39,7 @@ app.conf.update(
         "jobs.alerting",
         "jobs.reports",
         "jobs.privacy",
+        "jobs.slices",
     ],
     beat_scheduler="jobs.beat:Scheduler",
     beat_schedule_filename=str(DATA_DIR / "celerybeat-schedule"),
@@ -61,6 +62,12 @@ app.conf.update(
             "task": "alerts.sweep",
             "schedule": schedule(60.0),
             "options": {"expires": 55},
+        },
+        # Hourly: the window moves an hour, and a found slice is confirmed on the data after it.
+        "slice-discovery": {
+            "task": "slices.discover",
+            "schedule": crontab(minute="17"),
+            "options": {"expires": 3000},
         },
         "weekly-report": {
             "task": "reports.weekly",

@@ -218,6 +218,38 @@ def purge(
     )
 
 
+@app.command()
+def slices(
+    until: Annotated[datetime | None, typer.Option(help="Window end (UTC), default now.")] = None,
+) -> None:
+    """Run slice discovery now (the hourly slices.discover job) and print the slices found."""
+    from service.db import session_scope
+    from service.slices.discovery import discover, list_slices
+
+    end = _utc(until) if until else datetime.now(UTC)
+    with session_scope() as session:
+        summary = discover(session, get_settings(), end)
+        typer.echo(
+            f"window {summary.window_start:%Y-%m-%d %H:%M} - {summary.window_end:%Y-%m-%d %H:%M}: "
+            f"{summary.pairs} judged pairs, {summary.tested} slices tested, "
+            f"{len(summary.found)} found, {len(summary.confirmed)} confirmed "
+            f"({summary.seconds:.1f} s)"
+        )
+        for record in list_slices(session):
+            after = (record.details or {}).get("after") or {}
+            low, high = after.get("ci_low"), after.get("ci_high")
+            interval = f"[{low:+.3f}, {high:+.3f}]" if low is not None and high is not None else ""
+            typer.echo(
+                f"  {record.key}: share {record.traffic_share:.2%}, n={record.n}, excess gap "
+                f"{after.get('excess') or 0:+.3f} {interval}, {record.status}"
+            )
+    if summary.delivery_ids:
+        from service import queue
+
+        for delivery_id in summary.delivery_ids:
+            queue.send("alerts.deliver", [delivery_id])
+
+
 @app.command("judge-eval")
 def judge_eval(
     judge: Annotated[

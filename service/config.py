@@ -332,6 +332,49 @@ class Settings(BaseSettings):
         "min_detectable_effect rise in every segment.",
     )
 
+    # --- slices ------------------------------------------------------------------------------
+    slice_window_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="Slice discovery looks at the judged pairs of this many days of event time "
+        "(and compares each slice with the window before).",
+    )
+    slice_min_pairs: int = Field(
+        default=50,
+        ge=10,
+        description="Fewest judged pairs a slice (and its complement) needs to be tested.",
+    )
+    slice_max_conditions: int = Field(
+        default=3, ge=1, le=3, description="Most feature conditions in a slice."
+    )
+    slice_beam: int = Field(
+        default=30,
+        ge=1,
+        description="How many of the most significant slices of each level are expanded with "
+        "one more condition.",
+    )
+    slice_fdr: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="Benjamini-Hochberg false discovery rate over all slices tested in a run.",
+    )
+    slice_confirm_alpha: float = Field(
+        default=0.01,
+        gt=0,
+        lt=1,
+        description="One-sided level of the test that confirms a found slice on later, "
+        "disjoint data before its alert opens.",
+    )
+    slice_metadata_keys: CsvList = Field(
+        default_factory=lambda: ["region", "environment", "product", "feature", "plan", "locale"],
+        description="Metadata keys kept as slice features (besides metadata.<key> segment "
+        "dimensions), comma-separated.",
+    )
+    slice_max_results: int = Field(
+        default=20, ge=1, description="Most slices a discovery run reports."
+    )
+
     # --- alerts ------------------------------------------------------------------------------
     dashboard_url: str = Field(
         default="http://127.0.0.1:8000", description="Base URL used in alert links."
@@ -388,6 +431,7 @@ class Settings(BaseSettings):
         "sso_readers",
         "sso_trusted_proxies",
         "redact",
+        "slice_metadata_keys",
         mode="before",
     )(_csv)
 

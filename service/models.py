@@ -368,3 +368,50 @@ class WorkerHeartbeat(Base):
     queues: Mapped[str] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class SliceFeatures(Base):
+    """An event's slice features (service.slices.features), one row per stored event.
+
+    ``user_key`` and ``hour`` (hours since the epoch, event time) let discovery count each
+    user's requests per active hour (the cadence feature) with one GROUP BY.
+    """
+
+    __tablename__ = "slice_features"
+
+    event_pk: Mapped[int] = mapped_column(
+        BigId, ForeignKey("traffic_events.id"), primary_key=True, autoincrement=False
+    )
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    user_key: Mapped[str | None] = mapped_column(String(128))
+    hour: Mapped[int] = mapped_column(Integer)
+    features: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class Slice(Base):
+    """A discovered slice: a conjunction of feature conditions, keyed by its canonical text.
+
+    ``status``: ``found`` (significant on the window that found it, awaiting confirmation on
+    later, disjoint data), ``confirmed`` (significant there too: the slice alert opens) or
+    ``unconfirmed`` (not significant there). ``active`` marks the slices of the latest run.
+    """
+
+    __tablename__ = "slices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(1024), unique=True)
+    conditions: Mapped[list[Any]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    first_found_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_found_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The window of the finding now awaiting (or past) confirmation.
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    score: Mapped[float] = mapped_column(Float)
+    traffic_share: Mapped[float] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(Integer)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    confirmation: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    confirmed_at: Mapped[datetime | None]
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))

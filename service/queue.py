@@ -35,6 +35,7 @@ TASK_QUEUES = {
     "alerts.sweep": "maintenance",
     "reports.weekly": "reports",
     "privacy.retention": "maintenance",
+    "slices.discover": "reports",
 }
 DRIFT_DEBOUNCE_SECONDS = 5.0
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from service.api import errors, security
 from service.api import openapi as openapi_docs
 from service.api.access import require_read, require_read_page
-from service.api.routes import alerts, ingest, login, ops, otlp, segments
+from service.api.routes import alerts, ingest, login, ops, otlp, segments, slices
 from service.ingest.writer import GroupWriter
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ def create_app() -> FastAPI:
     app.include_router(segments.router)
     app.include_router(alerts.router)
     app.include_router(login.router)
+    app.include_router(slices.router)
     try:
         from service.api import dashboard
     except ImportError:  # the dashboard is optional until its module lands

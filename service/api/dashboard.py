@@ -770,6 +770,23 @@ def report_content(report_id: ReportId, request: Request, session: DbSession) ->
     )
 
 
+@router.get("/slices", response_class=HTMLResponse, dependencies=[ReadPage])
+def slices_page(request: Request, session: DbSession) -> Response:
+    """Slices of the latest discovery run, by score (``GET /v1/slices`` as a table)."""
+    from service.api.routes.slices import slice_view
+    from service.slices.discovery import list_slices
+
+    return templates.TemplateResponse(
+        request,
+        "slices.html",
+        {
+            "title": "Slices",
+            "nav": "slices",
+            "slices": [slice_view(s) for s in list_slices(session, True, 100)],
+        },
+    )
+
+
 @router.get("/static/{name}")
 def static_file(name: str) -> Response:
     # A fixed list, so no path from the URL ever reaches the filesystem.

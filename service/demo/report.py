@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -63,6 +64,28 @@ def _delay_in_events(
     ).scalar_one()
 
 
+def _print_slices(traffic: SimulatedTraffic) -> None:
+    """Slice discovery over the last week: the tenant-declared regression, found undeclared."""
+    from service.config import get_settings
+    from service.slices.discovery import discover, list_slices
+
+    print("\nSlices found without declaring them (last 7 days of event time)")
+    with session_scope() as session:
+        summary = discover(session, get_settings(), datetime.now(UTC))
+        records = list_slices(session, limit=5)
+        if not records:
+            print(f"  none ({summary.pairs} judged pairs, {summary.tested} slices tested)")
+        for record in records:
+            after = (record.details or {}).get("after") or {}
+            mark = (
+                "  <- the injected regression" if traffic.regressing_segment in record.key else ""
+            )
+            print(
+                f"  {record.key:<40} share {record.traffic_share:6.2%}  n={record.n:<5} "
+                f"excess gap {_fmt(after.get('excess'))}{mark}"
+            )
+
+
 def print_results(traffic: SimulatedTraffic, url: str, demo_dir: Path) -> bool:
     print("\nSegments")
     print(f"  {'segment':<22}{'requests':>10}{'cheap share':>13}{'sampled':>9}{'judged':>8}")
@@ -111,6 +134,7 @@ def print_results(traffic: SimulatedTraffic, url: str, demo_dir: Path) -> bool:
             print("  none")
         for alert, key in alerts:
             print(f"  #{alert.id} {alert.severity:<8} {key} / {alert.signal}: {alert.status}")
+    _print_slices(traffic)
     outbox = sorted((demo_dir / "outbox").glob("*.json")) if (demo_dir / "outbox").exists() else []
     if outbox:
         rendered_dir = demo_dir / "outbox" / "rendered"

@@ -42,6 +42,7 @@ from service.privacy import originals as pending_originals
 from service.privacy.purge import purged_ids
 from service.schemas import TrafficEvent
 from service.segments import segment_of
+from service.slices.store import store_features as store_slice_features
 
 BUDGET_TTL_SECONDS = 10.0
 # The sampling allocation's totals are refreshed when the traffic stored since grows by this
@@ -295,6 +296,8 @@ def store_requests(
         for e in unique.values()
     ]
     inserted = {event_id: pk for pk, event_id in _insert_events(session, rows)}
+    # --- slice features hook (service/slices): one side-table row per new event. ---
+    store_slice_features(session, unique, inserted, settings)
     if len(inserted) < len(unique):
         redelivered = {k: v for k, v in unique.items() if k not in inserted}
         _count_segments(session, _tally(redelivered, segment_of_event, cheap_flags, sign=-1), now)

@@ -1,0 +1,1 @@
+"""Slices: features computed at ingest and discovery of regressed slices over judged pairs."""

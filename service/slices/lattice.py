@@ -1,0 +1,489 @@
+"""The slice search: conjunctions of up to three feature conditions whose excess gap is
+significantly above the rest of the window's traffic. Pure numpy/scipy, no database: the
+discovery job (:mod:`service.slices.discovery`) and ``benchmarks/slices.py`` both call
+:func:`search` on a :class:`PairTable`.
+
+**Input.** One row per judged pair (a 'gap' verdict), with ``y`` = 1 when the flagship won,
+the Hajek weight ``w = 1 / inclusion_probability``, the outcome of its noise-floor verdict when
+the event has one, and its slice features in long form (row, value code), so a multi-valued
+feature (tags) simply sets several codes. The rows become a sparse 0/1 matrix X (rows x
+feature values); the ten weighted sums every test needs (gap and noise: n, w, wy, w^2, w^2 y)
+are one sparse product ``X_sub^T V_sub`` per expanded parent.
+
+**Lattice and pruning** (the SliceLine idea of growing only what can still matter):
+
+* level 1: every feature value with at least ``min_pairs`` judged pairs (and at least that many
+  outside it). A value below the support can never have a child above it, so the long tail of
+  users and one-off prompt templates (most of the distinct values) is dropped at once.
+* level k+1: only the ``beam`` most significant level-k slices with a positive effect are
+  expanded, each with every level-1 value, in one product over the parent's rows. A child is
+  kept when it has ``min_pairs`` pairs and is a *strict* refinement of every parent it has: when
+  a child has as many pairs as one of its (k)-subsets, a condition is implied by the others
+  (team=support inside tenant=acme) and the child is that subset, already tested.
+
+**False discoveries.** Every kept candidate is one hypothesis (a one-sided test of its excess
+gap against the complement's, :func:`service.stats.two_sample.excess_gap_greater`), and
+Benjamini-Hochberg at level ``fdr`` runs over all of them. Why BH rather than alpha-investing:
+the candidates are tested as one batch, not in a stream, so alpha-investing's advantage
+(validity under an order chosen on the fly) buys nothing while its power depends on testing the
+true slices early; BH is valid under positive dependence (PRDS) of one-sided tests, which is
+what overlapping slices produce (they share rows), and under the global null it bounds the
+chance of any discovery by ``fdr``. The beam makes the family data-dependent; the bias that
+adds is small because the significance threshold sits far above the beam's, and the benchmark's
+null runs measure the false discoveries per run end to end. Alerts additionally require
+confirmation on later, disjoint data.
+
+**Reporting.** Significant slices overlap (a regressed slice makes its parents and children
+significant too), so they are grouped greedily: in order of z, a slice is kept unless at least
+``max_overlap`` of the smaller one's pairs fall in a slice already kept. The most significant
+member names the group, unless dropping one of its conditions gives a wider slice that is
+significant too while the narrow one is not significantly worse than the rest of it (then the
+extra condition is unsupported and the wider, simpler description names the group). Groups are
+ranked by score = effect x size (excess gap over the complement x estimated traffic share).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+
+from service.stats.excess_gap import ExcessGap, WeightedSums, excess_gap
+from service.stats.two_sample import SumArrays, benjamini_hochberg, excess_gap_greater
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+FeatureValue = tuple[str, str]
+# A slice's own noise floor enters the comparison only from this many noise pairs; below it
+# both sides use the pooled floor. (Reported estimates keep the service-wide rule of 30 pairs:
+# but a floor from 30 pairs has a standard error as large as the gap's own at 60 pairs, so it
+# would double the variance of the test, and the floor is mostly a model property.)
+OWN_FLOOR_MIN_NOISE_PAIRS = 200
+# A narrower description replaces a wider one only when its extra condition is supported: the
+# slice is worse than the rest of the wider one at this one-sided level.
+REFINEMENT_ALPHA = 0.05
+# Columns of the per-row statistics matrix: gap sums, then noise sums.
+GAP = slice(0, 5)
+NOISE = slice(5, 10)
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    min_pairs: int = 50
+    max_conditions: int = 3
+    beam: int = 30
+    fdr: float = 0.05
+    max_overlap: float = 0.5
+    max_results: int = 20
+    max_examples: int = 3
+
+
+@dataclass
+class PairTable:
+    """Judged pairs with their slice features in long form (see the module doc)."""
+
+    event_ids: list[str]
+    y: FloatArray
+    w: FloatArray
+    # 1 when the event's noise-floor verdict had the flagship win, 0 when not, NaN when none.
+    noise_y: FloatArray
+    rows: IntArray
+    codes: IntArray
+    values: list[FeatureValue]
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def encode_features(
+    features: Sequence[Mapping[str, str | list[str] | None]],
+) -> tuple[IntArray, IntArray, list[FeatureValue]]:
+    """Long form (row, code) of per-row feature dicts, and the code -> (feature, value) list.
+    A list value (tags) sets one code per element; None and empty values set none."""
+    index: dict[FeatureValue, int] = {}
+    values: list[FeatureValue] = []
+    rows: list[int] = []
+    codes: list[int] = []
+    for row, mapping in enumerate(features):
+        for name, raw in mapping.items():
+            items: Iterable[str]
+            if raw is None or raw == "":
+                continue
+            items = raw if isinstance(raw, list) else (raw,)
+            for item in items:
+                key = (name, str(item))
+                code = index.get(key)
+                if code is None:
+                    code = index[key] = len(values)
+                    values.append(key)
+                rows.append(row)
+                codes.append(code)
+    return np.asarray(rows, dtype=np.int64), np.asarray(codes, dtype=np.int64), values
+
+
+def build_table(
+    event_ids: list[str],
+    y: Sequence[float],
+    w: Sequence[float],
+    noise_y: Sequence[float | None],
+    features: Sequence[Mapping[str, str | list[str] | None]],
+) -> PairTable:
+    rows, codes, values = encode_features(features)
+    return PairTable(
+        event_ids=event_ids,
+        y=np.asarray(y, dtype=np.float64),
+        w=np.asarray(w, dtype=np.float64),
+        noise_y=np.asarray([np.nan if v is None else v for v in noise_y], dtype=np.float64),
+        rows=rows,
+        codes=codes,
+        values=values,
+    )
+
+
+@dataclass
+class Candidate:
+    conditions: tuple[int, ...]
+    sums: FloatArray  # the ten sums
+    z: float = 0.0
+    p_value: float = 1.0
+    q_value: float = 1.0
+    difference: float = 0.0
+
+
+@dataclass
+class FoundSlice:
+    """A discovered slice, as reported."""
+
+    conditions: list[FeatureValue]
+    n: int
+    traffic_share: float  # estimated share of the judged population (cheap traffic)
+    excess: dict[str, float | int | str | None]
+    complement: dict[str, float | int | str | None]
+    difference: float
+    z: float
+    p_value: float
+    q_value: float
+    score: float
+    example_event_ids: list[str]
+    members: NDArray[np.bool_] = field(repr=False)
+
+
+@dataclass
+class SearchResult:
+    slices: list[FoundSlice]
+    tested: int
+    significant: int
+    level_counts: dict[int, int]
+    total: WeightedSums
+    global_noise: WeightedSums
+
+
+def _statistics(table: PairTable) -> FloatArray:
+    w, y = table.w, table.y
+    has_noise = np.isfinite(table.noise_y).astype(np.float64)
+    noise_y = np.nan_to_num(table.noise_y)
+    w2 = w * w
+    return np.column_stack(
+        [
+            np.ones_like(w),
+            w,
+            w * y,
+            w2,
+            w2 * y,
+            has_noise,
+            w * has_noise,
+            w * noise_y * has_noise,
+            w2 * has_noise,
+            w2 * noise_y * has_noise,
+        ]
+    )
+
+
+def _to_weighted_sums(sums: FloatArray) -> WeightedSums:
+    return WeightedSums(
+        int(sums[0]), float(sums[1]), float(sums[2]), float(sums[3]), float(sums[4])
+    )
+
+
+def _test(sums: FloatArray, total: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(difference, z, p) of each candidate (rows of ``sums``) against its complement."""
+    inside = np.atleast_2d(sums)
+    rest = np.atleast_2d(total) - inside
+    result = excess_gap_greater(
+        SumArrays.from_matrix(inside[:, GAP]),
+        SumArrays.from_matrix(rest[:, GAP]),
+        SumArrays.from_matrix(inside[:, NOISE]),
+        SumArrays.from_matrix(rest[:, NOISE]),
+        min_noise_pairs=OWN_FLOOR_MIN_NOISE_PAIRS,
+    )
+    return result.difference, result.z, result.p_value
+
+
+def _simplest(candidate: Candidate, significant: dict[tuple[int, ...], Candidate]) -> Candidate:
+    """The wider significant description the candidate narrows without support.
+
+    The most significant description of a regressed slice tends to carry an extra condition
+    that trimmed rows which, by chance, held fewer flagship wins. Dropping a condition gives a
+    wider slice; when that one is significant too and the narrow slice is not significantly
+    worse than the rest of it, the wider (simpler) description is kept.
+    """
+    current = candidate
+    while len(current.conditions) > 1:
+        wider = []
+        for dropped in range(len(current.conditions)):
+            key = current.conditions[:dropped] + current.conditions[dropped + 1 :]
+            parent = significant.get(key)
+            if parent is None:
+                continue
+            _, _, p = _test(current.sums, parent.sums)  # narrow slice vs the rest of the wide
+            if p[0] > REFINEMENT_ALPHA:
+                wider.append(parent)
+        if not wider:
+            break
+        current = max(wider, key=lambda c: c.z)
+    return current
+
+
+class _Lattice:
+    def __init__(self, table: PairTable, params: SearchParams) -> None:
+        n = len(table)
+        self.params = params
+        self.n = n
+        matrix = sparse.csr_matrix(
+            (np.ones(len(table.rows)), (table.rows, table.codes)), shape=(n, len(table.values))
+        )
+        matrix.data[:] = 1.0  # a value repeated on a row (duplicate tag) still counts once
+        self.x = matrix.tocsr()
+        self.xc = matrix.tocsc()
+        self.v = _statistics(table)
+        self.total = self.v.sum(axis=0)
+
+    def column_rows(self, code: int) -> IntArray:
+        start, end = self.xc.indptr[code], self.xc.indptr[code + 1]
+        return np.asarray(self.xc.indices[start:end], dtype=np.int64)
+
+    def rows_of(self, conditions: tuple[int, ...]) -> IntArray:
+        rows = self.column_rows(conditions[0])
+        for code in conditions[1:]:
+            rows = np.intersect1d(rows, self.column_rows(code), assume_unique=True)
+        return rows
+
+    def child_sums(self, rows: IntArray, allowed: NDArray[np.bool_]) -> FloatArray:
+        """Sums of every value's conjunction with the rows' slice (0 for values not allowed)."""
+        sub = self.x[rows]
+        sums = np.asarray(sub.T @ self.v[rows])
+        sums[~allowed] = 0.0
+        return sums
+
+    def child_counts(self, rows: IntArray) -> FloatArray:
+        return np.asarray(self.x[rows].sum(axis=0)).ravel()
+
+
+def search(table: PairTable, params: SearchParams | None = None) -> SearchResult:
+    """Find significantly regressed slices (module doc)."""
+    params = params or SearchParams()
+    lattice = _Lattice(table, params)
+    total = lattice.total
+    empty = SearchResult([], 0, 0, {}, _to_weighted_sums(total[GAP]), WeightedSums())
+    if len(table) < 2 * params.min_pairs or not table.values:
+        empty.global_noise = _to_weighted_sums(total[NOISE])
+        return empty
+    level1 = np.asarray(lattice.x.T @ lattice.v)
+    counts1 = level1[:, 0]
+    allowed = (counts1 >= params.min_pairs) & (counts1 <= len(table) - params.min_pairs)
+
+    candidates: dict[tuple[int, ...], Candidate] = {}
+    level: list[Candidate] = [
+        Candidate((int(code),), level1[code]) for code in np.flatnonzero(allowed)
+    ]
+    level_counts: dict[int, int] = {}
+    for depth in range(1, params.max_conditions + 1):
+        if not level:
+            break
+        sums = np.vstack([c.sums for c in level])
+        diff, z, p = _test(sums, total)
+        for candidate, d, zz, pp in zip(level, diff, z, p, strict=True):
+            candidate.difference, candidate.z, candidate.p_value = float(d), float(zz), float(pp)
+            candidates[candidate.conditions] = candidate
+        level_counts[depth] = len(level)
+        if depth == params.max_conditions:
+            break
+        level = _expand(lattice, level, candidates, allowed, counts1, params)
+
+    found = list(candidates.values())
+    family = _family_size(lattice, allowed, counts1, level_counts, params)
+    q_values = benjamini_hochberg(np.asarray([c.p_value for c in found]), family)
+    for candidate, q in zip(found, q_values, strict=True):
+        candidate.q_value = float(q)
+    significant = [c for c in found if c.q_value <= params.fdr and c.difference > 0]
+    global_noise = _to_weighted_sums(total[NOISE])
+    slices = _report(lattice, table, significant, global_noise, params)
+    return SearchResult(
+        slices,
+        tested=len(found),
+        significant=len(significant),
+        level_counts=level_counts,
+        total=_to_weighted_sums(total[GAP]),
+        global_noise=global_noise,
+    )
+
+
+def _family_size(
+    lattice: _Lattice,
+    allowed: NDArray[np.bool_],
+    counts1: FloatArray,
+    level_counts: dict[int, int],
+    params: SearchParams,
+) -> int:
+    """How many hypotheses the search *could* have tested, whatever the outcomes.
+
+    The beam picks parents by their z, so the children actually tested are a data-dependent
+    selection that leans towards positive z; counting only them inflates false discoveries
+    (the synthetic null runs showed it). So BH runs over the whole eligible family: every value
+    (level 1), every non-nested pair with the minimum support (level 2, counted exactly from
+    the co-occurrence counts), and for level 3 the tested children per expanded parent times
+    the eligible pairs (an estimate: counting every eligible triple costs what the beam saves).
+    """
+    size = level_counts.get(1, 0)
+    if params.max_conditions < 2 or size == 0:
+        return max(size, 1)
+    columns = np.flatnonzero(allowed)
+    sub = lattice.xc[:, columns]
+    pair_counts = sparse.triu(sub.T @ sub, k=1).tocoo()
+    c = counts1[columns]
+    eligible = (
+        (pair_counts.data >= params.min_pairs)
+        & (pair_counts.data < c[pair_counts.row])
+        & (pair_counts.data < c[pair_counts.col])
+    )
+    pairs = int(eligible.sum())
+    size += max(pairs, level_counts.get(2, 0))
+    if params.max_conditions >= 3 and level_counts.get(3, 0):
+        expanded = max(1, min(params.beam, level_counts.get(2, 0)))
+        size += max(level_counts[3], int(level_counts[3] / expanded * pairs))
+    return size
+
+
+def _expand(
+    lattice: _Lattice,
+    level: list[Candidate],
+    seen: dict[tuple[int, ...], Candidate],
+    allowed: NDArray[np.bool_],
+    counts1: FloatArray,
+    params: SearchParams,
+) -> list[Candidate]:
+    """Children of the ``beam`` most significant candidates with a positive effect."""
+    promising = sorted((c for c in level if c.difference > 0), key=lambda c: -c.z)[: params.beam]
+    children: dict[tuple[int, ...], Candidate] = {}
+    for parent in promising:
+        rows = lattice.rows_of(parent.conditions)
+        sums = lattice.child_sums(rows, allowed)
+        counts = sums[:, 0]
+        ok = (counts >= params.min_pairs) & (counts < len(rows)) & (counts < counts1)
+        ok[list(parent.conditions)] = False
+        if len(parent.conditions) > 1 and ok.any():
+            # The child must also be strictly smaller than each subset that drops one of the
+            # parent's conditions (else that condition is implied and the child is the subset).
+            for dropped in range(len(parent.conditions)):
+                rest = parent.conditions[:dropped] + parent.conditions[dropped + 1 :]
+                ok &= counts < lattice.child_counts(lattice.rows_of(rest))
+        for code in np.flatnonzero(ok):
+            key = tuple(sorted((*parent.conditions, int(code))))
+            if key in seen or key in children:
+                continue
+            children[key] = Candidate(key, sums[code])
+    return list(children.values())
+
+
+def _report(
+    lattice: _Lattice,
+    table: PairTable,
+    significant: list[Candidate],
+    global_noise: WeightedSums,
+    params: SearchParams,
+) -> list[FoundSlice]:
+    kept: list[tuple[Candidate, NDArray[np.bool_]]] = []
+    by_conditions = {c.conditions: c for c in significant}
+    chosen: set[tuple[int, ...]] = set()
+    for best in sorted(significant, key=lambda c: -c.z):
+        candidate = _simplest(best, by_conditions)
+        if candidate.conditions in chosen:
+            continue
+        chosen.add(candidate.conditions)
+        members = np.zeros(lattice.n, dtype=bool)
+        members[lattice.rows_of(candidate.conditions)] = True
+        size = members.sum()
+        if any(
+            (members & other).sum() >= params.max_overlap * min(size, other.sum())
+            for _, other in kept
+        ):
+            continue
+        kept.append((candidate, members))
+    total_w = float(lattice.total[1])
+    out: list[FoundSlice] = []
+    for candidate, members in kept:
+        sums, rest = candidate.sums, lattice.total - candidate.sums
+        share = float(sums[1]) / total_w if total_w > 0 else 0.0
+        inside = excess_gap(
+            _to_weighted_sums(sums[GAP]), _to_weighted_sums(sums[NOISE]), global_noise
+        )
+        outside = excess_gap(
+            _to_weighted_sums(rest[GAP]), _to_weighted_sums(rest[NOISE]), global_noise
+        )
+        out.append(
+            FoundSlice(
+                conditions=[table.values[code] for code in candidate.conditions],
+                n=int(sums[0]),
+                traffic_share=share,
+                excess=excess_dict(inside),
+                complement=excess_dict(outside),
+                difference=candidate.difference,
+                z=candidate.z,
+                p_value=candidate.p_value,
+                q_value=candidate.q_value,
+                score=candidate.difference * share,
+                example_event_ids=_examples(table, members, params.max_examples),
+                members=members,
+            )
+        )
+    out.sort(key=lambda s: -s.score)
+    return out[: params.max_results]
+
+
+def excess_dict(gap: ExcessGap) -> dict[str, float | int | str | None]:
+    """The fields of an :class:`service.stats.excess_gap.ExcessGap` as plain JSON values."""
+    fields = ("gap_rate", "noise_rate", "excess", "ci_low", "ci_high", "gap_pairs", "noise_pairs")
+    out: dict[str, float | int | str | None] = {name: getattr(gap, name) for name in fields}
+    out["noise_source"] = gap.noise_source
+    return out
+
+
+def _examples(table: PairTable, members: NDArray[np.bool_], limit: int) -> list[str]:
+    """Latest flagship wins in the slice first (rows are in event order), then other pairs."""
+    rows = np.flatnonzero(members)[::-1]
+    wins = rows[table.y[rows] > 0.5]
+    chosen = (
+        list(wins[:limit]) + [r for r in rows if table.y[r] <= 0.5][: max(0, limit - len(wins))]
+    )
+    return [table.event_ids[r] for r in chosen[:limit]]
+
+
+def members_of(table: PairTable, conditions: Sequence[FeatureValue]) -> NDArray[np.bool_]:
+    """Rows of ``table`` inside the conjunction (False everywhere when a value is unseen)."""
+    index = {value: code for code, value in enumerate(table.values)}
+    members = np.ones(len(table), dtype=bool)
+    for condition in conditions:
+        code = index.get((condition[0], condition[1]))
+        hit = np.zeros(len(table), dtype=bool)
+        if code is not None:
+            hit[table.rows[table.codes == code]] = True
+        members &= hit
+    return members
+
+
+def sums_of(table: PairTable, members: NDArray[np.bool_]) -> FloatArray:
+    """The ten sums over the member rows (gap then noise)."""
+    return _statistics(table)[members].sum(axis=0)
