@@ -13,7 +13,15 @@ import json
 from typing import Any
 
 from alerts.http import post
-from alerts.text import change_line, clip, fmt_window, headline, resolution_line, segment_key
+from alerts.text import (
+    change_line,
+    clip,
+    fmt_window,
+    headline,
+    resolution_line,
+    segment_key,
+    why_line,
+)
 from service.config import Settings
 from service.errors import DeliveryError
 from service.models import Alert
@@ -169,6 +177,9 @@ def build_slack(alert: Alert, evidence: dict[str, Any], action: str) -> dict[str
         blocks.append(_fields(alert, evidence))
     else:
         blocks.append(_fields(alert, evidence))
+        why = why_line(evidence)
+        if why:
+            blocks.append({"type": "section", "text": _md(f"*Why*\n{escape(why)}")})
         examples = evidence.get("examples") or []
         if examples:
             blocks.append({"type": "divider"})

@@ -2,7 +2,8 @@
 
 A segment's requests get a router score in [0, 1) (higher: harder, so the flagship wins more
 often against the cheap answer); the router sends a request cheap when its score is below the
-threshold. Cheap-routed requests are judged with a random inclusion probability (0.1 or 0.3),
+threshold. Cheap-routed requests are judged with a random inclusion probability (0.1 or 0.3 unless
+said otherwise),
 as the per-segment sampler does; escalations add a flagship call to a cheap request's latency.
 """
 
@@ -22,6 +23,8 @@ class Params:
     mix_low: float = 0.0  # share of requests drawn from scores [0.3, 0.5) instead of [0, 1)
     escalation_rate: float = 0.01  # of cheap-routed requests
     with_scores: bool = True
+    # Inclusion probabilities of the cheap-routed requests (half get each).
+    sample_rates: tuple[float, float] = (0.1, 0.3)
 
 
 BASE = Params()
@@ -43,7 +46,7 @@ def generate(params: Params, n: int, rng: np.random.Generator) -> Period:
     low = rng.random(n) < params.mix_low
     score[low] = rng.uniform(0.3, 0.5, int(low.sum()))
     cheap = (score < params.threshold).astype(float)
-    probability = np.where(rng.random(n) < 0.5, 0.1, 0.3)
+    probability = np.where(rng.random(n) < 0.5, *params.sample_rates)
     judged = (cheap > 0) & (rng.random(n) < probability)
     won = (rng.random(n) < win_probability(score, params.quality_shift)) & judged
     escalated = (cheap > 0) & (rng.random(n) < params.escalation_rate)

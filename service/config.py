@@ -305,6 +305,32 @@ class Settings(BaseSettings):
         "min_detectable_effect rise in every segment.",
     )
 
+    # --- attribution and thresholds ---------------------------------------------------------
+    attribution_resamples: int = Field(
+        default=999,
+        ge=0,
+        description="Bootstrap resamples behind the attribution intervals (0: no intervals).",
+    )
+    attribution_before_events: int = Field(
+        default=2000,
+        ge=10,
+        description="Fewest events in the before window an alert's attribution compares "
+        "with (more when the after window is longer).",
+    )
+    router_cheap_when: Literal["below", "above"] = Field(
+        default="below",
+        description="Which side of the threshold the router sends cheap: 'below' means a "
+        "request goes cheap when its route score is below the threshold (RouteLLM's "
+        "convention: the score is the flagship's expected win rate).",
+    )
+    target_excess_gap: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Threshold what-if: the recommended threshold is the cheapest one whose "
+        "expected flagship-wins gap on the requests it sends cheap stays under this.",
+    )
+
     # --- alerts ------------------------------------------------------------------------------
     dashboard_url: str = Field(
         default="http://127.0.0.1:8000", description="Base URL used in alert links."

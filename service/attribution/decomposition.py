@@ -69,7 +69,9 @@ def _grouped(band: np.ndarray, k: int, weights: np.ndarray | None = None) -> np.
     """Per-row sums by band: ``band`` and ``weights`` of shape (B, n) -> (B, k)."""
     rows = band.shape[0]
     flat = (band + (np.arange(rows) * k)[:, None]).ravel()
-    sums = np.bincount(flat, weights=None if weights is None else weights.ravel(), minlength=rows * k)
+    sums = np.bincount(
+        flat, weights=None if weights is None else weights.ravel(), minlength=rows * k
+    )
     return sums.reshape(rows, k)
 
 
@@ -164,8 +166,13 @@ def _value_fn(metric: str, scored: bool, m_fixed: np.ndarray) -> Callable[[Mappi
 
 
 def _evaluate(
-    before: Period, after: Period, bands: Bands, metric: str, scored: bool,
-    idx_before: np.ndarray, idx_after: np.ndarray,
+    before: Period,
+    after: Period,
+    bands: Bands,
+    metric: str,
+    scored: bool,
+    idx_before: np.ndarray,
+    idx_after: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """``(value before, value after, parts)``, each of shape (B,)."""
     k = bands.count

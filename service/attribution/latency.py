@@ -107,9 +107,7 @@ class LatencyAttribution:
         return self.after_p95 - self.before_p95
 
 
-def _p95_ci(
-    period: Period, n_resamples: int, seed: int
-) -> tuple[float, float] | None:
+def _p95_ci(period: Period, n_resamples: int, seed: int) -> tuple[float, float] | None:
     values = period.latency[np.isfinite(period.latency)]
 
     def statistic(x: np.ndarray, axis: int = -1) -> np.ndarray:

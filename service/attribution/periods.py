@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from service.models import TrafficEvent, Verdict
@@ -27,7 +27,7 @@ _MIN_PROBABILITY = 1e-6
 
 @dataclass(frozen=True)
 class Window:
-    """Event-id and/or time bounds, each inclusive and each optional."""
+    """Event-id bounds (both inclusive) and/or time bounds ``[start, end)``; each optional."""
 
     first_id: int | None = None
     last_id: int | None = None
@@ -65,7 +65,9 @@ class Period:
     @classmethod
     def from_rows(
         cls,
-        rows: list[tuple[float | None, bool, float | None, float | None, bool, str | None, float | None]],
+        rows: list[
+            tuple[float | None, bool, float | None, float | None, bool, str | None, float | None]
+        ],
     ) -> Period:
         """From ``(score, is_cheap, cost, latency, escalated, winner, inclusion_probability)``."""
 
@@ -113,6 +115,30 @@ def load_period(session: Session, segment_id: int, window: Window) -> Period:
     if window.start is not None:
         query = query.where(E.occurred_at >= window.start)
     if window.end is not None:
-        query = query.where(E.occurred_at <= window.end)
+        query = query.where(E.occurred_at < window.end)
     rows = session.execute(query.order_by(E.id.desc()).limit(MAX_PERIOD_EVENTS)).all()
     return Period.from_rows([tuple(r) for r in reversed(rows)])  # type: ignore[misc]
+
+
+def window_before(session: Session, segment_id: int, first_id: int, n: int) -> Window:
+    """The segment's ``n`` events just before event ``first_id`` (fewer if it has fewer)."""
+    lower = session.scalar(
+        select(TrafficEvent.id)
+        .where(TrafficEvent.segment_id == segment_id, TrafficEvent.id < first_id)
+        .order_by(TrafficEvent.id.desc())
+        .offset(max(n, 1) - 1)
+        .limit(1)
+    )
+    return Window(first_id=lower, last_id=first_id - 1)
+
+
+def events_in(session: Session, segment_id: int, window: Window) -> int:
+    """How many of the segment's events fall in ``window`` (id bounds only)."""
+    query = (
+        select(func.count()).select_from(TrafficEvent).where(TrafficEvent.segment_id == segment_id)
+    )
+    if window.first_id is not None:
+        query = query.where(TrafficEvent.id >= window.first_id)
+    if window.last_id is not None:
+        query = query.where(TrafficEvent.id <= window.last_id)
+    return int(session.scalar(query) or 0)
