@@ -38,6 +38,8 @@ from service.api.access import require_read_page
 from service.api.deps import db_session
 from service.api.security import REPORT_CSP
 from service.api.templating import templates
+from service.attribution.explain import attribute_change
+from service.attribution.periods import Window
 from service.config import get_settings
 from service.drift.store import segment_signal_views
 from service.stats.excess_gap import WeightedSums, excess_gap
@@ -391,11 +393,20 @@ def segment_page(
             select(A).where(A.segment_id == segment.id).order_by(A.opened_at.desc()).limit(20)
         )
     )
+    window = timedelta(days=days)
+    attribution = attribute_change(
+        session,
+        segment.id,
+        Window(start=now - 2 * window, end=now - window),
+        Window(start=now - window, end=now),
+        n_resamples=get_settings().attribution_resamples,
+    )
     return templates.TemplateResponse(
         request,
         "segment.html",
         {
             "title": segment.key,
+            "attribution": attribution,
             "nav": "segments",
             "segment": segment,
             "charts": charts,

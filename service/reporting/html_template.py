@@ -91,6 +91,28 @@ details .body { padding: 0 14px 14px; }
 <p class="muted">{{ s.segments|length - table_rows }} more segments are in the JSON summary.</p>
 {% endif %}
 
+<h2 id="why">Why the top segments moved</h2>
+<p class="muted">This period against the one before, for the top of the ranking: the change in
+expected flagship wins per request and in cost per request split (Shapley) into the router's
+share, the cheap path on comparable requests (same router-score band) and the traffic mix, with
+95% bootstrap intervals; and the p95 latency against its counterfactual with the old tier mix.</p>
+<table id="attribution">
+<thead><tr><th>#</th><th class="key">segment</th><th class="key">quality</th><th class="key">cost</th>
+<th class="key">p95 latency</th></tr></thead>
+<tbody>
+{% for r in s.segments if r.attribution and r.attribution.available %}
+<tr data-segment="{{ r.segment_id }}"><td>{{ r.rank }}</td><td class="key seg">{{ r.key }}</td>
+<td class="key">{{ r.attribution.quality.sentence }}
+<span class="muted">({{ r.attribution.quality.before|pct(2) }} → {{ r.attribution.quality.after|pct(2) }} flagship wins / request)</span></td>
+<td class="key">{{ r.attribution.cost.sentence }}
+<span class="muted">({{ r.attribution.cost.before|usd }} → {{ r.attribution.cost.after|usd }})</span></td>
+<td class="key">{{ r.attribution.latency.sentence }}</td></tr>
+{% else %}
+<tr><td colspan="5" class="muted">No segment has traffic in both periods.</td></tr>
+{% endfor %}
+</tbody>
+</table>
+
 <h2>Drift methods</h2>
 <table>
 <thead><tr><th class="key">signal</th><th class="key">column</th><th class="key">method</th>
