@@ -218,6 +218,45 @@ def purge(
     )
 
 
+@app.command("export-pairs")
+def export_pairs(
+    since: Annotated[datetime, typer.Option(help="First request time (UTC), inclusive.")],
+    until: Annotated[datetime, typer.Option(help="Last request time (UTC), exclusive.")],
+    segment: Annotated[str | None, typer.Option(help="Only this segment key.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the JSONL here (default: standard output).")
+    ] = None,
+) -> None:
+    """Write judged pairs as Chatbot-Arena battles (JSONL) for router retraining."""
+    import json
+
+    from sqlalchemy import select
+
+    from service.db import session_scope
+    from service.models import Segment
+    from service.router_export import battles
+
+    start, end = _utc(since), _utc(until)
+    if end <= start:
+        raise typer.BadParameter("--until must be after --since", param_hint="--until")
+    count = 0
+    with session_scope() as session:
+        segment_id = None
+        if segment is not None:
+            segment_id = session.scalar(select(Segment.id).where(Segment.key == segment))
+            if segment_id is None:
+                raise typer.BadParameter(f"no segment {segment!r}", param_hint="--segment")
+        handle = out.open("w", encoding="utf-8") if out else sys.stdout
+        try:
+            for battle in battles(session, start, end, segment_id):
+                handle.write(json.dumps(battle, ensure_ascii=False) + "\n")
+                count += 1
+        finally:
+            if out:
+                handle.close()
+    typer.echo(f"{count} battles", err=True)
+
+
 @app.command("judge-eval")
 def judge_eval(
     judge: Annotated[
