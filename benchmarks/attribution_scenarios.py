@@ -64,3 +64,24 @@ def generate(params: Params, n: int, rng: np.random.Generator) -> Period:
         latency=latency,
         escalated=escalated.astype(float),
     )
+
+
+def reverse_pairs(
+    period: Period,
+    rng: np.random.Generator,
+    params: Params,
+    width: float = 0.25,
+    rate: float = 0.3,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A reverse shadow: flagship-routed requests scored within ``width`` above the threshold,
+    re-run on the cheap model with probability ``rate`` and judged; (score, won, weight)."""
+    near = (period.cheap == 0) & (period.score < params.threshold + width)
+    chosen = near & (rng.random(len(period)) < rate)
+    score = period.score[chosen]
+    won = rng.random(score.size) < win_probability(score, params.quality_shift)
+    return score, won.astype(float), np.full(score.size, 1.0 / rate)
+
+
+def noise_pairs(n: int, rng: np.random.Generator, rate: float = 0.05) -> np.ndarray:
+    """Flagship-vs-flagship outcomes: the flagship 'wins' against itself at ``rate``."""
+    return (rng.random(n) < rate).astype(float)

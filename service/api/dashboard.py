@@ -38,8 +38,10 @@ from service.api.access import require_read_page
 from service.api.deps import db_session
 from service.api.security import REPORT_CSP
 from service.api.templating import templates
+from service.api.threshold_chart import threshold_chart
 from service.attribution.explain import attribute_change
 from service.attribution.periods import Window
+from service.attribution.thresholds import what_if
 from service.config import get_settings
 from service.drift.store import segment_signal_views
 from service.stats.excess_gap import WeightedSums, excess_gap
@@ -393,13 +395,20 @@ def segment_page(
             select(A).where(A.segment_id == segment.id).order_by(A.opened_at.desc()).limit(20)
         )
     )
-    window = timedelta(days=days)
+    window, config = timedelta(days=days), get_settings()
     attribution = attribute_change(
         session,
         segment.id,
         Window(start=now - 2 * window, end=now - window),
         Window(start=now - window, end=now),
-        n_resamples=get_settings().attribution_resamples,
+        n_resamples=config.attribution_resamples,
+    )
+    thresholds = what_if(
+        session,
+        segment.id,
+        Window(start=now - window, end=now),
+        target=config.target_excess_gap,
+        cheap_below=config.router_cheap_when == "below",
     )
     return templates.TemplateResponse(
         request,
@@ -407,6 +416,8 @@ def segment_page(
         {
             "title": segment.key,
             "attribution": attribution,
+            "thresholds": thresholds,
+            "threshold_svg": threshold_chart(thresholds),
             "nav": "segments",
             "segment": segment,
             "charts": charts,

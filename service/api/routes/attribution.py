@@ -6,7 +6,7 @@ Registered before the segments router: ``/v1/segments/{key:path}`` would otherwi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -16,6 +16,8 @@ from service.api.access import require_read
 from service.api.deps import db_session, settings
 from service.api.routes.segments import segment_by_key
 from service.attribution.explain import attribute_change
+from service.attribution.periods import Window
+from service.attribution.thresholds import what_if
 from service.attribution.windows import default_windows, parse_interval
 from service.config import Settings
 from service.errors import InvalidInput
@@ -52,5 +54,26 @@ def segment_attribution(
         before_window,
         after_window,
         n_resamples=config.attribution_resamples,
+    )
+    return {"segment": segment.key, **view}
+
+
+@router.get("/v1/segments/{key:path}/thresholds")
+def segment_thresholds(
+    key: str,
+    session: Session = Depends(db_session),
+    config: Settings = Depends(settings),
+    days: int = Query(default=7, ge=1, le=90, description="Window: the last N days"),
+) -> dict[str, Any]:
+    """Cheap share, expected excess gap (95% CI) and cost per request at other thresholds,
+    and the cheapest one whose gap stays under ``target_excess_gap``."""
+    segment = segment_by_key(session, key)
+    now = datetime.now(UTC)
+    view = what_if(
+        session,
+        segment.id,
+        Window(start=now - timedelta(days=days), end=now),
+        target=config.target_excess_gap,
+        cheap_below=config.router_cheap_when == "below",
     )
     return {"segment": segment.key, **view}
