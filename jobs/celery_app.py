@@ -18,6 +18,7 @@ app.conf.update(celery_config(settings))
 app.conf.update(
     include=[
         "jobs.shadow",
+        "jobs.reverse_shadow",
         "jobs.judge",
         "jobs.drift",
         "jobs.alerting",
@@ -30,6 +31,11 @@ app.conf.update(
         # the broker was down or dropped messages. Each expires before the next one is due.
         "shadow-sweep": {
             "task": "shadow.sweep",
+            "schedule": schedule(60.0),
+            "options": {"expires": 55},
+        },
+        "reverse-shadow-sample": {
+            "task": "shadow.reverse_sample",
             "schedule": schedule(60.0),
             "options": {"expires": 55},
         },
