@@ -158,7 +158,7 @@ def threshold_recommendation(runs: int, events: int, seed: int) -> bool:
     for case, today in (("too loose (t = 0.5)", 0.5), ("too strict (t = 0.15)", 0.15)):
         params = replace(BASE, threshold=today)
         rng = np.random.default_rng(seed)
-        results: dict[str, list[tuple[float, float, float]]] = {"interval": [], "point": []}
+        results: dict[str, list[tuple[float, float, float]]] = {"90% bound": [], "point": []}
         for _ in range(runs):
             week = generate(params, events, rng)
             reverse = reverse_pairs(
@@ -176,7 +176,7 @@ def threshold_recommendation(runs: int, events: int, seed: int) -> bool:
                 if r.covered and r.gap and r.gap.excess is not None and r.gap.excess < target
             ]
             picks = {
-                "interval": recommend(rows, target),
+                "90% bound": recommend(rows, target),
                 "point": max(point_rows, key=lambda r: r.cheap_share) if point_rows else None,
             }
             for rule, pick in picks.items():
@@ -191,7 +191,7 @@ def threshold_recommendation(runs: int, events: int, seed: int) -> bool:
             under = sum(r <= target for _, _, r in values) / len(values)
             share = statistics.fmean(v[1] for v in values)
             passed = under >= 0.9 and share >= 0.25 * oracle
-            if rule == "interval":
+            if rule == "90% bound":
                 ok &= passed
             print(
                 f"   {case:<24}{rule:<14}{statistics.fmean(v[0] for v in values):>10.3f}"

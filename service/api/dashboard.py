@@ -40,8 +40,9 @@ from service.api.security import REPORT_CSP
 from service.api.templating import templates
 from service.api.threshold_chart import threshold_chart
 from service.attribution.explain import attribute_change
-from service.attribution.periods import Window
+from service.attribution.periods import Window, load_period
 from service.attribution.thresholds import what_if
+from service.attribution.tradeoff import tradeoff
 from service.config import get_settings
 from service.drift.store import segment_signal_views
 from service.stats.excess_gap import WeightedSums, excess_gap
@@ -136,6 +137,7 @@ def overview(
                 else None,
                 "gap": gap,
                 "p95": _recent_p95(session, seg_id),
+                "tradeoff": _recent_tradeoff(session, seg_id, gap.excess),
                 "alerts": alerts,
                 "last_seen_at": segment.last_seen_at,
             }
@@ -308,6 +310,18 @@ def _recent_p95(session: Session, segment_id: int) -> float | None:
         .limit(P95_LAST_EVENTS)
     ).all()
     return float(np.percentile(np.asarray(values, dtype=float), 95)) if values else None
+
+
+def _recent_tradeoff(session: Session, segment_id: int, excess: float | None) -> dict[str, Any]:
+    """Cost saved vs quality lost vs p95 added per 1,000 requests, over the last events."""
+    last = session.scalars(
+        select(E.id)
+        .where(E.segment_id == segment_id)
+        .order_by(E.id.desc())
+        .offset(P95_LAST_EVENTS - 1)
+        .limit(1)
+    ).first()
+    return tradeoff(load_period(session, segment_id, Window(first_id=last)), excess)
 
 
 def _open_alerts(session: Session, segment_ids: list[int]) -> dict[int, list[models.Alert]]:

@@ -65,7 +65,7 @@ details .body { padding: 0 14px 14px; }
 <thead><tr>
 <th>#</th><th class="key">segment</th><th>cheap events</th><th>routing share</th>
 <th>excess gap (95% CI)</th><th>latency mean</th><th>cost / request</th>
-<th>cost saved</th><th>quality lost</th><th class="key">drift (Evidently)</th>
+<th>cost saved</th><th>quality lost</th><th>p95 added</th><th class="key">drift (Evidently)</th>
 <th>alerts opened / resolved</th>
 </tr></thead>
 <tbody>
@@ -81,6 +81,7 @@ details .body { padding: 0 14px 14px; }
 <td>{{ r.previous.cost_per_request_usd|usd }} → {{ r.current.cost_per_request_usd|usd }}</td>
 <td>{{ r.cost_saved_usd|usd }}</td>
 <td>{{ r.quality_lost|num(1) }}</td>
+<td>{% if r.p95_added_ms is not none %}{{ r.p95_added_ms|num }} ms{% else %}–{% endif %}</td>
 <td class="key">{% for sig in r.drifted_signals %}<span class="badge">{{ labels.get(sig, sig) }}</span>{% else %}{% if r.evidently == "ok" %}<span class="badge ok">none</span>{% else %}<span class="muted">{{ r.evidently }}</span>{% endif %}{% endfor %}</td>
 <td>{{ r.alerts.opened }} / {{ r.alerts.resolved }}</td>
 </tr>

@@ -259,6 +259,7 @@ def _attach_attributions(
     """Why the top segments moved: this period against the one before (``None`` elsewhere)."""
     for index, row in enumerate(rows):
         row["attribution"] = None
+        row["p95_added_ms"] = None
         if index >= ATTRIBUTED_SEGMENTS:
             continue
         if not (row["current"]["events"] and row["previous"]["events"]):
@@ -270,6 +271,9 @@ def _attach_attributions(
             Window(start=since, end=until),
             n_resamples=settings.attribution_resamples,
         )
+        latency = row["attribution"].get("latency") or {}
+        # The escalation latency tax: p95 with the escalated requests minus p95 without.
+        row["p95_added_ms"] = (latency.get("after_escalation_tax") or {}).get("tax_ms")
 
 
 def _gap_view(gap: Any) -> dict[str, Any]:

@@ -62,3 +62,27 @@ def test_weekly_report_carries_the_attribution(any_db: str, configure) -> None:
     assert attribution["available"] and attribution["before"]["events"] == N
     assert "router sending more of this segment cheap" in attribution["quality"]["sentence"]
     assert 'id="attribution"' in html and "router sending more of this segment cheap" in html
+
+
+def test_overview_and_weekly_show_cost_saved_quality_lost_p95_added(
+    embedded: str, configure, client: TestClient
+) -> None:
+    configure(attribution_resamples=0)
+    end = datetime.now(UTC) - timedelta(minutes=1)
+    _seed("tail_escalations", end)
+    html = client.get("/").text
+    cell = re.search(r'<td class="tradeoff">([^<]*)</td>', html)
+    assert cell is not None
+    saved, lost, added = (part.strip() for part in cell.group(1).split(" / "))
+    # 500 latest events: half cheap at ~$0.0008 instead of ~$0.012, escalations at 8%.
+    assert saved.startswith("$") and 4.0 < float(saved.strip("$")) < 7.0
+    # No noise pairs: the excess gap is the flagship-wins rate (0.05 + 0.4 x score below 0.5,
+    # about 15%) times the cheap share (50%), per 1,000 requests.
+    assert 40 < float(lost) < 110
+    assert added.endswith(" ms") and float(added.split()[0].replace(",", "")) > 100
+    with session_scope() as session:
+        report = build_weekly_report(
+            session, end - timedelta(days=7), end, get_settings(), workers=1
+        )
+        row = next(r for r in report.summary["segments"] if r["key"] == KEY)
+    assert row["p95_added_ms"] is not None and row["p95_added_ms"] > 100
