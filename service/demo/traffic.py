@@ -2,10 +2,21 @@
 
 Each event is a real GSM8K question with Mixtral's real answer (the cheap route) or GPT-4's
 (the flagship route). Five tenants send traffic with realistic, unequal volumes; the small
-one (3%) is where the regression happens: from the middle of the stream on, a broken routing
-rule sends its hard questions (the ones the cheap model gets wrong) to the cheap model, and its
-users start asking more of them. That is a routing-share shift and a cheap-path quality drop
-in one small segment, with the other four segments unchanged.
+one (3%) is where the regression happens.
+
+The router works as real ones do: it first scores the request (its estimate of how likely the
+flagship is to answer better, noisy: hard questions -- the ones the cheap model gets wrong --
+score higher on average, N(0.575, 0.2) against N(0.33, 0.2)), then sends it cheap when the
+score is below its threshold, 0.5. That sends about 80% of easy and 35% of hard questions
+cheap. From the middle of the stream on, a broken routing rule raises the small tenant's
+threshold to 0.9 (about 95% of its hard questions now go cheap), and its users start asking
+more hard questions (50% instead of about 15%). The other four tenants are unchanged.
+
+What shadowgap should say about the small tenant: its routing share and its quality gap rise,
+and the attribution of the rise in expected flagship wins per request puts most of it (about
+80%) on the router share (the raised threshold), the rest on the cheap path on comparable
+requests (a score band now holds more hard questions: the score is noisy) and on the traffic
+mix (more hard questions, which score higher).
 """
 
 from __future__ import annotations
@@ -21,10 +32,12 @@ CHEAP_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 FLAGSHIP_MODEL = "gpt-4-1106-preview"
 TENANT_SHARES = {"acme": 0.45, "globex": 0.27, "initech": 0.15, "umbrella": 0.10, "hooli": 0.03}
 REGRESSING_TENANT = "hooli"
-P_CHEAP_EASY = 0.80  # the router sends most questions the cheap model can answer to it
-P_CHEAP_HARD = 0.35  # and keeps most hard ones on the flagship
-HARD_SHARE_AFTER = 0.5  # after the shift the small tenant asks more hard questions...
-P_CHEAP_HARD_AFTER = 0.95  # ...and the broken rule sends nearly all of them to the cheap model
+# The router's score: its noisy estimate of the flagship's chance to answer better.
+SCORE_EASY = (0.33, 0.2)  # mean, sd: P(score < 0.5) = 0.80 for easy questions
+SCORE_HARD = (0.575, 0.2)  # P(score < 0.5) = 0.35 for hard ones
+THRESHOLD = 0.5  # cheap when the score is below it
+THRESHOLD_AFTER = 0.9  # the broken rule: P(score < 0.9) = 0.95 for hard questions
+HARD_SHARE_AFTER = 0.5  # after the shift the small tenant asks more hard questions
 
 
 @dataclass(frozen=True)
@@ -80,14 +93,20 @@ def simulate(
         shifted = tenant == REGRESSING_TENANT and i >= shift_index
         is_hard = rng.random() < (HARD_SHARE_AFTER if shifted else hard_share)
         pair = rng.choice(hard if is_hard else easy)
-        p_cheap = (P_CHEAP_HARD_AFTER if shifted else P_CHEAP_HARD) if is_hard else P_CHEAP_EASY
-        cheap = rng.random() < p_cheap
-        events.append(_event(i, tenant, pair, cheap, begin + step * i, rng))
+        score = router_score(is_hard, rng)
+        cheap = score < (THRESHOLD_AFTER if shifted else THRESHOLD)
+        events.append(_event(i, tenant, pair, score, cheap, begin + step * i, rng))
     return SimulatedTraffic(events, shift_index, f"tenant={REGRESSING_TENANT}")
 
 
+def router_score(is_hard: bool, rng: random.Random) -> float:
+    """The router's score for a question, drawn before (and deciding) the route."""
+    mean, sd = SCORE_HARD if is_hard else SCORE_EASY
+    return round(min(0.999, max(0.0, rng.gauss(mean, sd))), 3)
+
+
 def _event(
-    i: int, tenant: str, pair: Pair, cheap: bool, at: datetime, rng: random.Random
+    i: int, tenant: str, pair: Pair, score: float, cheap: bool, at: datetime, rng: random.Random
 ) -> dict[str, Any]:
     escalated = cheap and rng.random() < 0.03
     latency = rng.gauss(450, 60) if cheap else rng.gauss(1800, 250)
@@ -108,8 +127,8 @@ def _event(
         "route": {
             "tier": "cheap" if cheap else "flagship",
             "model": CHEAP_MODEL if cheap else FLAGSHIP_MODEL,
-            "score": round(rng.random() * 0.5 + (0.0 if cheap else 0.5), 3),
-            "reason": "score below threshold" if cheap else "score above threshold",
+            "score": score,
+            "reason": "score below threshold" if cheap else "score at or above threshold",
         },
         "answer": None if failed else answer,
         "latency_ms": round(max(latency, 50.0), 1),
