@@ -92,7 +92,7 @@ def attribution_shares(runs: int, events: int, seed: int) -> bool:
         for _ in range(runs):
             before, later = generate(BASE, events, rng), generate(after, events, rng)
             if factor == "escalations":
-                shares.append(_clip(attribute_latency(before, later, n_resamples=0).mix_share))
+                shares.append(_clip(attribute_latency(before, later).mix_share))
                 baseline.append(float("nan"))
                 continue
             shares.append(_clip(decompose(before, later, n_resamples=0).shares()[factor]))

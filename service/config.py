@@ -307,7 +307,7 @@ class Settings(BaseSettings):
 
     # --- attribution and thresholds ---------------------------------------------------------
     attribution_resamples: int = Field(
-        default=999,
+        default=499,
         ge=0,
         description="Bootstrap resamples behind the attribution intervals (0: no intervals).",
     )

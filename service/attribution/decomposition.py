@@ -41,6 +41,7 @@ COST_FACTORS = ("router_share", "path_cost", "traffic_mix")
 # Without scores, (b) and (c) are one factor.
 UNSCORED_QUALITY_FACTORS = ("router_share", "cheap_path")
 UNSCORED_COST_FACTORS = ("router_share", "path_cost_on_traffic")
+MAX_BOOTSTRAP_EVENTS = 5_000
 
 
 @dataclass(frozen=True)
@@ -102,17 +103,18 @@ class _Tables:
 
 def _tables(period: Period, band: np.ndarray, idx: np.ndarray, k: int) -> _Tables:
     b = band[idx]
-    count = _grouped(b, k)
+    ew = np.ones(idx.shape) if period.event_weight is None else period.event_weight[idx]
+    count = _grouped(b, k, ew)
     cheap = period.cheap[idx]
-    n_cheap = _grouped(b, k, cheap)
+    n_cheap = _grouped(b, k, cheap * ew)
     w = period.verdict_weight[idx]
     sw, swy = _grouped(b, k, w), _grouped(b, k, w * period.flagship_won[idx])
     cost = period.cost[idx]
     known = np.isfinite(cost)
     cost0 = np.where(known, cost, 0.0)
-    cheap_known, flag_known = known * cheap, known * (1.0 - cheap)
-    c_n, c_sum = _grouped(b, k, cheap_known), _grouped(b, k, cost0 * cheap)
-    f_n, f_sum = _grouped(b, k, flag_known), _grouped(b, k, cost0 * (1.0 - cheap))
+    cheap_known, flag_known = known * cheap * ew, known * (1.0 - cheap) * ew
+    c_n, c_sum = _grouped(b, k, cheap_known), _grouped(b, k, cost0 * cheap * ew)
+    f_n, f_sum = _grouped(b, k, flag_known), _grouped(b, k, cost0 * (1.0 - cheap) * ew)
     total = count.sum(axis=1, keepdims=True)
 
     def overall(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -191,6 +193,22 @@ def _one_band(k: int) -> np.ndarray:
     return m
 
 
+def _thinned(period: Period, rng: np.random.Generator) -> tuple[np.ndarray, Period]:
+    """Rows kept for the bootstrap and the thinned period (see the module docstring)."""
+    n = len(period)
+    if n <= MAX_BOOTSTRAP_EVENTS:
+        return np.arange(n), period
+    judged = np.flatnonzero(period.verdict_weight > 0)
+    unjudged = np.flatnonzero(period.verdict_weight == 0)
+    room = max(MAX_BOOTSTRAP_EVENTS - judged.size, MAX_BOOTSTRAP_EVENTS // 2)
+    if unjudged.size <= room:
+        return np.arange(n), period
+    picked = np.sort(rng.choice(unjudged, size=room, replace=False))
+    keep = np.concatenate([judged, picked])
+    weight = np.concatenate([np.ones(judged.size), np.full(room, unjudged.size / room)])
+    return keep, period.rows(keep, weight)
+
+
 def decompose(
     before: Period,
     after: Period,
@@ -211,9 +229,14 @@ def decompose(
     whole_a = np.arange(len(after))[None, :]
     vb, va, parts = _evaluate(before, after, bands, metric, scored, whole_b, whole_a)
 
+    rng = np.random.default_rng(seed)
+    keep_b, thin_b = _thinned(before, rng)
+    keep_a, thin_a = _thinned(after, rng)
+    thin_bands = Bands(bands.edges, bands.before[keep_b], bands.after[keep_a])
+
     def statistic(ib: np.ndarray, ia: np.ndarray, axis: int = -1) -> np.ndarray:
         ib2, ia2 = ib.reshape(-1, ib.shape[-1]), ia.reshape(-1, ia.shape[-1])
-        b, a, p = _evaluate(before, after, bands, metric, scored, ib2, ia2)
+        b, a, p = _evaluate(thin_b, thin_a, thin_bands, metric, scored, ib2, ia2)
         change = a - b
         contributions = [p[name] for name in names]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -223,7 +246,7 @@ def decompose(
         )
 
     intervals = bootstrap_intervals(
-        [np.arange(len(before)), np.arange(len(after))],
+        [np.arange(len(thin_b)), np.arange(len(thin_a))],
         statistic,
         n_resamples=n_resamples,
         seed=seed,

@@ -187,7 +187,7 @@ def explain_periods(
         return view
     quality = decompose(before, after, "quality", n_resamples=n_resamples)
     cost = decompose(before, after, "cost", n_resamples=n_resamples, seed=1)
-    latency = attribute_latency(before, after, n_resamples=n_resamples, seed=2)
+    latency = attribute_latency(before, after)
     view.update(
         available=True,
         scored=quality.scored,

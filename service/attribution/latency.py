@@ -15,7 +15,9 @@ report
   were escalated, and the escalation latency tax: p95 of all requests against the p95 of the
   requests that were not escalated.
 
-The observed p95s carry 95% percentile-bootstrap intervals.
+The observed p95s carry 95% distribution-free intervals (the order statistics around the
+quantile, from the binomial distribution: :func:`scipy.stats.quantile_test`), which need no
+resampling however long the period.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from service.attribution.periods import Period
-from service.stats.bootstrap import DEFAULT_RESAMPLES, bootstrap_intervals
 from service.stats.quantiles import weighted_quantile
 
 TIERS = ("flagship", "cheap", "escalated")
@@ -107,21 +109,18 @@ class LatencyAttribution:
         return self.after_p95 - self.before_p95
 
 
-def _p95_ci(period: Period, n_resamples: int, seed: int) -> tuple[float, float] | None:
+def _p95_ci(period: Period) -> tuple[float, float] | None:
     values = period.latency[np.isfinite(period.latency)]
-
-    def statistic(x: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.quantile(x, Q95, axis=axis, method="inverted_cdf")[None, ...]
-
-    intervals = bootstrap_intervals([values], statistic, n_resamples=n_resamples, seed=seed)
-    if intervals is None:
+    point = p95(values)
+    if point is None or values.size < 2:
         return None
-    return float(intervals[0][0]), float(intervals[1][0])
+    interval = stats.quantile_test(values, q=point, p=Q95).confidence_interval(0.95)
+    low, high = float(interval.low), float(interval.high)
+    # Too few values for an order statistic on one side leaves that side open (NaN/inf).
+    return (low, high) if np.isfinite(low) and np.isfinite(high) else None
 
 
-def attribute_latency(
-    before: Period, after: Period, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0
-) -> LatencyAttribution:
+def attribute_latency(before: Period, after: Period) -> LatencyAttribution:
     b95, a95 = p95(before.latency), p95(after.latency)
     mix_b, mix_a = tier_mix(before), tier_mix(after)
     a_cf = reweighted_p95(after, mix_b)
@@ -137,8 +136,8 @@ def attribute_latency(
     return LatencyAttribution(
         before_p95=b95,
         after_p95=a95,
-        before_ci=_p95_ci(before, n_resamples, seed),
-        after_ci=_p95_ci(after, n_resamples, seed + 1),
+        before_ci=_p95_ci(before),
+        after_ci=_p95_ci(after),
         after_with_before_mix=a_cf,
         before_with_after_mix=b_cf,
         mix_share=share,

@@ -54,6 +54,9 @@ class Period:
     cost: np.ndarray  # float, NaN when the router reported none
     latency: np.ndarray  # float ms, NaN when unknown
     escalated: np.ndarray  # float 0/1
+    # How many events each row stands for (None: one each). Set on a thinned copy, whose
+    # unjudged rows are a random subsample standing for all of them.
+    event_weight: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.cheap.shape[0])
@@ -61,6 +64,19 @@ class Period:
     @property
     def judged(self) -> int:
         return int(np.count_nonzero(self.verdict_weight))
+
+    def rows(self, keep: np.ndarray, weight: np.ndarray) -> Period:
+        """The rows ``keep`` (indices), each standing for ``weight`` events."""
+        return Period(
+            score=self.score[keep],
+            cheap=self.cheap[keep],
+            verdict_weight=self.verdict_weight[keep],
+            flagship_won=self.flagship_won[keep],
+            cost=self.cost[keep],
+            latency=self.latency[keep],
+            escalated=self.escalated[keep],
+            event_weight=weight,
+        )
 
     @classmethod
     def from_rows(

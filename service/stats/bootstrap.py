@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import stats
 
-DEFAULT_RESAMPLES = 999
+DEFAULT_RESAMPLES = 499
 # Resamples evaluated per vectorised call: bounds memory at batch x rows indices per sample.
 BATCH = 64
 

@@ -80,7 +80,7 @@ def test_intervals_cover_the_point_estimates() -> None:
 def test_escalations_explain_a_tail_only_rise() -> None:
     _, after = SCENARIOS["tail_escalations"]
     before, later = _pair(after, 13)
-    la = attribute_latency(before, later, n_resamples=99)
+    la = attribute_latency(before, later)
     assert la.change is not None and la.change > 100
     assert la.mix_share is not None and la.mix_share > 0.7
     assert la.after_tail_escalated > la.before_tail_escalated  # type: ignore[operator]
