@@ -67,7 +67,7 @@ def threshold_chart(view: dict[str, Any]) -> Markup:
             f"{'M' if i == 0 else 'L'}{x(r['cheap_share']):.1f},{y(r['excess_gap']):.1f}"
             for i, r in enumerate(rows)
         )
-        parts.append(f'<path class="line" d="{path}"/>')
+        parts.append(f'<path class="line whatif" d="{path}"/>')
     else:
         parts.append(
             f'<text class="empty" x="{LEFT + plot_w / 2}" y="{TOP + plot_h / 2}" '
