@@ -26,6 +26,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 CHEAP_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
@@ -93,16 +94,19 @@ def simulate(
         shifted = tenant == REGRESSING_TENANT and i >= shift_index
         is_hard = rng.random() < (HARD_SHARE_AFTER if shifted else hard_share)
         pair = rng.choice(hard if is_hard else easy)
-        score = router_score(is_hard, rng)
+        score = router_score(is_hard, rng.random())
         cheap = score < (THRESHOLD_AFTER if shifted else THRESHOLD)
         events.append(_event(i, tenant, pair, score, cheap, begin + step * i, rng))
     return SimulatedTraffic(events, shift_index, f"tenant={REGRESSING_TENANT}")
 
 
-def router_score(is_hard: bool, rng: random.Random) -> float:
-    """The router's score for a question, drawn before (and deciding) the route."""
+def router_score(is_hard: bool, u: float) -> float:
+    """The router's score for a question from a uniform draw ``u``, drawn before (and
+    deciding) the route: the normal quantile of ``u``, so the draw order of the seeded stream
+    is the one the demo has always had."""
     mean, sd = SCORE_HARD if is_hard else SCORE_EASY
-    return round(min(0.999, max(0.0, rng.gauss(mean, sd))), 3)
+    z = NormalDist().inv_cdf(min(max(u, 1e-12), 1.0 - 1e-12))
+    return round(min(0.999, max(0.0, mean + sd * z)), 3)
 
 
 def _event(
@@ -113,6 +117,9 @@ def _event(
     if escalated:
         latency += rng.gauss(1800, 250)
     failed = rng.random() < 0.004
+    # The draw that once made up the displayed score: kept, so that the seeded stream -- and
+    # with it the demo's run and its tests -- keeps the shape it has always had.
+    rng.random()
     prompt_tokens = 60 + len(pair.prompt) // 4
     answer = pair.cheap_answer if cheap else pair.flagship_answer
     completion_tokens = len(answer) // 4
