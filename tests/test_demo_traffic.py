@@ -82,7 +82,10 @@ def test_router_decides_from_its_score_and_the_attribution_names_the_router() ->
     d = decompose(period(mine[:split]), period(mine[split:]), n_resamples=0)
     shares = d.shares()
     assert d.change > 0.1
+    # The demo injects a raised threshold and harder questions, nothing about the cheap model.
+    # The harder questions cost quality only because the broken rule sends them cheap (under
+    # the old threshold most would go to the flagship), so the router gets most of the rise:
+    # about 76% router, 13% cheap path, 12% mix on the seeded stream.
     assert max(shares, key=lambda k: shares[k] or 0.0) == "router_share"
-    # About 82% router, 12% cheap path in the same band, 6% mix with the seeded stream.
-    assert shares["router_share"] > 0.6  # type: ignore[operator]
-    assert shares["cheap_quality"] > 0 and shares["traffic_mix"] > 0  # type: ignore[operator]
+    assert shares["router_share"] > 0.6 and shares["traffic_mix"] > 0  # type: ignore[operator]
+    assert abs(shares["cheap_quality"]) < 0.25  # type: ignore[arg-type]

@@ -4,19 +4,21 @@ Each event is a real GSM8K question with Mixtral's real answer (the cheap route)
 (the flagship route). Five tenants send traffic with realistic, unequal volumes; the small
 one (3%) is where the regression happens.
 
-The router works as real ones do: it first scores the request (its estimate of how likely the
-flagship is to answer better, noisy: hard questions -- the ones the cheap model gets wrong --
-score higher on average, N(0.575, 0.2) against N(0.33, 0.2)), then sends it cheap when the
-score is below its threshold, 0.5. That sends about 80% of easy and 35% of hard questions
-cheap. From the middle of the stream on, a broken routing rule raises the small tenant's
-threshold to 0.9 (about 95% of its hard questions now go cheap), and its users start asking
-more hard questions (50% instead of about 15%). The other four tenants are unchanged.
+The router works as real ones do: it scores each request first (its estimate of the flagship's
+chance to answer better) and sends it cheap when the score is below its threshold, 0.5. The
+score is calibrated: a request scored ``s`` is a hard question (one the cheap model gets
+wrong) with probability ``s**2``, the same for every tenant and period. Requests score
+N(0.4, 0.2) (clipped to [0, 1)), so about 70% go cheap and a fifth of the questions are hard.
+From the middle of the stream on, a broken routing rule raises the small tenant's threshold to
+0.9, and its users start asking harder questions: their scores move to N(0.6, 0.2).
 
 What shadowgap should say about the small tenant: its routing share and its quality gap rise,
 and the attribution of the rise in expected flagship wins per request puts most of it (about
-80%) on the router share (the raised threshold), the rest on the cheap path on comparable
-requests (a score band now holds more hard questions: the score is noisy) and on the traffic
-mix (more hard questions, which score higher).
+three quarters or more) on the router share: the harder questions cost quality only because
+the raised threshold sends them cheap (under the old one most would have gone to the
+flagship), so the Shapley split gives the mix a small part; the cheap path on comparable
+requests gets a small, noisy part (nothing changed about the cheap model: within a score band
+the questions are as hard as before).
 """
 
 from __future__ import annotations
@@ -33,12 +35,12 @@ CHEAP_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 FLAGSHIP_MODEL = "gpt-4-1106-preview"
 TENANT_SHARES = {"acme": 0.45, "globex": 0.27, "initech": 0.15, "umbrella": 0.10, "hooli": 0.03}
 REGRESSING_TENANT = "hooli"
-# The router's score: its noisy estimate of the flagship's chance to answer better.
-SCORE_EASY = (0.33, 0.2)  # mean, sd: P(score < 0.5) = 0.80 for easy questions
-SCORE_HARD = (0.575, 0.2)  # P(score < 0.5) = 0.35 for hard ones
+# The router's score (mean, sd of a normal clipped to [0, 1)): its estimate of the flagship's
+# chance to answer better; a request scored s is hard with probability s**2.
+SCORE = (0.4, 0.2)
+SCORE_AFTER = (0.6, 0.2)  # after the shift the small tenant asks harder questions...
 THRESHOLD = 0.5  # cheap when the score is below it
-THRESHOLD_AFTER = 0.9  # the broken rule: P(score < 0.9) = 0.95 for hard questions
-HARD_SHARE_AFTER = 0.5  # after the shift the small tenant asks more hard questions
+THRESHOLD_AFTER = 0.9  # ...and the broken rule sends nearly all of them cheap
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,6 @@ def simulate(
     rng = random.Random(seed)
     easy = [p for p in pairs if p.cheap_correct]
     hard = [p for p in pairs if not p.cheap_correct]
-    hard_share = len(hard) / len(pairs)
     tenants = list(TENANT_SHARES)
     weights = list(TENANT_SHARES.values())
     begin = start or datetime.now(UTC).replace(microsecond=0) - timedelta(days=days)
@@ -92,19 +93,18 @@ def simulate(
     for i in range(n_events):
         tenant = rng.choices(tenants, weights)[0]
         shifted = tenant == REGRESSING_TENANT and i >= shift_index
-        is_hard = rng.random() < (HARD_SHARE_AFTER if shifted else hard_share)
+        score = router_score(SCORE_AFTER if shifted else SCORE, rng.random())
+        is_hard = rng.random() < score**2
         pair = rng.choice(hard if is_hard else easy)
-        score = router_score(is_hard, rng.random())
         cheap = score < (THRESHOLD_AFTER if shifted else THRESHOLD)
         events.append(_event(i, tenant, pair, score, cheap, begin + step * i, rng))
     return SimulatedTraffic(events, shift_index, f"tenant={REGRESSING_TENANT}")
 
 
-def router_score(is_hard: bool, u: float) -> float:
-    """The router's score for a question from a uniform draw ``u``, drawn before (and
-    deciding) the route: the normal quantile of ``u``, so the draw order of the seeded stream
-    is the one the demo has always had."""
-    mean, sd = SCORE_HARD if is_hard else SCORE_EASY
+def router_score(distribution: tuple[float, float], u: float) -> float:
+    """The router's score from a uniform draw ``u`` (the normal quantile, clipped): drawn
+    first, it decides the route and how hard the question is."""
+    mean, sd = distribution
     z = NormalDist().inv_cdf(min(max(u, 1e-12), 1.0 - 1e-12))
     return round(min(0.999, max(0.0, mean + sd * z)), 3)
 
@@ -117,8 +117,8 @@ def _event(
     if escalated:
         latency += rng.gauss(1800, 250)
     failed = rng.random() < 0.004
-    # The draw that once made up the displayed score: kept, so that the seeded stream -- and
-    # with it the demo's run and its tests -- keeps the shape it has always had.
+    # The draw that once made up the displayed score: kept, so that every later draw of the
+    # seeded stream (latencies, failures) stays where it was.
     rng.random()
     prompt_tokens = 60 + len(pair.prompt) // 4
     answer = pair.cheap_answer if cheap else pair.flagship_answer
