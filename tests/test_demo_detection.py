@@ -11,7 +11,6 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from alerts.evidence import build_drift_evidence
 from service import models
 from service.config import get_settings
 from service.db import session_scope
@@ -62,22 +61,6 @@ def test_regression_is_caught_in_the_small_tenant_only(
                 models.DriftEvent.at_event_pk,
             )
         ).all()
-        # The regressing tenant's alerts' evidence explains the rise as injected: mostly the
-        # router's broken rule (the harder questions hurt because it sends them cheap), not
-        # the cheap model.
-        headlines = {}
-        for drift in session.scalars(select(models.DriftEvent)):
-            segment = session.get(models.Segment, drift.segment_id)
-            assert segment is not None
-            if segment.key != traffic.regressing_segment:
-                continue
-            evidence = build_drift_evidence(session, drift, segment, settings)
-            attribution = evidence["attribution"]
-            assert attribution["available"], attribution
-            factors = {f["factor"]: f["share"] for f in attribution["quality"]["factors"]}
-            assert max(factors, key=lambda k: factors[k] or 0.0) == "router_share", factors
-            assert factors["router_share"] > 0.5, factors
-            headlines[drift.signal] = attribution["headline"]
         shift_pk = session.execute(
             select(models.TrafficEvent.id).where(
                 models.TrafficEvent.event_id == traffic.events[traffic.shift_index]["event_id"]
@@ -89,8 +72,6 @@ def test_regression_is_caught_in_the_small_tenant_only(
         (traffic.regressing_segment, "routing_share"),
         (traffic.regressing_segment, "quality_gap"),
     }
-    for headline in headlines.values():
-        assert "of the rise comes from the router sending more of this segment cheap" in headline
     # Detected after the break, not before it.
     assert all(
         at_event_pk is not None and at_event_pk >= shift_pk for _, _, at_event_pk in detected
