@@ -1,7 +1,7 @@
 """reverse shadow samples: flagship-routed events re-run on the cheap model
 
 Revision ID: 0006
-Revises: 0008
+Revises: 0005
 Create Date: 2026-12-01 08:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import service.models
 
 revision = "0006"
-down_revision = "0008"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -409,18 +409,20 @@ def segment_page(
             select(A).where(A.segment_id == segment.id).order_by(A.opened_at.desc()).limit(20)
         )
     )
+    # The same event-time windows as the charts: the last `days` against the `days` before.
     window, config = timedelta(days=days), get_settings()
+    latest = end + timedelta(microseconds=1)  # windows are [start, end): keep the last event
     attribution = attribute_change(
         session,
         segment.id,
-        Window(start=now - 2 * window, end=now - window),
-        Window(start=now - window, end=now),
+        Window(start=latest - 2 * window, end=latest - window),
+        Window(start=latest - window, end=latest),
         n_resamples=config.attribution_resamples,
     )
     thresholds = what_if(
         session,
         segment.id,
-        Window(start=now - window, end=now),
+        Window(start=latest - window, end=latest),
         target=config.target_excess_gap,
         cheap_below=config.router_cheap_when == "below",
     )

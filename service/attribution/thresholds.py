@@ -35,7 +35,8 @@ from sqlalchemy.orm import Session
 from service.attribution.bands import routing_boundary
 from service.attribution.periods import Period, Window, load_period
 from service.models import TrafficEvent, Verdict
-from service.stats.excess_gap import Z95, ExcessGap, WeightedSums, excess_gap
+from service.stats.estimates import Z_95
+from service.stats.excess_gap import ExcessGap, WeightedSums, excess_gap
 
 QUANTILE_STEP = 0.05
 # The recommended threshold's gap must be under the target with this one-sided confidence.
@@ -136,7 +137,7 @@ def upper_bound(gap: ExcessGap, confidence: float = ONE_SIDED_CONFIDENCE) -> flo
     """One-sided upper confidence bound of the excess gap (normal, as its 95% interval)."""
     if gap.excess is None or gap.ci_high is None:
         return None
-    se = (gap.ci_high - gap.excess) / Z95
+    se = (gap.ci_high - gap.excess) / Z_95
     return gap.excess + float(stats.norm.ppf(confidence)) * se
 
 
