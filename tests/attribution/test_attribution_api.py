@@ -12,6 +12,7 @@ from benchmarks.attribution_scenarios import BASE, SCENARIOS, generate
 from service.db import session_scope
 from service.models import Segment
 from tests.attribution.store import store_period
+from tests.conftest import auth
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
 N = 1500
@@ -42,6 +43,7 @@ def _windows() -> dict[str, str]:
 def test_attribution_names_the_injected_cause(
     any_db: str, client: TestClient, configure, scenario: str
 ) -> None:
+    client.headers.update(auth("read"))
     configure(attribution_resamples=99)
     _seed(scenario)
     factor = SCENARIOS[scenario][0]
@@ -60,6 +62,7 @@ def test_attribution_names_the_injected_cause(
 
 
 def test_bad_windows_are_named(embedded: str, client: TestClient) -> None:
+    client.headers.update(auth("read"))
     _seed("routing_share")
     url = "/v1/segments/tenant=acme/eu/attribution"
     response = client.get(url, params={"before": "yesterday/today", "after": _windows()["after"]})
@@ -76,6 +79,7 @@ def test_bad_windows_are_named(embedded: str, client: TestClient) -> None:
 
 
 def test_empty_window_is_reported_not_failed(embedded: str, client: TestClient) -> None:
+    client.headers.update(auth("read"))
     _seed("routing_share")
     far = "2020-01-01T00:00:00Z/2020-01-08T00:00:00Z"
     response = client.get(

@@ -35,6 +35,7 @@ def _events(now: datetime) -> list[dict]:
 def test_reverse_shadow_reruns_near_threshold_on_a_real_worker(
     any_db: str, configure, client: TestClient, start_worker, tmp_path: Path
 ) -> None:
+    client.headers.update(auth("read"))
     # The recorded cheap model answers every prompt with a fixed, wrong number: against the
     # flagship's recorded GSM8K answers the answer-match judge sees the flagship win.
     cheap_answers = tmp_path / "cheap.jsonl"

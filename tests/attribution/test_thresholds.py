@@ -24,6 +24,7 @@ from service.db import session_scope
 from service.models import Segment, Verdict
 from service.stats.excess_gap import WeightedSums
 from tests.attribution.store import store_period
+from tests.conftest import auth
 
 N = 20_000
 
@@ -134,6 +135,7 @@ def _seed_segment(key: str) -> None:
 
 
 def test_api_cli_and_chart(any_db: str, configure, client: TestClient) -> None:
+    client.headers.update(auth("read"))
     configure(target_excess_gap=0.25, attribution_resamples=0)
     _seed_segment("tenant=acme")
     body = client.get("/v1/segments/tenant=acme/thresholds", params={"days": 7}).json()

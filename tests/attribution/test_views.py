@@ -16,6 +16,7 @@ from service.db import session_scope
 from service.models import Segment
 from service.reporting import build_weekly_report
 from tests.attribution.store import store_period
+from tests.conftest import auth
 
 KEY = "tenant=hooli"
 N = 1500
@@ -38,6 +39,7 @@ def _seed(scenario: str, end: datetime) -> None:
 
 
 def test_segment_page_says_why(any_db: str, configure, client: TestClient) -> None:
+    client.headers.update(auth("read"))
     configure(attribution_resamples=49)
     _seed("cheap_quality", datetime.now(UTC) - timedelta(minutes=1))
     html = client.get("/segments/" + quote(KEY, safe=""), params={"days": 7}).text
@@ -67,6 +69,7 @@ def test_weekly_report_carries_the_attribution(any_db: str, configure) -> None:
 def test_overview_and_weekly_show_cost_saved_quality_lost_p95_added(
     embedded: str, configure, client: TestClient
 ) -> None:
+    client.headers.update(auth("read"))
     configure(attribution_resamples=0)
     end = datetime.now(UTC) - timedelta(minutes=1)
     _seed("tail_escalations", end)
