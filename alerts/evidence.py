@@ -3,7 +3,9 @@
 Built from a DriftEvent: segment key, signal, before -> after with sample sizes and 95%
 confidence intervals (Wilson for rates, normal for means), the detector and its statistic, up to
 three example requests from the after-change window with the cheap answer, the flagship answer
-(ShadowRun replicate 0) and the judge's rationale (Verdict kind 'gap'), and a dashboard link.
+(ShadowRun replicate 0) and the judge's rationale (Verdict kind 'gap'), the attribution of the
+change (router share / cheap path / traffic mix, cost, p95 counterfactuals: see
+:mod:`service.attribution.explain`) with its one-line ``headline``, and a dashboard link.
 
 The evidence is plain JSON (stored in ``alerts.evidence`` and sent as is by the webhook), so every
 float is finite and every datetime an ISO 8601 string.
@@ -24,6 +26,8 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from alerts.severity import SignalSpec, effect_size, signal_spec
+from service.attribution.explain import attribute_change
+from service.attribution.periods import Window, events_in, window_before
 from service.config import Settings
 from service.models import DriftEvent, Segment, ShadowRun, TrafficEvent, Verdict
 from service.schemas import content_text
@@ -205,6 +209,30 @@ def drift_summary(event: DriftEvent) -> dict[str, Any]:
     }
 
 
+def drift_attribution(
+    session: Session, event: DriftEvent, spec: SignalSpec, settings: Settings
+) -> dict[str, Any]:
+    """Why the segment moved: the after-change window against the events just before it.
+
+    The before window holds at least ``attribution_before_events`` events (as many as the
+    after window when that is longer), so the cheap path's judged pairs are not too few.
+    """
+    first, last = after_window(session, event, spec)
+    if first is None:
+        return {"available": False, "reason": "no change point in the segment's events"}
+    after = Window(first_id=first, last_id=last)
+    n_before = max(events_in(session, event.segment_id, after), settings.attribution_before_events)
+    before = window_before(session, event.segment_id, first, n_before)
+    return attribute_change(
+        session,
+        event.segment_id,
+        before,
+        after,
+        n_resamples=settings.attribution_resamples,
+        signal=event.signal,
+    )
+
+
 def build_drift_evidence(
     session: Session, event: DriftEvent, segment: Segment, settings: Settings
 ) -> dict[str, Any]:
@@ -239,6 +267,7 @@ def build_drift_evidence(
             "at_event_pk": event.at_event_pk,
         },
         "examples": find_examples(session, event, spec),
+        "attribution": drift_attribution(session, event, spec, settings),
         "dashboard_url": dashboard_link(settings, segment.key),
     }
 

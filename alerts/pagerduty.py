@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from alerts.http import post
-from alerts.text import clip, fmt_window, headline, problem, segment_key
+from alerts.text import clip, fmt_window, headline, problem, segment_key, why_line
 from service.config import Settings
 from service.errors import DeliveryError
 from service.models import Alert
@@ -74,6 +74,7 @@ def custom_details(alert: Alert, evidence: dict[str, Any]) -> dict[str, Any]:
     details["after"] = fmt_window(evidence.get("after"), kind)
     details["change"] = evidence.get("change")
     details["detector"] = evidence.get("detector")
+    details["why"] = why_line(evidence)
     details["examples"] = _examples(evidence)
     return details
 

@@ -84,6 +84,7 @@ KNOWN_SIGNALS: dict[str, SignalSpec] = {
     "escalation_rate": _RATE,
     "error_rate": _RATE,
     "cost_per_request": _AMOUNT,
+    "tail_latency": _AMOUNT,
     # A share of all traffic is small, so it is judged relative: doubling or halving is large.
     "traffic_share": SignalSpec("rate", "relative", bad="both"),
 }

@@ -21,6 +21,7 @@ from alerts.text import (
     problem,
     resolution_line,
     segment_key,
+    why_line,
 )
 from service.config import Settings
 from service.errors import DeliveryError
@@ -177,6 +178,9 @@ def build_slack(alert: Alert, evidence: dict[str, Any], action: str) -> dict[str
         blocks.append(_fields(alert, evidence))
     else:
         blocks.append(_fields(alert, evidence))
+        why = why_line(evidence)
+        if why:
+            blocks.append({"type": "section", "text": _md(f"*Why*\n{escape(why)}")})
         examples = evidence.get("examples") or []
         if examples:
             blocks.append({"type": "divider"})

@@ -83,3 +83,26 @@ def resolution_line(evidence: dict[str, Any]) -> str:
             f"{int(recent.get('n') or 0):,} samples, resolved by {by}"
         )
     return f"resolved by {by}"
+
+
+def why_line(evidence: dict[str, Any]) -> str | None:
+    """The attribution's headline with every factor's share, e.g. '72% of the rise comes
+    from the router sending more of this segment cheap (router share 72% [55%–90%], ...)'."""
+    attribution = evidence.get("attribution") or {}
+    if not attribution.get("available"):
+        return None
+    text = str(attribution.get("headline") or "")
+    metric = attribution.get(attribution.get("headline_metric") or "") or {}
+    parts = []
+    for factor in metric.get("factors") or []:
+        share = factor.get("share")
+        if share is None:
+            continue
+        bit = f"{str(factor.get('factor', '?')).replace('_', ' ')} {share * 100:.0f}%"
+        ci = factor.get("share_ci")
+        if ci:
+            bit += f" [{ci[0] * 100:.0f}%–{ci[1] * 100:.0f}%]"
+        parts.append(bit)
+    if parts:
+        text += f" ({'; '.join(parts)}; 95% bootstrap intervals)"
+    return text or None

@@ -34,6 +34,7 @@ app.steps["consumer"].add(Heartbeat)
 app.conf.update(
     include=[
         "jobs.shadow",
+        "jobs.reverse_shadow",
         "jobs.judge",
         "jobs.drift",
         "jobs.alerting",
@@ -52,6 +53,11 @@ app.conf.update(
             "task": "shadow.sweep",
             "schedule": schedule(30.0),
             "options": {"expires": 25},
+        },
+        "reverse-shadow-sample": {
+            "task": "shadow.reverse_sample",
+            "schedule": schedule(60.0),
+            "options": {"expires": 55},
         },
         "drift-sweep": {
             "task": "drift.sweep",

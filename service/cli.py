@@ -7,7 +7,7 @@ import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -248,6 +248,111 @@ def slices(
 
         for delivery_id in summary.delivery_ids:
             queue.send("alerts.deliver", [delivery_id])
+
+
+@app.command("export-pairs")
+def export_pairs(
+    since: Annotated[datetime, typer.Option(help="First request time (UTC), inclusive.")],
+    until: Annotated[datetime, typer.Option(help="Last request time (UTC), exclusive.")],
+    segment: Annotated[str | None, typer.Option(help="Only this segment key.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the JSONL here (default: standard output).")
+    ] = None,
+) -> None:
+    """Write judged pairs as Chatbot-Arena battles (JSONL) for router retraining."""
+    import json
+
+    from sqlalchemy import select
+
+    from service.db import session_scope
+    from service.models import Segment
+    from service.router_export import battles
+
+    start, end = _utc(since), _utc(until)
+    if end <= start:
+        raise typer.BadParameter("--until must be after --since", param_hint="--until")
+    count = 0
+    with session_scope() as session:
+        segment_id = None
+        if segment is not None:
+            segment_id = session.scalar(select(Segment.id).where(Segment.key == segment))
+            if segment_id is None:
+                raise typer.BadParameter(f"no segment {segment!r}", param_hint="--segment")
+        handle = out.open("w", encoding="utf-8") if out else sys.stdout
+        try:
+            for battle in battles(session, start, end, segment_id):
+                handle.write(json.dumps(battle, ensure_ascii=False) + "\n")
+                count += 1
+        finally:
+            if out:
+                handle.close()
+    typer.echo(f"{count} battles", err=True)
+
+
+@app.command()
+def thresholds(
+    segment: Annotated[str, typer.Option(help="Segment key.")],
+    days: Annotated[int, typer.Option(help="Window: the last N days.")] = 7,
+) -> None:
+    """Print a segment's threshold what-if table and the recommended threshold."""
+    from sqlalchemy import select
+
+    from service.attribution.periods import Window
+    from service.attribution.thresholds import what_if
+    from service.db import session_scope
+    from service.models import Segment
+
+    settings = get_settings()
+    now = datetime.now(UTC)
+    with session_scope() as session:
+        segment_id = session.scalar(select(Segment.id).where(Segment.key == segment))
+        if segment_id is None:
+            raise typer.BadParameter(f"no segment {segment!r}", param_hint="--segment")
+        view = what_if(
+            session,
+            segment_id,
+            Window(start=now - timedelta(days=days), end=now),
+            target=settings.target_excess_gap,
+            cheap_below=settings.router_cheap_when == "below",
+        )
+    typer.echo(threshold_text(view))
+
+
+def threshold_text(view: dict[str, Any]) -> str:
+    """The what-if as a plain-text table, the recommended row marked with '*'."""
+
+    def pct(value: object) -> str:
+        return f"{value * 100:.1f}%" if isinstance(value, float) else "-"
+
+    recommended = view.get("recommended") or {}
+    lines = [
+        f"cheap when score is {view['cheap_when']} the threshold; target excess gap "
+        f"{pct(view['target_excess_gap'])}; {view['events']} events, "
+        f"{view['forward_pairs']} forward + {view['reverse_pairs']} reverse judged pairs",
+        f"  {'threshold':>10} {'cheap':>7} {'excess gap':>11} {'95% CI':>17} "
+        f"{'cost/req':>10} {'pairs':>6}",
+    ]
+    for row in view["thresholds"]:
+        ci = row["excess_gap_ci"]
+        mark = "*" if recommended and row["threshold"] == recommended.get("threshold") else " "
+        cost = row["cost_per_request_usd"]
+        lines.append(
+            f"{mark} {row['threshold']:>10.4f} {pct(row['cheap_share']):>7} "
+            f"{pct(row['excess_gap']) if row['covered'] else 'uncovered':>11} "
+            f"{(pct(ci[0]) + ' – ' + pct(ci[1])) if ci else '-':>17} "
+            f"{'-' if cost is None else f'${cost:.5f}':>10} {row['pairs']:>6}"
+        )
+    if recommended:
+        lines.append(
+            f"recommended: {recommended['threshold']:.4f} "
+            f"(cheap {pct(recommended['cheap_share'])}, gap {pct(recommended['excess_gap'])})"
+        )
+    else:
+        lines.append("recommended: none (no covered threshold keeps the gap under the target)")
+    current = view.get("current_threshold")
+    if isinstance(current, float):
+        lines.append(f"current: {current:.4f} (cheap {pct(view.get('current_cheap_share'))})")
+    return "\n".join(lines)
 
 
 @app.command("judge-eval")

@@ -375,6 +375,75 @@ class Settings(BaseSettings):
         default=20, ge=1, description="Most slices a discovery run reports."
     )
 
+    # --- attribution and thresholds ---------------------------------------------------------
+    attribution_resamples: int = Field(
+        default=499,
+        ge=0,
+        description="Bootstrap resamples behind the attribution intervals (0: no intervals).",
+    )
+    attribution_before_events: int = Field(
+        default=2000,
+        ge=10,
+        description="Fewest events in the before window an alert's attribution compares "
+        "with (more when the after window is longer).",
+    )
+    router_cheap_when: Literal["below", "above"] = Field(
+        default="below",
+        description="Which side of the threshold the router sends cheap: 'below' means a "
+        "request goes cheap when its route score is below the threshold (RouteLLM's "
+        "convention: the score is the flagship's expected win rate).",
+    )
+    target_excess_gap: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Threshold what-if: the recommended threshold is the cheapest one whose "
+        "expected flagship-wins gap on the requests it sends cheap stays under this.",
+    )
+
+    router_threshold: float | None = Field(
+        default=None,
+        description="The router's score threshold, when known. Unset: each segment's is "
+        "inferred from its recent traffic (the score that separates cheap from flagship).",
+    )
+    reverse_shadow_rate: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Reverse shadow: share of flagship-routed requests within "
+        "reverse_shadow_band of the threshold re-run on the cheap model and judged (0: off). "
+        "Stops with the shadow budget (daily_budget_usd).",
+    )
+    reverse_shadow_band: float = Field(
+        default=0.1,
+        gt=0,
+        description="Reverse shadow: how far past the threshold (in route-score units) a "
+        "flagship-routed request may be and still be a candidate.",
+    )
+    cheap_client: Literal["recorded", "llama-cpp", "openai"] = Field(
+        default="recorded",
+        description="Client the reverse shadow re-runs requests on (the cheap model).",
+    )
+    cheap_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible base URL of the cheap model."
+    )
+    cheap_api_key: SecretStr | None = Field(default=None, description="API key of the cheap model.")
+    cheap_model: str = Field(
+        default="mistralai/Mixtral-8x7B-Instruct-v0.1",
+        description="Model name sent to the cheap model's endpoint (and recorded on re-runs).",
+    )
+    cheap_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="Per-request timeout of the cheap model."
+    )
+    cheap_max_retries: int = Field(
+        default=3, ge=0, description="Retries of a cheap-model call on 429/5xx/timeouts."
+    )
+    cheap_recorded_answers_path: str | None = Field(
+        default=None,
+        description="Recorded cheap answers (CSV prompt + answer, or JSONL) for the recorded "
+        "cheap client; unset: the RouteLLM GSM8K file's Mixtral answers.",
+    )
+
     # --- alerts ------------------------------------------------------------------------------
     dashboard_url: str = Field(
         default="http://127.0.0.1:8000", description="Base URL used in alert links."

@@ -143,8 +143,25 @@ class SamplingDecision(Base):
     claimed_until: Mapped[datetime | None]
 
 
+class ReverseSample(Base):
+    """A flagship-routed event near the router's threshold chosen for a re-run on the cheap
+    model (the reverse shadow), with its inclusion probability and the threshold it was near.
+    Its cheap re-run is ShadowRun replicate 2, its verdict kind 'reverse'."""
+
+    __tablename__ = "reverse_samples"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_pk: Mapped[int] = mapped_column(ForeignKey("traffic_events.id"), unique=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
+    inclusion_probability: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    enqueued_at: Mapped[datetime | None]
+
+
 class ShadowRun(Base):
-    """One flagship re-run. replicate 0 is the comparison run, 1 the noise-floor repeat."""
+    """One re-run. replicate 0 is the flagship comparison run, 1 the flagship's noise-floor
+    repeat, 2 the cheap model's re-run of a flagship-routed event (the reverse shadow)."""
 
     __tablename__ = "shadow_runs"
 
@@ -167,7 +184,8 @@ class ShadowRun(Base):
 
 
 class Verdict(Base):
-    """A judged pair: kind 'gap' is cheap vs flagship, 'noise' is flagship vs replicate."""
+    """A judged pair: kind 'gap' is cheap vs flagship, 'noise' is flagship vs replicate,
+    'reverse' is the cheap model's re-run vs the flagship answer the router served."""
 
     __tablename__ = "verdicts"
 

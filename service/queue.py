@@ -26,6 +26,8 @@ QUEUES = ("shadow", "judge", "drift", "alerts", "reports", "maintenance")
 TASK_QUEUES = {
     "shadow.run": "shadow",
     "shadow.sweep": "maintenance",
+    "shadow.reverse": "shadow",
+    "shadow.reverse_sample": "maintenance",
     "judge.score": "judge",
     "drift.update": "drift",
     "drift.sweep": "maintenance",

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from service.api import errors, security
 from service.api import openapi as openapi_docs
 from service.api.access import require_read, require_read_page
-from service.api.routes import alerts, ingest, login, ops, otlp, segments, slices
+from service.api.routes import alerts, attribution, ingest, login, ops, otlp, segments, slices
 from service.ingest.writer import GroupWriter
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ def create_app() -> FastAPI:
     app.include_router(ops.router)
     app.include_router(ingest.router)
     app.include_router(otlp.router)
+    # Before segments: its /v1/segments/{key:path} would take '<key>/attribution' as a key.
+    app.include_router(attribution.router)
     app.include_router(segments.router)
     app.include_router(alerts.router)
     app.include_router(login.router)

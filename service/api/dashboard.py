@@ -39,6 +39,11 @@ from service.api.access import require_read_page
 from service.api.deps import db_session
 from service.api.security import REPORT_CSP
 from service.api.templating import templates
+from service.api.threshold_chart import threshold_chart
+from service.attribution.explain import attribute_change
+from service.attribution.periods import Window, load_period
+from service.attribution.thresholds import what_if
+from service.attribution.tradeoff import tradeoff
 from service.config import get_settings
 from service.drift.store import segment_signal_views
 from service.schemas import INT4_MAX
@@ -136,6 +141,7 @@ def overview(
                 else None,
                 "gap": gap,
                 "p95": _recent_p95(session, seg_id),
+                "tradeoff": _recent_tradeoff(session, seg_id, gap.excess),
                 "alerts": alerts,
                 "last_seen_at": segment.last_seen_at,
             }
@@ -310,6 +316,18 @@ def _recent_p95(session: Session, segment_id: int) -> float | None:
     return float(np.percentile(np.asarray(values, dtype=float), 95)) if values else None
 
 
+def _recent_tradeoff(session: Session, segment_id: int, excess: float | None) -> dict[str, Any]:
+    """Cost saved vs quality lost vs p95 added per 1,000 requests, over the last events."""
+    last = session.scalars(
+        select(E.id)
+        .where(E.segment_id == segment_id)
+        .order_by(E.id.desc())
+        .offset(P95_LAST_EVENTS - 1)
+        .limit(1)
+    ).first()
+    return tradeoff(load_period(session, segment_id, Window(first_id=last)), excess)
+
+
 def _open_alerts(session: Session, segment_ids: list[int]) -> dict[int, list[models.Alert]]:
     if not segment_ids:
         return {}
@@ -395,11 +413,31 @@ def segment_page(
             select(A).where(A.segment_id == segment.id).order_by(A.opened_at.desc()).limit(20)
         )
     )
+    # The same event-time windows as the charts: the last `days` against the `days` before.
+    window, config = timedelta(days=days), get_settings()
+    latest = end + timedelta(microseconds=1)  # windows are [start, end): keep the last event
+    attribution = attribute_change(
+        session,
+        segment.id,
+        Window(start=latest - 2 * window, end=latest - window),
+        Window(start=latest - window, end=latest),
+        n_resamples=config.attribution_resamples,
+    )
+    thresholds = what_if(
+        session,
+        segment.id,
+        Window(start=latest - window, end=latest),
+        target=config.target_excess_gap,
+        cheap_below=config.router_cheap_when == "below",
+    )
     return templates.TemplateResponse(
         request,
         "segment.html",
         {
             "title": segment.key,
+            "attribution": attribution,
+            "thresholds": thresholds,
+            "threshold_svg": threshold_chart(thresholds),
             "nav": "segments",
             "segment": segment,
             "charts": charts,

@@ -26,6 +26,7 @@ from service.drift.changepoint import ChangeTracker
 from service.drift.gaussian_cusum import GaussianCUSUM
 from service.drift.glr import BernoulliGLR
 from service.drift.self_starting import SelfStartingCUSUM
+from service.drift.tail_cusum import TailCUSUM
 from service.drift.two_sided import TwoSidedCUSUM
 from service.errors import ShadowgapError
 from service.stats.estimates import RecentWindow, WeightedMean
@@ -45,6 +46,7 @@ _ALLOWED: dict[str, type] = {
         GaussianCUSUM,
         RecentWindow,
         SelfStartingCUSUM,
+        TailCUSUM,
         TwoSidedCUSUM,
         WeightedMean,
         WeightedSums,

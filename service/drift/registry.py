@@ -33,6 +33,7 @@ from service.drift.bernoulli_cusum import BernoulliCUSUM
 from service.drift.gaussian_cusum import GaussianCUSUM
 from service.drift.glr import BernoulliGLR
 from service.drift.self_starting import SelfStartingCUSUM
+from service.drift.tail_cusum import TailCUSUM
 from service.drift.two_sided import TwoSidedCUSUM
 
 # River keeps binary detectors outside the DriftDetector hierarchy; both share its interface.
@@ -94,6 +95,7 @@ DETECTORS: dict[str, Factory] = {
     "gaussian_cusum": _gaussian,
     "bernoulli_glr": _glr,
     "self_starting_bernoulli": _self_starting,
+    "tail_cusum": lambda params, arl0: TailCUSUM(arl0=arl0, **params),
 }
 
 # Detectors that only accept 0/1 inputs.

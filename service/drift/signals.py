@@ -23,6 +23,11 @@ error_rate          event: 1 if error or      Bernoulli CUSUM up, shift +0.02, w
                                               absolute shift
 cost_per_request    event: cost_usd           Gaussian CUSUM up, 0.5 sigma of log(1 + usd),
                                               warm-up 100, inputs clipped at 4 sigma
+tail_latency        cheap-routed event:       tail CUSUM: Bernoulli CUSUM on exceeding the
+                    latency_ms                segment's baseline p95 (learned from its first
+                                              500 latencies), ratio 2 (5% -> 10% of requests
+                                              slower than it): catches a cascade's tail that
+                                              moves while the mean does not
 traffic_share       all traffic: 1 if the     two-sided Bernoulli CUSUM, ratio 2 (share doubles
                     event is this segment's   or halves), warm-up 2,000 events of all traffic
 ==================  ========================  =================================================
@@ -95,6 +100,12 @@ def latency_value(row: EventRow) -> float | None:
     whose weights are the routing share, so every routing wobble would read as a latency change
     (and a routing change would page twice). Routing share and escalation rate have their own
     detectors; this one watches the cheap path, escalations included."""
+    return row.latency_ms if row.is_cheap else None
+
+
+def tail_latency_value(row: EventRow) -> float | None:
+    """Cheap-routed latency (as :func:`latency_value`, for the same reason): the tail detector
+    compares it with the segment's baseline p95 of the cheap path, escalations included."""
     return row.latency_ms if row.is_cheap else None
 
 
@@ -192,6 +203,17 @@ SIGNALS: dict[str, SignalSpec] = {
             samples="segment_events",
             description="Router-reported cost per request in USD (tested on log(1 + usd)).",
             value=cost_value,
+        ),
+        SignalSpec(
+            name="tail_latency",
+            source="events",
+            detector="tail_cusum",
+            params={"quantile": 0.95, "ratio": 2.0, "warmup": 500},
+            estimator="mean",
+            samples="segment_events",
+            description="Cheap-path latency tail: tested as the share of cheap-routed requests "
+            "slower than the segment's baseline p95 (a cascade's tail); reported as mean ms.",
+            value=tail_latency_value,
         ),
         SignalSpec(
             name="traffic_share",

@@ -1,4 +1,5 @@
-"""Builds the flagship client the settings name, once per worker process."""
+"""Builds the flagship client (and the reverse shadow's cheap client) the settings name, once
+per worker process."""
 
 from __future__ import annotations
 
@@ -90,6 +91,55 @@ def make_flagship_client(settings: Settings) -> ChatClient:
         client = _CLIENTS.get(key)
         if client is None:
             client = _CLIENTS[key] = build_flagship_client(settings)
+        return client
+
+
+def _cheap_cache_key(settings: Settings) -> tuple[object, ...]:
+    return (
+        "cheap",
+        settings.cheap_client,
+        settings.cheap_base_url,
+        settings.cheap_api_key is not None,
+        settings.cheap_model,
+        settings.cheap_timeout_seconds,
+        settings.cheap_max_retries,
+        settings.cheap_recorded_answers_path,
+        settings.llama_model_path,
+    )
+
+
+def build_cheap_client(settings: Settings) -> ChatClient:
+    """A new client for the cheap model the reverse shadow re-runs requests on."""
+    if settings.cheap_client == "openai":
+        if not settings.cheap_base_url and settings.cheap_api_key is None:
+            raise ValueError("the openai cheap client needs cheap_base_url or cheap_api_key")
+        from service.llm.openai_compat import OpenAICompatClient
+
+        return OpenAICompatClient(
+            base_url=settings.cheap_base_url,
+            api_key=settings.cheap_api_key,
+            model=settings.cheap_model,
+            timeout=settings.cheap_timeout_seconds,
+            max_retries=settings.cheap_max_retries,
+        )
+    if settings.cheap_client == "llama-cpp":
+        from service.llm.llama_cpp_client import LlamaCppClient
+
+        return LlamaCppClient(settings.llama_model_path)
+    from service.llm.recorded import GSM8K_CHEAP, RecordedClient
+
+    if settings.cheap_recorded_answers_path:
+        return RecordedClient(settings.cheap_recorded_answers_path, model=settings.cheap_model)
+    return RecordedClient(model=settings.cheap_model, answer_column=GSM8K_CHEAP)
+
+
+def make_cheap_client(settings: Settings) -> ChatClient:
+    """The process-wide cheap client for these settings."""
+    key = _cheap_cache_key(settings)
+    with _LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            client = _CLIENTS[key] = build_cheap_client(settings)
         return client
 
 

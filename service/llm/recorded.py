@@ -23,7 +23,11 @@ GSM8K_PROMPT = "prompt"
 GSM8K_FLAGSHIP = "gpt-4-1106-preview_response"
 GSM8K_FLAGSHIP_MODEL = "gpt-4-1106-preview"
 
-_CACHE: dict[Path, dict[str, str]] = {}
+# The RouteLLM GSM8K file's cheap model, which the reverse shadow replays by default.
+GSM8K_CHEAP_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
+GSM8K_CHEAP = f"{GSM8K_CHEAP_MODEL}_response"
+
+_CACHE: dict[tuple[Path, str | None], dict[str, str]] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -35,8 +39,9 @@ def _answer_column(fieldnames: list[str]) -> str:
     raise ValueError(f"no 'answer' or '{GSM8K_FLAGSHIP}' column (columns: {fieldnames})")
 
 
-def read_answers(path: Path) -> dict[str, str]:
-    """prompt_key -> answer from a CSV (prompt + answer columns) or JSONL file."""
+def read_answers(path: Path, column: str | None = None) -> dict[str, str]:
+    """prompt_key -> answer from a CSV (prompt + answer columns, or the named ``column``) or
+    JSONL file."""
     answers: dict[str, str] = {}
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         with path.open(encoding="utf-8") as handle:
@@ -53,19 +58,22 @@ def read_answers(path: Path) -> dict[str, str]:
         fieldnames = list(reader.fieldnames or [])
         if GSM8K_PROMPT not in fieldnames:
             raise ValueError(f"{path}: no 'prompt' column (columns: {fieldnames})")
-        column = _answer_column(fieldnames)
+        if column is None:
+            column = _answer_column(fieldnames)
+        elif column not in fieldnames:
+            raise ValueError(f"{path}: no {column!r} column (columns: {fieldnames})")
         for row in reader:
             answers[prompt_key(row[GSM8K_PROMPT])] = row[column]
     return answers
 
 
-def load_answers(path: Path) -> dict[str, str]:
-    """:func:`read_answers`, cached per resolved path for the life of the process."""
-    resolved = path.resolve()
+def load_answers(path: Path, column: str | None = None) -> dict[str, str]:
+    """:func:`read_answers`, cached per resolved path and column for the life of the process."""
+    key = (path.resolve(), column)
     with _CACHE_LOCK:
-        if resolved not in _CACHE:
-            _CACHE[resolved] = read_answers(resolved)
-        return _CACHE[resolved]
+        if key not in _CACHE:
+            _CACHE[key] = read_answers(key[0], column)
+        return _CACHE[key]
 
 
 def _estimate_tokens(text: str) -> int:
@@ -82,12 +90,18 @@ class RecordedClient:
 
     name = "recorded"
 
-    def __init__(self, path: Path | str | None = None, *, model: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        *,
+        model: str | None = None,
+        answer_column: str | None = None,
+    ) -> None:
         self.path = Path(path) if path is not None else DEFAULT_DATASET
         if not self.path.is_file():
             raise FileNotFoundError(f"recorded answers not found: {self.path.resolve()}")
         self.model = model or (GSM8K_FLAGSHIP_MODEL if path is None else self.path.stem)
-        self._answers = load_answers(self.path)
+        self._answers = load_answers(self.path, answer_column)
 
     def __len__(self) -> int:
         return len(self._answers)

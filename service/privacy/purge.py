@@ -67,7 +67,12 @@ def purge(
             insert(models.PurgedEvent),
             [{"event_id": eid, "purged_at": now, "reason": reason[:256]} for _, eid, _ in chunk],
         )
-        for model in (models.PendingOriginal, models.SamplingDecision, models.SliceFeatures):
+        for model in (
+            models.PendingOriginal,
+            models.SamplingDecision,
+            models.SliceFeatures,
+            models.ReverseSample,
+        ):
             session.execute(delete(model).where(model.event_pk.in_(chunk_pks)))
         result.verdicts += _deleted(
             session.execute(delete(models.Verdict).where(models.Verdict.event_pk.in_(chunk_pks)))

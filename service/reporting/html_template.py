@@ -65,7 +65,7 @@ details .body { padding: 0 14px 14px; }
 <thead><tr>
 <th>#</th><th class="key">segment</th><th>cheap events</th><th>routing share</th>
 <th>excess gap (95% CI)</th><th>latency mean</th><th>cost / request</th>
-<th>cost saved</th><th>quality lost</th><th class="key">drift (Evidently)</th>
+<th>cost saved</th><th>quality lost</th><th>p95 added</th><th class="key">drift (Evidently)</th>
 <th>alerts opened / resolved</th>
 </tr></thead>
 <tbody>
@@ -81,6 +81,7 @@ details .body { padding: 0 14px 14px; }
 <td>{{ r.previous.cost_per_request_usd|usd }} → {{ r.current.cost_per_request_usd|usd }}</td>
 <td>{{ r.cost_saved_usd|usd }}</td>
 <td>{{ r.quality_lost|num(1) }}</td>
+<td>{% if r.p95_added_ms is not none %}{{ r.p95_added_ms|num }} ms{% else %}–{% endif %}</td>
 <td class="key">{% for sig in r.drifted_signals %}<span class="badge">{{ labels.get(sig, sig) }}</span>{% else %}{% if r.evidently == "ok" %}<span class="badge ok">none</span>{% else %}<span class="muted">{{ r.evidently }}</span>{% endif %}{% endfor %}</td>
 <td>{{ r.alerts.opened }} / {{ r.alerts.resolved }}</td>
 </tr>
@@ -90,6 +91,28 @@ details .body { padding: 0 14px 14px; }
 {% if s.segments|length > table_rows %}
 <p class="muted">{{ s.segments|length - table_rows }} more segments are in the JSON summary.</p>
 {% endif %}
+
+<h2 id="why">Why the top segments moved</h2>
+<p class="muted">This period against the one before, for the top of the ranking: the change in
+expected flagship wins per request and in cost per request split (Shapley) into the router's
+share, the cheap path on comparable requests (same router-score band) and the traffic mix, with
+95% bootstrap intervals; and the p95 latency against its counterfactual with the old tier mix.</p>
+<table id="attribution">
+<thead><tr><th>#</th><th class="key">segment</th><th class="key">quality</th><th class="key">cost</th>
+<th class="key">p95 latency</th></tr></thead>
+<tbody>
+{% for r in s.segments if r.attribution and r.attribution.available %}
+<tr data-segment="{{ r.segment_id }}"><td>{{ r.rank }}</td><td class="key seg">{{ r.key }}</td>
+<td class="key">{{ r.attribution.quality.sentence }}
+<span class="muted">({{ r.attribution.quality.before|pct(2) }} → {{ r.attribution.quality.after|pct(2) }} flagship wins / request)</span></td>
+<td class="key">{{ r.attribution.cost.sentence }}
+<span class="muted">({{ r.attribution.cost.before|usd }} → {{ r.attribution.cost.after|usd }})</span></td>
+<td class="key">{{ r.attribution.latency.sentence }}</td></tr>
+{% else %}
+<tr><td colspan="5" class="muted">No segment has traffic in both periods.</td></tr>
+{% endfor %}
+</tbody>
+</table>
 
 <h2>Drift methods</h2>
 <table>

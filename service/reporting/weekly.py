@@ -19,6 +19,8 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from service import models
+from service.attribution.explain import attribute_change
+from service.attribution.periods import Window
 from service.config import Settings
 from service.reporting import drift_checks, queries
 from service.reporting.html import render_report_html
@@ -34,6 +36,8 @@ SAMPLE_LIMIT = 5000
 MAX_EVIDENTLY_SEGMENTS = 300
 # Estimates of the flagship's price per request need at least this many observations.
 MIN_COST_OBSERVATIONS = 5
+# The top of the ranking gets an attribution of its change (a bootstrap each, about a second).
+ATTRIBUTED_SEGMENTS = 20
 
 
 def build_weekly_report(
@@ -82,6 +86,7 @@ def build_weekly_report(
         for seg in segment_ids
     ]
     _rank(rows)
+    _attach_attributions(session, rows, prev_since, since, until, settings)
 
     chosen = _evidently_segments(rows, max_evidently_segments)
     frames = _frames(session, rows, chosen, prev_since, since, until, sample_limit)
@@ -241,6 +246,34 @@ def _segment_row(
         "drifted_signals": [],
         "evidently": "pending",
     }
+
+
+def _attach_attributions(
+    session: Session,
+    rows: list[dict[str, Any]],
+    prev_since: datetime,
+    since: datetime,
+    until: datetime,
+    settings: Settings,
+) -> None:
+    """Why the top segments moved: this period against the one before (``None`` elsewhere)."""
+    for index, row in enumerate(rows):
+        row["attribution"] = None
+        row["p95_added_ms"] = None
+        if index >= ATTRIBUTED_SEGMENTS:
+            continue
+        if not (row["current"]["events"] and row["previous"]["events"]):
+            continue
+        row["attribution"] = attribute_change(
+            session,
+            row["segment_id"],
+            Window(start=prev_since, end=since),
+            Window(start=since, end=until),
+            n_resamples=settings.attribution_resamples,
+        )
+        latency = row["attribution"].get("latency") or {}
+        # The escalation latency tax: p95 with the escalated requests minus p95 without.
+        row["p95_added_ms"] = (latency.get("after_escalation_tax") or {}).get("tax_ms")
 
 
 def _gap_view(gap: Any) -> dict[str, Any]:

@@ -156,7 +156,9 @@ def test_every_signal_builds_its_detector() -> None:
 
     for spec in SIGNALS.values():
         state = SignalState(spec, arl0=1e6, window=10)
-        # Only the Gaussian and all-traffic CUSUMs still learn their level before watching;
-        # the Bernoulli signals of a segment are watched from its first sample (GLR).
-        assert state.warming_up == (spec.detector in ("gaussian_cusum", "bernoulli_cusum"))
+        # Only the Gaussian and all-traffic CUSUMs still learn their level before watching
+        # (and the tail CUSUM its baseline p95); the Bernoulli signals of a segment are
+        # watched from its first sample (GLR).
+        learners = ("gaussian_cusum", "bernoulli_cusum", "tail_cusum")
+        assert state.warming_up == (spec.detector in learners)
         assert state.estimate()["n"] == 0

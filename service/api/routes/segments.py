@@ -84,7 +84,7 @@ def list_segments(
     }
 
 
-def _segment_by_key(session: Session, key: str) -> models.Segment:
+def segment_by_key(session: Session, key: str) -> models.Segment:
     segment = session.execute(
         select(models.Segment).where(models.Segment.key == key)
     ).scalar_one_or_none()
@@ -125,7 +125,7 @@ def drift_event_view(
 
 @router.get("/v1/segments/{key:path}")
 def get_segment(key: str, session: Session = Depends(db_session)) -> dict[str, Any]:
-    segment = _segment_by_key(session, key)
+    segment = segment_by_key(session, key)
     drift_events = session.execute(
         select(models.DriftEvent, *AT_EVENT_COLUMNS)
         .outerjoin(AtEvent, AtEvent.id == models.DriftEvent.at_event_pk)
