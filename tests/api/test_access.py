@@ -22,7 +22,8 @@ from service.api.app import create_app
 from service.db import get_sessionmaker
 from tests.conftest import ADMIN_KEY, READ_KEY, auth
 
-OPEN_PATHS = {"/healthz", "/readyz", "/login", "/static/{name}"}
+# /readyz/workers is the readiness probe of the workers: open like /readyz, for orchestrators.
+OPEN_PATHS = {"/healthz", "/readyz", "/readyz/workers", "/login", "/static/{name}"}
 
 
 def _alert(status: str = "open") -> int:
