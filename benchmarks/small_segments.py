@@ -6,7 +6,7 @@ at random: flagship-wins rate from Beta(4, 12) (so a pooled prior cannot win by 
 cheap share, latency, escalation, error and cost. Sampling is the shipped power allocation at
 the default 2% budget (:func:`service.sampling.plan_allocation`); detectors are the shipped
 ones, fed through :class:`service.drift.state.SignalState` with the deployment's budget
-(1 false alarm a week over 20 x 7 detectors), on the traffic's own clock.
+(1 false alarm a week over 20 x 8 detectors), on the traffic's own clock.
 
 A. **Delay.** The 2% segment's flagship-wins rate rises by 0.30 after six weeks. Its delay,
    in verdicts after the change, is compared with the exact worst-case delay of a CUSUM that
@@ -200,17 +200,20 @@ def section_false_alarms(dep: Deployment, events_per_week: int, seed: int) -> di
         n = len(index)
         times = index * seconds_per_event
         cheap = rng.random(n) < dep.cheap[s]
+        # Latency signals watch cheap-routed events only, as the store feeds them.
+        cheap_latency = rng.lognormal(dep.latency_mu[s], 0.5, n)[cheap]
         streams = {
-            "routing_share": cheap.astype(float),
-            "latency": rng.lognormal(dep.latency_mu[s], 0.5, n),
-            "escalation_rate": (rng.random(n) < dep.escalation[s]).astype(float),
-            "error_rate": (rng.random(n) < dep.error[s]).astype(float),
-            "cost_per_request": rng.lognormal(dep.cost_mu[s], 0.3, n),
+            "routing_share": (cheap.astype(float), times),
+            "latency": (cheap_latency, times[cheap]),
+            "tail_latency": (cheap_latency, times[cheap]),
+            "escalation_rate": ((rng.random(n) < dep.escalation[s]).astype(float), times),
+            "error_rate": ((rng.random(n) < dep.error[s]).astype(float), times),
+            "cost_per_request": (rng.lognormal(dep.cost_mu[s], 0.3, n), times),
         }
-        for name, values in streams.items():
+        for name, (values, at) in streams.items():
             state = new_state(name, dep.detectors)
-            for i in range(n):
-                if state.feed(float(values[i]), None, 1.0, float(times[i])) is not None:
+            for i in range(len(values)):
+                if state.feed(float(values[i]), None, 1.0, float(at[i])) is not None:
                     counts[name] += 1
         share = new_state("traffic_share", dep.detectors)
         previous = -1

@@ -102,18 +102,38 @@ def _rate_for_time(weeks: float, n_detectors: int, settings: Settings) -> float:
 
 
 def plan_allocation(
-    cheap_per_week: Mapping[int, float], events_per_week: float, settings: Settings
+    cheap_per_week: Mapping[int, float],
+    events_per_week: float,
+    settings: Settings,
+    false_alarm_weights: Mapping[int, float] | None = None,
 ) -> dict[int, SegmentPlan]:
-    """Inclusion probability per segment: see the module docstring."""
+    """Inclusion probability per segment: see the module docstring.
+
+    ``false_alarm_weights`` (relative, per segment) is how the false-alarm budget is split
+    between segments; ``None`` is the service's equal split (every detector gets ``F / D``). A
+    segment with a smaller part has a higher threshold, needs more verdicts, and so gets more
+    of the budget. ``benchmarks/detection.py`` plans with weights in proportion to traffic
+    for its "equal false alarms per unit of traffic" comparison.
+    """
     segments = {key: v for key, v in cheap_per_week.items() if v > 0}
     if not segments:
         return {}
     detectors = len(cheap_per_week) * len(SIGNALS)
     budget = settings.sampling_budget_fraction * events_per_week
+    # Each segment's detectors, counted as if the budget were split equally among this many.
+    sharing = {key: detectors for key in segments}
+    if false_alarm_weights is not None:
+        mean_weight = sum(false_alarm_weights.values()) / len(false_alarm_weights)
+        sharing = {
+            key: max(1, round(detectors * mean_weight / false_alarm_weights[key]))
+            for key in segments
+        }
 
     def need(weeks: float) -> dict[int, float]:
-        rate = _rate_for_time(weeks, detectors, settings)
-        return {key: min(rate, volume) for key, volume in segments.items()}
+        return {
+            key: min(_rate_for_time(weeks, sharing[key], settings), volume)
+            for key, volume in segments.items()
+        }
 
     if sum(segments.values()) <= budget:
         rates = dict(segments)  # the budget covers every cheap request
@@ -129,7 +149,7 @@ def plan_allocation(
         rates = need(high)
     plans = {}
     for key, rate in rates.items():
-        days = detection_days(rate, detectors, settings)
+        days = detection_days(rate, sharing[key], settings)
         probability = max(min(1.0, rate / segments[key]), settings.sampling_min_rate)
         plans[key] = SegmentPlan(probability, rate, days, days > settings.detection_days)
     return plans

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Literal
 
 import numpy as np
@@ -12,6 +13,10 @@ from service.drift.budget import glr_threshold
 from service.drift.changepoint import ChangeSummary
 
 Side = Literal["up", "down", "both"]
+
+# Split candidates older than the window: at most this many checkpoints per regime (about
+# 1 KB of state), so an update stays O(window + MAX_CHECKPOINTS).
+MAX_CHECKPOINTS = 64
 
 
 def _max_loglik(ones: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -41,10 +46,13 @@ class BernoulliGLR(BinaryDriftDetector):
     an in-control average run length to it, from a calibration by simulation that
     ``benchmarks/glr_calibration.py`` reproduces.
 
-    ``window`` bounds both the cost of an update (``O(window)``) and the smallest change it can
-    see: a change must show within ``window`` samples, i.e. its per-sample Kullback-Leibler
-    divergence must exceed about ``threshold / window``. At the default 500 and a threshold near
-    9 that is a move of about 0.09 from a rate of 0.25.
+    ``window`` bounds the cost of an update: every split within the last ``window`` samples is a
+    candidate, and older splits only at checkpoints (every ``window // 5`` samples, thinned to
+    at most :data:`MAX_CHECKPOINTS` by doubling the spacing as the regime grows). Without the
+    checkpoints a change that did not show within ``window`` samples (a small one, or one that
+    came just after a reset, with little history before it) was never caught: as its samples
+    slid out of the window they joined the "before" side, and the evidence fell instead of
+    growing. With them the evidence for an old change point keeps growing with every sample.
 
     **Pooled prior.** Without a known level, a change can only be seen against the samples
     before it: 20 verdicts at 0.25 carry at most about 4 nats of evidence against 0.55, below
@@ -122,6 +130,10 @@ class BernoulliGLR(BinaryDriftDetector):
         self.n = 0
         self.ones = 0
         self.recent = bytearray()  # the last ``window`` samples (0/1), oldest first
+        # (n, ones) at every ``stride``-th sample: split candidates older than the window.
+        self.marks_n: list[int] = []
+        self.marks_ones: list[int] = []
+        self.stride = max(1, self.window // 5)
         self._stat = 0.0
         self._split = 0  # samples after the best change point
         self._split_ones = 0
@@ -148,13 +160,25 @@ class BernoulliGLR(BinaryDriftDetector):
         self.recent.append(one)
         if len(self.recent) > self.window:
             del self.recent[0]  # a 500-byte move: cheaper than a ring's bookkeeping in Python
+        if self.n % self.stride == 0:
+            self._checkpoint()
         self._evaluate()
         if self._stat >= self._threshold:
             self._drift_detected = True
         return self
 
+    def _checkpoint(self) -> None:
+        self.marks_n.append(self.n)
+        self.marks_ones.append(self.ones)
+        if len(self.marks_n) > MAX_CHECKPOINTS:
+            # Keep every other one: the spacing doubles, the reach back stays the whole regime.
+            self.marks_n = self.marks_n[1::2]
+            self.marks_ones = self.marks_ones[1::2]
+            self.stride *= 2
+
     def _evaluate(self) -> None:
-        """Statistic and best split over post-change runs of 1 .. min(window, n - 1)."""
+        """Statistic and best split over post-change runs of 1 .. min(window, n - 1), and at
+        the checkpoints before the window."""
         longest = min(len(self.recent), self.n - 1)
         if longest < 1:
             self._stat, self._split, self._split_ones = 0.0, 0, 0
@@ -162,6 +186,13 @@ class BernoulliGLR(BinaryDriftDetector):
         tail = np.frombuffer(self.recent, dtype=np.uint8)[len(self.recent) - longest :][::-1]
         after_n = np.arange(1.0, longest + 1.0)
         after = np.cumsum(tail, dtype=np.float64)
+        # Checkpoints are in sample order; those before the window's first split are extra.
+        old = bisect_left(self.marks_n, self.n - longest)
+        if old:
+            mark_n = np.array(self.marks_n[:old], dtype=np.float64)
+            mark_ones = np.array(self.marks_ones[:old], dtype=np.float64)
+            after_n = np.concatenate([after_n, self.n - mark_n[::-1]])
+            after = np.concatenate([after, self.ones - mark_ones[::-1]])
         before_n = self.n - after_n
         before = self.ones - after
         ones, n = np.array([float(self.ones)]), np.array([float(self.n)])
@@ -183,7 +214,7 @@ class BernoulliGLR(BinaryDriftDetector):
             gain = np.where(~higher, gain, 0.0)
         best = int(np.argmax(gain))
         self._stat = float(max(gain[best], 0.0))
-        self._split = best + 1
+        self._split = int(after_n[best])
         self._split_ones = int(after[best])
         if self.side == "both":
             self._fired = "up" if higher[best] else "down"
