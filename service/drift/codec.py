@@ -34,7 +34,7 @@ from service.stats.estimates import RecentWindow, WeightedMean
 from service.stats.excess_gap import WeightedSums
 
 FORMAT = "shadowgap.signal-state"
-VERSION = 2  # 1 was the pickle format
+VERSION = 3  # 1 was the pickle format; 3: the GLR keeps checkpoints before its window
 
 _ALLOWED: dict[str, type] = {
     cls.__name__: cls
