@@ -54,11 +54,11 @@ The chain of reasoning the README quotes
    500-sample warm-up, a ``p0`` one standard error too low gives a real ARL0 near 4 x 10^4 and
    two standard errors too low near 4 x 10^3 (:func:`bernoulli_arl` at the true rate shows it;
    Jones, Champ & Rigdon 2004 report the same for estimated-parameter charts). The CUSUMs
-   therefore design for a conservative in-control value, the estimate moved ``margin = 2``
-   standard errors away from the alarm direction, keep ``p1`` at the estimate plus the shift
-   of interest, and refine the estimate from the in-control samples each time they double. The
-   real ARL0 is then at least the design value unless the estimate is off by more than two
-   standard errors, at the price of a longer delay while the margin is wide: the benchmark
+   therefore design for a conservative in-control value, the estimate moved ``margin``
+   standard errors away from the alarm direction (1 for the Bernoulli CUSUM, 2 for the
+   Gaussian one), keep ``p1`` at the estimate plus the shift of interest, and refine the
+   estimate from the in-control samples each time they double. The real ARL0 then stays above
+   the design value, at the price of a longer delay while the margin is wide: the benchmark
    measures both (``benchmarks/detection.py``).
 
 6. **Each detector's own clock.** The budget is in false alarms per *week*, and detectors see

@@ -39,7 +39,7 @@ class TwoSidedCUSUM(DriftDetector):
     ...     if cusum.update(x).drift_detected:
     ...         print(f"Change detected at index {i}, side {cusum.fired}")
     ...         break
-    Change detected at index 1293, side down
+    Change detected at index 1221, side down
 
     """
 

@@ -51,13 +51,13 @@ def test_bernoulli_known_rates_pinned(seed: int, expected: int) -> None:
     assert first_detection(cusum, bernoulli_stream(seed, 0.1, 0.2)) == expected
 
 
-@pytest.mark.parametrize(("seed", "expected"), [(1, 2173), (2, 2232), (3, 2240)])
+@pytest.mark.parametrize(("seed", "expected"), [(1, 2135), (2, 2215), (3, 2223)])
 def test_bernoulli_warmup_pinned(seed: int, expected: int) -> None:
     cusum = BernoulliCUSUM(shift=0.1, arl0=100_000, warmup=500)
     assert first_detection(cusum, bernoulli_stream(seed, 0.3, 0.45)) == expected
 
 
-@pytest.mark.parametrize(("seed", "expected"), [(1, 2138), (2, 2126), (3, 2146)])
+@pytest.mark.parametrize(("seed", "expected"), [(1, 2122), (2, 2110), (3, 2107)])
 def test_bernoulli_down_ratio_pinned(seed: int, expected: int) -> None:
     cusum = BernoulliCUSUM(direction="down", ratio=2.0, arl0=100_000, warmup=500)
     assert first_detection(cusum, bernoulli_stream(seed, 0.2, 0.08)) == expected
@@ -81,7 +81,7 @@ def test_gaussian_log1p_pinned(seed: int, expected: int) -> None:
     assert first_detection(cusum, latency_stream(seed)) == expected
 
 
-@pytest.mark.parametrize(("seed", "expected"), [(1, 2275), (2, 2122), (3, 2328)])
+@pytest.mark.parametrize(("seed", "expected"), [(1, 2275), (2, 2103), (3, 2110)])
 def test_two_sided_bernoulli_pinned(seed: int, expected: int) -> None:
     cusum = TwoSidedCUSUM.bernoulli(shift=0.1, arl0=100_000, warmup=500)
     assert first_detection(cusum, bernoulli_stream(seed, 0.5, 0.35)) == expected
