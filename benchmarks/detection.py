@@ -566,7 +566,7 @@ def section_memory(cfg: Config) -> dict[str, Any]:
         "signals": five,
         "stored_bytes_per_state": stored,
         "stored_total_mb_5_signals": sum(stored[n] for n in five) * segments / 1e6,
-        "stored_total_mb_all_7_signals": sum(stored.values()) * segments / 1e6,
+        "stored_total_mb_all_signals": sum(stored.values()) * segments / 1e6,
         "in_memory_mb_5_signals": in_memory / 1e6,
     }
 
@@ -651,7 +651,7 @@ def print_report(result: dict[str, Any]) -> None:
         f"   memory, {memory['segments']:,} segments x {len(memory['signals'])} signals: "
         f"{memory['in_memory_mb_5_signals']:.0f} MB in memory (tracemalloc), "
         f"{memory['stored_total_mb_5_signals']:.0f} MB stored JSON "
-        f"(all 7 signals: {memory['stored_total_mb_all_7_signals']:.0f} MB)"
+        f"(all {len(SIGNALS)} signals: {memory['stored_total_mb_all_signals']:.0f} MB)"
     )
     print(
         "   stored JSON bytes per state: "
