@@ -8,13 +8,13 @@ The router works as real ones do: it scores each request first (its estimate of 
 that the flagship answers better) and sends it cheap when the score is below its threshold,
 0.5. The score depends on the question: its log-odds are normal, one ``SCORE_SD`` wide and
 centred so that 80% of easy questions (the ones the cheap model gets right) and 35% of hard
-ones score below 0.5. That spread makes the score about calibrated (its log-odds track those
-of the question being hard, up to a constant): a question scored 0.8 is hard about 80% of the
-time, one scored 0.2 about 12%. Every tenant keeps that router and asks the dataset's mix of
-questions (about 36% hard) for the whole stream, except the small one: from the middle of the
-stream on, a broken routing rule raises its threshold to about 0.92 (the score under which
-95% of hard questions fall, and nearly all easy ones), and its users ask more hard questions
-(half of them).
+ones score below 0.5. That spread makes the score close to calibrated (its log-odds track
+those of the question being hard, up to a constant): of the questions scored about 0.75, about
+70% are hard; of those scored about 0.15, about 10%. Every tenant keeps that router and asks
+the dataset's mix of questions (about 36% hard) for the whole stream, except the small one:
+from the middle of the stream on, a broken routing rule raises its threshold to about 0.92
+(the score under which 95% of hard questions fall, and nearly all easy ones), and its users
+ask more hard questions (half of them).
 
 What shadowgap should say about the small tenant: its routing share (about 64% -> 97% cheap)
 and its quality gap rise, and the attribution of the rise in expected flagship wins per
