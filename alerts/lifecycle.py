@@ -20,6 +20,14 @@ Alerts without a baseline mean only resolve by hand.
 
 Resolve notifications go to the channels the alert was notified on, whatever the routing rules
 say now: a PagerDuty resolve must follow its trigger, and nobody else needs it.
+
+Attribution catch-up (:func:`refresh_attribution`): an alert on an event signal (routing share
+above all) opens as soon as the events arrive, before the shadow runs of its after-window are
+judged, so the quality part of its attribution starts from few or no judged pairs. As verdicts
+land (each quality-gap batch of the segment), the unresolved drift alerts of the segment whose
+after-window has gained judged pairs get their attribution recomputed, each time the count has
+at least doubled (and grown by ``REFRESH_MIN_NEW``), which bounds the recomputations to a few
+per alert. Nothing is re-notified: the dashboard, the API and later notifications show it.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,6 +45,7 @@ from alerts.evidence import (
     build_drift_evidence,
     build_no_data_evidence,
     build_slice_evidence,
+    drift_attribution,
     drift_summary,
     volume_share,
 )
@@ -45,12 +54,22 @@ from alerts.severity import drift_severity, max_severity, no_data_severity, sign
 from alerts.text import segment_key
 from service.config import Settings
 from service.errors import Conflict, InvalidInput, NotFound
-from service.models import Alert, Delivery, DetectorState, DriftEvent, Segment
+from service.models import (
+    Alert,
+    Delivery,
+    DetectorState,
+    DriftEvent,
+    Segment,
+    TrafficEvent,
+    Verdict,
+)
 
 NO_DATA = "no_data"
 STATUSES = ("open", "acknowledged", "resolved")
 MAX_HISTORY = 20
 MAX_LIST_LIMIT = 500
+# Fewest new judged pairs in an alert's after-window that recompute its attribution.
+REFRESH_MIN_NEW = 5
 
 
 # --- queries ---------------------------------------------------------------------------------
@@ -270,7 +289,10 @@ def observe(
 ) -> list[int]:
     """Feed the mean of a segment's last ``resolve_after_samples`` values of ``signal``;
     auto-resolves the unresolved alert of that key once it is back at baseline (module doc).
+    New quality-gap values are new verdicts: the segment's alerts' attributions catch up first.
     Returns the ids of the resolve deliveries created."""
+    if signal == "quality_gap":
+        refresh_attribution(session, segment_id, settings)
     if recent_mean is None or not math.isfinite(recent_mean) or signal == NO_DATA:
         return []
     if recent_n < settings.resolve_after_samples:
@@ -284,6 +306,55 @@ def observe(
     alert.baseline_streak = (alert.baseline_streak or 0) + 1
     recent = {"value": float(recent_mean), "n": int(recent_n)}
     return _resolve(session, alert, now, by="auto", recent=recent)
+
+
+def _judged_pairs(session: Session, segment_id: int, window: dict[str, Any]) -> int:
+    """'gap' verdicts of the segment's events inside an attribution window's id bounds."""
+    query = (
+        select(func.count())
+        .select_from(Verdict)
+        .join(TrafficEvent, TrafficEvent.id == Verdict.event_pk)
+        .where(Verdict.kind == "gap", TrafficEvent.segment_id == segment_id)
+    )
+    if window.get("first_event_pk") is not None:
+        query = query.where(TrafficEvent.id >= window["first_event_pk"])
+    if window.get("last_event_pk") is not None:
+        query = query.where(TrafficEvent.id <= window["last_event_pk"])
+    return int(session.scalar(query) or 0)
+
+
+def refresh_attribution(session: Session, segment_id: int, settings: Settings) -> list[int]:
+    """Recompute the attribution of the segment's unresolved drift alerts whose after-window
+    has gained judged pairs (module doc); the ids of the alerts refreshed."""
+    refreshed = []
+    alerts = session.scalars(
+        select(Alert).where(
+            Alert.segment_id == segment_id,
+            Alert.status != "resolved",
+            Alert.drift_event_id.is_not(None),
+        )
+    )
+    for alert in alerts:
+        evidence = alert.evidence or {}
+        attribution = evidence.get("attribution") or {}
+        if evidence.get("type") != "drift" or not attribution.get("available"):
+            continue
+        after = attribution.get("after") or {}
+        then = int(after.get("judged_pairs") or 0)
+        now = _judged_pairs(session, segment_id, after.get("window") or {})
+        if now < max(2 * then, then + REFRESH_MIN_NEW):
+            continue
+        event = session.get(DriftEvent, evidence.get("drift_event_id") or alert.drift_event_id)
+        if event is None:
+            continue
+        spec = signal_spec(event.signal, event.details)
+        # A new dict (not an in-place edit) so the JSON column is seen as changed.
+        alert.evidence = {
+            **evidence,
+            "attribution": drift_attribution(session, event, spec, settings),
+        }
+        refreshed.append(alert.id)
+    return refreshed
 
 
 # --- slice alerts ----------------------------------------------------------------------------

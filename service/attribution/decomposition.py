@@ -19,8 +19,10 @@ the paths' costs, together with any change in what the segment asks).
 
 Where a band has no judged pair (or no cost) in one period, that period borrows the other's
 value for it, so the missing figure moves nothing; with none in either, the period's overall
-value is used. Intervals are percentile bootstraps over each period's events (verdicts travel
-with their events), 95%.
+value is used; a period with none at all (an alert raised on routing share before the shadow
+runs of its after-window are judged) borrows the other's overall value, so that the bands
+only it routes cheap do not count as never lost to the flagship. Intervals are percentile
+bootstraps over each period's events (verdicts travel with their events), 95%.
 """
 
 from __future__ import annotations
@@ -89,6 +91,11 @@ def _fill(own: np.ndarray, other: np.ndarray, overall: np.ndarray) -> np.ndarray
     return np.where(np.isfinite(filled), filled, 0.0)
 
 
+def _overall(own: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """A period's overall value, or the other period's when it has none."""
+    return np.where(np.isfinite(own), own, other)
+
+
 @dataclass(frozen=True)
 class _Tables:
     m: np.ndarray  # (B, k) traffic share per band
@@ -137,9 +144,12 @@ def _factors(t: _Tables, o: _Tables, metric: str, scored: bool) -> dict[str, Any
     m = np.where(np.isfinite(t.m), t.m, 0.0)
     s = _fill(t.s, o.s, np.zeros_like(t.g_all))
     if metric == "quality":
-        path: Any = _fill(t.g, o.g, t.g_all)
+        path: Any = _fill(t.g, o.g, _overall(t.g_all, o.g_all))
     else:
-        path = (_fill(t.c, o.c, t.c_all), _fill(t.f, o.f, t.f_all))
+        path = (
+            _fill(t.c, o.c, _overall(t.c_all, o.c_all)),
+            _fill(t.f, o.f, _overall(t.f_all, o.f_all)),
+        )
     names = _factor_names(metric, scored)
     values = {names[0]: s, names[1]: path}
     if scored:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -62,6 +63,22 @@ def _delay_in_events(
             event.segment_id == segment_id, event.id >= first, event.id <= at_event_pk
         )
     ).scalar_one()
+
+
+def _attribution_line(attribution: dict[str, Any]) -> str | None:
+    """The evidence's one-line why, with each factor's share of the quality change."""
+    if not attribution.get("available"):
+        return None
+    quality = attribution.get("quality") or {}
+    shares = ", ".join(
+        f"{factor['factor'].replace('_', ' ')} {_percent(factor.get('share'))}"
+        for factor in quality.get("factors") or []
+    )
+    return f"{attribution.get('headline')} ({shares})"
+
+
+def _percent(share: float | None) -> str:
+    return "-" if share is None else f"{share:.0%}"
 
 
 def _print_slices(traffic: SimulatedTraffic) -> None:
@@ -134,6 +151,9 @@ def print_results(traffic: SimulatedTraffic, url: str, demo_dir: Path) -> bool:
             print("  none")
         for alert, key in alerts:
             print(f"  #{alert.id} {alert.severity:<8} {key} / {alert.signal}: {alert.status}")
+            why = _attribution_line((alert.evidence or {}).get("attribution") or {})
+            if why:
+                print(f"     why: {why}")
     _print_slices(traffic)
     outbox = sorted((demo_dir / "outbox").glob("*.json")) if (demo_dir / "outbox").exists() else []
     if outbox:

@@ -144,7 +144,12 @@ def _wait_for_detectors(timeout: float) -> None:
 
 
 def run_demo(
-    flagship: str, data_dir: Path, port: int, keep_running: bool, n_events: int = 48_000
+    flagship: str,
+    data_dir: Path,
+    port: int,
+    keep_running: bool,
+    n_events: int = 48_000,
+    seed: int = 7,
 ) -> int:
     csv_path = data_dir / "gsm8k" / "gsm8k_responses.csv"
     if not csv_path.exists():
@@ -193,7 +198,7 @@ def run_demo(
     )
     try:
         _wait_ready(url, api, DEMO_DIR / "api.log")
-        traffic = simulate(load_pairs(csv_path), n_events=n_events)
+        traffic = simulate(load_pairs(csv_path), n_events=n_events, seed=seed)
         print(
             f"\n1. replaying {len(traffic.events):,} requests from 5 tenants through the API (the "
             f"router breaks for {traffic.regressing_segment} at request {traffic.shift_index:,})"

@@ -2,29 +2,70 @@
 
 Each event is a real GSM8K question with Mixtral's real answer (the cheap route) or GPT-4's
 (the flagship route). Five tenants send traffic with realistic, unequal volumes; the small
-one (3%) is where the regression happens: from the middle of the stream on, a broken routing
-rule sends its hard questions (the ones the cheap model gets wrong) to the cheap model, and its
-users start asking more of them. That is a routing-share shift and a cheap-path quality drop
-in one small segment, with the other four segments unchanged.
+one (3%) is where the regression happens.
+
+The router works as real ones do: it scores each request first (its estimate of the chance
+that the flagship answers better) and sends it cheap when the score is below its threshold,
+0.5. The score depends on the question: its log-odds are normal, one ``SCORE_SD`` wide and
+centred so that 80% of easy questions (the ones the cheap model gets right) and 35% of hard
+ones score below 0.5. That spread makes the score close to calibrated (its log-odds track
+those of the question being hard, up to a constant): of the questions scored about 0.75, about
+70% are hard; of those scored about 0.15, about 10%. Every tenant keeps that router and asks
+the dataset's mix of questions (about 36% hard) for the whole stream, except the small one:
+from the middle of the stream on, a broken routing rule raises its threshold to about 0.92
+(the score under which 95% of hard questions fall, and nearly all easy ones), and its users
+ask more hard questions (half of them).
+
+What shadowgap should say about the small tenant: its routing share (about 64% -> 97% cheap)
+and its quality gap rise, and the attribution of the rise in expected flagship wins per
+request (the router share / cheap path on comparable requests / traffic mix split, Shapley)
+puts most of it on the router share (about 80% on the whole periods): the harder questions cost
+quality mainly because the raised threshold sends them cheap. The rest is mostly the cheap
+path on comparable requests (about 15%): with more hard questions asked, a question at any
+given score is more often hard (the router's score, fitted to the old traffic, now underrates
+it); the traffic mix, the scores themselves moving up, takes about 5%. An alert's windows are
+short (the events from the estimated change to the detection, against the events before), so
+its split scatters around these figures.
+
+The draws: one generator, seeded, makes the same draws in the same order as the demo's stream
+did before its router scored requests (the score of a request is the quantile of its routing
+draw), so the other four tenants' requests are draw for draw what they were and the detectors
+there see the stream they have always seen. The one draw the broken rule adds (the escalation
+of an easy question it newly sends cheap, which the old stream kept on the flagship) comes
+from that request's own generator.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 CHEAP_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 FLAGSHIP_MODEL = "gpt-4-1106-preview"
 TENANT_SHARES = {"acme": 0.45, "globex": 0.27, "initech": 0.15, "umbrella": 0.10, "hooli": 0.03}
 REGRESSING_TENANT = "hooli"
-P_CHEAP_EASY = 0.80  # the router sends most questions the cheap model can answer to it
-P_CHEAP_HARD = 0.35  # and keeps most hard ones on the flagship
-HARD_SHARE_AFTER = 0.5  # after the shift the small tenant asks more hard questions...
-P_CHEAP_HARD_AFTER = 0.95  # ...and the broken rule sends nearly all of them to the cheap model
+THRESHOLD = 0.5  # the router sends a request cheap when its score is below it
+P_CHEAP_EASY = 0.80  # share of easy questions scored below the threshold
+P_CHEAP_HARD = 0.35  # and of hard ones
+# Spread of the score's log-odds: with it the log-odds of "hard" given the score grow one for
+# one with the score's (the two classes' means are SCORE_SD**2 apart), i.e. it is calibrated
+# up to a constant.
+SCORE_SD = NormalDist().inv_cdf(P_CHEAP_EASY) - NormalDist().inv_cdf(P_CHEAP_HARD)
+# After the break, in the regressing tenant only:
+HARD_SHARE_AFTER = 0.5  # its users ask more hard questions...
+P_CHEAP_HARD_AFTER = 0.95  # ...and a broken rule raises its threshold to where 95% of them go cheap
+THRESHOLD_AFTER = 1.0 / (
+    1.0
+    + math.exp(
+        -SCORE_SD * (NormalDist().inv_cdf(P_CHEAP_HARD_AFTER) - NormalDist().inv_cdf(P_CHEAP_HARD))
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -80,20 +121,43 @@ def simulate(
         shifted = tenant == REGRESSING_TENANT and i >= shift_index
         is_hard = rng.random() < (HARD_SHARE_AFTER if shifted else hard_share)
         pair = rng.choice(hard if is_hard else easy)
-        p_cheap = (P_CHEAP_HARD_AFTER if shifted else P_CHEAP_HARD) if is_hard else P_CHEAP_EASY
-        cheap = rng.random() < p_cheap
-        events.append(_event(i, tenant, pair, cheap, begin + step * i, rng))
+        # The router scores the request, then decides from the score alone.
+        score = router_score(is_hard, rng.random())
+        cheap = score < (THRESHOLD_AFTER if shifted else THRESHOLD)
+        # See the module docstring: the broken rule's one extra draw, kept off the shared
+        # generator.
+        newly_cheap = cheap and not is_hard and score >= THRESHOLD
+        own = random.Random(f"{seed}:{i}") if newly_cheap else rng
+        events.append(_event(i, tenant, pair, score, cheap, begin + step * i, rng, own))
     return SimulatedTraffic(events, shift_index, f"tenant={REGRESSING_TENANT}")
 
 
+def router_score(is_hard: bool, u: float) -> float:
+    """The router's score of an easy or hard question at the quantile ``u`` of its scores:
+    below ``THRESHOLD`` exactly when ``u`` is below the question's cheap share."""
+    p_cheap = P_CHEAP_HARD if is_hard else P_CHEAP_EASY
+    z = NormalDist().inv_cdf(min(max(u, 1e-12), 1.0 - 1e-12)) - NormalDist().inv_cdf(p_cheap)
+    # Not rounded: a rounded score could land on the threshold on the wrong side of it.
+    return 1.0 / (1.0 + math.exp(-(math.log(THRESHOLD / (1.0 - THRESHOLD)) + SCORE_SD * z)))
+
+
 def _event(
-    i: int, tenant: str, pair: Pair, cheap: bool, at: datetime, rng: random.Random
+    i: int,
+    tenant: str,
+    pair: Pair,
+    score: float,
+    cheap: bool,
+    at: datetime,
+    rng: random.Random,
+    escalation_rng: random.Random,
 ) -> dict[str, Any]:
-    escalated = cheap and rng.random() < 0.03
+    escalated = cheap and escalation_rng.random() < 0.03
     latency = rng.gauss(450, 60) if cheap else rng.gauss(1800, 250)
     if escalated:
-        latency += rng.gauss(1800, 250)
+        latency += escalation_rng.gauss(1800, 250)
     failed = rng.random() < 0.004
+    # The draw that once made up the displayed score: kept, so the later draws stay put.
+    rng.random()
     prompt_tokens = 60 + len(pair.prompt) // 4
     answer = pair.cheap_answer if cheap else pair.flagship_answer
     completion_tokens = len(answer) // 4
@@ -108,8 +172,8 @@ def _event(
         "route": {
             "tier": "cheap" if cheap else "flagship",
             "model": CHEAP_MODEL if cheap else FLAGSHIP_MODEL,
-            "score": round(rng.random() * 0.5 + (0.0 if cheap else 0.5), 3),
-            "reason": "score below threshold" if cheap else "score above threshold",
+            "score": score,
+            "reason": "score below threshold" if cheap else "score at or above threshold",
         },
         "answer": None if failed else answer,
         "latency_ms": round(max(latency, 50.0), 1),

@@ -51,6 +51,32 @@ def test_moved_threshold_leaves_cheap_quality_and_mix_at_zero_without_noise() ->
     assert d.shares()["router_share"] == pytest.approx(1.0)
 
 
+def test_after_window_without_verdicts_moves_no_cheap_quality() -> None:
+    # A routing-share alert opens before the shadow runs of its after-window are judged: the
+    # threshold moved up (0.5 -> 0.65) and not one pair of the after-window is judged yet.
+    # The bands above the old threshold have no verdict in either period; the after-period,
+    # which has none at all, borrows the before-period's overall rate for them instead of
+    # counting them as never lost, so the cheap path gets no part.
+    rng = np.random.default_rng(3)
+    before = generate(BASE, N, rng)
+    won = (rng.random(N) < 0.05 + 0.4 * before.score).astype(float)
+    before = replace(
+        before,
+        verdict_weight=np.where(before.cheap > 0, 2.0, 0.0),
+        flagship_won=won * (before.cheap > 0),
+    )
+    after = replace(
+        before,
+        cheap=(before.score < 0.65).astype(float),
+        verdict_weight=np.zeros(N),
+        flagship_won=np.zeros(N),
+    )
+    d = decompose(before, after, "quality", n_resamples=0)
+    assert d.change > 0
+    assert d.parts["cheap_quality"] == pytest.approx(0.0, abs=1e-12)
+    assert d.shares()["router_share"] == pytest.approx(1.0)
+
+
 def test_without_scores_quality_and_mix_are_reported_together() -> None:
     factor, after = SCENARIOS["traffic_mix"]
     unscored = replace(after, with_scores=False)
