@@ -257,25 +257,33 @@ def back_at_baseline(evidence: dict[str, Any], recent_mean: float) -> bool:
     return abs(recent_mean - base) < abs(recent_mean - after)
 
 
-def _window_after_change(session: Session, alert: Alert, settings: Settings) -> bool:
+def _window_after_change(
+    session: Session, alert: Alert, settings: Settings, at_n_updates: int | None = None
+) -> bool:
     """Whether the recent window can hold only post-detection samples.
 
     Right after a detection the last ``resolve_after_samples`` values still include the values
     from before the change, whose mean sits near the baseline; resolving on them would close the
-    alert it just opened. DetectorState.n_updates minus the latest drift event's sample_index
-    counts the samples since; when either is unknown (or the detector was reset) we cannot tell
-    and do not hold the resolution back.
+    alert it just opened. The detector's sample count when the mean was taken
+    (``at_n_updates``, sent with it) minus the latest drift event's sample_index counts the
+    samples since. Without it the stored DetectorState.n_updates stands in, but that count may
+    have moved on since the mean was taken (the observe job runs after later batches), which
+    let a mean from a window straddling the change resolve the alert it had just opened. When
+    either is unknown (or the detector was reset) we cannot tell and do not hold it back.
     """
     detector = (alert.evidence or {}).get("detector") or {}
     sample_index = detector.get("sample_index")
-    state = session.scalar(
-        select(DetectorState).where(
-            DetectorState.segment_id == alert.segment_id, DetectorState.signal == alert.signal
+    n_updates = at_n_updates
+    if n_updates is None:
+        state = session.scalar(
+            select(DetectorState).where(
+                DetectorState.segment_id == alert.segment_id, DetectorState.signal == alert.signal
+            )
         )
-    )
-    if state is None or not isinstance(sample_index, int) or state.n_updates < sample_index:
+        n_updates = state.n_updates if state is not None else None
+    if n_updates is None or not isinstance(sample_index, int) or n_updates < sample_index:
         return True
-    return state.n_updates - sample_index >= settings.resolve_after_samples
+    return n_updates - sample_index >= settings.resolve_after_samples
 
 
 def observe(
@@ -286,11 +294,13 @@ def observe(
     recent_n: int,
     settings: Settings,
     now: datetime,
+    at_n_updates: int | None = None,
 ) -> list[int]:
-    """Feed the mean of a segment's last ``resolve_after_samples`` values of ``signal``;
-    auto-resolves the unresolved alert of that key once it is back at baseline (module doc).
-    New quality-gap values are new verdicts: the segment's alerts' attributions catch up first.
-    Returns the ids of the resolve deliveries created."""
+    """Feed the mean of a segment's last ``resolve_after_samples`` values of ``signal`` (taken
+    when its detector had seen ``at_n_updates`` samples); auto-resolves the unresolved alert of
+    that key once it is back at baseline (module doc). New quality-gap values are new
+    verdicts: the segment's alerts' attributions catch up first. Returns the ids of the
+    resolve deliveries created."""
     if signal == "quality_gap":
         refresh_attribution(session, segment_id, settings)
     if recent_mean is None or not math.isfinite(recent_mean) or signal == NO_DATA:
@@ -298,7 +308,7 @@ def observe(
     if recent_n < settings.resolve_after_samples:
         return []
     alert = _active_alert(session, segment_id, signal)
-    if alert is None or not _window_after_change(session, alert, settings):
+    if alert is None or not _window_after_change(session, alert, settings, at_n_updates):
         return []
     if not back_at_baseline(alert.evidence or {}, recent_mean):
         alert.baseline_streak = 0

@@ -33,10 +33,23 @@ def evaluate(drift_event_id: int) -> int:
 
 
 @app.task(name="alerts.observe", acks_late=True, soft_time_limit=120, time_limit=150)
-def observe(segment_id: int, signal: str, recent_mean: float | None, recent_n: int) -> int:
+def observe(
+    segment_id: int,
+    signal: str,
+    recent_mean: float | None,
+    recent_n: int,
+    at_n_updates: int | None = None,
+) -> int:
     with session_scope() as session:
         delivery_ids = lifecycle.observe(
-            session, segment_id, signal, recent_mean, recent_n, get_settings(), datetime.now(UTC)
+            session,
+            segment_id,
+            signal,
+            recent_mean,
+            recent_n,
+            get_settings(),
+            datetime.now(UTC),
+            at_n_updates=at_n_updates,
         )
     _send_deliveries(delivery_ids)
     return len(delivery_ids)

@@ -29,7 +29,8 @@ def update(segment_id: int) -> int:
             queue.send("alerts.evaluate", [drift_event_id])
         if batch.n_new:
             queue.send(
-                "alerts.observe", [segment_id, batch.signal, batch.recent_mean, batch.recent_n]
+                "alerts.observe",
+                [segment_id, batch.signal, batch.recent_mean, batch.recent_n, batch.n_updates],
             )
     if any(batch.more for batch in batches):
         # A bounded batch left rows behind: take the next one now rather than at the sweep.

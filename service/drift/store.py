@@ -84,6 +84,7 @@ class SignalBatch:
     recent_mean: float | None
     recent_n: int
     more: bool = False  # the batch was full: more rows are waiting
+    n_updates: int = 0  # the detector's sample count when recent_mean was taken
 
 
 def n_detectors(n_segments: int) -> int:
@@ -166,6 +167,7 @@ def update_segment(session: Session, segment_id: int, settings: Settings) -> lis
             recent_mean=states[name].recent_mean(),
             recent_n=states[name].recent.count,
             more=more,
+            n_updates=states[name].n_updates,
         )
         for name in SIGNALS
     ]

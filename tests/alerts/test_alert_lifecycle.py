@@ -162,6 +162,24 @@ def test_observe_waits_for_a_window_after_the_change(session: Session, acme, wir
     assert observe(session, acme.id, "quality_gap", 0.05, 50, wired, NOW) != []
 
 
+def test_observe_judges_a_mean_by_when_it_was_taken(session: Session, acme, wired) -> None:
+    # The observe job runs after later batches: the stored count has moved on, but the mean it
+    # carries was taken 20 samples after the detection, so it still straddles the change.
+    open_or_update(session, add_drift(session, acme, sample_index=1000).id, wired, NOW)
+    session.add(
+        DetectorState(
+            segment_id=acme.id,
+            signal="quality_gap",
+            detector="page_hinkley",
+            state={},
+            n_updates=1400,
+        )
+    )
+    session.flush()
+    assert observe(session, acme.id, "quality_gap", 0.05, 50, wired, NOW, at_n_updates=1020) == []
+    assert observe(session, acme.id, "quality_gap", 0.05, 50, wired, NOW, at_n_updates=1050) != []
+
+
 def test_alert_without_baseline_only_resolves_by_hand(session: Session, acme, wired) -> None:
     drift = add_drift(session, acme, before=None, after=0.3)
     open_or_update(session, drift.id, wired, NOW)
