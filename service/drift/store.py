@@ -209,9 +209,13 @@ def _feed_verdicts(
     *,
     silent: bool = False,
 ) -> tuple[int, list[Detection]]:
-    """Feed the quality signal; ``(gap verdicts, detections)``."""
+    """Feed the quality signal in event order; ``(gap verdicts, detections)``.
+
+    Workers judge in parallel, so verdict ids (the watermark's order) do not follow the
+    events'; within a batch the detector sees them in the order the traffic happened, so a
+    change point lands where the change did, not where a slow judgement put it."""
     found: list[Detection] = []
-    stream = quality_stream(verdicts)
+    stream = quality_stream(sorted(verdicts, key=lambda row: row.event_pk))
     times = {row.event_pk: row.occurred_at for row in verdicts}
     n = 0
     for kind, event_pk, value, weight in stream:

@@ -371,3 +371,34 @@ def test_undecodable_state_is_rebuilt_from_history(
     # Rebuilt from the 600 stored events, then fed the 10 new ones; no drift raised by the replay.
     assert after["routing_share"] == before["routing_share"] + 10
     assert drifts == []
+
+
+def test_a_batch_of_verdicts_is_fed_in_event_order() -> None:
+    # Parallel judging gives verdict ids out of event order; the detector must not care.
+    from datetime import UTC, datetime, timedelta
+    from random import Random
+
+    from service.drift.state import SignalState
+    from service.drift.store import _feed_verdicts
+
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    rng = Random(3)
+    rows = [
+        SimpleNamespace(
+            id=i,
+            event_pk=1000 + i,
+            kind="gap",
+            winner="flagship" if rng.random() < (0.2 if i < 150 else 0.6) else "cheap",
+            inclusion_probability=0.1,
+            occurred_at=start + timedelta(minutes=i),
+        )
+        for i in range(300)
+    ]
+    shuffled = rows[:]
+    Random(4).shuffle(shuffled)
+    results = []
+    for batch in (rows, shuffled):
+        state = SignalState(SIGNALS["quality_gap"], arl0=5_000.0, window=200)
+        _, found = _feed_verdicts(state, batch, Settings(), 5)
+        results.append([(d.at_event_pk, d.before_n, d.after_n) for d in found])
+    assert results[0] and results[0] == results[1]
