@@ -45,7 +45,7 @@ significant too), so they are grouped greedily: in order of z, a slice is kept u
 ``max_overlap`` of the smaller one's pairs fall in a slice already kept. The group is named by
 the most specific description that carries its excess: starting from the most significant
 member, a narrower significant slice it mostly contains replaces it when the rows it adds are
-not significantly worse than the traffic outside both (:func:`_most_specific`); then a wider
+not significantly worse than the traffic outside both (:class:`_Narrowing`); then a wider
 description replaces that when the extra condition is unsupported, i.e. the narrow slice is
 not significantly worse than the rest of the wider one (:func:`_simplest`). Groups are ranked
 by score = effect x size (excess gap over the complement x estimated traffic share).
@@ -431,13 +431,8 @@ def _expand(
     return list(children.values())
 
 
-def _most_specific(
-    candidate: Candidate,
-    significant: list[Candidate],
-    rows: dict[tuple[int, ...], IntArray],
-    lattice: _Lattice,
-) -> Candidate:
-    """The narrower significant slice that carries all of the candidate's excess.
+class _Narrowing:
+    """The most specific significant description of each significant slice.
 
     The most significant description of a regressed slice is often a wider one that picked up
     rows outside it which, by chance, held a few more flagship wins (region=eu & surface=api
@@ -445,30 +440,43 @@ def _most_specific(
     significant, is dropped as an overlap. A narrower significant slice C that overlaps the
     candidate B (at least half of C inside B) replaces it when B's rows outside C are not
     significantly worse than the traffic outside both (so B's extra rows carry no excess);
-    among such slices the most significant wins, and the step repeats from there.
+    among such slices the most significant wins, and the step repeats from there. Vectorised
+    over the significant slices (one sparse membership matrix), so it stays linear in them.
     """
-    current = candidate
-    while True:
-        mine = rows[current.conditions]
-        better = []
-        for other in significant:
-            if other.sums[0] >= current.sums[0]:
-                continue
-            shared = np.intersect1d(mine, rows[other.conditions], assume_unique=True)
-            if len(shared) * 2 < other.sums[0]:
-                continue
-            both = lattice.v[shared].sum(axis=0)
-            outside_other = current.sums - both  # B's rows outside C
-            if outside_other[0] <= 0:
-                better.append(other)
-                continue
-            rest = lattice.total - current.sums - other.sums + both  # outside B and C
+
+    def __init__(self, lattice: _Lattice, significant: list[Candidate]) -> None:
+        self.lattice = lattice
+        self.significant = significant
+        self.index = {c.conditions: i for i, c in enumerate(significant)}
+        rows = [lattice.rows_of(c.conditions) for c in significant]
+        self.rows = rows
+        lengths = [len(r) for r in rows]
+        self.members = sparse.csc_matrix(
+            (
+                np.ones(sum(lengths)),
+                (np.repeat(np.arange(len(rows)), lengths), np.concatenate(rows or [[]])),
+            ),
+            shape=(len(rows), lattice.n),
+        )
+        self.sums = np.vstack([c.sums for c in significant]) if significant else np.zeros((0, 10))
+        self.z = np.asarray([c.z for c in significant])
+
+    def most_specific(self, candidate: Candidate) -> Candidate:
+        current = self.index[candidate.conditions]
+        while True:
+            mine = self.rows[current]
+            both = np.asarray(self.members[:, mine] @ self.lattice.v[mine])  # C and B, per C
+            n_other = self.sums[:, 0]
+            eligible = (n_other < self.sums[current, 0]) & (2 * both[:, 0] >= n_other)
+            if not eligible.any():
+                return self.significant[current]
+            outside_other = self.sums[current] - both  # B's rows outside C
+            rest = self.lattice.total - self.sums[current] - self.sums + both  # outside both
             _, _, p = _test(outside_other, outside_other + rest)
-            if p[0] > REFINEMENT_ALPHA:
-                better.append(other)
-        if not better:
-            return current
-        current = max(better, key=lambda c: c.z)
+            better = eligible & ((outside_other[:, 0] <= 0) | (p > REFINEMENT_ALPHA))
+            if not better.any():
+                return self.significant[current]
+            current = int(np.flatnonzero(better)[np.argmax(self.z[better])])
 
 
 def _report(
@@ -480,10 +488,10 @@ def _report(
 ) -> list[FoundSlice]:
     kept: list[tuple[Candidate, NDArray[np.bool_]]] = []
     by_conditions = {c.conditions: c for c in significant}
-    rows = {c.conditions: lattice.rows_of(c.conditions) for c in significant}
+    narrowing = _Narrowing(lattice, significant)
     chosen: set[tuple[int, ...]] = set()
     for best in sorted(significant, key=lambda c: -c.z):
-        candidate = _simplest(_most_specific(best, significant, rows, lattice), by_conditions)
+        candidate = _simplest(narrowing.most_specific(best), by_conditions)
         if candidate.conditions in chosen:
             continue
         chosen.add(candidate.conditions)
