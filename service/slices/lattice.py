@@ -454,7 +454,10 @@ class _Narrowing:
         self.members = sparse.csc_matrix(
             (
                 np.ones(sum(lengths)),
-                (np.repeat(np.arange(len(rows)), lengths), np.concatenate(rows or [[]])),
+                (
+                    np.repeat(np.arange(len(rows)), lengths),
+                    np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64),
+                ),
             ),
             shape=(len(rows), lattice.n),
         )
