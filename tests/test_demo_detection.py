@@ -79,8 +79,8 @@ def test_regression_is_caught_in_the_small_tenant_only(
 
     # The same regression is found as a slice without being declared (issue 12), as the top
     # slice discovery reports over the last week of event time. (Others can be real too: the
-    # cheap model's answers to longer GSM8K questions lose more often everywhere; with the
-    # score z and unweighted BH, prompt_length=256-1023 was reported and ranked above it.)
+    # cheap model's answers to longer GSM8K questions lose more often everywhere, and a
+    # prompt_length slice has outranked it on a live demo run; ranking must not let it here.)
     from datetime import UTC, datetime
 
     from service.slices.discovery import discover
