@@ -80,7 +80,7 @@ def test_regression_is_caught_in_the_small_tenant_only(
     # The same regression is found as a slice without being declared (issue 12), as the top
     # slice discovery reports over the last week of event time. (Others can be real too: the
     # cheap model's answers to longer GSM8K questions lose more often everywhere, and a
-    # prompt_length slice has outranked it on a live demo run; ranking must not let it here.)
+    # prompt_length slice has been reported above it on a live demo run.)
     from datetime import UTC, datetime
 
     from service.slices.discovery import discover
