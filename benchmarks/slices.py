@@ -16,13 +16,18 @@ verdict (rate 0.08).
    slice has its 60th judged pair, and ``service.slices.lattice.search`` (the code the
    discovery job runs, at its default parameters) ranks slices. A hit: one of the top 3 has a
    Jaccard overlap >= 0.8 with the planted slice's pairs.
-2. Control: the same windows (same sizes) with no planting; every reported slice is false.
+2. Control: the same windows (same sizes, two runs each by default) with no planting; every
+   reported slice is false.
 3. Time: 100,000 judged pairs with >= 10,000 distinct feature values (encoding included),
    against a baseline measured in the same run: one pandas group-by computing the level-1 sums
    (the least any search must do).
 
 Targets: recall >= 90%; <= 0.1 false slices per control run; <= 60 s per 100k pairs.
-Usage: python benchmarks/slices.py [--plantings N] [--seed N] [--quick]
+A missed planting is printed with why: "weak" (its own z is below what a lone discovery of its
+number of conditions needs under the search's error budget), "outranked", "described
+otherwise" or "not discovered".
+
+Usage: python benchmarks/slices.py [--plantings N] [--seed N] [--pairs N] [--quick] [--verbose]
 """
 
 from __future__ import annotations
@@ -38,13 +43,17 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from scipy import stats  # noqa: E402
+
 from service.slices.lattice import (  # noqa: E402
     GAP,
     NOISE,
     OWN_FLOOR_MIN_NOISE_PAIRS,
     PairTable,
     SearchParams,
+    SearchResult,
     build_table,
+    level_weights,
     search,
     sums_of,
 )
@@ -55,6 +64,7 @@ BUDGET, EQUAL_SHARE = 0.02, 0.8  # the service's sampling defaults
 NOISE_FRACTION, NOISE_RATE = 0.2, 0.08
 PLANT_EFFECT = 0.25
 PLANT_PAIRS = 60
+CONTROL_SEED_STRIDE = 100_003  # the k-th control of a window: another seed, same size
 SHARE_RANGE = (0.005, 0.05)
 SCRIPTS = ["latin", "cyrillic", "han", "arabic", "devanagari"]
 LENGTHS = ["<64", "64-255", "256-1023", "1024-4095", ">=4096"]
@@ -238,6 +248,48 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / union) if union else 0.0
 
 
+def threshold_z(result: SearchResult, level: int, fdr: float) -> float:
+    """The z a slice of ``level`` conditions needs to be discovered on its own (the weighted BH
+    threshold with one rejection); with more rejections BH lowers it."""
+    families = result.families
+    if not families:
+        return float("inf")
+    level = min(level, max(families))
+    weight = level_weights(families)[level]
+    return float(stats.norm.isf(fdr * weight / sum(families.values())))
+
+
+def reach_z(result: SearchResult, level: int, fdr: float) -> float:
+    """The z a lone discovery of ``level`` conditions needs even if the whole error budget went
+    to that level (its slices treated alike): below it, no split of the budget finds it."""
+    families = result.families
+    if not families:
+        return float("inf")
+    return float(stats.norm.isf(fdr / families[min(level, max(families))]))
+
+
+def diagnose(
+    hit: bool,
+    result: SearchResult,
+    members: np.ndarray,
+    own_z: float,
+    needed_z: float,
+) -> str:
+    """Why a planting was missed: too weak to pass at all, outranked, or described otherwise."""
+    if hit:
+        return "hit"
+    overlaps = [jaccard(s.members, members) for s in result.slices]
+    if any(o >= 0.8 for o in overlaps):
+        rank = next(i for i, o in enumerate(overlaps) if o >= 0.8) + 1
+        return f"outranked (rank {rank})"
+    if own_z < needed_z:
+        return f"weak (own z {own_z:.2f} < {needed_z:.2f} needed at its level)"
+    best = max(overlaps, default=0.0)
+    if best > 0:
+        return f"described otherwise (best overlap {best:.2f})"
+    return "not discovered"
+
+
 def run_planting(
     seed: int, params: SearchParams, pairs: int = PLANT_PAIRS
 ) -> tuple[bool, int, dict[str, object]]:
@@ -258,17 +310,22 @@ def run_planting(
     top = result.slices[:3]
     overlaps = [jaccard(s.members, m) for s in top]
     hit = any(o >= 0.8 for o in overlaps)
+    own_z = planted_z(table, m)
+    needed_z = threshold_z(result, len(conditions), params.fdr)
     return (
         hit,
         cut,
         {
-            "conditions": conditions,
+            "conditions": [f"{f}={v}" for f, v in conditions],
+            "why": diagnose(hit, result, m, own_z, needed_z),
             "base": round(base, 3),
             "share": round(float(w[m].sum() / w.sum()), 4),
             "found": [[f"{f}={v}" for f, v in s.conditions] for s in top],
             "overlaps": [round(o, 2) for o in overlaps],
             "tested": result.tested,
-            "planted_z": round(planted_z(table, m), 2),
+            "planted_z": round(own_z, 2),
+            "needed_z": round(needed_z, 2),
+            "reach_z": round(reach_z(result, len(conditions), params.fdr), 2),
         },
     )
 
@@ -306,7 +363,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plantings", type=int, default=24)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="print every planting")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="8 plantings, a quick look (fails the >= 20 plantings the recall target needs)",
+    )
+    parser.add_argument(
+        "--controls-per-window",
+        type=int,
+        default=2,
+        help="null runs per planting's window size (the false-slice rate needs ~50 runs)",
+    )
     parser.add_argument(
         "--pairs",
         type=int,
@@ -314,32 +382,42 @@ def main() -> int:
         help="judged pairs of the planted slice when the window is cut (the target is at 60)",
     )
     args = parser.parse_args()
+    if args.quick:
+        args.plantings = 8
     params = SearchParams()
     print(f"slice discovery benchmark: {args.plantings} plantings, seed {args.seed}, {params}")
 
-    hits, sizes, oracle = 0, [], []
+    hits, sizes, oracle, clears, reachable = 0, [], [], 0, 0
     for i in range(args.plantings):
         hit, size, details = run_planting(args.seed * 1000 + i, params, args.pairs)
         hits += hit
         sizes.append(size)
-        oracle.append(float(details.get("planted_z", 0.0)))  # type: ignore[arg-type]
+        own = float(details.get("planted_z", 0.0))  # type: ignore[arg-type]
+        oracle.append(own)
+        clears += own >= float(details.get("needed_z", np.inf))  # type: ignore[arg-type]
+        reachable += own >= float(details.get("reach_z", np.inf))  # type: ignore[arg-type]
         if args.verbose or not hit:
             print(f"  planting {i:2d}: {'hit ' if hit else 'MISS'} n={size:6d} {details}")
     recall = hits / args.plantings
 
-    false_slices, tested = 0, 0
+    # CONTROLS_PER_WINDOW null runs per planting's window size: at a true rate of 0.05 false
+    # slices per run, 24 runs put the estimate anywhere in 0-0.15 (3 in 24 happens 1 time in 8).
+    false_slices, tested, runs = 0, 0, 0
     for i, size in enumerate(sizes):
-        found, candidates = run_control(args.seed * 1000 + i, max(size, 1000), params)
-        false_slices += found
-        tested += candidates
-        if found:
-            print(f"  control {i:2d}: {found} false slice(s) n={size}")
-    per_run = false_slices / len(sizes)
+        for k in range(args.controls_per_window):
+            seed = args.seed * 1000 + i + k * CONTROL_SEED_STRIDE
+            found, candidates = run_control(seed, max(size, 1000), params)
+            false_slices += found
+            tested += candidates
+            runs += 1
+            if found:
+                print(f"  control {i:2d}.{k}: {found} false slice(s) n={size}")
+    per_run = false_slices / runs
 
     elapsed, baseline, distinct = timing(args.seed, params)
     print()
     print(f"windows: {min(sizes):,}-{max(sizes):,} judged pairs (median {int(np.median(sizes)):,})")
-    print(f"candidates tested per control run: {tested / len(sizes):,.0f}")
+    print(f"candidates tested per control run: {tested / runs:,.0f}")
     print(
         f"recall of the planted slice in the top 3 at {args.pairs} pairs: {recall:.0%} "
         f"({hits}/{args.plantings})"
@@ -351,12 +429,20 @@ def main() -> int:
         f"planted slice's own z at {args.pairs} pairs: median {np.median(oracle):.2f}, "
         f"{weak}/{len(oracle)} below 3.0"
     )
-    print(f"false slices per control run: {per_run:.3f} ({false_slices} in {len(sizes)} runs)")
+    # The ceiling this error budget allows: a planting whose own z is below the threshold a
+    # lone discovery of its level needs is found only by luck (a lucky sub- or super-slice).
+    print(
+        f"plantings whose own z clears the single-discovery threshold of its level: "
+        f"{clears}/{args.plantings} ({clears / args.plantings:.0%}); even with the whole "
+        f"budget on its level: {reachable}/{args.plantings} ({reachable / args.plantings:.0%})"
+    )
+    print(f"false slices per control run: {per_run:.3f} ({false_slices} in {runs} runs)")
     print(
         f"time per 100,000 judged pairs x {distinct:,} distinct values: {elapsed:.2f} s "
         f"({elapsed / baseline:.1f}x one pandas group-by of the level-1 sums, {baseline:.2f} s)"
     )
     targets = [
+        ("plantings >= 20", args.plantings >= 20, str(args.plantings)),
         ("recall >= 90%", recall >= 0.90, f"{recall:.0%}"),
         ("false slices per run <= 0.1", per_run <= 0.1, f"{per_run:.3f}"),
         (

@@ -22,24 +22,33 @@ are one sparse product ``X_sub^T V_sub`` per expanded parent.
   (team=support inside tenant=acme) and the child is that subset, already tested.
 
 **False discoveries.** Every kept candidate is one hypothesis (a one-sided test of its excess
-gap against the complement's, :func:`service.stats.two_sample.excess_gap_greater`), and
-Benjamini-Hochberg at level ``fdr`` runs over all of them. Why BH rather than alpha-investing:
-the candidates are tested as one batch, not in a stream, so alpha-investing's advantage
-(validity under an order chosen on the fly) buys nothing while its power depends on testing the
-true slices early; BH is valid under positive dependence (PRDS) of one-sided tests, which is
-what overlapping slices produce (they share rows), and under the global null it bounds the
-chance of any discovery by ``fdr``. The beam makes the family data-dependent; the bias that
-adds is small because the significance threshold sits far above the beam's, and the benchmark's
-null runs measure the false discoveries per run end to end. Alerts additionally require
-confirmation on later, disjoint data.
+gap against the complement's, :func:`service.stats.two_sample.excess_gap_greater`, whose z is
+the signed root of the likelihood ratio, calibrated in the far tail where the score z made
+50-pair null slices look about 5x more significant than they were), and weighted
+Benjamini-Hochberg at level ``fdr`` runs over the whole *eligible* family: every value (level
+1), every non-nested pair with the minimum support (level 2, counted exactly from the
+co-occurrence counts), and for level 3 the tested children per expanded parent times the
+eligible pairs (an estimate). The family is the eligible one, not the tested one, because the
+beam picks parents by their z, so the children it tests lean towards positive z. Each level
+gets an equal share of the budget (:func:`level_weights`): a single condition is tested at about
+``fdr / (3 m1)`` instead of ``fdr / (m1 + m2 + m3)``, with the weights fixed by the features
+before any outcome is seen. Why BH rather than alpha-investing: the candidates are tested as
+one batch, not in a stream, so alpha-investing's advantage (validity under an order chosen on
+the fly) buys nothing while its power depends on testing the true slices early; weighted BH is
+valid under positive dependence (PRDS) of one-sided tests, which is what overlapping slices
+produce (they share rows), and under the global null it bounds the chance of any discovery by
+``fdr``. The benchmark's null runs measure the false discoveries per run end to end. Alerts
+additionally require confirmation on later, disjoint data.
 
 **Reporting.** Significant slices overlap (a regressed slice makes its parents and children
 significant too), so they are grouped greedily: in order of z, a slice is kept unless at least
-``max_overlap`` of the smaller one's pairs fall in a slice already kept. The most significant
-member names the group, unless dropping one of its conditions gives a wider slice that is
-significant too while the narrow one is not significantly worse than the rest of it (then the
-extra condition is unsupported and the wider, simpler description names the group). Groups are
-ranked by score = effect x size (excess gap over the complement x estimated traffic share).
+``max_overlap`` of the smaller one's pairs fall in a slice already kept. The group is named by
+the most specific description that carries its excess: starting from the most significant
+member, a narrower significant slice it mostly contains replaces it when the rows it adds are
+not significantly worse than the traffic outside both (:class:`_Narrowing`); then a wider
+description replaces that when the extra condition is unsupported, i.e. the narrow slice is
+not significantly worse than the rest of the wider one (:func:`_simplest`). Groups are ranked
+by score = effect x size (excess gap over the complement x estimated traffic share).
 """
 
 from __future__ import annotations
@@ -179,6 +188,8 @@ class SearchResult:
     level_counts: dict[int, int]
     total: WeightedSums
     global_noise: WeightedSums
+    # Hypotheses BH accounts for at each level (the eligible family, tested or not).
+    families: dict[int, int] = field(default_factory=dict)
 
 
 def _statistics(table: PairTable) -> FloatArray:
@@ -314,8 +325,13 @@ def search(table: PairTable, params: SearchParams | None = None) -> SearchResult
         level = _expand(lattice, level, candidates, allowed, counts1, params)
 
     found = list(candidates.values())
-    family = _family_size(lattice, allowed, counts1, level_counts, params)
-    q_values = benjamini_hochberg(np.asarray([c.p_value for c in found]), family)
+    families = _family_sizes(lattice, allowed, counts1, level_counts, params)
+    weights = level_weights(families)
+    q_values = benjamini_hochberg(
+        np.asarray([c.p_value for c in found]),
+        sum(families.values()),
+        np.asarray([weights[len(c.conditions)] for c in found]),
+    )
     for candidate, q in zip(found, q_values, strict=True):
         candidate.q_value = float(q)
     significant = [c for c in found if c.q_value <= params.fdr and c.difference > 0]
@@ -328,16 +344,32 @@ def search(table: PairTable, params: SearchParams | None = None) -> SearchResult
         level_counts=level_counts,
         total=_to_weighted_sums(total[GAP]),
         global_noise=global_noise,
+        families=families,
     )
 
 
-def _family_size(
+def level_weights(families: Mapping[int, int]) -> dict[int, float]:
+    """BH weight of one hypothesis of each level: every level gets an equal share of the
+    error budget, split evenly among its hypotheses (weights average 1 over the family).
+
+    Why: the eligible family grows combinatorially with the number of conditions (a hundred
+    values, a thousand pairs, more triples), so unweighted BH gives each single condition the
+    tiny share of one triple. Nothing says a regression is likelier to need three conditions
+    than one, so each number of conditions gets the same budget, fixed before any outcome is
+    seen (the weights depend on the features only). A single value is then tested at about
+    q / (3 m1) instead of q / (m1 + m2 + m3); pairs and triples at about what they had.
+    """
+    total = sum(families.values())
+    return {level: total / (len(families) * size) for level, size in families.items()}
+
+
+def _family_sizes(
     lattice: _Lattice,
     allowed: NDArray[np.bool_],
     counts1: FloatArray,
     level_counts: dict[int, int],
     params: SearchParams,
-) -> int:
+) -> dict[int, int]:
     """How many hypotheses the search *could* have tested, whatever the outcomes.
 
     The beam picks parents by their z, so the children actually tested are a data-dependent
@@ -347,9 +379,9 @@ def _family_size(
     the co-occurrence counts), and for level 3 the tested children per expanded parent times
     the eligible pairs (an estimate: counting every eligible triple costs what the beam saves).
     """
-    size = level_counts.get(1, 0)
-    if params.max_conditions < 2 or size == 0:
-        return max(size, 1)
+    sizes = {1: max(level_counts.get(1, 0), 1)}
+    if params.max_conditions < 2 or level_counts.get(1, 0) == 0:
+        return sizes
     columns = np.flatnonzero(allowed)
     sub = lattice.xc[:, columns]
     pair_counts = sparse.triu(sub.T @ sub, k=1).tocoo()
@@ -360,11 +392,12 @@ def _family_size(
         & (pair_counts.data < c[pair_counts.col])
     )
     pairs = int(eligible.sum())
-    size += max(pairs, level_counts.get(2, 0))
+    if max(pairs, level_counts.get(2, 0)):
+        sizes[2] = max(pairs, level_counts.get(2, 0))
     if params.max_conditions >= 3 and level_counts.get(3, 0):
         expanded = max(1, min(params.beam, level_counts.get(2, 0)))
-        size += max(level_counts[3], int(level_counts[3] / expanded * pairs))
-    return size
+        sizes[3] = max(level_counts[3], int(level_counts[3] / expanded * pairs))
+    return sizes
 
 
 def _expand(
@@ -398,6 +431,57 @@ def _expand(
     return list(children.values())
 
 
+class _Narrowing:
+    """The most specific significant description of each significant slice.
+
+    The most significant description of a regressed slice is often a wider one that picked up
+    rows outside it which, by chance, held a few more flagship wins (region=eu & surface=api
+    around one team's slice): it then names the group while the slice itself, nearly as
+    significant, is dropped as an overlap. A narrower significant slice C that overlaps the
+    candidate B (at least half of C inside B) replaces it when B's rows outside C are not
+    significantly worse than the traffic outside both (so B's extra rows carry no excess);
+    among such slices the most significant wins, and the step repeats from there. Vectorised
+    over the significant slices (one sparse membership matrix), so it stays linear in them.
+    """
+
+    def __init__(self, lattice: _Lattice, significant: list[Candidate]) -> None:
+        self.lattice = lattice
+        self.significant = significant
+        self.index = {c.conditions: i for i, c in enumerate(significant)}
+        rows = [lattice.rows_of(c.conditions) for c in significant]
+        self.rows = rows
+        lengths = [len(r) for r in rows]
+        self.members = sparse.csc_matrix(
+            (
+                np.ones(sum(lengths)),
+                (
+                    np.repeat(np.arange(len(rows)), lengths),
+                    np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64),
+                ),
+            ),
+            shape=(len(rows), lattice.n),
+        )
+        self.sums = np.vstack([c.sums for c in significant]) if significant else np.zeros((0, 10))
+        self.z = np.asarray([c.z for c in significant])
+
+    def most_specific(self, candidate: Candidate) -> Candidate:
+        current = self.index[candidate.conditions]
+        while True:
+            mine = self.rows[current]
+            both = np.asarray(self.members[:, mine] @ self.lattice.v[mine])  # C and B, per C
+            n_other = self.sums[:, 0]
+            eligible = (n_other < self.sums[current, 0]) & (2 * both[:, 0] >= n_other)
+            if not eligible.any():
+                return self.significant[current]
+            outside_other = self.sums[current] - both  # B's rows outside C
+            rest = self.lattice.total - self.sums[current] - self.sums + both  # outside both
+            _, _, p = _test(outside_other, outside_other + rest)
+            better = eligible & ((outside_other[:, 0] <= 0) | (p > REFINEMENT_ALPHA))
+            if not better.any():
+                return self.significant[current]
+            current = int(np.flatnonzero(better)[np.argmax(self.z[better])])
+
+
 def _report(
     lattice: _Lattice,
     table: PairTable,
@@ -407,9 +491,10 @@ def _report(
 ) -> list[FoundSlice]:
     kept: list[tuple[Candidate, NDArray[np.bool_]]] = []
     by_conditions = {c.conditions: c for c in significant}
+    narrowing = _Narrowing(lattice, significant)
     chosen: set[tuple[int, ...]] = set()
     for best in sorted(significant, key=lambda c: -c.z):
-        candidate = _simplest(best, by_conditions)
+        candidate = _simplest(narrowing.most_specific(best), by_conditions)
         if candidate.conditions in chosen:
             continue
         chosen.add(candidate.conditions)

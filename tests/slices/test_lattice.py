@@ -4,8 +4,19 @@ null data, and tests what it says it tests."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from scipy import stats
 
-from service.slices.lattice import SearchParams, build_table, members_of, search
+from service.slices.lattice import (
+    PairTable,
+    SearchParams,
+    build_table,
+    level_weights,
+    members_of,
+    search,
+)
+
+REGRESSED_PAIRS, REGRESSED_WINS = 150, 53
 
 
 def synthetic(seed: int, n: int, planted: list[tuple[str, str]] | None, effect: float = 0.3):
@@ -64,3 +75,91 @@ def test_nothing_on_null_data() -> None:
 def test_too_few_pairs_tests_nothing() -> None:
     result = search(synthetic(3, 60, [("tenant", "t0")]))
     assert result.tested == 0 and result.slices == []
+
+
+def layered(n_outside: int, inside: list[tuple[dict[str, str], int, int]]) -> PairTable:
+    """Deterministic pairs: ``n_outside`` rows spread evenly over tenants o0-o6 x keys k0-k2
+    with exactly 20% flagship wins in every combination, plus the listed groups of
+    (features, pairs, wins). Nothing random, so every slice's z is known exactly."""
+    features: list[dict[str, str | list[str] | None]] = []
+    y: list[float] = []
+    for i in range(n_outside):
+        features.append({"tenant": f"o{i % 7}", "api_key_alias": f"k{(i // 7) % 3}"})
+        y.append(1.0 if (i // 21) % 5 == 0 else 0.0)
+    for group, pairs, wins in inside:
+        for j in range(pairs):
+            features.append(dict(group))
+            y.append(1.0 if j < wins else 0.0)
+    n = len(y)
+    return build_table([f"e{i}" for i in range(n)], y, [1.0] * n, [None] * n, features)
+
+
+def test_reports_the_slice_that_carries_the_excess_not_a_wider_one() -> None:
+    # tenant=t1 holds key ka (60 pairs, 30 wins) and key kb (20 pairs, 7 wins). The wider
+    # tenant=t1 is a little *more* significant than ka alone (7 wins in 20 add to its z), but
+    # those 20 rows are not significantly worse than the rest of the traffic: the excess is
+    # ka's, and it is what must be reported (before: tenant=t1, an overlap of only 0.75).
+    table = layered(
+        4200,
+        [
+            ({"tenant": "t1", "api_key_alias": "ka"}, 60, 30),
+            ({"tenant": "t1", "api_key_alias": "kb"}, 20, 7),
+        ],
+    )
+    truth = members_of(table, [("api_key_alias", "ka")])
+    wider = members_of(table, [("tenant", "t1")])
+    assert truth.sum() == 60 and wider.sum() == 80
+    found = search(table).slices
+    assert found, "nothing found"
+    assert found[0].conditions == [("api_key_alias", "ka")]
+    assert len(found) == 1  # tenant=t1 is the same finding, not a second one
+
+
+def test_keeps_the_wider_slice_when_its_extra_rows_are_regressed_too() -> None:
+    # Same shape, but kb's 20 rows lose as often as ka's: the regression is tenant-wide, and
+    # the narrower description would drop a quarter of it.
+    table = layered(
+        4200,
+        [
+            ({"tenant": "t1", "api_key_alias": "ka"}, 60, 30),
+            ({"tenant": "t1", "api_key_alias": "kb"}, 20, 10),
+        ],
+    )
+    found = search(table).slices
+    assert found and found[0].conditions == [("tenant", "t1")]
+
+
+def test_single_condition_gets_a_level_share_of_the_error_budget() -> None:
+    # One regressed tenant among 7 x 3 x 6 x 5 other values: hundreds of eligible pairs and
+    # an estimated family of triples dwarf the ~20 single values. Unweighted BH over that
+    # family needs a lone discovery's z above the uniform threshold; an equal share per level
+    # lets a single condition through at about fdr / (3 m1), and this one sits in between
+    # (families 22 / 161 / 660: z 3.53 against 3.17 weighted and 3.85 uniform).
+    params = SearchParams()
+    features: list[dict[str, str | list[str] | None]] = []
+    y: list[float] = []
+    for i in range(8400):
+        features.append(
+            {
+                "tenant": f"o{i % 7}",
+                "api_key_alias": f"k{(i // 7) % 3}",
+                "template": f"t{(i // 21) % 6}",
+                "script": f"s{(i // 126) % 5}",
+            }
+        )
+        y.append(1.0 if (i // 630) % 5 == 0 else 0.0)
+    for j in range(REGRESSED_PAIRS):
+        features.append({"tenant": "regressed"})
+        y.append(1.0 if j < REGRESSED_WINS else 0.0)
+    n = len(y)
+    table = build_table([f"e{i}" for i in range(n)], y, [1.0] * n, [None] * n, features)
+    result = search(table, params)
+    family = sum(result.families.values())
+    assert result.families[1] * 3 < family  # levels 2 and 3 hold most hypotheses
+    weights = level_weights(result.families)
+    assert sum(weights[k] * m for k, m in result.families.items()) == pytest.approx(family)
+    uniform_needed = stats.norm.isf(params.fdr / family)
+    weighted_needed = stats.norm.isf(params.fdr * weights[1] / family)
+    found = [s for s in result.slices if s.conditions == [("tenant", "regressed")]]
+    assert found, [s.conditions for s in result.slices]
+    assert weighted_needed < found[0].z < uniform_needed
