@@ -130,10 +130,10 @@ def plan_allocation(
         }
 
     def need(weeks: float) -> dict[int, float]:
-        return {
-            key: min(_rate_for_time(weeks, sharing[key], settings), volume)
-            for key, volume in segments.items()
-        }
+        # One fixed point per distinct split (a single one for the service's equal split), not
+        # one per segment: deployments have thousands of segments.
+        rate = {d: _rate_for_time(weeks, d, settings) for d in set(sharing.values())}
+        return {key: min(rate[sharing[key]], volume) for key, volume in segments.items()}
 
     if sum(segments.values()) <= budget:
         rates = dict(segments)  # the budget covers every cheap request

@@ -169,3 +169,18 @@ def test_router_errors_are_not_shadowed_but_count_as_errors(
         batches = {b.signal: b for b in update_segment(session, segment_id, get_settings())}
     assert batches["error_rate"].n_new == 20
     assert batches["error_rate"].recent_mean == pytest.approx(8 / 20)
+
+
+def test_a_smaller_false_alarm_share_buys_a_segment_more_of_the_budget() -> None:
+    # A detector allowed fewer false alarms has a higher threshold and needs more verdicts: the
+    # planner gives it more, and the budget still adds up.
+    settings = Settings(sampling_budget_fraction=0.02)
+    shares = {0: 0.03, 1: 0.07, 2: 0.2, 3: 0.3, 4: 0.4}
+    volumes = {key: 100_000 * share for key, share in shares.items()}
+    equal = plan_allocation(volumes, 100_000, settings)
+    by_traffic = plan_allocation(volumes, 100_000, settings, false_alarm_weights=shares)
+    assert by_traffic[0].probability > equal[0].probability
+    assert by_traffic[4].probability < equal[4].probability
+    for plans in (equal, by_traffic):
+        spent = sum(plans[key].probability * volumes[key] for key in volumes)
+        assert spent == pytest.approx(0.02 * 100_000, rel=1e-3)
