@@ -91,35 +91,43 @@ def sample_reverse(session: Session, settings: Settings, now: datetime) -> list[
     if settings.daily_budget_usd is not None and budget_exhausted(session, settings, now):
         return []
     E = models.TrafficEvent
-    rows = session.execute(
-        select(E.id, E.event_id, E.segment_id, E.route_score)
-        .where(
-            E.received_at >= now - SCAN_WINDOW,
-            E.is_cheap.is_(False),
-            E.route_score.is_not(None),
-            E.status == "ok",
-            E.answer.is_not(None),
-        )
-        .order_by(E.id)
-    ).all()
-    thresholds: dict[int, float | None] = {}
-    for event_pk, event_id, segment_id, score in rows:
-        if segment_id not in thresholds:
-            thresholds[segment_id] = segment_threshold(session, segment_id, settings)
-        threshold = thresholds[segment_id]
-        if threshold is None or score is None or not near_threshold(score, threshold, settings):
+    candidate = (
+        E.received_at >= now - SCAN_WINDOW,
+        E.is_cheap.is_(False),
+        E.route_score.is_not(None),
+        E.status == "ok",
+        E.answer.is_not(None),
+    )
+    segment_ids = session.scalars(select(E.segment_id).where(*candidate).distinct()).all()
+    for segment_id in segment_ids:
+        threshold = segment_threshold(session, segment_id, settings)
+        if threshold is None:
             continue
-        if hash_unit(settings.sampling_salt + ":reverse", event_id) >= rate:
-            continue
-        values: dict[str, Any] = {
-            "event_pk": event_pk,
-            "segment_id": segment_id,
-            "inclusion_probability": rate,
-            "threshold": threshold,
-            "decided_at": now,
-            "enqueued_at": None,
-        }
-        insert_or_ignore(session, models.ReverseSample, values, ["event_pk"])
+        # Only the band near the threshold is read: the window holds every flagship-routed
+        # request of the last minutes (700,000 rows at 1,500 events/s), re-read each minute.
+        if settings.router_cheap_when == "below":
+            low, high = threshold, threshold + settings.reverse_shadow_band
+        else:
+            low, high = threshold - settings.reverse_shadow_band, threshold
+        rows = session.execute(
+            select(E.id, E.event_id, E.route_score)
+            .where(*candidate, E.segment_id == segment_id, E.route_score.between(low, high))
+            .order_by(E.id)
+        ).all()
+        for event_pk, event_id, score in rows:
+            if score is None or not near_threshold(score, threshold, settings):
+                continue
+            if hash_unit(settings.sampling_salt + ":reverse", event_id) >= rate:
+                continue
+            values: dict[str, Any] = {
+                "event_pk": event_pk,
+                "segment_id": segment_id,
+                "inclusion_probability": rate,
+                "threshold": threshold,
+                "decided_at": now,
+                "enqueued_at": None,
+            }
+            insert_or_ignore(session, models.ReverseSample, values, ["event_pk"])
     return samples_to_send(session, now)
 
 
