@@ -410,12 +410,6 @@ def verdicts_until_detection(
     return counts, false_alarms
 
 
-def conditional(verdicts: list[int], false_alarms: list[bool]) -> list[int]:
-    """The runs without a false alarm before the change: the conditional average delay
-    ``E[T - v | T > v]`` of the change-detection literature (Pollak 1985) is their mean."""
-    return [n for n, alarmed in zip(verdicts, false_alarms, strict=True) if not alarmed]
-
-
 def traffic_for(verdicts: list[int], rate: float, seed: int) -> float:
     """Mean all-traffic events elapsed while ``verdicts`` arrive at ``rate`` per event.
 
