@@ -48,6 +48,7 @@ from service.config import get_settings
 from service.drift.store import segment_signal_views
 from service.schemas import INT4_MAX
 from service.stats.excess_gap import WeightedSums, excess_gap
+from service.verdict_sums import WEIGHTED, sum_columns
 
 router = APIRouter(include_in_schema=False)
 # Report ids are int4: a larger one is a 422 naming the parameter, not a database error.
@@ -215,20 +216,12 @@ def _page_in_sql(
 def _verdict_sums(
     session: Session, since: datetime, segment_ids: list[int] | None = None, matching: Any = None
 ) -> dict[tuple[int, str], WeightedSums]:
-    """Weighted flagship-wins sums per (segment, kind) of the window's judged pairs."""
-    w = 1.0 / V.inclusion_probability
-    y = case((V.winner == "flagship", 1), else_=0)
+    """Weighted flagship-wins sums per (segment, kind) of the judged pairs whose events happened
+    since ``since`` (event time, like every other view of the excess gap)."""
     query = (
-        select(
-            V.segment_id,
-            V.kind,
-            func.count(),
-            func.sum(w),
-            func.sum(w * y),
-            func.sum(w * w),
-            func.sum(w * w * y),
-        )
-        .where(V.created_at >= since, V.kind.in_(("gap", "noise")), V.inclusion_probability > 0)
+        select(V.segment_id, V.kind, *sum_columns())
+        .join(E, E.id == V.event_pk)
+        .where(E.occurred_at >= since, V.kind.in_(("gap", "noise")), WEIGHTED)
         .group_by(V.segment_id, V.kind)
     )
     if segment_ids is not None:
@@ -237,24 +230,17 @@ def _verdict_sums(
         query = query.where(V.segment_id.in_(segment_ids))
     else:
         query = query.where(_among(V.segment_id, matching))
-    return {
-        (seg, kind): WeightedSums(int(n), float(sw or 0), float(swy or 0), float(sw2), float(sw2y))
-        for seg, kind, n, sw, swy, sw2, sw2y in session.execute(query)
-    }
+    return {(seg, kind): WeightedSums.of(values) for seg, kind, *values in session.execute(query)}
 
 
 def _noise_sums(session: Session, since: datetime) -> WeightedSums:
     """The deployment-wide noise floor: segments with few noise pairs borrow it."""
-    w = 1.0 / V.inclusion_probability
-    y = case((V.winner == "flagship", 1), else_=0)
-    n, sw, swy, sw2, sw2y = session.execute(
-        select(
-            func.count(), func.sum(w), func.sum(w * y), func.sum(w * w), func.sum(w * w * y)
-        ).where(V.created_at >= since, V.kind == "noise", V.inclusion_probability > 0)
-    ).one()
-    if not n:
-        return WeightedSums()
-    return WeightedSums(int(n), float(sw), float(swy), float(sw2), float(sw2y))
+    query = (
+        select(*sum_columns())
+        .join(E, E.id == V.event_pk)
+        .where(E.occurred_at >= since, V.kind == "noise", WEIGHTED)
+    )
+    return WeightedSums.of(session.execute(query).one())
 
 
 def _page_by_excess_gap(
@@ -568,23 +554,13 @@ def _quality_series(
     """
     series = Series("quality_gap", SIGNAL_TITLES["quality_gap"], unit="share")
     index = _bucket_index(session, E.occurred_at, start, seconds).label("b")
-    w = 1.0 / V.inclusion_probability
-    y = case((V.winner == "flagship", 1), else_=0)
     rows = session.execute(
-        select(
-            index,
-            V.kind,
-            func.count(),
-            func.sum(w),
-            func.sum(w * y),
-            func.sum(w * w),
-            func.sum(w * w * y),
-        )
+        select(index, V.kind, *sum_columns())
         .join(E, E.id == V.event_pk)
         .where(
             V.segment_id == segment_id,
             V.kind.in_(("gap", "noise")),
-            V.inclusion_probability > 0,
+            WEIGHTED,
             E.occurred_at >= start,
             E.occurred_at <= end,
         )
@@ -593,8 +569,8 @@ def _quality_series(
     ).all()
     per_bucket: dict[int, dict[str, WeightedSums]] = {}
     noise_total = WeightedSums()
-    for b, kind, n, sw, swy, sw2, sw2y in rows:
-        sums = WeightedSums(int(n), float(sw), float(swy), float(sw2), float(sw2y))
+    for b, kind, *values in rows:
+        sums = WeightedSums.of(values)
         per_bucket.setdefault(int(b), {})[kind] = sums
         if kind == "noise":
             noise_total = noise_total + sums

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from service.attribution.bands import routing_boundary
@@ -37,6 +37,7 @@ from service.attribution.periods import Period, Window, load_period
 from service.models import TrafficEvent, Verdict
 from service.stats.estimates import Z_95
 from service.stats.excess_gap import ExcessGap, WeightedSums, excess_gap
+from service.verdict_sums import WEIGHTED, sum_columns
 
 QUANTILE_STEP = 0.05
 # The recommended threshold's gap must be under the target with this one-sided confidence.
@@ -80,12 +81,8 @@ class ThresholdRow:
 
 
 def _sums(won: np.ndarray, weight: np.ndarray) -> WeightedSums:
-    return WeightedSums(
-        int(won.size),
-        float(weight.sum()),
-        float((weight * won).sum()),
-        float((weight * weight).sum()),
-        float((weight * weight * won).sum()),
+    return WeightedSums.of(
+        (won.size, weight.sum(), (weight * won).sum(), (weight**2).sum(), (weight**2 * won).sum())
     )
 
 
@@ -189,19 +186,12 @@ def _in_window(query: Any, window: Window) -> Any:
 def noise_sums(session: Session, window: Window, segment_id: int | None) -> WeightedSums:
     """Weighted flagship-wins sums of the window's 'noise' pairs (all segments when None)."""
     E, V = TrafficEvent, Verdict
-    w = 1.0 / V.inclusion_probability
-    y = case((V.winner == "flagship", 1), else_=0)
     query = (
-        select(func.count(), func.sum(w), func.sum(w * y), func.sum(w * w), func.sum(w * w * y))
-        .join(E, and_(E.id == V.event_pk))
-        .where(V.kind == "noise", V.inclusion_probability > 0)
+        select(*sum_columns()).join(E, and_(E.id == V.event_pk)).where(V.kind == "noise", WEIGHTED)
     )
     if segment_id is not None:
         query = query.where(V.segment_id == segment_id)
-    n, sw, swy, sw2, sw2y = session.execute(_in_window(query, window)).one()
-    if not n:
-        return WeightedSums()
-    return WeightedSums(int(n), float(sw), float(swy), float(sw2), float(sw2y))
+    return WeightedSums.of(session.execute(_in_window(query, window)).one())
 
 
 def what_if(

@@ -370,7 +370,7 @@ def _pooled_noise(session: Session, signal: str) -> WeightedSums:
     ):
         sums = (estimate or {}).get("noise_sums")
         if sums:
-            total = total + WeightedSums(int(sums[0]), *map(float, sums[1:]))
+            total = total + WeightedSums.of(sums)
     return total
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from service import models
 from service.stats.excess_gap import WeightedSums
+from service.verdict_sums import WEIGHTED, sum_columns
 
 E = models.TrafficEvent
 V = models.Verdict
@@ -128,33 +129,20 @@ def _add_verdicts(
     session: Session, stats: Stats, prev_since: datetime, since: datetime, until: datetime
 ) -> None:
     # The pair belongs to the period its event happened in, not the one it was judged in.
-    w = 1.0 / V.inclusion_probability
-    y = _flag(V.winner == "flagship")
     cur = _period(E.occurred_at, since).label("cur")
     rows = session.execute(
-        select(
-            V.segment_id,
-            cur,
-            V.kind,
-            func.count(),
-            func.sum(w),
-            func.sum(w * y),
-            func.sum(w * w),
-            func.sum(w * w * y),
-        )
+        select(V.segment_id, cur, V.kind, *sum_columns())
         .join(E, E.id == V.event_pk)
         .where(
             V.kind.in_(("gap", "noise")),
-            V.inclusion_probability > 0,
+            WEIGHTED,
             E.occurred_at >= prev_since,
             E.occurred_at < until,
         )
         .group_by(V.segment_id, cur, V.kind)
     )
-    for seg, is_cur, kind, n, sw, swy, sw2, sw2y in rows:
-        sums = WeightedSums(
-            int(n), float(sw or 0), float(swy or 0), float(sw2 or 0), float(sw2y or 0)
-        )
+    for seg, is_cur, kind, *values in rows:
+        sums = WeightedSums.of(values)
         if kind == "gap":
             stats[(seg, is_cur)].gap = sums
         else:

@@ -38,6 +38,8 @@ from service import models
 from service.config import Settings
 from service.slices.features import cadence_bucket
 from service.slices.lattice import (
+    GAP,
+    NOISE,
     OWN_FLOOR_MIN_NOISE_PAIRS,
     FoundSlice,
     PairTable,
@@ -160,9 +162,7 @@ def load_window(session: Session, start: datetime, end: datetime) -> Window:
 
 def _sums(table: PairTable, members: NDArray[np.bool_]) -> tuple[WeightedSums, WeightedSums]:
     s = sums_of(table, members) if len(table) else np.zeros(10)
-    gap = WeightedSums(int(s[0]), float(s[1]), float(s[2]), float(s[3]), float(s[4]))
-    noise = WeightedSums(int(s[5]), float(s[6]), float(s[7]), float(s[8]), float(s[9]))
-    return gap, noise
+    return WeightedSums.of(s[GAP]), WeightedSums.of(s[NOISE])
 
 
 def _as_arrays(sums: WeightedSums) -> SumArrays:

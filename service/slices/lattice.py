@@ -190,6 +190,9 @@ class SearchResult:
     global_noise: WeightedSums
     # Hypotheses BH accounts for at each level (the eligible family, tested or not).
     families: dict[int, int] = field(default_factory=dict)
+    # The largest z of a tested candidate with a positive effect, significant or not: on
+    # stationary traffic its distribution is what any threshold over this search must beat.
+    max_z: float = 0.0
 
 
 def _statistics(table: PairTable) -> FloatArray:
@@ -210,12 +213,6 @@ def _statistics(table: PairTable) -> FloatArray:
             w2 * has_noise,
             w2 * noise_y * has_noise,
         ]
-    )
-
-
-def _to_weighted_sums(sums: FloatArray) -> WeightedSums:
-    return WeightedSums(
-        int(sums[0]), float(sums[1]), float(sums[2]), float(sums[3]), float(sums[4])
     )
 
 
@@ -298,9 +295,9 @@ def search(table: PairTable, params: SearchParams | None = None) -> SearchResult
     params = params or SearchParams()
     lattice = _Lattice(table, params)
     total = lattice.total
-    empty = SearchResult([], 0, 0, {}, _to_weighted_sums(total[GAP]), WeightedSums())
+    empty = SearchResult([], 0, 0, {}, WeightedSums.of(total[GAP]), WeightedSums())
     if len(table) < 2 * params.min_pairs or not table.values:
-        empty.global_noise = _to_weighted_sums(total[NOISE])
+        empty.global_noise = WeightedSums.of(total[NOISE])
         return empty
     level1 = np.asarray(lattice.x.T @ lattice.v)
     counts1 = level1[:, 0]
@@ -335,16 +332,17 @@ def search(table: PairTable, params: SearchParams | None = None) -> SearchResult
     for candidate, q in zip(found, q_values, strict=True):
         candidate.q_value = float(q)
     significant = [c for c in found if c.q_value <= params.fdr and c.difference > 0]
-    global_noise = _to_weighted_sums(total[NOISE])
+    global_noise = WeightedSums.of(total[NOISE])
     slices = _report(lattice, table, significant, global_noise, params)
     return SearchResult(
         slices,
         tested=len(found),
         significant=len(significant),
         level_counts=level_counts,
-        total=_to_weighted_sums(total[GAP]),
+        total=WeightedSums.of(total[GAP]),
         global_noise=global_noise,
         families=families,
+        max_z=max((c.z for c in found if c.difference > 0), default=0.0),
     )
 
 
@@ -512,12 +510,8 @@ def _report(
     for candidate, members in kept:
         sums, rest = candidate.sums, lattice.total - candidate.sums
         share = float(sums[1]) / total_w if total_w > 0 else 0.0
-        inside = excess_gap(
-            _to_weighted_sums(sums[GAP]), _to_weighted_sums(sums[NOISE]), global_noise
-        )
-        outside = excess_gap(
-            _to_weighted_sums(rest[GAP]), _to_weighted_sums(rest[NOISE]), global_noise
-        )
+        inside = excess_gap(WeightedSums.of(sums[GAP]), WeightedSums.of(sums[NOISE]), global_noise)
+        outside = excess_gap(WeightedSums.of(rest[GAP]), WeightedSums.of(rest[NOISE]), global_noise)
         out.append(
             FoundSlice(
                 conditions=[table.values[code] for code in candidate.conditions],

@@ -14,6 +14,7 @@ This is the one definition of the excess gap: the detectors' reported estimate (
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from service.stats.estimates import Z_95, WeightedMean
@@ -32,6 +33,12 @@ class WeightedSums:
     wy: float = 0.0
     w2: float = 0.0
     w2y: float = 0.0
+
+    @classmethod
+    def of(cls, values: Iterable[float | None]) -> WeightedSums:
+        """From the five sums in order (n, w, wy, w2, w2y); SQL's NULL sums of no rows are 0."""
+        n, w, wy, w2, w2y = (float(v or 0) for v in values)
+        return cls(int(n), w, wy, w2, w2y)
 
     def __add__(self, other: WeightedSums) -> WeightedSums:
         return WeightedSums(

@@ -25,9 +25,12 @@ from tests.reporting.synthetic import (
     DASHBOARD_SLASHED,
     DASHBOARD_SMALL,
     DASHBOARD_STABLE,
+    WEEK,
+    Profile,
     dashboard_app,
     dashboard_dataset,
     many_segments,
+    populate,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,6 +133,35 @@ def test_overview_excess_gap_interval(client: TestClient) -> None:
     value, low, high = (float(g) for g in match.groups())
     assert low < value < high
     assert value > 10  # acme's gap rose to 45% in week two; the window averages both weeks
+
+
+def _excess_gap_cell(html: str) -> float | None:
+    match = re.search(r"([\d.]+)%\s*<span class=\"ci\">\[(-?[\d.]+)%, (-?[\d.]+)%\]", html)
+    return float(match.group(1)) if match else None
+
+
+def test_overview_windows_judged_pairs_by_event_time(tmp_path: Path) -> None:
+    """A backfill of traffic from three weeks ago, judged today, belongs to three weeks ago:
+    the overview's last 7 days show no excess gap for it, its last 30 days do (as the segment
+    page and the weekly report count it)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'backfill.db'}")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        populate(
+            session,
+            {"tenant=backfill": [Profile(events=600, gap_rate=0.5, noise_rate=0.05)]},
+            NOW - 3 * WEEK,
+        )
+        session.execute(models.Verdict.__table__.update().values(created_at=NOW))
+        session.commit()
+    client = _client(engine)
+    last_week = client.get("/", params={"q": "backfill", "days": 7}).text
+    last_month = client.get("/", params={"q": "backfill", "days": 30}).text
+    engine.dispose()
+    assert "tenant=backfill" in last_week
+    assert _excess_gap_cell(last_week) is None
+    month = _excess_gap_cell(last_month)
+    assert month is not None and month > 30
 
 
 def test_segment_page_draws_every_signal(client: TestClient, engine: Engine) -> None:
