@@ -23,11 +23,18 @@ verdict (rate 0.08).
    (the least any search must do).
 
 Targets: recall >= 90%; <= 0.1 false slices per control run; <= 60 s per 100k pairs.
+
+The oracle ceiling (``--null-draws``): in how many plantings the planted slice's own z exceeds
+the 90th percentile of the largest z the search finds on the same window re-drawn without a
+planting. A threshold there allows 0.1 false slices per run; a planting below it is found only
+by luck, whatever the method.
+
 A missed planting is printed with why: "weak" (its own z is below what a lone discovery of its
 number of conditions needs under the search's error budget), "outranked", "described
 otherwise" or "not discovered".
 
-Usage: python benchmarks/slices.py [--plantings N] [--seed N] [--pairs N] [--quick] [--verbose]
+Usage: python benchmarks/slices.py [--plantings N] [--seed N] [--pairs N] [--null-draws N]
+                                  [--quick] [--verbose]
 """
 
 from __future__ import annotations
@@ -259,13 +266,29 @@ def threshold_z(result: SearchResult, level: int, fdr: float) -> float:
     return float(stats.norm.isf(fdr * weight / sum(families.values())))
 
 
-def reach_z(result: SearchResult, level: int, fdr: float) -> float:
-    """The z a lone discovery of ``level`` conditions needs even if the whole error budget went
-    to that level (its slices treated alike): below it, no split of the budget finds it."""
-    families = result.families
-    if not families:
-        return float("inf")
-    return float(stats.norm.isf(fdr / families[min(level, max(families))]))
+def null_ceiling(
+    rng: np.random.Generator,
+    rows: list[dict[str, object]],
+    weights: np.ndarray,
+    base: float,
+    params: SearchParams,
+    draws: int,
+) -> float:
+    """The 90th percentile of the search's largest z on this very window with no planting
+    (``draws`` fresh outcome draws at the same base rate).
+
+    A threshold there gives about 0.1 false slices per run, the target's budget, and it is the
+    lowest such threshold whatever the dependence between overlapping slices (a permutation-
+    style bound, tighter than any multiplicity correction). A planting whose own z is below it
+    looks no more regressed than the most regressed-looking slice of stationary traffic does
+    one run in ten: no method held to that false-slice rate finds it, except by luck.
+    """
+    none = np.zeros(len(rows), dtype=bool)
+    maxima = []
+    for _ in range(draws):
+        y, noise = outcomes(rng, base, none)
+        maxima.append(search(make_table(rows, weights, y, noise), params).max_z)
+    return float(np.quantile(maxima, 0.9))
 
 
 def diagnose(
@@ -291,7 +314,7 @@ def diagnose(
 
 
 def run_planting(
-    seed: int, params: SearchParams, pairs: int = PLANT_PAIRS
+    seed: int, params: SearchParams, pairs: int = PLANT_PAIRS, null_draws: int = 0
 ) -> tuple[bool, int, dict[str, object]]:
     """(hit, window size, details) for one planting; the window ends at the 60th pair."""
     rng = np.random.default_rng(seed)
@@ -325,7 +348,11 @@ def run_planting(
             "tested": result.tested,
             "planted_z": round(own_z, 2),
             "needed_z": round(needed_z, 2),
-            "reach_z": round(reach_z(result, len(conditions), params.fdr), 2),
+            "null_max_z_q90": (
+                round(null_ceiling(rng, rows, w, base, params, null_draws), 2)
+                if null_draws
+                else None
+            ),
         },
     )
 
@@ -381,21 +408,28 @@ def main() -> int:
         default=PLANT_PAIRS,
         help="judged pairs of the planted slice when the window is cut (the target is at 60)",
     )
+    parser.add_argument(
+        "--null-draws",
+        type=int,
+        default=20,
+        help="stationary re-draws of each planting's window for the oracle ceiling (0: skip)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.plantings = 8
     params = SearchParams()
     print(f"slice discovery benchmark: {args.plantings} plantings, seed {args.seed}, {params}")
 
-    hits, sizes, oracle, clears, reachable = 0, [], [], 0, 0
+    hits, sizes, oracle, clears, beats_null = 0, [], [], 0, 0
     for i in range(args.plantings):
-        hit, size, details = run_planting(args.seed * 1000 + i, params, args.pairs)
+        hit, size, details = run_planting(args.seed * 1000 + i, params, args.pairs, args.null_draws)
         hits += hit
         sizes.append(size)
         own = float(details.get("planted_z", 0.0))  # type: ignore[arg-type]
         oracle.append(own)
         clears += own >= float(details.get("needed_z", np.inf))  # type: ignore[arg-type]
-        reachable += own >= float(details.get("reach_z", np.inf))  # type: ignore[arg-type]
+        ceiling = details.get("null_max_z_q90")
+        beats_null += ceiling is not None and own > float(ceiling)  # type: ignore[arg-type]
         if args.verbose or not hit:
             print(f"  planting {i:2d}: {'hit ' if hit else 'MISS'} n={size:6d} {details}")
     recall = hits / args.plantings
@@ -433,9 +467,17 @@ def main() -> int:
     # lone discovery of its level needs is found only by luck (a lucky sub- or super-slice).
     print(
         f"plantings whose own z clears the single-discovery threshold of its level: "
-        f"{clears}/{args.plantings} ({clears / args.plantings:.0%}); even with the whole "
-        f"budget on its level: {reachable}/{args.plantings} ({reachable / args.plantings:.0%})"
+        f"{clears}/{args.plantings} ({clears / args.plantings:.0%})"
     )
+    if args.null_draws:
+        # The oracle ceiling: a threshold at the 90th percentile of the search's largest z on
+        # the same window without a planting allows 0.1 false slices per run, the target.
+        print(
+            f"oracle ceiling at 0.1 false slices per run: {beats_null}/{args.plantings} "
+            f"({beats_null / args.plantings:.0%}) plantings' own z exceeds the 90th percentile "
+            f"of the largest z the search finds on the same window with no planting "
+            f"({args.null_draws} draws each)"
+        )
     print(f"false slices per control run: {per_run:.3f} ({false_slices} in {runs} runs)")
     print(
         f"time per 100,000 judged pairs x {distinct:,} distinct values: {elapsed:.2f} s "
