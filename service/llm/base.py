@@ -15,6 +15,9 @@ from typing import Any, Protocol, runtime_checkable
 from service.errors import FlagshipError
 from service.schemas import content_text
 
+# Requests in flight at once when the caller does not say (the cheap role has no setting).
+DEFAULT_MAX_CONCURRENCY = 4
+
 
 @dataclass(frozen=True, slots=True)
 class Completion:

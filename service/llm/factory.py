@@ -4,20 +4,42 @@ per worker process."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from dataclasses import astuple, dataclass
 from pathlib import Path
+
+from pydantic import SecretStr
 
 from service.config import Settings
 from service.errors import FlagshipNotConfigured
-from service.llm.base import ChatClient
+from service.llm.base import DEFAULT_MAX_CONCURRENCY, ChatClient
 
 _CLIENTS: dict[tuple[object, ...], ChatClient] = {}
 _LOCK = threading.Lock()
 
 
-def _cache_key(settings: Settings) -> tuple[object, ...]:
-    # Everything that changes the client; the API key only as "set or not" so that the
-    # secret never sits in a plain-text cache key.
-    return (
+@dataclass(frozen=True)
+class _Endpoint:
+    """What one role's client (the flagship, or the reverse shadow's cheap model) is built
+    from. Its fields are the cache key, so the API key enters only as "set or not": the
+    secret never sits in a plain-text key (it is read from the settings when building)."""
+
+    role: str
+    kind: str | None
+    base_url: str | None
+    has_api_key: bool
+    model: str
+    timeout: float
+    max_retries: int
+    max_concurrency: int
+    requests_per_second: float | None
+    recorded_path: str | None
+    llama_model_path: str | None
+
+
+def _flagship_endpoint(settings: Settings) -> _Endpoint:
+    return _Endpoint(
+        "flagship",
         settings.flagship_client,
         settings.flagship_base_url,
         settings.flagship_api_key is not None,
@@ -27,6 +49,22 @@ def _cache_key(settings: Settings) -> tuple[object, ...]:
         settings.flagship_max_concurrency,
         settings.flagship_requests_per_second,
         settings.recorded_answers_path,
+        settings.llama_model_path,
+    )
+
+
+def _cheap_endpoint(settings: Settings) -> _Endpoint:
+    return _Endpoint(
+        "cheap",
+        settings.cheap_client,
+        settings.cheap_base_url,
+        settings.cheap_api_key is not None,
+        settings.cheap_model,
+        settings.cheap_timeout_seconds,
+        settings.cheap_max_retries,
+        DEFAULT_MAX_CONCURRENCY,
+        None,
+        settings.cheap_recorded_answers_path,
         settings.llama_model_path,
     )
 
@@ -54,6 +92,40 @@ def flagship_problem(settings: Settings) -> str | None:
     return None
 
 
+def _build(endpoint: _Endpoint, api_key: SecretStr | None) -> ChatClient:
+    if endpoint.kind == "openai":
+        from service.llm.openai_compat import OpenAICompatClient
+
+        return OpenAICompatClient(
+            base_url=endpoint.base_url,
+            api_key=api_key,
+            model=endpoint.model,
+            timeout=endpoint.timeout,
+            max_retries=endpoint.max_retries,
+            max_concurrency=endpoint.max_concurrency,
+            requests_per_second=endpoint.requests_per_second,
+        )
+    if endpoint.kind == "llama-cpp":
+        from service.llm.llama_cpp_client import LlamaCppClient
+
+        return LlamaCppClient(endpoint.llama_model_path)
+    from service.llm.recorded import GSM8K_CHEAP, RecordedClient
+
+    if endpoint.recorded_path:
+        return RecordedClient(Path(endpoint.recorded_path), model=endpoint.model)
+    # Only the cheap role gets here (flagship_problem requires a path): the demo's cheap answers.
+    return RecordedClient(model=endpoint.model, answer_column=GSM8K_CHEAP)
+
+
+def _cached(endpoint: _Endpoint, build: Callable[[], ChatClient]) -> ChatClient:
+    key = astuple(endpoint)
+    with _LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            client = _CLIENTS[key] = build()
+        return client
+
+
 def build_flagship_client(settings: Settings) -> ChatClient:
     """A new client for ``settings.flagship_client`` (uncached: prefer the cached one).
 
@@ -62,85 +134,26 @@ def build_flagship_client(settings: Settings) -> ChatClient:
     problem = flagship_problem(settings)
     if problem is not None:
         raise FlagshipNotConfigured(problem)
-    if settings.flagship_client == "openai":
-        from service.llm.openai_compat import OpenAICompatClient
-
-        return OpenAICompatClient(
-            base_url=settings.flagship_base_url,
-            api_key=settings.flagship_api_key,
-            model=settings.flagship_model,
-            timeout=settings.flagship_timeout_seconds,
-            max_retries=settings.flagship_max_retries,
-            max_concurrency=settings.flagship_max_concurrency,
-            requests_per_second=settings.flagship_requests_per_second,
-        )
-    if settings.flagship_client == "llama-cpp":
-        from service.llm.llama_cpp_client import LlamaCppClient
-
-        return LlamaCppClient(settings.llama_model_path)
-    from service.llm.recorded import RecordedClient
-
-    assert settings.recorded_answers_path  # checked by flagship_problem
-    return RecordedClient(Path(settings.recorded_answers_path), model=settings.flagship_model)
+    return _build(_flagship_endpoint(settings), settings.flagship_api_key)
 
 
 def make_flagship_client(settings: Settings) -> ChatClient:
     """The process-wide client for these settings: models are loaded once per worker."""
-    key = _cache_key(settings)
-    with _LOCK:
-        client = _CLIENTS.get(key)
-        if client is None:
-            client = _CLIENTS[key] = build_flagship_client(settings)
-        return client
-
-
-def _cheap_cache_key(settings: Settings) -> tuple[object, ...]:
-    return (
-        "cheap",
-        settings.cheap_client,
-        settings.cheap_base_url,
-        settings.cheap_api_key is not None,
-        settings.cheap_model,
-        settings.cheap_timeout_seconds,
-        settings.cheap_max_retries,
-        settings.cheap_recorded_answers_path,
-        settings.llama_model_path,
-    )
+    return _cached(_flagship_endpoint(settings), lambda: build_flagship_client(settings))
 
 
 def build_cheap_client(settings: Settings) -> ChatClient:
     """A new client for the cheap model the reverse shadow re-runs requests on."""
-    if settings.cheap_client == "openai":
-        if not settings.cheap_base_url and settings.cheap_api_key is None:
-            raise ValueError("the openai cheap client needs cheap_base_url or cheap_api_key")
-        from service.llm.openai_compat import OpenAICompatClient
-
-        return OpenAICompatClient(
-            base_url=settings.cheap_base_url,
-            api_key=settings.cheap_api_key,
-            model=settings.cheap_model,
-            timeout=settings.cheap_timeout_seconds,
-            max_retries=settings.cheap_max_retries,
-        )
-    if settings.cheap_client == "llama-cpp":
-        from service.llm.llama_cpp_client import LlamaCppClient
-
-        return LlamaCppClient(settings.llama_model_path)
-    from service.llm.recorded import GSM8K_CHEAP, RecordedClient
-
-    if settings.cheap_recorded_answers_path:
-        return RecordedClient(settings.cheap_recorded_answers_path, model=settings.cheap_model)
-    return RecordedClient(model=settings.cheap_model, answer_column=GSM8K_CHEAP)
+    if settings.cheap_client == "openai" and not (
+        settings.cheap_base_url or settings.cheap_api_key is not None
+    ):
+        raise ValueError("the openai cheap client needs cheap_base_url or cheap_api_key")
+    return _build(_cheap_endpoint(settings), settings.cheap_api_key)
 
 
 def make_cheap_client(settings: Settings) -> ChatClient:
     """The process-wide cheap client for these settings."""
-    key = _cheap_cache_key(settings)
-    with _LOCK:
-        client = _CLIENTS.get(key)
-        if client is None:
-            client = _CLIENTS[key] = build_cheap_client(settings)
-        return client
+    return _cached(_cheap_endpoint(settings), lambda: build_cheap_client(settings))
 
 
 def reset_flagship_clients() -> None:

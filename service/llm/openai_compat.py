@@ -17,7 +17,7 @@ from typing import Any
 import openai
 from pydantic import SecretStr
 
-from service.llm.base import Completion, FlagshipCallError
+from service.llm.base import DEFAULT_MAX_CONCURRENCY, Completion, FlagshipCallError
 from service.llm.limits import TokenBucket, backoff_delay, parse_retry_after
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class OpenAICompatClient:
         model: str,
         timeout: float = 60.0,
         max_retries: int = 5,
-        max_concurrency: int = 4,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         requests_per_second: float | None = None,
         backoff_base: float = 0.5,
         backoff_cap: float = 20.0,
