@@ -30,7 +30,7 @@ def create_app() -> FastAPI:
         responses=errors.ERROR_RESPONSES,
     )
     security.install(app)
-    errors.install(app)  # after security: its error rendering replaces the plain one
+    errors.install(app)
     openapi_docs.add_body_schemas(app)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_read)])

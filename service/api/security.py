@@ -18,11 +18,10 @@ A route that sets its own Content-Security-Policy keeps it; everything else gets
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.access import LoginRequired, login_url
-from service.errors import ShadowgapError, Unauthorized
 
 DASHBOARD_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -84,17 +83,9 @@ class SecurityHeaders:
 
 
 def install(app: FastAPI) -> None:
-    """Headers, the {"error", "detail"} rendering of domain errors, and the login redirect."""
+    """The security headers and the pages' login redirect (errors are rendered by
+    :func:`service.api.errors.install`)."""
     app.add_middleware(SecurityHeaders)
-
-    @app.exception_handler(ShadowgapError)
-    async def _domain_error(_request: Request, exc: ShadowgapError) -> Response:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        return JSONResponse(
-            status_code=exc.status_code,
-            content={"error": exc.message, "detail": exc.detail},
-            headers=headers,
-        )
 
     @app.exception_handler(LoginRequired)
     async def _login(_request: Request, exc: LoginRequired) -> Response:

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, Integer, cast, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import models
-from service.api import security
+from service.api import errors, security
 from service.api.dashboard import router
 from service.api.deps import db_session, settings
 from service.api.routes import login
@@ -378,6 +378,7 @@ def dashboard_app(
 
     app = FastAPI()
     security.install(app)
+    errors.install(app)
     app.include_router(router)
     app.include_router(login.router)
     app.dependency_overrides[db_session] = session
