@@ -46,6 +46,7 @@ from service.attribution.thresholds import what_if
 from service.attribution.tradeoff import tradeoff
 from service.config import get_settings
 from service.drift.store import segment_signal_views
+from service.judging.coverage import judge_coverage
 from service.schemas import INT4_MAX
 from service.stats.excess_gap import WeightedSums, excess_gap
 from service.verdict_sums import WEIGHTED, sum_columns
@@ -431,6 +432,7 @@ def segment_page(
             "fired_at": fired_at,
             "alerts": alerts,
             "examples": _examples(session, segment.id),
+            "judging": judge_coverage(session, segment.id),
             "signals": segment_signal_views(session, segment.id, get_settings()),
             "detection_days": get_settings().detection_days,
             "start": start,

@@ -7,6 +7,10 @@ phrased ("B. Paris", "(B)", "**B**", "I'd go with B", "Paris" when option B read
 two answers that chose the same letter tie. When the flagship states nothing extractable there is no
 reference, so the pair is a tie and the raw record says why.
 
+An open-ended flagship answer (no stated result, more than ``SHORT_ANSWER_WORDS`` words) is no
+reference either: the pair is a tie with mode ``open-ended`` in the raw record, which the
+segment's judge coverage counts (a pairwise judge is the one for such traffic).
+
 With a known reference answer (``judge-eval`` on labelled data), :meth:`judge_with_reference`
 grades each answer against it: flagship-better, tie (both right or both wrong), cheap-better.
 """
@@ -20,7 +24,12 @@ from service.judging.choices import parse_options
 from service.judging.extract import Extracted, extract_answer
 from service.schemas import Verdict
 
-PROMPT_VERSION = "extract-v2"
+PROMPT_VERSION = "extract-v3"
+# A flagship answer with no stated result and more words than this is open-ended (an essay, a
+# story, an explanation): two such texts always differ, so comparing them as text would call
+# nearly every pair a flagship win (MT-Bench: 126 of 160 pairs, where GPT-4's grades favour
+# the flagship in 53). Shorter texts ("Paris", "the mitochondria") are answers in themselves.
+SHORT_ANSWER_WORDS = 20
 
 
 def _describe(found: Extracted) -> dict[str, str]:
@@ -44,8 +53,15 @@ class AnswerMatchJudge:
         cheap_found = extract_answer(cheap, question)
         flagship_found = extract_answer(flagship, question)
         winner: Winner
+        mode = "flagship-reference"
         if flagship_found.kind == "none":
             winner, why = "tie", "no final answer found in the flagship's answer: no reference"
+        elif flagship_found.rule == "text" and len(flagship.split()) > SHORT_ANSWER_WORDS:
+            winner, mode = "tie", "open-ended"
+            why = (
+                "open-ended answer with no stated result: answer-match cannot compare it "
+                "(a pairwise judge can; see SHADOWGAP_JUDGE_BY_SEGMENT)"
+            )
         elif cheap_found.kind == "none":
             winner, why = "flagship", "no final answer found in the cheap answer"
         elif cheap_found.same_as(flagship_found):
@@ -60,7 +76,7 @@ class AnswerMatchJudge:
             winner,
             why,
             {
-                "mode": "flagship-reference",
+                "mode": mode,
                 "options": _option_letters(question),
                 "cheap": _describe(cheap_found),
                 "flagship": _describe(flagship_found),

@@ -16,6 +16,7 @@ from service.config import Settings, get_settings
 from service.costs import budget_exhausted, spent_today
 from service.drift.store import segment_signal_views
 from service.errors import NotFound
+from service.judging.coverage import judge_coverage
 
 router = APIRouter(tags=["segments"], dependencies=[Depends(require_read)])
 
@@ -136,6 +137,7 @@ def get_segment(key: str, session: Session = Depends(db_session)) -> dict[str, A
     return {
         **segment_summary(segment),
         "signals": segment_signal_views(session, segment.id, get_settings()),
+        "judging": judge_coverage(session, segment.id),
         "drift_events": [
             drift_event_view(event, segment.key, event_id, occurred_at)
             for event, event_id, occurred_at in drift_events
