@@ -46,9 +46,10 @@ significant too), so they are grouped greedily: in order of z, a slice is kept u
 the most specific description that carries its excess: starting from the most significant
 member, a narrower significant slice it mostly contains replaces it when the rows it adds are
 not significantly worse than the traffic outside both (:class:`_Narrowing`); then a wider
-description replaces that when the extra condition is unsupported, i.e. the narrow slice is
-not significantly worse than the rest of the wider one (:func:`_simplest`). Groups are ranked
-by score = effect x size (excess gap over the complement x estimated traffic share).
+description replaces that when the narrowing is unsupported: the wider significant slice's
+other rows are regressed too and neither they nor the narrow slice are significantly worse
+(:meth:`_Narrowing.widest_supported`: a regressed tenant, not one of its teams). Groups are
+ranked by score = effect x size (excess gap over the complement x estimated traffic share).
 """
 
 from __future__ import annotations
@@ -228,31 +229,6 @@ def _test(sums: FloatArray, total: FloatArray) -> tuple[FloatArray, FloatArray, 
         min_noise_pairs=OWN_FLOOR_MIN_NOISE_PAIRS,
     )
     return result.difference, result.z, result.p_value
-
-
-def _simplest(candidate: Candidate, significant: dict[tuple[int, ...], Candidate]) -> Candidate:
-    """The wider significant description the candidate narrows without support.
-
-    The most significant description of a regressed slice tends to carry an extra condition
-    that trimmed rows which, by chance, held fewer flagship wins. Dropping a condition gives a
-    wider slice; when that one is significant too and the narrow slice is not significantly
-    worse than the rest of it, the wider (simpler) description is kept.
-    """
-    current = candidate
-    while len(current.conditions) > 1:
-        wider = []
-        for dropped in range(len(current.conditions)):
-            key = current.conditions[:dropped] + current.conditions[dropped + 1 :]
-            parent = significant.get(key)
-            if parent is None:
-                continue
-            _, _, p = _test(current.sums, parent.sums)  # narrow slice vs the rest of the wide
-            if p[0] > REFINEMENT_ALPHA:
-                wider.append(parent)
-        if not wider:
-            break
-        current = max(wider, key=lambda c: c.z)
-    return current
 
 
 class _Lattice:
@@ -462,6 +438,41 @@ class _Narrowing:
         self.sums = np.vstack([c.sums for c in significant]) if significant else np.zeros((0, 10))
         self.z = np.asarray([c.z for c in significant])
 
+    def widest_supported(self, candidate: Candidate) -> Candidate:
+        """The wider significant description the candidate narrows without support.
+
+        The most significant description of a regressed slice can be narrower than the slice:
+        an extra condition trimmed rows that, by chance, held fewer flagship wins (a third
+        condition on a two-condition slice), or one part of it stood out (one team of a
+        regressed tenant). A significant slice W that holds every row of the candidate C
+        replaces it when W's other rows are regressed too (significantly worse than the
+        traffic outside W) and alike C (neither significantly worse than the other: the
+        narrowing is unsupported, and C is no milder part of a worse slice); among several,
+        the most significant, and the step repeats from there.
+        Every wider slice counts, not only the ones named by dropping a condition: a team's
+        tenant is wider although "tenant" is none of the team slice's conditions. The first
+        test is :meth:`most_specific`'s, so the two never undo each other.
+        """
+        current = self.index[candidate.conditions]
+        while True:
+            mine = self.rows[current]
+            held = np.asarray(self.members[:, mine].sum(axis=1)).ravel()  # its rows in each
+            wider = np.flatnonzero((held >= len(mine)) & (self.sums[:, 0] > len(mine)))
+            if not wider.size:
+                return self.significant[current]
+            extra = self.sums[wider] - self.sums[current]  # W's rows outside C
+            outside = self.lattice.total - self.sums[wider]
+            _, _, p_extra = _test(extra, extra + outside)
+            # C and W's other rows alike: neither is significantly worse than the other.
+            inside = np.broadcast_to(self.sums[current], extra.shape)
+            _, _, p_narrow = _test(inside, inside + extra)
+            _, _, p_rest = _test(extra, inside + extra)
+            alike = (p_narrow > REFINEMENT_ALPHA) & (p_rest > REFINEMENT_ALPHA)
+            supported = wider[(p_extra <= REFINEMENT_ALPHA) & alike]
+            if not supported.size:
+                return self.significant[current]
+            current = int(supported[np.argmax(self.z[supported])])
+
     def most_specific(self, candidate: Candidate) -> Candidate:
         current = self.index[candidate.conditions]
         while True:
@@ -488,11 +499,10 @@ def _report(
     params: SearchParams,
 ) -> list[FoundSlice]:
     kept: list[tuple[Candidate, NDArray[np.bool_]]] = []
-    by_conditions = {c.conditions: c for c in significant}
     narrowing = _Narrowing(lattice, significant)
     chosen: set[tuple[int, ...]] = set()
     for best in sorted(significant, key=lambda c: -c.z):
-        candidate = _simplest(narrowing.most_specific(best), by_conditions)
+        candidate = narrowing.widest_supported(narrowing.most_specific(best))
         if candidate.conditions in chosen:
             continue
         chosen.add(candidate.conditions)

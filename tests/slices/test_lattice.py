@@ -8,12 +8,16 @@ import pytest
 from scipy import stats
 
 from service.slices.lattice import (
+    Candidate,
     PairTable,
     SearchParams,
+    _Lattice,
+    _Narrowing,
     build_table,
     level_weights,
     members_of,
     search,
+    sums_of,
 )
 
 REGRESSED_PAIRS, REGRESSED_WINS = 150, 53
@@ -163,3 +167,33 @@ def test_single_condition_gets_a_level_share_of_the_error_budget() -> None:
     found = [s for s in result.slices if s.conditions == [("tenant", "regressed")]]
     assert found, [s.conditions for s in result.slices]
     assert weighted_needed < found[0].z < uniform_needed
+
+
+@pytest.mark.parametrize(
+    ("other_team_wins", "named"),
+    [
+        (27, "tenant"),  # 45% against ta's 50%: one regression, the tenant's
+        (12, "team"),  # 20%, the base rate: the regression is ta's alone
+        (48, "team"),  # 80%: ta is the milder part of a worse tenant, not its description
+    ],
+)
+def test_a_team_widens_to_its_tenant_only_when_the_tenant_is_regressed_alike(
+    other_team_wins: int, named: str
+) -> None:
+    # The search can name a regressed tenant by its most significant team when chance makes
+    # that team stand out; "tenant" is none of the team slice's conditions, so only a wider
+    # slice found by its rows (not by dropping a condition) can replace it.
+    table = layered(
+        4200,
+        [
+            ({"tenant": "t1", "team": "ta"}, 60, 30),
+            ({"tenant": "t1", "team": "tb"}, 60, other_team_wins),
+        ],
+    )
+    lattice = _Lattice(table, SearchParams())
+    code = {value: i for i, value in enumerate(table.values)}
+    team = Candidate((code[("team", "ta")],), sums_of(table, members_of(table, [("team", "ta")])))
+    tenant_rows = members_of(table, [("tenant", "t1")])
+    tenant = Candidate((code[("tenant", "t1")],), sums_of(table, tenant_rows), z=9.0)
+    chosen = _Narrowing(lattice, [team, tenant]).widest_supported(team)
+    assert chosen is (tenant if named == "tenant" else team)
