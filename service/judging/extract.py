@@ -147,8 +147,8 @@ def _concluding_number(text: str) -> str | None:
 
     A worked answer states its result at the end (on GSM8K, GPT-4's free-form answers have it
     in the last sentence 1,259 times in 1,272 and always within the last three); a number deep
-    inside an essay is not its result (MT-Bench's writing, roleplay and humanities answers
-    had it 4 or more sentences from the end in 71 of 220 cases).
+    inside an essay is not its result (of the 220 MT-Bench answers this rule read, 71 had it
+    four or more sentences from the end).
     """
     sentences = [s for s in _SENTENCE_END.split(text.strip()) if s.strip()]
     for sentence in reversed(sentences[-CONCLUDING_SENTENCES:]):
