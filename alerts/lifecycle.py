@@ -60,7 +60,6 @@ from service.models import (
     DetectorState,
     DriftEvent,
     Segment,
-    TrafficEvent,
     Verdict,
 )
 
@@ -323,13 +322,12 @@ def _judged_pairs(session: Session, segment_id: int, window: dict[str, Any]) -> 
     query = (
         select(func.count())
         .select_from(Verdict)
-        .join(TrafficEvent, TrafficEvent.id == Verdict.event_pk)
-        .where(Verdict.kind == "gap", TrafficEvent.segment_id == segment_id)
+        .where(Verdict.kind == "gap", Verdict.segment_id == segment_id)
     )
     if window.get("first_event_pk") is not None:
-        query = query.where(TrafficEvent.id >= window["first_event_pk"])
+        query = query.where(Verdict.event_pk >= window["first_event_pk"])
     if window.get("last_event_pk") is not None:
-        query = query.where(TrafficEvent.id <= window["last_event_pk"])
+        query = query.where(Verdict.event_pk <= window["last_event_pk"])
     return int(session.scalar(query) or 0)
 
 

@@ -507,7 +507,7 @@ def _report(
             continue
         chosen.add(candidate.conditions)
         members = np.zeros(lattice.n, dtype=bool)
-        members[lattice.rows_of(candidate.conditions)] = True
+        members[narrowing.rows[narrowing.index[candidate.conditions]]] = True  # rows known
         size = members.sum()
         if any(
             (members & other).sum() >= params.max_overlap * min(size, other.sum())
