@@ -57,17 +57,13 @@ from benchmarks.attribution_scenarios import (  # noqa: E402
     reverse_pairs,
     win_probability,
 )
-from service.attribution.decomposition import decompose  # noqa: E402
-from service.attribution.latency import attribute_latency  # noqa: E402
-from service.attribution.thresholds import (  # noqa: E402
-    JudgedPairs,
-    recommend,
-    threshold_table,
-)
-from service.config import Settings  # noqa: E402
-from service.drift import SIGNALS, build_detector  # noqa: E402
-from service.drift.budget import arl0_for_rate  # noqa: E402
-from service.stats.excess_gap import WeightedSums  # noqa: E402
+from shadowgap.attribution.decomposition import decompose  # noqa: E402
+from shadowgap.attribution.latency import attribute_latency  # noqa: E402
+from shadowgap.attribution.thresholds import JudgedPairs, recommend, threshold_table
+from shadowgap.config import Settings  # noqa: E402
+from shadowgap.drift import SIGNALS, build_detector  # noqa: E402
+from shadowgap.drift.budget import arl0_for_rate  # noqa: E402
+from shadowgap.stats.excess_gap import WeightedSums  # noqa: E402
 
 TARGET_SHARE = 0.80
 

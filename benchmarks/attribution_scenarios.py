@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from service.attribution.periods import Period
+from shadowgap.attribution.periods import Period
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ Seeded synthetic streams only. Prints plain-text tables (``--json PATH`` writes 
    drop is detected with per-segment sampling vs uniform sampling. The delay is the
    conditional one (runs with a false alarm before the change left out of both schemes; the
    ratio over all runs is printed next to it).
-   The shipped power allocation (:func:`service.sampling.plan_allocation`) is compared with
+   The shipped power allocation (:func:`shadowgap.shadow.sampling.plan_allocation`) is compared with
    uniform sampling twice: at the same ARL0 per verdict, and at equal false alarms per unit of
    traffic (each detector's ARL0 follows its own verdict rate, as the budget sizes it); each
    for the known-level CUSUM and for the detector the product ships for quality (the GLR).
    The target is held on the shipped detector: it is what a user's segment runs.
 4. Microseconds per update for each detector, and the memory of 10,000 segments x 5 signals of
-   the persisted per-signal state (its stored JSON, :mod:`service.drift.codec`).
+   the persisted per-signal state (its stored JSON, :mod:`shadowgap.drift.codec`).
 5. Small segments at the default budget (``benchmarks/small_segments.py``): delay against the
    known-level CUSUM limit and false alarms in 50 stationary weeks.
 
@@ -51,11 +51,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import small_segments  # noqa: E402
 
-from service.config import Settings  # noqa: E402
-from service.drift import SIGNALS, build_detector, codec, design_bernoulli_cusum  # noqa: E402
-from service.drift.state import SignalState  # noqa: E402
-from service.sampling import plan_allocation  # noqa: E402
-from service.stats.pooled import beta_prior  # noqa: E402
+from shadowgap.config import Settings  # noqa: E402
+from shadowgap.drift import SIGNALS, build_detector, codec, design_bernoulli_cusum  # noqa: E402
+from shadowgap.drift.state import SignalState  # noqa: E402
+from shadowgap.shadow.sampling import plan_allocation  # noqa: E402
+from shadowgap.stats.pooled import beta_prior  # noqa: E402
 
 P0, P1 = 0.10, 0.20  # error rates: quality 0.90 -> 0.80
 TARGET_ARL0 = 10_000.0
@@ -355,7 +355,7 @@ def allocation(budget: float, *, false_alarms_by_traffic: bool = False) -> float
 
 
 # The pooled prior the store would give the 3% segment's quality detector: fitted over the other
-# four segments' verdicts (500 each at the same in-control rate), as service.drift.store does.
+# four segments' verdicts (500 each at the same in-control rate), as shadowgap.drift.store does.
 _OTHER_SEGMENTS = np.random.default_rng(11).binomial(500, P0, 4)
 POOLED_PRIOR = beta_prior((float(ones), 500.0) for ones in _OTHER_SEGMENTS)
 
@@ -439,7 +439,7 @@ def section_sampling(cfg: Config) -> dict[str, Any]:
         "p_per_segment": per_segment,
         "p_per_segment_fair": fair_per_segment,
         "p_uniform": uniform,
-        "formula_source": "service.sampling.plan_allocation (shipped defaults)",
+        "formula_source": "shadowgap.shadow.sampling.plan_allocation (shipped defaults)",
         "detectors": {},
     }
     seed = cfg.seed + 3

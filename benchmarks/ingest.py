@@ -45,9 +45,9 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from service.privacy.events import redact_batch  # noqa: E402
-from service.privacy.redaction import KINDS, redactor  # noqa: E402
-from service.schemas import TrafficEvent  # noqa: E402
+from shadowgap.privacy.events import redact_batch  # noqa: E402
+from shadowgap.privacy.redaction import KINDS, redactor  # noqa: E402
+from shadowgap.schemas import TrafficEvent  # noqa: E402
 from tests.factories import native_event  # noqa: E402
 
 ADMIN_DSN = os.environ.get(
@@ -314,7 +314,7 @@ def main() -> None:
         "SHADOWGAP_LOG_LEVEL": "WARNING",
     }
     subprocess.run(
-        [sys.executable, "-m", "service.cli", "db", "upgrade"],
+        [sys.executable, "-m", "shadowgap.cli.main", "db", "upgrade"],
         cwd=ROOT,
         env=env,
         check=True,
@@ -327,12 +327,12 @@ def main() -> None:
         servers.append(
             start_server("benchmarks.empty_app:create_app", empty_port, args.workers, env)
         )
-        servers.append(start_server("service.api.app:create_app", api_port, args.workers, env))
+        servers.append(start_server("shadowgap.api.app:create_app", api_port, args.workers, env))
         # The same API with redaction off: the baseline of the redaction ratio.
         plain_port = free_port()
         plain_env = {**env, "SHADOWGAP_REDACT": ""}
         servers.append(
-            start_server("service.api.app:create_app", plain_port, args.workers, plain_env)
+            start_server("shadowgap.api.app:create_app", plain_port, args.workers, plain_env)
         )
         common = {"seconds": args.seconds, "connections": args.connections}
         results["empty endpoint"] = run_wrk(

@@ -34,9 +34,9 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service import models  # noqa: E402
-from service.config import Settings  # noqa: E402
-from service.db import make_engine  # noqa: E402
+from shadowgap.config import Settings  # noqa: E402
+from shadowgap.db import models  # noqa: E402
+from shadowgap.db.engine import make_engine  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BENCH_DB = "shadowgap_bench"
@@ -278,10 +278,7 @@ def run(url: str, n_events: int, n_segments: int, workers: int | None) -> None:
     print(f"loaded in {time.perf_counter() - t0:.1f}s", flush=True)
 
     t0 = time.perf_counter()
-    from service.reporting import (
-        build_weekly_report,
-        drift_checks,  # noqa: F401  (imports evidently)
-    )
+    from shadowgap.reporting import build_weekly_report
 
     print(f"import evidently: {time.perf_counter() - t0:.1f}s (once per process)", flush=True)
     baseline(engine)  # warm the cache so both timings read the same buffers

@@ -5,7 +5,7 @@ Synthetic judged pairs, seeded. Traffic comes from 8 tenants (volumes 30% .. 3%)
 teams, API keys (one or two scripted service keys with a handful of prompt templates and one
 service user, the rest interactive with a long tail of users and free-form prompts), system
 prompts, route models, regions and plans, surface tags, prompt-length buckets, scripts and
-cadence buckets: the features ``service/slices/features.py`` computes at ingest. Judged pairs
+cadence buckets: the features ``shadowgap/slices/features.py`` computes at ingest. Judged pairs
 are drawn as shadowgap samples them (per-tenant inclusion probabilities from the sampling
 formula, small tenants over-sampled), each with Hajek weight ``1/p``; 20% also carry a noise
 verdict (rate 0.08).
@@ -13,7 +13,7 @@ verdict (rate 0.08).
 1. Plantings (default 24): a base flagship-win rate drawn from 0.15-0.25; a random conjunction
    of 1-3 conditions (picked from a random request's own features, strictly narrower than each
    sub-conjunction) with 0.5%-5% of traffic gets +0.25. The window is cut when the planted
-   slice has its 60th judged pair, and ``service.slices.lattice.search`` (the code the
+   slice has its 60th judged pair, and ``shadowgap.slices.lattice.search`` (the code the
    discovery job runs, at its default parameters) ranks slices. A hit: one of the top 3 has a
    Jaccard overlap >= 0.8 with the planted slice's pairs.
 2. Control: the same windows (same sizes, two runs each by default) with no planting; every
@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scipy import stats  # noqa: E402
 
-from service.slices.lattice import (  # noqa: E402
+from shadowgap.slices.lattice import (
     GAP,
     NOISE,
     OWN_FLOOR_MIN_NOISE_PAIRS,
@@ -64,7 +64,7 @@ from service.slices.lattice import (  # noqa: E402
     search,
     sums_of,
 )
-from service.stats.two_sample import SumArrays, excess_gap_greater  # noqa: E402
+from shadowgap.stats.two_sample import SumArrays, excess_gap_greater  # noqa: E402
 
 TENANT_SHARES = np.array([0.30, 0.22, 0.15, 0.11, 0.08, 0.06, 0.05, 0.03])
 BUDGET, EQUAL_SHARE = 0.02, 0.8  # the service's sampling defaults

@@ -4,8 +4,8 @@ The scenario of issue 11, on synthetic traffic the detectors were not tuned on: 
 with Zipf(1) volumes (30,000 events a week in all), each with its own in-control levels drawn
 at random: flagship-wins rate from Beta(4, 12) (so a pooled prior cannot win by construction),
 cheap share, latency, escalation, error and cost. Sampling is the shipped power allocation at
-the default 2% budget (:func:`service.sampling.plan_allocation`); detectors are the shipped
-ones, fed through :class:`service.drift.state.SignalState` with the deployment's budget
+the default 2% budget (:func:`shadowgap.shadow.sampling.plan_allocation`); detectors are the shipped
+ones, fed through :class:`shadowgap.drift.state.SignalState` with the deployment's budget
 (1 false alarm a week over 20 x 8 detectors), on the traffic's own clock.
 
 A. **Delay.** The 2% segment's flagship-wins rate rises by 0.30 after six weeks. Its delay,
@@ -41,13 +41,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.config import Settings  # noqa: E402
-from service.drift import SIGNALS, design_bernoulli_cusum  # noqa: E402
-from service.drift.bernoulli_cusum import BernoulliCUSUM  # noqa: E402
-from service.drift.budget import arl0_for_rate, arl0_per_detector  # noqa: E402
-from service.drift.state import SignalState  # noqa: E402
-from service.sampling import plan_allocation  # noqa: E402
-from service.stats.pooled import beta_prior  # noqa: E402
+from shadowgap.config import Settings  # noqa: E402
+from shadowgap.drift import SIGNALS, design_bernoulli_cusum  # noqa: E402
+from shadowgap.drift.bernoulli_cusum import BernoulliCUSUM  # noqa: E402
+from shadowgap.drift.budget import arl0_for_rate, arl0_per_detector  # noqa: E402
+from shadowgap.drift.state import SignalState  # noqa: E402
+from shadowgap.shadow.sampling import plan_allocation  # noqa: E402
+from shadowgap.stats.pooled import beta_prior  # noqa: E402
 
 WEEK = 7 * 86_400.0
 SEGMENTS = 20

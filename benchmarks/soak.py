@@ -233,7 +233,7 @@ def main() -> int:
 
     redis.Redis.from_url(REDIS_URL).flushdb()
     subprocess.run(
-        [sys.executable, "-m", "service.cli", "db", "upgrade"], env=env, cwd=ROOT, check=True
+        [sys.executable, "-m", "shadowgap.cli.main", "db", "upgrade"], env=env, cwd=ROOT, check=True
     )
     port = free_port()
     processes = {
@@ -241,7 +241,7 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "service.cli",
+                "shadowgap.cli.main",
                 "serve",
                 "--port",
                 str(port),
@@ -253,13 +253,15 @@ def main() -> int:
             ROOT,
         ),
         "worker": start(
-            [sys.executable, "-m", "service.cli", "worker", "--concurrency", "2"],
+            [sys.executable, "-m", "shadowgap.cli.main", "worker", "--concurrency", "2"],
             env,
             workdir / "worker.log",
             ROOT,
         ),
     }
-    beat = start([sys.executable, "-m", "service.cli", "beat"], env, workdir / "beat.log", workdir)
+    beat = start(
+        [sys.executable, "-m", "shadowgap.cli.main", "beat"], env, workdir / "beat.log", workdir
+    )
     base = f"http://127.0.0.1:{port}"
     samples: list[tuple[float, float, float]] = []  # (elapsed s, api MB, worker MB)
     totals = {"sent": 0, "accepted": 0, "failed": 0, "retries": 0}

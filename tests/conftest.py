@@ -46,15 +46,15 @@ def require(condition: bool, reason: str) -> None:
 
 
 def reset_all_caches() -> None:
-    from service import queue
-    from service.db import reset_caches
-    from service.ingest import store
+    from shadowgap.db.engine import reset_caches
+    from shadowgap.ingest import store
+    from shadowgap.worker import queue
 
     reset_caches()
     queue.reset_producer()
     store.clear_caches()
     try:
-        from service.llm.factory import reset_flagship_clients
+        from shadowgap.llm.factory import reset_flagship_clients
     except ImportError:
         return
     reset_flagship_clients()
@@ -94,7 +94,7 @@ def postgres_url() -> Iterator[str]:
         admin.execute(f'CREATE DATABASE "{name}"')
     base = POSTGRES_SERVER.rsplit("/", 1)[0]
     yield f"{base}/{name}"
-    from service.db import reset_caches
+    from shadowgap.db.engine import reset_caches
 
     reset_caches()
     with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
@@ -119,7 +119,7 @@ def redis_url() -> Iterator[str]:
 
 
 def migrate(url: str) -> None:
-    from service.migrate import upgrade
+    from shadowgap.db.migrate import upgrade
 
     upgrade(url)
 
@@ -156,7 +156,7 @@ def any_db(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    from service.api.app import create_app
+    from shadowgap.api.app import create_app
 
     with TestClient(create_app()) as test_client:
         yield test_client
@@ -180,7 +180,7 @@ class Worker:
                 "-m",
                 "celery",
                 "-A",
-                "jobs.celery_app:app",
+                "shadowgap.worker.app:app",
                 "worker",
                 "--concurrency=1",
                 "--pool=prefork",

@@ -29,7 +29,7 @@ def start_api(
             sys.executable,
             "-m",
             "uvicorn",
-            "service.api.app:create_app",
+            "shadowgap.api.app:create_app",
             "--factory",
             "--host",
             "127.0.0.1",

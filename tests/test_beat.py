@@ -16,7 +16,7 @@ def _beat(cwd: Path, redis_url: str, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SHADOWGAP_BROKER_URL": redis_url}
     env.pop("SHADOWGAP_LOG_JSON", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "jobs.celery_app:app", "beat", *args],
+        [sys.executable, "-m", "celery", "-A", "shadowgap.worker.app:app", "beat", *args],
         cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,  # the banner

@@ -1,6 +1,6 @@
 """The demo's traffic, end to end through the domain functions the jobs call: a routing-share
 shift and a quality drop injected into the small tenant are detected there and nowhere else,
-and its alerts' evidence blames the router, as injected (see service/demo/traffic.py).
+and its alerts' evidence blames the router, as injected (see shadowgap/cli/demo/traffic.py).
 
 Ingest goes through the HTTP API; shadow runs (recorded GPT-4 answers), judging and the
 detectors run in-process in event order, as the worker would run them, so the test stays
@@ -14,16 +14,16 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from alerts.lifecycle import open_or_update
-from service import models
-from service.config import get_settings
-from service.db import session_scope
-from service.demo.traffic import load_pairs, simulate
-from service.drift.store import update_segment
-from service.judging.factory import judge_for_segment
-from service.judging.score import score_event
-from service.llm.factory import make_flagship_client
-from service.shadow import run_shadow
+from shadowgap.alerts.lifecycle import open_or_update
+from shadowgap.cli.demo.traffic import load_pairs, simulate
+from shadowgap.config import get_settings
+from shadowgap.db import models
+from shadowgap.db.engine import session_scope
+from shadowgap.drift.store import update_segment
+from shadowgap.judging.factory import judge_for_segment
+from shadowgap.judging.score import score_event
+from shadowgap.llm.factory import make_flagship_client
+from shadowgap.shadow.runs import run_shadow
 from tests.conftest import GSM8K_CSV, auth
 
 
@@ -90,7 +90,7 @@ def test_regression_is_caught_in_the_small_tenant_only(
         at_event_pk is not None and at_event_pk >= shift_pk for _, _, at_event_pk in detected
     )
 
-    # Each alert's evidence says why, as injected (service/demo/traffic.py): the raised
+    # Each alert's evidence says why, as injected (shadowgap/cli/demo/traffic.py): the raised
     # threshold, the router sending more of the tenant cheap, is the largest part of the rise
     # in expected flagship wins per request. The routing-share alert's windows show it clearly;
     # the quality-gap alert's after-window is the stretch where the flagship won most, so the
@@ -113,7 +113,7 @@ def test_regression_is_caught_in_the_small_tenant_only(
     # slice discovery reports over the last week of event time. (Others can be real too: the
     # cheap model's answers to longer GSM8K questions lose more often everywhere, and a
     # prompt_length slice has been reported above it on a live demo run.)
-    from service.slices.discovery import discover
+    from shadowgap.slices.discovery import discover
 
     with session_scope() as session:
         summary = discover(session, settings, datetime.now(UTC))

@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime
 from statistics import fmean
 
-from service.demo.traffic import (
+from shadowgap.cli.demo.traffic import (
     REGRESSING_TENANT,
     TENANT_SHARES,
     THRESHOLD,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from service.config import get_settings
-from service.db import session_scope
-from service.drift.store import segments_with_new_data, update_segment
+from shadowgap.config import get_settings
+from shadowgap.db.engine import session_scope
+from shadowgap.drift.store import segments_with_new_data, update_segment
 from tests.conftest import auth
 from tests.factories import native_event
 
@@ -15,7 +15,7 @@ from tests.factories import native_event
 def _ids_by_key() -> dict[str, int]:
     from sqlalchemy import select
 
-    from service import models
+    from shadowgap.db import models
 
     with session_scope() as session:
         return dict(session.execute(select(models.Segment.key, models.Segment.id)).all())

@@ -12,8 +12,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from service import models
-from service.db import session_scope
+from shadowgap.db import models
+from shadowgap.db.engine import session_scope
 from tests.alerts.alert_receiver import Receiver
 from tests.alerts.formats import pagerduty_problems, slack_problems
 from tests.conftest import auth, wait_for

@@ -20,8 +20,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from service import models
-from service.db import session_scope
+from shadowgap.db import models
+from shadowgap.db.engine import session_scope
 from tests.conftest import ROOT, auth, wait_for
 from tests.factories import native_event
 from tests.flagship_stub import CountingFlagship
@@ -90,7 +90,7 @@ def start_beat(tmp_path: Path) -> Iterator[object]:
         workdir = tmp_path / "beat"
         workdir.mkdir(exist_ok=True)
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "jobs.celery_app:app", "beat"],
+            [sys.executable, "-m", "celery", "-A", "shadowgap.worker.app:app", "beat"],
             cwd=workdir,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.DEVNULL,
@@ -179,7 +179,7 @@ def test_redis_restarted_empty_under_a_busy_worker_loses_nothing(
             noise_floor_fraction=0.3,
         )
         migrate(postgres_url)
-        from service.api.app import create_app
+        from shadowgap.api.app import create_app
 
         worker = start_worker()
         beat = start_beat()

@@ -10,11 +10,11 @@ import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from service import models
-from service.config import Settings
-from service.db import session_scope
-from service.errors import FlagshipNotConfigured
-from service.llm.factory import build_flagship_client, flagship_problem
+from shadowgap.config import Settings
+from shadowgap.db import models
+from shadowgap.db.engine import session_scope
+from shadowgap.errors import FlagshipNotConfigured
+from shadowgap.llm.factory import build_flagship_client, flagship_problem
 from tests.conftest import GSM8K_CSV, auth, reset_all_caches, wait_for
 from tests.factories import native_event
 

@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
-from service import models
-from service.api.auth import sign
-from service.db import session_scope
+from shadowgap.api.auth.signing import sign
+from shadowgap.db import models
+from shadowgap.db.engine import session_scope
 from tests.conftest import auth
 from tests.factories import native_event, stream
 

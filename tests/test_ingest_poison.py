@@ -21,12 +21,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from service import models
-from service.db import session_scope
-from service.errors import InvalidInput
-from service.ingest.store import IngestRequest, StoredBatch
-from service.ingest.writer import GroupWriter
-from service.schemas import TrafficEvent, Usage
+from shadowgap.db import models
+from shadowgap.db.engine import session_scope
+from shadowgap.errors import InvalidInput
+from shadowgap.ingest.store import IngestRequest, StoredBatch
+from shadowgap.ingest.writer import GroupWriter
+from shadowgap.schemas import TrafficEvent, Usage
 from tests.conftest import auth
 from tests.factories import native_event
 from tests.ingest.test_otlp import openinference_span, otlp_json

@@ -19,12 +19,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from service import models
-from service.config import get_settings
-from service.db import session_scope
-from service.drift import update_segment
-from service.ingest.store import IngestRequest, clear_caches, store_requests
-from service.schemas import TrafficEvent
+from shadowgap.config import get_settings
+from shadowgap.db import models
+from shadowgap.db.engine import session_scope
+from shadowgap.drift import update_segment
+from shadowgap.ingest.store import IngestRequest, clear_caches, store_requests
+from shadowgap.schemas import TrafficEvent
 from tests.conftest import POSTGRES_SERVER, auth, migrate
 from tests.factories import native_event
 
@@ -110,7 +110,7 @@ def second_postgres_url() -> Iterator[str]:
     with psycopg.connect(admin_dsn, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     yield f"{POSTGRES_SERVER.rsplit('/', 1)[0]}/{name}"
-    from service.db import reset_caches
+    from shadowgap.db.engine import reset_caches
 
     reset_caches()
     with psycopg.connect(admin_dsn, autocommit=True) as admin:

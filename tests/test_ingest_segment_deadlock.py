@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-from service.config import get_settings
-from service.db import session_scope
-from service.ingest.store import IngestRequest, clear_caches, store_requests
-from service.schemas import TrafficEvent
+from shadowgap.config import get_settings
+from shadowgap.db.engine import session_scope
+from shadowgap.ingest.store import IngestRequest, clear_caches, store_requests
+from shadowgap.schemas import TrafficEvent
 from tests.factories import native_event
 
 ROUNDS = 6

@@ -10,9 +10,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
-from service.db import make_engine
-from service.migrate import downgrade, upgrade
-from service.models import Base, Segment
+from shadowgap.db.engine import make_engine
+from shadowgap.db.migrate import downgrade, upgrade
+from shadowgap.db.models import Base, Segment
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.config import Settings
+from shadowgap.config import Settings
 from tests.conftest import ROOT
 
 

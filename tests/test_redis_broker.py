@@ -8,15 +8,15 @@ from __future__ import annotations
 import redis
 from kombu import Connection, Exchange, Queue
 
-from service.config import Settings
-from service.queue import celery_config
+from shadowgap.config import Settings
+from shadowgap.worker.queue import celery_config
 
 
 def test_restoring_from_a_detached_channel_neither_crashes_nor_loses(redis_url: str) -> None:
     celery_config(Settings(broker_url=redis_url))  # installs the transport, as every app does
     queue = Queue("faults", Exchange("faults"), routing_key="faults")
     connection = Connection(redis_url)
-    assert type(connection.transport).__module__ == "service.redis_broker"
+    assert type(connection.transport).__module__ == "shadowgap.worker.redis_broker"
     with connection.Producer() as producer:
         producer.publish({"job": 1}, exchange=queue.exchange, routing_key="faults", declare=[queue])
     channel = connection.channel()

@@ -15,10 +15,10 @@ import pytest
 import uvicorn
 from sqlalchemy import func, select
 
-from service import models
-from service.api.app import create_app
-from service.db import session_scope
-from service.replay import Sender, replay_file
+from shadowgap.api.app import create_app
+from shadowgap.cli.replay import Sender, replay_file
+from shadowgap.db import models
+from shadowgap.db.engine import session_scope
 from tests.alerts.alert_receiver import Receiver
 from tests.conftest import API_KEY
 from tests.factories import native_event

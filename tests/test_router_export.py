@@ -11,9 +11,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from benchmarks.attribution_scenarios import BASE, generate
-from service.cli import app
-from service.db import session_scope
-from service.models import Segment, ShadowRun, Verdict
+from shadowgap.cli.main import app
+from shadowgap.db.engine import session_scope
+from shadowgap.db.models import Segment, ShadowRun, Verdict
 from tests.attribution.store import store_period
 
 START = datetime(2026, 11, 2, tzinfo=UTC)

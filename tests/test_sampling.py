@@ -6,10 +6,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from service import models
-from service.config import Settings
-from service.db import session_scope
-from service.sampling import (
+from shadowgap.config import Settings
+from shadowgap.db import models
+from shadowgap.db.engine import session_scope
+from shadowgap.shadow.sampling import (
     TrafficTotals,
     allocation_probability,
     decide,
@@ -110,7 +110,7 @@ def test_power_allocation_spends_a_rich_budget_and_flags_underpowered() -> None:
 def test_a_replay_draws_the_same_sample(tmp_path, configure) -> None:  # type: ignore[no-untyped-def]
     """The same traffic, sent again into a fresh deployment, is sampled identically: the
     allocation refreshes at the same points of the traffic, not on a timer."""
-    from service.api.app import create_app
+    from shadowgap.api.app import create_app
     from tests.conftest import API_KEY, migrate
 
     tenants = ["acme"] * 12 + ["globex"] * 5 + ["hooli"]
@@ -143,8 +143,8 @@ def test_a_replay_draws_the_same_sample(tmp_path, configure) -> None:  # type: i
 def test_router_errors_are_not_shadowed_but_count_as_errors(
     any_db: str, configure, client: TestClient
 ) -> None:
-    from service.config import get_settings
-    from service.drift.store import update_segment
+    from shadowgap.config import get_settings
+    from shadowgap.drift.store import update_segment
 
     configure(sampling_budget_fraction=1.0, sampling_warmup_events=0)
     answered = [native_event(f"ok-{i}", row=i) for i in range(12)]

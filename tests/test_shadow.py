@@ -10,16 +10,16 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import models
-from service.config import Settings
-from service.costs import budget_exhausted, costs_by_segment, record_cost, spent_today
-from service.db import make_engine
-from service.errors import FlagshipError
-from service.judging.answer_match import AnswerMatchJudge
-from service.judging.score import judge_plan, plan_scoring, score_event, store_verdicts
-from service.llm.base import attempts_of
-from service.llm.recorded import RecordedClient
-from service.shadow import (
+from shadowgap.config import Settings
+from shadowgap.db import models
+from shadowgap.db.engine import make_engine
+from shadowgap.errors import FlagshipError
+from shadowgap.judging.answer_match import AnswerMatchJudge
+from shadowgap.judging.score import judge_plan, plan_scoring, score_event, store_verdicts
+from shadowgap.llm.base import attempts_of
+from shadowgap.llm.recorded import RecordedClient
+from shadowgap.shadow.costs import budget_exhausted, costs_by_segment, record_cost, spent_today
+from shadowgap.shadow.runs import (
     ShadowRequest,
     call_flagship,
     prepare_shadow,

@@ -11,10 +11,11 @@ import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from service import models, queue
-from service.db import get_sessionmaker, session_scope
-from service.ingest.enqueue import decisions_to_resend, mark_enqueued
-from service.shadow import claim_decision, release_decision
+from shadowgap.db import models
+from shadowgap.db.engine import get_sessionmaker, session_scope
+from shadowgap.shadow.enqueue import decisions_to_resend, mark_enqueued
+from shadowgap.shadow.runs import claim_decision, release_decision
+from shadowgap.worker import queue
 from tests.conftest import auth, wait_for
 from tests.factories import native_event
 from tests.flagship_stub import CountingFlagship

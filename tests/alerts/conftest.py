@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.delivery import claim_delivery, record_outcome, send_claimed
-from service.config import Settings
-from service.db import make_engine
-from service.errors import DeliveryError
-from service.models import Base, DriftEvent, Segment, ShadowRun, TrafficEvent, Verdict
+from shadowgap.alerts.delivery import claim_delivery, record_outcome, send_claimed
+from shadowgap.config import Settings
+from shadowgap.db.engine import make_engine
+from shadowgap.db.models import Base, DriftEvent, Segment, ShadowRun, TrafficEvent, Verdict
+from shadowgap.errors import DeliveryError
 from tests.alerts.alert_receiver import Receiver
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)

@@ -15,10 +15,10 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.delivery import pending_deliveries
-from alerts.lifecycle import observe, open_or_update
-from service.errors import DeliveryError
-from service.models import Delivery, DeliveryAttempt
+from shadowgap.alerts.delivery import pending_deliveries
+from shadowgap.alerts.lifecycle import observe, open_or_update
+from shadowgap.db.models import Delivery, DeliveryAttempt
+from shadowgap.errors import DeliveryError
 from tests.alerts.alert_receiver import Receiver
 from tests.alerts.conftest import (
     NOW,

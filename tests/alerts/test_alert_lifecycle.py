@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts import lifecycle
-from alerts.lifecycle import (
+from shadowgap.alerts import lifecycle
+from shadowgap.alerts.lifecycle import (
     acknowledge,
     check_no_data,
     list_alerts,
@@ -18,8 +18,8 @@ from alerts.lifecycle import (
     open_or_update,
     resolve,
 )
-from service.errors import Conflict, InvalidInput, NotFound
-from service.models import Alert, Delivery, DetectorState
+from shadowgap.db.models import Alert, Delivery, DetectorState
+from shadowgap.errors import Conflict, InvalidInput, NotFound
 from tests.alerts.conftest import NOW, add_drift, add_segment, make_settings
 from tests.alerts.formats import pagerduty_problems, slack_problems
 

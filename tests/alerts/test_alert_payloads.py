@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from alerts.evidence import build_drift_evidence
-from alerts.pagerduty import build_pagerduty, dedup_key
-from alerts.routing import RoutingRule, channels_for, parse_routes, select_channels
-from alerts.slack import build_slack, escape, fit
-from alerts.webhook import build_webhook
-from service.errors import InvalidInput
-from service.models import Alert
-from service.stats.estimates import normal_interval, wilson_interval
+from shadowgap.alerts.channels.pagerduty import build_pagerduty, dedup_key
+from shadowgap.alerts.channels.slack import build_slack, escape, fit
+from shadowgap.alerts.channels.webhook import build_webhook
+from shadowgap.alerts.evidence import build_drift_evidence
+from shadowgap.alerts.routing import RoutingRule, channels_for, parse_routes, select_channels
+from shadowgap.db.models import Alert
+from shadowgap.errors import InvalidInput
+from shadowgap.stats.estimates import normal_interval, wilson_interval
 from tests.alerts.conftest import NOW, add_drift, add_event, add_segment, make_settings
 from tests.alerts.formats import pagerduty_problems, slack_problems
 
@@ -108,7 +108,7 @@ def test_event_signal_examples_fall_back_to_recent_cheap_requests(
 
 
 def test_confidence_intervals() -> None:
-    """The evidence uses the one stats module's intervals (service/stats/estimates.py)."""
+    """The evidence uses the one stats module's intervals (shadowgap/stats/estimates.py)."""
     rate = wilson_interval(0.05 * 800, 800)
     assert (rate.low, rate.high) == (
         pytest.approx(0.03693, abs=2e-5),

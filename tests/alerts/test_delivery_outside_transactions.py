@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
-from alerts.lifecycle import open_or_update
-from service.config import get_settings
-from service.db import session_scope
-from service.models import Delivery
+from shadowgap.alerts.lifecycle import open_or_update
+from shadowgap.config import get_settings
+from shadowgap.db.engine import session_scope
+from shadowgap.db.models import Delivery
 from tests.alerts.alert_receiver import Received, Receiver
 from tests.alerts.conftest import SLACK_PATH, add_drift, add_event, add_segment
 from tests.conftest import auth
@@ -44,7 +44,7 @@ def test_a_slow_slack_does_not_block_ingest(embedded: str, configure, client: Te
             drift = add_drift(session, segment, at_event_pk=event.id, when=now)
             (delivery_id,) = open_or_update(session, drift.id, get_settings(), now)
 
-        from jobs.alerting import deliver
+        from shadowgap.alerts.tasks import deliver
 
         results: list[str] = []
         sender = threading.Thread(target=lambda: results.append(deliver(delivery_id)))

@@ -17,9 +17,9 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from service import models
-from service.api.app import create_app
-from service.db import get_sessionmaker
+from shadowgap.api.app import create_app
+from shadowgap.db import models
+from shadowgap.db.engine import get_sessionmaker
 from tests.conftest import ADMIN_KEY, READ_KEY, auth
 
 # /readyz/workers is the readiness probe of the workers: open like /readyz, for orchestrators.

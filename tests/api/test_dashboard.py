@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from service import models
-from service.db import make_engine
-from service.models import Base
+from shadowgap.db import models
+from shadowgap.db.engine import make_engine
+from shadowgap.db.models import Base
 from tests.conftest import auth
 from tests.reporting.synthetic import (
     DASHBOARD_SHIFTED,
@@ -226,7 +226,8 @@ def test_segment_key_with_slash_and_window(client: TestClient) -> None:
     assert response.status_code == 200
     assert DASHBOARD_SLASHED in response.text
     assert "1 h buckets" in response.text
-    # Alert links keep '=' readable (alerts.evidence.dashboard_link): the route takes both.
+    # Alert links keep '=' readable (shadowgap.alerts.evidence.dashboard_link): the route takes
+    # both.
     assert client.get(f"/segments/{DASHBOARD_SHIFTED}").status_code == 200
 
 
@@ -275,7 +276,7 @@ def test_static_files(client: TestClient) -> None:
 
 def test_dashboard_imports_no_heavy_modules() -> None:
     code = (
-        "import sys, service.api.dashboard; "
+        "import sys, shadowgap.api.dashboard.pages; "
         "print(sorted(m for m in ('evidently', 'celery', 'llama_cpp') if m in sys.modules))"
     )
     out = subprocess.run(

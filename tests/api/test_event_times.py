@@ -10,8 +10,8 @@ from urllib.parse import quote
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from service import models
-from service.db import session_scope
+from shadowgap.db import models
+from shadowgap.db.engine import session_scope
 from tests.conftest import auth
 from tests.factories import native_event
 

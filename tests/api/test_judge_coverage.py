@@ -10,10 +10,10 @@ from urllib.parse import quote
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from service import models
-from service.db import session_scope
-from service.judging.answer_match import AnswerMatchJudge
-from service.judging.datasets import load_gsm8k, load_mtbench
+from shadowgap.db import models
+from shadowgap.db.engine import session_scope
+from shadowgap.judging.answer_match import AnswerMatchJudge
+from shadowgap.judging.datasets import load_gsm8k, load_mtbench
 from tests.conftest import auth
 from tests.factories import native_event
 

@@ -21,8 +21,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from service.api.app import create_app
-from service.api.routes import ingest as ingest_routes
+from shadowgap.api.app import create_app
+from shadowgap.api.routes import ingest as ingest_routes
 from tests.conftest import auth
 from tests.factories import native_event
 from tests.throwaway_postgres import free_port

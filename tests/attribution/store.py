@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 import numpy as np
 from sqlalchemy.orm import Session
 
-from service.attribution.periods import Period
-from service.models import Segment, TrafficEvent, Verdict
+from shadowgap.attribution.periods import Period
+from shadowgap.db.models import Segment, TrafficEvent, Verdict
 
 
 def store_period(

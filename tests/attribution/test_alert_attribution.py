@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.evidence import build_drift_evidence
-from alerts.lifecycle import observe, open_or_update, refresh_attribution
-from alerts.pagerduty import build_pagerduty
-from alerts.slack import build_slack
 from benchmarks.attribution_scenarios import BASE, SCENARIOS, generate
-from service.config import get_settings
-from service.db import session_scope
-from service.models import Alert, Verdict
+from shadowgap.alerts.channels.pagerduty import build_pagerduty
+from shadowgap.alerts.channels.slack import build_slack
+from shadowgap.alerts.evidence import build_drift_evidence
+from shadowgap.alerts.lifecycle import observe, open_or_update, refresh_attribution
+from shadowgap.config import get_settings
+from shadowgap.db.engine import session_scope
+from shadowgap.db.models import Alert, Verdict
 from tests.alerts.conftest import NOW, ROUTING_KEY, add_drift, add_segment
 from tests.alerts.formats import pagerduty_problems, slack_problems
 from tests.alerts.test_alert_payloads import make_alert

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from benchmarks.attribution_scenarios import BASE, SCENARIOS, generate
-from service.db import session_scope
-from service.models import Segment
+from shadowgap.db.engine import session_scope
+from shadowgap.db.models import Segment
 from tests.attribution.store import store_period
 from tests.conftest import auth
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from benchmarks.attribution_scenarios import BASE, SCENARIOS, Params, generate
-from service.attribution.bands import routing_boundary
-from service.attribution.decomposition import decompose
-from service.attribution.explain import explain_periods
-from service.attribution.latency import attribute_latency
+from shadowgap.attribution.bands import routing_boundary
+from shadowgap.attribution.decomposition import decompose
+from shadowgap.attribution.explain import explain_periods
+from shadowgap.attribution.latency import attribute_latency
 
 N = 6000
 

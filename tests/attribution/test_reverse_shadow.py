@@ -10,9 +10,10 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from service import models, queue
-from service.db import session_scope
-from service.sampling import hash_unit
+from shadowgap.db import models
+from shadowgap.db.engine import session_scope
+from shadowgap.shadow.sampling import hash_unit
+from shadowgap.worker import queue
 from tests.conftest import auth, wait_for
 from tests.factories import gsm8k_rows, native_event
 

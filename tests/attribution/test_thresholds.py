@@ -13,16 +13,11 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from benchmarks.attribution_scenarios import BASE, generate, noise_pairs, reverse_pairs
-from service.attribution.thresholds import (
-    JudgedPairs,
-    recommend,
-    threshold_table,
-    upper_bound,
-)
-from service.cli import app
-from service.db import session_scope
-from service.models import Segment, Verdict
-from service.stats.excess_gap import WeightedSums
+from shadowgap.attribution.thresholds import JudgedPairs, recommend, threshold_table, upper_bound
+from shadowgap.cli.main import app
+from shadowgap.db.engine import session_scope
+from shadowgap.db.models import Segment, Verdict
+from shadowgap.stats.excess_gap import WeightedSums
 from tests.attribution.store import store_period
 from tests.conftest import auth
 

@@ -11,10 +11,10 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from benchmarks.attribution_scenarios import BASE, SCENARIOS, generate
-from service.config import get_settings
-from service.db import session_scope
-from service.models import Segment
-from service.reporting import build_weekly_report
+from shadowgap.config import get_settings
+from shadowgap.db.engine import session_scope
+from shadowgap.db.models import Segment
+from shadowgap.reporting import build_weekly_report
 from tests.attribution.store import store_period
 from tests.conftest import auth
 

@@ -18,11 +18,11 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from service import models
-from service.api.access import AdminAccess
-from service.config import Settings
-from service.db import make_engine
-from service.models import Base
+from shadowgap.api.auth.access import AdminAccess
+from shadowgap.config import Settings
+from shadowgap.db import models
+from shadowgap.db.engine import make_engine
+from shadowgap.db.models import Base
 from tests.browser.cdp import CHROMIUM, Browser
 from tests.conftest import ADMIN_KEY, READ_KEY, require
 from tests.reporting.synthetic import (
@@ -235,7 +235,7 @@ def test_alert_buttons_call_the_api_and_reload(
 
 
 def test_reports_list_and_evidently_report(browser: Browser, base_url: str, engine: Engine) -> None:
-    from service.reporting import build_weekly_report
+    from shadowgap.reporting import build_weekly_report
 
     with Session(engine) as session:
         report = build_weekly_report(session, NOW - timedelta(days=7), NOW, Settings(), workers=1)

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.config import Settings
-from service.db import make_engine
-from service.models import Base, Segment, TrafficEvent, Verdict
+from shadowgap.config import Settings
+from shadowgap.db.engine import make_engine
+from shadowgap.db.models import Base, Segment, TrafficEvent, Verdict
 
 T0 = datetime(2025, 1, 6, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from service.drift import (
+from shadowgap.drift import (
     BernoulliCUSUM,
     arl0_per_detector,
     bernoulli_arl,
@@ -17,7 +17,7 @@ from service.drift import (
     gaussian_threshold,
     siegmund_arl,
 )
-from service.drift.budget import (
+from shadowgap.drift.budget import (
     bernoulli_arl_vector,
     bernoulli_lattice,
     bernoulli_threshold,

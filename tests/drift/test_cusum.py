@@ -8,14 +8,14 @@ import random
 
 import pytest
 
-from service.drift import (
+from shadowgap.drift import (
     BernoulliCUSUM,
     GaussianCUSUM,
     TwoSidedCUSUM,
     arl0_per_detector,
     design_bernoulli_cusum,
 )
-from service.drift.budget import bernoulli_arl
+from shadowgap.drift.budget import bernoulli_arl
 
 
 def first_detection(detector: object, stream: list) -> int | None:

@@ -8,15 +8,15 @@ import importlib
 import pytest
 
 MODULES = [
-    "service.drift.budget",
-    "service.drift.bernoulli_cusum",
-    "service.drift.gaussian_cusum",
-    "service.drift.two_sided",
-    "service.drift.glr",
-    "service.drift.self_starting",
-    "service.drift.registry",
-    "service.stats.estimates",
-    "service.drift.signals",
+    "shadowgap.drift.budget",
+    "shadowgap.drift.bernoulli_cusum",
+    "shadowgap.drift.gaussian_cusum",
+    "shadowgap.drift.two_sided",
+    "shadowgap.drift.glr",
+    "shadowgap.drift.self_starting",
+    "shadowgap.drift.registry",
+    "shadowgap.stats.estimates",
+    "shadowgap.drift.signals",
 ]
 
 

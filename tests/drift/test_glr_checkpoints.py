@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from service.drift import codec
-from service.drift.glr import MAX_CHECKPOINTS, BernoulliGLR
+from shadowgap.drift import codec
+from shadowgap.drift.glr import MAX_CHECKPOINTS, BernoulliGLR
 
 CHANGE = 2000
 

@@ -7,8 +7,8 @@ import random
 import pytest
 from river.base import BinaryDriftDetector, DriftDetector
 
-from service.drift import DETECTORS, BernoulliCUSUM, TwoSidedCUSUM, build_detector
-from service.drift.registry import BINARY_DETECTORS, retarget
+from shadowgap.drift import DETECTORS, BernoulliCUSUM, TwoSidedCUSUM, build_detector
+from shadowgap.drift.registry import BINARY_DETECTORS, retarget
 
 
 @pytest.mark.parametrize("name", sorted(DETECTORS))

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.config import Settings
-from service.db import make_engine
-from service.drift import SIGNALS, segment_signal_views, update_segment
-from service.models import Base, DetectorState, DriftEvent, TrafficEvent
+from shadowgap.config import Settings
+from shadowgap.db.engine import make_engine
+from shadowgap.db.models import Base, DetectorState, DriftEvent, TrafficEvent
+from shadowgap.drift import SIGNALS, segment_signal_views, update_segment
 
 SHIFT_AT = 1000
 
@@ -378,8 +378,8 @@ def test_a_batch_of_verdicts_is_fed_in_event_order() -> None:
     from datetime import UTC, datetime, timedelta
     from random import Random
 
-    from service.drift.state import SignalState
-    from service.drift.store import _feed_verdicts
+    from shadowgap.drift.state import SignalState
+    from shadowgap.drift.store import _feed_verdicts
 
     start = datetime(2026, 11, 2, tzinfo=UTC)
     rng = Random(3)

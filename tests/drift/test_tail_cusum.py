@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import random
 
-from service.drift import SIGNALS, build_detector
-from service.drift.codec import dumps, loads
+from shadowgap.drift import SIGNALS, build_detector
+from shadowgap.drift.codec import dumps, loads
 
 
 def _latency(rng: random.Random, slow_share: float) -> float:

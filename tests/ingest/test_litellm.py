@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from service.errors import InvalidInput
-from service.ingest.litellm import litellm_to_event, parse_litellm
-from service.schemas import TrafficEvent
+from shadowgap.errors import InvalidInput
+from shadowgap.ingest.litellm import litellm_to_event, parse_litellm
+from shadowgap.schemas import TrafficEvent
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "litellm"
 # Independent of the module's own filter, so the test does not grade the code with itself.

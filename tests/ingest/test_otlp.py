@@ -11,11 +11,11 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from pydantic import ValidationError
 
-from service.config import Settings
-from service.errors import InvalidInput
-from service.ingest.otlp import ParsedTraces, decode_json, decode_protobuf, parse_request
-from service.ingest.store import is_cheap
-from service.schemas import TrafficEvent
+from shadowgap.config import Settings
+from shadowgap.errors import InvalidInput
+from shadowgap.ingest.otlp import ParsedTraces, decode_json, decode_protobuf, parse_request
+from shadowgap.ingest.store import is_cheap
+from shadowgap.schemas import TrafficEvent
 from tests.factories import CHEAP_MODEL, FLAGSHIP_MODEL, gsm8k_rows
 from tests.ingest.fake_router import CONVENTIONS, SYSTEM_PROMPT, Call, FakeRouter
 

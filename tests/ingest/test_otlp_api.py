@@ -23,8 +23,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from service import models
-from service.db import session_scope
+from shadowgap.db import models
+from shadowgap.db.engine import session_scope
 from tests.conftest import API_KEY, auth
 from tests.ingest.fake_router import FakeRouter
 from tests.ingest.test_otlp import CHEAP_ROW, HARD_ROW, openinference_span, otlp_json
@@ -42,7 +42,7 @@ def _free_port() -> int:
 @pytest.fixture
 def server(any_db: str) -> Iterator[str]:
     """The app under uvicorn on a free port, in a thread of the test process."""
-    from service.api.app import create_app
+    from shadowgap.api.app import create_app
 
     port = _free_port()
     config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
@@ -224,7 +224,7 @@ def test_partial_success_names_rejected_spans_and_stores_the_rest(server: str) -
     }
     body = otlp_json([openinference_span("0000000000000001", "What is 2+2?", "4"), no_prompt])
     # As protobuf too: the partial success is a field of the protobuf response.
-    from service.ingest.otlp import decode_json
+    from shadowgap.ingest.otlp import decode_json
 
     wire = decode_json(body).SerializeToString()
     response = httpx.post(f"{server}/v1/traces", content=wire, headers={**AUTH, **PROTOBUF})

@@ -19,7 +19,7 @@ def routellm_dir() -> Path:
 @pytest.fixture(scope="session")
 def smollm2_path() -> Path:
     # Imported before llama_cpp: the client module sets OpenMP's wait policy first.
-    from service.llm.llama_cpp_client import packaged_model_path
+    from shadowgap.llm.llama_cpp_client import packaged_model_path
 
     try:
         import llama_cpp  # noqa: F401

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from service.judging.answer_match import AnswerMatchJudge
-from service.judging.datasets import GsmRow, load_gsm8k
-from service.judging.extract import extract_answer
+from shadowgap.judging.answer_match import AnswerMatchJudge
+from shadowgap.judging.datasets import GsmRow, load_gsm8k
+from shadowgap.judging.extract import extract_answer
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from service.judging.answer_match import AnswerMatchJudge
-from service.judging.choices import parse_options, read_choice
-from service.judging.datasets import GsmRow, load_gsm8k, load_mtbench
-from service.judging.extract import extract_answer
+from shadowgap.judging.answer_match import AnswerMatchJudge
+from shadowgap.judging.choices import parse_options, read_choice
+from shadowgap.judging.datasets import GsmRow, load_gsm8k, load_mtbench
+from shadowgap.judging.extract import extract_answer
 
 QUESTION = "Which city is the capital of France?\nA) London\nB) Paris\nC) Rome\nD) Berlin"
 OPTION_TEXT = {"A": "London", "B": "Paris", "C": "Rome", "D": "Berlin"}

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from service.config import Settings
-from service.judging.answer_match import AnswerMatchJudge
-from service.judging.datasets import load_gsm8k, load_mtbench, parse_judge_prompt
-from service.judging.evaluate import (
+from shadowgap.config import Settings
+from shadowgap.judging.answer_match import AnswerMatchJudge
+from shadowgap.judging.datasets import load_gsm8k, load_mtbench, parse_judge_prompt
+from shadowgap.judging.evaluate import (
     cohens_kappa,
     evaluate_gsm8k,
     evaluate_mtbench,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from service.config import Settings
-from service.judging.answer_match import AnswerMatchJudge
-from service.judging.factory import judge_for_segment, judge_name_for_segment
+from shadowgap.config import Settings
+from shadowgap.judging.answer_match import AnswerMatchJudge
+from shadowgap.judging.factory import judge_for_segment, judge_name_for_segment
 
 
 def test_longest_prefix_wins() -> None:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from service.judging.datasets import GsmRow, load_gsm8k
-from service.judging.evaluate import evaluate_gsm8k
-from service.judging.pairwise import PROMPT_VERSION as PAIRWISE_VERSION
-from service.judging.pairwise import PairwiseJudge, parse_choice
-from service.judging.reference import ReferenceJudge, gap_from_grade, parse_grade
-from service.llm.llama_cpp_client import LlamaCppClient
+from shadowgap.judging.datasets import GsmRow, load_gsm8k
+from shadowgap.judging.evaluate import evaluate_gsm8k
+from shadowgap.judging.pairwise import PROMPT_VERSION as PAIRWISE_VERSION
+from shadowgap.judging.pairwise import PairwiseJudge, parse_choice
+from shadowgap.judging.reference import ReferenceJudge, gap_from_grade, parse_grade
+from shadowgap.llm.llama_cpp_client import LlamaCppClient
 
 
 @pytest.fixture(scope="module")

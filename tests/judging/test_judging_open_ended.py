@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from service.judging.answer_match import SHORT_ANSWER_WORDS, AnswerMatchJudge
-from service.judging.datasets import load_gsm8k, load_mtbench
-from service.judging.extract import extract_answer
+from shadowgap.judging.answer_match import SHORT_ANSWER_WORDS, AnswerMatchJudge
+from shadowgap.judging.datasets import load_gsm8k, load_mtbench
+from shadowgap.judging.extract import extract_answer
 
 ESSAY_QUESTION = "Write a short blog post about a trip to Hawaii."
 FLAGSHIP_ESSAY = (

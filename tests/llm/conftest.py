@@ -21,6 +21,6 @@ def smollm2_path() -> Path:
     # Imported before llama_cpp: the client module sets OpenMP's wait policy first.
     import llama_cpp  # noqa: F401 - a project dependency: failing to import is a failure
 
-    from service.llm.llama_cpp_client import packaged_model_path
+    from shadowgap.llm.llama_cpp_client import packaged_model_path
 
     return packaged_model_path()

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from service.config import Settings
-from service.errors import FlagshipError
-from service.llm.base import ChatClient
-from service.llm.factory import make_flagship_client, reset_flagship_clients
-from service.llm.llama_cpp_client import LlamaCppClient, loaded_models
+from shadowgap.config import Settings
+from shadowgap.errors import FlagshipError
+from shadowgap.llm.base import ChatClient
+from shadowgap.llm.factory import make_flagship_client, reset_flagship_clients
+from shadowgap.llm.llama_cpp_client import LlamaCppClient, loaded_models
 
 pytestmark = pytest.mark.llama
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.config import Settings
-from service.errors import FlagshipError
-from service.llm.factory import build_flagship_client
+from shadowgap.config import Settings
+from shadowgap.errors import FlagshipError
+from shadowgap.llm.factory import build_flagship_client
 
 pytestmark = pytest.mark.llama
 
@@ -54,7 +54,7 @@ def llama_server(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory) -
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            # Spinning OpenMP threads crawl on shared cores (see service.llm.llama_cpp_client).
+            # Spinning OpenMP threads crawl on shared cores (see shadowgap.llm.llama_cpp_client).
             env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
         )
     base = f"http://127.0.0.1:{port}/v1"

@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from pydantic import SecretStr
 
-from service.errors import FlagshipError
-from service.llm.base import attempts_of
-from service.llm.limits import TokenBucket, backoff_delay, parse_retry_after
-from service.llm.openai_compat import OpenAICompatClient
+from shadowgap.errors import FlagshipError
+from shadowgap.llm.base import attempts_of
+from shadowgap.llm.limits import TokenBucket, backoff_delay, parse_retry_after
+from shadowgap.llm.openai_compat import OpenAICompatClient
 
 Reply = tuple[int, dict[str, str], dict[str, object] | None]
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from service.config import Settings
-from service.errors import FlagshipError
-from service.llm.base import ChatClient, last_user_text, prompt_key
-from service.llm.factory import make_flagship_client, reset_flagship_clients
-from service.llm.recorded import GSM8K_FLAGSHIP, RecordedClient
+from shadowgap.config import Settings
+from shadowgap.errors import FlagshipError
+from shadowgap.llm.base import ChatClient, last_user_text, prompt_key
+from shadowgap.llm.factory import make_flagship_client, reset_flagship_clients
+from shadowgap.llm.recorded import GSM8K_FLAGSHIP, RecordedClient
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
-from service import models
-from service.db import session_scope
+from shadowgap.db import models
+from shadowgap.db.engine import session_scope
 from tests.conftest import auth, wait_for
 from tests.factories import native_event
 
@@ -127,8 +127,8 @@ def test_redact_before_flagship_sends_the_redacted_prompt(
     # No original is kept at all: the flagship is sent the redacted prompt, which the
     # recorded flagship (keyed by the original) does not know.
     assert _pending() == 0
-    from service.config import get_settings
-    from service.shadow import prepare_shadow
+    from shadowgap.config import get_settings
+    from shadowgap.shadow.runs import prepare_shadow
 
     with session_scope() as session:
         pk = session.execute(select(models.TrafficEvent.id)).scalar_one()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.privacy.redaction import KINDS, redactor
+from shadowgap.privacy.redaction import KINDS, redactor
 
 ALL = redactor(KINDS)
 
@@ -83,7 +83,7 @@ def test_log_lines_are_redacted() -> None:
     import json
     import logging
 
-    from service.logging_setup import JsonFormatter
+    from shadowgap.logging_setup import JsonFormatter
 
     record = logging.makeLogRecord(
         {"msg": "flagship said: %s", "args": ("write to ceo@example.com",), "levelname": "ERROR"}

@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from service import models
-from service.cli import app as cli
-from service.config import get_settings
-from service.db import session_scope
-from service.privacy.retention import run_daily
+from shadowgap.cli.main import app as cli
+from shadowgap.config import get_settings
+from shadowgap.db import models
+from shadowgap.db.engine import session_scope
+from shadowgap.privacy.retention import run_daily
 from tests.conftest import auth
 from tests.factories import native_event
 

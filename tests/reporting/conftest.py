@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from service.db import make_engine
-from service.models import Base
+from shadowgap.db.engine import make_engine
+from shadowgap.db.models import Base
 from tests.reporting.synthetic import Profile, add_alert, populate
 
 START = datetime(2026, 11, 2, tzinfo=UTC)

@@ -18,12 +18,13 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, Integer, cast, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import models
-from service.api import errors, security
-from service.api.dashboard import router
-from service.api.deps import db_session, settings
-from service.api.routes import login
-from service.config import Settings
+from shadowgap.api import errors
+from shadowgap.api.auth import security
+from shadowgap.api.dashboard.pages import router
+from shadowgap.api.deps import db_session, settings
+from shadowgap.api.routes import login
+from shadowgap.config import Settings
+from shadowgap.db import models
 from tests.conftest import API_KEYS
 
 WEEK = timedelta(days=7)

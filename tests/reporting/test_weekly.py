@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from service import models
-from service.config import Settings
-from service.reporting import build_weekly_report, slack_summary
+from shadowgap.config import Settings
+from shadowgap.db import models
+from shadowgap.reporting import build_weekly_report, slack_summary
 from tests.reporting.conftest import QUIET, SHIFTED, SMALL, STABLE, START, WEEK
 
 SETTINGS = Settings(dashboard_url="https://shadowgap.example.com/")
@@ -196,7 +196,7 @@ def test_slack_summary_keeps_top_five_and_escapes() -> None:
 
 
 def test_forked_workers_give_the_same_results(report_engine: Engine, report: models.Report) -> None:
-    from service.reporting.drift_checks import plan_processes
+    from shadowgap.reporting.drift_checks import plan_processes
 
     if plan_processes(4, 2) < 2:
         pytest.skip("this process may not fork (threads running or daemonic)")

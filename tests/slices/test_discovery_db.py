@@ -10,12 +10,12 @@ import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
 
-from service import models
-from service.config import get_settings
-from service.db import session_scope
-from service.ingest.store import store_events
-from service.schemas import TrafficEvent
-from service.slices.discovery import discover
+from shadowgap.config import get_settings
+from shadowgap.db import models
+from shadowgap.db.engine import session_scope
+from shadowgap.ingest.store import store_events
+from shadowgap.schemas import TrafficEvent
+from shadowgap.slices.discovery import discover
 from tests.conftest import auth
 from tests.factories import native_event
 
@@ -82,7 +82,7 @@ def test_slice_found_listed_confirmed_and_alerted_once(production: str, configur
         first = discover(session, get_settings(), START + timedelta(days=7))
     assert first.pairs == 1200 and first.found and not first.confirmed
 
-    from service.api.app import create_app
+    from shadowgap.api.app import create_app
 
     with TestClient(create_app()) as anonymous:
         assert anonymous.get("/v1/slices").status_code == 401
@@ -177,7 +177,7 @@ def test_null_traffic_finds_and_alerts_nothing(production: str, configure) -> No
 
 
 def test_discover_task_runs_on_a_real_worker(production: str, configure, start_worker) -> None:
-    from service import queue
+    from shadowgap.worker import queue
     from tests.conftest import wait_for
 
     configure(database_url=production, slice_min_pairs=30)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from service.schemas import TrafficEvent
-from service.slices.features import (
+from shadowgap.schemas import TrafficEvent
+from shadowgap.slices.features import (
     cadence_bucket,
     compute_features,
     length_bucket,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from service.slices.lattice import (
+from shadowgap.slices.lattice import (
     Candidate,
     PairTable,
     SearchParams,

@@ -9,14 +9,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from service.drift import SIGNALS
-from service.drift.signals import (
-    event_values,
-    quality_stream,
-    traffic_gaps,
-)
-from service.stats.estimates import RecentWindow, WeightedMean, wilson_interval
-from service.stats.excess_gap import WeightedSums, excess_gap, sums_of
+from shadowgap.drift import SIGNALS
+from shadowgap.drift.signals import event_values, quality_stream, traffic_gaps
+from shadowgap.stats.estimates import RecentWindow, WeightedMean, wilson_interval
+from shadowgap.stats.excess_gap import WeightedSums, excess_gap, sums_of
 
 
 def test_weighted_mean_matches_direct_hajek_formula() -> None:
@@ -152,7 +148,7 @@ def test_quality_stream_weights_and_kinds() -> None:
 
 
 def test_every_signal_builds_its_detector() -> None:
-    from service.drift.state import SignalState
+    from shadowgap.drift.state import SignalState
 
     for spec in SIGNALS.values():
         state = SignalState(spec, arl0=1e6, window=10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.stats.excess_gap import MIN_SEGMENT_NOISE_PAIRS, WeightedSums, excess_gap
+from shadowgap.stats.excess_gap import MIN_SEGMENT_NOISE_PAIRS, WeightedSums, excess_gap
 
 
 def sums(y: np.ndarray, w: np.ndarray) -> WeightedSums:

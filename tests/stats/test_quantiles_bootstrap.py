@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.stats.bootstrap import bootstrap_intervals
-from service.stats.quantiles import weighted_quantile
+from shadowgap.stats.bootstrap import bootstrap_intervals
+from shadowgap.stats.quantiles import weighted_quantile
 
 
 def test_equal_weights_match_numpy_inverted_cdf() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.stats.shapley import shapley_decomposition
+from shadowgap.stats.shapley import shapley_decomposition
 
 
 def product(x: dict[str, float]) -> float:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from service.stats.two_sample import (
+from shadowgap.stats.two_sample import (
     SumArrays,
     benjamini_hochberg,
     excess_gap_greater,

@@ -1,0 +1,113 @@
+"""PagerDuty Events API v2 (alert events).
+
+A trigger carries ``payload`` (summary <= 1024 characters, source, severity in
+critical/error/warning/info, timestamp, component, group, class, custom_details) plus ``links``;
+a resolve carries only the ``dedup_key``. Trigger, re-notify and resolve of one alert share that
+``dedup_key`` (<= 255 characters), so PagerDuty folds them into one incident.
+
+The routing key is a secret: it is not stored in the Delivery payload but added by :func:`send`
+from the settings, which also lets a rotated key reach deliveries still pending.
+PagerDuty answers 202; 400 is final, 429 and 5xx are retried (its documented retry logic).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from shadowgap.alerts.channels.http import post
+from shadowgap.alerts.text import clip, fmt_window, headline, problem, segment_key, why_line
+from shadowgap.config import Settings
+from shadowgap.db.models import Alert
+from shadowgap.errors import DeliveryError
+
+MAX_SUMMARY = 1024
+MAX_DEDUP_KEY = 255
+DETAIL_TEXT_CHARS = 500
+PD_SEVERITIES = {"critical": "critical", "error": "error", "warning": "warning", "info": "info"}
+
+
+def dedup_key(alert: Alert, evidence: dict[str, Any]) -> str:
+    """Stable per alert: segment + signal + alert id (segment hashed when too long)."""
+    key = segment_key(evidence)
+    candidate = f"shadowgap/{key}/{alert.signal}/{alert.id}"
+    if len(candidate) <= MAX_DEDUP_KEY:
+        return candidate
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return clip(f"shadowgap/{digest}/{alert.signal}/{alert.id}", MAX_DEDUP_KEY, marker="")
+
+
+EXAMPLE_KEYS = (
+    "event_id",
+    "prompt",
+    "cheap_answer",
+    "flagship_answer",
+    "winner",
+    "gap_score",
+    "rationale",
+)
+
+
+def _short(value: Any) -> Any:
+    return clip(value, DETAIL_TEXT_CHARS) if isinstance(value, str) else value
+
+
+def _examples(evidence: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{k: _short(ex.get(k)) for k in EXAMPLE_KEYS} for ex in evidence.get("examples") or []]
+
+
+def custom_details(alert: Alert, evidence: dict[str, Any]) -> dict[str, Any]:
+    kind = evidence.get("signal_kind")
+    details: dict[str, Any] = {
+        "alert_id": alert.id,
+        "segment": segment_key(evidence),
+        "signal": alert.signal,
+        "severity": alert.severity,
+        "dashboard_url": evidence.get("dashboard_url"),
+    }
+    if evidence.get("type") == "no_data":
+        details["last_event_at"] = evidence.get("last_event_at")
+        details["silent_minutes"] = evidence.get("silent_minutes")
+        return details
+    details["before"] = fmt_window(evidence.get("before"), kind)
+    details["after"] = fmt_window(evidence.get("after"), kind)
+    details["change"] = evidence.get("change")
+    details["detector"] = evidence.get("detector")
+    details["why"] = why_line(evidence)
+    details["examples"] = _examples(evidence)
+    return details
+
+
+def build_pagerduty(alert: Alert, evidence: dict[str, Any], action: str) -> dict[str, Any]:
+    """An Events API v2 body without ``routing_key`` (added at send time)."""
+    body: dict[str, Any] = {"dedup_key": dedup_key(alert, evidence)}
+    if action == "resolve":
+        body["event_action"] = "resolve"
+        return body
+    key = segment_key(evidence)
+    detected = (evidence.get("detector") or {}).get("detected_at")
+    body["event_action"] = "trigger"
+    body["payload"] = {
+        "summary": clip(f"[shadowgap] {headline(alert, evidence, action)}", MAX_SUMMARY),
+        "source": clip(f"shadowgap segment {key}", 255),
+        "severity": PD_SEVERITIES.get(alert.severity, "error"),
+        "timestamp": detected or alert.opened_at.isoformat(),
+        "component": alert.signal,
+        "group": clip(key, 255),
+        "class": "no_data" if evidence.get("type") == "no_data" else problem(alert, evidence),
+        "custom_details": custom_details(alert, evidence),
+    }
+    body["client"] = "shadowgap"
+    if evidence.get("dashboard_url"):
+        body["client_url"] = evidence["dashboard_url"]
+        body["links"] = [{"href": evidence["dashboard_url"], "text": "Segment dashboard"}]
+    return body
+
+
+def send(payload: dict[str, Any], settings: Settings) -> int:
+    key = settings.pagerduty_routing_key
+    if key is None or not key.get_secret_value():
+        raise DeliveryError("pagerduty: no routing key configured", transient=False)
+    body = json.dumps({**payload, "routing_key": key.get_secret_value()}).encode()
+    return post("pagerduty", settings.pagerduty_events_url, body, {}, settings)

@@ -1,0 +1,208 @@
+"""Slack incoming webhook with Block Kit.
+
+Slack's documented limits that shape the message: at most 50 blocks; header text plain_text
+<= 150 characters; section text <= 3000; section fields <= 10 items of <= 2000 each; button text
+plain_text <= 75 and url <= 3000; context <= 10 elements. mrkdwn needs ``&``, ``<`` and ``>``
+escaped, and the limits count the escaped text, so texts are escaped first and cut after.
+The top-level ``text`` is the notification fallback (and what screen readers announce).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shadowgap.alerts.channels.http import post
+from shadowgap.alerts.text import (
+    change_line,
+    clip,
+    fmt_window,
+    headline,
+    problem,
+    resolution_line,
+    segment_key,
+    why_line,
+)
+from shadowgap.config import Settings
+from shadowgap.db.models import Alert
+from shadowgap.errors import DeliveryError
+
+MAX_BLOCKS = 50
+MAX_HEADER = 150
+MAX_SECTION_TEXT = 3000
+MAX_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+MAX_BUTTON_TEXT = 75
+MAX_URL = 3000
+MAX_CONTEXT_ELEMENTS = 10
+MAX_FALLBACK_TEXT = 3000
+# Per-example budget inside one 3000-character section (labels take the rest).
+PROMPT_BUDGET = 400
+ANSWER_BUDGET = 900
+RATIONALE_BUDGET = 500
+
+SEVERITY_EMOJI = {
+    "critical": ":red_circle:",
+    "error": ":large_orange_circle:",
+    "warning": ":large_yellow_circle:",
+    "info": ":large_blue_circle:",
+}
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fit(mrkdwn: str, limit: int) -> str:
+    """Cut already-escaped mrkdwn to ``limit`` without leaving half an entity behind."""
+    if len(mrkdwn) <= limit:
+        return mrkdwn
+    cut = mrkdwn[: limit - 1]
+    amp = cut.rfind("&", max(0, len(cut) - 5))
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
+
+
+def quote(text: str | None, budget: int) -> str:
+    """Raw text as an escaped mrkdwn block quote of at most ``budget`` characters."""
+    if not text:
+        return "> _(none)_"
+    lines = escape(text.strip()).splitlines() or [""]
+    return fit("\n".join(f"> {line}" for line in lines), budget)
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
+
+
+def _md(text: str, limit: int = MAX_SECTION_TEXT) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": fit(text, limit)}
+
+
+def _field(label: str, value: str) -> dict[str, Any]:
+    return _md(f"*{label}*\n{escape(value)}", MAX_FIELD_TEXT)
+
+
+def _header(alert: Alert, evidence: dict[str, Any], action: str) -> dict[str, Any]:
+    key = segment_key(evidence)
+    if action == "resolve":
+        text = f":white_check_mark: Resolved · {alert.signal} · {key}"
+    else:
+        emoji = SEVERITY_EMOJI.get(alert.severity, ":grey_question:")
+        what = "No traffic" if evidence.get("type") == "no_data" else problem(alert, evidence)
+        still = "Still open · " if action == "renotify" else ""
+        text = f"{emoji} {still}{alert.severity.upper()} · {what} · {key}"
+    return {"type": "header", "text": _plain(text, MAX_HEADER)}
+
+
+def _fields(alert: Alert, evidence: dict[str, Any]) -> dict[str, Any]:
+    kind = evidence.get("signal_kind")
+    fields = [_field("Segment", segment_key(evidence)), _field("Signal", alert.signal)]
+    if evidence.get("type") == "no_data":
+        fields.append(_field("Silence", change_line(evidence)))
+    else:
+        fields.append(_field("Before", fmt_window(evidence.get("before"), kind)))
+        fields.append(_field("After", fmt_window(evidence.get("after"), kind)))
+        detector = evidence.get("detector") or {}
+        stat = detector.get("statistic")
+        threshold = detector.get("threshold")
+        detail = f"{detector.get('name', '?')}"
+        if stat is not None:
+            detail += f" (statistic {stat:.4g}"
+            detail += f" > {threshold:.4g})" if threshold is not None else ")"
+        fields.append(_field("Detector", detail))
+    fields.append(_field("Severity", alert.severity))
+    fields.append(_field("Status", alert.status))
+    return {"type": "section", "fields": fields[:MAX_FIELDS]}
+
+
+def _example_block(number: int, example: dict[str, Any]) -> dict[str, Any]:
+    verdict = ""
+    if example.get("winner"):
+        verdict = f" · judge: {escape(str(example['winner']))} won"
+        if example.get("gap_score") is not None:
+            verdict += f" (gap {example['gap_score']:.2f})"
+    event_id = escape(clip(str(example.get("event_id", "")), 80))
+    flagship_model = escape(clip(str(example.get("flagship_model") or "flagship"), 60))
+    cheap_model = escape(clip(str(example.get("route_model") or "cheap"), 60))
+    parts = [
+        f"*Example {number}* · `{event_id}`{verdict}",
+        "*Prompt*",
+        quote(example.get("prompt"), PROMPT_BUDGET),
+        f"*Cheap answer* ({cheap_model})",
+        quote(example.get("cheap_answer"), ANSWER_BUDGET),
+        f"*Flagship answer* ({flagship_model})",
+        quote(example.get("flagship_answer"), ANSWER_BUDGET),
+    ]
+    if example.get("rationale"):
+        parts += ["*Judge's rationale*", quote(example["rationale"], RATIONALE_BUDGET)]
+    return {"type": "section", "text": _md("\n".join(parts))}
+
+
+def _context(alert: Alert, evidence: dict[str, Any]) -> dict[str, Any]:
+    history = evidence.get("drift_events") or []
+    bits = [f"alert #{alert.id}", f"opened {alert.opened_at.isoformat(timespec='seconds')}"]
+    if history:
+        bits.append(f"{len(history)} drift event(s)")
+    return {"type": "context", "elements": [_md(" · ".join(bits), MAX_SECTION_TEXT)]}
+
+
+def _actions(evidence: dict[str, Any]) -> list[dict[str, Any]]:
+    url = str(evidence.get("dashboard_url") or "")
+    if not url or len(url) > MAX_URL:
+        return []
+    button = {
+        "type": "button",
+        "text": _plain("Open segment dashboard", MAX_BUTTON_TEXT),
+        "url": url,
+        "action_id": "shadowgap_open_dashboard",
+    }
+    return [{"type": "actions", "elements": [button]}]
+
+
+def build_slack(alert: Alert, evidence: dict[str, Any], action: str) -> dict[str, Any]:
+    """A Block Kit message for ``action`` (trigger | renotify | resolve)."""
+    blocks: list[dict[str, Any]] = [_header(alert, evidence, action)]
+    if action == "resolve":
+        blocks.append(
+            {
+                "type": "section",
+                "text": _md(
+                    f"*{escape(alert.signal)}* in `{escape(segment_key(evidence))}`: "
+                    f"{escape(resolution_line(evidence))}.\n"
+                    f"Was: {escape(change_line(evidence))}."
+                ),
+            }
+        )
+        blocks.append(_fields(alert, evidence))
+    else:
+        blocks.append(_fields(alert, evidence))
+        why = why_line(evidence)
+        if why:
+            blocks.append({"type": "section", "text": _md(f"*Why*\n{escape(why)}")})
+        examples = evidence.get("examples") or []
+        if examples:
+            blocks.append({"type": "divider"})
+            blocks.append(
+                {"type": "section", "text": _md("*Example requests* (flagship wins first)")}
+            )
+            blocks += [_example_block(i, ex) for i, ex in enumerate(examples, start=1)]
+    blocks.append(_context(alert, evidence))
+    actions = _actions(evidence)
+    # The dashboard button must survive any trimming, so it is appended after the cap.
+    blocks = blocks[: MAX_BLOCKS - len(actions)] + actions
+    # The fallback text is mrkdwn too: escaped, with the link in Slack's <url|label> form.
+    text = fit(escape(headline(alert, evidence, action)), MAX_FALLBACK_TEXT - MAX_URL // 2)
+    url = str(evidence.get("dashboard_url") or "")
+    if url and len(url) < MAX_URL // 2:
+        text += f" <{url}|Open dashboard>"
+    return {"text": text, "blocks": blocks}
+
+
+def send(payload: dict[str, Any], settings: Settings) -> int:
+    """POST to the incoming webhook; Slack answers 200 'ok' on success."""
+    if settings.slack_webhook_url is None or not settings.slack_webhook_url.get_secret_value():
+        raise DeliveryError("slack: no webhook URL configured", transient=False)
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    return post("slack", settings.slack_webhook_url.get_secret_value(), body, {}, settings)

@@ -1,0 +1,61 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+
+from shadowgap.api import errors
+from shadowgap.api import openapi as openapi_docs
+from shadowgap.api.auth import security
+from shadowgap.api.auth.access import require_read, require_read_page
+from shadowgap.api.routes import alerts, attribution, ingest, login, ops, otlp, segments, slices
+from shadowgap.ingest.writer import GroupWriter
+
+log = logging.getLogger(__name__)
+
+
+def create_app() -> FastAPI:
+    # The API description and its browser need the read scope like the data: mounted by hand.
+    app = FastAPI(
+        title="shadowgap",
+        description="Watches the cheap path of LLM routers.",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        responses=errors.ERROR_RESPONSES,
+    )
+    security.install(app)
+    errors.install(app)
+    openapi_docs.add_body_schemas(app)
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_read)])
+    def openapi() -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(require_read_page)])
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="shadowgap API")
+
+    app.state.writer = GroupWriter()
+    app.include_router(ops.router)
+    app.include_router(ingest.router)
+    app.include_router(otlp.router)
+    # Before segments: its /v1/segments/{key:path} would take '<key>/attribution' as a key.
+    app.include_router(attribution.router)
+    app.include_router(segments.router)
+    app.include_router(alerts.router)
+    app.include_router(login.router)
+    app.include_router(slices.router)
+    try:
+        from shadowgap.api.dashboard import pages as dashboard
+    except ImportError:  # the dashboard is optional until its module lands
+        log.warning("dashboard module not available")
+    else:
+        app.include_router(dashboard.router)
+    return app

@@ -1,0 +1,163 @@
+"""OTLP/HTTP trace receiver: ``POST /v1/traces``.
+
+Speaks OTLP/HTTP as exporters expect it: binary protobuf (``application/x-protobuf``) or OTLP
+JSON (``application/json``), optionally ``Content-Encoding: gzip``; the response uses the
+request's encoding. Success is 200 with an ``ExportTraceServiceResponse`` (its
+``partial_success`` counts the LLM spans refused on their own). Failures carry a
+``google.rpc.Status`` with the message: 400 malformed request, 401 missing or wrong key, 413 too
+large, 415 another content type or encoding - none of which an exporter retries - and 503 when
+the database cannot take the batch, which exporters and Collectors retry with backoff (ingest is
+idempotent, so a retried batch is stored once).
+
+Authentication is the ingest Bearer key only: a Collector's ``otlphttp`` exporter sends static
+headers and cannot sign bodies, so the HMAC signature is not required here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+
+from fastapi import APIRouter, Request, Response
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from google.rpc import code_pb2, status_pb2
+from sqlalchemy.exc import SQLAlchemyError
+
+from shadowgap import metrics
+from shadowgap.api.auth.signing import check_api_key
+from shadowgap.api.routes.ingest import _read_body
+from shadowgap.config import Settings, get_settings
+from shadowgap.errors import (
+    InvalidInput,
+    PayloadTooLarge,
+    ShadowgapError,
+    Unauthorized,
+    Unavailable,
+    UnsupportedMediaType,
+)
+from shadowgap.ingest.otlp import Encoding, ParsedTraces, decode_request, parse_request
+from shadowgap.ingest.store import IngestRequest, StoredBatch
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["ingest"])
+
+SOURCE = "otlp"
+MEDIA_TYPES: dict[str, Encoding] = {
+    "application/x-protobuf": "protobuf",
+    "application/json": "json",
+}
+RETRY_AFTER_SECONDS = 5
+# Error -> (HTTP status, google.rpc code). OTLP/HTTP answers bad data with 400, not 422.
+_FAILURES: dict[type[ShadowgapError], tuple[int, int]] = {
+    InvalidInput: (400, code_pb2.INVALID_ARGUMENT),
+    Unauthorized: (401, code_pb2.UNAUTHENTICATED),
+    PayloadTooLarge: (413, code_pb2.RESOURCE_EXHAUSTED),
+    UnsupportedMediaType: (415, code_pb2.INVALID_ARGUMENT),
+    Unavailable: (503, code_pb2.UNAVAILABLE),
+}
+
+
+@router.post(
+    "/v1/traces",
+    response_class=Response,
+    responses={200: {"content": {"application/x-protobuf": {}, "application/json": {}}}},
+)
+async def export_traces(request: Request) -> Response:
+    """OTLP/HTTP traces: LLM spans become events; other spans are skipped (see README)."""
+    settings = get_settings()
+    started = time.perf_counter()
+    encoding = _encoding(request.headers.get("content-type", ""))
+    try:
+        body = await _read_body(request, settings.max_body_bytes)
+        check_api_key(request, settings)
+        if encoding is None:
+            raise UnsupportedMediaType(
+                "Content-Type must be application/x-protobuf or application/json (OTLP/HTTP)"
+            )
+        body = _decompress(body, request.headers.get("content-encoding"), settings.max_body_bytes)
+        parsed = parse_request(decode_request(body, encoding), settings)
+        stored = await _store(request, parsed, settings)
+    except ShadowgapError as exc:
+        http_status, code = _FAILURES.get(type(exc), (exc.status_code, code_pb2.UNKNOWN))
+        metrics.INGEST_REQUESTS.labels(format=SOURCE, status=str(http_status)).inc()
+        response = _status(http_status, code, exc.message, encoding)
+        if isinstance(exc, Unavailable):  # the writer's answer to a database outage
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except SQLAlchemyError as exc:
+        # The exporter retries 503 with backoff; nothing of this request was committed.
+        metrics.INGEST_REQUESTS.labels(format=SOURCE, status="503").inc()
+        log.warning("OTLP batch not stored", extra={"error": type(exc).__name__})
+        response = _status(
+            503, code_pb2.UNAVAILABLE, "the database is unavailable; retry later", encoding
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    metrics.INGEST_REQUESTS.labels(format=SOURCE, status="200").inc()
+    metrics.EVENTS.labels(format=SOURCE, outcome="new").inc(stored.new)
+    metrics.EVENTS.labels(format=SOURCE, outcome="duplicate").inc(stored.duplicates)
+    metrics.EVENTS.labels(format=SOURCE, outcome="rejected").inc(len(parsed.rejected))
+    metrics.OTLP_SKIPPED_SPANS.inc(parsed.skipped)
+    metrics.SAMPLED.inc(stored.sampled)
+    metrics.INGEST_SECONDS.labels(format=SOURCE).observe(time.perf_counter() - started)
+    return _message(200, parsed.response(), encoding or "protobuf")
+
+
+def _encoding(content_type: str) -> Encoding | None:
+    return MEDIA_TYPES.get(content_type.split(";")[0].strip().lower())
+
+
+def _decompress(body: bytes, content_encoding: str | None, limit: int) -> bytes:
+    coding = (content_encoding or "identity").strip().lower()
+    if coding == "identity":
+        return body
+    if coding != "gzip":
+        raise UnsupportedMediaType(f"Content-Encoding {coding!r} is not supported: use gzip")
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise InvalidInput(f"the body is not valid gzip: {exc}", field="body") from exc
+    # Checked on the inflated size too: a small gzip body can expand enormously.
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise PayloadTooLarge(f"decompressed body larger than the limit of {limit} bytes")
+    if not inflater.eof:
+        raise InvalidInput("the gzip body is truncated", field="body")
+    return data
+
+
+async def _store(request: Request, parsed: ParsedTraces, settings: Settings) -> StoredBatch:
+    """Store the events through the group-commit writer, in slices of the batch limit (a
+    Collector's batches can be larger than a native batch; each slice is idempotent, so a
+    retried request after a failed slice stores the rest once)."""
+    total = StoredBatch(accepted=0, new=0, duplicates=0)
+    size = settings.max_batch_events
+    for start in range(0, len(parsed.events), size):
+        events = parsed.events[start : start + size]
+        batch = await request.app.state.writer.submit(IngestRequest(events, SOURCE))
+        total.accepted += batch.accepted
+        total.new += batch.new
+        total.duplicates += batch.duplicates
+        total.sampled += batch.sampled
+        metrics.BUDGET_EXHAUSTED.set(1 if batch.budget_exhausted else 0)
+    return total
+
+
+def _status(http_status: int, code: int, message: str, encoding: Encoding | None) -> Response:
+    return _message(http_status, status_pb2.Status(code=code, message=message), encoding or "json")
+
+
+def _message(http_status: int, message: Message, encoding: Encoding) -> Response:
+    if encoding == "protobuf":
+        return Response(
+            message.SerializeToString(),
+            status_code=http_status,
+            media_type="application/x-protobuf",
+        )
+    return Response(
+        json_format.MessageToJson(message, indent=None),
+        status_code=http_status,
+        media_type="application/json",
+    )

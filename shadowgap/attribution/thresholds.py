@@ -1,0 +1,225 @@
+"""Threshold what-if: what another router threshold would do to a segment.
+
+The router sends a request cheap when its score is below the threshold (or above it: the
+``router_cheap_when`` setting). For candidate thresholds at every 5% of the segment's score
+distribution this estimates
+
+- the cheap share: the share of the segment's requests the threshold would send cheap;
+- the expected excess gap on the requests it would send cheap: the Hajek flagship-wins rate of
+  the judged pairs whose score falls on the cheap side, weighted ``1 / inclusion_probability``,
+  minus the flagship's noise floor, with its 95% interval
+  (:func:`shadowgap.stats.excess_gap.excess_gap`). Forward pairs ('gap' verdicts) cover the
+  requests the router already sends cheap; reverse-shadow pairs ('reverse' verdicts: a
+  flagship-routed request re-run on the cheap model) cover the flagship-routed ones near the
+  threshold. Each design has its own inclusion probabilities over its own population, so the
+  pooled Hajek estimate stays unbiased over the requests below the threshold;
+- the cost per request: the cheap share times the cheap path's mean router-reported cost plus
+  the rest times the flagship's.
+
+A threshold that would send cheap some flagship-routed requests above the highest score the
+reverse shadow has judged is *not covered*: nothing has been seen of how the cheap model does
+there, and it gets no estimate. The recommendation is the covered threshold with the largest
+cheap share whose gap is under ``target_excess_gap`` with 90% one-sided confidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from shadowgap.attribution.bands import routing_boundary
+from shadowgap.attribution.periods import Period, Window, load_period
+from shadowgap.db.models import TrafficEvent, Verdict
+from shadowgap.db.verdict_sums import WEIGHTED, sum_columns
+from shadowgap.stats.estimates import Z_95
+from shadowgap.stats.excess_gap import ExcessGap, WeightedSums, excess_gap
+
+QUANTILE_STEP = 0.05
+# The recommended threshold's gap must be under the target with this one-sided confidence.
+# 95% two-sided (97.5% one-sided) certifies too little cheap traffic at a week's volume of
+# pairs (benchmarks/attribution.py: a tenth of the achievable share); 90% one-sided keeps the
+# realised gap under the target in nearly every run while sending much more traffic cheap.
+ONE_SIDED_CONFIDENCE = 0.90
+# A threshold's gap needs at least this many judged pairs on its cheap side.
+MIN_PAIRS = 20
+
+
+@dataclass(frozen=True)
+class JudgedPairs:
+    """Judged pairs (forward and reverse) with the route score of their request."""
+
+    score: np.ndarray
+    flagship_won: np.ndarray
+    weight: np.ndarray
+    reverse: np.ndarray  # bool: a reverse-shadow pair
+
+
+@dataclass(frozen=True)
+class ThresholdRow:
+    threshold: float
+    cheap_share: float
+    cost_per_request: float | None
+    covered: bool
+    gap: ExcessGap | None
+
+    def view(self) -> dict[str, Any]:
+        gap = self.gap
+        return {
+            "threshold": self.threshold,
+            "cheap_share": self.cheap_share,
+            "cost_per_request_usd": self.cost_per_request,
+            "covered": bool(self.covered),
+            "pairs": int(gap.gap_pairs) if gap else 0,
+            "excess_gap": gap.excess if gap else None,
+            "excess_gap_ci": [gap.ci_low, gap.ci_high] if gap and gap.excess is not None else None,
+        }
+
+
+def _sums(won: np.ndarray, weight: np.ndarray) -> WeightedSums:
+    return WeightedSums.of(
+        (won.size, weight.sum(), (weight * won).sum(), (weight**2).sum(), (weight**2 * won).sum())
+    )
+
+
+def _mean(values: np.ndarray) -> float | None:
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if values.size else None
+
+
+def threshold_table(
+    period: Period,
+    pairs: JudgedPairs,
+    noise: WeightedSums,
+    global_noise: WeightedSums,
+    *,
+    cheap_below: bool = True,
+) -> list[ThresholdRow]:
+    """One row per candidate threshold, cheapest last (scores of ``period`` must be known)."""
+    sign = 1.0 if cheap_below else -1.0
+    scored = np.isfinite(period.score)
+    # Internally "cheap when below": the 'above' direction is the same on negated scores.
+    score, cheap = sign * period.score[scored], period.cheap[scored] > 0
+    if score.size == 0:
+        return []
+    pair_score = sign * pairs.score
+    candidates = np.unique(np.quantile(score, np.arange(QUANTILE_STEP, 1.0, QUANTILE_STEP)))
+    candidates = np.append(candidates, np.nextafter(score.max(), np.inf))
+    reverse_top = pair_score[pairs.reverse].max() if pairs.reverse.any() else -np.inf
+    cheap_cost = _mean(period.cost[scored][cheap])
+    flagship_cost = _mean(period.cost[scored][~cheap])
+    rows = []
+    for t in candidates:
+        below = score < t
+        share = float(below.mean())
+        uncovered = int(np.count_nonzero(below & ~cheap & (score > reverse_top)))
+        judged = pair_score < t
+        gap = None
+        if uncovered == 0 and np.count_nonzero(judged) >= MIN_PAIRS:
+            gap = excess_gap(
+                _sums(pairs.flagship_won[judged], pairs.weight[judged]), noise, global_noise
+            )
+        cost = None
+        if cheap_cost is not None or flagship_cost is not None:
+            cost = share * (cheap_cost or 0.0) + (1 - share) * (flagship_cost or 0.0)
+        rows.append(ThresholdRow(float(sign * t), share, cost, uncovered == 0, gap))
+    return rows
+
+
+def upper_bound(gap: ExcessGap, confidence: float = ONE_SIDED_CONFIDENCE) -> float | None:
+    """One-sided upper confidence bound of the excess gap (normal, as its 95% interval)."""
+    if gap.excess is None or gap.ci_high is None:
+        return None
+    se = (gap.ci_high - gap.excess) / Z_95
+    return gap.excess + float(stats.norm.ppf(confidence)) * se
+
+
+def recommend(
+    rows: list[ThresholdRow], target: float, confidence: float = ONE_SIDED_CONFIDENCE
+) -> ThresholdRow | None:
+    """The covered threshold with the largest cheap share whose gap is under the target with
+    one-sided ``confidence``."""
+    safe = []
+    for row in rows:
+        bound = upper_bound(row.gap, confidence) if row.covered and row.gap else None
+        if bound is not None and bound < target:
+            safe.append(row)
+    return max(safe, key=lambda r: r.cheap_share) if safe else None
+
+
+def load_pairs(session: Session, segment_id: int, window: Window) -> JudgedPairs:
+    """The segment's 'gap' and 'reverse' pairs in ``window`` whose request has a score."""
+    E, V = TrafficEvent, Verdict
+    query = (
+        select(E.route_score, V.winner, V.inclusion_probability, V.kind)
+        .join(E, E.id == V.event_pk)
+        .where(
+            V.segment_id == segment_id,
+            V.kind.in_(("gap", "reverse")),
+            V.inclusion_probability > 0,
+            E.route_score.is_not(None),
+        )
+    )
+    query = _in_window(query, window)
+    rows = session.execute(query).all()
+    return JudgedPairs(
+        score=np.array([r[0] for r in rows], dtype=float),
+        flagship_won=np.array([1.0 if r[1] == "flagship" else 0.0 for r in rows]),
+        weight=np.array([1.0 / min(1.0, r[2]) for r in rows], dtype=float),
+        reverse=np.array([r[3] == "reverse" for r in rows], dtype=bool),
+    )
+
+
+def _in_window(query: Any, window: Window) -> Any:
+    E = TrafficEvent
+    if window.start is not None:
+        query = query.where(E.occurred_at >= window.start)
+    if window.end is not None:
+        query = query.where(E.occurred_at < window.end)
+    return query
+
+
+def noise_sums(session: Session, window: Window, segment_id: int | None) -> WeightedSums:
+    """Weighted flagship-wins sums of the window's 'noise' pairs (all segments when None)."""
+    E, V = TrafficEvent, Verdict
+    query = (
+        select(*sum_columns()).join(E, and_(E.id == V.event_pk)).where(V.kind == "noise", WEIGHTED)
+    )
+    if segment_id is not None:
+        query = query.where(V.segment_id == segment_id)
+    return WeightedSums.of(session.execute(_in_window(query, window)).one())
+
+
+def what_if(
+    session: Session, segment_id: int, window: Window, *, target: float, cheap_below: bool
+) -> dict[str, Any]:
+    """The segment's threshold table, current threshold and recommendation, as JSON."""
+    period = load_period(session, segment_id, window)
+    pairs = load_pairs(session, segment_id, window)
+    rows = threshold_table(
+        period,
+        pairs,
+        noise_sums(session, window, segment_id),
+        noise_sums(session, window, None),
+        cheap_below=cheap_below,
+    )
+    best = recommend(rows, target)
+    current = routing_boundary(period)
+    return {
+        "window": window.describe(),
+        "events": len(period),
+        "scored_events": int(np.count_nonzero(np.isfinite(period.score))),
+        "forward_pairs": int(np.count_nonzero(~pairs.reverse)),
+        "reverse_pairs": int(np.count_nonzero(pairs.reverse)),
+        "cheap_when": "below" if cheap_below else "above",
+        "target_excess_gap": target,
+        "current_threshold": current,
+        "current_cheap_share": float(period.cheap.mean()) if len(period) else None,
+        "recommended": best.view() if best else None,
+        "recommendation_confidence": ONE_SIDED_CONFIDENCE,
+        "thresholds": [row.view() for row in rows],
+    }

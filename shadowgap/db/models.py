@@ -1,0 +1,435 @@
+"""Every table, as SQLAlchemy 2.0 typed models.
+
+Ids that cross stage boundaries are the integer primary keys. Uniqueness constraints are what
+make every job idempotent: ``traffic_events.event_id``, ``shadow_runs (event_pk, replicate)``,
+``verdicts (event_pk, kind)``, ``detector_states (segment_id, signal)``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every backend (SQLite hands back naive datetimes)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments INTEGER PRIMARY KEY, so BigInteger ids fall back to Integer there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+
+
+class Segment(Base):
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), unique=True)
+    dimensions: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    event_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    cheap_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    sampled_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Arrival times (when shadowgap received the first and the latest event): no-data
+    # alerts watch these, so a replay of history does not look silent.
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None]
+    # Event times (the earliest and latest sender timestamp, traffic_events.occurred_at):
+    # where the segment's traffic lies on its own clock, e.g. for a backfill.
+    first_occurred_at: Mapped[datetime | None]
+    last_occurred_at: Mapped[datetime | None]
+
+
+class TrafficEvent(Base):
+    __tablename__ = "traffic_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(200), unique=True)
+    # Indexed by (segment_id, id) below: every per-segment read is also ordered by id.
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
+    source_format: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    route_tier: Mapped[str] = mapped_column(String(128))
+    route_model: Mapped[str] = mapped_column(String(256))
+    route_score: Mapped[float | None] = mapped_column(Float)
+    route_reason: Mapped[str | None] = mapped_column(Text)
+    is_cheap: Mapped[bool] = mapped_column(Boolean)
+    request: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    prompt_hash: Mapped[str] = mapped_column(String(64))
+    answer: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    ttft_ms: Mapped[float | None] = mapped_column(Float)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    refused: Mapped[bool] = mapped_column(Boolean, default=False)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+    __table_args__ = (Index("ix_traffic_events_segment_id_id", "segment_id", "id"),)
+
+
+class SamplingDecision(Base):
+    """A cheap-routed event chosen for a shadow re-run, with its inclusion probability."""
+
+    __tablename__ = "sampling_decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_pk: Mapped[int] = mapped_column(ForeignKey("traffic_events.id"), unique=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
+    inclusion_probability: Mapped[float] = mapped_column(Float)
+    hash_value: Mapped[float] = mapped_column(Float)
+    replicates: Mapped[int] = mapped_column(Integer, default=1)
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set once shadow.run has been handed to the broker; the outbox sweep re-sends the rest.
+    enqueued_at: Mapped[datetime | None]
+    # A shadow.run job holds the decision until then: a duplicate message (a sweep re-send, a
+    # redelivery) leaves it alone instead of paying the flagship a second time.
+    claimed_until: Mapped[datetime | None]
+
+
+class ReverseSample(Base):
+    """A flagship-routed event near the router's threshold chosen for a re-run on the cheap
+    model (the reverse shadow), with its inclusion probability and the threshold it was near.
+    Its cheap re-run is ShadowRun replicate 2, its verdict kind 'reverse'."""
+
+    __tablename__ = "reverse_samples"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_pk: Mapped[int] = mapped_column(ForeignKey("traffic_events.id"), unique=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
+    inclusion_probability: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    enqueued_at: Mapped[datetime | None]
+
+
+class ShadowRun(Base):
+    """One re-run. replicate 0 is the flagship comparison run, 1 the flagship's noise-floor
+    repeat, 2 the cheap model's re-run of a flagship-routed event (the reverse shadow)."""
+
+    __tablename__ = "shadow_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_pk: Mapped[int] = mapped_column(ForeignKey("traffic_events.id"))
+    replicate: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # ok | failed
+    client: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(256))
+    answer: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("event_pk", "replicate"),)
+
+
+class Verdict(Base):
+    """A judged pair: kind 'gap' is cheap vs flagship, 'noise' is flagship vs replicate,
+    'reverse' is the cheap model's re-run vs the flagship answer the router served."""
+
+    __tablename__ = "verdicts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_pk: Mapped[int] = mapped_column(ForeignKey("traffic_events.id"))
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    judge: Mapped[str] = mapped_column(String(64))
+    judge_model: Mapped[str | None] = mapped_column(String(256))
+    prompt_version: Mapped[str | None] = mapped_column(String(32))
+    winner: Mapped[str] = mapped_column(String(16))
+    gap_score: Mapped[float] = mapped_column(Float)
+    inclusion_probability: Mapped[float] = mapped_column(Float)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("event_pk", "kind"),)
+
+
+class CostLedger(Base):
+    """Shadow spend per UTC day, segment and kind (flagship | judge)."""
+
+    __tablename__ = "cost_ledger"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    usd: Mapped[float] = mapped_column(Float, default=0.0)
+    tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (UniqueConstraint("day", "segment_id", "kind"),)
+
+
+class DetectorState(Base):
+    """A segment's detector for one signal, persisted between micro-batches."""
+
+    __tablename__ = "detector_states"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
+    signal: Mapped[str] = mapped_column(String(64))
+    detector: Mapped[str] = mapped_column(String(64))
+    # Versioned JSON (shadowgap.drift.codec); never pickle.
+    state: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Highest traffic_events.id (or verdicts.id for quality) already fed to the detector.
+    watermark: Mapped[int] = mapped_column(BigInteger, default=0)
+    n_updates: Mapped[int] = mapped_column(BigInteger, default=0)
+    estimate: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("segment_id", "signal"),)
+
+
+class DriftEvent(Base):
+    __tablename__ = "drift_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
+    signal: Mapped[str] = mapped_column(String(64))
+    detector: Mapped[str] = mapped_column(String(64))
+    detected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    at_event_pk: Mapped[int | None] = mapped_column(BigInteger)
+    sample_index: Mapped[int] = mapped_column(BigInteger)
+    before_mean: Mapped[float | None] = mapped_column(Float)
+    before_n: Mapped[int] = mapped_column(BigInteger, default=0)
+    after_mean: Mapped[float | None] = mapped_column(Float)
+    after_n: Mapped[int] = mapped_column(BigInteger, default=0)
+    statistic: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
+    signal: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # open | acknowledged | resolved
+    severity: Mapped[str] = mapped_column(String(16))  # critical | error | warning | info
+    drift_event_id: Mapped[int | None] = mapped_column(ForeignKey("drift_events.id"))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_notified_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(32))
+    baseline_streak: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        # At most one unresolved alert per segment and signal.
+        Index(
+            "uq_alerts_open_segment_signal",
+            "segment_id",
+            "signal",
+            unique=True,
+            postgresql_where=text("status <> 'resolved'"),
+            sqlite_where=text("status <> 'resolved'"),
+        ),
+    )
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))  # trigger | renotify | resolve
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | expired | failed
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+    # A sender holds the delivery until then while it calls the channel, outside any
+    # transaction; a sweep or a retry leaves it alone meanwhile.
+    claimed_until: Mapped[datetime | None]
+
+
+class DeliveryAttempt(Base):
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    ok: Mapped[bool] = mapped_column(Boolean)
+
+
+class Report(Base):
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    html: Mapped[str] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """Who did what: ack, resolve, promote, sign-in. Shown on the alert it concerns."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(256))
+    via: Mapped[str] = mapped_column(String(16))  # key | sso | session
+    action: Mapped[str] = mapped_column(String(32))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
+    target: Mapped[str | None] = mapped_column(String(512))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class PendingOriginal(Base):
+    """Unredacted text of a sampled event (request, cheap answer, flagship answers), kept only
+    until the event's verdicts are stored so the flagship and judge see what the cheap model
+    saw. Never read by the API, the dashboard or the notifiers."""
+
+    __tablename__ = "pending_originals"
+
+    event_pk: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("traffic_events.id"), primary_key=True
+    )
+    part: Mapped[str] = mapped_column(String(32), primary_key=True)
+    content: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PurgedEvent(Base):
+    """Tombstone of a purged event id: a redelivery of it is a duplicate, never stored again."""
+
+    __tablename__ = "purged_events"
+
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    purged_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str] = mapped_column(String(256))
+
+
+class WorkerHeartbeat(Base):
+    """A Celery worker's consumer, last seen alive (written from its own event loop)."""
+
+    __tablename__ = "worker_heartbeats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(255), unique=True)
+    pid: Mapped[int] = mapped_column(Integer)
+    queues: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class SliceFeatures(Base):
+    """An event's slice features (shadowgap.slices.features), one row per stored event.
+
+    ``user_key`` and ``hour`` (hours since the epoch, event time) let discovery count each
+    user's requests per active hour (the cadence feature) with one GROUP BY.
+    """
+
+    __tablename__ = "slice_features"
+
+    event_pk: Mapped[int] = mapped_column(
+        BigId, ForeignKey("traffic_events.id"), primary_key=True, autoincrement=False
+    )
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    user_key: Mapped[str | None] = mapped_column(String(128))
+    hour: Mapped[int] = mapped_column(Integer)
+    features: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class Slice(Base):
+    """A discovered slice: a conjunction of feature conditions, keyed by its canonical text.
+
+    ``status``: ``found`` (significant on the window that found it, awaiting confirmation on
+    later, disjoint data), ``confirmed`` (significant there too: the slice alert opens) or
+    ``unconfirmed`` (not significant there). ``active`` marks the slices of the latest run.
+    """
+
+    __tablename__ = "slices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(1024), unique=True)
+    conditions: Mapped[list[Any]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    first_found_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_found_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The window of the finding now awaiting (or past) confirmation.
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    score: Mapped[float] = mapped_column(Float)
+    traffic_share: Mapped[float] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(Integer)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    confirmation: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    confirmed_at: Mapped[datetime | None]
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))

@@ -1,0 +1,277 @@
+"""The signals watched per segment: how stored rows become value streams, and their detectors.
+
+Every signal has one entry in :data:`SIGNALS` with its detector, parameters and warm-up. The
+table, with the reasoning behind each choice:
+
+==================  ========================  =================================================
+signal              value per row             detector (every threshold sized from the budget)
+==================  ========================  =================================================
+routing_share       event: 1 if routed cheap  two-sided Bernoulli CUSUM, shift 0.10, warm-up 500,
+                                              with a two-sided GLR watching the warm-up: a router
+                                              that moves a segment either way matters
+quality_gap         'gap' verdict: 1 if the   one-sided Bernoulli GLR (no warm-up, window 500):
+                    flagship won              verdicts are few, so a small segment must be
+                                              watched from its first one
+latency             cheap-routed event:       Gaussian CUSUM up, 0.5 sigma of log(1 + ms),
+                    latency_ms
+                                              warm-up 100, inputs clipped at 4 sigma: latencies
+                                              are right-skewed, their log is close to normal
+escalation_rate     event: 1 if escalated     Bernoulli CUSUM up, shift +0.05, warm-up 500, GLR
+                                              watching the warm-up
+error_rate          event: 1 if error or      Bernoulli CUSUM up, shift +0.02, warm-up 500, GLR
+                    refused                   watching the warm-up: errors are rare, so a small
+                                              absolute shift
+cost_per_request    event: cost_usd           Gaussian CUSUM up, 0.5 sigma of log(1 + usd),
+                                              warm-up 100, inputs clipped at 4 sigma
+tail_latency        cheap-routed event:       tail CUSUM: Bernoulli CUSUM on exceeding the
+                    latency_ms                segment's baseline p95 (learned from its first
+                                              500 latencies), ratio 2 (5% -> 10% of requests
+                                              slower than it): catches a cascade's tail that
+                                              moves while the mean does not
+traffic_share       all traffic: 1 if the     two-sided Bernoulli CUSUM, ratio 2 (share doubles
+                    event is this segment's   or halves), warm-up 2,000 events of all traffic
+==================  ========================  =================================================
+
+Rows with no value (an event without ``latency_ms`` or ``cost_usd``) are skipped.
+
+**Quality gap.** The detector sees the unweighted flagship-wins indicator of each 'gap'
+verdict: within a segment the inclusion probability barely moves. The GLR maximises over the
+unknown level before the change, so it needs no warm-up; a Beta prior pooled over the
+segments stands in for the history a young segment lacks, and the segment's own verdicts
+outweigh it as they come (segments differ in their normal gap). The *reported* estimate is the
+excess gap, i.e. the Hajek flagship-wins rate of 'gap' verdicts minus the same rate of
+'noise' verdicts (the flagship against a repeat of itself), both weighted by
+``1 / inclusion_probability``, computed by the one definition in
+:func:`shadowgap.stats.excess_gap.excess_gap`.
+
+**Traffic share.** The segment's share of all traffic is a Bernoulli stream over *all* events:
+0 for another segment's event, 1 for this segment's. Event ids are global, so the gap between
+two consecutive ids of the segment says how many zeros came in between, and the CUSUM consumes
+that run in O(1) (:meth:`BernoulliCUSUM.update_zeros`). Ids skipped by rolled-back inserts count
+as other traffic, a negligible bias. A segment that falls silent produces no new ids: the
+no-data alert covers that case.
+
+**Sample accounting for the budget.** ``samples`` says what one detector update is. Each
+detector's ARL0 follows the number of updates it sees per week of event time (a share of the
+budget per detector, :func:`shadowgap.drift.budget.arl0_for_rate`): a quality detector with 35
+verdicts a week gets an ARL0 in the thousands, a busy latency detector one in the millions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+# Smallest inclusion probability honoured; a smaller (or zero) one would give a row unbounded
+# weight in the Hajek estimate.
+_MIN_PROBABILITY = 1e-6
+
+
+class EventRow(Protocol):
+    """The columns of ``traffic_events`` the signals read."""
+
+    id: int
+    is_cheap: bool
+    latency_ms: float | None
+    escalated: bool
+    status: str
+    refused: bool
+    cost_usd: float | None
+
+
+class VerdictRow(Protocol):
+    """The columns of ``verdicts`` the quality signal reads."""
+
+    id: int
+    event_pk: int
+    kind: str
+    winner: str
+    inclusion_probability: float
+
+
+def routing_share_value(row: EventRow) -> float:
+    return 1.0 if row.is_cheap else 0.0
+
+
+def latency_value(row: EventRow) -> float | None:
+    """Latency of cheap-routed requests only: a segment's latency over all tiers is a mixture
+    whose weights are the routing share, so every routing wobble would read as a latency change
+    (and a routing change would page twice). Routing share and escalation rate have their own
+    detectors; this one watches the cheap path, escalations included."""
+    return row.latency_ms if row.is_cheap else None
+
+
+def tail_latency_value(row: EventRow) -> float | None:
+    """Cheap-routed latency (as :func:`latency_value`, for the same reason): the tail detector
+    compares it with the segment's baseline p95 of the cheap path, escalations included."""
+    return row.latency_ms if row.is_cheap else None
+
+
+def escalation_value(row: EventRow) -> float:
+    return 1.0 if row.escalated else 0.0
+
+
+def error_value(row: EventRow) -> float:
+    return 1.0 if row.status == "error" or row.refused else 0.0
+
+
+def cost_value(row: EventRow) -> float | None:
+    return row.cost_usd
+
+
+def flagship_won(row: VerdictRow) -> float:
+    """1 when the flagship beat the other answer (the cheap one, or its own repeat)."""
+    return 1.0 if row.winner == "flagship" else 0.0
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    """One watched signal: where its values come from and how it is tested."""
+
+    name: str
+    source: Literal["events", "verdicts"]
+    detector: str
+    params: dict[str, Any]
+    estimator: Literal["rate", "mean", "share", "excess"]
+    samples: Literal["segment_events", "all_traffic", "verdicts"]
+    description: str
+    value: Callable[[EventRow], float | None] | None = field(default=None, compare=False)
+
+
+SIGNALS: dict[str, SignalSpec] = {
+    spec.name: spec
+    for spec in (
+        SignalSpec(
+            name="routing_share",
+            source="events",
+            detector="self_starting_bernoulli",
+            params={"two_sided": True, "shift": 0.10, "warmup": 500},
+            estimator="rate",
+            samples="segment_events",
+            description="Share of the segment's requests routed to the cheap path.",
+            value=routing_share_value,
+        ),
+        SignalSpec(
+            name="quality_gap",
+            source="verdicts",
+            detector="bernoulli_glr",
+            params={"side": "up", "window": 500},
+            estimator="excess",
+            samples="verdicts",
+            description="Rate at which the flagship beats the cheap answer, beyond the "
+            "flagship-vs-flagship noise floor.",
+        ),
+        SignalSpec(
+            name="latency",
+            source="events",
+            detector="gaussian_cusum",
+            params={"delta": 0.5, "transform": "log1p", "warmup": 100},
+            estimator="mean",
+            samples="segment_events",
+            description="Latency in ms of cheap-routed requests, escalations included (tested "
+            "on log(1 + ms)).",
+            value=latency_value,
+        ),
+        SignalSpec(
+            name="escalation_rate",
+            source="events",
+            detector="self_starting_bernoulli",
+            params={"direction": "up", "shift": 0.05, "warmup": 500},
+            estimator="rate",
+            samples="segment_events",
+            description="Share of requests a cascade escalated to a bigger model.",
+            value=escalation_value,
+        ),
+        SignalSpec(
+            name="error_rate",
+            source="events",
+            detector="self_starting_bernoulli",
+            params={"direction": "up", "shift": 0.02, "warmup": 500},
+            estimator="rate",
+            samples="segment_events",
+            description="Share of requests that errored or were refused.",
+            value=error_value,
+        ),
+        SignalSpec(
+            name="cost_per_request",
+            source="events",
+            detector="gaussian_cusum",
+            params={"delta": 0.5, "transform": "log1p", "warmup": 100},
+            estimator="mean",
+            samples="segment_events",
+            description="Router-reported cost per request in USD (tested on log(1 + usd)).",
+            value=cost_value,
+        ),
+        SignalSpec(
+            name="tail_latency",
+            source="events",
+            detector="tail_cusum",
+            params={"quantile": 0.95, "ratio": 2.0, "warmup": 500},
+            estimator="mean",
+            samples="segment_events",
+            description="Cheap-path latency tail: tested as the share of cheap-routed requests "
+            "slower than the segment's baseline p95 (a cascade's tail); reported as mean ms.",
+            value=tail_latency_value,
+        ),
+        SignalSpec(
+            name="traffic_share",
+            source="events",
+            detector="bernoulli_cusum",
+            params={"two_sided": True, "ratio": 2.0, "warmup": 2000},
+            estimator="share",
+            samples="all_traffic",
+            description="The segment's share of all mirrored traffic.",
+        ),
+    )
+}
+
+
+def event_values(spec: SignalSpec, rows: Iterable[EventRow]) -> list[tuple[int, float]]:
+    """``(event id, value)`` of an event signal, in row order, skipping rows without a value."""
+    if spec.value is None:
+        raise ValueError(f"{spec.name} is not a per-event value signal")
+    out: list[tuple[int, float]] = []
+    for row in rows:
+        value = spec.value(row)
+        if value is not None and math.isfinite(value):
+            out.append((row.id, float(value)))
+    return out
+
+
+def traffic_gaps(event_ids: Sequence[int], previous_id: int | None) -> list[tuple[int, int]]:
+    """``(event id, gap)``: how many all-traffic events each segment event closes.
+
+    The gap counts the other segments' events since the previous one of this segment plus the
+    event itself, so the share over a run of events is ``count / sum(gaps)``. The segment's
+    first event ever has gap 1 (the stream starts there).
+
+    >>> traffic_gaps([10, 13, 14], previous_id=4)
+    [(10, 6), (13, 3), (14, 1)]
+    """
+    out: list[tuple[int, int]] = []
+    previous = previous_id
+    for event_id in event_ids:
+        gap = 1 if previous is None else event_id - previous
+        if gap < 1:
+            raise ValueError("event ids must increase")
+        out.append((event_id, gap))
+        previous = event_id
+    return out
+
+
+def quality_stream(rows: Iterable[VerdictRow]) -> list[tuple[str, int, float, float]]:
+    """``(kind, event_pk, value, weight)`` of 'gap' and 'noise' verdicts, in row order.
+
+    The value is 1 when the flagship won; the weight is ``1 / inclusion_probability``. Other
+    kinds are ignored. A probability outside ``(0, 1]`` is clamped into it rather than
+    rejected: one bad row must not stall a segment's detectors for good.
+    """
+    out: list[tuple[str, int, float, float]] = []
+    for row in rows:
+        if row.kind not in ("gap", "noise"):
+            continue
+        probability = min(1.0, max(_MIN_PROBABILITY, float(row.inclusion_probability)))
+        out.append((row.kind, row.event_pk, flagship_won(row), 1.0 / probability))
+    return out

@@ -1,0 +1,577 @@
+"""Storing a validated batch: segments, events (deduplicated), sampling decisions.
+
+Everything happens in the caller's transaction, so a batch is all-or-nothing.
+
+**Event ids have no gaps.** The traffic-share signal reads the gap between a segment's
+consecutive event ids as the other segments' traffic in between (shadowgap/drift/signals.py),
+so an id that is taken but never stored would count as phantom traffic everywhere. A
+sequence leaves such ids: ``INSERT ... ON CONFLICT DO NOTHING`` takes one for every
+redelivered event it skips, a rolled-back transaction loses all it took, and a server
+restart skips up to 32. So on PostgreSQL ingest numbers its events itself: it takes one
+transaction-level advisory lock, held until commit, and then inserts only ids not already
+stored (``NOT EXISTS``, read after the lock, so a concurrent delivery of the same event is
+seen as a redelivery) numbered from ``max(id) + 1``. A rolled-back transaction's numbers are
+reused by the next one, and a redelivery takes none. The lock is taken after the segment rows
+(always in that order, so the two cannot deadlock) and serialises only the insert-to-commit
+end of ingest transactions, which the segment locks serialise already whenever two batches
+share a segment. On SQLite, ``BEGIN IMMEDIATE`` serialises writers and an ignored or
+rolled-back row leaves no gap in the rowid, so nothing more is needed. Rows inserted by
+anything but this module still use the table's sequence: ingest is the only writer of
+``traffic_events``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import case, func, insert, literal, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from shadowgap.config import Settings
+from shadowgap.db import models
+from shadowgap.ingest.segments import segment_of
+from shadowgap.privacy import originals as pending_originals
+from shadowgap.privacy.purge import purged_ids
+from shadowgap.schemas import TrafficEvent
+from shadowgap.shadow import sampling
+from shadowgap.shadow.costs import budget_exhausted
+from shadowgap.slices.store import store_features as store_slice_features
+
+BUDGET_TTL_SECONDS = 10.0
+# The sampling allocation's totals are refreshed when the traffic stored since grows by this
+# share (and at least MIN_REFRESH_EVENTS), not on a timer: a replay of the same traffic then
+# refreshes at the same events and draws the same sample, however fast it is sent.
+REFRESH_GROWTH = 0.05
+MIN_REFRESH_EVENTS = 1_000
+
+
+@dataclass
+class StoredBatch:
+    accepted: int
+    new: int
+    duplicates: int
+    sampled: int = 0
+    decision_ids: list[int] = field(default_factory=list)
+    segment_ids: set[int] = field(default_factory=set)
+    budget_exhausted: bool = False
+
+
+def prompt_hash(text: str) -> str:
+    """Fingerprint of a prompt, whitespace-insensitive (recorded answers are keyed by it)."""
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+
+
+def is_cheap(event: TrafficEvent, settings: Settings) -> bool:
+    cheap = {name.lower() for name in settings.cheap_routes}
+    return event.route.tier.lower() in cheap or event.route.model.lower() in cheap
+
+
+def insert_ignoring_conflicts(session: Session, table: Any, index_elements: list[str]) -> Any:
+    """An INSERT that skips rows violating the given unique key, on PostgreSQL and SQLite."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=index_elements)
+
+
+class _Cached:
+    """A value recomputed at most every ``ttl`` seconds per process: the totals that steer the
+    sampling allocation and the budget check need not be exact, and a query per request
+    would dominate single-event ingest."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._value: Any = None
+        self._at = -1e18
+        self._lock = threading.Lock()
+
+    def get(self, compute: Any) -> Any:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._at > self.ttl:
+                self._value = compute()
+                self._at = now
+            return self._value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._at = -1e18
+
+
+class _Totals:
+    """The allocation's totals per process, refreshed by traffic growth (see above)."""
+
+    def __init__(self) -> None:
+        self._value: sampling.TrafficTotals | None = None
+        self._since = 0
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, new_events: int) -> sampling.TrafficTotals:
+        with self._lock:
+            value = self._value
+            due = max(MIN_REFRESH_EVENTS, REFRESH_GROWTH * (value.events if value else 0))
+            if value is None or self._since >= due:
+                value = self._value = traffic_totals(session)
+                self._since = 0
+            self._since += new_events
+            return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._value = None
+
+
+_totals_cache = _Totals()
+_budget_cache = _Cached(BUDGET_TTL_SECONDS)
+
+
+def clear_caches() -> None:
+    _totals_cache.clear()
+    _budget_cache.clear()
+    _segment_cache.forget()
+
+
+def traffic_totals(session: Session) -> sampling.TrafficTotals:
+    seg = models.Segment
+    per_segment = {
+        int(segment_id): int(cheap)
+        for segment_id, cheap, _ in session.execute(select(seg.id, seg.cheap_count, seg.key))
+    }
+    events = session.scalar(select(func.coalesce(func.sum(seg.event_count), 0))) or 0
+    event = models.TrafficEvent
+    first, last = session.execute(
+        select(func.min(event.occurred_at), func.max(event.occurred_at))
+    ).one()
+    span = (last - first).total_seconds() / (7 * 86_400.0) if first and last else 0.0
+    return sampling.TrafficTotals(
+        events=int(events),
+        cheap_events=sum(per_segment.values()),
+        cheap_segments=sum(1 for cheap in per_segment.values() if cheap > 0),
+        segment_cheap=per_segment,
+        span_weeks=span,
+    )
+
+
+class _SegmentIds:
+    """Segment key -> id, per process. Segments are never deleted, so once a key is known
+    its id is too, and a known segment costs no query."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def resolve(
+        self, session: Session, keyed: dict[str, dict[str, str]], now: datetime
+    ) -> dict[str, int]:
+        database = str(session.get_bind().engine.url)
+        with self._lock:
+            found = {k: self._ids[(database, k)] for k in keyed if (database, k) in self._ids}
+        # Sorted: two processes creating the same new segments must insert (and so lock) their
+        # keys in the same order, or each can wait for a key the other inserted first.
+        missing = sorted(k for k in keyed if k not in found)
+        if missing:
+            table = models.Segment.__table__
+            rows = [
+                {
+                    "key": k,
+                    "dimensions": keyed[k],
+                    "event_count": 0,
+                    "cheap_count": 0,
+                    "sampled_count": 0,
+                    "first_seen_at": now,
+                }
+                for k in missing
+            ]
+            session.execute(insert_ignoring_conflicts(session, table, ["key"]), rows)
+            created = session.execute(
+                select(models.Segment.key, models.Segment.id).where(models.Segment.key.in_(missing))
+            ).all()
+            found.update({key: seg_id for key, seg_id in created})
+            # A rolled-back transaction must call forget(): the new ids it cached may not exist.
+            with self._lock:
+                self._ids.update({(database, key): found[key] for key in missing})
+        return found
+
+    def forget(self) -> None:
+        with self._lock:
+            self._ids.clear()
+
+
+_segment_cache = _SegmentIds()
+
+
+def _event_row(
+    event: TrafficEvent, segment_id: int, source: str, cheap: bool, now: datetime
+) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "segment_id": segment_id,
+        "source_format": source,
+        "occurred_at": event.timestamp,
+        "received_at": now,
+        "route_tier": event.route.tier,
+        "route_model": event.route.model,
+        "route_score": event.route.score,
+        "route_reason": event.route.reason,
+        "is_cheap": cheap,
+        "request": event.request.model_dump(mode="json"),
+        "prompt_hash": prompt_hash(event.prompt_text()),
+        "answer": event.answer,
+        "latency_ms": event.latency_ms,
+        "ttft_ms": event.ttft_ms,
+        "prompt_tokens": event.usage.prompt_tokens,
+        "completion_tokens": event.usage.completion_tokens,
+        "cost_usd": event.cost_usd,
+        "status": event.status,
+        "error": event.error,
+        "refused": event.refused,
+        "escalated": event.escalated,
+        "attributes": event.attributes.model_dump(mode="json"),
+    }
+
+
+@dataclass
+class IngestRequest:
+    """One accepted request's events, already validated (and redacted). ``originals`` holds
+    the unredacted events whose text redaction changed, by event id: those that get sampled
+    are kept for the flagship and judge (shadowgap/privacy/originals.py)."""
+
+    events: list[TrafficEvent]
+    source: str
+    originals: dict[str, TrafficEvent] = field(default_factory=dict)
+
+
+def store_requests(
+    session: Session, requests: list[IngestRequest], settings: Settings, now: datetime
+) -> tuple[list[StoredBatch], StoredBatch]:
+    """Store several requests' events in the caller's transaction (group commit: concurrent
+    requests share one transaction and its round trips). Returns each request's counts and
+    the group's totals with the decisions to enqueue after commit. An event id seen twice
+    counts as new for the first request that carried it."""
+    owner: dict[str, int] = {}
+    unique: dict[str, TrafficEvent] = {}
+    sources: dict[str, str] = {}
+    for index, request in enumerate(requests):
+        for event in request.events:
+            if event.event_id not in unique:
+                unique[event.event_id] = event
+                owner[event.event_id] = index
+                sources[event.event_id] = request.source
+    # Purged ids stay purged: a redelivery counts as a duplicate (shadowgap/privacy/purge.py).
+    for event_id in purged_ids(session, list(unique)):
+        del unique[event_id]
+    results = [StoredBatch(accepted=len(r.events), new=0, duplicates=0) for r in requests]
+    group = StoredBatch(accepted=sum(r.accepted for r in results), new=0, duplicates=0)
+    if not unique:
+        for result in results:
+            result.duplicates = result.accepted
+        return results, group
+
+    keyed: dict[str, dict[str, str]] = {}
+    event_keys: dict[str, str] = {}
+    for event in unique.values():
+        key, dims = segment_of(event, settings.segment_dimensions)
+        keyed[key] = dims
+        event_keys[event.event_id] = key
+    segment_ids = _segment_cache.resolve(session, keyed, now)
+    segment_of_event = {event_id: segment_ids[key] for event_id, key in event_keys.items()}
+
+    cheap_flags = {e.event_id: is_cheap(e, settings) for e in unique.values()}
+    # Count every event as new first: the UPDATE also locks the segment rows before the
+    # events take ids (see lock_segment_rows), in one round trip. Redeliveries are rare and
+    # are taken back out below.
+    per_segment = _tally(unique, segment_of_event, cheap_flags)
+    event_times = _event_time_ranges(unique, segment_of_event)
+    cheap_before = _count_segments(session, per_segment, now, event_times)
+    rows = [
+        _event_row(
+            e, segment_of_event[e.event_id], sources[e.event_id], cheap_flags[e.event_id], now
+        )
+        for e in unique.values()
+    ]
+    inserted = {event_id: pk for pk, event_id in _insert_events(session, rows)}
+    # --- slice features hook (service/slices): one side-table row per new event. ---
+    store_slice_features(session, unique, inserted, settings)
+    if len(inserted) < len(unique):
+        redelivered = {k: v for k, v in unique.items() if k not in inserted}
+        _count_segments(session, _tally(redelivered, segment_of_event, cheap_flags, sign=-1), now)
+        per_segment = _tally({k: unique[k] for k in inserted}, segment_of_event, cheap_flags)
+        only_redelivered = {segment_of_event[k] for k in redelivered} - set(per_segment)
+        _restore_last_seen_at(session, only_redelivered)
+    for event_id in inserted:
+        results[owner[event_id]].new += 1
+
+    shadowable = {
+        event_id: cheap_flags[event_id]
+        and sampling.worth_shadowing(unique[event_id].status, unique[event_id].answer)
+        for event_id in inserted
+    }
+    decisions = _sample(
+        session, inserted, shadowable, segment_of_event, cheap_before, settings, now
+    )
+    group.decision_ids, group.budget_exhausted = decisions.ids, decisions.budget_exhausted
+    pk_owner = {inserted[event_id]: owner[event_id] for event_id in inserted}
+    _keep_originals(session, requests, inserted, decisions.event_pks, now)
+    for event_pk in decisions.event_pks:
+        results[pk_owner[event_pk]].sampled += 1
+    for result in results:
+        result.duplicates = result.accepted - result.new
+        result.budget_exhausted = decisions.budget_exhausted
+    group.new = len(inserted)
+    group.duplicates = group.accepted - group.new
+    group.segment_ids = set(per_segment)
+    return results, group
+
+
+def _keep_originals(
+    session: Session,
+    requests: list[IngestRequest],
+    inserted: dict[str, int],
+    sampled_pks: list[int],
+    now: datetime,
+) -> None:
+    """The sampled events' unredacted text, until their verdicts are stored."""
+    originals = {k: v for r in requests for k, v in r.originals.items()}
+    if not originals:
+        return
+    sampled = set(sampled_pks)
+    for event_id, pk in inserted.items():
+        if pk in sampled and event_id in originals:
+            pending_originals.keep_event(session, pk, originals[event_id], now)
+
+
+# PostgreSQL: the whole batch goes as one JSON document, expanded by json_to_recordset. The
+# statement text is the same for every batch size, so it is parsed and planned once (a
+# multi-row VALUES list is re-parsed for every batch, which dominated batched ingest), and
+# encoding is orjson's C code instead of per-value parameter adaptation.
+_EVENT_COLUMNS = {
+    "event_id": "text",
+    "segment_id": "int4",
+    "source_format": "text",
+    "occurred_at": "timestamptz",
+    "received_at": "timestamptz",
+    "route_tier": "text",
+    "route_model": "text",
+    "route_score": "float8",
+    "route_reason": "text",
+    "is_cheap": "bool",
+    "request": "jsonb",
+    "prompt_hash": "text",
+    "answer": "text",
+    "latency_ms": "float8",
+    "ttft_ms": "float8",
+    "prompt_tokens": "int4",
+    "completion_tokens": "int4",
+    "cost_usd": "float8",
+    "status": "text",
+    "error": "text",
+    "refused": "bool",
+    "escalated": "bool",
+    "attributes": "jsonb",
+}
+_COLUMN_LIST = ", ".join(_EVENT_COLUMNS)
+_PG_INSERT_EVENTS = text(
+    f"INSERT INTO traffic_events (id, {_COLUMN_LIST}) "
+    f"SELECT newest.id + row_number() OVER (ORDER BY r.ord), {_COLUMN_LIST} "
+    "FROM ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS ("
+    + ", ".join(f"{name} {sql_type}" for name, sql_type in _EVENT_COLUMNS.items())
+    + f")) WITH ORDINALITY AS r({_COLUMN_LIST}, ord), "
+    "(SELECT coalesce(max(id), 0) AS id FROM traffic_events) AS newest "
+    "WHERE NOT EXISTS (SELECT 1 FROM traffic_events stored WHERE stored.event_id = r.event_id) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
+)
+# Any constant works: it only has to be the same in every process (see the module docstring).
+_EVENT_NUMBERING_LOCK = 0x73676964
+_PG_LOCK_EVENT_NUMBERING = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """Insert event rows, skipping ids already stored; returns (id, event_id) of new rows."""
+    if session.get_bind().dialect.name == "postgresql":
+        document = orjson.dumps(rows).decode()
+        session.execute(_PG_LOCK_EVENT_NUMBERING, {"key": _EVENT_NUMBERING_LOCK})
+        return [
+            (pk, event_id)
+            for pk, event_id in session.execute(_PG_INSERT_EVENTS, {"rows": document})
+        ]
+    table = models.TrafficEvent.__table__
+    stmt = insert_ignoring_conflicts(session, table, ["event_id"]).returning(
+        table.c.id, table.c.event_id
+    )
+    return [(pk, event_id) for pk, event_id in session.execute(stmt, rows)]
+
+
+def store_events(
+    session: Session, events: list[TrafficEvent], source: str, settings: Settings, now: datetime
+) -> StoredBatch:
+    """Store one request's events (see store_requests)."""
+    results, group = store_requests(session, [IngestRequest(events, source)], settings, now)
+    results[0].decision_ids = group.decision_ids
+    results[0].segment_ids = group.segment_ids
+    return results[0]
+
+
+def _tally(
+    events: dict[str, TrafficEvent],
+    segment_of_event: dict[str, int],
+    cheap_flags: dict[str, bool],
+    sign: int = 1,
+) -> dict[int, dict[str, int]]:
+    per_segment: dict[int, dict[str, int]] = defaultdict(lambda: {"events": 0, "cheap": 0})
+    for event_id in events:
+        counts = per_segment[segment_of_event[event_id]]
+        counts["events"] += sign
+        counts["cheap"] += sign * int(cheap_flags[event_id])
+    return per_segment
+
+
+def _count_segments(
+    session: Session,
+    per_segment: dict[int, dict[str, int]],
+    now: datetime,
+    event_times: dict[int, tuple[datetime, datetime]] | None = None,
+) -> dict[int, int]:
+    """Add counts to the segments (negative ones take redeliveries back) and widen their
+    event-time ranges; returns each cheap count before this batch (the sampling allocation's
+    input)."""
+    seg = models.Segment
+    before: dict[int, int] = {}
+    # Sorted by id so that concurrent transactions lock segment rows in the same order.
+    for segment_id in sorted(per_segment):
+        counts = per_segment[segment_id]
+        cheap_after = session.execute(
+            update(seg)
+            .where(seg.id == segment_id)
+            .values(
+                event_count=seg.event_count + counts["events"],
+                cheap_count=seg.cheap_count + counts["cheap"],
+                # Arrival time, not event time: replays of history must not look stale.
+                last_seen_at=now,
+                **_widened_event_times((event_times or {}).get(segment_id)),
+            )
+            .returning(seg.cheap_count)
+        ).scalar_one()
+        before[segment_id] = cheap_after - counts["cheap"]
+    return before
+
+
+# --- segment event-time ranges ------------------------------------------------------------
+
+
+def _event_time_ranges(
+    events: dict[str, TrafficEvent], segment_of_event: dict[str, int]
+) -> dict[int, tuple[datetime, datetime]]:
+    """Each segment's earliest and latest event time in this batch. A redelivered id counts
+    too (the range is widened before the insert tells new from redelivered); a sender that
+    redelivers an id with another timestamp can widen the range by that timestamp."""
+    ranges: dict[int, tuple[datetime, datetime]] = {}
+    for event_id, event in events.items():
+        segment_id = segment_of_event[event_id]
+        first, last = ranges.get(segment_id, (event.timestamp, event.timestamp))
+        ranges[segment_id] = (min(first, event.timestamp), max(last, event.timestamp))
+    return ranges
+
+
+def _widened_event_times(batch: tuple[datetime, datetime] | None) -> dict[str, Any]:
+    """UPDATE values that stretch a segment's first/last event time over ``batch``."""
+    if batch is None:
+        return {}
+    seg = models.Segment
+    first = literal(batch[0], seg.first_occurred_at.type)
+    last = literal(batch[1], seg.last_occurred_at.type)
+    return {
+        "first_occurred_at": case(
+            (or_(seg.first_occurred_at.is_(None), seg.first_occurred_at > first), first),
+            else_=seg.first_occurred_at,
+        ),
+        "last_occurred_at": case(
+            (or_(seg.last_occurred_at.is_(None), seg.last_occurred_at < last), last),
+            else_=seg.last_occurred_at,
+        ),
+    }
+
+
+def _restore_last_seen_at(session: Session, segment_ids: set[int]) -> None:
+    """A segment that got only redeliveries has had no new traffic: put its last arrival back
+    to its newest stored event's, so that a sender retrying old batches does not hide a silent
+    segment from the no-data alert."""
+    seg, event = models.Segment, models.TrafficEvent
+    for segment_id in sorted(segment_ids):
+        newest = (
+            select(event.received_at)
+            .where(event.segment_id == segment_id)
+            .order_by(event.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        session.execute(update(seg).where(seg.id == segment_id).values(last_seen_at=newest))
+
+
+@dataclass
+class _Decisions:
+    ids: list[int] = field(default_factory=list)
+    event_pks: list[int] = field(default_factory=list)
+    budget_exhausted: bool = False
+
+
+def _sample(
+    session: Session,
+    inserted: dict[str, int],
+    shadowable: dict[str, bool],
+    segment_of_event: dict[str, int],
+    cheap_before: dict[int, int],
+    settings: Settings,
+    now: datetime,
+) -> _Decisions:
+    # Cheap-routed events that can get a verdict (see sampling.worth_shadowing).
+    candidates = [event_id for event_id in inserted if shadowable[event_id]]
+    if not candidates:
+        return _Decisions()
+    if settings.daily_budget_usd is not None and _budget_cache.get(
+        lambda: budget_exhausted(session, settings, now)
+    ):
+        return _Decisions(budget_exhausted=True)
+    totals = _totals_cache.get(session, len(inserted))
+    seen_cheap = dict(cheap_before)
+    rows: list[dict[str, Any]] = []
+    sampled_per_segment: dict[int, int] = defaultdict(int)
+    for event_id in candidates:
+        segment_id = segment_of_event[event_id]
+        probability = sampling.inclusion_probability(
+            seen_cheap[segment_id], totals, settings, segment_id
+        )
+        seen_cheap[segment_id] += 1
+        decision = sampling.decide(event_id, probability, settings)
+        if not decision.sampled:
+            continue
+        sampled_per_segment[segment_id] += 1
+        rows.append(
+            {
+                "event_pk": inserted[event_id],
+                "segment_id": segment_id,
+                "inclusion_probability": probability,
+                "hash_value": decision.hash_value,
+                "replicates": decision.replicates,
+                "decided_at": now,
+                "enqueued_at": None,
+            }
+        )
+    if not rows:
+        return _Decisions()
+    stmt = insert(models.SamplingDecision).returning(models.SamplingDecision.id)
+    ids: list[int] = list(session.execute(stmt, rows).scalars())
+    seg = models.Segment
+    for segment_id in sorted(sampled_per_segment):
+        session.execute(
+            update(seg)
+            .where(seg.id == segment_id)
+            .values(sampled_count=seg.sampled_count + sampled_per_segment[segment_id])
+        )
+    return _Decisions(ids=ids, event_pks=[int(row["event_pk"]) for row in rows])

@@ -1,0 +1,184 @@
+"""Slice features: a few short strings per event, computed at ingest, that slice discovery
+searches conjunctions of.
+
+=================  ==========================================================================
+feature            value
+=================  ==========================================================================
+tenant, team,      the event's attributes of that name (what segment dimensions can name)
+user,
+api_key_alias
+tag                every tag (a multi-valued feature: a condition means "has this tag")
+metadata.<key>     allow-listed metadata keys (``SHADOWGAP_SLICE_METADATA_KEYS``, plus every
+                   ``metadata.<key>`` segment dimension)
+route_model        the model the router picked
+template           fingerprint of the last user message with numbers, quoted strings, ids,
+                   e-mails, URLs and whitespace masked: a MinHash of its word 3-shingles over
+                   the first 64 tokens, so prompts filled from one template share it, and two
+                   near-duplicate templates share it with probability equal to their shingle
+                   Jaccard similarity
+system_prompt      fingerprint of the system message(s), masked the same way, exact; ``none``
+prompt_length      bucket of the prompt's characters (all messages): <64, 64-255, 256-1023,
+                   1024-4095, >=4096
+script             Unicode script of most letters of the last user message (latin, cyrillic,
+                   han, arabic, ...), from the first 400 letters; ``none`` without letters
+cadence            how often the event's user sends requests, in requests per active hour over
+                   the discovery window: occasional (< 2), interactive (2-9), steady (10-59),
+                   burst (>= 60), anonymous without a user: scripted traffic from interactive.
+                   A property of the user over time, not of one event, so discovery derives it
+                   from the ``user_key`` and ``hour`` columns stored at ingest
+=================  ==========================================================================
+
+Values are clipped to 128 characters and fingerprints to 12 hex digits, so a row stays a few
+hundred bytes whatever the prompt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from shadowgap.schemas import TrafficEvent, content_text
+
+MAX_VALUE_CHARS = 128
+MAX_TAGS = 16
+TEMPLATE_TOKENS = 64
+SCRIPT_LETTERS = 400
+LENGTH_BUCKETS = ((64, "<64"), (256, "64-255"), (1024, "256-1023"), (4096, "1024-4095"))
+CADENCE_BUCKETS = ((2.0, "occasional"), (10.0, "interactive"), (60.0, "steady"))
+ATTRIBUTE_FEATURES = ("tenant", "team", "user", "api_key_alias")
+
+# Order matters: quoted strings and URLs first (they contain the rest), numbers last.
+_MASKS = [
+    (re.compile(r"\"[^\"\n]{0,400}\"|'[^'\n]{0,400}'|`[^`\n]{0,400}`|“[^”\n]{0,400}”"), " <str> "),
+    (re.compile(r"https?://\S+|www\.\S+"), " <url> "),
+    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), " <email> "),
+    (
+        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
+        " <id> ",
+    ),
+    # Hex or alphanumeric ids: 8+ characters mixing letters and digits (order-4f3a9c21, sk_91x...).
+    (re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[a-zA-Z])[\w-]{8,}\b"), " <id> "),
+    (re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?", re.I), " <num> "),
+]
+_TOKEN = re.compile(r"<\w+>|\w+|[^\w\s]", re.UNICODE)
+
+
+def mask(text: str) -> str:
+    """The prompt with its variable parts replaced by placeholders, lower-cased, whitespace
+    collapsed.
+
+    >>> mask('Order #4521 for "Jane Doe" ships in 3 days, id 9f8e7d6c-aaaa-bbbb-cccc-0123456789ab')
+    'order # <num> for <str> ships in <num> days , id <id>'
+    """
+    for pattern, placeholder in _MASKS:
+        text = pattern.sub(placeholder, text)
+    return " ".join(_TOKEN.findall(text.lower()))
+
+
+def _hash64(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def template_fingerprint(text: str) -> str:
+    """MinHash (one hash) of the masked prompt's word 3-shingles over its first 64 tokens.
+
+    >>> template_fingerprint("Summarise ticket 123 for acme") == template_fingerprint(
+    ...     "Summarise  ticket 98765 for   acme")
+    True
+    """
+    tokens = mask(text).split()[:TEMPLATE_TOKENS]
+    if len(tokens) < 3:
+        return f"{_hash64(' '.join(tokens)):016x}"[:12]
+    shingles = (" ".join(tokens[i : i + 3]) for i in range(len(tokens) - 2))
+    return f"{min(_hash64(s) for s in shingles):016x}"[:12]
+
+
+def system_fingerprint(texts: Iterable[str]) -> str:
+    joined = "\n".join(t for t in texts if t)
+    if not joined.strip():
+        return "none"
+    return f"{_hash64(mask(joined)):016x}"[:12]
+
+
+def length_bucket(chars: int) -> str:
+    for limit, name in LENGTH_BUCKETS:
+        if chars < limit:
+            return name
+    return ">=4096"
+
+
+def script_of(text: str) -> str:
+    """The Unicode script of most letters (the first word of each letter's Unicode name).
+
+    >>> [script_of(t) for t in ("Wie viele Eier hat sie?", "Сколько яиц?", "鸡蛋有几个", "42")]
+    ['latin', 'cyrillic', 'han', 'none']
+    """
+    counts: dict[str, int] = {}
+    seen = 0
+    for ch in text:
+        if not ch.isalpha():
+            continue
+        name = unicodedata.name(ch, "")
+        script = name.split(" ", 1)[0].lower() if name else "other"
+        if script == "cjk":
+            script = "han"
+        counts[script] = counts.get(script, 0) + 1
+        seen += 1
+        if seen >= SCRIPT_LETTERS:
+            break
+    if not counts:
+        return "none"
+    return max(counts.items(), key=lambda item: item[1])[0][:32]
+
+
+def cadence_bucket(requests: int, active_hours: int) -> str:
+    """Requests per active hour -> bucket (module doc)."""
+    rate = requests / max(active_hours, 1)
+    for limit, name in CADENCE_BUCKETS:
+        if rate < limit:
+            return name
+    return "burst"
+
+
+def _clip(value: Any) -> str:
+    return str(value)[:MAX_VALUE_CHARS]
+
+
+def metadata_keys(slice_keys: list[str], segment_dimensions: list[str]) -> list[str]:
+    """The allow-list: the setting's keys plus every metadata.<key> segment dimension."""
+    declared = [d[len("metadata.") :] for d in segment_dimensions if d.startswith("metadata.")]
+    return list(dict.fromkeys([*slice_keys, *declared]))
+
+
+def compute_features(event: TrafficEvent, allowed_metadata: list[str]) -> dict[str, Any]:
+    """The slice features of one event (module doc), except cadence."""
+    attrs = event.attributes
+    features: dict[str, Any] = {}
+    for name in ATTRIBUTE_FEATURES:
+        value = getattr(attrs, name)
+        if value not in (None, ""):
+            features[name] = _clip(value)
+    if attrs.tags:
+        features["tag"] = sorted({_clip(tag) for tag in attrs.tags})[:MAX_TAGS]
+    for key in allowed_metadata:
+        value = attrs.metadata.get(key)
+        if value not in (None, "") and not isinstance(value, dict | list):
+            features[f"metadata.{key}"] = _clip(value)
+    features["route_model"] = _clip(event.route.model)
+    prompt = event.prompt_text()
+    messages = event.request.messages
+    features["template"] = template_fingerprint(prompt)
+    features["system_prompt"] = system_fingerprint(
+        content_text(m.content) for m in messages if m.role in ("system", "developer")
+    )
+    features["prompt_length"] = length_bucket(sum(len(content_text(m.content)) for m in messages))
+    features["script"] = script_of(prompt)
+    return features
+
+
+def epoch_hour(moment: datetime) -> int:
+    return int(moment.timestamp() // 3600)
