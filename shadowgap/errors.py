@@ -90,6 +90,17 @@ class FlagshipError(ShadowgapError):
         self.retry_after = retry_after
 
 
+class EmbeddedModelUnavailable(FlagshipError):
+    """The embedded llama.cpp model failed its self-check (see shadowgap.llm.selfcheck): the
+    jobs that need it fail with this reason instead of crashing the process. Not transient: a
+    retry cannot fix a build that does not suit the CPU."""
+
+    code = "embedded_model_unavailable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
+
+
 class FlagshipNotConfigured(ShadowgapError):
     """No usable flagship is configured: shadow runs must wait instead of guessing one."""
 

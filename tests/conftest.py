@@ -20,6 +20,9 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+# Each test that runs llama.cpp in-process runs in a forked child (see the plugin).
+pytest_plugins = ["tests.support.crash_isolation"]
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT.parent / "shared" / "data" / "routellm"
 GSM8K_CSV = DATA_DIR / "gsm8k" / "gsm8k_responses.csv"

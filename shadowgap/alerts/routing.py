@@ -21,72 +21,19 @@ the webhook for every severity. When no channel at all is configured, everything
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from fnmatch import fnmatchcase
-
-from shadowgap.alerts.severity import SEVERITIES
-from shadowgap.config import Settings
+from shadowgap.config import ALERT_CHANNELS as CHANNELS
+from shadowgap.config import RoutingRule, Settings, parse_alert_routes
 from shadowgap.errors import InvalidInput
 
-CHANNELS: tuple[str, ...] = ("slack", "pagerduty", "webhook", "outbox")
 DEFAULT_ROUTES = "slack:*; pagerduty:critical,error; webhook:*"
 
 
-@dataclass(frozen=True)
-class RoutingRule:
-    channel: str
-    severities: frozenset[str]
-    segment_patterns: tuple[str, ...] = ("*",)
-
-    def matches(self, severity: str, segment_key: str) -> bool:
-        if severity not in self.severities:
-            return False
-        return any(fnmatchcase(segment_key, pattern) for pattern in self.segment_patterns)
-
-
 def parse_routes(text: str) -> list[RoutingRule]:
-    """Parse a routes string (format in the module docstring); raises InvalidInput."""
-    rules: list[RoutingRule] = []
-    for index, raw in enumerate(part.strip() for part in text.split(";")):
-        if not raw:
-            continue
-        parts = [p.strip() for p in raw.split(":", 2)]
-        if len(parts) < 2:
-            raise InvalidInput(
-                f"alert route {index}: expected <channel>:<severities>[:<globs>]",
-                field="alert_routes",
-            )
-        channel = parts[0].lower()
-        if channel not in CHANNELS:
-            raise InvalidInput(
-                f"alert route {index}: unknown channel {channel!r} (known: {', '.join(CHANNELS)})",
-                field="alert_routes",
-            )
-        rules.append(
-            RoutingRule(channel, _severities(parts[1], index), _patterns(parts[2:], index))
-        )
-    return rules
-
-
-def _severities(text: str, index: int) -> frozenset[str]:
-    if text in ("", "*"):
-        return frozenset(SEVERITIES)
-    values = {v.strip().lower() for v in text.split(",") if v.strip()}
-    unknown = values - set(SEVERITIES)
-    if unknown:
-        raise InvalidInput(
-            f"alert route {index}: unknown severities {sorted(unknown)}", field="alert_routes"
-        )
-    return frozenset(values)
-
-
-def _patterns(rest: list[str], index: int) -> tuple[str, ...]:
-    if not rest or not rest[0]:
-        return ("*",)
-    patterns = tuple(p.strip() for p in rest[0].split("|") if p.strip())
-    if not patterns:
-        raise InvalidInput(f"alert route {index}: empty segment patterns", field="alert_routes")
-    return patterns
+    """Parse a routes string (format above); raises InvalidInput naming ``alert_routes``."""
+    try:
+        return parse_alert_routes(text)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="alert_routes") from exc
 
 
 def configured_channels(settings: Settings) -> set[str]:

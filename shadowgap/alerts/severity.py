@@ -36,7 +36,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-SEVERITIES: tuple[str, ...] = ("critical", "error", "warning", "info")
+from shadowgap.config import ALERT_SEVERITIES
+
+SEVERITIES: tuple[str, ...] = ALERT_SEVERITIES
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2, "critical": 3}
 
 Kind = Literal["rate", "mean"]

@@ -11,11 +11,20 @@ from typing import Annotated, Any
 
 import typer
 
-from shadowgap.config import Settings, get_settings
+from shadowgap.config import InvalidSettings, Settings, get_settings
 
 app = typer.Typer(help="shadowgap: watch the cheap path of your LLM router.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+
+
+def checked_settings() -> Settings:
+    """The settings, or exit 2 with one line naming the bad setting and what it may be."""
+    try:
+        return get_settings()
+    except InvalidSettings as exc:
+        typer.echo(f"shadowgap: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -30,7 +39,7 @@ def serve(
     from shadowgap.logging_setup import configure_logging
     from shadowgap.privacy.redaction import for_settings
 
-    settings = get_settings()
+    settings = checked_settings()
     configure_logging(settings.log_level, settings.log_json, for_settings(settings).text)
     uvicorn.run(
         "shadowgap.api.app:create_app",
@@ -56,6 +65,7 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
 ) -> None:
     """Run a Celery worker (the job stages)."""
+    checked_settings()
     argv = _celery_argv(
         "worker", f"--concurrency={concurrency}", f"--queues={queues}", f"--loglevel={loglevel}"
     )
@@ -65,6 +75,7 @@ def worker(
 @app.command()
 def beat(loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO") -> None:
     """Run Celery beat (sweeps and the weekly report). Run exactly one per deployment."""
+    checked_settings()
     argv = _celery_argv("beat", f"--loglevel={loglevel}")
     os.execv(argv[0], argv)
 

@@ -386,6 +386,8 @@ class WorkerHeartbeat(Base):
     queues: Mapped[str] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The embedded model's self-check in this worker: NULL (not needed), "ok" or the problem.
+    embedded_model: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class SliceFeatures(Base):

@@ -16,17 +16,6 @@ from shadowgap.db import models
 from shadowgap.schemas import TrafficEvent
 
 MISSING = "-"
-KNOWN_DIMENSIONS = ("tenant", "team", "user", "api_key_alias", "route_tier", "route_model")
-
-
-def validate_dimensions(dimensions: list[str]) -> None:
-    for dim in dimensions:
-        if dim in KNOWN_DIMENSIONS or dim.startswith(("tag:", "metadata.")):
-            continue
-        raise ValueError(
-            f"unknown segment dimension {dim!r}: use one of {', '.join(KNOWN_DIMENSIONS)}, "
-            "tag:<prefix> or metadata.<key>"
-        )
 
 
 def dimension_value(event: TrafficEvent, dimension: str) -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import threading
 
-from shadowgap.config import Settings
+from shadowgap.config import JUDGE_NAMES, Settings
 from shadowgap.judging.answer_match import AnswerMatchJudge
 from shadowgap.judging.base import Judge, Prices
 from shadowgap.llm.base import ChatClient
 
-JUDGE_NAMES = ("answer-match", "pairwise", "reference")
+LLM_JUDGES = ("pairwise", "reference")
 
 _JUDGES: dict[tuple[object, ...], Judge] = {}
 _LOCK = threading.Lock()
@@ -21,6 +21,21 @@ def judge_name_for_segment(segment_key: str, settings: Settings) -> str:
     if not matches:
         return settings.judge
     return settings.judge_by_segment[max(matches, key=len)]
+
+
+def judges_on_embedded_model(settings: Settings) -> bool:
+    """Whether an LLM judge the settings name would run on the embedded model."""
+    names = {settings.judge, *settings.judge_by_segment.values()}
+    return bool(names & set(LLM_JUDGES)) and settings.flagship_client in (None, "recorded")
+
+
+def uses_embedded_model(settings: Settings) -> bool:
+    """Whether a worker with these settings loads the embedded llama.cpp model."""
+    return (
+        settings.flagship_client == "llama-cpp"
+        or settings.cheap_client == "llama-cpp"
+        or judges_on_embedded_model(settings)
+    )
 
 
 def judge_client(settings: Settings) -> tuple[ChatClient, Prices]:

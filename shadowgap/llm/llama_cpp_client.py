@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shadowgap.errors import EmbeddedModelUnavailable
 from shadowgap.llm.base import Completion, FlagshipCallError, plain_messages
+from shadowgap.llm.selfcheck import check_model
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -67,23 +69,31 @@ def resolve_model_path(override: str | Path | None = None) -> Path:
     return path
 
 
+def new_llama(path: Path, n_ctx: int) -> Llama:
+    """A new ``Llama`` on ``path`` (uncached, unchecked: :func:`_load` is what clients use)."""
+    # Imported here so that importing this module (e.g. by the factory) stays cheap.
+    from llama_cpp import Llama
+
+    return Llama(
+        model_path=str(path),
+        n_ctx=n_ctx,
+        n_threads=N_THREADS,
+        n_threads_batch=N_THREADS,
+        seed=SEED,
+        verbose=False,
+    )
+
+
 def _load(path: Path, n_ctx: int) -> _Loaded:
     resolved = path.resolve()
+    # Outside the load lock: the check takes seconds and has its own once-per-process lock.
+    check = check_model(resolved, n_ctx)
+    if not check.ok:
+        raise EmbeddedModelUnavailable(check.problem or "the embedded model failed its self-check")
     with _LOAD_LOCK:
         loaded = _MODELS.get(resolved)
         if loaded is None:
-            # Imported here so that importing this module (e.g. by the factory) stays cheap.
-            from llama_cpp import Llama
-
-            llama = Llama(
-                model_path=str(resolved),
-                n_ctx=n_ctx,
-                n_threads=N_THREADS,
-                n_threads_batch=N_THREADS,
-                seed=SEED,
-                verbose=False,
-            )
-            loaded = _MODELS[resolved] = _Loaded(llama)
+            loaded = _MODELS[resolved] = _Loaded(new_llama(resolved, n_ctx))
         return loaded
 
 

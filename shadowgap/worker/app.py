@@ -12,7 +12,11 @@ from shadowgap.config import DATA_DIR, get_settings
 from shadowgap.logging_setup import configure_logging
 from shadowgap.privacy.redaction import for_settings
 from shadowgap.worker.queue import celery_config
-from shadowgap.worker.steps import Heartbeat, leave_shadow_queue_without_flagship
+from shadowgap.worker.steps import (
+    Heartbeat,
+    check_embedded_model,
+    leave_shadow_queue_without_flagship,
+)
 
 settings = get_settings()
 configure_logging(settings.log_level, settings.log_json, for_settings(settings).text)
@@ -27,6 +31,7 @@ def _keep_json_logging(**_: Any) -> None:
 
 
 celeryd_after_setup.connect(leave_shadow_queue_without_flagship)
+celeryd_after_setup.connect(check_embedded_model)
 
 app = Celery("shadowgap")
 app.conf.update(celery_config(settings))

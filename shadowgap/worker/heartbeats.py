@@ -19,11 +19,21 @@ from sqlalchemy.orm import Session
 
 from shadowgap.db import models
 
+EMBEDDED_MODEL_OK = "ok"
+
 
 def record_heartbeat(
-    session: Session, hostname: str, pid: int, queues: list[str], now: datetime
+    session: Session,
+    hostname: str,
+    pid: int,
+    queues: list[str],
+    now: datetime,
+    embedded_model: str | None = None,
 ) -> None:
-    """Insert or refresh the worker's row (one statement, no read first)."""
+    """Insert or refresh the worker's row (one statement, no read first).
+
+    ``embedded_model`` is the worker's self-check of the embedded model: None when it has not
+    needed it, "ok", or the problem found."""
     beat = models.WorkerHeartbeat
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -33,6 +43,7 @@ def record_heartbeat(
         "queues": ",".join(sorted(queues)),
         "started_at": now,
         "last_seen_at": now,
+        "embedded_model": embedded_model,
     }
     stmt = insert(beat).values(**values)
     session.execute(
@@ -42,6 +53,7 @@ def record_heartbeat(
                 "pid": stmt.excluded.pid,
                 "queues": stmt.excluded.queues,
                 "last_seen_at": stmt.excluded.last_seen_at,
+                "embedded_model": stmt.excluded.embedded_model,
                 # The same process keeps its start time; a restarted one (new pid) starts anew.
                 "started_at": case(
                     (beat.pid == stmt.excluded.pid, beat.started_at),
@@ -73,3 +85,16 @@ def workers_seen(session: Session, now: datetime, stale_after: timedelta) -> Wor
         )
     ).one()
     return WorkersSeen(alive=int(alive or 0), last_seen_at=latest)
+
+
+def embedded_model_problems(session: Session, now: datetime, stale_after: timedelta) -> list[str]:
+    """The embedded-model problems that live workers report, one line each (host: problem)."""
+    beat = models.WorkerHeartbeat
+    rows = session.execute(
+        select(beat.hostname, beat.embedded_model).where(
+            beat.last_seen_at >= now - stale_after,
+            beat.embedded_model.is_not(None),
+            beat.embedded_model != EMBEDDED_MODEL_OK,
+        )
+    ).all()
+    return [f"{hostname}: {problem}" for hostname, problem in rows]

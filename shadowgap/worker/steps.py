@@ -1,4 +1,5 @@
-"""Worker-process hooks: no shadow queue without a flagship, and the consumer's heartbeat."""
+"""Worker-process hooks: no shadow queue without a flagship, the embedded model's self-check,
+and the consumer's heartbeat."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from celery import bootsteps
 
 from shadowgap.config import get_settings
 from shadowgap.db.engine import session_scope
+from shadowgap.judging.factory import uses_embedded_model
+from shadowgap.llm import selfcheck
 from shadowgap.llm.factory import flagship_problem
-from shadowgap.worker.heartbeats import record_heartbeat
+from shadowgap.llm.llama_cpp_client import N_CTX, resolve_model_path
+from shadowgap.worker.heartbeats import EMBEDDED_MODEL_OK, record_heartbeat
 
 log = logging.getLogger(__name__)
 SHADOW_QUEUE = "shadow"
@@ -36,6 +40,28 @@ def leave_shadow_queue_without_flagship(sender: str, instance: Any, **_: Any) ->
         "flagship starts.",
         problem,
     )
+
+
+def check_embedded_model(sender: str, instance: Any, **_: Any) -> None:
+    """``celeryd_after_setup`` handler: a worker that will load the embedded model checks it
+    in a child process first (see shadowgap.llm.selfcheck), before its pool processes fork, so
+    they inherit the answer. A failed check is logged once and reported in the heartbeat;
+    the worker keeps running the jobs that do not need the model."""
+    settings = get_settings()
+    if not uses_embedded_model(settings):
+        return
+    try:
+        path = resolve_model_path(settings.llama_model_path)
+    except FileNotFoundError:
+        return  # the client raises the same error, with the path, when a job needs it
+    selfcheck.check_model(path, N_CTX)
+
+
+def embedded_model_status() -> str | None:
+    """What the heartbeat reports: None (not needed), "ok" or the self-check's problem."""
+    if not selfcheck.checked():
+        return None
+    return selfcheck.last_problem() or EMBEDDED_MODEL_OK
 
 
 class Heartbeat(bootsteps.StartStopStep):
@@ -69,6 +95,13 @@ class Heartbeat(bootsteps.StartStopStep):
     def _beat(hostname: str, queues: list[str]) -> None:
         try:
             with session_scope() as session:
-                record_heartbeat(session, hostname, os.getpid(), queues, datetime.now(UTC))
+                record_heartbeat(
+                    session,
+                    hostname,
+                    os.getpid(),
+                    queues,
+                    datetime.now(UTC),
+                    embedded_model_status(),
+                )
         except Exception as exc:  # noqa: BLE001 - a missed beat must not stop the consumer
             log.warning("worker heartbeat not written", extra={"error": type(exc).__name__})

@@ -49,8 +49,10 @@ from shadowgap.db import models
 from shadowgap.db.verdict_sums import WEIGHTED, sum_columns
 from shadowgap.drift.store import segment_signal_views
 from shadowgap.judging.coverage import judge_coverage
+from shadowgap.judging.factory import LLM_JUDGES, judge_name_for_segment, judges_on_embedded_model
 from shadowgap.schemas import INT4_MAX
 from shadowgap.stats.excess_gap import WeightedSums, excess_gap
+from shadowgap.worker.heartbeats import embedded_model_problems
 
 router = APIRouter(include_in_schema=False)
 # Report ids are int4: a larger one is a 422 naming the parameter, not a database error.
@@ -434,6 +436,7 @@ def segment_page(
             "alerts": alerts,
             "examples": _examples(session, segment.id),
             "judging": judge_coverage(session, segment.id),
+            "judge_unavailable": _judge_unavailable(session, segment.key),
             "signals": segment_signal_views(session, segment.id, get_settings()),
             "detection_days": get_settings().detection_days,
             "start": start,
@@ -593,6 +596,21 @@ def _quality_series(
             series.counts.append(result.gap_pairs)
         gap, noise, first = WeightedSums(), WeightedSums(), None
     return series
+
+
+def _judge_unavailable(session: Session, segment_key: str) -> str | None:
+    """Why this segment's judge cannot run, when it is an LLM judge on the embedded model and
+    a live worker's self-check of that model failed."""
+    settings = get_settings()
+    name = judge_name_for_segment(segment_key, settings)
+    if name not in LLM_JUDGES or not judges_on_embedded_model(settings):
+        return None
+    now = datetime.now(UTC)
+    stale_after = timedelta(seconds=settings.worker_stale_seconds)
+    problems = embedded_model_problems(session, now, stale_after)
+    if not problems:
+        return None
+    return f"The {name} judge cannot run on the embedded model: {problems[0]}"
 
 
 def _examples(session: Session, segment_id: int, limit: int = 8) -> list[dict[str, Any]]:

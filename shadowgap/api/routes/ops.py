@@ -22,7 +22,7 @@ from shadowgap.config import Settings, get_settings
 from shadowgap.db.engine import get_engine, session_scope
 from shadowgap.llm.factory import flagship_problem
 from shadowgap.worker import queue
-from shadowgap.worker.heartbeats import workers_seen
+from shadowgap.worker.heartbeats import embedded_model_problems, workers_seen
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
@@ -53,15 +53,19 @@ def _check_broker() -> str | None:
 def _check_workers() -> dict[str, object]:
     settings = get_settings()
     now = datetime.now(UTC)
+    stale_after = timedelta(seconds=settings.worker_stale_seconds)
     try:
         with session_scope() as session:
-            seen = workers_seen(session, now, timedelta(seconds=settings.worker_stale_seconds))
+            seen = workers_seen(session, now, stale_after)
+            model_problems = embedded_model_problems(session, now, stale_after)
     except Exception as exc:  # noqa: BLE001 - readiness reports any failure
         return {"status": type(exc).__name__}
     return {
         "status": "ok" if seen.alive else "no worker seen",
         "alive": seen.alive,
         "last_seen_seconds_ago": seen.seconds_since(now),
+        # The embedded model's self-check as the live workers report it (not needed: "ok").
+        "embedded_model": model_problems or "ok",
     }
 
 
