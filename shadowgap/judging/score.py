@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings, get_settings
 from shadowgap.db import models
+from shadowgap.db.locks import lock_segment_rows
 from shadowgap.errors import NotFound
-from shadowgap.ingest.segments import lock_segment_rows
 from shadowgap.judging.base import Judge
 from shadowgap.llm.base import last_user_text
 from shadowgap.privacy import originals
