@@ -24,6 +24,9 @@ README_MAX_LINES = 160
 # Paths in the repository start with one of these folders; a path inside a longer one
 # (~/.cache/shadowgap/wheels/, https://host/docs/) is not the repository's.
 PATH = re.compile(r"(?<![\w./~:-])(?:shadowgap|tests|benchmarks|docs|\.ci)/[\w./-]*")
+# Folders the code left when it moved into shadowgap/ (ARCHITECTURE.md maps them, nothing else
+# should name them).
+OLD_PATH = re.compile(r"(?<![\w./~:-])(?:service|jobs)/[\w./-]*")
 # [text](target): the target up to the closing parenthesis, without a title.
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^\s*(```|~~~)")
@@ -108,6 +111,14 @@ def test_every_path_the_docs_name_exists() -> None:
             if not (ROOT / path).exists():
                 missing.append(f"{doc.relative_to(ROOT)}: {path}")
     assert not missing, "\n".join(missing)
+
+
+def test_the_docs_name_no_path_from_before_the_move() -> None:
+    stale = []
+    for doc in manual():
+        if doc.name != "ARCHITECTURE.md":
+            stale += [f"{doc.relative_to(ROOT)}: {m}" for m in OLD_PATH.findall(doc.read_text())]
+    assert not stale, "\n".join(stale)
 
 
 def test_every_relative_link_resolves() -> None:
