@@ -1,7 +1,7 @@
 """All settings, read from the environment (prefix ``SHADOWGAP_``) in one place.
 
 No other module reads the environment: everything goes through :func:`get_settings`.
-Every field is documented in the README's settings reference, generated from the
+Every field is documented in docs/settings.md's settings table, generated from the
 ``description`` strings here (``shadowgap settings``).
 """
 
@@ -147,7 +147,7 @@ class Settings(BaseSettings):
         default=False,
         description="Send the flagship and the judge the redacted text too. Off: a sampled "
         "event's original text is kept in pending_originals until its verdicts are stored, "
-        "so the flagship answers what the cheap model saw (see README, Security).",
+        "so the flagship answers what the cheap model saw (see docs/security.md).",
     )
     retention_days: int = Field(
         default=90,

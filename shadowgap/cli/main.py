@@ -100,7 +100,7 @@ def db_downgrade(revision: Annotated[str, typer.Argument()] = "base") -> None:
 
 @app.command("settings")
 def show_settings(
-    markdown: Annotated[bool, typer.Option(help="Print the README's settings table.")] = False,
+    markdown: Annotated[bool, typer.Option(help="The settings table of docs/settings.md.")] = False,
 ) -> None:
     """Print every setting with its environment variable, default and description."""
     if markdown:
