@@ -6,10 +6,19 @@ before anything is stored.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 # Largest values the database columns hold: token counts are PostgreSQL int4. A value past
 # them must be a 422 naming the field, not a database error that fails the whole write.
@@ -21,17 +30,130 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=1_000_000, allow_inf_nan=False)
 
 
-class Message(_Strict):
+class _SenderShape(BaseModel):
+    """A shape another party defines and extends (OpenAI's chat messages and tool calls).
+
+    Keys it does not list are dropped, not refused: a key OpenAI, Anthropic or LiteLLM adds
+    (``annotations``, ``audio``, ``reasoning_content``, ``thinking_blocks``,
+    ``provider_specific_fields``, ...) must not cost the sender its batch, and what is dropped
+    is never stored, so no text escapes redaction through it. Serialised without the keys that
+    were not given (``None``), so a stored message is the message as sent.
+    """
+
+    model_config = ConfigDict(extra="ignore", str_max_length=1_000_000, allow_inf_nan=False)
+
+    @model_serializer(mode="wrap")
+    def _without_nulls(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if not isinstance(data, dict):
+            return data
+        keep = self._keep_null()
+        return {k: v for k, v in data.items() if v is not None or k in keep}
+
+    def _keep_null(self) -> frozenset[str]:
+        return frozenset()
+
+
+class FunctionCall(_SenderShape):
+    """A function call as OpenAI sends it: ``arguments`` is the JSON text the model wrote,
+    kept as sent (it may not even be JSON; the judges parse it). An object (some gateways
+    decode the text) is encoded back to JSON text."""
+
+    name: str = Field(default="", max_length=256)
+    arguments: str = ""
+
+    @field_validator("arguments", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        if value is None:
+            return ""
+        if isinstance(value, dict | list):
+            return json.dumps(value, ensure_ascii=False)
+        return value
+
+
+class MessageToolCall(_SenderShape):
+    """One entry of an assistant message's ``tool_calls``:
+    ``{"id", "type": "function", "function": {"name", "arguments"}}``. Other call types
+    (``custom``) are kept with their own object."""
+
+    id: str | None = Field(default=None, max_length=256)
+    type: str = Field(default="function", max_length=64)
+    function: FunctionCall | None = None
+    custom: dict[str, Any] | None = None
+
+
+class Message(_SenderShape):
+    """One chat turn in OpenAI's shape: ``role`` and ``content`` (text or content parts),
+    an assistant's ``tool_calls`` (or the legacy ``function_call``) and ``refusal``, a tool
+    turn's ``tool_call_id``, a participant's or function's ``name``."""
+
     role: str = Field(min_length=1, max_length=64)
     # Content may be a string or a list of content parts (OpenAI's multimodal shape).
     content: str | list[Any] | None = None
+    name: str | None = Field(default=None, max_length=256)
+    tool_calls: list[MessageToolCall] | None = Field(default=None, max_length=256)
+    function_call: FunctionCall | None = None
+    tool_call_id: str | None = Field(default=None, max_length=256)
+    refusal: str | None = None
+
+    def _keep_null(self) -> frozenset[str]:
+        # An assistant turn that only calls tools has "content": null in OpenAI's shape.
+        return frozenset({"content"})
+
+
+class AssistantMessage(_SenderShape):
+    """An answer given as OpenAI's assistant message (``choices[0].message``). The choice's
+    ``finish_reason`` goes in the event's ``finish_reason``; one given here is read too."""
+
+    role: str | None = Field(default=None, max_length=64)
+    content: str | list[Any] | None = None
+    tool_calls: list[MessageToolCall] | None = Field(default=None, max_length=256)
+    function_call: FunctionCall | None = None
+    refusal: str | None = None
+    finish_reason: str | None = Field(default=None, max_length=64)
+
+    def text(self) -> str | None:
+        """The prose: content, else the refusal, else '' for an answer that only calls tools
+        (an answer, so it is sampled and judged), else None (no answer)."""
+        if self.content is not None:
+            return content_text(self.content)
+        if self.refusal is not None:
+            return self.refusal
+        return "" if self.calls() else None
+
+    def calls(self) -> list[dict[str, Any]]:
+        """The tool calls in OpenAI's shape; a legacy ``function_call`` as one without id."""
+        calls = [call.model_dump(mode="json") for call in self.tool_calls or []]
+        if self.function_call is not None:
+            calls.append({"type": "function", "function": self.function_call.model_dump()})
+        return calls
 
 
 class RequestPayload(_Strict):
+    """What the cheap model was sent. ``request`` may also be the OpenAI request body itself:
+    every key but ``messages`` and ``params`` is read as a param (``tools``, ``tool_choice``,
+    ``response_format``, ``model``, ...; one also in ``params`` is taken from ``params``)."""
+
     messages: list[Message] = Field(min_length=1)
     params: dict[str, Any] = Field(
-        default_factory=dict, description="temperature, max_tokens, ... as sent to the model"
+        default_factory=dict,
+        description="temperature, max_tokens, tools, tool_choice, ... as sent to the model",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _body_keys_are_params(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not set(data) - {"messages", "params"}:
+            return data
+        params = data.get("params")
+        if params is not None and not isinstance(params, dict):
+            return data  # refused by the field's own validation
+        folded = {k: v for k, v in data.items() if k not in ("messages", "params")}
+        result = {"params": {**folded, **(params or {})}}
+        if "messages" in data:
+            result["messages"] = data["messages"]
+        return result
 
 
 class Route(_Strict):
@@ -42,6 +164,9 @@ class Route(_Strict):
 
 
 class Usage(_Strict):
+    # OpenAI's usage object as sent: total_tokens and the *_details objects are dropped.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
     prompt_tokens: int = Field(default=0, ge=0, le=INT4_MAX)
     completion_tokens: int = Field(default=0, ge=0, le=INT4_MAX)
 
@@ -62,7 +187,11 @@ class TrafficEvent(_Strict):
     timestamp: datetime
     request: RequestPayload
     route: Route
-    answer: str | None = None
+    answer: str | AssistantMessage | None = Field(
+        default=None,
+        description="the text, or the assistant message (content, tool_calls, refusal)",
+    )
+    finish_reason: str | None = Field(default=None, max_length=64)
     latency_ms: float | None = Field(default=None, ge=0)
     ttft_ms: float | None = Field(default=None, ge=0)
     usage: Usage = Field(default_factory=Usage)
@@ -83,6 +212,29 @@ class TrafficEvent(_Strict):
             return value.astimezone(UTC)
         except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-01:00 is past year 9999 in UTC
             raise ValueError("is out of range once converted to UTC (years 1 to 9999)") from exc
+
+    @model_validator(mode="after")
+    def _refusal_is_refused(self) -> TrafficEvent:
+        if isinstance(self.answer, AssistantMessage) and self.answer.refusal:
+            self.refused = True
+        return self
+
+    def answer_text(self) -> str | None:
+        """The answer's prose ('' when it only calls tools; None when there is no answer)."""
+        if isinstance(self.answer, AssistantMessage):
+            return self.answer.text()
+        return self.answer
+
+    def answer_tool_calls(self) -> list[dict[str, Any]] | None:
+        """The answer's tool calls in OpenAI's shape, None when it makes none."""
+        if isinstance(self.answer, AssistantMessage):
+            return self.answer.calls() or None
+        return None
+
+    def answer_finish_reason(self) -> str | None:
+        if self.finish_reason is None and isinstance(self.answer, AssistantMessage):
+            return self.answer.finish_reason
+        return self.finish_reason
 
     def prompt_text(self) -> str:
         """The last user message as plain text (what the flagship re-run answers)."""

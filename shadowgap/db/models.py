@@ -60,6 +60,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+# A JSON column where Python None is SQL NULL (JSONType stores it as the JSON value null).
+NullableJSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 # SQLite only auto-increments INTEGER PRIMARY KEY, so BigInteger ids fall back to Integer there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -109,7 +111,12 @@ class TrafficEvent(Base):
     is_cheap: Mapped[bool] = mapped_column(Boolean)
     request: Mapped[dict[str, Any]] = mapped_column(JSONType)
     prompt_hash: Mapped[str] = mapped_column(String(64))
+    # The answer's prose ('' when it only calls tools, NULL when there is none), its tool
+    # calls in OpenAI's shape (NULL for prose and for rows stored before 0011) and why it
+    # stopped.
     answer: Mapped[str | None] = mapped_column(Text)
+    answer_tool_calls: Mapped[list[Any] | None] = mapped_column(NullableJSON)
+    finish_reason: Mapped[str | None] = mapped_column(String(64))
     latency_ms: Mapped[float | None] = mapped_column(Float)
     ttft_ms: Mapped[float | None] = mapped_column(Float)
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
@@ -171,7 +178,10 @@ class ShadowRun(Base):
     status: Mapped[str] = mapped_column(String(16))  # ok | failed
     client: Mapped[str] = mapped_column(String(32))
     model: Mapped[str] = mapped_column(String(256))
+    # As on traffic_events: prose ('' for a tool call), tool calls, finish reason.
     answer: Mapped[str | None] = mapped_column(Text)
+    answer_tool_calls: Mapped[list[Any] | None] = mapped_column(NullableJSON)
+    finish_reason: Mapped[str | None] = mapped_column(String(64))
     latency_ms: Mapped[float | None] = mapped_column(Float)
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
