@@ -7,10 +7,12 @@ that yields a value wins, so a span carrying two conventions is read once):
   ``gen_ai.request.model`` / ``gen_ai.response.model``, ``gen_ai.usage.input_tokens`` /
   ``output_tokens``, ``gen_ai.system_instructions`` + ``gen_ai.input.messages`` /
   ``gen_ai.output.messages`` (messages of ``parts``; since v1.37, as attributes or on a
-  ``gen_ai.client.inference.operation.details`` event), and the older forms: the ``gen_ai.prompt``
-  / ``gen_ai.completion`` attributes or ``gen_ai.content.prompt`` / ``gen_ai.content.completion``
-  events (a JSON list of ``{role, content}``), per-message events (``gen_ai.user.message``, ...,
-  ``gen_ai.choice``) and ``gen_ai.usage.prompt_tokens`` / ``completion_tokens``;
+  ``gen_ai.client.inference.operation.details`` event; ``tool_call`` and
+  ``tool_call_response`` parts are read as OpenAI chat tool calls and tool turns), and the
+  older forms: the ``gen_ai.prompt`` / ``gen_ai.completion`` attributes or
+  ``gen_ai.content.prompt`` / ``gen_ai.content.completion`` events (a JSON list of
+  ``{role, content}``), per-message events (``gen_ai.user.message``, ..., ``gen_ai.choice``)
+  and ``gen_ai.usage.prompt_tokens`` / ``completion_tokens``;
 - OpenLLMetry (Traceloop): flattened ``gen_ai.prompt.<i>.role`` / ``.content``,
   ``gen_ai.completion.<i>.content`` / ``.finish_reason``, ``llm.request.type``;
 - OpenInference (Arize Phoenix): ``openinference.span.kind``, ``llm.model_name``,
@@ -153,8 +155,16 @@ def prompt_messages(attrs: dict[str, Any], events: list[SpanEvent]) -> list[dict
     for read in readers:
         messages = read()
         if messages:
-            return [{"role": m["role"], "content": m.get("content")} for m in messages]
+            return [_native_message(m) for m in messages]
     return []
+
+
+def _native_message(message: dict[str, Any]) -> dict[str, Any]:
+    turn = {"role": message["role"], "content": message.get("content")}
+    for key in _TOOL_KEYS:
+        if message.get(key) is not None:
+            turn[key] = message[key]
+    return turn
 
 
 def _semconv_input(attrs: dict[str, Any]) -> list[dict[str, Any]]:
@@ -175,8 +185,52 @@ def _part_message(item: Any, attribute: str, default_role: str | None = None) ->
     if not isinstance(role, str) or not role:
         raise SpanRejected(attribute, "every message must be an object with a string 'role'")
     parts = item.get("parts")
-    content = _parts_text(parts) if isinstance(parts, list) else _content(item.get("content"))
-    return {"role": role, "content": content}
+    if not isinstance(parts, list):
+        return {"role": role, "content": _content(item.get("content"))}
+    message: dict[str, Any] = {"role": role, "content": _parts_text(parts)}
+    calls = [_tool_call(part) for part in parts if _kind(part) == "tool_call"]
+    if calls:
+        message["tool_calls"] = calls
+    responses = [part for part in parts if _kind(part) == "tool_call_response"]
+    if responses:
+        # A tool turn answers one call: its id, and the response as text (JSON if not text).
+        message["tool_call_id"] = _id(responses[0].get("id"))
+        response = responses[0].get("response")
+        message["content"] = response if isinstance(response, str) else _json_text(response)
+    return message
+
+
+# Keys of a semconv message part list read into OpenAI's chat shape (GenAI semconv v1.37:
+# ``{"type": "tool_call", "id", "name", "arguments"}`` on an assistant message,
+# ``{"type": "tool_call_response", "id", "response"}`` on a tool message).
+_TOOL_KEYS = ("tool_calls", "tool_call_id")
+
+
+def _kind(part: Any) -> str | None:
+    return part.get("type") if isinstance(part, dict) else None
+
+
+def _id(value: Any) -> str | None:
+    return str(value) if value is not None and value != "" else None
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode() if value is not None else ""
+
+
+def _tool_call(part: dict[str, Any]) -> dict[str, Any]:
+    """A semconv ``tool_call`` part as an OpenAI tool call (arguments as JSON text)."""
+    arguments = part.get("arguments")
+    call: dict[str, Any] = {
+        "type": "function",
+        "function": {
+            "name": str(part.get("name") or ""),
+            "arguments": arguments if isinstance(arguments, str) else _json_text(arguments),
+        },
+    }
+    if (call_id := _id(part.get("id"))) is not None:
+        call["id"] = call_id
+    return call
 
 
 def _parts_text(parts: list[Any]) -> str | None:
@@ -297,6 +351,22 @@ def _input_value(attrs: dict[str, Any]) -> list[dict[str, Any]]:
 class Answer:
     text: str | None = None
     finish_reasons: list[str] = field(default_factory=list)
+    # Tool calls of the first output message in OpenAI's shape (semconv ``tool_call`` parts).
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def finish_reason(self) -> str | None:
+        """The first finish reason in OpenAI's words (semconv says ``tool_call``)."""
+        if not self.finish_reasons:
+            return None
+        first = self.finish_reasons[0]
+        return "tool_calls" if first == "tool_call" else first[:64]
+
+    def native(self) -> str | dict[str, Any] | None:
+        """The native ``answer``: the text, or the assistant message when it calls tools."""
+        if not self.tool_calls:
+            return self.text
+        return {"role": "assistant", "content": self.text, "tool_calls": self.tool_calls}
 
     @property
     def refused(self) -> bool:
@@ -318,6 +388,7 @@ def answer(attrs: dict[str, Any], events: list[SpanEvent]) -> Answer:
         outputs = read()
         if outputs:
             found.text = _text(outputs[0].get("content"))
+            found.tool_calls = list(outputs[0].get("tool_calls") or [])
             found.finish_reasons = [str(m["finish"]) for m in outputs if m.get("finish")]
             break
     declared = attrs.get("gen_ai.response.finish_reasons")

@@ -1,0 +1,121 @@
+"""OTLP spans of the GenAI semantic conventions (v1.37+) carry tool calls as message parts:
+``tool_call`` parts on assistant messages, ``tool_call_response`` parts on tool messages. They
+are kept as OpenAI chat tool calls and tool turns, and an output message that calls tools is a
+structured answer."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shadowgap.config import Settings
+from shadowgap.ingest.otlp import decode_json, parse_request
+
+
+def _span(span_id: str, attributes: dict[str, str]) -> dict[str, Any]:
+    """One client span in OTLP JSON, its attributes string values."""
+    return {
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": span_id,
+        "name": "chat gpt-4o-mini",
+        "kind": 3,
+        "startTimeUnixNano": "1764590400000000000",
+        "endTimeUnixNano": "1764590401250000000",
+        "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attributes.items()],
+        "status": {"code": 1},
+    }
+
+
+def otlp_json(spans: list[dict[str, Any]]) -> bytes:
+    scope = {"scope": {"name": "handwritten"}, "spans": spans}
+    return json.dumps({"resourceSpans": [{"resource": {}, "scopeSpans": [scope]}]}).encode()
+
+
+INPUT = [
+    {"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]},
+    {
+        "role": "assistant",
+        "parts": [
+            {
+                "type": "tool_call",
+                "id": "call_1",
+                "name": "get_weather",
+                "arguments": {"city": "Paris"},
+            }
+        ],
+    },
+    {
+        "role": "tool",
+        "parts": [{"type": "tool_call_response", "id": "call_1", "response": {"temp_c": 14}}],
+    },
+    {"role": "user", "parts": [{"type": "text", "content": "And Rome?"}]},
+]
+OUTPUT = [
+    {
+        "role": "assistant",
+        "parts": [
+            {
+                "type": "tool_call",
+                "id": "call_2",
+                "name": "get_weather",
+                "arguments": '{"city": "Rome"}',
+            }
+        ],
+        "finish_reason": "tool_call",
+    }
+]
+
+
+def test_semconv_tool_call_parts_are_kept() -> None:
+    span = _span(
+        "3333333333333333",
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.input.messages": json.dumps(INPUT),
+            "gen_ai.output.messages": json.dumps(OUTPUT),
+        },
+    )
+    (event,) = parse_request(decode_json(otlp_json([span])), Settings()).events
+    assert event.request.model_dump(mode="json")["messages"] == [
+        {"role": "user", "content": "Weather in Paris?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                }
+            ],
+        },
+        {"role": "tool", "content": '{"temp_c":14}', "tool_call_id": "call_1"},
+        {"role": "user", "content": "And Rome?"},
+    ]
+    assert event.answer_text() == ""
+    assert event.answer_tool_calls() == [
+        {
+            "id": "call_2",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "Rome"}'},
+        }
+    ]
+    assert event.answer_finish_reason() == "tool_calls"
+
+
+def test_text_output_stays_a_text_answer_with_its_finish_reason() -> None:
+    output = [
+        {"role": "assistant", "parts": [{"type": "text", "content": "Hi"}], "finish_reason": "stop"}
+    ]
+    span = _span(
+        "4444444444444444",
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.input.messages": json.dumps(INPUT[:1]),
+            "gen_ai.output.messages": json.dumps(output),
+        },
+    )
+    (event,) = parse_request(decode_json(otlp_json([span])), Settings()).events
+    assert (event.answer, event.finish_reason) == ("Hi", "stop")
