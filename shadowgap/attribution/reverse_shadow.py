@@ -22,7 +22,7 @@ and never commit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,7 +36,7 @@ from shadowgap.config import Settings
 from shadowgap.db import models
 from shadowgap.errors import NotFound
 from shadowgap.judging.base import Judge
-from shadowgap.llm.base import ChatClient, Completion, last_user_text
+from shadowgap.llm.base import ChatClient, Completion, forwarded_params, last_user_text
 from shadowgap.shadow.costs import budget_exhausted
 from shadowgap.shadow.runs import STATUS_OK, get_run, insert_or_ignore, request_messages
 from shadowgap.shadow.sampling import hash_unit
@@ -162,6 +162,9 @@ class ReverseRequest:
     flagship_answer: str
     max_tokens: int
     temperature: float
+    # The request's other forwarded parameters (tools, response format, ...), as the flagship
+    # re-run gets them (shadowgap.llm.base.FORWARDED_PARAMS).
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def prepare_reverse(session: Session, sample_id: int, settings: Settings) -> ReverseRequest | None:
@@ -196,12 +199,16 @@ def prepare_reverse(session: Session, sample_id: int, settings: Settings) -> Rev
         flagship_answer=event.answer,
         max_tokens=max_tokens,
         temperature=float(temperature) if isinstance(temperature, int | float) else 0.0,
+        options=forwarded_params(params),
     )
 
 
 def call_cheap(request: ReverseRequest, client: ChatClient) -> Completion:
     return client.complete(
-        request.messages, max_tokens=request.max_tokens, temperature=request.temperature
+        request.messages,
+        max_tokens=request.max_tokens,
+        temperature=request.temperature,
+        options=request.options,
     )
 
 
@@ -215,6 +222,8 @@ def store_rerun(
         "client": client.name,
         "model": client.model,
         "answer": completion.text,
+        "answer_tool_calls": completion.tool_calls,
+        "finish_reason": completion.finish_reason,
         "latency_ms": completion.latency_ms,
         "prompt_tokens": completion.prompt_tokens,
         "completion_tokens": completion.completion_tokens,
