@@ -253,6 +253,21 @@ def content_text(content: str | list[Any] | None) -> str:
     return "\n".join(part for part in parts if part)
 
 
+def answer_display(text: str | None, tool_calls: list[Any] | None) -> str | None:
+    """An answer as one text for people (alert evidence, exports, the segment page): its
+    prose, then each tool call on a line of its own as ``name(arguments)``."""
+    if not tool_calls:
+        return text
+    calls = []
+    for call in tool_calls:
+        function = (
+            (call.get("function") or call.get("custom") or {}) if isinstance(call, dict) else {}
+        )
+        arguments = function.get("arguments", function.get("input", ""))
+        calls.append(f"{function.get('name', '')}({arguments})")
+    return "\n".join([text, *calls] if text else calls)
+
+
 class IngestResult(BaseModel):
     accepted: int
     new: int

@@ -30,7 +30,7 @@ from shadowgap.attribution.explain import attribute_change
 from shadowgap.attribution.periods import Window, events_in, window_before
 from shadowgap.config import Settings
 from shadowgap.db.models import DriftEvent, Segment, ShadowRun, TrafficEvent, Verdict
-from shadowgap.schemas import content_text
+from shadowgap.schemas import answer_display, content_text
 from shadowgap.stats.estimates import normal_interval, wilson_interval
 
 MAX_EXAMPLES = 3
@@ -188,9 +188,15 @@ def _example(
         "route_tier": traffic.route_tier,
         "route_model": traffic.route_model,
         "prompt": _clip(prompt_of(traffic.request or {}), MAX_PROMPT_CHARS),
-        "cheap_answer": _clip(traffic.answer, MAX_ANSWER_CHARS),
+        "cheap_answer": _clip(
+            answer_display(traffic.answer, traffic.answer_tool_calls), MAX_ANSWER_CHARS
+        ),
         "flagship_model": shadow.model if shadow else None,
-        "flagship_answer": _clip(shadow.answer, MAX_ANSWER_CHARS) if shadow else None,
+        "flagship_answer": (
+            _clip(answer_display(shadow.answer, shadow.answer_tool_calls), MAX_ANSWER_CHARS)
+            if shadow
+            else None
+        ),
         "winner": verdict.winner if verdict else None,
         "gap_score": _finite(verdict.gap_score) if verdict else None,
         "judge": verdict.judge if verdict else None,

@@ -20,7 +20,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from shadowgap.db.models import Segment, ShadowRun, TrafficEvent, Verdict
-from shadowgap.schemas import content_text
+from shadowgap.schemas import answer_display, content_text
 
 WINNERS = {"cheap": "model_a", "flagship": "model_b", "tie": "tie"}
 # Rows fetched per round trip while streaming.
@@ -41,7 +41,7 @@ def battles(
     """Battles of the judged pairs whose request happened in ``[since, until)``."""
     E, V, R = TrafficEvent, Verdict, ShadowRun
     query = (
-        select(V, E, R.model, R.answer, Segment.key)
+        select(V, E, R.model, R.answer, R.answer_tool_calls, Segment.key)
         .join(E, E.id == V.event_pk)
         .join(R, and_(R.event_pk == V.event_pk, R.replicate == 0, R.status == "ok"))
         .join(Segment, Segment.id == V.segment_id)
@@ -57,7 +57,9 @@ def battles(
     )
     if segment_id is not None:
         query = query.where(V.segment_id == segment_id)
-    for verdict, event, flagship_model, flagship_answer, key in session.execute(query):
+    for verdict, event, flagship_model, flagship_answer, flagship_calls, key in session.execute(
+        query
+    ):
         if verdict.winner not in WINNERS:
             continue
         probability = verdict.inclusion_probability
@@ -66,8 +68,9 @@ def battles(
             "prompt": _prompt(event.request or {}),
             "model_a": event.route_model,
             "model_b": flagship_model,
-            "response_a": event.answer,
-            "response_b": flagship_answer,
+            # A tool-call answer as its calls, name(arguments), one a line.
+            "response_a": answer_display(event.answer, event.answer_tool_calls),
+            "response_b": answer_display(flagship_answer, flagship_calls),
             "winner": WINNERS[verdict.winner],
             "weight": 1.0 / probability if probability and probability > 0 else None,
             "router_score": event.route_score,

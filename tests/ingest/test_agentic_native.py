@@ -284,3 +284,28 @@ def test_rows_stored_before_0011_read_as_text_answers(database_url: str) -> None
             assert (run.answer, run.answer_tool_calls, run.finish_reason) == ("", None, None)
     finally:
         engine.dispose()
+
+
+def test_tool_call_answers_are_shown_as_calls() -> None:
+    from datetime import UTC, datetime
+
+    from shadowgap.alerts.evidence import _example
+    from shadowgap.schemas import answer_display
+
+    assert answer_display("prose", None) == "prose"
+    assert answer_display("", [CALL]) == 'get_weather({"city": "Paris"})'
+    assert answer_display("Checking.", [CALL, CALL]).count("\n") == 2  # type: ignore[union-attr]
+    traffic = models.TrafficEvent(
+        id=1,
+        event_id="e",
+        occurred_at=datetime(2026, 11, 2, tzinfo=UTC),
+        route_tier="cheap",
+        route_model="m",
+        request={"messages": [{"role": "user", "content": "Weather?"}]},
+        answer="",
+        answer_tool_calls=[CALL],
+    )
+    run = models.ShadowRun(model="f", answer="It is 14C.", answer_tool_calls=None)
+    example = _example(traffic, None, run)
+    assert example["cheap_answer"] == 'get_weather({"city": "Paris"})'
+    assert example["flagship_answer"] == "It is 14C."

@@ -50,7 +50,7 @@ from shadowgap.db.verdict_sums import WEIGHTED, sum_columns
 from shadowgap.drift.store import segment_signal_views
 from shadowgap.judging.coverage import judge_coverage
 from shadowgap.judging.factory import LLM_JUDGES, judge_name_for_segment, judges_on_embedded_model
-from shadowgap.schemas import INT4_MAX
+from shadowgap.schemas import INT4_MAX, answer_display
 from shadowgap.stats.excess_gap import WeightedSums, excess_gap
 from shadowgap.worker.heartbeats import embedded_model_problems
 
@@ -617,7 +617,16 @@ def _examples(session: Session, segment_id: int, limit: int = 8) -> list[dict[st
     """Recent judged pairs, flagship wins first: prompt, both answers, the judge's rationale."""
     R = models.ShadowRun
     rows = session.execute(
-        select(V, E.request, E.answer, E.occurred_at, E.route_model, R.answer)
+        select(
+            V,
+            E.request,
+            E.answer,
+            E.answer_tool_calls,
+            E.occurred_at,
+            E.route_model,
+            R.answer,
+            R.answer_tool_calls,
+        )
         .join(E, E.id == V.event_pk)
         .outerjoin(R, and_(R.event_pk == V.event_pk, R.replicate == 0))
         .where(V.segment_id == segment_id, V.kind == "gap")
@@ -629,13 +638,22 @@ def _examples(session: Session, segment_id: int, limit: int = 8) -> list[dict[st
             "at": occurred_at,
             "prompt": _prompt_text(request),
             "cheap_model": route_model,
-            "cheap_answer": cheap_answer or "",
-            "flagship_answer": flagship_answer or "",
+            "cheap_answer": answer_display(cheap_answer, cheap_calls) or "",
+            "flagship_answer": answer_display(flagship_answer, flagship_calls) or "",
             "winner": verdict.winner,
             "judge": verdict.judge,
             "rationale": verdict.rationale,
         }
-        for verdict, request, cheap_answer, occurred_at, route_model, flagship_answer in rows
+        for (
+            verdict,
+            request,
+            cheap_answer,
+            cheap_calls,
+            occurred_at,
+            route_model,
+            flagship_answer,
+            flagship_calls,
+        ) in rows
     ]
 
 
