@@ -91,6 +91,21 @@ _OPENINFERENCE = re.compile(
     r"^llm\.(input|output)_messages\.(\d+)\.message\."
     r"(role|content|contents\.(\d+)\.message_content\.text)$"
 )
+# Their tool calls: OpenLLMetry ``gen_ai.completion.0.tool_calls.0.name`` (``id``,
+# ``arguments``) and ``gen_ai.prompt.2.tool_call_id``; OpenInference
+# ``llm.output_messages.0.message.tool_calls.0.tool_call.function.name`` (``.id``,
+# ``.function.arguments``) and ``llm.input_messages.2.message.tool_call_id``.
+_TOOL_PATTERNS = {
+    _OPENLLMETRY: re.compile(
+        r"^gen_ai\.(prompt|completion)\.(\d+)\."
+        r"(?:tool_calls\.(\d+)\.(id|name|arguments)|(tool_call_id))$"
+    ),
+    _OPENINFERENCE: re.compile(
+        r"^llm\.(input|output)_messages\.(\d+)\.message\."
+        r"(?:tool_calls\.(\d+)\.tool_call\.(id|function\.name|function\.arguments)"
+        r"|(tool_call_id))$"
+    ),
+}
 
 
 class SpanRejected(Exception):
@@ -254,10 +269,15 @@ def _flattened(
 ) -> list[dict[str, Any]]:
     """Messages from indexed keys (``gen_ai.prompt.0.role``, ``llm.input_messages.0...``)."""
     wanted = {"completion", "output"} if output else {"prompt", "input"}
+    tools = _TOOL_PATTERNS.get(pattern)
     by_index: dict[int, dict[str, Any]] = {}
     for key, value in attrs.items():
         match = pattern.match(key)
-        if match is None or match.group(1) not in wanted:
+        if match is None:
+            if tools is not None and (tool := tools.match(key)) and tool.group(1) in wanted:
+                _tool_key(by_index.setdefault(int(tool.group(2)), {}), tool, value)
+            continue
+        if match.group(1) not in wanted:
             continue
         slot = by_index.setdefault(int(match.group(2)), {})
         name = match.group(3)
@@ -272,14 +292,26 @@ def _flattened(
         if content is None and "parts" in slot:
             content = "\n".join(slot["parts"][i] for i in sorted(slot["parts"]))
         role = slot.get("role") or ("assistant" if output else "user")
-        messages.append(
-            {
-                "role": str(role),
-                "content": _flat_content(content),
-                "finish": slot.get("finish_reason"),
-            }
-        )
+        message = {
+            "role": str(role),
+            "content": _flat_content(content),
+            "finish": slot.get("finish_reason"),
+        }
+        if "calls" in slot:
+            message["tool_calls"] = [_tool_call(slot["calls"][i]) for i in sorted(slot["calls"])]
+        if "tool_call_id" in slot:
+            message["tool_call_id"] = _id(slot["tool_call_id"])
+        messages.append(message)
     return messages
+
+
+def _tool_key(slot: dict[str, Any], match: re.Match[str], value: Any) -> None:
+    """One flattened tool-call key into its message's slot."""
+    if match.group(5):
+        slot["tool_call_id"] = value
+        return
+    field_name = match.group(4).removeprefix("function.")
+    slot.setdefault("calls", {}).setdefault(int(match.group(3)), {})[field_name] = value
 
 
 def _flat_content(value: Any) -> str | list[Any] | None:

@@ -119,3 +119,80 @@ def test_text_output_stays_a_text_answer_with_its_finish_reason() -> None:
     )
     (event,) = parse_request(decode_json(otlp_json([span])), Settings()).events
     assert (event.answer, event.finish_reason) == ("Hi", "stop")
+
+
+def _call(call_id: str, city: str) -> dict[str, Any]:
+    arguments = json.dumps({"city": city})
+    return {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": arguments},
+    }
+
+
+def _flat_conversation(event: Any) -> None:
+    assert event.request.model_dump(mode="json")["messages"] == [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": None, "tool_calls": [_call("call_1", "Paris")]},
+        {"role": "tool", "content": "14C", "tool_call_id": "call_1"},
+        {"role": "user", "content": "And Rome?"},
+    ]
+    assert event.answer_text() == ""
+    assert event.answer_tool_calls() == [_call("call_2", "Rome")]
+
+
+def test_openllmetry_flattened_tool_calls() -> None:
+    attrs = {
+        "llm.request.type": "chat",
+        "gen_ai.system": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.prompt.0.role": "user",
+        "gen_ai.prompt.0.content": "Weather in Paris?",
+        "gen_ai.prompt.1.role": "assistant",
+        "gen_ai.prompt.1.tool_calls.0.id": "call_1",
+        "gen_ai.prompt.1.tool_calls.0.name": "get_weather",
+        "gen_ai.prompt.1.tool_calls.0.arguments": json.dumps({"city": "Paris"}),
+        "gen_ai.prompt.2.role": "tool",
+        "gen_ai.prompt.2.content": "14C",
+        "gen_ai.prompt.2.tool_call_id": "call_1",
+        "gen_ai.prompt.3.role": "user",
+        "gen_ai.prompt.3.content": "And Rome?",
+        "gen_ai.completion.0.role": "assistant",
+        "gen_ai.completion.0.finish_reason": "tool_calls",
+        "gen_ai.completion.0.tool_calls.0.id": "call_2",
+        "gen_ai.completion.0.tool_calls.0.name": "get_weather",
+        "gen_ai.completion.0.tool_calls.0.arguments": json.dumps({"city": "Rome"}),
+    }
+    (event,) = parse_request(
+        decode_json(otlp_json([_span("5555555555555555", attrs)])), Settings()
+    ).events
+    _flat_conversation(event)
+    assert event.answer_finish_reason() == "tool_calls"
+
+
+def test_openinference_flattened_tool_calls() -> None:
+    prefix = "llm.input_messages"
+    call = "message.tool_calls.0.tool_call"
+    attrs = {
+        "openinference.span.kind": "LLM",
+        "llm.model_name": "gpt-4o-mini",
+        f"{prefix}.0.message.role": "user",
+        f"{prefix}.0.message.content": "Weather in Paris?",
+        f"{prefix}.1.message.role": "assistant",
+        f"{prefix}.1.{call}.id": "call_1",
+        f"{prefix}.1.{call}.function.name": "get_weather",
+        f"{prefix}.1.{call}.function.arguments": json.dumps({"city": "Paris"}),
+        f"{prefix}.2.message.role": "tool",
+        f"{prefix}.2.message.content": "14C",
+        f"{prefix}.2.message.tool_call_id": "call_1",
+        f"{prefix}.3.message.role": "user",
+        f"{prefix}.3.message.content": "And Rome?",
+        "llm.output_messages.0.message.role": "assistant",
+        f"llm.output_messages.0.{call}.id": "call_2",
+        f"llm.output_messages.0.{call}.function.name": "get_weather",
+        f"llm.output_messages.0.{call}.function.arguments": json.dumps({"city": "Rome"}),
+    }
+    (event,) = parse_request(
+        decode_json(otlp_json([_span("6666666666666666", attrs)])), Settings()
+    ).events
+    _flat_conversation(event)
