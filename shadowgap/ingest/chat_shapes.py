@@ -304,6 +304,12 @@ def responses_params(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def flat_function_tool(tool: Any) -> Any:
+    """A flat function tool (``{"type": "function", "name", "parameters"}``: the Responses API,
+    the GenAI semconv ``gen_ai.tool.definitions``) as a chat function tool."""
+    return _responses_tool(tool)
+
+
 def _responses_tool(tool: Any) -> Any:
     if not isinstance(tool, dict) or tool.get("type") != "function" or "function" in tool:
         return tool

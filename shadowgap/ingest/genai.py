@@ -34,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from shadowgap.ingest import chat_shapes
 from shadowgap.ingest.litellm import SECRET_KEY_PATTERN
 
 # gen_ai.operation.name values that generate text from a prompt. embeddings, execute_tool,
@@ -69,6 +70,11 @@ REQUEST_PARAMS = (
     ("gen_ai.request.stop_sequences", "stop"),
     ("gen_ai.request.seed", "seed"),
     ("gen_ai.request.choice.count", "n"),
+    ("gen_ai.openai.request.seed", "seed"),
+)
+# OpenLLMetry's request tools: llm.request.functions.<i>.name / .description / .parameters.
+_OPENLLMETRY_FUNCTIONS = re.compile(
+    r"^llm\.request\.functions\.(\d+)\.(name|description|parameters)$"
 )
 # Not generation settings: transport switches, and what the native event holds elsewhere.
 _DROPPED_PARAMS = frozenset({"stream", "stream_options", "model", "messages", "prompt"})
@@ -542,11 +548,34 @@ def request_params(attrs: dict[str, Any]) -> dict[str, Any]:
     for attribute, name in REQUEST_PARAMS:
         if attrs.get(attribute) is not None:
             params[name] = attrs[attribute]
+    tools = _tool_definitions(attrs)
+    if tools:
+        params["tools"] = tools
+    response_format = attrs.get("gen_ai.openai.request.response_format")
+    if isinstance(response_format, str) and response_format and "response_format" not in params:
+        params["response_format"] = {"type": response_format}
     return {
         key: value
         for key, value in params.items()
         if key not in _DROPPED_PARAMS and not SECRET_KEY_PATTERN.search(key)
     }
+
+
+def _tool_definitions(attrs: dict[str, Any]) -> list[Any]:
+    """The request's tools as chat function tools: GenAI semconv ``gen_ai.tool.definitions``
+    (a JSON list of flat function tools), else OpenLLMetry's ``llm.request.functions.*``."""
+    if attrs.get("gen_ai.tool.definitions") is not None:
+        return [
+            chat_shapes.flat_function_tool(t) for t in _json_list(attrs, "gen_ai.tool.definitions")
+        ]
+    functions: dict[int, dict[str, Any]] = {}
+    for key, value in attrs.items():
+        match = _OPENLLMETRY_FUNCTIONS.match(key)
+        if match is not None:
+            field_name = match.group(2)
+            parsed = _maybe_json(value) if field_name == "parameters" else value
+            functions.setdefault(int(match.group(1)), {})[field_name] = parsed
+    return [{"type": "function", "function": functions[i]} for i in sorted(functions)]
 
 
 def ttft_ms(attrs: dict[str, Any], events: list[SpanEvent], start_unix_nano: int) -> float | None:

@@ -196,3 +196,37 @@ def test_openinference_flattened_tool_calls() -> None:
         decode_json(otlp_json([_span("6666666666666666", attrs)])), Settings()
     ).events
     _flat_conversation(event)
+
+
+PARAMETERS = {"type": "object", "properties": {"city": {"type": "string"}}}
+
+
+def test_request_tools_and_params_of_each_convention() -> None:
+    definitions = [{"type": "function", "name": "get_weather", "parameters": PARAMETERS}]
+    semconv = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.input.messages": json.dumps(INPUT[:1]),
+        "gen_ai.tool.definitions": json.dumps(definitions),
+        "gen_ai.request.seed": "7",
+        "gen_ai.request.stop_sequences": "END",
+        "gen_ai.openai.request.response_format": "json_object",
+    }
+    openllmetry = {
+        "llm.request.type": "chat",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.prompt.0.role": "user",
+        "gen_ai.prompt.0.content": "Weather?",
+        "llm.request.functions.0.name": "get_weather",
+        "llm.request.functions.0.parameters": json.dumps(PARAMETERS),
+    }
+    spans = [_span("7777777777777777", semconv), _span("8888888888888888", openllmetry)]
+    first, second = parse_request(decode_json(otlp_json(spans)), Settings()).events
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": PARAMETERS}}
+    assert first.request.params == {
+        "tools": [tool],
+        "seed": "7",
+        "stop": "END",
+        "response_format": {"type": "json_object"},
+    }
+    assert second.request.params == {"tools": [tool]}
