@@ -2,11 +2,12 @@
 only the documented exclusions (docs/how-it-works.md, "What the flagship is sent").
 
 Each path (native events, LiteLLM's logging callback in chat, Anthropic Messages and
-Responses API shapes) ingests an agentic request through the real API: a conversation with a
-tool call and its result, tools, tool_choice, response_format, stop, seed and top_p. The
-event is sampled and re-run on an OpenAI-compatible flagship that is a real local HTTP server
-recording the request body (tests/shadow/recording_flagship.py); it answers with a tool call,
-which is stored structured.
+Responses API shapes, an OTLP span of the GenAI semantic conventions) ingests an agentic
+request through the real API: a conversation with a tool call and its result, tools, and what
+the format carries of tool_choice, response_format, stop, seed and top_p. The event is sampled
+and re-run on an OpenAI-compatible flagship that is a real local HTTP server recording the
+request body (tests/shadow/recording_flagship.py); it answers with a tool call, which is
+stored structured.
 """
 
 from __future__ import annotations
@@ -511,3 +512,116 @@ def test_redacted_tool_arguments_are_judged_from_the_originals(
         )
         assert cheap == flagship_calls == [call]
     assert flagship.bodies()[0]["messages"] == [{"role": "user", "content": f"Mail {EMAIL} hi"}]
+
+
+def _kv(key: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, float):
+        return {"key": key, "value": {"doubleValue": value}}
+    if isinstance(value, int):
+        return {"key": key, "value": {"intValue": str(value)}}
+    if isinstance(value, list):
+        values = [{"stringValue": v} for v in value]
+        return {"key": key, "value": {"arrayValue": {"values": values}}}
+    return {"key": key, "value": {"stringValue": value}}
+
+
+def test_otlp_semconv_agentic_span_reruns_as_sent(
+    sampled_everything: str, configure: Any, client: TestClient, flagship: RecordingFlagship
+) -> None:
+    configure(cheap_routes="gpt-4o-mini", sampling_min_rate=1.0, noise_floor_fraction=0.0)
+    tool = TOOLS[0]["function"]
+    semconv_input = [
+        {"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]},
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "tool_call", "id": "call_paris", "name": "get_weather",
+                 "arguments": {"city": "Paris"}},
+            ],
+        },
+        {
+            "role": "tool",
+            "parts": [{"type": "tool_call_response", "id": "call_paris", "response": "14C"}],
+        },
+        {"role": "user", "parts": [{"type": "text", "content": "And Rome?"}]},
+    ]  # fmt: skip
+    semconv_output = [
+        {
+            "role": "assistant",
+            "parts": [{"type": "tool_call", "id": "call_rome", "name": "get_weather",
+                       "arguments": {"city": "Rome"}}],
+            "finish_reason": "tool_call",
+        }
+    ]  # fmt: skip
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.system_instructions": json.dumps([{"type": "text", "content": "Be brief."}]),
+        "gen_ai.input.messages": json.dumps(semconv_input),
+        "gen_ai.output.messages": json.dumps(semconv_output),
+        "gen_ai.tool.definitions": json.dumps([{"type": "function", **tool}]),
+        "gen_ai.request.temperature": 0.3,
+        "gen_ai.request.top_p": 0.9,
+        "gen_ai.request.seed": 1234,
+        "gen_ai.request.max_tokens": 300,
+        "gen_ai.request.stop_sequences": ["\nObservation:"],
+        "gen_ai.openai.request.response_format": "json_object",
+        "gen_ai.usage.input_tokens": 200,
+        "gen_ai.usage.output_tokens": 20,
+    }
+    span = {
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "00f067aa0ba902b7",
+        "name": "chat gpt-4o-mini",
+        "kind": 3,
+        "startTimeUnixNano": "1764590400000000000",
+        "endTimeUnixNano": "1764590401250000000",
+        "attributes": [_kv(k, v) for k, v in attributes.items()],
+        "status": {"code": 1},
+    }
+    scope = {"scope": {"name": "handwritten"}, "spans": [span]}
+    body = {"resourceSpans": [{"resource": {}, "scopeSpans": [scope]}]}
+    response = client.post(
+        "/v1/traces", json=body, headers={**auth(), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+
+    event_id = "otlp-5b8efff798038103d269b633813fc60c-00f067aa0ba902b7"
+    pk, received = _rerun(event_id, flagship)
+    assert received == expected_body(
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Weather in Paris?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_paris",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                    }
+                ],
+            },
+            {"role": "tool", "content": "14C", "tool_call_id": "call_paris"},
+            {"role": "user", "content": "And Rome?"},
+        ],
+        {
+            "tools": [{"type": "function", "function": tool}],
+            "temperature": 0.3,
+            "top_p": 0.9,
+            "seed": 1234,
+            "max_tokens": 300,
+            "stop": ["\nObservation:"],
+            "response_format": {"type": "json_object"},
+        },
+    )
+    stored = _stored(pk)
+    assert stored.answer_tool_calls == [
+        {
+            "id": "call_rome",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city":"Rome"}'},
+        }
+    ]
+    assert (stored.answer, stored.finish_reason) == ("", "tool_calls")
