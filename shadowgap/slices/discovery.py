@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
-from sqlalchemy import and_, distinct, func, select, update
+from sqlalchemy import distinct, func, select, update
 from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
@@ -377,14 +377,3 @@ def list_slices(session: Session, active_only: bool = True, limit: int = 50) -> 
     if active_only:
         query = query.where(models.Slice.active.is_(True))
     return list(session.scalars(query.order_by(models.Slice.score.desc()).limit(limit)))
-
-
-def pending_confirmation(session: Session) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(models.Slice)
-            .where(and_(models.Slice.status == "found"))
-        )
-        or 0
-    )
