@@ -30,7 +30,7 @@ from shadowgap.attribution.explain import attribute_change
 from shadowgap.attribution.periods import Window, events_in, window_before
 from shadowgap.config import Settings
 from shadowgap.db.models import DriftEvent, Segment, ShadowRun, TrafficEvent, Verdict
-from shadowgap.schemas import content_text
+from shadowgap.schemas import last_user_text
 from shadowgap.stats.estimates import normal_interval, wilson_interval
 
 MAX_EXAMPLES = 3
@@ -109,17 +109,6 @@ def _clip(text: str | None, limit: int) -> str | None:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def prompt_of(request: dict[str, Any]) -> str:
-    """The last user message of a stored request, as plain text."""
-    messages = request.get("messages") or []
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") == "user":
-            return content_text(message.get("content"))
-    if messages and isinstance(messages[-1], dict):
-        return content_text(messages[-1].get("content"))
-    return ""
-
-
 def _nth_latest_id(session: Session, event: DriftEvent, spec: SignalSpec, n: int) -> int | None:
     """Event id of the n-th latest sample fed to the signal, at or before the detection point."""
     if spec.source == "verdicts":
@@ -187,7 +176,7 @@ def _example(
         "occurred_at": traffic.occurred_at.isoformat(),
         "route_tier": traffic.route_tier,
         "route_model": traffic.route_model,
-        "prompt": _clip(prompt_of(traffic.request or {}), MAX_PROMPT_CHARS),
+        "prompt": _clip(last_user_text((traffic.request or {}).get("messages")), MAX_PROMPT_CHARS),
         "cheap_answer": _clip(traffic.answer, MAX_ANSWER_CHARS),
         "flagship_model": shadow.model if shadow else None,
         "flagship_answer": _clip(shadow.answer, MAX_ANSWER_CHARS) if shadow else None,

@@ -50,6 +50,7 @@ from shadowgap.alerts.evidence import (
     drift_summary,
     volume_share,
 )
+from shadowgap.alerts.queries import alerts_with_keys
 from shadowgap.alerts.routing import channels_for
 from shadowgap.alerts.severity import drift_severity, max_severity, no_data_severity, signal_spec
 from shadowgap.alerts.text import segment_key
@@ -514,10 +515,5 @@ def list_alerts(
         raise InvalidInput(f"unknown alert status {status!r}", field="status")
     if limit < 1 or offset < 0:
         raise InvalidInput("limit must be >= 1 and offset >= 0", field="limit")
-    query = select(Alert)
-    if status == "active":
-        query = query.where(Alert.status != "resolved")
-    elif status is not None:
-        query = query.where(Alert.status == status)
-    query = query.order_by(Alert.opened_at.desc(), Alert.id.desc())
-    return list(session.scalars(query.limit(min(limit, MAX_LIST_LIMIT)).offset(offset)).all())
+    query = alerts_with_keys(status).limit(min(limit, MAX_LIST_LIMIT)).offset(offset)
+    return [alert for alert, _ in session.execute(query).all()]

@@ -36,7 +36,8 @@ from shadowgap.config import Settings
 from shadowgap.db import models
 from shadowgap.errors import NotFound
 from shadowgap.judging.base import Judge
-from shadowgap.llm.base import ChatClient, Completion, last_user_text
+from shadowgap.llm.base import ChatClient, Completion
+from shadowgap.schemas import last_user_text
 from shadowgap.shadow.costs import budget_exhausted
 from shadowgap.shadow.runs import STATUS_OK, get_run, insert_or_ignore, request_messages
 from shadowgap.shadow.sampling import hash_unit

@@ -19,10 +19,9 @@ from shadowgap.db import models
 from shadowgap.db.locks import lock_segment_rows
 from shadowgap.errors import NotFound
 from shadowgap.judging.base import Judge
-from shadowgap.llm.base import last_user_text
 from shadowgap.privacy import originals
 from shadowgap.privacy.redaction import for_settings
-from shadowgap.schemas import Verdict
+from shadowgap.schemas import Verdict, last_user_text
 from shadowgap.shadow.costs import record_cost, utc_day
 from shadowgap.shadow.runs import STATUS_OK, insert_or_ignore, runs_for_event
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shadowgap.alerts import lifecycle
+from shadowgap.alerts.queries import alerts_with_keys
 from shadowgap.api import audit
 from shadowgap.api.auth.access import AdminAccess, Principal, require_read
 from shadowgap.api.deps import Offset, db_session
@@ -52,12 +53,8 @@ def list_alerts(
     limit: int = Query(default=100, ge=1, le=1000),
     offset: Offset = 0,
 ) -> dict[str, Any]:
-    query = select(models.Alert, models.Segment.key).join(
-        models.Segment, models.Segment.id == models.Alert.segment_id
-    )
-    if status:
-        query = query.where(models.Alert.status == status)
-    rows = session.execute(query.order_by(models.Alert.id.desc()).limit(limit).offset(offset))
+    query = alerts_with_keys(status or None, newest="id")
+    rows = session.execute(query.limit(limit).offset(offset))
     return {"alerts": [alert_view(alert, key) for alert, key in rows.all()]}
 
 
