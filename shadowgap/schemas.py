@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shadowgap.db.enums import EventStatus, Winner
 
 # Largest values the database columns hold: token counts are PostgreSQL int4. A value past
 # them must be a 422 naming the field, not a database error that fails the whole write.
@@ -68,7 +70,7 @@ class TrafficEvent(_Strict):
     ttft_ms: float | None = Field(default=None, ge=0)
     usage: Usage = Field(default_factory=Usage)
     cost_usd: float | None = Field(default=None, ge=0)
-    status: Literal["ok", "error"] = "ok"
+    status: EventStatus = EventStatus.OK
     error: str | None = Field(default=None, max_length=10_000)
     refused: bool = False
     escalated: bool = Field(default=False, description="a cascade escalated this request")
@@ -161,7 +163,7 @@ class ErrorBody(BaseModel):
 class Verdict(BaseModel):
     """A judge's decision on one pair of answers."""
 
-    winner: Literal["flagship", "cheap", "tie"]
+    winner: Winner
     gap_score: float = Field(description="in [-1, 1]: positive when the flagship is better")
     rationale: str = ""
     raw: dict[str, Any] = Field(default_factory=dict)

@@ -29,6 +29,7 @@ from shadowgap.alerts.severity import SignalSpec, effect_size, signal_spec
 from shadowgap.attribution.explain import attribute_change
 from shadowgap.attribution.periods import Window, events_in, window_before
 from shadowgap.config import Settings
+from shadowgap.db.enums import VerdictKind, Winner
 from shadowgap.db.models import DriftEvent, Segment, ShadowRun, TrafficEvent, Verdict
 from shadowgap.schemas import last_user_text
 from shadowgap.stats.estimates import normal_interval, wilson_interval
@@ -113,7 +114,9 @@ def _nth_latest_id(session: Session, event: DriftEvent, spec: SignalSpec, n: int
     """Event id of the n-th latest sample fed to the signal, at or before the detection point."""
     if spec.source == "verdicts":
         column = Verdict.event_pk
-        query = select(column).where(Verdict.segment_id == event.segment_id, Verdict.kind == "gap")
+        query = select(column).where(
+            Verdict.segment_id == event.segment_id, Verdict.kind == VerdictKind.GAP
+        )
     else:
         column = TrafficEvent.id
         query = select(column).where(TrafficEvent.segment_id == event.segment_id)
@@ -147,7 +150,9 @@ def find_examples(
     first, last = after_window(session, event, spec)
     query = (
         select(TrafficEvent, Verdict, ShadowRun)
-        .outerjoin(Verdict, and_(Verdict.event_pk == TrafficEvent.id, Verdict.kind == "gap"))
+        .outerjoin(
+            Verdict, and_(Verdict.event_pk == TrafficEvent.id, Verdict.kind == VerdictKind.GAP)
+        )
         .outerjoin(ShadowRun, and_(ShadowRun.event_pk == TrafficEvent.id, ShadowRun.replicate == 0))
         .where(TrafficEvent.segment_id == event.segment_id)
     )
@@ -156,7 +161,7 @@ def find_examples(
     if last is not None:
         query = query.where(TrafficEvent.id <= last)
     rank = case(
-        (Verdict.winner == "flagship", 0),
+        (Verdict.winner == Winner.FLAGSHIP, 0),
         (Verdict.id.is_not(None), 1),
         (TrafficEvent.is_cheap.is_(True), 2),
         else_=3,
@@ -286,7 +291,9 @@ def slice_examples(session: Session, event_ids: list[str]) -> list[dict[str, Any
         return []
     query = (
         select(TrafficEvent, Verdict, ShadowRun)
-        .outerjoin(Verdict, and_(Verdict.event_pk == TrafficEvent.id, Verdict.kind == "gap"))
+        .outerjoin(
+            Verdict, and_(Verdict.event_pk == TrafficEvent.id, Verdict.kind == VerdictKind.GAP)
+        )
         .outerjoin(ShadowRun, and_(ShadowRun.event_pk == TrafficEvent.id, ShadowRun.replicate == 0))
         .where(TrafficEvent.event_id.in_(event_ids[:MAX_EXAMPLES]))
     )

@@ -55,11 +55,18 @@ from shadowgap.alerts.routing import channels_for
 from shadowgap.alerts.severity import drift_severity, max_severity, no_data_severity, signal_spec
 from shadowgap.alerts.text import segment_key
 from shadowgap.config import Settings
+from shadowgap.db.enums import (
+    AlertStatus,
+    DeliveryAction,
+    DeliveryStatus,
+    ResolvedBy,
+    Severity,
+    VerdictKind,
+)
 from shadowgap.db.models import Alert, Delivery, DetectorState, DriftEvent, Segment, Verdict
 from shadowgap.errors import Conflict, InvalidInput, NotFound
 
 NO_DATA = "no_data"
-STATUSES = ("open", "acknowledged", "resolved")
 MAX_HISTORY = 20
 MAX_LIST_LIMIT = 500
 # Fewest new judged pairs in an alert's after-window that recompute its attribution.
@@ -82,7 +89,7 @@ def _latest_alert(session: Session, segment_id: int, signal: str) -> Alert | Non
 
 def _active_alert(session: Session, segment_id: int, signal: str) -> Alert | None:
     query = select(Alert).where(
-        Alert.segment_id == segment_id, Alert.signal == signal, Alert.status != "resolved"
+        Alert.segment_id == segment_id, Alert.signal == signal, Alert.status != AlertStatus.RESOLVED
     )
     return session.scalar(query)
 
@@ -104,14 +111,14 @@ def _max_seen_drift_id(alert: Alert) -> int:
 
 
 def _create_deliveries(
-    session: Session, alert: Alert, action: str, channels: list[str], now: datetime
+    session: Session, alert: Alert, action: DeliveryAction, channels: list[str], now: datetime
 ) -> list[int]:
     deliveries = [
         Delivery(
             alert_id=alert.id,
             channel=channel,
             action=action,
-            status="pending",
+            status=DeliveryStatus.PENDING,
             payload=CHANNELS[channel].build(alert, alert.evidence, action),
             attempts=0,
             created_at=now,
@@ -124,7 +131,7 @@ def _create_deliveries(
 
 
 def _notify(
-    session: Session, alert: Alert, action: str, settings: Settings, now: datetime
+    session: Session, alert: Alert, action: DeliveryAction, settings: Settings, now: datetime
 ) -> list[int]:
     """Trigger or re-notify on the channels the routing rules pick for this alert now."""
     alert.last_notified_at = now
@@ -133,7 +140,7 @@ def _notify(
 
 
 def _renotify_due(alert: Alert, settings: Settings, now: datetime) -> bool:
-    if alert.status != "open":
+    if alert.status != AlertStatus.OPEN:
         return False
     if alert.last_notified_at is None:
         return True
@@ -172,7 +179,7 @@ def open_or_update(
     latest = _latest_alert(session, event.segment_id, event.signal)
     if latest is not None and event.id <= _max_seen_drift_id(latest):
         return []
-    if latest is not None and latest.status != "resolved":
+    if latest is not None and latest.status != AlertStatus.RESOLVED:
         return _attach(session, latest, event, segment, settings, now)
 
     evidence = build_drift_evidence(session, event, segment, settings)
@@ -181,7 +188,7 @@ def open_or_update(
     alert = Alert(
         segment_id=event.segment_id,
         signal=event.signal,
-        status="open",
+        status=AlertStatus.OPEN,
         severity=_drift_severity(event, evidence),
         drift_event_id=event.id,
         evidence=evidence,
@@ -189,7 +196,7 @@ def open_or_update(
         baseline_streak=0,
     )
     if _insert(session, alert):
-        return _notify(session, alert, "trigger", settings, now)
+        return _notify(session, alert, DeliveryAction.TRIGGER, settings, now)
     # Another worker opened the alert between our read and our insert: join it.
     existing = _active_alert(session, event.segment_id, event.signal)
     if existing is None:
@@ -197,7 +204,7 @@ def open_or_update(
     return _attach(session, existing, event, segment, settings, now)
 
 
-def _drift_severity(event: DriftEvent, evidence: dict[str, Any]) -> str:
+def _drift_severity(event: DriftEvent, evidence: dict[str, Any]) -> Severity:
     spec = signal_spec(event.signal, event.details)
     return drift_severity(
         spec,
@@ -232,7 +239,7 @@ def _attach(
     # The signal drifted again, so any run of at-baseline windows is over.
     alert.baseline_streak = 0
     if _renotify_due(alert, settings, now):
-        return _notify(session, alert, "renotify", settings, now)
+        return _notify(session, alert, DeliveryAction.RENOTIFY, settings, now)
     return []
 
 
@@ -309,7 +316,7 @@ def observe(
         return []
     alert.baseline_streak = (alert.baseline_streak or 0) + 1
     recent = {"value": float(recent_mean), "n": int(recent_n)}
-    return _resolve(session, alert, now, by="auto", recent=recent)
+    return _resolve(session, alert, now, by=ResolvedBy.AUTO, recent=recent)
 
 
 def _judged_pairs(session: Session, segment_id: int, window: dict[str, Any]) -> int:
@@ -317,7 +324,7 @@ def _judged_pairs(session: Session, segment_id: int, window: dict[str, Any]) -> 
     query = (
         select(func.count())
         .select_from(Verdict)
-        .where(Verdict.kind == "gap", Verdict.segment_id == segment_id)
+        .where(Verdict.kind == VerdictKind.GAP, Verdict.segment_id == segment_id)
     )
     if window.get("first_event_pk") is not None:
         query = query.where(Verdict.event_pk >= window["first_event_pk"])
@@ -333,7 +340,7 @@ def refresh_attribution(session: Session, segment_id: int, settings: Settings) -
     alerts = session.scalars(
         select(Alert).where(
             Alert.segment_id == segment_id,
-            Alert.status != "resolved",
+            Alert.status != AlertStatus.RESOLVED,
             Alert.drift_event_id.is_not(None),
         )
     )
@@ -393,7 +400,7 @@ def open_slice_alert(
     alert = Alert(
         segment_id=segment_id,
         signal=signal,
-        status="open",
+        status=AlertStatus.OPEN,
         severity=severity,
         drift_event_id=None,
         evidence=evidence,
@@ -403,7 +410,7 @@ def open_slice_alert(
     if not _insert(session, alert):
         return []
     record.alert_id = alert.id
-    return _notify(session, alert, "trigger", settings, now)
+    return _notify(session, alert, DeliveryAction.TRIGGER, settings, now)
 
 
 # --- no-data alerts --------------------------------------------------------------------------
@@ -419,7 +426,7 @@ def check_no_data(session: Session, settings: Settings, now: datetime) -> list[i
     already = exists().where(
         Alert.segment_id == Segment.id,
         Alert.signal == NO_DATA,
-        or_(Alert.status != "resolved", Alert.opened_at >= Segment.last_seen_at),
+        or_(Alert.status != AlertStatus.RESOLVED, Alert.opened_at >= Segment.last_seen_at),
     )
     silent = select(Segment).where(
         Segment.last_seen_at.is_not(None), Segment.last_seen_at <= cutoff, ~already
@@ -429,7 +436,7 @@ def check_no_data(session: Session, settings: Settings, now: datetime) -> list[i
         alert = Alert(
             segment_id=segment.id,
             signal=NO_DATA,
-            status="open",
+            status=AlertStatus.OPEN,
             severity=no_data_severity(volume_share(session, segment)),
             drift_event_id=None,
             evidence=evidence,
@@ -437,7 +444,7 @@ def check_no_data(session: Session, settings: Settings, now: datetime) -> list[i
             baseline_streak=0,
         )
         if _insert(session, alert):
-            ids += _notify(session, alert, "trigger", settings, now)
+            ids += _notify(session, alert, DeliveryAction.TRIGGER, settings, now)
     return ids
 
 
@@ -446,7 +453,7 @@ def _sweep_open_no_data(session: Session, settings: Settings, now: datetime) -> 
     query = (
         select(Alert, Segment)
         .join(Segment, Segment.id == Alert.segment_id)
-        .where(Alert.signal == NO_DATA, Alert.status != "resolved")
+        .where(Alert.signal == NO_DATA, Alert.status != AlertStatus.RESOLVED)
         .order_by(Alert.id)
     )
     for alert, segment in session.execute(query).all():
@@ -455,10 +462,10 @@ def _sweep_open_no_data(session: Session, settings: Settings, now: datetime) -> 
         if last is not None and (
             silent_since is None or last > datetime.fromisoformat(silent_since)
         ):
-            ids += _resolve(session, alert, now, by="auto")
+            ids += _resolve(session, alert, now, by=ResolvedBy.AUTO)
         elif _renotify_due(alert, settings, now):
             alert.evidence = build_no_data_evidence(session, segment, settings, now)
-            ids += _notify(session, alert, "renotify", settings, now)
+            ids += _notify(session, alert, DeliveryAction.RENOTIFY, settings, now)
     return ids
 
 
@@ -468,18 +475,18 @@ def _sweep_open_no_data(session: Session, settings: Settings, now: datetime) -> 
 def acknowledge(session: Session, alert_id: int, now: datetime) -> Alert:
     """open -> acknowledged (stops re-notifications); acknowledging twice is a no-op."""
     alert = _get_alert(session, alert_id)
-    if alert.status == "resolved":
+    if alert.status == AlertStatus.RESOLVED:
         raise Conflict(f"alert {alert_id} is resolved")
-    if alert.status == "open":
-        alert.status = "acknowledged"
+    if alert.status == AlertStatus.OPEN:
+        alert.status = AlertStatus.ACKNOWLEDGED
         alert.acknowledged_at = now
     return alert
 
 
-def resolve(session: Session, alert_id: int, now: datetime, by: str = "user") -> list[int]:
+def resolve(session: Session, alert_id: int, now: datetime, by: str = ResolvedBy.USER) -> list[int]:
     """Resolve by hand; returns the resolve deliveries (none when already resolved)."""
     alert = _get_alert(session, alert_id)
-    if alert.status == "resolved":
+    if alert.status == AlertStatus.RESOLVED:
         return []
     return _resolve(session, alert, now, by=by)
 
@@ -491,7 +498,7 @@ def _resolve(
     by: str,
     recent: dict[str, Any] | None = None,
 ) -> list[int]:
-    alert.status = "resolved"
+    alert.status = AlertStatus.RESOLVED
     alert.resolved_at = now
     alert.resolved_by = by[:32]
     alert.evidence = {
@@ -500,18 +507,21 @@ def _resolve(
     }
     notified = session.scalars(
         select(Delivery.channel)
-        .where(Delivery.alert_id == alert.id, Delivery.action.in_(("trigger", "renotify")))
+        .where(
+            Delivery.alert_id == alert.id,
+            Delivery.action.in_((DeliveryAction.TRIGGER, DeliveryAction.RENOTIFY)),
+        )
         .order_by(Delivery.id)
     ).all()
     channels = list(dict.fromkeys(notified))
-    return _create_deliveries(session, alert, "resolve", channels, now)
+    return _create_deliveries(session, alert, DeliveryAction.RESOLVE, channels, now)
 
 
 def list_alerts(
     session: Session, status: str | None = None, limit: int = 50, offset: int = 0
 ) -> list[Alert]:
     """Newest first. ``status`` is open, acknowledged, resolved, or 'active' (not resolved)."""
-    if status is not None and status not in (*STATUSES, "active"):
+    if status is not None and status not in (*AlertStatus, "active"):
         raise InvalidInput(f"unknown alert status {status!r}", field="status")
     if limit < 1 or offset < 0:
         raise InvalidInput("limit must be >= 1 and offset >= 0", field="limit")

@@ -7,10 +7,11 @@ from typing import Literal
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
+from shadowgap.db.enums import AlertStatus
 from shadowgap.db.models import Alert, Segment
 
 # 'active' is every unresolved alert; 'all' (or None) every alert.
-STATUS_FILTERS = ("active", "open", "acknowledged", "resolved", "all")
+STATUS_FILTERS = ("active", *AlertStatus, "all")
 
 
 def status_filter(status: str | None) -> ColumnElement[bool] | None:
@@ -18,7 +19,7 @@ def status_filter(status: str | None) -> ColumnElement[bool] | None:
     if status is None or status == "all":
         return None
     if status == "active":
-        return Alert.status != "resolved"
+        return Alert.status != AlertStatus.RESOLVED
     return Alert.status == status
 
 

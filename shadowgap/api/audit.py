@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shadowgap.db.enums import AuditVia
 from shadowgap.db.models import AuditEntry
 
 
@@ -16,7 +17,7 @@ def record(
     session: Session,
     *,
     actor: str,
-    via: str,
+    via: AuditVia,
     action: str,
     at: datetime,
     alert_id: int | None = None,

@@ -54,6 +54,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
+from shadowgap.db.enums import VerdictKind
 from shadowgap.db.models import DetectorState, DriftEvent, Segment, TrafficEvent, Verdict, utcnow
 from shadowgap.drift import codec
 from shadowgap.drift.budget import arl0_for_rate
@@ -214,7 +215,7 @@ def _feed_verdicts(
     times = {row.event_pk: row.occurred_at for row in verdicts}
     n = 0
     for kind, event_pk, value, weight in stream:
-        if kind == "noise":
+        if kind == VerdictKind.NOISE:
             state.feed_noise(value, weight)
             continue
         detection = state.feed(value, event_pk, weight, _epoch(times[event_pk]))

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shadowgap.db.enums import VerdictKind
 from shadowgap.db.models import Verdict
 
 # The latest gap verdicts the coverage is read from.
@@ -26,7 +27,7 @@ def judge_coverage(session: Session, segment_id: int) -> dict[str, Any]:
     """Judges used, open-ended pairs and their share over the latest gap verdicts."""
     recent = (
         select(Verdict.judge, Verdict.raw["mode"].as_string().label("mode"))
-        .where(Verdict.segment_id == segment_id, Verdict.kind == "gap")
+        .where(Verdict.segment_id == segment_id, Verdict.kind == VerdictKind.GAP)
         .order_by(Verdict.id.desc())
         .limit(RECENT_PAIRS)
     )

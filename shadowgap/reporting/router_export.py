@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from shadowgap.db.enums import RunStatus, VerdictKind
 from shadowgap.db.models import Segment, ShadowRun, TrafficEvent, Verdict
 from shadowgap.schemas import last_user_text
 
@@ -35,10 +36,10 @@ def battles(
     query = (
         select(V, E, R.model, R.answer, Segment.key)
         .join(E, E.id == V.event_pk)
-        .join(R, and_(R.event_pk == V.event_pk, R.replicate == 0, R.status == "ok"))
+        .join(R, and_(R.event_pk == V.event_pk, R.replicate == 0, R.status == RunStatus.OK))
         .join(Segment, Segment.id == V.segment_id)
         .where(
-            V.kind == "gap",
+            V.kind == VerdictKind.GAP,
             E.occurred_at >= since,
             E.occurred_at < until,
             E.answer.is_not(None),

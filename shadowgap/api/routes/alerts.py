@@ -21,6 +21,7 @@ from shadowgap.api import audit
 from shadowgap.api.auth.access import AdminAccess, Principal, require_read
 from shadowgap.api.deps import Offset, db_session
 from shadowgap.db import models
+from shadowgap.db.enums import ResolvedBy
 from shadowgap.errors import NotFound
 from shadowgap.schemas import INT4_MAX
 from shadowgap.worker import queue
@@ -119,7 +120,7 @@ def resolve(
 ) -> dict[str, Any]:
     _alert(session, alert_id)
     now = datetime.now(UTC)
-    delivery_ids = lifecycle.resolve(session, alert_id, now, by="user")
+    delivery_ids = lifecycle.resolve(session, alert_id, now, by=ResolvedBy.USER)
     _audit(session, who, "resolve", alert_id, now)
     session.commit()
     for delivery_id in delivery_ids or []:

@@ -22,6 +22,7 @@ from shadowgap.api.auth.access import check_csrf, check_same_origin, identify
 from shadowgap.api.dashboard.templating import templates
 from shadowgap.api.deps import db_session, settings
 from shadowgap.config import Settings
+from shadowgap.db.enums import AuditVia
 from shadowgap.errors import InvalidInput
 
 router = APIRouter(include_in_schema=False)
@@ -81,7 +82,7 @@ async def login(
     audit.record(
         session,
         actor=user,
-        via="session",
+        via=AuditVia.SESSION,
         action="sign-in",
         at=datetime.now(UTC),
         detail={"scope": scope},

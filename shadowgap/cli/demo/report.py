@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from shadowgap.cli.demo.traffic import SimulatedTraffic
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
+from shadowgap.db.enums import VerdictKind
 
 EXPECTED_SIGNALS = ("routing_share", "quality_gap")
 
@@ -25,7 +26,7 @@ def _segment_rows() -> list[tuple[str, int, float, int, int]]:
         verdicts = dict(
             session.execute(
                 select(models.Verdict.segment_id, func.count())
-                .where(models.Verdict.kind == "gap")
+                .where(models.Verdict.kind == VerdictKind.GAP)
                 .group_by(models.Verdict.segment_id)
             ).all()
         )
