@@ -43,22 +43,23 @@ from sqlalchemy.orm import Session
 
 from shadowgap.alerts.channels import CHANNELS
 from shadowgap.alerts.evidence import (
-    build_drift_evidence,
-    build_no_data_evidence,
-    build_slice_evidence,
     drift_attribution,
+    drift_evidence,
     drift_summary,
+    no_data_evidence,
+    slice_evidence,
     volume_share,
 )
 from shadowgap.alerts.queries import alerts_with_keys
 from shadowgap.alerts.routing import channels_for
+from shadowgap.alerts.schemas import AlertEvidence, Baseline, Resolution, WindowSummary
 from shadowgap.alerts.severity import drift_severity, max_severity, no_data_severity, signal_spec
-from shadowgap.alerts.text import segment_key
 from shadowgap.config import Settings
 from shadowgap.db.enums import (
     AlertStatus,
     DeliveryAction,
     DeliveryStatus,
+    EvidenceType,
     ResolvedBy,
     Severity,
     VerdictKind,
@@ -102,7 +103,8 @@ def _get_alert(session: Session, alert_id: int) -> Alert:
 
 
 def _max_seen_drift_id(alert: Alert) -> int:
-    ids = [h.get("drift_event_id") for h in (alert.evidence or {}).get("drift_events") or []]
+    history = AlertEvidence.read(alert.evidence).drift_events
+    ids = [h.drift_event_id for h in history]
     ids.append(alert.drift_event_id)
     return max((i for i in ids if isinstance(i, int)), default=0)
 
@@ -113,13 +115,14 @@ def _max_seen_drift_id(alert: Alert) -> int:
 def _create_deliveries(
     session: Session, alert: Alert, action: DeliveryAction, channels: list[str], now: datetime
 ) -> list[int]:
+    evidence = AlertEvidence.read(alert.evidence)
     deliveries = [
         Delivery(
             alert_id=alert.id,
             channel=channel,
             action=action,
             status=DeliveryStatus.PENDING,
-            payload=CHANNELS[channel].build(alert, alert.evidence, action),
+            payload=CHANNELS[channel].build(alert, evidence, action),
             attempts=0,
             created_at=now,
         )
@@ -135,7 +138,8 @@ def _notify(
 ) -> list[int]:
     """Trigger or re-notify on the channels the routing rules pick for this alert now."""
     alert.last_notified_at = now
-    channels = channels_for(settings, alert.severity, segment_key(alert.evidence))
+    key = AlertEvidence.read(alert.evidence).segment_key
+    channels = channels_for(settings, alert.severity, key)
     return _create_deliveries(session, alert, action, channels, now)
 
 
@@ -182,16 +186,16 @@ def open_or_update(
     if latest is not None and latest.status != AlertStatus.RESOLVED:
         return _attach(session, latest, event, segment, settings, now)
 
-    evidence = build_drift_evidence(session, event, segment, settings)
-    evidence["baseline"] = {**evidence["before"], "drift_event_id": event.id}
-    evidence["drift_events"] = [drift_summary(event)]
+    evidence = drift_evidence(session, event, segment, settings)
+    evidence.baseline = Baseline.of(evidence.before, drift_event_id=event.id)
+    evidence.drift_events = [drift_summary(event)]
     alert = Alert(
         segment_id=event.segment_id,
         signal=event.signal,
         status=AlertStatus.OPEN,
         severity=_drift_severity(event, evidence),
         drift_event_id=event.id,
-        evidence=evidence,
+        evidence=evidence.to_json(),
         opened_at=now,
         baseline_streak=0,
     )
@@ -204,15 +208,10 @@ def open_or_update(
     return _attach(session, existing, event, segment, settings, now)
 
 
-def _drift_severity(event: DriftEvent, evidence: dict[str, Any]) -> Severity:
+def _drift_severity(event: DriftEvent, evidence: AlertEvidence) -> Severity:
     spec = signal_spec(event.signal, event.details)
-    return drift_severity(
-        spec,
-        event.before_mean,
-        event.after_mean,
-        evidence["segment"]["volume_share"],
-        event.after_n,
-    )
+    share = evidence.segment.volume_share if evidence.segment else None
+    return drift_severity(spec, event.before_mean, event.after_mean, share or 0.0, event.after_n)
 
 
 def _attach(
@@ -225,16 +224,13 @@ def _attach(
 ) -> list[int]:
     if event.id <= _max_seen_drift_id(alert):
         return []
-    previous = alert.evidence or {}
-    evidence = build_drift_evidence(session, event, segment, settings)
-    evidence["baseline"] = previous.get("baseline") or {
-        **evidence["before"],
-        "drift_event_id": None,
-    }
-    history = [*(previous.get("drift_events") or []), drift_summary(event)]
-    evidence["drift_events"] = history[-MAX_HISTORY:]
+    previous = AlertEvidence.read(alert.evidence)
+    evidence = drift_evidence(session, event, segment, settings)
+    evidence.baseline = previous.baseline or Baseline.of(evidence.before, drift_event_id=None)
+    history = [*previous.drift_events, drift_summary(event)]
+    evidence.drift_events = history[-MAX_HISTORY:]
     # A new dict (not an in-place edit) so the JSON column is seen as changed.
-    alert.evidence = evidence
+    alert.evidence = evidence.to_json()
     alert.severity = max_severity(alert.severity, _drift_severity(event, evidence))
     # The signal drifted again, so any run of at-baseline windows is over.
     alert.baseline_streak = 0
@@ -243,16 +239,16 @@ def _attach(
     return []
 
 
-def back_at_baseline(evidence: dict[str, Any], recent_mean: float) -> bool:
+def back_at_baseline(evidence: AlertEvidence, recent_mean: float) -> bool:
     """Inside the baseline's 95% interval, or closer to the baseline than to the after-mean."""
-    baseline = evidence.get("baseline") or {}
-    base = baseline.get("value")
+    baseline = evidence.baseline or Baseline()
+    base = baseline.value
     if base is None:
         return False
-    interval = baseline.get("ci")
+    interval = baseline.ci
     if interval and interval[0] <= recent_mean <= interval[1]:
         return True
-    after = (evidence.get("after") or {}).get("value")
+    after = evidence.after.value if evidence.after else None
     if after is None:
         return False
     return abs(recent_mean - base) < abs(recent_mean - after)
@@ -272,8 +268,8 @@ def _window_after_change(
     let a mean from a window straddling the change resolve the alert it had just opened. When
     either is unknown (or the detector was reset) we cannot tell and do not hold it back.
     """
-    detector = (alert.evidence or {}).get("detector") or {}
-    sample_index = detector.get("sample_index")
+    detector = AlertEvidence.read(alert.evidence).detector
+    sample_index = detector.sample_index if detector else None
     n_updates = at_n_updates
     if n_updates is None:
         state = session.scalar(
@@ -311,11 +307,11 @@ def observe(
     alert = _active_alert(session, segment_id, signal)
     if alert is None or not _window_after_change(session, alert, settings, at_n_updates):
         return []
-    if not back_at_baseline(alert.evidence or {}, recent_mean):
+    if not back_at_baseline(AlertEvidence.read(alert.evidence), recent_mean):
         alert.baseline_streak = 0
         return []
     alert.baseline_streak = (alert.baseline_streak or 0) + 1
-    recent = {"value": float(recent_mean), "n": int(recent_n)}
+    recent = WindowSummary(value=float(recent_mean), n=int(recent_n))
     return _resolve(session, alert, now, by=ResolvedBy.AUTO, recent=recent)
 
 
@@ -345,24 +341,22 @@ def refresh_attribution(session: Session, segment_id: int, settings: Settings) -
         )
     )
     for alert in alerts:
-        evidence = alert.evidence or {}
-        attribution = evidence.get("attribution") or {}
-        if evidence.get("type") != "drift" or not attribution.get("available"):
+        evidence = AlertEvidence.read(alert.evidence)
+        attribution = evidence.attribution or {}
+        if evidence.type != EvidenceType.DRIFT or not attribution.get("available"):
             continue
         after = attribution.get("after") or {}
         then = int(after.get("judged_pairs") or 0)
         now = _judged_pairs(session, segment_id, after.get("window") or {})
         if now < max(2 * then, then + REFRESH_MIN_NEW):
             continue
-        event = session.get(DriftEvent, evidence.get("drift_event_id") or alert.drift_event_id)
+        event = session.get(DriftEvent, evidence.drift_event_id or alert.drift_event_id)
         if event is None:
             continue
         spec = signal_spec(event.signal, event.details)
+        evidence.attribution = drift_attribution(session, event, spec, settings)
         # A new dict (not an in-place edit) so the JSON column is seen as changed.
-        alert.evidence = {
-            **evidence,
-            "attribution": drift_attribution(session, event, spec, settings),
-        }
+        alert.evidence = evidence.to_json()
         refreshed.append(alert.id)
     return refreshed
 
@@ -391,19 +385,19 @@ def open_slice_alert(
     if existing is not None:
         record.alert_id = existing.id
         return []
-    evidence = build_slice_evidence(session, record, segment, settings)
-    evidence["baseline"] = dict(evidence["before"])
+    evidence = slice_evidence(session, record, segment, settings)
+    evidence.baseline = Baseline.of(evidence.before)
+    before = evidence.before.value if evidence.before else None
+    after = evidence.after.value if evidence.after else None
     spec = signal_spec("quality_gap")
-    severity = drift_severity(
-        spec, evidence["before"]["value"], evidence["after"]["value"], record.traffic_share or 0.0
-    )
+    severity = drift_severity(spec, before, after, record.traffic_share or 0.0)
     alert = Alert(
         segment_id=segment_id,
         signal=signal,
         status=AlertStatus.OPEN,
         severity=severity,
         drift_event_id=None,
-        evidence=evidence,
+        evidence=evidence.to_json(),
         opened_at=now,
         baseline_streak=0,
     )
@@ -432,14 +426,14 @@ def check_no_data(session: Session, settings: Settings, now: datetime) -> list[i
         Segment.last_seen_at.is_not(None), Segment.last_seen_at <= cutoff, ~already
     )
     for segment in session.scalars(silent.order_by(Segment.id)).all():
-        evidence = build_no_data_evidence(session, segment, settings, now)
+        evidence = no_data_evidence(session, segment, settings, now)
         alert = Alert(
             segment_id=segment.id,
             signal=NO_DATA,
             status=AlertStatus.OPEN,
             severity=no_data_severity(volume_share(session, segment)),
             drift_event_id=None,
-            evidence=evidence,
+            evidence=evidence.to_json(),
             opened_at=now,
             baseline_streak=0,
         )
@@ -457,14 +451,14 @@ def _sweep_open_no_data(session: Session, settings: Settings, now: datetime) -> 
         .order_by(Alert.id)
     )
     for alert, segment in session.execute(query).all():
-        silent_since = (alert.evidence or {}).get("last_event_at")
+        silent_since = AlertEvidence.read(alert.evidence).last_event_at
         last = segment.last_seen_at
         if last is not None and (
             silent_since is None or last > datetime.fromisoformat(silent_since)
         ):
             ids += _resolve(session, alert, now, by=ResolvedBy.AUTO)
         elif _renotify_due(alert, settings, now):
-            alert.evidence = build_no_data_evidence(session, segment, settings, now)
+            alert.evidence = no_data_evidence(session, segment, settings, now).to_json()
             ids += _notify(session, alert, DeliveryAction.RENOTIFY, settings, now)
     return ids
 
@@ -496,15 +490,14 @@ def _resolve(
     alert: Alert,
     now: datetime,
     by: str,
-    recent: dict[str, Any] | None = None,
+    recent: WindowSummary | None = None,
 ) -> list[int]:
     alert.status = AlertStatus.RESOLVED
     alert.resolved_at = now
     alert.resolved_by = by[:32]
-    alert.evidence = {
-        **(alert.evidence or {}),
-        "resolution": {"by": by, "at": now.isoformat(), "recent": recent},
-    }
+    evidence = AlertEvidence.read(alert.evidence)
+    evidence.resolution = Resolution(by=by, at=now.isoformat(), recent=recent)
+    alert.evidence = evidence.to_json()
     notified = session.scalars(
         select(Delivery.channel)
         .where(

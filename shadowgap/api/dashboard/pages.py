@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from shadowgap.alerts.queries import STATUS_FILTERS, alerts_with_keys, count_alerts
+from shadowgap.alerts.schemas import AlertEvidence, WindowSummary
 from shadowgap.api import audit
 from shadowgap.api.auth.access import require_read_page
 from shadowgap.api.auth.security import REPORT_CSP
@@ -685,17 +686,14 @@ def alerts_page(
 
 def _evidence(alert: models.Alert) -> dict[str, Any]:
     """Before/after figures from the alert's evidence, whichever shape the detector wrote."""
-    evidence = alert.evidence or {}
-    before = evidence.get("before")
-    after = evidence.get("after")
-    before = before if isinstance(before, dict) else {}
-    after = after if isinstance(after, dict) else {}
-    # shadowgap.alerts.evidence writes {"value", "n", "ci"}; older or hand-made rows may say "mean".
+    evidence = AlertEvidence.read(alert.evidence)
+    before = evidence.before or WindowSummary()
+    after = evidence.after or WindowSummary()
     return {
-        "before_mean": before.get("value", before.get("mean")),
-        "before_n": before.get("n"),
-        "after_mean": after.get("value", after.get("mean")),
-        "after_n": after.get("n"),
+        "before_mean": before.point,
+        "before_n": before.n,
+        "after_mean": after.point,
+        "after_n": after.n,
     }
 
 
