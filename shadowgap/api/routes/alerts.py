@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 
 from shadowgap.alerts import lifecycle
 from shadowgap.alerts.queries import alerts_with_keys
+from shadowgap.alerts.schemas import AlertEvidence
 from shadowgap.api import audit
 from shadowgap.api.auth.access import AdminAccess, Principal, require_read
 from shadowgap.api.deps import Offset, db_session
+from shadowgap.api.schemas import AlertDetail, AlertList, AlertView
 from shadowgap.db import models
 from shadowgap.db.enums import ResolvedBy
 from shadowgap.errors import NotFound
@@ -43,11 +45,11 @@ def alert_view(alert: models.Alert, key: str) -> dict[str, Any]:
         "acknowledged_at": alert.acknowledged_at,
         "resolved_at": alert.resolved_at,
         "resolved_by": alert.resolved_by,
-        "evidence": alert.evidence,
+        "evidence": AlertEvidence.read(alert.evidence),
     }
 
 
-@router.get("/v1/alerts")
+@router.get("/v1/alerts", response_model=AlertList, response_model_exclude_unset=True)
 def list_alerts(
     session: Session = Depends(db_session),
     status: str | None = Query(default=None, pattern="^(open|acknowledged|resolved)$"),
@@ -70,7 +72,7 @@ def _alert(session: Session, alert_id: int) -> tuple[models.Alert, str]:
     return row[0], row[1]
 
 
-@router.get("/v1/alerts/{alert_id}")
+@router.get("/v1/alerts/{alert_id}", response_model=AlertDetail, response_model_exclude_unset=True)
 def get_alert(alert_id: AlertId, session: Session = Depends(db_session)) -> dict[str, Any]:
     alert, key = _alert(session, alert_id)
     deliveries = session.execute(
@@ -101,7 +103,9 @@ def _audit(session: Session, who: Principal, action: str, alert_id: int, at: dat
     audit.record(session, actor=who.name, via=who.via, action=action, at=at, alert_id=alert_id)
 
 
-@router.post("/v1/alerts/{alert_id}/ack")
+@router.post(
+    "/v1/alerts/{alert_id}/ack", response_model=AlertView, response_model_exclude_unset=True
+)
 def acknowledge(
     alert_id: AlertId, who: AdminAccess, session: Session = Depends(db_session)
 ) -> dict[str, Any]:
@@ -114,7 +118,9 @@ def acknowledge(
     return alert_view(alert, key)
 
 
-@router.post("/v1/alerts/{alert_id}/resolve")
+@router.post(
+    "/v1/alerts/{alert_id}/resolve", response_model=AlertView, response_model_exclude_unset=True
+)
 def resolve(
     alert_id: AlertId, who: AdminAccess, session: Session = Depends(db_session)
 ) -> dict[str, Any]:
