@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shadowgap.db.enums import AuditVia
+from shadowgap.db.enums import AuditAction, AuditVia
 from shadowgap.db.models import AuditEntry
 
 
@@ -18,7 +18,7 @@ def record(
     *,
     actor: str,
     via: AuditVia,
-    action: str,
+    action: AuditAction,
     at: datetime,
     alert_id: int | None = None,
     target: str | None = None,

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shadowgap.alerts.schemas import AlertEvidence
 from shadowgap.db.enums import (
     AlertStatus,
+    AuditAction,
     AuditVia,
     DeliveryAction,
     DeliveryStatus,
@@ -263,7 +264,7 @@ class AuditView(Schema):
     at: datetime
     actor: str
     via: AuditVia
-    action: str
+    action: AuditAction
     target: str | None
     detail: JSONObject | None
 

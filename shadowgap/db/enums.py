@@ -108,6 +108,14 @@ class AuditVia(StrEnum):
     SESSION = "session"
 
 
+class AuditAction(StrEnum):
+    """``audit_log.action``: what a person did."""
+
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+    SIGN_IN = "sign-in"
+
+
 class EvidenceType(StrEnum):
     """``alerts.evidence['type']``: what opened the alert."""
 

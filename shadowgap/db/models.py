@@ -34,6 +34,7 @@ from sqlalchemy.types import TypeDecorator
 
 from shadowgap.db.enums import (
     AlertStatus,
+    AuditAction,
     AuditVia,
     CostKind,
     DeliveryAction,
@@ -382,7 +383,7 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(String(256))
     via: Mapped[AuditVia] = mapped_column(EnumString(AuditVia, 16))
-    action: Mapped[str] = mapped_column(String(32))
+    action: Mapped[AuditAction] = mapped_column(EnumString(AuditAction, 32))
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
     target: Mapped[str | None] = mapped_column(String(512))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

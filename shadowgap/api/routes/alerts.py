@@ -23,7 +23,7 @@ from shadowgap.api.auth.access import AdminAccess, Principal, require_read
 from shadowgap.api.deps import Offset, db_session
 from shadowgap.api.schemas import AlertDetail, AlertList, AlertView
 from shadowgap.db import models
-from shadowgap.db.enums import ResolvedBy
+from shadowgap.db.enums import AuditAction, ResolvedBy
 from shadowgap.errors import NotFound
 from shadowgap.schemas import INT4_MAX
 from shadowgap.worker import queue
@@ -99,7 +99,9 @@ def get_alert(alert_id: AlertId, session: Session = Depends(db_session)) -> dict
     }
 
 
-def _audit(session: Session, who: Principal, action: str, alert_id: int, at: datetime) -> None:
+def _audit(
+    session: Session, who: Principal, action: AuditAction, alert_id: int, at: datetime
+) -> None:
     audit.record(session, actor=who.name, via=who.via, action=action, at=at, alert_id=alert_id)
 
 
@@ -112,7 +114,7 @@ def acknowledge(
     _alert(session, alert_id)
     now = datetime.now(UTC)
     lifecycle.acknowledge(session, alert_id, now)
-    _audit(session, who, "acknowledge", alert_id, now)
+    _audit(session, who, AuditAction.ACKNOWLEDGE, alert_id, now)
     session.commit()
     alert, key = _alert(session, alert_id)
     return alert_view(alert, key)
@@ -127,7 +129,7 @@ def resolve(
     _alert(session, alert_id)
     now = datetime.now(UTC)
     delivery_ids = lifecycle.resolve(session, alert_id, now, by=ResolvedBy.USER)
-    _audit(session, who, "resolve", alert_id, now)
+    _audit(session, who, AuditAction.RESOLVE, alert_id, now)
     session.commit()
     for delivery_id in delivery_ids or []:
         try:
