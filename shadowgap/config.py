@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from shadowgap.db.enums import Severity
+from shadowgap.enums import Severity
 
 DATA_DIR = Path("shadowgap-data")
 

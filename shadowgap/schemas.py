@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shadowgap.db.enums import EventStatus, Winner
+from shadowgap.enums import EventStatus, Winner
 
 # Largest values the database columns hold: token counts are PostgreSQL int4. A value past
 # them must be a 422 naming the field, not a database error that fails the whole write.

@@ -39,8 +39,8 @@ from sqlalchemy.orm import Session
 from shadowgap.alerts.channels import CHANNELS
 from shadowgap.alerts.channels.http import redact
 from shadowgap.config import Settings
-from shadowgap.db.enums import AlertStatus, DeliveryAction, DeliveryStatus
 from shadowgap.db.models import Alert, Delivery, DeliveryAttempt
+from shadowgap.enums import AlertStatus, DeliveryAction, DeliveryStatus
 from shadowgap.errors import DeliveryError, NotFound
 
 log = logging.getLogger(__name__)

@@ -40,8 +40,8 @@ from shadowgap.alerts.severity import SignalSpec, effect_size, signal_spec
 from shadowgap.attribution.explain import attribute_change
 from shadowgap.attribution.periods import Window, events_in, window_before
 from shadowgap.config import Settings
-from shadowgap.db.enums import EvidenceType, VerdictKind, Winner
 from shadowgap.db.models import DriftEvent, Segment, ShadowRun, TrafficEvent, Verdict
+from shadowgap.enums import EvidenceType, VerdictKind, Winner
 from shadowgap.schemas import last_user_text
 from shadowgap.stats.estimates import normal_interval, wilson_interval
 

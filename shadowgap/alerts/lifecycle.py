@@ -55,7 +55,8 @@ from shadowgap.alerts.routing import channels_for
 from shadowgap.alerts.schemas import AlertEvidence, Baseline, Resolution, WindowSummary
 from shadowgap.alerts.severity import drift_severity, max_severity, no_data_severity, signal_spec
 from shadowgap.config import Settings
-from shadowgap.db.enums import (
+from shadowgap.db.models import Alert, Delivery, DetectorState, DriftEvent, Segment, Verdict
+from shadowgap.enums import (
     AlertStatus,
     DeliveryAction,
     DeliveryStatus,
@@ -64,7 +65,6 @@ from shadowgap.db.enums import (
     Severity,
     VerdictKind,
 )
-from shadowgap.db.models import Alert, Delivery, DetectorState, DriftEvent, Segment, Verdict
 from shadowgap.errors import Conflict, InvalidInput, NotFound
 
 NO_DATA = "no_data"

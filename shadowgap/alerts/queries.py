@@ -7,8 +7,8 @@ from typing import Literal
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
-from shadowgap.db.enums import AlertStatus
 from shadowgap.db.models import Alert, Segment
+from shadowgap.enums import AlertStatus
 
 # 'active' is every unresolved alert; 'all' (or None) every alert.
 STATUS_FILTERS = ("active", *AlertStatus, "all")

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from shadowgap.db.enums import EvidenceType
+from shadowgap.enums import EvidenceType
 
 # A JSON number, kept as it was written (3 stays 3, 0.5 stays 0.5).
 Number = int | float

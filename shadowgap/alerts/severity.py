@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from shadowgap.config import ALERT_SEVERITIES
-from shadowgap.db.enums import Severity
+from shadowgap.enums import Severity
 
 SEVERITIES: tuple[str, ...] = ALERT_SEVERITIES
 SEVERITY_RANK: dict[str, int] = {

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from shadowgap.alerts import delivery, lifecycle
 from shadowgap.config import get_settings
 from shadowgap.db.engine import session_scope
-from shadowgap.db.enums import DeliveryStatus
+from shadowgap.enums import DeliveryStatus
 from shadowgap.errors import DeliveryError
 from shadowgap.worker import queue
 from shadowgap.worker.app import app

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from shadowgap.alerts.schemas import AlertEvidence, Resolution, WindowSummary
-from shadowgap.db.enums import DeliveryAction, EvidenceType
 from shadowgap.db.models import Alert
+from shadowgap.enums import DeliveryAction, EvidenceType
 
 
 def clip(text: str, limit: int, marker: str = "…") -> str:

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shadowgap.db.enums import AuditAction, AuditVia
 from shadowgap.db.models import AuditEntry
+from shadowgap.enums import AuditAction, AuditVia
 
 
 def record(

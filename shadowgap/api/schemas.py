@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shadowgap.alerts.schemas import AlertEvidence
-from shadowgap.db.enums import (
+from shadowgap.enums import (
     AlertStatus,
     AuditAction,
     AuditVia,

@@ -16,8 +16,8 @@ import numpy as np
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from shadowgap.db.enums import VerdictKind, Winner
 from shadowgap.db.models import TrafficEvent, Verdict
+from shadowgap.enums import VerdictKind, Winner
 
 # A period never loads more events than this (the latest ones win): attribution over a busy
 # segment's week stays a few MB of arrays and a second of bootstrap.

@@ -34,7 +34,7 @@ from shadowgap.attribution.bands import routing_boundary
 from shadowgap.attribution.periods import Period
 from shadowgap.config import Settings
 from shadowgap.db import models
-from shadowgap.db.enums import EventStatus, RunStatus, VerdictKind
+from shadowgap.enums import EventStatus, RunStatus, VerdictKind
 from shadowgap.errors import NotFound
 from shadowgap.judging.base import Judge
 from shadowgap.llm.base import ChatClient, Completion

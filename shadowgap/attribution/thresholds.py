@@ -34,9 +34,9 @@ from sqlalchemy.orm import Session
 
 from shadowgap.attribution.bands import routing_boundary
 from shadowgap.attribution.periods import Period, Window, load_period
-from shadowgap.db.enums import VerdictKind, Winner
 from shadowgap.db.models import TrafficEvent, Verdict
 from shadowgap.db.verdict_sums import WEIGHTED, sum_columns
+from shadowgap.enums import VerdictKind, Winner
 from shadowgap.stats.estimates import Z_95
 from shadowgap.stats.excess_gap import ExcessGap, WeightedSums, excess_gap
 

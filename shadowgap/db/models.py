@@ -32,7 +32,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from shadowgap.db.enums import (
+from shadowgap.enums import (
     AlertStatus,
     AuditAction,
     AuditVia,

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import case, func
 from sqlalchemy.sql.elements import ColumnElement
 
-from shadowgap.db.enums import Winner
 from shadowgap.db.models import Verdict
+from shadowgap.enums import Winner
 
 # Only pairs that can be weighted.
 WEIGHTED: ColumnElement[bool] = Verdict.inclusion_probability > 0

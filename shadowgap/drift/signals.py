@@ -64,7 +64,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from shadowgap.db.enums import EventStatus, VerdictKind, Winner
+from shadowgap.enums import EventStatus, VerdictKind, Winner
 
 # Smallest inclusion probability honoured; a smaller (or zero) one would give a row unbounded
 # weight in the Hajek estimate.

@@ -54,13 +54,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
-from shadowgap.db.enums import VerdictKind
 from shadowgap.db.models import DetectorState, DriftEvent, Segment, TrafficEvent, Verdict, utcnow
 from shadowgap.drift import codec
 from shadowgap.drift.budget import arl0_for_rate
 from shadowgap.drift.power import signal_power
 from shadowgap.drift.signals import SIGNALS, SignalSpec, event_values, quality_stream, traffic_gaps
 from shadowgap.drift.state import Detection, SignalState
+from shadowgap.enums import VerdictKind
 from shadowgap.stats.excess_gap import WeightedSums
 from shadowgap.stats.pooled import beta_prior
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from shadowgap.db.enums import Winner
+from shadowgap.enums import Winner
 from shadowgap.llm.base import ChatClient
 from shadowgap.schemas import Verdict
 

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shadowgap.db.enums import VerdictKind
 from shadowgap.db.models import Verdict
+from shadowgap.enums import VerdictKind
 
 # The latest gap verdicts the coverage is read from.
 RECENT_PAIRS = 500

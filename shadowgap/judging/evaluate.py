@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from shadowgap.config import Settings, get_settings
-from shadowgap.db.enums import Winner
+from shadowgap.enums import Winner
 from shadowgap.errors import FlagshipError
 from shadowgap.judging.base import WINNERS, Judge
 from shadowgap.judging.datasets import GsmRow, MtItem, load_gsm8k, load_mtbench

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings, get_settings
 from shadowgap.db import models
-from shadowgap.db.enums import CostKind, RunStatus, VerdictKind
 from shadowgap.db.locks import lock_segment_rows
+from shadowgap.enums import CostKind, RunStatus, VerdictKind
 from shadowgap.errors import NotFound
 from shadowgap.judging.base import Judge
 from shadowgap.privacy import originals

@@ -15,9 +15,8 @@ from datetime import datetime
 from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from shadowgap.alerts.schemas import AlertEvidence
 from shadowgap.db import models
-from shadowgap.db.enums import DeliveryStatus
+from shadowgap.enums import DeliveryStatus
 from shadowgap.errors import InvalidInput, NotFound
 from shadowgap.privacy.retention import EXPIRED_PAYLOAD
 
@@ -127,14 +126,14 @@ def _forget_examples(session: Session, segment_ids: set[int], pks: set[int]) -> 
     for alert in session.scalars(
         select(models.Alert).where(models.Alert.segment_id.in_(segment_ids))
     ):
-        evidence = AlertEvidence.read(alert.evidence)
-        if "examples" not in evidence.model_fields_set:
+        evidence = alert.evidence or {}
+        examples = evidence.get("examples")
+        if not isinstance(examples, list):
             continue
-        kept = [e for e in evidence.examples if e.event_pk not in pks]
-        if len(kept) == len(evidence.examples):
+        kept = [e for e in examples if not (isinstance(e, dict) and e.get("event_pk") in pks)]
+        if len(kept) == len(examples):
             continue
-        evidence.examples = kept
-        alert.evidence = evidence.to_json()
+        alert.evidence = {**evidence, "examples": kept}
         changed += 1
         session.execute(
             update(models.Delivery)

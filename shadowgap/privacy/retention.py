@@ -20,10 +20,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from shadowgap.alerts.schemas import AlertEvidence
 from shadowgap.config import Settings
 from shadowgap.db import models
-from shadowgap.db.enums import DeliveryStatus
+from shadowgap.enums import DeliveryStatus
 from shadowgap.privacy import originals
 
 EXAMPLE_TEXT_FIELDS = ("prompt", "cheap_answer", "flagship_answer", "rationale")
@@ -41,13 +40,17 @@ class RetentionResult:
     originals: int = 0
 
 
-def strip_examples(evidence: AlertEvidence) -> AlertEvidence:
-    """The evidence with its examples' text removed."""
-    if "examples" not in evidence.model_fields_set:
+def strip_examples(evidence: dict[str, Any], keep: Any = None) -> dict[str, Any]:
+    """The evidence with its examples' text removed (only those ``keep`` refuses, if given)."""
+    examples = evidence.get("examples")
+    if not isinstance(examples, list):
         return evidence
-    blank = dict.fromkeys(EXAMPLE_TEXT_FIELDS)
-    examples = [example.model_copy(update=blank) for example in evidence.examples]
-    return evidence.model_copy(update={"examples": examples})
+    stripped = []
+    for example in examples:
+        if isinstance(example, dict) and (keep is None or not keep(example)):
+            example = {**example, **dict.fromkeys(EXAMPLE_TEXT_FIELDS)}
+        stripped.append(example)
+    return {**evidence, "examples": stripped}
 
 
 def _rowcount(result: Any) -> int:
@@ -99,8 +102,8 @@ def apply_retention(
         )
     )
     for alert in session.scalars(select(models.Alert).where(models.Alert.opened_at < cutoff)):
-        evidence = AlertEvidence.read(alert.evidence).to_json()
-        stripped = strip_examples(AlertEvidence.read(evidence)).to_json()
+        evidence = alert.evidence or {}
+        stripped = strip_examples(evidence)
         if stripped != evidence:
             alert.evidence = stripped
             result.alerts += 1

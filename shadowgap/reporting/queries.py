@@ -20,8 +20,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from shadowgap.db import models
-from shadowgap.db.enums import EventStatus, RunStatus, VerdictKind, Winner
 from shadowgap.db.verdict_sums import WEIGHTED, sum_columns
+from shadowgap.enums import EventStatus, RunStatus, VerdictKind, Winner
 from shadowgap.stats.excess_gap import WeightedSums
 
 E = models.TrafficEvent

@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from shadowgap.db.enums import RunStatus, VerdictKind
 from shadowgap.db.models import Segment, ShadowRun, TrafficEvent, Verdict
+from shadowgap.enums import RunStatus, VerdictKind
 from shadowgap.schemas import last_user_text
 
 WINNERS = {"cheap": "model_a", "flagship": "model_b", "tie": "tie"}

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
 from shadowgap.db import models
-from shadowgap.db.enums import CostKind
+from shadowgap.enums import CostKind
 
 KINDS: tuple[CostKind, ...] = tuple(CostKind)
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
-from shadowgap.db.enums import RunStatus, VerdictKind
+from shadowgap.enums import RunStatus, VerdictKind
 from shadowgap.worker import queue
 
 # A decision whose hand-over to the broker failed (no enqueued_at) is sent again after this;

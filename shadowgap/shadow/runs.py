@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings, get_settings
 from shadowgap.db import models
-from shadowgap.db.enums import CostKind, RunStatus
+from shadowgap.enums import CostKind, RunStatus
 from shadowgap.errors import InvalidInput, NotFound
 from shadowgap.llm.base import ChatClient, Completion
 from shadowgap.privacy import originals

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
 from shadowgap.db import models
-from shadowgap.db.enums import AlertStatus, SliceStatus, VerdictKind, Winner
+from shadowgap.enums import AlertStatus, SliceStatus, VerdictKind, Winner
 from shadowgap.slices.features import cadence_bucket
 from shadowgap.slices.lattice import (
     GAP,

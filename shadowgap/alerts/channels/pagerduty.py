@@ -20,8 +20,8 @@ from shadowgap.alerts.channels.http import post
 from shadowgap.alerts.schemas import AlertEvidence, EvidenceInput, part_json
 from shadowgap.alerts.text import clip, fmt_window, headline, problem, why_line
 from shadowgap.config import Settings
-from shadowgap.db.enums import DeliveryAction, EvidenceType
 from shadowgap.db.models import Alert
+from shadowgap.enums import DeliveryAction, EvidenceType
 from shadowgap.errors import DeliveryError
 
 MAX_SUMMARY = 1024

@@ -24,8 +24,8 @@ from shadowgap.alerts.text import (
     why_line,
 )
 from shadowgap.config import Settings
-from shadowgap.db.enums import DeliveryAction, EvidenceType
 from shadowgap.db.models import Alert
+from shadowgap.enums import DeliveryAction, EvidenceType
 from shadowgap.errors import DeliveryError
 
 MAX_BLOCKS = 50

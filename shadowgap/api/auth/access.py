@@ -27,7 +27,7 @@ from fastapi import Depends, Request
 from shadowgap.api.auth import keys, sessions
 from shadowgap.api.deps import settings as current_settings
 from shadowgap.config import Settings
-from shadowgap.db.enums import AuditVia
+from shadowgap.enums import AuditVia
 from shadowgap.errors import Forbidden, Unauthorized
 
 CSRF_HEADER = "x-csrf-token"

@@ -23,7 +23,7 @@ from shadowgap.api.auth.access import AdminAccess, Principal, require_read
 from shadowgap.api.deps import Offset, db_session
 from shadowgap.api.schemas import AlertDetail, AlertList, AlertView
 from shadowgap.db import models
-from shadowgap.db.enums import AuditAction, ResolvedBy
+from shadowgap.enums import AuditAction, ResolvedBy
 from shadowgap.errors import NotFound
 from shadowgap.schemas import INT4_MAX
 from shadowgap.worker import queue

@@ -22,7 +22,7 @@ from shadowgap.api.auth.access import check_csrf, check_same_origin, identify
 from shadowgap.api.dashboard.templating import templates
 from shadowgap.api.deps import db_session, settings
 from shadowgap.config import Settings
-from shadowgap.db.enums import AuditAction, AuditVia
+from shadowgap.enums import AuditAction, AuditVia
 from shadowgap.errors import InvalidInput
 
 router = APIRouter(include_in_schema=False)

@@ -13,7 +13,7 @@ from shadowgap.alerts.schemas import AlertEvidence
 from shadowgap.cli.demo.traffic import SimulatedTraffic
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
-from shadowgap.db.enums import VerdictKind
+from shadowgap.enums import VerdictKind
 
 EXPECTED_SIGNALS = ("routing_share", "quality_gap")
 

@@ -26,8 +26,8 @@ from shadowgap.cli.replay import Sender, batches, progress_line
 from shadowgap.config import DATA_DIR
 from shadowgap.db import models
 from shadowgap.db.engine import reset_caches, session_scope
-from shadowgap.db.enums import RunStatus, VerdictKind
 from shadowgap.db.migrate import upgrade
+from shadowgap.enums import RunStatus, VerdictKind
 
 DEMO_DIR = DATA_DIR / "demo"
 

@@ -3,7 +3,8 @@
 Each member's value is the string stored in the database, so a member compares equal to that
 string, binds as it in SQL and serialises as it in JSON: nothing stored or sent changes. The
 columns stay ``String`` (no migration); :class:`shadowgap.db.models.EnumString` hands the
-members back when a row is read.
+members back when a row is read. They sit on the ground floor (below ``db``) because the wire
+schemas and the settings use them too.
 
 Alert signals are not a closed set (a slice alert's signal is ``slice:<id>``), so they stay
 strings; :data:`shadowgap.drift.signals.SIGNALS` names the detector signals.
