@@ -9,7 +9,7 @@ in one process, in order.
 This is pytest-forked's idea in a few lines of our own: pytest-forked 1.7.5 cannot send a
 passing test's report back from the child under pytest 9 (``marshal`` refuses the report's
 ``NodeId``), so every forked test failed with "EXITED with status 3". Reports travel here as
-pickles of pytest's own serialised form.
+pickles of pytest's own JSON form of a report.
 
 The embedded model's self-check runs once here, before any fork, so every child inherits its
 answer instead of paying for it again.
@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -62,36 +63,34 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 def _run_in_child(item: pytest.Item) -> list[Any]:
-    config = item.config
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: run setup, call and teardown, send the reports, exit
         os.close(read_end)
         status = 0
+        message: tuple[str, Any]
         try:
             reports = runtestprotocol(item, log=False)
-            data = [
-                config.hook.pytest_report_to_serialize(config=config, report=r) for r in reports
-            ]
-            with os.fdopen(write_end, "wb") as pipe:
-                pickle.dump(data, pipe)
+            message = ("reports", [report._to_json() for report in reports])
         except BaseException:  # noqa: BLE001 - anything here must end the child, not return
+            message = ("error", traceback.format_exc())
             status = CHILD_FAILED
+        try:
+            with os.fdopen(write_end, "wb") as pipe:
+                pickle.dump(message, pipe)
         finally:
             os._exit(status)
     os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
         payload = pipe.read()
     _, status = os.waitpid(pid, 0)
-    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and payload:
-        return [
-            config.hook.pytest_report_from_serialize(config=config, data=data)
-            for data in pickle.loads(payload)
-        ]
-    return [_crash_report(item, status)]
+    kind, body = pickle.loads(payload) if payload else ("crash", None)
+    if kind == "reports":
+        return [TestReport._from_json(data) for data in body]
+    return [_crash_report(item, status, body)]
 
 
-def _crash_report(item: pytest.Item, status: int) -> Any:
+def _crash_report(item: pytest.Item, status: int, child_traceback: str | None) -> Any:
     path, line = item.location[0], item.location[1] or 0
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
@@ -102,6 +101,8 @@ def _crash_report(item: pytest.Item, status: int) -> Any:
         what = f"CRASHED with signal {number} ({name}); its traceback is on stderr above"
     else:
         what = f"EXITED with status {os.WEXITSTATUS(status)}"
+    if child_traceback:
+        what += f":\n{child_traceback}"
     call = CallInfo.from_call(lambda: None, "call")
     # A string as the exception makes pytest report it as the failure's text.
     call.excinfo = f"{path}:{line}: running the test {what}"  # type: ignore[assignment]
