@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shadowgap.enums import Severity
+
 DATA_DIR = Path("shadowgap-data")
 
 
@@ -44,7 +46,7 @@ OTLP_ROUTE_FIELDS = ("tier", "score", "reason", "escalated")
 # The values that settings naming things may take; each is checked when the settings load.
 SEGMENT_DIMENSIONS = ("tenant", "team", "user", "api_key_alias", "route_tier", "route_model")
 JUDGE_NAMES = ("answer-match", "pairwise", "reference")
-ALERT_SEVERITIES: tuple[str, ...] = ("critical", "error", "warning", "info")
+ALERT_SEVERITIES: tuple[str, ...] = tuple(Severity)
 ALERT_CHANNELS: tuple[str, ...] = ("slack", "pagerduty", "webhook", "outbox")
 OTLP_SEGMENT_FIELDS = ("tenant", "team", "user", "api_key_alias")
 

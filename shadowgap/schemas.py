@@ -7,8 +7,9 @@ before anything is stored.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -19,6 +20,8 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+
+from shadowgap.enums import EventStatus, Winner
 
 # Largest values the database columns hold: token counts are PostgreSQL int4. A value past
 # them must be a 422 naming the field, not a database error that fails the whole write.
@@ -196,7 +199,7 @@ class TrafficEvent(_Strict):
     ttft_ms: float | None = Field(default=None, ge=0)
     usage: Usage = Field(default_factory=Usage)
     cost_usd: float | None = Field(default=None, ge=0)
-    status: Literal["ok", "error"] = "ok"
+    status: EventStatus = EventStatus.OK
     error: str | None = Field(default=None, max_length=10_000)
     refused: bool = False
     escalated: bool = Field(default=False, description="a cascade escalated this request")
@@ -238,10 +241,43 @@ class TrafficEvent(_Strict):
 
     def prompt_text(self) -> str:
         """The last user message as plain text (what the flagship re-run answers)."""
-        for message in reversed(self.request.messages):
-            if message.role == "user":
-                return content_text(message.content)
-        return content_text(self.request.messages[-1].content)
+        return last_user_text(self.request.messages)
+
+
+def _part(message: Any, name: str) -> Any:
+    """A message's role or content, whether it is a stored dict or a :class:`Message`."""
+    if isinstance(message, dict):
+        return message.get(name)
+    return getattr(message, name, None) if isinstance(message, Message) else None
+
+
+def last_user_text(messages: Sequence[Any] | None, *, only_user: bool = False) -> str:
+    """The last user message of a conversation as plain text.
+
+    Without a user message it is the last message of any role: the flagship, the judge and
+    the exports need some question to work with. ``only_user`` is for places that show the
+    text as what a user asked (the dashboard's examples): no other role's text stands in,
+    and a user message without content is passed over for the one before it.
+
+    >>> chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yes?"}]
+    >>> last_user_text(chat)
+    'hi'
+    >>> last_user_text([{"role": "system", "content": "be brief"}])
+    'be brief'
+    >>> last_user_text([{"role": "system", "content": "be brief"}], only_user=True)
+    ''
+    """
+    messages = messages or []
+    for message in reversed(messages):
+        if _part(message, "role") != "user":
+            continue
+        content = _part(message, "content")
+        if only_user and not isinstance(content, str | list):
+            continue
+        return content_text(content)
+    if only_user or not messages:
+        return ""
+    return content_text(_part(messages[-1], "content"))
 
 
 def content_text(content: str | list[Any] | None) -> str:
@@ -294,7 +330,7 @@ class ErrorBody(BaseModel):
 class Verdict(BaseModel):
     """A judge's decision on one pair of answers."""
 
-    winner: Literal["flagship", "cheap", "tie"]
+    winner: Winner
     gap_score: float = Field(description="in [-1, 1]: positive when the flagship is better")
     rationale: str = ""
     raw: dict[str, Any] = Field(default_factory=dict)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from shadowgap.alerts import delivery, lifecycle
 from shadowgap.config import get_settings
 from shadowgap.db.engine import session_scope
+from shadowgap.enums import DeliveryStatus
 from shadowgap.errors import DeliveryError
 from shadowgap.worker import queue
 from shadowgap.worker.app import app
@@ -81,7 +82,7 @@ def deliver(self, delivery_id: int) -> str:  # type: ignore[no-untyped-def]
             session, claim, settings, datetime.now(UTC), status_code=status_code, error=failure
         )
     # A pending delivery is picked up by alerts.sweep again, even when retries run out.
-    if failure is not None and status == "pending" and DELIVERIES.may_retry(self):
+    if failure is not None and status == DeliveryStatus.PENDING and DELIVERIES.may_retry(self):
         DELIVERIES.retry(self, failure, failure.retry_after)
     return status
 

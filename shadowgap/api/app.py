@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -13,10 +12,9 @@ from shadowgap.api import errors
 from shadowgap.api import openapi as openapi_docs
 from shadowgap.api.auth import security
 from shadowgap.api.auth.access import require_read, require_read_page
+from shadowgap.api.dashboard import pages as dashboard
 from shadowgap.api.routes import alerts, attribution, ingest, login, ops, otlp, segments, slices
 from shadowgap.ingest.writer import GroupWriter
-
-log = logging.getLogger(__name__)
 
 
 def create_app() -> FastAPI:
@@ -52,10 +50,5 @@ def create_app() -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(login.router)
     app.include_router(slices.router)
-    try:
-        from shadowgap.api.dashboard import pages as dashboard
-    except ImportError:  # the dashboard is optional until its module lands
-        log.warning("dashboard module not available")
-    else:
-        app.include_router(dashboard.router)
+    app.include_router(dashboard.router)
     return app

@@ -34,11 +34,13 @@ from shadowgap.attribution.bands import routing_boundary
 from shadowgap.attribution.periods import Period
 from shadowgap.config import Settings
 from shadowgap.db import models
+from shadowgap.enums import EventStatus, RunStatus, VerdictKind
 from shadowgap.errors import NotFound
 from shadowgap.judging.base import Judge
-from shadowgap.llm.base import ChatClient, Completion, forwarded_params, last_user_text
+from shadowgap.llm.base import ChatClient, Completion, forwarded_params
+from shadowgap.schemas import last_user_text
 from shadowgap.shadow.costs import budget_exhausted
-from shadowgap.shadow.runs import STATUS_OK, get_run, insert_or_ignore, request_messages
+from shadowgap.shadow.runs import get_run, insert_or_ignore, request_messages
 from shadowgap.shadow.sampling import hash_unit
 
 REVERSE_REPLICATE = 2
@@ -95,7 +97,7 @@ def sample_reverse(session: Session, settings: Settings, now: datetime) -> list[
         E.received_at >= now - SCAN_WINDOW,
         E.is_cheap.is_(False),
         E.route_score.is_not(None),
-        E.status == "ok",
+        E.status == EventStatus.OK,
         E.answer.is_not(None),
     )
     segment_ids = session.scalars(select(E.segment_id).where(*candidate).distinct()).all()
@@ -129,7 +131,9 @@ def sample_reverse(session: Session, settings: Settings, now: datetime) -> list[
 def samples_to_send(session: Session, now: datetime, limit: int = 1000) -> list[int]:
     """Samples never handed to the broker, or handed over long ago and still unjudged."""
     sample, verdict = models.ReverseSample, models.Verdict
-    judged = exists().where(verdict.event_pk == sample.event_pk, verdict.kind == "reverse")
+    judged = exists().where(
+        verdict.event_pk == sample.event_pk, verdict.kind == VerdictKind.REVERSE
+    )
     lost = and_(sample.enqueued_at < now - LOST_AFTER, ~judged)
     return list(
         session.scalars(
@@ -177,7 +181,7 @@ def prepare_reverse(session: Session, sample_id: int, settings: Settings) -> Rev
         return None
     done = session.scalar(
         select(models.Verdict.id).where(
-            models.Verdict.event_pk == event.id, models.Verdict.kind == "reverse"
+            models.Verdict.event_pk == event.id, models.Verdict.kind == VerdictKind.REVERSE
         )
     )
     if done is not None:
@@ -218,7 +222,7 @@ def store_rerun(
     values: dict[str, Any] = {
         "event_pk": request.event_pk,
         "replicate": REVERSE_REPLICATE,
-        "status": STATUS_OK,
+        "status": RunStatus.OK,
         "client": client.name,
         "model": client.model,
         "answer": completion.text,
@@ -246,7 +250,7 @@ def judge_reverse(
     values: dict[str, Any] = {
         "event_pk": request.event_pk,
         "segment_id": request.segment_id,
-        "kind": "reverse",
+        "kind": VerdictKind.REVERSE,
         "judge": verdict.judge,
         "judge_model": verdict.judge_model,
         "prompt_version": verdict.prompt_version,
@@ -263,7 +267,7 @@ def judge_reverse(
     insert_or_ignore(session, models.Verdict, values, ["event_pk", "kind"])
     stored = session.scalars(
         select(models.Verdict).where(
-            models.Verdict.event_pk == request.event_pk, models.Verdict.kind == "reverse"
+            models.Verdict.event_pk == request.event_pk, models.Verdict.kind == VerdictKind.REVERSE
         )
     ).one()
     return stored

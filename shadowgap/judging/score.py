@@ -17,14 +17,14 @@ from sqlalchemy.orm import Session
 from shadowgap.config import Settings, get_settings
 from shadowgap.db import models
 from shadowgap.db.locks import lock_segment_rows
+from shadowgap.enums import CostKind, RunStatus, VerdictKind
 from shadowgap.errors import NotFound
 from shadowgap.judging.base import Judge
-from shadowgap.llm.base import last_user_text
 from shadowgap.privacy import originals
 from shadowgap.privacy.redaction import for_settings
-from shadowgap.schemas import Verdict
+from shadowgap.schemas import Verdict, last_user_text
 from shadowgap.shadow.costs import record_cost, utc_day
-from shadowgap.shadow.runs import STATUS_OK, insert_or_ignore, runs_for_event
+from shadowgap.shadow.runs import insert_or_ignore, runs_for_event
 
 
 def get_verdict(session: Session, event_pk: int, kind: str) -> models.Verdict | None:
@@ -86,17 +86,17 @@ def plan_scoring(session: Session, event_pk: int) -> ScoringPlan | None:
         raise NotFound(f"traffic event {event_pk} not found")
     runs = runs_for_event(session, event_pk)
     primary = runs.get(0)
-    if primary is None or primary.status != STATUS_OK or event.answer is None:
+    if primary is None or primary.status != RunStatus.OK or event.answer is None:
         return None
     # The judge compares what was really said: the originals while they are kept
     # (shadowgap/privacy/originals.py), the stored redacted text otherwise.
     kept = originals.read(session, event_pk)
     flagship = originals.text(kept, originals.flagship_part(0), primary.answer or "")
-    candidates = [("gap", originals.text(kept, originals.ANSWER, event.answer), flagship)]
+    candidates = [(VerdictKind.GAP, originals.text(kept, originals.ANSWER, event.answer), flagship)]
     repeat = runs.get(1)
-    if repeat is not None and repeat.status == STATUS_OK:
+    if repeat is not None and repeat.status == RunStatus.OK:
         replicate = originals.text(kept, originals.flagship_part(1), repeat.answer or "")
-        candidates.append(("noise", replicate, flagship))
+        candidates.append((VerdictKind.NOISE, replicate, flagship))
     request = kept.get(originals.REQUEST) or event.request or {}
     return ScoringPlan(
         event_pk=event_pk,
@@ -158,4 +158,4 @@ def _book_judge_cost(session: Session, segment_id: int, verdict: Verdict, at: An
     # A deterministic judge makes no model call: nothing to book.
     if tokens == 0 and verdict.cost_usd == 0:
         return
-    record_cost(session, utc_day(at), segment_id, "judge", verdict.cost_usd, tokens)
+    record_cost(session, utc_day(at), segment_id, CostKind.JUDGE, verdict.cost_usd, tokens)

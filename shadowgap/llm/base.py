@@ -127,14 +127,6 @@ def forwarded_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k in FORWARDED_PARAMS and v is not None}
 
 
-def last_user_text(messages: list[dict[str, Any]]) -> str:
-    """The last user message as plain text (the last message of any role if none is 'user')."""
-    for message in reversed(messages):
-        if message.get("role") == "user":
-            return content_text(message.get("content"))
-    return content_text(messages[-1].get("content")) if messages else ""
-
-
 _SPACES = re.compile(r"\s+")
 
 

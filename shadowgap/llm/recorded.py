@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from shadowgap.llm.base import Completion, FlagshipCallError, last_user_text, prompt_key
-from shadowgap.schemas import content_text
+from shadowgap.llm.base import Completion, FlagshipCallError, prompt_key
+from shadowgap.schemas import content_text, last_user_text
 
 DEFAULT_DATASET = Path("../shared/data/routellm/gsm8k/gsm8k_responses.csv")
 # Column names of the RouteLLM GSM8K file: GPT-4's answer is the recorded flagship answer.

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
 from shadowgap.db import models
+from shadowgap.enums import DeliveryStatus
 from shadowgap.privacy import originals
 
 EXAMPLE_TEXT_FIELDS = ("prompt", "cheap_answer", "flagship_answer", "rationale")
@@ -107,7 +108,9 @@ def apply_retention(
             alert.evidence = stripped
             result.alerts += 1
     D = models.Delivery
-    for delivery in session.scalars(select(D).where(D.created_at < cutoff, D.status != "pending")):
+    for delivery in session.scalars(
+        select(D).where(D.created_at < cutoff, D.status != DeliveryStatus.PENDING)
+    ):
         if delivery.payload != EXPIRED_PAYLOAD:
             delivery.payload = dict(EXPIRED_PAYLOAD)
             result.deliveries += 1

@@ -20,19 +20,12 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from shadowgap.db.models import Segment, ShadowRun, TrafficEvent, Verdict
-from shadowgap.schemas import answer_display, content_text
+from shadowgap.enums import RunStatus, VerdictKind
+from shadowgap.schemas import answer_display, last_user_text
 
 WINNERS = {"cheap": "model_a", "flagship": "model_b", "tie": "tie"}
 # Rows fetched per round trip while streaming.
 CHUNK = 1000
-
-
-def _prompt(request: dict[str, Any]) -> str:
-    messages = request.get("messages") or []
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") == "user":
-            return content_text(message.get("content"))
-    return content_text(messages[-1].get("content")) if messages else ""
 
 
 def battles(
@@ -43,10 +36,10 @@ def battles(
     query = (
         select(V, E, R.model, R.answer, R.answer_tool_calls, Segment.key)
         .join(E, E.id == V.event_pk)
-        .join(R, and_(R.event_pk == V.event_pk, R.replicate == 0, R.status == "ok"))
+        .join(R, and_(R.event_pk == V.event_pk, R.replicate == 0, R.status == RunStatus.OK))
         .join(Segment, Segment.id == V.segment_id)
         .where(
-            V.kind == "gap",
+            V.kind == VerdictKind.GAP,
             E.occurred_at >= since,
             E.occurred_at < until,
             E.answer.is_not(None),
@@ -65,7 +58,7 @@ def battles(
         probability = verdict.inclusion_probability
         yield {
             "question_id": event.event_id,
-            "prompt": _prompt(event.request or {}),
+            "prompt": last_user_text((event.request or {}).get("messages")),
             "model_a": event.route_model,
             "model_b": flagship_model,
             # A tool-call answer as its calls, name(arguments), one a line.

@@ -21,14 +21,12 @@ from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings, get_settings
 from shadowgap.db import models
+from shadowgap.enums import CostKind, RunStatus
 from shadowgap.errors import InvalidInput, NotFound
 from shadowgap.llm.base import ChatClient, Completion, forwarded_params
 from shadowgap.privacy import originals
 from shadowgap.privacy.redaction import Redactor, for_settings
 from shadowgap.shadow.costs import record_cost, utc_day
-
-STATUS_OK = "ok"
-STATUS_FAILED = "failed"
 
 
 def insert_or_ignore(
@@ -242,7 +240,7 @@ def store_shadow(
     values: dict[str, Any] = {
         "event_pk": request.event_pk,
         "replicate": request.replicate,
-        "status": STATUS_OK,
+        "status": RunStatus.OK,
         "client": client.name,
         "model": client.model,
         "answer": answer,
@@ -262,7 +260,7 @@ def store_shadow(
             session,
             utc_day(created_at),
             request.segment_id,
-            "flagship",
+            CostKind.FLAGSHIP,
             cost,
             completion.prompt_tokens + completion.completion_tokens,
         )
@@ -331,7 +329,7 @@ def record_failed_run(
     values = {
         "event_pk": event_pk,
         "replicate": replicate,
-        "status": STATUS_FAILED,
+        "status": RunStatus.FAILED,
         "client": client.name if client is not None else "",
         "model": client.model if client is not None else "",
         "answer": None,

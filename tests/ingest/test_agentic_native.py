@@ -307,5 +307,5 @@ def test_tool_call_answers_are_shown_as_calls() -> None:
     )
     run = models.ShadowRun(model="f", answer="It is 14C.", answer_tool_calls=None)
     example = _example(traffic, None, run)
-    assert example["cheap_answer"] == 'get_weather({"city": "Paris"})'
-    assert example["flagship_answer"] == "It is 14C."
+    assert example.cheap_answer == 'get_weather({"city": "Paris"})'
+    assert example.flagship_answer == "It is 14C."

@@ -34,6 +34,8 @@ from sqlalchemy import Float, and_, case, cast, func, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from shadowgap.alerts.queries import STATUS_FILTERS, alerts_with_keys, count_alerts
+from shadowgap.alerts.schemas import AlertEvidence, WindowSummary
 from shadowgap.api import audit
 from shadowgap.api.auth.access import require_read_page
 from shadowgap.api.auth.security import REPORT_CSP
@@ -50,7 +52,7 @@ from shadowgap.db.verdict_sums import WEIGHTED, sum_columns
 from shadowgap.drift.store import segment_signal_views
 from shadowgap.judging.coverage import judge_coverage
 from shadowgap.judging.factory import LLM_JUDGES, judge_name_for_segment, judges_on_embedded_model
-from shadowgap.schemas import INT4_MAX, answer_display
+from shadowgap.schemas import INT4_MAX, answer_display, last_user_text
 from shadowgap.stats.excess_gap import WeightedSums, excess_gap
 from shadowgap.worker.heartbeats import embedded_model_problems
 
@@ -636,7 +638,7 @@ def _examples(session: Session, segment_id: int, limit: int = 8) -> list[dict[st
     return [
         {
             "at": occurred_at,
-            "prompt": _prompt_text(request),
+            "prompt": last_user_text((request or {}).get("messages"), only_user=True),
             "cheap_model": route_model,
             "cheap_answer": answer_display(cheap_answer, cheap_calls) or "",
             "flagship_answer": answer_display(flagship_answer, flagship_calls) or "",
@@ -657,30 +659,7 @@ def _examples(session: Session, segment_id: int, limit: int = 8) -> list[dict[st
     ]
 
 
-def _prompt_text(request: dict[str, Any] | None) -> str:
-    """The last user message as text (string content or the text parts of a parts list)."""
-    messages = (request or {}).get("messages") or []
-    for message in reversed(messages):
-        if not isinstance(message, dict) or message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            return content
-        if isinstance(content, list):
-            parts = [p.get("text", "") for p in content if isinstance(p, dict)]
-            return "\n".join(part for part in parts if part)
-    return ""
-
-
 # --- alerts --------------------------------------------------------------------------------
-
-
-ALERT_FILTERS = {
-    "active": A.status != "resolved",
-    "open": A.status == "open",
-    "acknowledged": A.status == "acknowledged",
-    "resolved": A.status == "resolved",
-}
 
 
 @router.get("/alerts", response_class=HTMLResponse, dependencies=[ReadPage])
@@ -691,19 +670,11 @@ def alerts_page(
     page: int = Query(default=1, ge=1),
     per_page: int = Query(default=PER_PAGE, ge=1, le=MAX_PER_PAGE),
 ) -> Response:
-    query = select(A, S.key).join(S, S.id == A.segment_id)
-    counted = select(func.count()).select_from(A)
-    if status != "all":
-        query = query.where(ALERT_FILTERS[status])
-        counted = counted.where(ALERT_FILTERS[status])
-    total = session.scalar(counted) or 0
+    total = count_alerts(session, status)
     pages = max(1, math.ceil(total / per_page))
     page = min(page, pages)
-    rows = session.execute(
-        query.order_by(A.opened_at.desc(), A.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
+    query = alerts_with_keys(status).limit(per_page).offset((page - 1) * per_page)
+    rows = session.execute(query).all()
     history = audit.for_alerts(session, [alert.id for alert, _ in rows])
     return templates.TemplateResponse(
         request,
@@ -722,7 +693,7 @@ def alerts_page(
                 for alert, key in rows
             ],
             "status": status,
-            "statuses": ["active", "open", "acknowledged", "resolved", "all"],
+            "statuses": list(STATUS_FILTERS),
             "total": total,
             "page": page,
             "pages": pages,
@@ -733,17 +704,14 @@ def alerts_page(
 
 def _evidence(alert: models.Alert) -> dict[str, Any]:
     """Before/after figures from the alert's evidence, whichever shape the detector wrote."""
-    evidence = alert.evidence or {}
-    before = evidence.get("before")
-    after = evidence.get("after")
-    before = before if isinstance(before, dict) else {}
-    after = after if isinstance(after, dict) else {}
-    # shadowgap.alerts.evidence writes {"value", "n", "ci"}; older or hand-made rows may say "mean".
+    evidence = AlertEvidence.read(alert.evidence)
+    before = evidence.before or WindowSummary()
+    after = evidence.after or WindowSummary()
     return {
-        "before_mean": before.get("value", before.get("mean")),
-        "before_n": before.get("n"),
-        "after_mean": after.get("value", after.get("mean")),
-        "after_n": after.get("n"),
+        "before_mean": before.point,
+        "before_n": before.n,
+        "after_mean": after.point,
+        "after_n": after.n,
     }
 
 
