@@ -474,9 +474,15 @@ def _first(*candidates: tuple[str, str | None]) -> tuple[str, str | None]:
     return candidates[-1][0], None
 
 
+# Params that hold the app's own definitions (JSON schemas): their keys are parameter and
+# property names, not credentials (a tool's "password" argument is a schema, not a secret),
+# and the flagship must get them whole.
+_DEFINITION_PARAMS = frozenset({"tools", "functions", "tool_choice", "response_format"})
+
+
 def _params(params: dict[str, Any]) -> dict[str, Any]:
     return {
-        key: _scrub(value)
+        key: value if key in _DEFINITION_PARAMS else _scrub(value)
         for key, value in params.items()
         if key not in _DROPPED_PARAMS and not SECRET_KEY_PATTERN.search(key)
     }

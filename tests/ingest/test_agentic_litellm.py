@@ -274,3 +274,17 @@ def test_responses_prompt_string_with_instructions() -> None:
         {"id": "c9", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
     ]
     assert event.answer_finish_reason() == "tool_calls"
+
+
+def test_tool_schemas_keep_credential_named_properties() -> None:
+    # A tool's "password" or "api_key" argument is part of its schema, not a secret: the
+    # flagship must get the tool whole. Other params still lose credential-named keys.
+    schema = {
+        "type": "object",
+        "properties": {"user": {"type": "string"}, "password": {"type": "string"}},
+        "required": ["user", "password"],
+    }
+    tools = [{"type": "function", "function": {"name": "login", "parameters": schema}}]
+    params = {"tools": tools, "extra_body": {"api_key": "sk-x", "keep": 1}}
+    event = litellm_to_event(payload(model_parameters=params), 0)
+    assert event.request.params == {"tools": tools, "extra_body": {"keep": 1}}
