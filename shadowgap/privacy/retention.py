@@ -70,8 +70,12 @@ def apply_retention(
     result.events = _rowcount(
         session.execute(
             update(E)
-            .where(E.occurred_at < cutoff, E.answer.is_not(None) | E.error.is_not(None))
-            .values(answer=None, error=None)
+            .where(
+                E.occurred_at < cutoff,
+                E.answer.is_not(None) | E.error.is_not(None) | E.answer_tool_calls.is_not(None),
+            )
+            # Tool-call arguments are text the model wrote: they go with the answer.
+            .values(answer=None, answer_tool_calls=None, error=None)
         )
     )
     # The request JSON keeps its generation params; its messages go. Rows already emptied
@@ -90,8 +94,11 @@ def apply_retention(
     result.shadow_runs = _rowcount(
         session.execute(
             update(R)
-            .where(R.event_pk.in_(old_events), R.answer.is_not(None) | R.error.is_not(None))
-            .values(answer=None, error=None)
+            .where(
+                R.event_pk.in_(old_events),
+                R.answer.is_not(None) | R.error.is_not(None) | R.answer_tool_calls.is_not(None),
+            )
+            .values(answer=None, answer_tool_calls=None, error=None)
         )
     )
     result.verdicts = _rowcount(

@@ -309,3 +309,42 @@ def test_tool_call_answers_are_shown_as_calls() -> None:
     example = _example(traffic, None, run)
     assert example.cheap_answer == 'get_weather({"city": "Paris"})'
     assert example.flagship_answer == "It is 14C."
+
+
+def test_retention_drops_tool_call_arguments_with_the_answer(
+    any_db: str, client: TestClient
+) -> None:
+    from datetime import UTC, datetime
+
+    from shadowgap.privacy.retention import apply_retention
+
+    agentic = event(
+        event_id="agentic-old",
+        answer={"role": "assistant", "content": None, "tool_calls": [CALL]},
+        finish_reason="tool_calls",
+    )
+    assert client.post("/v1/events", json=agentic, headers=auth()).status_code == 200
+    with session_scope() as session:
+        stored = session.scalars(select(models.TrafficEvent)).one()
+        session.add(
+            models.ShadowRun(
+                event_pk=stored.id,
+                replicate=0,
+                status="ok",
+                client="openai",
+                model="f",
+                answer="",
+                answer_tool_calls=[CALL],
+            )
+        )
+    with session_scope() as session:
+        apply_retention(session, datetime(2026, 12, 31, tzinfo=UTC), 30)
+    with session_scope() as session:
+        stored = session.scalars(select(models.TrafficEvent)).one()
+        run = session.scalars(select(models.ShadowRun)).one()
+        assert (stored.answer, stored.answer_tool_calls, stored.request["messages"]) == (
+            None,
+            None,
+            [],
+        )
+        assert (run.answer, run.answer_tool_calls) == (None, None)
