@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shadowgap.judging.bfcl import BFCL_FILES, file_label, flagship_answer, load_bfcl
+from shadowgap.judging.bfcl import BFCL_FILES, acceptable, file_label, flagship_answer, load_bfcl
 from shadowgap.judging.bfcl_variants import FORM_KINDS, KINDS, Variant, build_all, string_pool
 from shadowgap.judging.json_schema import validate
 from shadowgap.judging.tool_calls import VALUE_POLICIES, ToolCallJudge, ValuePolicy
@@ -149,6 +149,7 @@ def format_bfcl_table(
     by_policy: dict[str, dict[tuple[str, str], Tally]],
     *,
     cases: int,
+    skipped: int,
     seed: int,
     faults: int,
     policy: str,
@@ -156,7 +157,9 @@ def format_bfcl_table(
     files = [file_label(name) for name in BFCL_FILES]
     lines = [
         f"BFCL  judge=tool-calls policy={policy} cases={cases} pairs={_total(strata).n} "
-        f"seed={seed} flagship calls breaking their schema={faults}",
+        f"seed={seed}",
+        f"  skipped {skipped} cases whose ground truth rejects every call; {faults} flagship "
+        "answers break their tool's schema (ground-truth values outside an enum, ...)",
         "  agreement with the ground truth per stratum (kind x file): agree% (n); "
         "'*' = below its target",
         f"  {'kind':<20}{'ok?':>5}" + "".join(f"{f:>17}" for f in files) + f"{'all':>17}",
@@ -177,18 +180,29 @@ def format_bfcl_table(
             mark = "*" if agreement is not None and agreement < needed else " "
             cells.append(f"{_pct(agreement) + mark + f' ({tally.n})':>17}")
         lines.append(f"  {kind:<20}{share * 100:>4.0f}%" + "".join(cells))
+    below = [
+        f"{kind}/{file} {_pct(tally.agreement)}"
+        for (kind, file), tally in sorted(strata.items())
+        if tally.agreement is not None
+        and tally.agreement
+        < (TARGET_ACCEPTABLE if tally.acceptable * 2 >= tally.n else TARGET_UNACCEPTABLE)
+    ]
+    lines.append(f"  strata below their target: {', '.join(below) if below else 'none'}")
     form = _total(strata, FORM_KINDS)
     lines.append(
         f"  form-only pairs: flagship wins {form.flagship_wins}/{form.n} "
         f"({_pct(form.flagship_win_rate)})"
     )
-    lines.append("  value policy      acceptable   unacceptable   form flagship wins")
+    lines.append(
+        "  policy          acceptable  unacceptable  form flagship wins  alt_value  wrong_value"
+    )
     for name, tallies in by_policy.items():
         total, form = _total(tallies), _total(tallies, FORM_KINDS)
         acceptable, unacceptable = total.acceptable_agreement, total.unacceptable_agreement
+        alt, wrong = _total(tallies, ("alt_value",)), _total(tallies, ("wrong_value",))
         lines.append(
-            f"  {name:<16}{_pct(acceptable):>11}{_pct(unacceptable):>15}"
-            f"{_pct(form.flagship_win_rate):>21}"
+            f"  {name:<14}{_pct(acceptable):>12}{_pct(unacceptable):>14}"
+            f"{_pct(form.flagship_win_rate):>20}{_pct(alt.agreement):>11}{_pct(wrong.agreement):>13}"
         )
     for name, figure, passed in targets(strata):
         lines.append(f"  {'PASS' if passed else 'FAIL'}  {name}: {_pct(figure)}")
@@ -224,7 +238,10 @@ def run_bfcl_eval(
     started = time.perf_counter()
     everything = load_bfcl(data_dir)
     pool = string_pool(everything)
-    cases = everything if limit is None else load_bfcl(data_dir, limit)
+    loaded = everything if limit is None else load_bfcl(data_dir, limit)
+    # A flagship call the ground truth itself rejects is no reference (2 live_simple cases
+    # list no acceptable value for some arguments).
+    cases = [case for case in loaded if acceptable(flagship_answer(case), case)]
     variants = build_all(cases, seed, pool)  # fixed before anything is judged
     by_policy: dict[str, dict[tuple[str, str], Tally]] = {}
     named: dict[str, Any] = {}
@@ -238,6 +255,7 @@ def run_bfcl_eval(
         strata,
         by_policy,
         cases=len(cases),
+        skipped=len(loaded) - len(cases),
         seed=seed,
         faults=flagship_faults(variants),
         policy=policy,
@@ -248,6 +266,7 @@ def run_bfcl_eval(
         "seed": seed,
         "policy": policy,
         "cases": len(cases),
+        "skipped_cases": len(loaded) - len(cases),
         "pairs": len(variants),
         "strata": _strata_json(strata),
         "policies": {name: _strata_json(t) for name, t in by_policy.items()},
@@ -261,6 +280,3 @@ def run_bfcl_eval(
         out_json.parent.mkdir(parents=True, exist_ok=True)
         out_json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
-
-
-__all__ = ["run_bfcl_eval", "flagship_answer"]

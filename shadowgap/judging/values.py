@@ -4,7 +4,8 @@ A judge that compares the cheap call with one flagship call cannot know which of
 values is right. Some differences are ways of writing the same thing, and these are what
 :func:`compatible` accepts, from the two values alone (never a ground truth):
 
-- strings equal ignoring case, whitespace and punctuation ("Acrylic" / "acrylic");
+- strings equal ignoring case, whitespace, punctuation, word order, articles and a
+  possessive "'s" ("Acrylic" / "acrylic", "Park Ji Sung" / "Ji Sung Park");
 - one string's words found in order in the other's ("San Francisco" / "San Francisco, CA",
   "Louvre" / "Louvre Museum"): the shorter names the same thing less precisely;
 - a word that is the initials of the other's words ("SF" / "San Francisco", "NYC" / "New York
@@ -47,8 +48,20 @@ _DATE_FORMATS = (
 _TIME_FORMATS = ("%H:%M", "%H:%M:%S", "%I%p", "%I:%M%p", "%I %p", "%I:%M %p")
 
 
+# Words that change no meaning of a value: articles and the possessive "'s".
+_FILLER = frozenset({"a", "an", "the", "s"})
+
+
 def words(text: str) -> list[str]:
     return [word.casefold() for word in _WORD.findall(text)]
+
+
+def content_words(text: str) -> list[str]:
+    """The words that carry meaning; single letters ("L.A.", "U.S") are one abbreviation."""
+    found = words(text)
+    if len(found) > 1 and all(len(word) == 1 for word in found):
+        return ["".join(found)]
+    return [word for word in found if word not in _FILLER]
 
 
 def _word_matches(short: str, long: list[str], alone: bool = False) -> int:
@@ -74,8 +87,6 @@ def _word_matches(short: str, long: list[str], alone: bool = False) -> int:
 
 def _aligned(short: list[str], long: list[str]) -> bool:
     """Every word of ``short`` stands, in order, for words of ``long`` (others may be skipped)."""
-    if len(short) > 1 and all(len(word) == 1 for word in short):
-        short = ["".join(short)]  # "L.A." is one abbreviation
     position = 0
     for word in short:
         while position < len(long):
@@ -121,12 +132,14 @@ def _as_number(value: Any) -> float | None:
 
 
 def compatible_strings(a: str, b: str) -> bool:
-    wa, wb = words(a), words(b)
-    if wa == wb or "".join(wa) == "".join(wb):
+    wa, wb = content_words(a), content_words(b)
+    if sorted(wa) == sorted(wb) or "".join(wa) == "".join(wb):
         return True
     if wa and wb:
-        short, long = (wa, wb) if len(wa) <= len(wb) else (wb, wa)
-        if _aligned(short, long):
+        # The side with fewer words stands for the other; with as many, either way round.
+        if len(wa) <= len(wb) and _aligned(wa, wb):
+            return True
+        if len(wb) <= len(wa) and _aligned(wb, wa):
             return True
     first, second = _as_date(a), _as_date(b)
     return first is not None and first == second
