@@ -21,18 +21,31 @@ How a difference counts:
 
 - Broken form is decided without doubt: when only the cheap side breaks the request (any kind
   above), the flagship wins (gap 1); when only the flagship's side does, the cheap answer wins
-  (gap -1); when both do, it is a tie that names both.
-- Both calls schema-valid but with different values (``values_differ``): one flagship call
-  cannot say which value is right. BFCL's ground truth accepts both "San Francisco, CA" and
-  "San Francisco", "NYC" and "New York", "2022-05-03" and "May 3rd, 2022" for the same
-  argument, and a flagship's choice of one of them is no evidence against the other. So under
-  the default policy ``compatible`` a difference that :func:`~shadowgap.judging.values.compatible`
-  accepts (same words, initials, a more precise name, the same date; see that module), and an
-  optional argument one side leaves out, are a tie marked ``values_differ``; any other value
-  difference (another number, the other boolean, another entity) is ``wrong_value`` and the
-  flagship wins. Policy ``strict`` makes every value difference a flagship win; ``lenient``
-  makes every schema-valid value difference a tie. ``judge-eval --dataset bfcl`` measures all
-  three against the BFCL ground truth.
+  (gap -1). A break both share (the same kind at the same argument of the same function)
+  cancels out; otherwise the side whose worst break comes first in :data:`KINDS` loses, and
+  the same worst kind on both sides is a tie. A value sent at the schema's ``default`` never
+  breaks the schema (tool authors write ``"default": "false"`` for booleans and defaults
+  outside their enums), and a call sent at a default equals the call that omits it.
+- Both calls schema-valid but with different values: one flagship call cannot say which value
+  is right. BFCL's ground truth accepts both "San Francisco, CA" and "San Francisco" for some
+  requests ("NYC" / "New York", "2022-05-03" / "May 3rd, 2022", "Seattle" / "Seattle, WA")
+  and rejects "San Francisco" for others where only "San Francisco, CA" is listed: the two
+  strings are the same city and nothing in one request tells the cases apart. So under the
+  default policy ``compatible`` a difference that :func:`shadowgap.judging.values.compatible`
+  accepts (same words in another order or case, initials, a prefix, a less precise name, the
+  same date), and an optional argument one side leaves out (no default), are a tie marked
+  ``values_differ``: no evidence against the cheap call. One exception uses the request:
+  when the cheap value keeps only some words of a flagship value the user wrote word for word
+  ("Chennai" where the user wrote "Chennai, Tamil Nadu"), it drops what the user said and is a
+  ``wrong_value``. Any other value difference (another number, the other boolean, another
+  entity) is ``wrong_value`` and the flagship wins. Policy ``strict`` makes every value
+  difference a flagship win; ``lenient`` makes every schema-valid value difference a tie.
+  ``judge-eval --dataset bfcl`` measures all three against the BFCL ground truth (full run,
+  seed 21): ``compatible`` agrees on 97.2% of acceptable and 99.5% of unacceptable cheap
+  calls; on the other-acceptable-value stratum it agrees in 62.5% and on wrong values in
+  96.6%. ``strict`` gets 2.4% and 99.6% there, ``lenient`` 97.6% and 0.3%: a tie for every
+  value difference would hide wrong values, a flagship win for every one would call most
+  acceptable alternatives regressions.
 """
 
 from __future__ import annotations

@@ -109,3 +109,23 @@ def test_bfcl_subset_meets_the_targets(bfcl_dir: Path, tmp_path: Path) -> None:
     # The policies measured side by side: strict loses acceptable calls, lenient wrong values.
     by_policy = result["policies"]
     assert set(by_policy) == {"compatible", "strict", "lenient"}
+
+
+def test_judge_eval_command_exits_1_on_a_missed_target(
+    bfcl_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from shadowgap.cli.main import app
+    from shadowgap.judging import bfcl, tool_eval
+
+    monkeypatch.setattr(bfcl, "DEFAULT_BFCL_DIR", bfcl_dir)
+    runner = CliRunner()
+    args = ["judge-eval", "--dataset", "bfcl", "--limit", "8", "--out", str(tmp_path / "r.json")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "PASS  agreement on unacceptable calls" in result.output
+    # A target no figure can reach fails the run.
+    monkeypatch.setattr(tool_eval, "TARGET_ACCEPTABLE", 1.01)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "FAIL  agreement on acceptable calls" in result.output
