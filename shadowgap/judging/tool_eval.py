@@ -161,7 +161,8 @@ def format_bfcl_table(
         f"  skipped {skipped} cases whose ground truth rejects every call; {faults} flagship "
         "answers break their tool's schema (ground-truth values outside an enum, ...)",
         "  agreement with the ground truth per stratum (kind x file): agree% (n); "
-        "'*' = below its target",
+        "'*' = below its target;",
+        "  ok? = share of the kind's cheap calls the ground truth accepts",
         f"  {'kind':<20}{'ok?':>5}" + "".join(f"{f:>17}" for f in files) + f"{'all':>17}",
     ]
     for kind in KINDS:
