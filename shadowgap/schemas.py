@@ -341,3 +341,95 @@ class Verdict(BaseModel):
     completion_tokens: int = 0
     cost_usd: float = 0.0
     latency_ms: float = 0.0
+
+
+class ToolCall(BaseModel):
+    """One function call an assistant made: ``arguments`` is the raw text the model sent.
+
+    The text is kept as sent (it may not even be JSON): the judges parse it, and a call whose
+    arguments do not parse is a finding, not an ingest error.
+    """
+
+    id: str | None = None
+    name: str
+    arguments: str = ""
+
+    def parsed_arguments(self) -> Any:
+        """The arguments as JSON, or raises ``ValueError`` (``json.JSONDecodeError``)."""
+        return json.loads(self.arguments) if self.arguments.strip() else {}
+
+
+class Answer(BaseModel):
+    """What a model answered: text, and/or tool calls, and why it stopped.
+
+    Independent of storage: built from a plain string (old rows, prose answers) or from an
+    OpenAI assistant message (``content``, ``tool_calls``, legacy ``function_call``,
+    ``refusal``). :attr:`text` is the prose fallback every text judge reads.
+    """
+
+    content: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    refusal: str | None = None
+    finish_reason: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The prose of the answer (the refusal when there is no content)."""
+        if self.content:
+            return self.content
+        return self.refusal or ""
+
+    @property
+    def has_tool_calls(self) -> bool:
+        return bool(self.tool_calls)
+
+    @classmethod
+    def from_text(cls, text: str | None, finish_reason: str | None = None) -> Answer:
+        return cls(content=text, finish_reason=finish_reason)
+
+    @classmethod
+    def from_openai_message(
+        cls, message: dict[str, Any], finish_reason: str | None = None
+    ) -> Answer:
+        """From an OpenAI assistant message dict (chat completions ``choices[i].message``).
+
+        Content parts are joined as text; a legacy ``function_call`` becomes one tool call
+        without an id; arguments sent as an object (some gateways decode them) are re-encoded.
+        """
+        calls = [
+            _tool_call(call.get("function") or {}, call.get("id"))
+            for call in message.get("tool_calls") or []
+            if isinstance(call, dict)
+        ]
+        legacy = message.get("function_call")
+        if isinstance(legacy, dict):
+            calls.append(_tool_call(legacy, None))
+        content = message.get("content")
+        return cls(
+            content=content_text(content) if content is not None else None,
+            tool_calls=calls,
+            refusal=message.get("refusal"),
+            finish_reason=finish_reason or message.get("finish_reason"),
+        )
+
+    @classmethod
+    def coerce(cls, value: Answer | str | dict[str, Any] | None) -> Answer:
+        """An answer from whatever a caller holds: an Answer, a string or a message dict."""
+        if isinstance(value, Answer):
+            return value
+        if isinstance(value, dict):
+            return cls.from_openai_message(value)
+        return cls.from_text(value)
+
+
+def _tool_call(function: dict[str, Any], call_id: Any) -> ToolCall:
+    arguments = function.get("arguments")
+    if arguments is None:
+        arguments = ""
+    elif not isinstance(arguments, str):
+        arguments = json.dumps(arguments)
+    return ToolCall(
+        id=str(call_id) if call_id is not None else None,
+        name=str(function.get("name") or ""),
+        arguments=arguments,
+    )

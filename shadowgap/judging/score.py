@@ -20,6 +20,7 @@ from shadowgap.db.locks import lock_segment_rows
 from shadowgap.enums import CostKind, RunStatus, VerdictKind
 from shadowgap.errors import NotFound
 from shadowgap.judging.base import Judge
+from shadowgap.judging.select import judge_pair
 from shadowgap.privacy import originals
 from shadowgap.privacy.redaction import for_settings
 from shadowgap.schemas import Verdict, last_user_text
@@ -77,6 +78,8 @@ class ScoringPlan:
     # (kind, cheap-side answer, flagship-side answer) for kinds without a verdict yet.
     pairs: list[tuple[str, str, str]] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)  # every kind this event should end up with
+    # The request as stored ({"messages", "params"}): its response_format picks the judge.
+    request: dict[str, Any] = field(default_factory=dict)
 
 
 def plan_scoring(session: Session, event_pk: int) -> ScoringPlan | None:
@@ -105,13 +108,19 @@ def plan_scoring(session: Session, event_pk: int) -> ScoringPlan | None:
         question=last_user_text(request.get("messages") or []),
         pairs=[pair for pair in candidates if get_verdict(session, event_pk, pair[0]) is None],
         kinds=[kind for kind, _, _ in candidates],
+        request=dict(request),
     )
 
 
 def judge_plan(plan: ScoringPlan, judge: Judge) -> list[tuple[str, Verdict]]:
-    """Run the judge on the plan's pairs; touches no database (an LLM judge may be slow)."""
+    """Run the judge on the plan's pairs; touches no database (an LLM judge may be slow).
+
+    ``judge`` is the segment's text judge; a pair whose request asked for JSON goes to the
+    structured-output judge instead (:func:`shadowgap.judging.select.judge_pair`).
+    """
     return [
-        (kind, judge.judge(plan.question, cheap, flagship)) for kind, cheap, flagship in plan.pairs
+        (kind, judge_pair(plan.request, cheap, flagship, judge, question=plan.question))
+        for kind, cheap, flagship in plan.pairs
     ]
 
 
