@@ -67,6 +67,10 @@ def _values(plan: ScoringPlan, kind: str, verdict: Verdict) -> dict[str, Any]:
     }
 
 
+# A pair's side: its text, or an OpenAI assistant message dict when it calls tools.
+PairAnswer = str | dict[str, Any]
+
+
 @dataclass(frozen=True, slots=True)
 class ScoringPlan:
     """The pairs still to judge for one event, read in one transaction, stored in another."""
@@ -76,10 +80,26 @@ class ScoringPlan:
     inclusion_probability: float
     question: str
     # (kind, cheap-side answer, flagship-side answer) for kinds without a verdict yet.
-    pairs: list[tuple[str, str, str]] = field(default_factory=list)
+    pairs: list[tuple[str, PairAnswer, PairAnswer]] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)  # every kind this event should end up with
     # The request as stored ({"messages", "params"}): its response_format picks the judge.
     request: dict[str, Any] = field(default_factory=dict)
+
+
+def _answer(
+    kept: dict[str, dict[str, Any]],
+    part: str,
+    stored_text: str | None,
+    stored_calls: list[dict[str, Any]] | None,
+) -> PairAnswer:
+    """One side of a pair as the judges take it: the text, or an OpenAI assistant message when
+    the answer calls tools (the originals while they are kept, the stored copy otherwise), so
+    that tool-call pairs go to the tool-call judge (:func:`judge_pair`)."""
+    text = originals.text(kept, part, stored_text or "")
+    calls = originals.tool_calls(kept, part, stored_calls)
+    if not calls:
+        return text
+    return {"content": text or None, "tool_calls": calls}
 
 
 def plan_scoring(session: Session, event_pk: int) -> ScoringPlan | None:
@@ -94,11 +114,14 @@ def plan_scoring(session: Session, event_pk: int) -> ScoringPlan | None:
     # The judge compares what was really said: the originals while they are kept
     # (shadowgap/privacy/originals.py), the stored redacted text otherwise.
     kept = originals.read(session, event_pk)
-    flagship = originals.text(kept, originals.flagship_part(0), primary.answer or "")
-    candidates = [(VerdictKind.GAP, originals.text(kept, originals.ANSWER, event.answer), flagship)]
+    flagship = _answer(kept, originals.flagship_part(0), primary.answer, primary.answer_tool_calls)
+    cheap = _answer(kept, originals.ANSWER, event.answer, event.answer_tool_calls)
+    candidates: list[tuple[str, PairAnswer, PairAnswer]] = [(VerdictKind.GAP, cheap, flagship)]
     repeat = runs.get(1)
     if repeat is not None and repeat.status == RunStatus.OK:
-        replicate = originals.text(kept, originals.flagship_part(1), repeat.answer or "")
+        replicate = _answer(
+            kept, originals.flagship_part(1), repeat.answer, repeat.answer_tool_calls
+        )
         candidates.append((VerdictKind.NOISE, replicate, flagship))
     request = kept.get(originals.REQUEST) or event.request or {}
     return ScoringPlan(
