@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from shadowgap.privacy.events import redact_batch  # noqa: E402
 from shadowgap.privacy.redaction import KINDS, redactor  # noqa: E402
 from shadowgap.schemas import TrafficEvent  # noqa: E402
-from tests.factories import native_event  # noqa: E402
+from tests.support.factories import native_event  # noqa: E402
 
 ADMIN_DSN = os.environ.get(
     "SHADOWGAP_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -45,7 +45,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.factories import gsm8k_rows, native_event  # noqa: E402
+from tests.support.factories import gsm8k_rows, native_event  # noqa: E402
 
 ADMIN_DSN = os.environ.get(
     "SHADOWGAP_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"

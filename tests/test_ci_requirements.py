@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.support.settings import ROOT
 
-TESTS = ["tests/browser/test_pages.py", "tests/judging/test_judging_llm.py"]
+TESTS = ["tests/browser/test_pages.py", "tests/judging/test_llm_judges.py"]
 
 
 def _run(tmp_path: Path, ci: str | None) -> subprocess.CompletedProcess[str]:

@@ -15,10 +15,10 @@ from shadowgap.alerts.lifecycle import open_or_update
 from shadowgap.config import get_settings
 from shadowgap.db.engine import session_scope
 from shadowgap.db.models import Delivery
-from tests.alerts.alert_receiver import Received, Receiver
-from tests.alerts.conftest import SLACK_PATH, add_drift, add_event, add_segment
-from tests.conftest import auth
-from tests.factories import native_event
+from tests.support.alert_receiver import Received, Receiver
+from tests.support.alert_rows import SLACK_PATH, add_drift, add_event, add_segment
+from tests.support.factories import native_event
+from tests.support.settings import auth
 
 
 def test_a_slow_slack_does_not_block_ingest(embedded: str, configure, client: TestClient) -> None:

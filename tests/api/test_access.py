@@ -20,7 +20,7 @@ from sqlalchemy import select
 from shadowgap.api.app import create_app
 from shadowgap.db import models
 from shadowgap.db.engine import get_sessionmaker
-from tests.conftest import ADMIN_KEY, READ_KEY, auth
+from tests.support.settings import ADMIN_KEY, READ_KEY, auth
 
 # /readyz/workers is the readiness probe of the workers: open like /readyz, for orchestrators.
 OPEN_PATHS = {"/healthz", "/readyz", "/readyz/workers", "/login", "/static/{name}"}

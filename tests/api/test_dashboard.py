@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from shadowgap.db import models
 from shadowgap.db.engine import make_engine
 from shadowgap.db.models import Base
-from tests.conftest import auth
-from tests.reporting.synthetic import (
+from tests.support.settings import ROOT, auth
+from tests.support.synthetic import (
     DASHBOARD_SHIFTED,
     DASHBOARD_SLASHED,
     DASHBOARD_SMALL,
@@ -33,7 +33,6 @@ from tests.reporting.synthetic import (
     populate,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 

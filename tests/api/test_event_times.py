@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
-from tests.conftest import auth
-from tests.factories import native_event
+from tests.support.factories import native_event
+from tests.support.settings import auth
 
 # A backfill: traffic from two weeks in November, delivered out of order today.
 NOV_3 = datetime(2026, 11, 3, 9, 30, tzinfo=UTC)

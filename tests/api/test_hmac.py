@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from shadowgap.api.auth.signing import sign
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
-from tests.conftest import auth
-from tests.factories import native_event
+from tests.support.factories import native_event
+from tests.support.settings import auth
 
 SECRET = "s3cret-signing-key"
 WINDOW = 300

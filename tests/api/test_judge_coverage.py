@@ -14,8 +14,8 @@ from shadowgap.db import models
 from shadowgap.db.engine import session_scope
 from shadowgap.judging.answer_match import AnswerMatchJudge
 from shadowgap.judging.datasets import load_gsm8k, load_mtbench
-from tests.conftest import auth
-from tests.factories import native_event
+from tests.support.factories import native_event
+from tests.support.settings import auth
 
 PAIRS = 12
 

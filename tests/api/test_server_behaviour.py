@@ -23,9 +23,9 @@ from fastapi import FastAPI
 
 from shadowgap.api.app import create_app
 from shadowgap.api.routes import ingest as ingest_routes
-from tests.conftest import auth
-from tests.factories import native_event
-from tests.throwaway_postgres import free_port
+from tests.support.factories import native_event
+from tests.support.settings import auth
+from tests.support.throwaway_postgres import free_port
 
 
 @contextmanager

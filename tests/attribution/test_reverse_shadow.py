@@ -14,8 +14,9 @@ from shadowgap.db import models
 from shadowgap.db.engine import session_scope
 from shadowgap.shadow.sampling import hash_unit
 from shadowgap.worker import queue
-from tests.conftest import auth, wait_for
-from tests.factories import gsm8k_rows, native_event
+from tests.support.factories import gsm8k_rows, native_event
+from tests.support.processes import wait_for
+from tests.support.settings import auth
 
 RATE = 0.5
 SALT = "reverse-test"

@@ -18,8 +18,8 @@ from shadowgap.cli.main import app
 from shadowgap.db.engine import session_scope
 from shadowgap.db.models import Segment, Verdict
 from shadowgap.stats.excess_gap import WeightedSums
-from tests.attribution.store import store_period
-from tests.conftest import auth
+from tests.support.attribution_store import store_period
+from tests.support.settings import auth
 
 N = 20_000
 

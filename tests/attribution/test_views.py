@@ -15,8 +15,8 @@ from shadowgap.config import get_settings
 from shadowgap.db.engine import session_scope
 from shadowgap.db.models import Segment
 from shadowgap.reporting import build_weekly_report
-from tests.attribution.store import store_period
-from tests.conftest import auth
+from tests.support.attribution_store import store_period
+from tests.support.settings import auth
 
 KEY = "tenant=hooli"
 N = 1500

@@ -23,9 +23,9 @@ from shadowgap.config import Settings
 from shadowgap.db import models
 from shadowgap.db.engine import make_engine
 from shadowgap.db.models import Base
-from tests.browser.cdp import CHROMIUM, Browser
-from tests.conftest import ADMIN_KEY, READ_KEY, require
-from tests.reporting.synthetic import (
+from tests.support.cdp import CHROMIUM, Browser
+from tests.support.settings import ADMIN_KEY, READ_KEY, ROOT, require
+from tests.support.synthetic import (
     DASHBOARD_SHIFTED,
     DASHBOARD_SLASHED,
     DASHBOARD_SMALL,
@@ -41,7 +41,6 @@ def _chromium() -> None:
     require(CHROMIUM.exists(), f"{CHROMIUM} is missing (apt-get install -y chromium)")
 
 
-ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 

@@ -230,7 +230,7 @@ def test_concurrent_workers_apply_each_batch_once(
         bind = engine
     elif engine_kind == "plain":
         bind = _plain_sqlite_engine(db_url)
-    else:  # SELECT ... FOR UPDATE on a real PostgreSQL (tests/conftest.py's database)
+    else:  # SELECT ... FOR UPDATE on a real PostgreSQL (the postgres_url fixture's database)
         bind = make_engine(request.getfixturevalue("postgres_url"))
         Base.metadata.create_all(bind)
     session_factory = sessionmaker(bind=bind, expire_on_commit=False)

@@ -11,7 +11,6 @@ import copy
 import json
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +18,9 @@ import pytest
 from shadowgap.errors import InvalidInput
 from shadowgap.ingest.litellm import litellm_to_event, parse_litellm
 from shadowgap.schemas import TrafficEvent
+from tests.support.settings import FIXTURES_DIR
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "litellm"
+FIXTURES = FIXTURES_DIR / "litellm"
 # Independent of the module's own filter, so the test does not grade the code with itself.
 # (api_key_alias is the schema's own field: a key's human name, not the key.)
 SECRET_LOOKING = re.compile(

@@ -16,13 +16,17 @@ from shadowgap.errors import InvalidInput
 from shadowgap.ingest.otlp import ParsedTraces, decode_json, decode_protobuf, parse_request
 from shadowgap.ingest.store import is_cheap
 from shadowgap.schemas import TrafficEvent
-from tests.factories import CHEAP_MODEL, FLAGSHIP_MODEL, gsm8k_rows
-from tests.ingest.fake_router import CONVENTIONS, SYSTEM_PROMPT, Call, FakeRouter
-
-# Rows chosen so that the toy router sends one cheap and one to the flagship.
-CHEAP_ROW = next(i for i, row in enumerate(gsm8k_rows()) if len(row["prompt"]) < 200)
-HARD_ROW = next(i for i, row in enumerate(gsm8k_rows()) if len(row["prompt"]) >= 200)
-TRACE_ID = "5b8efff798038103d269b633813fc60c"
+from tests.support.factories import CHEAP_MODEL, FLAGSHIP_MODEL, gsm8k_rows
+from tests.support.fake_router import CONVENTIONS, SYSTEM_PROMPT, Call, FakeRouter
+from tests.support.otlp import (
+    CHEAP_ROW,
+    HARD_ROW,
+    TRACE_ID,
+    json_span,
+    kv,
+    openinference_span,
+    otlp_json,
+)
 
 
 def _settings(**values: Any) -> Settings:
@@ -181,73 +185,6 @@ def test_settings_refuse_unknown_targets() -> None:
 # --- OTLP JSON, written to the specification ---------------------------------------------------
 
 
-def _kv(key: str, value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        wrapped: dict[str, Any] = {"boolValue": value}
-    elif isinstance(value, int):
-        wrapped = {"intValue": str(value)}  # int64 as a decimal string
-    elif isinstance(value, float):
-        wrapped = {"doubleValue": value}
-    elif isinstance(value, list):
-        wrapped = {"arrayValue": {"values": [_kv("", v)["value"] for v in value]}}
-    else:
-        wrapped = {"stringValue": value}
-    return {"key": key, "value": wrapped}
-
-
-def _span(
-    span_id: str,
-    attributes: dict[str, Any],
-    *,
-    parent: str = "",
-    name: str = "span",
-    events: list[dict[str, Any]] | None = None,
-    status: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    return {
-        "traceId": TRACE_ID,
-        "spanId": span_id,
-        "parentSpanId": parent,
-        "name": name,
-        "kind": 3,  # SPAN_KIND_CLIENT, as an integer
-        "startTimeUnixNano": "1764590400000000000",
-        "endTimeUnixNano": "1764590401250000000",
-        "attributes": [_kv(k, v) for k, v in attributes.items()],
-        "events": events or [],
-        "status": status or {"code": 1},
-    }
-
-
-def otlp_json(spans: list[dict[str, Any]], resource: dict[str, Any] | None = None) -> bytes:
-    document = {
-        "resourceSpans": [
-            {
-                "resource": {"attributes": [_kv(k, v) for k, v in (resource or {}).items()]},
-                "scopeSpans": [{"scope": {"name": "handwritten", "version": "1"}, "spans": spans}],
-                "schemaUrl": "https://opentelemetry.io/schemas/1.26.0",
-            }
-        ]
-    }
-    return json.dumps(document).encode()
-
-
-def openinference_span(span_id: str, prompt: str, answer: str, **extra: Any) -> dict[str, Any]:
-    return _span(
-        span_id,
-        {
-            "openinference.span.kind": "LLM",
-            "llm.model_name": "gpt-4o-mini",
-            "input.value": prompt,
-            "input.mime_type": "text/plain",
-            "output.value": answer,
-            "llm.token_count.prompt": 31,
-            "llm.token_count.completion": 12,
-            **extra,
-        },
-        name="ChatCompletion",
-    )
-
-
 def test_otlp_json_with_hex_ids_string_int64_and_enum_ints() -> None:
     row = gsm8k_rows()[3]
     body = otlp_json(
@@ -279,15 +216,15 @@ def test_json_and_protobuf_of_the_same_request_give_the_same_events() -> None:
 def test_semconv_events_per_message_and_choice() -> None:
     events = [
         {"timeUnixNano": "1764590400100000000", "name": "gen_ai.system.message",
-         "attributes": [_kv("content", "Be brief.")]},
+         "attributes": [kv("content", "Be brief.")]},
         {"timeUnixNano": "1764590400100000000", "name": "gen_ai.user.message",
-         "attributes": [_kv("content", "Capital of France?")]},
+         "attributes": [kv("content", "Capital of France?")]},
         {"timeUnixNano": "1764590401000000000", "name": "gen_ai.choice",
-         "attributes": [_kv("gen_ai.event.content", json.dumps(
+         "attributes": [kv("gen_ai.event.content", json.dumps(
              {"index": 0, "finish_reason": "content_filter", "message": {"content": "Paris"}}
          ))]},
     ]  # fmt: skip
-    span = _span(
+    span = json_span(
         "1111111111111111",
         {"gen_ai.operation.name": "chat", "gen_ai.request.model": "claude-haiku"},
         events=events,
@@ -306,14 +243,14 @@ def test_inference_details_event_carries_the_messages() -> None:
         "timeUnixNano": "1764590401000000000",
         "name": "gen_ai.client.inference.operation.details",
         "attributes": [
-            _kv("gen_ai.input.messages", json.dumps(
+            kv("gen_ai.input.messages", json.dumps(
                 [{"role": "user", "parts": [{"type": "text", "content": "Hi"}]}])),
-            _kv("gen_ai.output.messages", json.dumps(
+            kv("gen_ai.output.messages", json.dumps(
                 [{"role": "assistant", "parts": [{"type": "text", "content": "Hello"}],
                   "finish_reason": "stop"}])),
         ],
     }  # fmt: skip
-    span = _span(
+    span = json_span(
         "2222222222222222",
         {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gemini-flash"},
         events=[details],
@@ -324,14 +261,14 @@ def test_inference_details_event_carries_the_messages() -> None:
 
 def test_non_llm_spans_are_skipped_not_rejected() -> None:
     spans = [
-        _span("aaaaaaaaaaaaaaa1", {"http.request.method": "POST"}, name="POST /chat"),
-        _span("aaaaaaaaaaaaaaa2", {"db.system": "redis"}, name="GET"),
-        _span("aaaaaaaaaaaaaaa3", {"gen_ai.operation.name": "embeddings",
+        json_span("aaaaaaaaaaaaaaa1", {"http.request.method": "POST"}, name="POST /chat"),
+        json_span("aaaaaaaaaaaaaaa2", {"db.system": "redis"}, name="GET"),
+        json_span("aaaaaaaaaaaaaaa3", {"gen_ai.operation.name": "embeddings",
                                    "gen_ai.request.model": "text-embedding-3-small"}),
-        _span("aaaaaaaaaaaaaaa4", {"gen_ai.operation.name": "invoke_agent",
+        json_span("aaaaaaaaaaaaaaa4", {"gen_ai.operation.name": "invoke_agent",
                                    "gen_ai.request.model": "gpt-4o"}),
-        _span("aaaaaaaaaaaaaaa5", {"openinference.span.kind": "CHAIN", "input.value": "hi"}),
-        _span("aaaaaaaaaaaaaaa6", {"llm.request.type": "embedding",
+        json_span("aaaaaaaaaaaaaaa5", {"openinference.span.kind": "CHAIN", "input.value": "hi"}),
+        json_span("aaaaaaaaaaaaaaa6", {"llm.request.type": "embedding",
                                    "gen_ai.request.model": "ada"}),
     ]  # fmt: skip
     parsed = parse_request(decode_json(otlp_json(spans)), _settings())
@@ -341,11 +278,11 @@ def test_non_llm_spans_are_skipped_not_rejected() -> None:
 
 def test_a_bad_llm_span_is_rejected_alone_with_its_reason() -> None:
     good = openinference_span("0000000000000001", "What is 2+2?", "4")
-    no_prompt = _span(
+    no_prompt = json_span(
         "0000000000000002", {"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"}
     )
     bad_tokens = openinference_span("0000000000000003", "Hi", "Hello")
-    bad_tokens["attributes"].append(_kv("gen_ai.usage.input_tokens", "many"))
+    bad_tokens["attributes"].append(kv("gen_ai.usage.input_tokens", "many"))
     bad_score = openinference_span("0000000000000004", "Hi", "Hello", **{"router.score": "high"})
     parsed = parse_request(
         decode_json(otlp_json([good, no_prompt, bad_tokens, bad_score])), _settings()
@@ -363,7 +300,7 @@ def test_a_bad_llm_span_is_rejected_alone_with_its_reason() -> None:
 
 
 def test_malformed_json_messages_name_the_attribute() -> None:
-    span = _span(
+    span = json_span(
         "0000000000000005",
         {
             "gen_ai.operation.name": "chat",
@@ -382,7 +319,7 @@ def test_malformed_json_messages_name_the_attribute() -> None:
         (b"{not json", "body", "not valid JSON"),
         (b"[]", "body", "must be an object"),
         (
-            otlp_json([_span("xyz", {})]),
+            otlp_json([json_span("xyz", {})]),
             "resourceSpans[0].scopeSpans[0].spans[0].spanId",
             "16 hex characters",
         ),
@@ -423,7 +360,7 @@ def test_openllmetry_multimodal_content_stays_a_list_of_parts() -> None:
         {"type": "text", "text": "What is in this image?"},
         {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
     ]
-    span = _span(
+    span = json_span(
         "0000000000000010",
         {
             "llm.request.type": "chat",

@@ -25,9 +25,9 @@ from sqlalchemy import func, select
 
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
-from tests.conftest import API_KEY, auth
-from tests.ingest.fake_router import FakeRouter
-from tests.ingest.test_otlp import CHEAP_ROW, HARD_ROW, openinference_span, otlp_json
+from tests.support.fake_router import FakeRouter
+from tests.support.otlp import CHEAP_ROW, HARD_ROW, openinference_span, otlp_json
+from tests.support.settings import API_KEY, auth
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 AUTH = {"Authorization": f"Bearer {API_KEY}"}

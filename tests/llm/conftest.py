@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA_DIR
+from tests.support.settings import DATA_DIR
 
 
 @pytest.fixture(scope="session")

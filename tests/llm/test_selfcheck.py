@@ -18,8 +18,9 @@ from shadowgap.db import models
 from shadowgap.db.engine import session_scope
 from shadowgap.errors import EmbeddedModelUnavailable
 from shadowgap.llm import selfcheck
-from tests.conftest import auth, wait_for
-from tests.factories import native_event
+from tests.support.factories import native_event
+from tests.support.processes import wait_for
+from tests.support.settings import auth
 
 CRASHING_LLAMA = """
 import faulthandler

@@ -19,8 +19,8 @@ from shadowgap.config import get_settings
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
 from shadowgap.privacy.retention import run_daily
-from tests.conftest import auth
-from tests.factories import native_event
+from tests.support.factories import native_event
+from tests.support.settings import auth
 
 NOW = datetime.now(UTC)
 OLD = NOW - timedelta(days=100)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,14 +12,17 @@ from sqlalchemy.orm import Session
 
 from shadowgap.db.engine import make_engine
 from shadowgap.db.models import Base
-from tests.reporting.synthetic import Profile, add_alert, populate
-
-START = datetime(2026, 11, 2, tzinfo=UTC)
-WEEK = timedelta(days=7)
-SHIFTED = "tenant=acme"
-STABLE = "tenant=globex"
-SMALL = "tenant=initech"
-QUIET = "tenant=hooli"
+from tests.support.synthetic import (
+    QUIET,
+    SHIFTED,
+    SMALL,
+    STABLE,
+    START,
+    WEEK,
+    Profile,
+    add_alert,
+    populate,
+)
 
 
 @pytest.fixture(scope="module")

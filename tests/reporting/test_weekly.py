@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from shadowgap.config import Settings
 from shadowgap.db import models
 from shadowgap.reporting import build_weekly_report, slack_summary
-from tests.reporting.conftest import QUIET, SHIFTED, SMALL, STABLE, START, WEEK
+from tests.support.synthetic import QUIET, SHIFTED, SMALL, STABLE, START, WEEK
 
 SETTINGS = Settings(dashboard_url="https://shadowgap.example.com/")
 

@@ -13,7 +13,7 @@ from shadowgap.slices.features import (
     system_fingerprint,
     template_fingerprint,
 )
-from tests.factories import native_event
+from tests.support.factories import native_event
 
 
 def test_mask_replaces_numbers_strings_ids_urls_and_whitespace() -> None:

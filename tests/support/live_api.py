@@ -1,0 +1,52 @@
+"""The real API as a uvicorn process of its own, for tests that need a live server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.settings import API_KEY, ROOT
+
+
+def start_api(
+    port: int, database_url: str, broker_url: str, log: Path, api_keys: str = API_KEY
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "SHADOWGAP_DATABASE_URL": database_url,
+        "SHADOWGAP_BROKER_URL": broker_url,
+        "SHADOWGAP_API_KEYS": api_keys,
+        "SHADOWGAP_LOG_LEVEL": "WARNING",
+    }
+    handle = log.open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "shadowgap.api.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    process.kill()
+    raise RuntimeError(f"API did not start:\n{log.read_text()[-3000:]}")
