@@ -31,7 +31,7 @@ from shadowgap.ingest.native import parse_native  # noqa: E402
 from shadowgap.ingest.store import prompt_hash  # noqa: E402
 from shadowgap.privacy.events import redact_batch  # noqa: E402
 from shadowgap.privacy.redaction import KINDS, redactor  # noqa: E402
-from tests.factories import gsm8k_rows  # noqa: E402
+from tests.support.factories import gsm8k_rows  # noqa: E402
 
 TARGET = 1.5
 TOOL = {

@@ -20,7 +20,7 @@ from shadowgap.db.migrate import upgrade
 from shadowgap.privacy.events import redact_event
 from shadowgap.privacy.redaction import redactor
 from shadowgap.schemas import AssistantMessage, TrafficEvent
-from tests.conftest import auth
+from tests.support.settings import auth
 
 CALL = {
     "id": "call_1",

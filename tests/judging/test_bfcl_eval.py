@@ -11,7 +11,7 @@ from shadowgap.judging.bfcl import BfclCase, acceptable, flagship_answer, load_b
 from shadowgap.judging.bfcl_variants import ACCEPTABLE_KINDS, ERROR_KINDS, build_all, string_pool
 from shadowgap.judging.tool_eval import run_bfcl_eval
 from shadowgap.schemas import Answer, ToolCall
-from tests.conftest import ROOT
+from tests.support.settings import ROOT
 
 BFCL_DIR = ROOT.parent / "shared" / "data" / "bfcl"
 

@@ -18,9 +18,9 @@ from shadowgap.judging.answer_match import AnswerMatchJudge
 from shadowgap.judging.score import score_event
 from shadowgap.llm.openai_compat import OpenAICompatClient
 from shadowgap.shadow.runs import run_shadow
-from tests.conftest import auth
-from tests.shadow.recording_flagship import TOOL_CALL, RecordingFlagship
 from tests.shadow.test_faithful_rerun import TOOLS
+from tests.support.recording_flagship import TOOL_CALL, RecordingFlagship
+from tests.support.settings import auth
 
 MESSAGES = [{"role": "user", "content": "What is the weather in Rome, in celsius?"}]
 

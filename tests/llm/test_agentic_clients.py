@@ -16,7 +16,7 @@ from shadowgap.llm.base import DROPPED_PARAMS, FORWARDED_PARAMS, forwarded_param
 from shadowgap.llm.llama_cpp_client import chat_messages, llama_options
 from shadowgap.llm.openai_compat import OpenAICompatClient
 from shadowgap.llm.recorded import RecordedClient
-from tests.shadow.recording_flagship import TOOL_CALL, RecordingFlagship
+from tests.support.recording_flagship import TOOL_CALL, RecordingFlagship
 
 SCHEMA = {"type": "object", "properties": {"summary": {"type": "string"}}}
 OPTIONS = {

@@ -28,8 +28,8 @@ from shadowgap.db.engine import session_scope
 from shadowgap.llm.openai_compat import OpenAICompatClient
 from shadowgap.privacy import originals
 from shadowgap.shadow.runs import run_shadow
-from tests.conftest import auth
-from tests.shadow.recording_flagship import TOOL_CALL, RecordingFlagship
+from tests.support.recording_flagship import TOOL_CALL, RecordingFlagship
+from tests.support.settings import auth
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "litellm"
 FLAGSHIP_MODEL = "flagship-under-test"

@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from tests.alerts.alert_receiver import Received, Receiver
+from tests.support.alert_receiver import Received, Receiver
 
 TOOL_CALL = {
     "id": "call_flagship_1",
