@@ -31,9 +31,12 @@ def test_settings_without_a_flagship_are_refused_with_a_clear_error() -> None:
         flagship_problem(Settings(flagship_client="openai")) or ""
     )
     assert (
-        flagship_problem(Settings(flagship_client="recorded", recorded_answers_path="x.csv"))
+        flagship_problem(Settings(flagship_client="recorded", recorded_answers_path=str(GSM8K_CSV)))
         is None
     )
+    # A path to no file stops the settings from loading at all.
+    with pytest.raises(ValueError, match="no such file"):
+        Settings(flagship_client="recorded", recorded_answers_path="x.csv")
 
 
 def _runs() -> int:

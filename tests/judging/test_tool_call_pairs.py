@@ -18,11 +18,27 @@ from shadowgap.judging.answer_match import AnswerMatchJudge
 from shadowgap.judging.score import score_event
 from shadowgap.llm.openai_compat import OpenAICompatClient
 from shadowgap.shadow.runs import run_shadow
-from tests.shadow.test_faithful_rerun import TOOLS
 from tests.support.recording_flagship import TOOL_CALL, RecordingFlagship
 from tests.support.settings import auth
 
 MESSAGES = [{"role": "user", "content": "What is the weather in Rome, in celsius?"}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather for a city.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string"},
+                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                },
+                "required": ["city"],
+            },
+        },
+    }
+]
 
 
 @pytest.fixture
