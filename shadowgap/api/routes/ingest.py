@@ -21,9 +21,7 @@ from shadowgap.config import get_settings
 from shadowgap.errors import InvalidInput, PayloadTooLarge, ShadowgapError
 from shadowgap.ingest.litellm import parse_litellm
 from shadowgap.ingest.native import parse_native
-from shadowgap.ingest.store import IngestRequest
-from shadowgap.privacy.events import redact_batch
-from shadowgap.privacy.redaction import for_settings
+from shadowgap.ingest.store import IngestRequest, prepare_request
 from shadowgap.schemas import IngestResult, TrafficEvent
 
 log = logging.getLogger(__name__)
@@ -51,8 +49,8 @@ INLINE_PARSE_MAX_BYTES = 64 * 1024
 
 
 def _verify_and_parse(
-    request: Request, body: bytes, parse: Callable[[bytes], list[TrafficEvent]]
-) -> tuple[list[TrafficEvent], dict[str, TrafficEvent]]:
+    request: Request, body: bytes, parse: Callable[[bytes], list[TrafficEvent]], source: str
+) -> IngestRequest:
     """Signature, parsing, the batch limit and redaction: everything CPU-bound before storing."""
     settings = get_settings()
     check_signature(request, body, settings)
@@ -62,10 +60,7 @@ def _verify_and_parse(
             f"batch of {len(events)} events exceeds the limit of {settings.max_batch_events}",
             field="body",
         )
-    # Redaction is part of normalisation: nothing unredacted is stored, logged or sent.
-    return redact_batch(
-        events, for_settings(settings), keep_originals=not settings.redact_before_flagship
-    )
+    return prepare_request(events, source, settings)
 
 
 async def _ingest(
@@ -77,10 +72,10 @@ async def _ingest(
         body = await _read_body(request, settings.max_body_bytes)
         check_api_key(request, settings)
         if len(body) <= INLINE_PARSE_MAX_BYTES:
-            events, originals = _verify_and_parse(request, body, parse)
+            prepared = _verify_and_parse(request, body, parse, source)
         else:
-            events, originals = await run_in_threadpool(_verify_and_parse, request, body, parse)
-        batch = await request.app.state.writer.submit(IngestRequest(events, source, originals))
+            prepared = await run_in_threadpool(_verify_and_parse, request, body, parse, source)
+        batch = await request.app.state.writer.submit(prepared)
     except ShadowgapError as exc:
         metrics.INGEST_REQUESTS.labels(format=source, status=str(exc.status_code)).inc()
         if isinstance(exc, InvalidInput):

@@ -38,7 +38,7 @@ from shadowgap.errors import (
     UnsupportedMediaType,
 )
 from shadowgap.ingest.otlp import Encoding, ParsedTraces, decode_request, parse_request
-from shadowgap.ingest.store import IngestRequest, StoredBatch
+from shadowgap.ingest.store import StoredBatch, prepare_request
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ingest"])
@@ -136,7 +136,7 @@ async def _store(request: Request, parsed: ParsedTraces, settings: Settings) -> 
     size = settings.max_batch_events
     for start in range(0, len(parsed.events), size):
         events = parsed.events[start : start + size]
-        batch = await request.app.state.writer.submit(IngestRequest(events, SOURCE))
+        batch = await request.app.state.writer.submit(prepare_request(events, SOURCE, settings))
         total.accepted += batch.accepted
         total.new += batch.new
         total.duplicates += batch.duplicates
