@@ -19,6 +19,7 @@ from shadowgap.api.auth.signing import check_api_key, check_signature
 from shadowgap.api.openapi import INGEST_RESPONSES, LITELLM_BODY, NATIVE_BODY
 from shadowgap.config import get_settings
 from shadowgap.errors import InvalidInput, PayloadTooLarge, ShadowgapError
+from shadowgap.ingest.gc_pause import gc_paused
 from shadowgap.ingest.litellm import parse_litellm
 from shadowgap.ingest.native import parse_native
 from shadowgap.ingest.store import IngestRequest, prepare_request
@@ -54,7 +55,8 @@ def _verify_and_parse(
     """Signature, parsing, the batch limit and redaction: everything CPU-bound before storing."""
     settings = get_settings()
     check_signature(request, body, settings)
-    events = parse(body)
+    with gc_paused():
+        events = parse(body)
     if len(events) > settings.max_batch_events:
         raise InvalidInput(
             f"batch of {len(events)} events exceeds the limit of {settings.max_batch_events}",
