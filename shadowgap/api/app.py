@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -15,8 +18,27 @@ from shadowgap.api.auth import security
 from shadowgap.api.auth.access import require_read, require_read_page
 from shadowgap.api.routes import alerts, attribution, ingest, login, ops, otlp, segments, slices
 from shadowgap.ingest.writer import GroupWriter
+from shadowgap.privacy.redaction import KINDS, redactor
 
 log = logging.getLogger(__name__)
+
+
+def settle_heap() -> None:
+    """Move what start-up allocated out of the collector's reach. A full collection walks
+    every tracked object (about 250,000 once the app, SQLAlchemy, pydantic and the phone
+    metadata are loaded) in one C call that holds the GIL for 0.1-0.2 s, and ingest triggers
+    one every few requests; frozen, those objects are never walked again (the Python docs'
+    advice for servers). Redaction runs once first so that its lazily loaded metadata is
+    frozen too."""
+    redactor(KINDS).text("+1 202-555-0143, jane@example.com, 4111 1111 1111 1111")
+    gc.collect()
+    gc.freeze()
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settle_heap()
+    yield
 
 
 def create_app() -> FastAPI:
@@ -29,6 +51,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
         openapi_url=None,
         responses=errors.ERROR_RESPONSES,
+        lifespan=_lifespan,
     )
     security.install(app)
     errors.install(app)
