@@ -16,6 +16,38 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 INT4_MAX = 2**31 - 1
 
 
+# How deeply free-form JSON (request params, metadata, content parts) may nest. Real values
+# stay far below it (BFCL's tool schemas, as OpenAI tools in params, nest about 11 levels);
+# past it storing the event failed with "Maximum serialization depth exceeded" (a 500).
+MAX_NESTING = 64
+
+
+def _path(parts: list[str | int]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts)
+
+
+def bounded_nesting(value: Any) -> Any:
+    """``value`` itself, if its lists and objects nest at most MAX_NESTING levels (counting
+    ``value``'s own); else a ValueError naming the path to the first container past the limit.
+    Iterative: a recursive walk would itself hit Python's recursion limit."""
+    stack: list[tuple[Any, int, list[str | int]]] = [(value, 1, [])]
+    while stack:
+        item, depth, path = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.items()
+        elif isinstance(item, list):
+            children = enumerate(item)
+        else:
+            continue
+        if depth > MAX_NESTING:
+            raise ValueError(
+                f"nests deeper than {MAX_NESTING} levels of lists and objects "
+                f"(at {_path(path) or 'the top'})"
+            )
+        stack.extend((child, depth + 1, [*path, key]) for key, child in children)
+    return value
+
+
 class _Strict(BaseModel):
     # Infinity and NaN would be stored as null (JSON has neither) or break an estimate.
     model_config = ConfigDict(extra="forbid", str_max_length=1_000_000, allow_inf_nan=False)
@@ -26,12 +58,22 @@ class Message(_Strict):
     # Content may be a string or a list of content parts (OpenAI's multimodal shape).
     content: str | list[Any] | None = None
 
+    @field_validator("content")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        return bounded_nesting(value)
+
 
 class RequestPayload(_Strict):
     messages: list[Message] = Field(min_length=1)
     params: dict[str, Any] = Field(
         default_factory=dict, description="temperature, max_tokens, ... as sent to the model"
     )
+
+    @field_validator("params")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return bounded_nesting(value)  # type: ignore[no-any-return]
 
 
 class Route(_Strict):
@@ -53,6 +95,11 @@ class SegmentAttributes(_Strict):
     api_key_alias: str | None = Field(default=None, max_length=256)
     tags: list[str] = Field(default_factory=list, max_length=64)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("metadata")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return bounded_nesting(value)  # type: ignore[no-any-return]
 
 
 class TrafficEvent(_Strict):
