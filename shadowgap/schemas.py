@@ -6,6 +6,7 @@ before anything is stored.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -48,6 +49,23 @@ def bounded_nesting(value: Any) -> Any:
     return value
 
 
+# C0 and C1 control characters (CR, LF, TAB, ESC, NEL, ...). A segment attribute is text a
+# person reads and part of the segment's URL: one with a CR/LF was stored, and its segment
+# could not be reached (the path pattern does not match a newline). NUL never gets here: it
+# is replaced by U+FFFD while parsing (shadowgap/ingest/body.py).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(value: str | None) -> str | None:
+    """``value``, unless it holds a control character (a ValueError naming it)."""
+    if value is not None and (found := CONTROL_CHARACTERS.search(value)):
+        raise ValueError(
+            f"contains the control character U+{ord(found.group()):04X}: segment attributes "
+            "are shown on pages and in links, so they must be printable text"
+        )
+    return value
+
+
 class _Strict(BaseModel):
     # Infinity and NaN would be stored as null (JSON has neither) or break an estimate.
     model_config = ConfigDict(extra="forbid", str_max_length=1_000_000, allow_inf_nan=False)
@@ -82,6 +100,13 @@ class Route(_Strict):
     score: float | None = Field(default=None, description="router score when known")
     reason: str | None = Field(default=None, max_length=2000)
 
+    @field_validator("tier", "model")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        # Segment dimensions (route_tier, route_model) like the attributes below.
+        printable(value)
+        return value
+
 
 class Usage(_Strict):
     prompt_tokens: int = Field(default=0, ge=0, le=INT4_MAX)
@@ -95,6 +120,21 @@ class SegmentAttributes(_Strict):
     api_key_alias: str | None = Field(default=None, max_length=256)
     tags: list[str] = Field(default_factory=list, max_length=64)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("tenant", "team", "user", "api_key_alias")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        return printable(value)
+
+    @field_validator("tags")
+    @classmethod
+    def _printable_tags(cls, value: list[str]) -> list[str]:
+        for index, tag in enumerate(value):
+            try:
+                printable(tag)
+            except ValueError as exc:
+                raise ValueError(f"tag {index} {exc}") from exc
+        return value
 
     @field_validator("metadata")
     @classmethod
