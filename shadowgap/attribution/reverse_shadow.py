@@ -37,6 +37,7 @@ from shadowgap.db import models
 from shadowgap.errors import NotFound
 from shadowgap.judging.base import Judge
 from shadowgap.llm.base import ChatClient, Completion, last_user_text
+from shadowgap.llm.factory import reverse_shadow_problem
 from shadowgap.shadow.costs import budget_exhausted
 from shadowgap.shadow.runs import STATUS_OK, get_run, insert_or_ignore, request_messages
 from shadowgap.shadow.sampling import hash_unit
@@ -86,7 +87,8 @@ def threshold_band(threshold: float, settings: Settings) -> tuple[float, float]:
 def sample_reverse(session: Session, settings: Settings, now: datetime) -> list[int]:
     """Draw the reverse samples among recently received events; ids of samples to send."""
     rate = settings.reverse_shadow_rate
-    if rate <= 0:
+    # Off until a cheap model is configured (shadowgap/llm/factory.py: cheap_problem).
+    if rate <= 0 or reverse_shadow_problem(settings) is not None:
         return []
     if settings.daily_budget_usd is not None and budget_exhausted(session, settings, now):
         return []

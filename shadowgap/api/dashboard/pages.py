@@ -50,6 +50,7 @@ from shadowgap.db.verdict_sums import WEIGHTED, sum_columns
 from shadowgap.drift.store import segment_signal_views
 from shadowgap.judging.coverage import judge_coverage
 from shadowgap.judging.factory import LLM_JUDGES, judge_name_for_segment, judges_on_embedded_model
+from shadowgap.llm.factory import reverse_shadow_problem
 from shadowgap.schemas import INT4_MAX
 from shadowgap.stats.excess_gap import WeightedSums, excess_gap
 from shadowgap.worker.heartbeats import embedded_model_problems
@@ -428,6 +429,7 @@ def segment_page(
             "attribution": attribution,
             "thresholds": thresholds,
             "threshold_svg": threshold_chart(thresholds),
+            "reverse_shadow_off": reverse_shadow_problem(config),
             "nav": "segments",
             "segment": segment,
             "charts": charts,
