@@ -160,6 +160,14 @@ class TrafficEvent(_Strict):
     escalated: bool = Field(default=False, description="a cascade escalated this request")
     attributes: SegmentAttributes = Field(default_factory=SegmentAttributes)
 
+    @field_validator("event_id")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        # Only spaces is no id: redeliveries could not be told apart from other events.
+        if not value.strip():
+            raise ValueError("is blank: an event id needs a character other than whitespace")
+        return value
+
     @field_validator("timestamp")
     @classmethod
     def _aware_utc(cls, value: datetime) -> datetime:

@@ -18,7 +18,7 @@ from shadowgap import metrics
 from shadowgap.api.auth.signing import check_api_key, check_signature
 from shadowgap.api.openapi import INGEST_RESPONSES, LITELLM_BODY, NATIVE_BODY
 from shadowgap.config import get_settings
-from shadowgap.errors import InvalidInput, PayloadTooLarge, ShadowgapError
+from shadowgap.errors import InvalidInput, PayloadTooLarge, ShadowgapError, UnsupportedMediaType
 from shadowgap.ingest.gc_pause import gc_paused
 from shadowgap.ingest.litellm import parse_litellm
 from shadowgap.ingest.native import parse_native
@@ -66,6 +66,21 @@ def _verify_and_parse(
     return prepare_request(events, source, settings)
 
 
+# gzip's magic bytes: a compressed body sent without Content-Encoding.
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _refuse_compressed(request: Request, body: bytes) -> None:
+    """A 415 for a compressed body (only the OTLP receiver inflates): parsed as JSON, it was
+    a 422 about UTF-8 surrogates, which says nothing useful to the sender."""
+    coding = (request.headers.get("content-encoding") or "identity").strip().lower()
+    if coding != "identity" or body.startswith(_GZIP_MAGIC):
+        raise UnsupportedMediaType(
+            "compressed bodies are not accepted here: send the JSON uncompressed "
+            "(without Content-Encoding); only POST /v1/traces takes gzip"
+        )
+
+
 async def _ingest(
     request: Request, source: str, parse: Callable[[bytes], list[TrafficEvent]]
 ) -> IngestResult:
@@ -74,6 +89,7 @@ async def _ingest(
     try:
         body = await _read_body(request, settings.max_body_bytes)
         check_api_key(request, settings)
+        _refuse_compressed(request, body)
         if len(body) <= INLINE_PARSE_MAX_BYTES:
             prepared = _verify_and_parse(request, body, parse, source)
         else:
