@@ -1,7 +1,7 @@
 """All settings, read from the environment (prefix ``SHADOWGAP_``) in one place.
 
 No other module reads the environment: everything goes through :func:`get_settings`.
-Every field is documented in the README's settings reference, generated from the
+Every field is documented in docs/settings.md's settings table, generated from the
 ``description`` strings here (``shadowgap settings``).
 """
 
@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shadowgap.enums import Severity
 
 DATA_DIR = Path("shadowgap-data")
 
@@ -44,7 +46,7 @@ OTLP_ROUTE_FIELDS = ("tier", "score", "reason", "escalated")
 # The values that settings naming things may take; each is checked when the settings load.
 SEGMENT_DIMENSIONS = ("tenant", "team", "user", "api_key_alias", "route_tier", "route_model")
 JUDGE_NAMES = ("answer-match", "pairwise", "reference")
-ALERT_SEVERITIES: tuple[str, ...] = ("critical", "error", "warning", "info")
+ALERT_SEVERITIES: tuple[str, ...] = tuple(Severity)
 ALERT_CHANNELS: tuple[str, ...] = ("slack", "pagerduty", "webhook", "outbox")
 OTLP_SEGMENT_FIELDS = ("tenant", "team", "user", "api_key_alias")
 
@@ -147,7 +149,7 @@ class Settings(BaseSettings):
         default=False,
         description="Send the flagship and the judge the redacted text too. Off: a sampled "
         "event's original text is kept in pending_originals until its verdicts are stored, "
-        "so the flagship answers what the cheap model saw (see README, Security).",
+        "so the flagship answers what the cheap model saw (see docs/security.md).",
     )
     retention_days: int = Field(
         default=90,

@@ -21,6 +21,16 @@ def test_native_crash():
 
 def test_runs_after_the_crash():
     assert 1 + 1 == 2
+
+
+@pytest.mark.llama
+def test_forked_and_passing():
+    assert 2 + 2 == 4
+
+
+@pytest.mark.llama
+def test_forked_and_failing():
+    assert 2 + 2 == 5
 """
 
 
@@ -47,7 +57,9 @@ def test_a_segfaulting_llama_test_fails_alone(tmp_path: Path) -> None:
     )
     out = run.stdout + run.stderr
     assert run.returncode == 1, out
-    assert "1 failed, 1 passed" in out, out
+    # A forked test's own outcome comes back: a pass is a pass, a failure shows its assertion.
+    assert "2 failed, 2 passed" in out, out
+    assert "assert (2 + 2) == 5" in out, out
     assert "CRASHED with signal 11 (SIGSEGV)" in out, out
     # The faulthandler traceback names the line that crashed.
     assert "test_native_crash" in out and "test_crashing.py" in out, out

@@ -40,6 +40,7 @@ from shadowgap.alerts.channels import CHANNELS
 from shadowgap.alerts.channels.http import redact
 from shadowgap.config import Settings
 from shadowgap.db.models import Alert, Delivery, DeliveryAttempt
+from shadowgap.enums import AlertStatus, DeliveryAction, DeliveryStatus
 from shadowgap.errors import DeliveryError, NotFound
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,11 @@ class DeliveryClaim:
     until: datetime
 
 
-def _finish(delivery: Delivery, status: str, error: str | None = None) -> str:
+def _finish(delivery: Delivery, status: DeliveryStatus, error: str | None = None) -> DeliveryStatus:
     delivery.status = status
     if error is not None:
         delivery.last_error = error
-    if status == "delivered":
+    if status == DeliveryStatus.DELIVERED:
         log.info("alert delivery %s (%s) delivered", delivery.id, delivery.channel)
     else:
         # last_error is always redacted before it is stored, so it is safe to log.
@@ -96,19 +97,25 @@ def claim_delivery(
     )
     if delivery is None:
         raise NotFound(f"delivery {delivery_id} not found")
-    if delivery.status != "pending":
+    if delivery.status != DeliveryStatus.PENDING:
         return delivery.status
     if delivery.claimed_until is not None and delivery.claimed_until > now:
         return "claimed"
     max_age = timedelta(hours=settings.delivery_max_age_hours)
     if now - delivery.created_at >= max_age:
         hours = settings.delivery_max_age_hours
-        return _finish(delivery, "expired", f"expired: not delivered within {hours:g} h")
+        return _finish(
+            delivery, DeliveryStatus.EXPIRED, f"expired: not delivered within {hours:g} h"
+        )
     alert = session.get(Alert, delivery.alert_id)
-    if delivery.action != "resolve" and alert is not None and alert.status == "resolved":
-        return _finish(delivery, "expired", "expired: alert resolved before delivery")
+    if (
+        delivery.action != DeliveryAction.RESOLVE
+        and alert is not None
+        and alert.status == AlertStatus.RESOLVED
+    ):
+        return _finish(delivery, DeliveryStatus.EXPIRED, "expired: alert resolved before delivery")
     if delivery.channel not in CHANNELS:
-        return _finish(delivery, "failed", f"unknown channel {delivery.channel!r}")
+        return _finish(delivery, DeliveryStatus.FAILED, f"unknown channel {delivery.channel!r}")
     delivery.attempts = (delivery.attempts or 0) + 1
     delivery.claimed_until = now + timedelta(seconds=CLAIM_SECONDS)
     session.flush()
@@ -135,7 +142,7 @@ def record_outcome(
     *,
     status_code: int | None = None,
     error: DeliveryError | None = None,
-) -> str:
+) -> DeliveryStatus:
     """Store the attempt and the delivery's new status, and release the claim; returns the
     status ("pending" after a transient failure)."""
     delivery = session.scalar(
@@ -158,17 +165,17 @@ def record_outcome(
             ok=error is None,
         )
     )
-    if delivery.status != "pending":
+    if delivery.status != DeliveryStatus.PENDING:
         # Our claim ran out and another sender finished it meanwhile: keep its outcome.
         session.flush()
         return delivery.status
     if error is None:
         delivery.delivered_at = now
         delivery.last_error = None
-        result = _finish(delivery, "delivered")
+        result = _finish(delivery, DeliveryStatus.DELIVERED)
     elif not error.transient:
         delivery.last_error = message
-        result = _finish(delivery, "failed")
+        result = _finish(delivery, DeliveryStatus.FAILED)
     else:
         delivery.last_error = message
         log.info(
@@ -178,7 +185,7 @@ def record_outcome(
             delivery.attempts,
             message,
         )
-        result = "pending"
+        result = DeliveryStatus.PENDING
     session.flush()
     return result
 
@@ -201,7 +208,7 @@ def pending_deliveries(session: Session, now: datetime) -> list[int]:
         select(Delivery.id, Delivery.created_at, Delivery.attempts, last_attempt.c.last_at)
         .outerjoin(last_attempt, last_attempt.c.delivery_id == Delivery.id)
         .where(
-            Delivery.status == "pending",
+            Delivery.status == DeliveryStatus.PENDING,
             # A claimed delivery is being sent; once the claim runs out (its sender died), it
             # is due again.
             or_(Delivery.claimed_until.is_(None), Delivery.claimed_until <= now),

@@ -7,8 +7,9 @@ three example requests from the after-change window with the cheap answer, the f
 change (router share / cheap path / traffic mix, cost, p95 counterfactuals: see
 :mod:`shadowgap.attribution.explain`) with its one-line ``headline``, and a dashboard link.
 
-The evidence is plain JSON (stored in ``alerts.evidence`` and sent as is by the webhook), so every
-float is finite and every datetime an ISO 8601 string.
+The evidence is a :class:`shadowgap.alerts.schemas.AlertEvidence`, stored as plain JSON in
+``alerts.evidence`` and sent as is by the webhook, so every float is finite and every datetime an
+ISO 8601 string.
 
 Normal intervals need a standard deviation, which a DriftEvent has no column for: the drift
 stage passes ``before_std`` / ``after_std`` (or ``before_var`` / ``after_var``) in
@@ -25,12 +26,23 @@ from urllib.parse import quote
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from shadowgap.alerts.schemas import (
+    AlertEvidence,
+    Change,
+    DetectorSummary,
+    DriftSummary,
+    Example,
+    SegmentSummary,
+    SliceSummary,
+    WindowSummary,
+)
 from shadowgap.alerts.severity import SignalSpec, effect_size, signal_spec
 from shadowgap.attribution.explain import attribute_change
 from shadowgap.attribution.periods import Window, events_in, window_before
 from shadowgap.config import Settings
 from shadowgap.db.models import DriftEvent, Segment, ShadowRun, TrafficEvent, Verdict
-from shadowgap.schemas import content_text
+from shadowgap.enums import EvidenceType, VerdictKind, Winner
+from shadowgap.schemas import answer_display, last_user_text
 from shadowgap.stats.estimates import normal_interval, wilson_interval
 
 MAX_EXAMPLES = 3
@@ -60,7 +72,7 @@ def _finite(value: float | None) -> float | None:
 
 def window_summary(
     spec: SignalSpec, mean: float | None, n: int, std: float | None = None
-) -> dict[str, Any]:
+) -> WindowSummary:
     """One side of the change: value, sample size and its 95% interval."""
     interval: tuple[float, float] | None = None
     method: str | None = None
@@ -73,13 +85,13 @@ def window_summary(
         if estimate.low is not None and estimate.high is not None:
             interval = (estimate.low, estimate.high)
         method = "wilson" if spec.kind == "rate" else "normal"
-    return {
-        "value": _finite(mean),
-        "n": int(n),
-        "ci": [interval[0], interval[1]] if interval else None,
-        "ci_method": method if interval else None,
-        "ci_level": 0.95,
-    }
+    return WindowSummary(
+        value=_finite(mean),
+        n=int(n),
+        ci=[interval[0], interval[1]] if interval else None,
+        ci_method=method if interval else None,
+        ci_level=0.95,
+    )
 
 
 def dashboard_link(settings: Settings, segment_key: str) -> str:
@@ -93,14 +105,14 @@ def volume_share(session: Session, segment: Segment) -> float:
     return (segment.event_count or 0) / total if total > 0 else 0.0
 
 
-def segment_summary(session: Session, segment: Segment) -> dict[str, Any]:
-    return {
-        "id": segment.id,
-        "key": segment.key,
-        "dimensions": segment.dimensions,
-        "event_count": int(segment.event_count or 0),
-        "volume_share": volume_share(session, segment),
-    }
+def segment_summary(session: Session, segment: Segment) -> SegmentSummary:
+    return SegmentSummary(
+        id=segment.id,
+        key=segment.key,
+        dimensions=segment.dimensions,
+        event_count=int(segment.event_count or 0),
+        volume_share=volume_share(session, segment),
+    )
 
 
 def _clip(text: str | None, limit: int) -> str | None:
@@ -109,22 +121,13 @@ def _clip(text: str | None, limit: int) -> str | None:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def prompt_of(request: dict[str, Any]) -> str:
-    """The last user message of a stored request, as plain text."""
-    messages = request.get("messages") or []
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") == "user":
-            return content_text(message.get("content"))
-    if messages and isinstance(messages[-1], dict):
-        return content_text(messages[-1].get("content"))
-    return ""
-
-
 def _nth_latest_id(session: Session, event: DriftEvent, spec: SignalSpec, n: int) -> int | None:
     """Event id of the n-th latest sample fed to the signal, at or before the detection point."""
     if spec.source == "verdicts":
         column = Verdict.event_pk
-        query = select(column).where(Verdict.segment_id == event.segment_id, Verdict.kind == "gap")
+        query = select(column).where(
+            Verdict.segment_id == event.segment_id, Verdict.kind == VerdictKind.GAP
+        )
     else:
         column = TrafficEvent.id
         query = select(column).where(TrafficEvent.segment_id == event.segment_id)
@@ -152,13 +155,15 @@ def after_window(
 
 def find_examples(
     session: Session, event: DriftEvent, spec: SignalSpec, limit: int = MAX_EXAMPLES
-) -> list[dict[str, Any]]:
+) -> list[Example]:
     """Up to ``limit`` requests from the after window, flagship wins first, then other judged
     pairs, then the most recent cheap-routed requests."""
     first, last = after_window(session, event, spec)
     query = (
         select(TrafficEvent, Verdict, ShadowRun)
-        .outerjoin(Verdict, and_(Verdict.event_pk == TrafficEvent.id, Verdict.kind == "gap"))
+        .outerjoin(
+            Verdict, and_(Verdict.event_pk == TrafficEvent.id, Verdict.kind == VerdictKind.GAP)
+        )
         .outerjoin(ShadowRun, and_(ShadowRun.event_pk == TrafficEvent.id, ShadowRun.replicate == 0))
         .where(TrafficEvent.segment_id == event.segment_id)
     )
@@ -167,7 +172,7 @@ def find_examples(
     if last is not None:
         query = query.where(TrafficEvent.id <= last)
     rank = case(
-        (Verdict.winner == "flagship", 0),
+        (Verdict.winner == Winner.FLAGSHIP, 0),
         (Verdict.id.is_not(None), 1),
         (TrafficEvent.is_cheap.is_(True), 2),
         else_=3,
@@ -178,35 +183,39 @@ def find_examples(
     return [_example(t, v, s) for t, v, s in session.execute(query)]
 
 
-def _example(
-    traffic: TrafficEvent, verdict: Verdict | None, shadow: ShadowRun | None
-) -> dict[str, Any]:
-    return {
-        "event_pk": traffic.id,
-        "event_id": traffic.event_id,
-        "occurred_at": traffic.occurred_at.isoformat(),
-        "route_tier": traffic.route_tier,
-        "route_model": traffic.route_model,
-        "prompt": _clip(prompt_of(traffic.request or {}), MAX_PROMPT_CHARS),
-        "cheap_answer": _clip(traffic.answer, MAX_ANSWER_CHARS),
-        "flagship_model": shadow.model if shadow else None,
-        "flagship_answer": _clip(shadow.answer, MAX_ANSWER_CHARS) if shadow else None,
-        "winner": verdict.winner if verdict else None,
-        "gap_score": _finite(verdict.gap_score) if verdict else None,
-        "judge": verdict.judge if verdict else None,
-        "rationale": _clip(verdict.rationale, MAX_RATIONALE_CHARS) if verdict else None,
-    }
+def _example(traffic: TrafficEvent, verdict: Verdict | None, shadow: ShadowRun | None) -> Example:
+    return Example(
+        event_pk=traffic.id,
+        event_id=traffic.event_id,
+        occurred_at=traffic.occurred_at.isoformat(),
+        route_tier=traffic.route_tier,
+        route_model=traffic.route_model,
+        prompt=_clip(last_user_text((traffic.request or {}).get("messages")), MAX_PROMPT_CHARS),
+        cheap_answer=_clip(
+            answer_display(traffic.answer, traffic.answer_tool_calls), MAX_ANSWER_CHARS
+        ),
+        flagship_model=shadow.model if shadow else None,
+        flagship_answer=(
+            _clip(answer_display(shadow.answer, shadow.answer_tool_calls), MAX_ANSWER_CHARS)
+            if shadow
+            else None
+        ),
+        winner=verdict.winner if verdict else None,
+        gap_score=_finite(verdict.gap_score) if verdict else None,
+        judge=verdict.judge if verdict else None,
+        rationale=_clip(verdict.rationale, MAX_RATIONALE_CHARS) if verdict else None,
+    )
 
 
-def drift_summary(event: DriftEvent) -> dict[str, Any]:
+def drift_summary(event: DriftEvent) -> DriftSummary:
     """One line of an alert's drift history."""
-    return {
-        "drift_event_id": event.id,
-        "detected_at": event.detected_at.isoformat(),
-        "before": _finite(event.before_mean),
-        "after": _finite(event.after_mean),
-        "after_n": int(event.after_n or 0),
-    }
+    return DriftSummary(
+        drift_event_id=event.id,
+        detected_at=event.detected_at.isoformat(),
+        before=_finite(event.before_mean),
+        after=_finite(event.after_mean),
+        after_n=int(event.after_n or 0),
+    )
 
 
 def drift_attribution(
@@ -236,6 +245,13 @@ def drift_attribution(
 def build_drift_evidence(
     session: Session, event: DriftEvent, segment: Segment, settings: Settings
 ) -> dict[str, Any]:
+    """The drift evidence as stored and sent (JSON)."""
+    return drift_evidence(session, event, segment, settings).to_json()
+
+
+def drift_evidence(
+    session: Session, event: DriftEvent, segment: Segment, settings: Settings
+) -> AlertEvidence:
     details = event.details or {}
     spec = signal_spec(event.signal, details)
     before = window_summary(spec, event.before_mean, event.before_n or 0, _std(details, "before"))
@@ -245,59 +261,61 @@ def build_drift_evidence(
         if event.after_mean is not None and event.before_mean is not None
         else None
     )
-    return {
-        "type": "drift",
-        "drift_event_id": event.id,
-        "segment": segment_summary(session, segment),
-        "signal": event.signal,
-        "signal_kind": spec.kind,
-        "effect_scale": spec.scale,
-        "before": before,
-        "after": after,
-        "change": {
-            "delta": _finite(delta),
-            "effect_size": _finite(effect_size(spec, event.before_mean, event.after_mean)),
-        },
-        "detector": {
-            "name": event.detector,
-            "statistic": _finite(event.statistic),
-            "threshold": _finite(event.threshold),
-            "sample_index": int(event.sample_index),
-            "detected_at": event.detected_at.isoformat(),
-            "at_event_pk": event.at_event_pk,
-        },
-        "examples": find_examples(session, event, spec),
-        "attribution": drift_attribution(session, event, spec, settings),
-        "dashboard_url": dashboard_link(settings, segment.key),
-    }
+    return AlertEvidence(
+        type=EvidenceType.DRIFT,
+        drift_event_id=event.id,
+        segment=segment_summary(session, segment),
+        signal=event.signal,
+        signal_kind=spec.kind,
+        effect_scale=spec.scale,
+        before=before,
+        after=after,
+        change=Change(
+            delta=_finite(delta),
+            effect_size=_finite(effect_size(spec, event.before_mean, event.after_mean)),
+        ),
+        detector=DetectorSummary(
+            name=event.detector,
+            statistic=_finite(event.statistic),
+            threshold=_finite(event.threshold),
+            sample_index=int(event.sample_index),
+            detected_at=event.detected_at.isoformat(),
+            at_event_pk=event.at_event_pk,
+        ),
+        examples=find_examples(session, event, spec),
+        attribution=drift_attribution(session, event, spec, settings),
+        dashboard_url=dashboard_link(settings, segment.key),
+    )
 
 
-def build_no_data_evidence(
+def no_data_evidence(
     session: Session, segment: Segment, settings: Settings, now: datetime
-) -> dict[str, Any]:
+) -> AlertEvidence:
     last = segment.last_seen_at
     silent = (now - last).total_seconds() / 60 if last else None
-    return {
-        "type": "no_data",
-        "segment": segment_summary(session, segment),
-        "signal": "no_data",
+    return AlertEvidence(
+        type=EvidenceType.NO_DATA,
+        segment=segment_summary(session, segment),
+        signal="no_data",
         # Arrival time of the segment's latest event (Segment.last_seen_at): the key keeps
         # its name so that receivers of no-data payloads see no change.
-        "last_event_at": last.isoformat() if last else None,
-        "silent_minutes": _finite(silent),
-        "threshold_minutes": settings.no_data_minutes,
-        "examples": [],
-        "dashboard_url": dashboard_link(settings, segment.key),
-    }
+        last_event_at=last.isoformat() if last else None,
+        silent_minutes=_finite(silent),
+        threshold_minutes=settings.no_data_minutes,
+        examples=[],
+        dashboard_url=dashboard_link(settings, segment.key),
+    )
 
 
-def slice_examples(session: Session, event_ids: list[str]) -> list[dict[str, Any]]:
+def slice_examples(session: Session, event_ids: list[str]) -> list[Example]:
     """The slice's example requests (sender's event ids) in the drift evidence's format."""
     if not event_ids:
         return []
     query = (
         select(TrafficEvent, Verdict, ShadowRun)
-        .outerjoin(Verdict, and_(Verdict.event_pk == TrafficEvent.id, Verdict.kind == "gap"))
+        .outerjoin(
+            Verdict, and_(Verdict.event_pk == TrafficEvent.id, Verdict.kind == VerdictKind.GAP)
+        )
         .outerjoin(ShadowRun, and_(ShadowRun.event_pk == TrafficEvent.id, ShadowRun.replicate == 0))
         .where(TrafficEvent.event_id.in_(event_ids[:MAX_EXAMPLES]))
     )
@@ -305,21 +323,21 @@ def slice_examples(session: Session, event_ids: list[str]) -> list[dict[str, Any
     return [found[event_id] for event_id in event_ids if event_id in found]
 
 
-def _excess_window(excess: dict[str, Any] | None) -> dict[str, Any]:
+def _excess_window(excess: dict[str, Any] | None) -> WindowSummary:
     excess = excess or {}
     low, high = excess.get("ci_low"), excess.get("ci_high")
-    return {
-        "value": _finite(excess.get("excess")),
-        "n": int(excess.get("gap_pairs") or 0),
-        "ci": [low, high] if low is not None and high is not None else None,
-        "ci_method": "hajek-normal" if low is not None else None,
-        "ci_level": 0.95,
-    }
+    return WindowSummary(
+        value=_finite(excess.get("excess")),
+        n=int(excess.get("gap_pairs") or 0),
+        ci=[low, high] if low is not None and high is not None else None,
+        ci_method="hajek-normal" if low is not None else None,
+        ci_level=0.95,
+    )
 
 
-def build_slice_evidence(
+def slice_evidence(
     session: Session, record: Any, segment: Segment, settings: Settings
-) -> dict[str, Any]:
+) -> AlertEvidence:
     """Evidence of a confirmed slice (``shadowgap.db.models.Slice``), in the drift evidence's
     format: ``before`` is the slice in the window before the one it was found on, ``after``
     the window it was found on; ``confirmation`` the test on the later, disjoint data."""
@@ -327,39 +345,37 @@ def build_slice_evidence(
     confirmation = record.confirmation or {}
     before, after = _excess_window(details.get("before")), _excess_window(details.get("after"))
     delta = (
-        after["value"] - before["value"]
-        if after["value"] is not None and before["value"] is not None
-        else None
+        after.value - before.value if after.value is not None and before.value is not None else None
     )
-    return {
-        "type": "slice",
-        "segment": segment_summary(session, segment),
-        "signal": "slice",
-        "signal_kind": "rate",
-        "effect_scale": "absolute",
-        "slice": {
-            "id": record.id,
-            "key": record.key,
-            "conditions": record.conditions,
-            "traffic_share": _finite(record.traffic_share),
-            "n": int(record.n),
-            "window_start": record.window_start.isoformat(),
-            "window_end": record.window_end.isoformat(),
-            "complement": details.get("complement"),
-            "q_value": _finite(details.get("q_value")),
-        },
-        "before": before,
-        "after": after,
-        "change": {"delta": _finite(delta), "effect_size": _finite(details.get("difference"))},
-        "confirmation": confirmation,
-        "detector": {
-            "name": "slice discovery (BH) + confirmation on disjoint data",
-            "statistic": _finite(confirmation.get("z")),
-            "threshold": _finite(confirmation.get("threshold_z")),
-            "sample_index": int(confirmation.get("n") or 0),
-            "detected_at": (record.confirmed_at or record.last_found_at).isoformat(),
-            "at_event_pk": None,
-        },
-        "examples": slice_examples(session, list(details.get("example_event_ids") or [])),
-        "dashboard_url": f"{settings.dashboard_url.rstrip('/')}/slices/{record.id}",
-    }
+    return AlertEvidence(
+        type=EvidenceType.SLICE,
+        segment=segment_summary(session, segment),
+        signal="slice",
+        signal_kind="rate",
+        effect_scale="absolute",
+        slice=SliceSummary(
+            id=record.id,
+            key=record.key,
+            conditions=record.conditions,
+            traffic_share=_finite(record.traffic_share),
+            n=int(record.n),
+            window_start=record.window_start.isoformat(),
+            window_end=record.window_end.isoformat(),
+            complement=details.get("complement"),
+            q_value=_finite(details.get("q_value")),
+        ),
+        before=before,
+        after=after,
+        change=Change(delta=_finite(delta), effect_size=_finite(details.get("difference"))),
+        confirmation=confirmation,
+        detector=DetectorSummary(
+            name="slice discovery (BH) + confirmation on disjoint data",
+            statistic=_finite(confirmation.get("z")),
+            threshold=_finite(confirmation.get("threshold_z")),
+            sample_index=int(confirmation.get("n") or 0),
+            detected_at=(record.confirmed_at or record.last_found_at).isoformat(),
+            at_event_pk=None,
+        ),
+        examples=slice_examples(session, list(details.get("example_event_ids") or [])),
+        dashboard_url=f"{settings.dashboard_url.rstrip('/')}/slices/{record.id}",
+    )

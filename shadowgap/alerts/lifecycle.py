@@ -43,22 +43,31 @@ from sqlalchemy.orm import Session
 
 from shadowgap.alerts.channels import CHANNELS
 from shadowgap.alerts.evidence import (
-    build_drift_evidence,
-    build_no_data_evidence,
-    build_slice_evidence,
     drift_attribution,
+    drift_evidence,
     drift_summary,
+    no_data_evidence,
+    slice_evidence,
     volume_share,
 )
+from shadowgap.alerts.queries import alerts_with_keys
 from shadowgap.alerts.routing import channels_for
+from shadowgap.alerts.schemas import AlertEvidence, Baseline, Resolution, WindowSummary
 from shadowgap.alerts.severity import drift_severity, max_severity, no_data_severity, signal_spec
-from shadowgap.alerts.text import segment_key
 from shadowgap.config import Settings
 from shadowgap.db.models import Alert, Delivery, DetectorState, DriftEvent, Segment, Verdict
+from shadowgap.enums import (
+    AlertStatus,
+    DeliveryAction,
+    DeliveryStatus,
+    EvidenceType,
+    ResolvedBy,
+    Severity,
+    VerdictKind,
+)
 from shadowgap.errors import Conflict, InvalidInput, NotFound
 
 NO_DATA = "no_data"
-STATUSES = ("open", "acknowledged", "resolved")
 MAX_HISTORY = 20
 MAX_LIST_LIMIT = 500
 # Fewest new judged pairs in an alert's after-window that recompute its attribution.
@@ -81,7 +90,7 @@ def _latest_alert(session: Session, segment_id: int, signal: str) -> Alert | Non
 
 def _active_alert(session: Session, segment_id: int, signal: str) -> Alert | None:
     query = select(Alert).where(
-        Alert.segment_id == segment_id, Alert.signal == signal, Alert.status != "resolved"
+        Alert.segment_id == segment_id, Alert.signal == signal, Alert.status != AlertStatus.RESOLVED
     )
     return session.scalar(query)
 
@@ -94,7 +103,8 @@ def _get_alert(session: Session, alert_id: int) -> Alert:
 
 
 def _max_seen_drift_id(alert: Alert) -> int:
-    ids = [h.get("drift_event_id") for h in (alert.evidence or {}).get("drift_events") or []]
+    history = AlertEvidence.read(alert.evidence).drift_events
+    ids = [h.drift_event_id for h in history]
     ids.append(alert.drift_event_id)
     return max((i for i in ids if isinstance(i, int)), default=0)
 
@@ -103,15 +113,16 @@ def _max_seen_drift_id(alert: Alert) -> int:
 
 
 def _create_deliveries(
-    session: Session, alert: Alert, action: str, channels: list[str], now: datetime
+    session: Session, alert: Alert, action: DeliveryAction, channels: list[str], now: datetime
 ) -> list[int]:
+    evidence = AlertEvidence.read(alert.evidence)
     deliveries = [
         Delivery(
             alert_id=alert.id,
             channel=channel,
             action=action,
-            status="pending",
-            payload=CHANNELS[channel].build(alert, alert.evidence, action),
+            status=DeliveryStatus.PENDING,
+            payload=CHANNELS[channel].build(alert, evidence, action),
             attempts=0,
             created_at=now,
         )
@@ -123,16 +134,17 @@ def _create_deliveries(
 
 
 def _notify(
-    session: Session, alert: Alert, action: str, settings: Settings, now: datetime
+    session: Session, alert: Alert, action: DeliveryAction, settings: Settings, now: datetime
 ) -> list[int]:
     """Trigger or re-notify on the channels the routing rules pick for this alert now."""
     alert.last_notified_at = now
-    channels = channels_for(settings, alert.severity, segment_key(alert.evidence))
+    key = AlertEvidence.read(alert.evidence).segment_key
+    channels = channels_for(settings, alert.severity, key)
     return _create_deliveries(session, alert, action, channels, now)
 
 
 def _renotify_due(alert: Alert, settings: Settings, now: datetime) -> bool:
-    if alert.status != "open":
+    if alert.status != AlertStatus.OPEN:
         return False
     if alert.last_notified_at is None:
         return True
@@ -171,24 +183,24 @@ def open_or_update(
     latest = _latest_alert(session, event.segment_id, event.signal)
     if latest is not None and event.id <= _max_seen_drift_id(latest):
         return []
-    if latest is not None and latest.status != "resolved":
+    if latest is not None and latest.status != AlertStatus.RESOLVED:
         return _attach(session, latest, event, segment, settings, now)
 
-    evidence = build_drift_evidence(session, event, segment, settings)
-    evidence["baseline"] = {**evidence["before"], "drift_event_id": event.id}
-    evidence["drift_events"] = [drift_summary(event)]
+    evidence = drift_evidence(session, event, segment, settings)
+    evidence.baseline = Baseline.of(evidence.before, drift_event_id=event.id)
+    evidence.drift_events = [drift_summary(event)]
     alert = Alert(
         segment_id=event.segment_id,
         signal=event.signal,
-        status="open",
+        status=AlertStatus.OPEN,
         severity=_drift_severity(event, evidence),
         drift_event_id=event.id,
-        evidence=evidence,
+        evidence=evidence.to_json(),
         opened_at=now,
         baseline_streak=0,
     )
     if _insert(session, alert):
-        return _notify(session, alert, "trigger", settings, now)
+        return _notify(session, alert, DeliveryAction.TRIGGER, settings, now)
     # Another worker opened the alert between our read and our insert: join it.
     existing = _active_alert(session, event.segment_id, event.signal)
     if existing is None:
@@ -196,15 +208,10 @@ def open_or_update(
     return _attach(session, existing, event, segment, settings, now)
 
 
-def _drift_severity(event: DriftEvent, evidence: dict[str, Any]) -> str:
+def _drift_severity(event: DriftEvent, evidence: AlertEvidence) -> Severity:
     spec = signal_spec(event.signal, event.details)
-    return drift_severity(
-        spec,
-        event.before_mean,
-        event.after_mean,
-        evidence["segment"]["volume_share"],
-        event.after_n,
-    )
+    share = evidence.segment.volume_share if evidence.segment else None
+    return drift_severity(spec, event.before_mean, event.after_mean, share or 0.0, event.after_n)
 
 
 def _attach(
@@ -217,34 +224,31 @@ def _attach(
 ) -> list[int]:
     if event.id <= _max_seen_drift_id(alert):
         return []
-    previous = alert.evidence or {}
-    evidence = build_drift_evidence(session, event, segment, settings)
-    evidence["baseline"] = previous.get("baseline") or {
-        **evidence["before"],
-        "drift_event_id": None,
-    }
-    history = [*(previous.get("drift_events") or []), drift_summary(event)]
-    evidence["drift_events"] = history[-MAX_HISTORY:]
+    previous = AlertEvidence.read(alert.evidence)
+    evidence = drift_evidence(session, event, segment, settings)
+    evidence.baseline = previous.baseline or Baseline.of(evidence.before, drift_event_id=None)
+    history = [*previous.drift_events, drift_summary(event)]
+    evidence.drift_events = history[-MAX_HISTORY:]
     # A new dict (not an in-place edit) so the JSON column is seen as changed.
-    alert.evidence = evidence
+    alert.evidence = evidence.to_json()
     alert.severity = max_severity(alert.severity, _drift_severity(event, evidence))
     # The signal drifted again, so any run of at-baseline windows is over.
     alert.baseline_streak = 0
     if _renotify_due(alert, settings, now):
-        return _notify(session, alert, "renotify", settings, now)
+        return _notify(session, alert, DeliveryAction.RENOTIFY, settings, now)
     return []
 
 
-def back_at_baseline(evidence: dict[str, Any], recent_mean: float) -> bool:
+def back_at_baseline(evidence: AlertEvidence, recent_mean: float) -> bool:
     """Inside the baseline's 95% interval, or closer to the baseline than to the after-mean."""
-    baseline = evidence.get("baseline") or {}
-    base = baseline.get("value")
+    baseline = evidence.baseline or Baseline()
+    base = baseline.value
     if base is None:
         return False
-    interval = baseline.get("ci")
+    interval = baseline.ci
     if interval and interval[0] <= recent_mean <= interval[1]:
         return True
-    after = (evidence.get("after") or {}).get("value")
+    after = evidence.after.value if evidence.after else None
     if after is None:
         return False
     return abs(recent_mean - base) < abs(recent_mean - after)
@@ -264,8 +268,8 @@ def _window_after_change(
     let a mean from a window straddling the change resolve the alert it had just opened. When
     either is unknown (or the detector was reset) we cannot tell and do not hold it back.
     """
-    detector = (alert.evidence or {}).get("detector") or {}
-    sample_index = detector.get("sample_index")
+    detector = AlertEvidence.read(alert.evidence).detector
+    sample_index = detector.sample_index if detector else None
     n_updates = at_n_updates
     if n_updates is None:
         state = session.scalar(
@@ -303,12 +307,12 @@ def observe(
     alert = _active_alert(session, segment_id, signal)
     if alert is None or not _window_after_change(session, alert, settings, at_n_updates):
         return []
-    if not back_at_baseline(alert.evidence or {}, recent_mean):
+    if not back_at_baseline(AlertEvidence.read(alert.evidence), recent_mean):
         alert.baseline_streak = 0
         return []
     alert.baseline_streak = (alert.baseline_streak or 0) + 1
-    recent = {"value": float(recent_mean), "n": int(recent_n)}
-    return _resolve(session, alert, now, by="auto", recent=recent)
+    recent = WindowSummary(value=float(recent_mean), n=int(recent_n))
+    return _resolve(session, alert, now, by=ResolvedBy.AUTO, recent=recent)
 
 
 def _judged_pairs(session: Session, segment_id: int, window: dict[str, Any]) -> int:
@@ -316,7 +320,7 @@ def _judged_pairs(session: Session, segment_id: int, window: dict[str, Any]) -> 
     query = (
         select(func.count())
         .select_from(Verdict)
-        .where(Verdict.kind == "gap", Verdict.segment_id == segment_id)
+        .where(Verdict.kind == VerdictKind.GAP, Verdict.segment_id == segment_id)
     )
     if window.get("first_event_pk") is not None:
         query = query.where(Verdict.event_pk >= window["first_event_pk"])
@@ -332,29 +336,27 @@ def refresh_attribution(session: Session, segment_id: int, settings: Settings) -
     alerts = session.scalars(
         select(Alert).where(
             Alert.segment_id == segment_id,
-            Alert.status != "resolved",
+            Alert.status != AlertStatus.RESOLVED,
             Alert.drift_event_id.is_not(None),
         )
     )
     for alert in alerts:
-        evidence = alert.evidence or {}
-        attribution = evidence.get("attribution") or {}
-        if evidence.get("type") != "drift" or not attribution.get("available"):
+        evidence = AlertEvidence.read(alert.evidence)
+        attribution = evidence.attribution or {}
+        if evidence.type != EvidenceType.DRIFT or not attribution.get("available"):
             continue
         after = attribution.get("after") or {}
         then = int(after.get("judged_pairs") or 0)
         now = _judged_pairs(session, segment_id, after.get("window") or {})
         if now < max(2 * then, then + REFRESH_MIN_NEW):
             continue
-        event = session.get(DriftEvent, evidence.get("drift_event_id") or alert.drift_event_id)
+        event = session.get(DriftEvent, evidence.drift_event_id or alert.drift_event_id)
         if event is None:
             continue
         spec = signal_spec(event.signal, event.details)
+        evidence.attribution = drift_attribution(session, event, spec, settings)
         # A new dict (not an in-place edit) so the JSON column is seen as changed.
-        alert.evidence = {
-            **evidence,
-            "attribution": drift_attribution(session, event, spec, settings),
-        }
+        alert.evidence = evidence.to_json()
         refreshed.append(alert.id)
     return refreshed
 
@@ -383,26 +385,26 @@ def open_slice_alert(
     if existing is not None:
         record.alert_id = existing.id
         return []
-    evidence = build_slice_evidence(session, record, segment, settings)
-    evidence["baseline"] = dict(evidence["before"])
+    evidence = slice_evidence(session, record, segment, settings)
+    evidence.baseline = Baseline.of(evidence.before)
+    before = evidence.before.value if evidence.before else None
+    after = evidence.after.value if evidence.after else None
     spec = signal_spec("quality_gap")
-    severity = drift_severity(
-        spec, evidence["before"]["value"], evidence["after"]["value"], record.traffic_share or 0.0
-    )
+    severity = drift_severity(spec, before, after, record.traffic_share or 0.0)
     alert = Alert(
         segment_id=segment_id,
         signal=signal,
-        status="open",
+        status=AlertStatus.OPEN,
         severity=severity,
         drift_event_id=None,
-        evidence=evidence,
+        evidence=evidence.to_json(),
         opened_at=now,
         baseline_streak=0,
     )
     if not _insert(session, alert):
         return []
     record.alert_id = alert.id
-    return _notify(session, alert, "trigger", settings, now)
+    return _notify(session, alert, DeliveryAction.TRIGGER, settings, now)
 
 
 # --- no-data alerts --------------------------------------------------------------------------
@@ -418,25 +420,25 @@ def check_no_data(session: Session, settings: Settings, now: datetime) -> list[i
     already = exists().where(
         Alert.segment_id == Segment.id,
         Alert.signal == NO_DATA,
-        or_(Alert.status != "resolved", Alert.opened_at >= Segment.last_seen_at),
+        or_(Alert.status != AlertStatus.RESOLVED, Alert.opened_at >= Segment.last_seen_at),
     )
     silent = select(Segment).where(
         Segment.last_seen_at.is_not(None), Segment.last_seen_at <= cutoff, ~already
     )
     for segment in session.scalars(silent.order_by(Segment.id)).all():
-        evidence = build_no_data_evidence(session, segment, settings, now)
+        evidence = no_data_evidence(session, segment, settings, now)
         alert = Alert(
             segment_id=segment.id,
             signal=NO_DATA,
-            status="open",
+            status=AlertStatus.OPEN,
             severity=no_data_severity(volume_share(session, segment)),
             drift_event_id=None,
-            evidence=evidence,
+            evidence=evidence.to_json(),
             opened_at=now,
             baseline_streak=0,
         )
         if _insert(session, alert):
-            ids += _notify(session, alert, "trigger", settings, now)
+            ids += _notify(session, alert, DeliveryAction.TRIGGER, settings, now)
     return ids
 
 
@@ -445,19 +447,19 @@ def _sweep_open_no_data(session: Session, settings: Settings, now: datetime) -> 
     query = (
         select(Alert, Segment)
         .join(Segment, Segment.id == Alert.segment_id)
-        .where(Alert.signal == NO_DATA, Alert.status != "resolved")
+        .where(Alert.signal == NO_DATA, Alert.status != AlertStatus.RESOLVED)
         .order_by(Alert.id)
     )
     for alert, segment in session.execute(query).all():
-        silent_since = (alert.evidence or {}).get("last_event_at")
+        silent_since = AlertEvidence.read(alert.evidence).last_event_at
         last = segment.last_seen_at
         if last is not None and (
             silent_since is None or last > datetime.fromisoformat(silent_since)
         ):
-            ids += _resolve(session, alert, now, by="auto")
+            ids += _resolve(session, alert, now, by=ResolvedBy.AUTO)
         elif _renotify_due(alert, settings, now):
-            alert.evidence = build_no_data_evidence(session, segment, settings, now)
-            ids += _notify(session, alert, "renotify", settings, now)
+            alert.evidence = no_data_evidence(session, segment, settings, now).to_json()
+            ids += _notify(session, alert, DeliveryAction.RENOTIFY, settings, now)
     return ids
 
 
@@ -467,18 +469,18 @@ def _sweep_open_no_data(session: Session, settings: Settings, now: datetime) -> 
 def acknowledge(session: Session, alert_id: int, now: datetime) -> Alert:
     """open -> acknowledged (stops re-notifications); acknowledging twice is a no-op."""
     alert = _get_alert(session, alert_id)
-    if alert.status == "resolved":
+    if alert.status == AlertStatus.RESOLVED:
         raise Conflict(f"alert {alert_id} is resolved")
-    if alert.status == "open":
-        alert.status = "acknowledged"
+    if alert.status == AlertStatus.OPEN:
+        alert.status = AlertStatus.ACKNOWLEDGED
         alert.acknowledged_at = now
     return alert
 
 
-def resolve(session: Session, alert_id: int, now: datetime, by: str = "user") -> list[int]:
+def resolve(session: Session, alert_id: int, now: datetime, by: str = ResolvedBy.USER) -> list[int]:
     """Resolve by hand; returns the resolve deliveries (none when already resolved)."""
     alert = _get_alert(session, alert_id)
-    if alert.status == "resolved":
+    if alert.status == AlertStatus.RESOLVED:
         return []
     return _resolve(session, alert, now, by=by)
 
@@ -488,36 +490,33 @@ def _resolve(
     alert: Alert,
     now: datetime,
     by: str,
-    recent: dict[str, Any] | None = None,
+    recent: WindowSummary | None = None,
 ) -> list[int]:
-    alert.status = "resolved"
+    alert.status = AlertStatus.RESOLVED
     alert.resolved_at = now
     alert.resolved_by = by[:32]
-    alert.evidence = {
-        **(alert.evidence or {}),
-        "resolution": {"by": by, "at": now.isoformat(), "recent": recent},
-    }
+    evidence = AlertEvidence.read(alert.evidence)
+    evidence.resolution = Resolution(by=by, at=now.isoformat(), recent=recent)
+    alert.evidence = evidence.to_json()
     notified = session.scalars(
         select(Delivery.channel)
-        .where(Delivery.alert_id == alert.id, Delivery.action.in_(("trigger", "renotify")))
+        .where(
+            Delivery.alert_id == alert.id,
+            Delivery.action.in_((DeliveryAction.TRIGGER, DeliveryAction.RENOTIFY)),
+        )
         .order_by(Delivery.id)
     ).all()
     channels = list(dict.fromkeys(notified))
-    return _create_deliveries(session, alert, "resolve", channels, now)
+    return _create_deliveries(session, alert, DeliveryAction.RESOLVE, channels, now)
 
 
 def list_alerts(
     session: Session, status: str | None = None, limit: int = 50, offset: int = 0
 ) -> list[Alert]:
     """Newest first. ``status`` is open, acknowledged, resolved, or 'active' (not resolved)."""
-    if status is not None and status not in (*STATUSES, "active"):
+    if status is not None and status not in (*AlertStatus, "active"):
         raise InvalidInput(f"unknown alert status {status!r}", field="status")
     if limit < 1 or offset < 0:
         raise InvalidInput("limit must be >= 1 and offset >= 0", field="limit")
-    query = select(Alert)
-    if status == "active":
-        query = query.where(Alert.status != "resolved")
-    elif status is not None:
-        query = query.where(Alert.status == status)
-    query = query.order_by(Alert.opened_at.desc(), Alert.id.desc())
-    return list(session.scalars(query.limit(min(limit, MAX_LIST_LIMIT)).offset(offset)).all())
+    query = alerts_with_keys(status).limit(min(limit, MAX_LIST_LIMIT)).offset(offset)
+    return [alert for alert, _ in session.execute(query).all()]

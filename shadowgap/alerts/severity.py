@@ -37,9 +37,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from shadowgap.config import ALERT_SEVERITIES
+from shadowgap.enums import Severity
 
 SEVERITIES: tuple[str, ...] = ALERT_SEVERITIES
-SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2, "critical": 3}
+SEVERITY_RANK: dict[str, int] = {
+    Severity.INFO: 0,
+    Severity.WARNING: 1,
+    Severity.ERROR: 2,
+    Severity.CRITICAL: 3,
+}
 
 Kind = Literal["rate", "mean"]
 Scale = Literal["absolute", "relative"]
@@ -148,14 +154,14 @@ def volume_adjustment(share: float) -> int:
     return 0
 
 
-def _from_score(score: int) -> str:
+def _from_score(score: int) -> Severity:
     if score >= 4:
-        return "critical"
+        return Severity.CRITICAL
     if score == 3:
-        return "error"
+        return Severity.ERROR
     if score == 2:
-        return "warning"
-    return "info"
+        return Severity.WARNING
+    return Severity.INFO
 
 
 def is_harmless_direction(spec: SignalSpec, before: float | None, after: float | None) -> bool:
@@ -170,24 +176,24 @@ def drift_severity(
     after: float | None,
     volume_share: float,
     after_n: int | None = None,
-) -> str:
+) -> Severity:
     """critical | error | warning | info for a drift, per the mapping in the module docstring."""
     if is_harmless_direction(spec, before, after):
-        return "info"
+        return Severity.INFO
     effect = effect_size(spec, before, after)
     severity = _from_score(effect_level(spec, effect) + volume_adjustment(volume_share))
     if after_n is not None and after_n < MIN_PAGE_SAMPLES:
-        return min(severity, "warning", key=lambda s: SEVERITY_RANK.get(s, 0))
+        return min(severity, Severity.WARNING, key=lambda s: SEVERITY_RANK.get(s, 0))
     return severity
 
 
-def no_data_severity(volume_share: float) -> str:
+def no_data_severity(volume_share: float) -> Severity:
     if volume_share >= BIG_SEGMENT_SHARE:
-        return "error"
+        return Severity.ERROR
     if volume_share >= SMALL_SEGMENT_SHARE:
-        return "warning"
-    return "info"
+        return Severity.WARNING
+    return Severity.INFO
 
 
-def max_severity(a: str, b: str) -> str:
+def max_severity(a: Severity, b: Severity) -> Severity:
     return a if SEVERITY_RANK.get(a, 0) >= SEVERITY_RANK.get(b, 0) else b

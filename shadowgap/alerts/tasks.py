@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
-import random
 from datetime import UTC, datetime
 
 from shadowgap.alerts import delivery, lifecycle
 from shadowgap.config import get_settings
 from shadowgap.db.engine import session_scope
+from shadowgap.enums import DeliveryStatus
 from shadowgap.errors import DeliveryError
 from shadowgap.worker import queue
 from shadowgap.worker.app import app
+from shadowgap.worker.retries import DELIVERIES
 
 log = logging.getLogger(__name__)
-MAX_DELIVERY_RETRIES = 12
 
 
 def _send_deliveries(delivery_ids: list[int]) -> None:
@@ -59,7 +59,7 @@ def observe(
     name="alerts.deliver",
     bind=True,
     acks_late=True,
-    max_retries=MAX_DELIVERY_RETRIES,
+    max_retries=DELIVERIES.max_retries,
     soft_time_limit=60,
     time_limit=90,
 )
@@ -82,9 +82,8 @@ def deliver(self, delivery_id: int) -> str:  # type: ignore[no-untyped-def]
             session, claim, settings, datetime.now(UTC), status_code=status_code, error=failure
         )
     # A pending delivery is picked up by alerts.sweep again, even when retries run out.
-    if failure is not None and status == "pending" and self.request.retries < MAX_DELIVERY_RETRIES:
-        countdown = max(failure.retry_after or 0.0, min(2.0**self.request.retries, 600.0))
-        raise self.retry(exc=failure, countdown=countdown * random.uniform(0.8, 1.2))
+    if failure is not None and status == DeliveryStatus.PENDING and DELIVERIES.may_retry(self):
+        DELIVERIES.retry(self, failure, failure.retry_after)
     return status
 
 

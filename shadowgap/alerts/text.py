@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from shadowgap.alerts.schemas import AlertEvidence, Resolution, WindowSummary
 from shadowgap.db.models import Alert
+from shadowgap.enums import DeliveryAction, EvidenceType
 
 
 def clip(text: str, limit: int, marker: str = "…") -> str:
@@ -22,73 +22,74 @@ def fmt_value(value: float | None, kind: str | None) -> str:
     return f"{value:.4g}"
 
 
-def fmt_window(window: dict[str, Any] | None, kind: str | None) -> str:
+def fmt_window(window: WindowSummary | None, kind: str | None) -> str:
     """'12.0% (n=1,200; 95% CI 10.2%–13.9%)'."""
     if not window:
         return "n/a"
-    text = f"{fmt_value(window.get('value'), kind)} (n={int(window.get('n') or 0):,}"
-    ci = window.get("ci")
+    text = f"{fmt_value(window.value, kind)} (n={window.count:,}"
+    ci = window.ci
     if ci:
         text += f"; 95% CI {fmt_value(ci[0], kind)}–{fmt_value(ci[1], kind)}"
     return text + ")"
 
 
-def segment_key(evidence: dict[str, Any]) -> str:
-    return str((evidence.get("segment") or {}).get("key", "?"))
-
-
-def change_line(evidence: dict[str, Any]) -> str:
+def change_line(evidence: AlertEvidence) -> str:
     """'0.12 -> 0.31 (n=1200 -> 400)' for drift evidence, the silence for no-data evidence."""
-    if evidence.get("type") == "no_data":
-        minutes = evidence.get("silent_minutes")
+    if evidence.type == EvidenceType.NO_DATA:
+        minutes = evidence.silent_minutes
         silent = f"{minutes:.0f} min" if isinstance(minutes, int | float) else "unknown"
-        return f"no events for {silent} (last at {evidence.get('last_event_at') or 'never'})"
-    kind = evidence.get("signal_kind")
-    before, after = evidence.get("before") or {}, evidence.get("after") or {}
+        return f"no events for {silent} (last at {evidence.last_event_at or 'never'})"
+    kind = evidence.signal_kind
+    before, after = evidence.before or WindowSummary(), evidence.after or WindowSummary()
     return (
-        f"{fmt_value(before.get('value'), kind)} → {fmt_value(after.get('value'), kind)} "
-        f"(n={int(before.get('n') or 0):,} → {int(after.get('n') or 0):,})"
+        f"{fmt_value(before.value, kind)} → {fmt_value(after.value, kind)} "
+        f"(n={before.count:,} → {after.count:,})"
     )
 
 
-def problem(alert: Alert, evidence: dict[str, Any]) -> str:
+def problem(alert: Alert, evidence: AlertEvidence) -> str:
     """What the alert is about: 'no traffic', '<signal> drift' or 'regressed slice <key>'."""
-    if evidence.get("type") == "no_data":
+    if evidence.type == EvidenceType.NO_DATA:
         return "no traffic"
-    if evidence.get("type") == "slice":
-        return f"regressed slice {(evidence.get('slice') or {}).get('key', '?')}"
+    if evidence.type == EvidenceType.SLICE:
+        key = (
+            evidence.slice.key
+            if evidence.slice and "key" in evidence.slice.model_fields_set
+            else "?"
+        )
+        return f"regressed slice {key}"
     return f"{alert.signal} drift"
 
 
-def headline(alert: Alert, evidence: dict[str, Any], action: str) -> str:
+def headline(alert: Alert, evidence: AlertEvidence, action: str) -> str:
     """One line naming severity, signal, segment and the change (or the resolution)."""
-    key = segment_key(evidence)
-    if action == "resolve":
+    key = evidence.segment_key
+    if action == DeliveryAction.RESOLVE:
         return f"Resolved: {alert.signal} in {key} ({resolution_line(evidence)})"
     what = problem(alert, evidence)
-    prefix = "Still open: " if action == "renotify" else ""
+    prefix = "Still open: " if action == DeliveryAction.RENOTIFY else ""
     return f"{prefix}[{alert.severity.upper()}] {what} in {key}: {change_line(evidence)}"
 
 
-def resolution_line(evidence: dict[str, Any]) -> str:
-    resolution = evidence.get("resolution") or {}
-    by = resolution.get("by", "user")
-    if evidence.get("type") == "no_data":
+def resolution_line(evidence: AlertEvidence) -> str:
+    resolution = evidence.resolution or Resolution()
+    by = resolution.by if "by" in resolution.model_fields_set else "user"
+    if evidence.type == EvidenceType.NO_DATA:
         return f"traffic is back, resolved by {by}"
-    recent = resolution.get("recent") or {}
-    if recent.get("value") is not None:
-        kind = evidence.get("signal_kind")
+    recent = resolution.recent or WindowSummary()
+    if recent.value is not None:
+        kind = evidence.signal_kind
         return (
-            f"back at baseline: {fmt_value(recent['value'], kind)} over the last "
-            f"{int(recent.get('n') or 0):,} samples, resolved by {by}"
+            f"back at baseline: {fmt_value(recent.value, kind)} over the last "
+            f"{recent.count:,} samples, resolved by {by}"
         )
     return f"resolved by {by}"
 
 
-def why_line(evidence: dict[str, Any]) -> str | None:
+def why_line(evidence: AlertEvidence) -> str | None:
     """The attribution's headline with every factor's share, e.g. '72% of the rise comes
     from the router sending more of this segment cheap (router share 72% [55%–90%], ...)'."""
-    attribution = evidence.get("attribution") or {}
+    attribution = evidence.attribution or {}
     if not attribution.get("available"):
         return None
     text = str(attribution.get("headline") or "")

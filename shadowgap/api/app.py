@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,11 +15,10 @@ from shadowgap.api import errors
 from shadowgap.api import openapi as openapi_docs
 from shadowgap.api.auth import security
 from shadowgap.api.auth.access import require_read, require_read_page
+from shadowgap.api.dashboard import pages as dashboard
 from shadowgap.api.routes import alerts, attribution, ingest, login, ops, otlp, segments, slices
 from shadowgap.ingest.writer import GroupWriter
 from shadowgap.privacy.redaction import KINDS, redactor
-
-log = logging.getLogger(__name__)
 
 
 def settle_heap() -> None:
@@ -78,10 +76,5 @@ def create_app() -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(login.router)
     app.include_router(slices.router)
-    try:
-        from shadowgap.api.dashboard import pages as dashboard
-    except ImportError:  # the dashboard is optional until its module lands
-        log.warning("dashboard module not available")
-    else:
-        app.include_router(dashboard.router)
+    app.include_router(dashboard.router)
     return app

@@ -10,14 +10,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shadowgap.db.models import AuditEntry
+from shadowgap.enums import AuditAction, AuditVia
 
 
 def record(
     session: Session,
     *,
     actor: str,
-    via: str,
-    action: str,
+    via: AuditVia,
+    action: AuditAction,
     at: datetime,
     alert_id: int | None = None,
     target: str | None = None,

@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from shadowgap.db.models import TrafficEvent, Verdict
+from shadowgap.enums import VerdictKind, Winner
 
 # A period never loads more events than this (the latest ones win): attribution over a busy
 # segment's week stays a few MB of arrays and a second of bootstrap.
@@ -96,7 +97,7 @@ class Period:
         judged = probability > 0
         weight = np.zeros(len(rows))
         weight[judged] = 1.0 / np.clip(probability[judged], _MIN_PROBABILITY, 1.0)
-        won = np.array([1.0 if r[5] == "flagship" else 0.0 for r in rows]) * judged
+        won = np.array([1.0 if r[5] == Winner.FLAGSHIP else 0.0 for r in rows]) * judged
         return cls(
             score=column(0),
             cheap=np.array([1.0 if r[1] else 0.0 for r in rows]),
@@ -121,7 +122,7 @@ def load_period(session: Session, segment_id: int, window: Window) -> Period:
             V.winner,
             V.inclusion_probability,
         )
-        .outerjoin(V, and_(V.event_pk == E.id, V.kind == "gap"))
+        .outerjoin(V, and_(V.event_pk == E.id, V.kind == VerdictKind.GAP))
         .where(E.segment_id == segment_id)
     )
     if window.first_id is not None:

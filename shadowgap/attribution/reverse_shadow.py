@@ -22,7 +22,7 @@ and never commit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,12 +34,14 @@ from shadowgap.attribution.bands import routing_boundary
 from shadowgap.attribution.periods import Period
 from shadowgap.config import Settings
 from shadowgap.db import models
+from shadowgap.enums import EventStatus, RunStatus, VerdictKind
 from shadowgap.errors import NotFound
 from shadowgap.judging.base import Judge
-from shadowgap.llm.base import ChatClient, Completion, last_user_text
+from shadowgap.llm.base import ChatClient, Completion, forwarded_params
 from shadowgap.llm.factory import reverse_shadow_problem
+from shadowgap.schemas import last_user_text
 from shadowgap.shadow.costs import budget_exhausted
-from shadowgap.shadow.runs import STATUS_OK, get_run, insert_or_ignore, request_messages
+from shadowgap.shadow.runs import get_run, insert_or_ignore, request_messages
 from shadowgap.shadow.sampling import hash_unit
 
 REVERSE_REPLICATE = 2
@@ -97,7 +99,7 @@ def sample_reverse(session: Session, settings: Settings, now: datetime) -> list[
         E.received_at >= now - SCAN_WINDOW,
         E.is_cheap.is_(False),
         E.route_score.is_not(None),
-        E.status == "ok",
+        E.status == EventStatus.OK,
         E.answer.is_not(None),
     )
     segment_ids = session.scalars(select(E.segment_id).where(*candidate).distinct()).all()
@@ -131,7 +133,9 @@ def sample_reverse(session: Session, settings: Settings, now: datetime) -> list[
 def samples_to_send(session: Session, now: datetime, limit: int = 1000) -> list[int]:
     """Samples never handed to the broker, or handed over long ago and still unjudged."""
     sample, verdict = models.ReverseSample, models.Verdict
-    judged = exists().where(verdict.event_pk == sample.event_pk, verdict.kind == "reverse")
+    judged = exists().where(
+        verdict.event_pk == sample.event_pk, verdict.kind == VerdictKind.REVERSE
+    )
     lost = and_(sample.enqueued_at < now - LOST_AFTER, ~judged)
     return list(
         session.scalars(
@@ -164,6 +168,9 @@ class ReverseRequest:
     flagship_answer: str
     max_tokens: int
     temperature: float
+    # The request's other forwarded parameters (tools, response format, ...), as the flagship
+    # re-run gets them (shadowgap.llm.base.FORWARDED_PARAMS).
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def prepare_reverse(session: Session, sample_id: int, settings: Settings) -> ReverseRequest | None:
@@ -176,7 +183,7 @@ def prepare_reverse(session: Session, sample_id: int, settings: Settings) -> Rev
         return None
     done = session.scalar(
         select(models.Verdict.id).where(
-            models.Verdict.event_pk == event.id, models.Verdict.kind == "reverse"
+            models.Verdict.event_pk == event.id, models.Verdict.kind == VerdictKind.REVERSE
         )
     )
     if done is not None:
@@ -198,12 +205,16 @@ def prepare_reverse(session: Session, sample_id: int, settings: Settings) -> Rev
         flagship_answer=event.answer,
         max_tokens=max_tokens,
         temperature=float(temperature) if isinstance(temperature, int | float) else 0.0,
+        options=forwarded_params(params),
     )
 
 
 def call_cheap(request: ReverseRequest, client: ChatClient) -> Completion:
     return client.complete(
-        request.messages, max_tokens=request.max_tokens, temperature=request.temperature
+        request.messages,
+        max_tokens=request.max_tokens,
+        temperature=request.temperature,
+        options=request.options,
     )
 
 
@@ -213,10 +224,12 @@ def store_rerun(
     values: dict[str, Any] = {
         "event_pk": request.event_pk,
         "replicate": REVERSE_REPLICATE,
-        "status": STATUS_OK,
+        "status": RunStatus.OK,
         "client": client.name,
         "model": client.model,
         "answer": completion.text,
+        "answer_tool_calls": completion.tool_calls,
+        "finish_reason": completion.finish_reason,
         "latency_ms": completion.latency_ms,
         "prompt_tokens": completion.prompt_tokens,
         "completion_tokens": completion.completion_tokens,
@@ -239,7 +252,7 @@ def judge_reverse(
     values: dict[str, Any] = {
         "event_pk": request.event_pk,
         "segment_id": request.segment_id,
-        "kind": "reverse",
+        "kind": VerdictKind.REVERSE,
         "judge": verdict.judge,
         "judge_model": verdict.judge_model,
         "prompt_version": verdict.prompt_version,
@@ -256,7 +269,7 @@ def judge_reverse(
     insert_or_ignore(session, models.Verdict, values, ["event_pk", "kind"])
     stored = session.scalars(
         select(models.Verdict).where(
-            models.Verdict.event_pk == request.event_pk, models.Verdict.kind == "reverse"
+            models.Verdict.event_pk == request.event_pk, models.Verdict.kind == VerdictKind.REVERSE
         )
     ).one()
     return stored

@@ -4,7 +4,6 @@ cheap model and judge it against the flagship answer the router served."""
 from __future__ import annotations
 
 import logging
-import random
 from datetime import UTC, datetime
 
 from shadowgap.attribution.reverse_shadow import (
@@ -25,9 +24,9 @@ from shadowgap.llm.factory import cheap_problem, make_cheap_client
 from shadowgap.shadow.runs import get_run
 from shadowgap.worker import queue
 from shadowgap.worker.app import app
+from shadowgap.worker.retries import MODEL_CALLS
 
 log = logging.getLogger(__name__)
-MAX_TASK_RETRIES = 5
 
 
 @app.task(name="shadow.reverse_sample", acks_late=True, soft_time_limit=120, time_limit=150)
@@ -47,7 +46,7 @@ def reverse_sample() -> int:
     name="shadow.reverse",
     bind=True,
     acks_late=True,
-    max_retries=MAX_TASK_RETRIES,
+    max_retries=MODEL_CALLS.max_retries,
     soft_time_limit=600,
     time_limit=660,
 )
@@ -71,9 +70,8 @@ def reverse(self, sample_id: int) -> None:  # type: ignore[no-untyped-def]
             # No transaction is open during the call (SQLite's write lock).
             completion = call_cheap(request, client)
         except FlagshipError as exc:
-            if exc.transient and self.request.retries < MAX_TASK_RETRIES:
-                countdown = max(exc.retry_after or 0.0, 30.0 * 2**self.request.retries)
-                raise self.retry(exc=exc, countdown=countdown * random.uniform(0.8, 1.2)) from exc
+            if exc.transient and MODEL_CALLS.may_retry(self):
+                MODEL_CALLS.retry(self, exc, exc.retry_after)
             log.warning("reverse shadow run failed", extra={"sample_id": sample_id})
             return
         with session_scope() as session:

@@ -36,6 +36,7 @@ from shadowgap.attribution.bands import routing_boundary
 from shadowgap.attribution.periods import Period, Window, load_period
 from shadowgap.db.models import TrafficEvent, Verdict
 from shadowgap.db.verdict_sums import WEIGHTED, sum_columns
+from shadowgap.enums import VerdictKind, Winner
 from shadowgap.stats.estimates import Z_95
 from shadowgap.stats.excess_gap import ExcessGap, WeightedSums, excess_gap
 
@@ -159,7 +160,7 @@ def load_pairs(session: Session, segment_id: int, window: Window) -> JudgedPairs
         .join(E, E.id == V.event_pk)
         .where(
             V.segment_id == segment_id,
-            V.kind.in_(("gap", "reverse")),
+            V.kind.in_((VerdictKind.GAP, VerdictKind.REVERSE)),
             V.inclusion_probability > 0,
             E.route_score.is_not(None),
         )
@@ -168,9 +169,9 @@ def load_pairs(session: Session, segment_id: int, window: Window) -> JudgedPairs
     rows = session.execute(query).all()
     return JudgedPairs(
         score=np.array([r[0] for r in rows], dtype=float),
-        flagship_won=np.array([1.0 if r[1] == "flagship" else 0.0 for r in rows]),
+        flagship_won=np.array([1.0 if r[1] == Winner.FLAGSHIP else 0.0 for r in rows]),
         weight=np.array([1.0 / min(1.0, r[2]) for r in rows], dtype=float),
-        reverse=np.array([r[3] == "reverse" for r in rows], dtype=bool),
+        reverse=np.array([r[3] == VerdictKind.REVERSE for r in rows], dtype=bool),
     )
 
 
@@ -187,7 +188,9 @@ def noise_sums(session: Session, window: Window, segment_id: int | None) -> Weig
     """Weighted flagship-wins sums of the window's 'noise' pairs (all segments when None)."""
     E, V = TrafficEvent, Verdict
     query = (
-        select(*sum_columns()).join(E, and_(E.id == V.event_pk)).where(V.kind == "noise", WEIGHTED)
+        select(*sum_columns())
+        .join(E, and_(E.id == V.event_pk))
+        .where(V.kind == VerdictKind.NOISE, WEIGHTED)
     )
     if segment_id is not None:
         query = query.where(V.segment_id == segment_id)

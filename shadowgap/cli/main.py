@@ -100,7 +100,7 @@ def db_downgrade(revision: Annotated[str, typer.Argument()] = "base") -> None:
 
 @app.command("settings")
 def show_settings(
-    markdown: Annotated[bool, typer.Option(help="Print the README's settings table.")] = False,
+    markdown: Annotated[bool, typer.Option(help="The settings table of docs/settings.md.")] = False,
 ) -> None:
     """Print every setting with its environment variable, default and description."""
     if markdown:
@@ -380,15 +380,36 @@ def judge_eval(
     out: Annotated[Path, typer.Option(help="Where to write the JSON results.")] = Path(
         "shadowgap-data/judge-eval.json"
     ),
+    dataset: Annotated[
+        str,
+        typer.Option(
+            help="gsm8k+mt-bench (default), gsm8k, mt-bench, or bfcl: the tool-call judge on "
+            "the BFCL function-calling data, exiting 1 when a target fails."
+        ),
+    ] = "gsm8k+mt-bench",
+    seed: Annotated[int, typer.Option(help="bfcl: seed of the cheap-call variants.")] = 21,
 ) -> None:
-    """Measure a judge against the GSM8K correctness labels and MT-Bench GPT-4 scores."""
+    """Measure a judge against the GSM8K correctness labels and MT-Bench GPT-4 scores, or the
+    tool-call judge against BFCL's acceptable calls (--dataset bfcl)."""
+    if dataset == "bfcl":
+        from shadowgap.judging.tool_eval import run_bfcl_eval
+
+        figures = run_bfcl_eval(limit, out, seed=seed)
+        typer.echo(figures["table"])
+        typer.echo(f"results written to {out}")
+        if not figures["passed"]:
+            raise typer.Exit(1)
+        return
+    chosen = tuple(dataset.split("+"))
+    if not set(chosen) <= {"gsm8k", "mt-bench"}:
+        raise typer.BadParameter(f"unknown dataset {dataset!r}", param_hint="--dataset")
     from shadowgap.judging.evaluate import run_judge_eval
 
     def progress(done: int, total: int) -> None:
         if done == total or done % max(1, total // 100) == 0:  # about 1% steps
             typer.echo(f"\r  {done}/{total}", nl=False, err=True)
 
-    result = run_judge_eval(judge, limit, out, progress)
+    result = run_judge_eval(judge, limit, out, progress, datasets=chosen)
     typer.echo("", err=True)
     typer.echo(result["table"])
     typer.echo(f"results written to {out}")

@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from shadowgap.llm.limits import parse_retry_after
+
 ENDPOINTS = {"native": "/v1/events", "litellm": "/v1/ingest/litellm"}
 CSV_JSON_COLUMNS = ("request", "route", "usage", "attributes")
 
@@ -135,8 +137,8 @@ class Sender:
                         file=sys.stderr,
                     )
                     return None
-                retry_after = response.headers.get("retry-after", "")
-                wait = float(retry_after) if retry_after.isdigit() else 2.0**attempt
+                retry_after = parse_retry_after(response.headers)
+                wait = retry_after if retry_after is not None else 2.0**attempt
                 reason = f"HTTP {response.status_code}"
             if attempt < self.max_retries:
                 delay = min(wait, 60.0) * random.uniform(0.5, 1.0)

@@ -8,7 +8,8 @@ make every job idempotent: ``traffic_events.event_id``, ``shadow_runs (event_pk,
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -30,6 +31,21 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from shadowgap.enums import (
+    AlertStatus,
+    AuditAction,
+    AuditVia,
+    CostKind,
+    DeliveryAction,
+    DeliveryStatus,
+    EventStatus,
+    RunStatus,
+    Severity,
+    SliceStatus,
+    VerdictKind,
+    Winner,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -59,7 +75,31 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+class EnumString(TypeDecorator[E], Generic[E]):
+    """A ``StrEnum`` stored as its plain string value in a VARCHAR column (no database enum
+    type, so adding a member needs no migration); rows read back as members, and writing a
+    value outside the enum fails before it reaches the database."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
+
+
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+# A JSON column where Python None is SQL NULL (JSONType stores it as the JSON value null).
+NullableJSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 # SQLite only auto-increments INTEGER PRIMARY KEY, so BigInteger ids fall back to Integer there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -109,13 +149,18 @@ class TrafficEvent(Base):
     is_cheap: Mapped[bool] = mapped_column(Boolean)
     request: Mapped[dict[str, Any]] = mapped_column(JSONType)
     prompt_hash: Mapped[str] = mapped_column(String(64))
+    # The answer's prose ('' when it only calls tools, NULL when there is none), its tool
+    # calls in OpenAI's shape (NULL for prose and for rows stored before 0011) and why it
+    # stopped.
     answer: Mapped[str | None] = mapped_column(Text)
+    answer_tool_calls: Mapped[list[Any] | None] = mapped_column(NullableJSON)
+    finish_reason: Mapped[str | None] = mapped_column(String(64))
     latency_ms: Mapped[float | None] = mapped_column(Float)
     ttft_ms: Mapped[float | None] = mapped_column(Float)
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float | None] = mapped_column(Float)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[EventStatus] = mapped_column(EnumString(EventStatus, 16))
     error: Mapped[str | None] = mapped_column(Text)
     refused: Mapped[bool] = mapped_column(Boolean, default=False)
     escalated: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -168,10 +213,13 @@ class ShadowRun(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event_pk: Mapped[int] = mapped_column(ForeignKey("traffic_events.id"))
     replicate: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))  # ok | failed
+    status: Mapped[RunStatus] = mapped_column(EnumString(RunStatus, 16))
     client: Mapped[str] = mapped_column(String(32))
     model: Mapped[str] = mapped_column(String(256))
+    # As on traffic_events: prose ('' for a tool call), tool calls, finish reason.
     answer: Mapped[str | None] = mapped_column(Text)
+    answer_tool_calls: Mapped[list[Any] | None] = mapped_column(NullableJSON)
+    finish_reason: Mapped[str | None] = mapped_column(String(64))
     latency_ms: Mapped[float | None] = mapped_column(Float)
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
@@ -192,11 +240,11 @@ class Verdict(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event_pk: Mapped[int] = mapped_column(ForeignKey("traffic_events.id"))
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[VerdictKind] = mapped_column(EnumString(VerdictKind, 16))
     judge: Mapped[str] = mapped_column(String(64))
     judge_model: Mapped[str | None] = mapped_column(String(256))
     prompt_version: Mapped[str | None] = mapped_column(String(32))
-    winner: Mapped[str] = mapped_column(String(16))
+    winner: Mapped[Winner] = mapped_column(EnumString(Winner, 16))
     gap_score: Mapped[float] = mapped_column(Float)
     inclusion_probability: Mapped[float] = mapped_column(Float)
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
@@ -218,7 +266,7 @@ class CostLedger(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     day: Mapped[date] = mapped_column(Date)
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[CostKind] = mapped_column(EnumString(CostKind, 16))
     usd: Mapped[float] = mapped_column(Float, default=0.0)
     tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     calls: Mapped[int] = mapped_column(Integer, default=0)
@@ -271,14 +319,15 @@ class Alert(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
     signal: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))  # open | acknowledged | resolved
-    severity: Mapped[str] = mapped_column(String(16))  # critical | error | warning | info
+    status: Mapped[AlertStatus] = mapped_column(EnumString(AlertStatus, 16))
+    severity: Mapped[Severity] = mapped_column(EnumString(Severity, 16))
     drift_event_id: Mapped[int | None] = mapped_column(ForeignKey("drift_events.id"))
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONType)
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_notified_at: Mapped[datetime | None]
     acknowledged_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
+    # A ResolvedBy value, or a longer free text cut to 32 characters (kept a plain string).
     resolved_by: Mapped[str | None] = mapped_column(String(32))
     baseline_streak: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -301,8 +350,8 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
     channel: Mapped[str] = mapped_column(String(32))
-    action: Mapped[str] = mapped_column(String(16))  # trigger | renotify | resolve
-    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | expired | failed
+    action: Mapped[DeliveryAction] = mapped_column(EnumString(DeliveryAction, 16))
+    status: Mapped[DeliveryStatus] = mapped_column(EnumString(DeliveryStatus, 16))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -343,8 +392,8 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(String(256))
-    via: Mapped[str] = mapped_column(String(16))  # key | sso | session
-    action: Mapped[str] = mapped_column(String(32))
+    via: Mapped[AuditVia] = mapped_column(EnumString(AuditVia, 16))
+    action: Mapped[AuditAction] = mapped_column(EnumString(AuditAction, 32))
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
     target: Mapped[str | None] = mapped_column(String(512))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
@@ -421,7 +470,7 @@ class Slice(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(1024), unique=True)
     conditions: Mapped[list[Any]] = mapped_column(JSONType)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[SliceStatus] = mapped_column(EnumString(SliceStatus, 16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     first_found_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_found_at: Mapped[datetime] = mapped_column(default=utcnow)

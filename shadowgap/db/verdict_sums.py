@@ -12,6 +12,7 @@ from sqlalchemy import case, func
 from sqlalchemy.sql.elements import ColumnElement
 
 from shadowgap.db.models import Verdict
+from shadowgap.enums import Winner
 
 # Only pairs that can be weighted.
 WEIGHTED: ColumnElement[bool] = Verdict.inclusion_probability > 0
@@ -21,5 +22,5 @@ def sum_columns() -> list[ColumnElement[Any]]:
     """count, sum w, sum w*y, sum w^2, sum w^2*y over the selected verdicts; read a row's five
     values back with :meth:`WeightedSums.of`."""
     w = 1.0 / Verdict.inclusion_probability
-    y = case((Verdict.winner == "flagship", 1), else_=0)
+    y = case((Verdict.winner == Winner.FLAGSHIP, 1), else_=0)
     return [func.count(), func.sum(w), func.sum(w * y), func.sum(w * w), func.sum(w * w * y)]

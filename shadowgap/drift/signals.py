@@ -64,6 +64,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from shadowgap.enums import EventStatus, VerdictKind, Winner
+
 # Smallest inclusion probability honoured; a smaller (or zero) one would give a row unbounded
 # weight in the Hajek estimate.
 _MIN_PROBABILITY = 1e-6
@@ -114,7 +116,7 @@ def escalation_value(row: EventRow) -> float:
 
 
 def error_value(row: EventRow) -> float:
-    return 1.0 if row.status == "error" or row.refused else 0.0
+    return 1.0 if row.status == EventStatus.ERROR or row.refused else 0.0
 
 
 def cost_value(row: EventRow) -> float | None:
@@ -123,7 +125,7 @@ def cost_value(row: EventRow) -> float | None:
 
 def flagship_won(row: VerdictRow) -> float:
     """1 when the flagship beat the other answer (the cheap one, or its own repeat)."""
-    return 1.0 if row.winner == "flagship" else 0.0
+    return 1.0 if row.winner == Winner.FLAGSHIP else 0.0
 
 
 @dataclass(frozen=True)
@@ -270,7 +272,7 @@ def quality_stream(rows: Iterable[VerdictRow]) -> list[tuple[str, int, float, fl
     """
     out: list[tuple[str, int, float, float]] = []
     for row in rows:
-        if row.kind not in ("gap", "noise"):
+        if row.kind not in (VerdictKind.GAP, VerdictKind.NOISE):
             continue
         probability = min(1.0, max(_MIN_PROBABILITY, float(row.inclusion_probability)))
         out.append((row.kind, row.event_pk, flagship_won(row), 1.0 / probability))

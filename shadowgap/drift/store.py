@@ -60,6 +60,7 @@ from shadowgap.drift.budget import arl0_for_rate
 from shadowgap.drift.power import signal_power
 from shadowgap.drift.signals import SIGNALS, SignalSpec, event_values, quality_stream, traffic_gaps
 from shadowgap.drift.state import Detection, SignalState
+from shadowgap.enums import VerdictKind
 from shadowgap.stats.excess_gap import WeightedSums
 from shadowgap.stats.pooled import beta_prior
 
@@ -214,7 +215,7 @@ def _feed_verdicts(
     times = {row.event_pk: row.occurred_at for row in verdicts}
     n = 0
     for kind, event_pk, value, weight in stream:
-        if kind == "noise":
+        if kind == VerdictKind.NOISE:
             state.feed_noise(value, weight)
             continue
         detection = state.feed(value, event_pk, weight, _epoch(times[event_pk]))

@@ -7,10 +7,12 @@ that yields a value wins, so a span carrying two conventions is read once):
   ``gen_ai.request.model`` / ``gen_ai.response.model``, ``gen_ai.usage.input_tokens`` /
   ``output_tokens``, ``gen_ai.system_instructions`` + ``gen_ai.input.messages`` /
   ``gen_ai.output.messages`` (messages of ``parts``; since v1.37, as attributes or on a
-  ``gen_ai.client.inference.operation.details`` event), and the older forms: the ``gen_ai.prompt``
-  / ``gen_ai.completion`` attributes or ``gen_ai.content.prompt`` / ``gen_ai.content.completion``
-  events (a JSON list of ``{role, content}``), per-message events (``gen_ai.user.message``, ...,
-  ``gen_ai.choice``) and ``gen_ai.usage.prompt_tokens`` / ``completion_tokens``;
+  ``gen_ai.client.inference.operation.details`` event; ``tool_call`` and
+  ``tool_call_response`` parts are read as OpenAI chat tool calls and tool turns), and the
+  older forms: the ``gen_ai.prompt`` / ``gen_ai.completion`` attributes or
+  ``gen_ai.content.prompt`` / ``gen_ai.content.completion`` events (a JSON list of
+  ``{role, content}``), per-message events (``gen_ai.user.message``, ..., ``gen_ai.choice``)
+  and ``gen_ai.usage.prompt_tokens`` / ``completion_tokens``;
 - OpenLLMetry (Traceloop): flattened ``gen_ai.prompt.<i>.role`` / ``.content``,
   ``gen_ai.completion.<i>.content`` / ``.finish_reason``, ``llm.request.type``;
 - OpenInference (Arize Phoenix): ``openinference.span.kind``, ``llm.model_name``,
@@ -32,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from shadowgap.ingest import chat_shapes
 from shadowgap.ingest.litellm import SECRET_KEY_PATTERN
 
 # gen_ai.operation.name values that generate text from a prompt. embeddings, execute_tool,
@@ -67,6 +70,11 @@ REQUEST_PARAMS = (
     ("gen_ai.request.stop_sequences", "stop"),
     ("gen_ai.request.seed", "seed"),
     ("gen_ai.request.choice.count", "n"),
+    ("gen_ai.openai.request.seed", "seed"),
+)
+# OpenLLMetry's request tools: llm.request.functions.<i>.name / .description / .parameters.
+_OPENLLMETRY_FUNCTIONS = re.compile(
+    r"^llm\.request\.functions\.(\d+)\.(name|description|parameters)$"
 )
 # Not generation settings: transport switches, and what the native event holds elsewhere.
 _DROPPED_PARAMS = frozenset({"stream", "stream_options", "model", "messages", "prompt"})
@@ -89,6 +97,21 @@ _OPENINFERENCE = re.compile(
     r"^llm\.(input|output)_messages\.(\d+)\.message\."
     r"(role|content|contents\.(\d+)\.message_content\.text)$"
 )
+# Their tool calls: OpenLLMetry ``gen_ai.completion.0.tool_calls.0.name`` (``id``,
+# ``arguments``) and ``gen_ai.prompt.2.tool_call_id``; OpenInference
+# ``llm.output_messages.0.message.tool_calls.0.tool_call.function.name`` (``.id``,
+# ``.function.arguments``) and ``llm.input_messages.2.message.tool_call_id``.
+_TOOL_PATTERNS = {
+    _OPENLLMETRY: re.compile(
+        r"^gen_ai\.(prompt|completion)\.(\d+)\."
+        r"(?:tool_calls\.(\d+)\.(id|name|arguments)|(tool_call_id))$"
+    ),
+    _OPENINFERENCE: re.compile(
+        r"^llm\.(input|output)_messages\.(\d+)\.message\."
+        r"(?:tool_calls\.(\d+)\.tool_call\.(id|function\.name|function\.arguments)"
+        r"|(tool_call_id))$"
+    ),
+}
 
 
 class SpanRejected(Exception):
@@ -153,8 +176,16 @@ def prompt_messages(attrs: dict[str, Any], events: list[SpanEvent]) -> list[dict
     for read in readers:
         messages = read()
         if messages:
-            return [{"role": m["role"], "content": m.get("content")} for m in messages]
+            return [_native_message(m) for m in messages]
     return []
+
+
+def _native_message(message: dict[str, Any]) -> dict[str, Any]:
+    turn = {"role": message["role"], "content": message.get("content")}
+    for key in _TOOL_KEYS:
+        if message.get(key) is not None:
+            turn[key] = message[key]
+    return turn
 
 
 def _semconv_input(attrs: dict[str, Any]) -> list[dict[str, Any]]:
@@ -175,8 +206,52 @@ def _part_message(item: Any, attribute: str, default_role: str | None = None) ->
     if not isinstance(role, str) or not role:
         raise SpanRejected(attribute, "every message must be an object with a string 'role'")
     parts = item.get("parts")
-    content = _parts_text(parts) if isinstance(parts, list) else _content(item.get("content"))
-    return {"role": role, "content": content}
+    if not isinstance(parts, list):
+        return {"role": role, "content": _content(item.get("content"))}
+    message: dict[str, Any] = {"role": role, "content": _parts_text(parts)}
+    calls = [_tool_call(part) for part in parts if _kind(part) == "tool_call"]
+    if calls:
+        message["tool_calls"] = calls
+    responses = [part for part in parts if _kind(part) == "tool_call_response"]
+    if responses:
+        # A tool turn answers one call: its id, and the response as text (JSON if not text).
+        message["tool_call_id"] = _id(responses[0].get("id"))
+        response = responses[0].get("response")
+        message["content"] = response if isinstance(response, str) else _json_text(response)
+    return message
+
+
+# Keys of a semconv message part list read into OpenAI's chat shape (GenAI semconv v1.37:
+# ``{"type": "tool_call", "id", "name", "arguments"}`` on an assistant message,
+# ``{"type": "tool_call_response", "id", "response"}`` on a tool message).
+_TOOL_KEYS = ("tool_calls", "tool_call_id")
+
+
+def _kind(part: Any) -> str | None:
+    return part.get("type") if isinstance(part, dict) else None
+
+
+def _id(value: Any) -> str | None:
+    return str(value) if value is not None and value != "" else None
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode() if value is not None else ""
+
+
+def _tool_call(part: dict[str, Any]) -> dict[str, Any]:
+    """A semconv ``tool_call`` part as an OpenAI tool call (arguments as JSON text)."""
+    arguments = part.get("arguments")
+    call: dict[str, Any] = {
+        "type": "function",
+        "function": {
+            "name": str(part.get("name") or ""),
+            "arguments": arguments if isinstance(arguments, str) else _json_text(arguments),
+        },
+    }
+    if (call_id := _id(part.get("id"))) is not None:
+        call["id"] = call_id
+    return call
 
 
 def _parts_text(parts: list[Any]) -> str | None:
@@ -200,10 +275,15 @@ def _flattened(
 ) -> list[dict[str, Any]]:
     """Messages from indexed keys (``gen_ai.prompt.0.role``, ``llm.input_messages.0...``)."""
     wanted = {"completion", "output"} if output else {"prompt", "input"}
+    tools = _TOOL_PATTERNS.get(pattern)
     by_index: dict[int, dict[str, Any]] = {}
     for key, value in attrs.items():
         match = pattern.match(key)
-        if match is None or match.group(1) not in wanted:
+        if match is None:
+            if tools is not None and (tool := tools.match(key)) and tool.group(1) in wanted:
+                _tool_key(by_index.setdefault(int(tool.group(2)), {}), tool, value)
+            continue
+        if match.group(1) not in wanted:
             continue
         slot = by_index.setdefault(int(match.group(2)), {})
         name = match.group(3)
@@ -218,14 +298,26 @@ def _flattened(
         if content is None and "parts" in slot:
             content = "\n".join(slot["parts"][i] for i in sorted(slot["parts"]))
         role = slot.get("role") or ("assistant" if output else "user")
-        messages.append(
-            {
-                "role": str(role),
-                "content": _flat_content(content),
-                "finish": slot.get("finish_reason"),
-            }
-        )
+        message = {
+            "role": str(role),
+            "content": _flat_content(content),
+            "finish": slot.get("finish_reason"),
+        }
+        if "calls" in slot:
+            message["tool_calls"] = [_tool_call(slot["calls"][i]) for i in sorted(slot["calls"])]
+        if "tool_call_id" in slot:
+            message["tool_call_id"] = _id(slot["tool_call_id"])
+        messages.append(message)
     return messages
+
+
+def _tool_key(slot: dict[str, Any], match: re.Match[str], value: Any) -> None:
+    """One flattened tool-call key into its message's slot."""
+    if match.group(5):
+        slot["tool_call_id"] = value
+        return
+    field_name = match.group(4).removeprefix("function.")
+    slot.setdefault("calls", {}).setdefault(int(match.group(3)), {})[field_name] = value
 
 
 def _flat_content(value: Any) -> str | list[Any] | None:
@@ -297,6 +389,22 @@ def _input_value(attrs: dict[str, Any]) -> list[dict[str, Any]]:
 class Answer:
     text: str | None = None
     finish_reasons: list[str] = field(default_factory=list)
+    # Tool calls of the first output message in OpenAI's shape (semconv ``tool_call`` parts).
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def finish_reason(self) -> str | None:
+        """The first finish reason in OpenAI's words (semconv says ``tool_call``)."""
+        if not self.finish_reasons:
+            return None
+        first = self.finish_reasons[0]
+        return "tool_calls" if first == "tool_call" else first[:64]
+
+    def native(self) -> str | dict[str, Any] | None:
+        """The native ``answer``: the text, or the assistant message when it calls tools."""
+        if not self.tool_calls:
+            return self.text
+        return {"role": "assistant", "content": self.text, "tool_calls": self.tool_calls}
 
     @property
     def refused(self) -> bool:
@@ -318,6 +426,7 @@ def answer(attrs: dict[str, Any], events: list[SpanEvent]) -> Answer:
         outputs = read()
         if outputs:
             found.text = _text(outputs[0].get("content"))
+            found.tool_calls = list(outputs[0].get("tool_calls") or [])
             found.finish_reasons = [str(m["finish"]) for m in outputs if m.get("finish")]
             break
     declared = attrs.get("gen_ai.response.finish_reasons")
@@ -439,11 +548,34 @@ def request_params(attrs: dict[str, Any]) -> dict[str, Any]:
     for attribute, name in REQUEST_PARAMS:
         if attrs.get(attribute) is not None:
             params[name] = attrs[attribute]
+    tools = _tool_definitions(attrs)
+    if tools:
+        params["tools"] = tools
+    response_format = attrs.get("gen_ai.openai.request.response_format")
+    if isinstance(response_format, str) and response_format and "response_format" not in params:
+        params["response_format"] = {"type": response_format}
     return {
         key: value
         for key, value in params.items()
         if key not in _DROPPED_PARAMS and not SECRET_KEY_PATTERN.search(key)
     }
+
+
+def _tool_definitions(attrs: dict[str, Any]) -> list[Any]:
+    """The request's tools as chat function tools: GenAI semconv ``gen_ai.tool.definitions``
+    (a JSON list of flat function tools), else OpenLLMetry's ``llm.request.functions.*``."""
+    if attrs.get("gen_ai.tool.definitions") is not None:
+        return [
+            chat_shapes.flat_function_tool(t) for t in _json_list(attrs, "gen_ai.tool.definitions")
+        ]
+    functions: dict[int, dict[str, Any]] = {}
+    for key, value in attrs.items():
+        match = _OPENLLMETRY_FUNCTIONS.match(key)
+        if match is not None:
+            field_name = match.group(2)
+            parsed = _maybe_json(value) if field_name == "parameters" else value
+            functions.setdefault(int(match.group(1)), {})[field_name] = parsed
+    return [{"type": "function", "function": functions[i]} for i in sorted(functions)]
 
 
 def ttft_ms(attrs: dict[str, Any], events: list[SpanEvent], start_unix_nano: int) -> float | None:

@@ -11,10 +11,17 @@ Mapping (payload field -> TrafficEvent):
 - ``id`` -> event_id; ``startTime`` (epoch seconds) -> timestamp;
   ``(endTime - startTime)`` -> latency_ms; ``(completionStartTime - startTime)`` -> ttft_ms
   (for a non-streamed call LiteLLM sets completionStartTime to endTime, so ttft equals latency);
-- ``messages`` (a chat list, or a prompt string) -> request.messages (role and content only: the
-  native Message keeps nothing else); ``model_parameters`` -> request.params;
-- ``response.choices[0].message.content`` (or ``.text``; Anthropic ``content`` blocks; Responses
-  API ``output``) -> answer; a ``content_filter`` finish or a ``refusal`` -> refused;
+- ``messages`` (a chat list, or a prompt string) -> request.messages, with each turn's
+  ``role``, ``content``, ``name``, ``tool_calls``, ``function_call``, ``tool_call_id`` and
+  ``refusal`` (other keys LiteLLM adds, e.g. ``provider_specific_fields``, are dropped);
+  ``model_parameters`` -> request.params (``stream``, ``stream_options`` and secret-named keys
+  dropped). A call made in Anthropic Messages or Responses API shape (``call_type``, or its
+  ``tool_use``/``tool_result`` blocks, ``function_call``/``function_call_output`` items) is
+  normalised to the OpenAI chat request (shadowgap/ingest/chat_shapes.py);
+- ``response.choices[0].message`` (or ``.text``; Anthropic ``content`` blocks; Responses
+  API ``output``) -> answer: its text, or the assistant message when it calls tools (so a
+  tool-call answer is sampled, re-run and judged), and ``finish_reason``; a
+  ``content_filter`` finish or a ``refusal`` -> refused;
 - ``prompt_tokens`` / ``completion_tokens`` -> usage; ``response_cost`` -> cost_usd;
 - ``status == "failure"`` -> status "error", error <- ``error_str`` or
   ``error_information.error_message``;
@@ -66,6 +73,7 @@ import orjson
 from pydantic import ValidationError
 
 from shadowgap.errors import InvalidInput
+from shadowgap.ingest import chat_shapes
 from shadowgap.ingest.body import field_path, without_nul
 from shadowgap.schemas import TrafficEvent
 
@@ -251,12 +259,15 @@ def litellm_to_event(payload: dict[str, Any], item: int) -> TrafficEvent:
     failed = status == "failure"
 
     params = reader.mapping("model_parameters")
+    messages, chat_params = _chat_request(payload, reader.raw_messages(), params)
+    answer, finish_reason = _answer(payload.get("response"))
     event = {
         "event_id": reader.string("id", required=True, max_length=200),
         "timestamp": timestamp,
-        "request": {"messages": reader.messages(), "params": _params(params)},
+        "request": {"messages": reader.messages(messages), "params": _params(chat_params)},
         "route": _route(reader, payload, decision),
-        "answer": _answer(payload.get("response")),
+        "answer": answer,
+        "finish_reason": finish_reason,
         "latency_ms": None if end is None else (end - start) * 1000.0,
         "ttft_ms": (
             None if first_token is None or first_token < start else (first_token - start) * 1000.0
@@ -346,7 +357,7 @@ class _Reader:
             raise self.invalid(field, f"must be an object, got {_kind(value)}")
         return value
 
-    def messages(self) -> list[dict[str, Any]]:
+    def raw_messages(self) -> list[Any]:
         raw = self.payload.get("messages")
         if isinstance(raw, str):
             raw = [{"role": "user", "content": raw}]
@@ -354,6 +365,11 @@ class _Reader:
             raw = [raw]
         if not isinstance(raw, list) or not raw:
             raise self.invalid("messages", "must be a non-empty list of messages or a prompt")
+        return raw
+
+    def messages(self, raw: list[Any]) -> list[dict[str, Any]]:
+        """The chat turns (see :func:`_chat_request`), each checked and cut to the keys of
+        OpenAI's chat message that shadowgap keeps (others are dropped, see schemas)."""
         messages: list[dict[str, Any]] = []
         for position, message in enumerate(raw):
             path = f"messages[{position}]"
@@ -364,7 +380,7 @@ class _Reader:
             if not isinstance(message, dict):
                 raise self.invalid(path, f"must be an object, got {_kind(message)}")
             if "role" not in message and message.get("type") not in (None, "message"):
-                # Responses API input items such as function_call outputs: not a turn of text.
+                # Other Responses API items (built-in tool calls, ...): no chat turn.
                 continue
             role = message.get("role")
             if not isinstance(role, str) or not role or len(role) > 64:
@@ -374,10 +390,29 @@ class _Reader:
                 raise self.invalid(
                     f"{path}.content", f"must be text or a list of parts, got {_kind(content)}"
                 )
-            messages.append({"role": role, "content": content})
+            turn = {key: message[key] for key in _MESSAGE_KEYS if message.get(key) is not None}
+            turn["content"] = content
+            messages.append(turn)
         if not messages:
             raise self.invalid("messages", "holds no role/content message")
         return messages
+
+
+# The keys of an OpenAI chat message kept from a logged message (see schemas.Message).
+_MESSAGE_KEYS = ("role", "name", "tool_calls", "function_call", "tool_call_id", "refusal")
+
+
+def _chat_request(
+    payload: dict[str, Any], raw: list[Any], params: dict[str, Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """The request as the OpenAI chat request it is (see shadowgap/ingest/chat_shapes.py): an
+    Anthropic Messages or Responses API call is normalised, a chat call kept as logged."""
+    call_type = payload.get("call_type")
+    if call_type in chat_shapes.ANTHROPIC_CALL_TYPES or chat_shapes.is_anthropic_conversation(raw):
+        return chat_shapes.anthropic_messages(raw, params), chat_shapes.anthropic_params(params)
+    if call_type in chat_shapes.RESPONSES_CALL_TYPES or chat_shapes.is_responses_input(raw):
+        return chat_shapes.responses_messages(raw, params), chat_shapes.responses_params(params)
+    return raw, params
 
 
 def _route(reader: _Reader, payload: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
@@ -439,9 +474,15 @@ def _first(*candidates: tuple[str, str | None]) -> tuple[str, str | None]:
     return candidates[-1][0], None
 
 
+# Params that hold the app's own definitions (JSON schemas): their keys are parameter and
+# property names, not credentials (a tool's "password" argument is a schema, not a secret),
+# and the flagship must get them whole.
+_DEFINITION_PARAMS = frozenset({"tools", "functions", "tool_choice", "response_format"})
+
+
 def _params(params: dict[str, Any]) -> dict[str, Any]:
     return {
-        key: _scrub(value)
+        key: value if key in _DEFINITION_PARAMS else _scrub(value)
         for key, value in params.items()
         if key not in _DROPPED_PARAMS and not SECRET_KEY_PATTERN.search(key)
     }
@@ -460,33 +501,42 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-def _answer(response: Any) -> str | None:
-    """The generated text, from whichever response shape LiteLLM logged."""
+def _answer(response: Any) -> tuple[str | dict[str, Any] | None, str | None]:
+    """The answer (text, or the assistant message when it calls tools) and finish_reason,
+    from whichever response shape LiteLLM logged."""
     if isinstance(response, str):
-        return response or None
+        return response or None, None
     if not isinstance(response, dict):
-        return None
+        return None, None
     choices = response.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         choice = choices[0]
+        finish = choice.get("finish_reason")
+        finish = finish if isinstance(finish, str) else None
         message = choice.get("message")
-        if isinstance(message, dict) and message.get("content") is not None:
-            return _text(message["content"])
+        if isinstance(message, dict):
+            refusal_only = message.get("refusal") and message.get("content") is None
+            if message.get("tool_calls") or message.get("function_call") or refusal_only:
+                return {k: v for k, v in message.items() if v is not None}, finish
+            if message.get("content") is not None:
+                return _text(message["content"]), finish
         if isinstance(choice.get("text"), str):
-            return choice["text"]
-        return None
+            return choice["text"], finish
+        return None, finish
     if isinstance(response.get("content"), list):  # Anthropic /v1/messages
-        return _text(response["content"])
-    output = response.get("output")  # Responses API
-    if isinstance(output, list):
-        parts = [
-            part
-            for entry in output
-            if isinstance(entry, dict) and entry.get("type") == "message"
-            for part in (entry.get("content") or [])
-        ]
-        return _text(parts)
-    return None
+        return _structured(*chat_shapes.anthropic_answer(response))
+    if isinstance(response.get("output"), list):  # Responses API
+        return _structured(*chat_shapes.responses_answer(response))
+    return None, None
+
+
+def _structured(
+    message: dict[str, Any] | None, finish: str | None
+) -> tuple[str | dict[str, Any] | None, str | None]:
+    """A message without tool calls or a refusal as its plain text, as prose answers are."""
+    if message is None or message.get("tool_calls") or message.get("refusal"):
+        return message, finish
+    return message.get("content"), finish
 
 
 def _text(content: Any) -> str | None:

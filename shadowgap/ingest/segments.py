@@ -9,10 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from shadowgap.db import models
 from shadowgap.schemas import CONTROL_CHARACTERS, TrafficEvent
 
 MISSING = "-"
@@ -45,18 +41,3 @@ def segment_of(event: TrafficEvent, dimensions: list[str]) -> tuple[str, dict[st
     values = {dim: dimension_value(event, dim) for dim in dimensions}
     key = "|".join(f"{dim}={value}" for dim, value in values.items()) or "all"
     return key, values
-
-
-def lock_segment_rows(session: Session, segment_ids: set[int]) -> None:
-    """Lock segment rows before writing the segment's events or verdicts. Writers to one
-    segment then take ids and commit in the same order, so a segment's rows become visible
-    in id order and the detectors' per-segment watermarks never skip a late commit.
-    (SQLite needs nothing: BEGIN IMMEDIATE serialises writers.)"""
-    if not segment_ids or session.get_bind().dialect.name != "postgresql":
-        return
-    session.execute(
-        select(models.Segment.id)
-        .where(models.Segment.id.in_(sorted(segment_ids)))
-        .order_by(models.Segment.id)
-        .with_for_update()
-    ).all()

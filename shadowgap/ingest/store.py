@@ -225,7 +225,9 @@ def _event_row(
         "is_cheap": cheap,
         "request": event.request.model_dump(mode="json"),
         "prompt_hash": prompt_hash(event.prompt_text()),
-        "answer": event.answer,
+        "answer": event.answer_text(),
+        "answer_tool_calls": event.answer_tool_calls(),
+        "finish_reason": event.answer_finish_reason(),
         "latency_ms": event.latency_ms,
         "ttft_ms": event.ttft_ms,
         "prompt_tokens": event.usage.prompt_tokens,
@@ -328,7 +330,7 @@ def store_requests(
 
     shadowable = {
         event_id: cheap_flags[event_id]
-        and sampling.worth_shadowing(unique[event_id].status, unique[event_id].answer)
+        and sampling.worth_shadowing(unique[event_id].status, unique[event_id].answer_text())
         for event_id in inserted
     }
     decisions = _sample(
@@ -383,6 +385,8 @@ _EVENT_COLUMNS = {
     "request": "jsonb",
     "prompt_hash": "text",
     "answer": "text",
+    "answer_tool_calls": "jsonb",
+    "finish_reason": "text",
     "latency_ms": "float8",
     "ttft_ms": "float8",
     "prompt_tokens": "int4",

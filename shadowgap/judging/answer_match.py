@@ -55,19 +55,19 @@ class AnswerMatchJudge:
         winner: Winner
         mode = "flagship-reference"
         if flagship_found.kind == "none":
-            winner, why = "tie", "no final answer found in the flagship's answer: no reference"
+            winner, why = Winner.TIE, "no final answer found in the flagship's answer: no reference"
         elif flagship_found.rule == "text" and len(flagship.split()) > SHORT_ANSWER_WORDS:
-            winner, mode = "tie", "open-ended"
+            winner, mode = Winner.TIE, "open-ended"
             why = (
                 "open-ended answer with no stated result: answer-match cannot compare it "
                 "(a pairwise judge can; see SHADOWGAP_JUDGE_BY_SEGMENT)"
             )
         elif cheap_found.kind == "none":
-            winner, why = "flagship", "no final answer found in the cheap answer"
+            winner, why = Winner.FLAGSHIP, "no final answer found in the cheap answer"
         elif cheap_found.same_as(flagship_found):
-            winner, why = "tie", f"both answers conclude {flagship_found.value!r}"
+            winner, why = Winner.TIE, f"both answers conclude {flagship_found.value!r}"
         else:
-            winner = "flagship"
+            winner = Winner.FLAGSHIP
             why = (
                 f"cheap answer {cheap_found.value!r} differs from the flagship's "
                 f"{flagship_found.value!r} (the flagship is the reference)"
@@ -95,13 +95,19 @@ class AnswerMatchJudge:
         cheap_ok, flagship_ok = cheap_found.same_as(expected), flagship_found.same_as(expected)
         winner: Winner
         if flagship_ok == cheap_ok:
-            winner = "tie"
+            winner = Winner.TIE
             state = "right" if cheap_ok else "wrong"
             why = f"both answers are {state} (reference {expected.value!r})"
         elif flagship_ok:
-            winner, why = "flagship", f"only the flagship matches the reference {expected.value!r}"
+            winner, why = (
+                Winner.FLAGSHIP,
+                f"only the flagship matches the reference {expected.value!r}",
+            )
         else:
-            winner, why = "cheap", f"only the cheap answer matches the reference {expected.value!r}"
+            winner, why = (
+                Winner.CHEAP,
+                f"only the cheap answer matches the reference {expected.value!r}",
+            )
         return self._verdict(
             winner,
             why,

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from shadowgap.enums import Winner
 from shadowgap.llm.base import ChatClient
 from shadowgap.schemas import Verdict
 
-Winner = Literal["flagship", "cheap", "tie"]
-WINNERS: tuple[Winner, ...] = ("flagship", "tie", "cheap")
+WINNERS: tuple[Winner, ...] = (Winner.FLAGSHIP, Winner.TIE, Winner.CHEAP)
 # Signed score of each outcome: positive when the flagship is better.
-WINNER_SCORE: dict[Winner, float] = {"flagship": 1.0, "tie": 0.0, "cheap": -1.0}
+WINNER_SCORE: dict[Winner, float] = {Winner.FLAGSHIP: 1.0, Winner.TIE: 0.0, Winner.CHEAP: -1.0}
 
 
 @runtime_checkable

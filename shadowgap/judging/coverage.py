@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shadowgap.db.models import Verdict
+from shadowgap.enums import VerdictKind
 
 # The latest gap verdicts the coverage is read from.
 RECENT_PAIRS = 500
@@ -26,7 +27,7 @@ def judge_coverage(session: Session, segment_id: int) -> dict[str, Any]:
     """Judges used, open-ended pairs and their share over the latest gap verdicts."""
     recent = (
         select(Verdict.judge, Verdict.raw["mode"].as_string().label("mode"))
-        .where(Verdict.segment_id == segment_id, Verdict.kind == "gap")
+        .where(Verdict.segment_id == segment_id, Verdict.kind == VerdictKind.GAP)
         .order_by(Verdict.id.desc())
         .limit(RECENT_PAIRS)
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from shadowgap.config import Settings, get_settings
+from shadowgap.enums import Winner
 from shadowgap.errors import FlagshipError
 from shadowgap.judging.base import WINNERS, Judge
 from shadowgap.judging.datasets import GsmRow, MtItem, load_gsm8k, load_mtbench
@@ -200,10 +201,10 @@ def evaluate_gsm8k(
             if row.exactly_one_correct:
                 one_n += 1
                 one_agree += verdict.winner == row.label
-                one_detect += verdict.winner != "tie"
+                one_detect += verdict.winner != Winner.TIE
             elif row.cheap_correct:
                 both_n += 1
-                both_tie += verdict.winner == "tie"
+                both_tie += verdict.winner == Winner.TIE
         if progress is not None:
             progress(done, len(rows))
     judged = len(rows) - errors

@@ -96,8 +96,3 @@ def judge_by_name(name: str, settings: Settings) -> Judge:
 
 def judge_for_segment(segment_key: str, settings: Settings) -> Judge:
     return judge_by_name(judge_name_for_segment(segment_key, settings), settings)
-
-
-def reset_judges() -> None:
-    with _LOCK:
-        _JUDGES.clear()

@@ -102,10 +102,10 @@ class PairwiseJudge(LLMJudge):
         started = time.perf_counter()
         first = self._ask(question, cheap, flagship)  # A = cheap, B = flagship
         second = self._ask(question, flagship, cheap)  # A = flagship, B = cheap
-        first["winner"] = _to_winner(first["choice"], a="cheap", b="flagship")
-        second["winner"] = _to_winner(second["choice"], a="flagship", b="cheap")
+        first["winner"] = _to_winner(first["choice"], a=Winner.CHEAP, b=Winner.FLAGSHIP)
+        second["winner"] = _to_winner(second["choice"], a=Winner.FLAGSHIP, b=Winner.CHEAP)
         winners: tuple[Winner, Winner] = (first["winner"], second["winner"])
-        winner: Winner = winners[0] if winners[0] == winners[1] else "tie"
+        winner: Winner = winners[0] if winners[0] == winners[1] else Winner.TIE
         gap = (WINNER_SCORE[winners[0]] + WINNER_SCORE[winners[1]]) / 2.0
         prompt_tokens = first["prompt_tokens"] + second["prompt_tokens"]
         completion_tokens = first["completion_tokens"] + second["completion_tokens"]
@@ -140,4 +140,4 @@ def _to_winner(choice: Letter | None, *, a: Winner, b: Winner) -> Winner:
         return a
     if choice == "B":
         return b
-    return "tie"
+    return Winner.TIE

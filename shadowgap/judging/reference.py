@@ -120,11 +120,11 @@ class ReferenceJudge(LLMJudge):
         grade: float | None = result["grade"]
         winner: Winner
         if grade is None:
-            winner, gap = "tie", 0.0
+            winner, gap = Winner.TIE, 0.0
             rationale = "no readable 1-10 grade in the judge's reply"
         else:
             gap = gap_from_grade(grade)
-            winner = "flagship" if grade <= self.threshold else "tie"
+            winner = Winner.FLAGSHIP if grade <= self.threshold else Winner.TIE
             rationale = f"grade {grade:g}/10: {result['reason']}".strip()
         return Verdict(
             winner=winner,

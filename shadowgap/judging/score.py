@@ -16,15 +16,16 @@ from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings, get_settings
 from shadowgap.db import models
+from shadowgap.db.locks import lock_segment_rows
+from shadowgap.enums import CostKind, RunStatus, VerdictKind
 from shadowgap.errors import NotFound
-from shadowgap.ingest.segments import lock_segment_rows
 from shadowgap.judging.base import Judge
-from shadowgap.llm.base import last_user_text
+from shadowgap.judging.select import judge_pair
 from shadowgap.privacy import originals
 from shadowgap.privacy.redaction import for_settings
-from shadowgap.schemas import Verdict
+from shadowgap.schemas import Verdict, last_user_text
 from shadowgap.shadow.costs import record_cost, utc_day
-from shadowgap.shadow.runs import STATUS_OK, insert_or_ignore, runs_for_event
+from shadowgap.shadow.runs import insert_or_ignore, runs_for_event
 
 
 def get_verdict(session: Session, event_pk: int, kind: str) -> models.Verdict | None:
@@ -66,6 +67,10 @@ def _values(plan: ScoringPlan, kind: str, verdict: Verdict) -> dict[str, Any]:
     }
 
 
+# A pair's side: its text, or an OpenAI assistant message dict when it calls tools.
+PairAnswer = str | dict[str, Any]
+
+
 @dataclass(frozen=True, slots=True)
 class ScoringPlan:
     """The pairs still to judge for one event, read in one transaction, stored in another."""
@@ -75,8 +80,26 @@ class ScoringPlan:
     inclusion_probability: float
     question: str
     # (kind, cheap-side answer, flagship-side answer) for kinds without a verdict yet.
-    pairs: list[tuple[str, str, str]] = field(default_factory=list)
+    pairs: list[tuple[str, PairAnswer, PairAnswer]] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)  # every kind this event should end up with
+    # The request as stored ({"messages", "params"}): its response_format picks the judge.
+    request: dict[str, Any] = field(default_factory=dict)
+
+
+def _answer(
+    kept: dict[str, dict[str, Any]],
+    part: str,
+    stored_text: str | None,
+    stored_calls: list[dict[str, Any]] | None,
+) -> PairAnswer:
+    """One side of a pair as the judges take it: the text, or an OpenAI assistant message when
+    the answer calls tools (the originals while they are kept, the stored copy otherwise), so
+    that tool-call pairs go to the tool-call judge (:func:`judge_pair`)."""
+    text = originals.text(kept, part, stored_text or "")
+    calls = originals.tool_calls(kept, part, stored_calls)
+    if not calls:
+        return text
+    return {"content": text or None, "tool_calls": calls}
 
 
 def plan_scoring(session: Session, event_pk: int) -> ScoringPlan | None:
@@ -86,17 +109,20 @@ def plan_scoring(session: Session, event_pk: int) -> ScoringPlan | None:
         raise NotFound(f"traffic event {event_pk} not found")
     runs = runs_for_event(session, event_pk)
     primary = runs.get(0)
-    if primary is None or primary.status != STATUS_OK or event.answer is None:
+    if primary is None or primary.status != RunStatus.OK or event.answer is None:
         return None
     # The judge compares what was really said: the originals while they are kept
     # (shadowgap/privacy/originals.py), the stored redacted text otherwise.
     kept = originals.read(session, event_pk)
-    flagship = originals.text(kept, originals.flagship_part(0), primary.answer or "")
-    candidates = [("gap", originals.text(kept, originals.ANSWER, event.answer), flagship)]
+    flagship = _answer(kept, originals.flagship_part(0), primary.answer, primary.answer_tool_calls)
+    cheap = _answer(kept, originals.ANSWER, event.answer, event.answer_tool_calls)
+    candidates: list[tuple[str, PairAnswer, PairAnswer]] = [(VerdictKind.GAP, cheap, flagship)]
     repeat = runs.get(1)
-    if repeat is not None and repeat.status == STATUS_OK:
-        replicate = originals.text(kept, originals.flagship_part(1), repeat.answer or "")
-        candidates.append(("noise", replicate, flagship))
+    if repeat is not None and repeat.status == RunStatus.OK:
+        replicate = _answer(
+            kept, originals.flagship_part(1), repeat.answer, repeat.answer_tool_calls
+        )
+        candidates.append((VerdictKind.NOISE, replicate, flagship))
     request = kept.get(originals.REQUEST) or event.request or {}
     return ScoringPlan(
         event_pk=event_pk,
@@ -105,13 +131,19 @@ def plan_scoring(session: Session, event_pk: int) -> ScoringPlan | None:
         question=last_user_text(request.get("messages") or []),
         pairs=[pair for pair in candidates if get_verdict(session, event_pk, pair[0]) is None],
         kinds=[kind for kind, _, _ in candidates],
+        request=dict(request),
     )
 
 
 def judge_plan(plan: ScoringPlan, judge: Judge) -> list[tuple[str, Verdict]]:
-    """Run the judge on the plan's pairs; touches no database (an LLM judge may be slow)."""
+    """Run the judge on the plan's pairs; touches no database (an LLM judge may be slow).
+
+    ``judge`` is the segment's text judge; a pair whose request asked for JSON goes to the
+    structured-output judge instead (:func:`shadowgap.judging.select.judge_pair`).
+    """
     return [
-        (kind, judge.judge(plan.question, cheap, flagship)) for kind, cheap, flagship in plan.pairs
+        (kind, judge_pair(plan.request, cheap, flagship, judge, question=plan.question))
+        for kind, cheap, flagship in plan.pairs
     ]
 
 
@@ -158,4 +190,4 @@ def _book_judge_cost(session: Session, segment_id: int, verdict: Verdict, at: An
     # A deterministic judge makes no model call: nothing to book.
     if tokens == 0 and verdict.cost_usd == 0:
         return
-    record_cost(session, utc_day(at), segment_id, "judge", verdict.cost_usd, tokens)
+    record_cost(session, utc_day(at), segment_id, CostKind.JUDGE, verdict.cost_usd, tokens)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-
 from shadowgap.config import get_settings
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
@@ -12,15 +10,14 @@ from shadowgap.judging.factory import judge_for_segment
 from shadowgap.judging.score import judge_plan, plan_scoring, store_verdicts
 from shadowgap.worker import queue
 from shadowgap.worker.app import app
-
-MAX_TASK_RETRIES = 5
+from shadowgap.worker.retries import MODEL_CALLS
 
 
 @app.task(
     name="judge.score",
     bind=True,
     acks_late=True,
-    max_retries=MAX_TASK_RETRIES,
+    max_retries=MODEL_CALLS.max_retries,
     soft_time_limit=600,
     time_limit=660,
 )
@@ -37,9 +34,8 @@ def score(self, event_pk: int) -> int:  # type: ignore[no-untyped-def]
         # An LLM judge may be slow: no transaction is open while it runs.
         judged = judge_plan(plan, judge)
     except FlagshipError as exc:
-        if exc.transient and self.request.retries < MAX_TASK_RETRIES:
-            countdown = max(exc.retry_after or 0.0, 30.0 * 2**self.request.retries)
-            raise self.retry(exc=exc, countdown=countdown * random.uniform(0.8, 1.2)) from exc
+        if exc.transient and MODEL_CALLS.may_retry(self):
+            MODEL_CALLS.retry(self, exc, exc.retry_after)
         raise
     with session_scope() as session:
         verdicts = store_verdicts(session, plan, judged)

@@ -12,6 +12,7 @@ import importlib.util
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,6 +104,57 @@ def loaded_models() -> list[Path]:
         return list(_MODELS)
 
 
+# What create_chat_completion takes of the forwarded parameters. logit_bias is left out: its
+# token ids are the cheap model's tokenizer's, not this model's.
+_LLAMA_OPTIONS = (
+    "tools",
+    "tool_choice",
+    "functions",
+    "function_call",
+    "stop",
+    "seed",
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
+)
+
+
+def llama_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The forwarded parameters as llama-cpp-python's ``create_chat_completion`` takes them.
+
+    The model's chat template (from the GGUF) is given the tools; a ``tool_choice`` naming one
+    function makes llama-cpp-python constrain the answer to that function's parameter schema
+    (a grammar) and return it as a tool call. Otherwise the answer is text: llama-cpp-python
+    parses tool calls out of free text only for its function-calling chat formats, and
+    SmolLM2's template shows neither tools nor tool calls. ``response_format``: json_object
+    as is, json_schema as json_object with that schema (both enforced by a grammar), text
+    dropped.
+    """
+    kwargs = {k: options[k] for k in _LLAMA_OPTIONS if options.get(k) is not None}
+    fmt = options.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_object":
+        kwargs["response_format"] = fmt
+    elif isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        schema = (fmt.get("json_schema") or {}).get("schema")
+        kwargs["response_format"] = (
+            {"type": "json_object", "schema": schema} if schema else {"type": "json_object"}
+        )
+    return kwargs
+
+
+def chat_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages as llama-cpp-python's chat templates take them: content as text (parts
+    flattened, none as ''), tool calls and tool call ids kept for templates that show them."""
+    turns = []
+    for message, plain in zip(messages, plain_messages(messages), strict=True):
+        turn: dict[str, Any] = dict(plain)
+        for key in ("name", "tool_calls", "tool_call_id"):
+            if message.get(key) is not None:
+                turn[key] = message[key]
+        turns.append(turn)
+    return turns
+
+
 class LlamaCppClient:
     """Greedy chat completions with the model's own chat template (from the GGUF metadata).
 
@@ -121,17 +173,23 @@ class LlamaCppClient:
         return int(self._loaded.llama.n_ctx())
 
     def complete(
-        self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float = 0.0
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        options: Mapping[str, Any] | None = None,
     ) -> Completion:
         started = time.perf_counter()
         llama = self._loaded.llama
+        kwargs = llama_options(options or {})
         with self._loaded.lock:
             try:
                 result: Any = llama.create_chat_completion(
-                    messages=plain_messages(messages),  # type: ignore[arg-type]
+                    messages=chat_messages(messages),  # type: ignore[arg-type]
                     max_tokens=max_tokens,
                     temperature=temperature,
-                    seed=SEED,
+                    **{"seed": SEED, **kwargs},
                 )
             except ValueError as exc:
                 # llama-cpp-python raises ValueError when the prompt exceeds the context.
@@ -140,8 +198,10 @@ class LlamaCppClient:
                 ) from exc
         choice = result["choices"][0]
         usage = result.get("usage") or {}
+        calls = choice["message"].get("tool_calls") or None
         return Completion(
             text=(choice["message"].get("content") or "").strip(),
+            tool_calls=[dict(call) for call in calls] if calls else None,
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             latency_ms=(time.perf_counter() - started) * 1000.0,

@@ -11,13 +11,19 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import openai
 from pydantic import SecretStr
 
-from shadowgap.llm.base import DEFAULT_MAX_CONCURRENCY, Completion, FlagshipCallError
+from shadowgap.llm.base import (
+    DEFAULT_MAX_CONCURRENCY,
+    Completion,
+    FlagshipCallError,
+    forwarded_params,
+    wire_messages,
+)
 from shadowgap.llm.limits import TokenBucket, backoff_delay, parse_retry_after
 
 logger = logging.getLogger(__name__)
@@ -74,7 +80,12 @@ class OpenAICompatClient:
         return f"OpenAICompatClient(base_url={self.base_url!r}, model={self.model!r})"
 
     def complete(
-        self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float = 0.0
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        options: Mapping[str, Any] | None = None,
     ) -> Completion:
         attempt = 0
         while True:
@@ -82,7 +93,9 @@ class OpenAICompatClient:
             # Latency is the successful attempt's own: backoff waits are not the model's speed.
             started = time.perf_counter()
             try:
-                response = self._send(messages, max_tokens=max_tokens, temperature=temperature)
+                response = self._send(
+                    messages, max_tokens=max_tokens, temperature=temperature, options=options
+                )
             except openai.APIStatusError as exc:
                 status = exc.status_code
                 retry_after = parse_retry_after(exc.response.headers)
@@ -104,15 +117,26 @@ class OpenAICompatClient:
                 return _completion(response, started, attempt)
             self._wait_or_give_up(attempt, reason, retry_after)
 
-    def _send(self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float) -> Any:
+    def _send(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int,
+        temperature: float,
+        options: Mapping[str, Any] | None,
+    ) -> Any:
+        params = forwarded_params(options or {})
+        # The budget goes under the name the request used: reasoning models refuse max_tokens.
+        budget = "max_completion_tokens" if (options or {}).get("max_completion_tokens") else None
+        params[budget or "max_tokens"] = max_tokens
         with self._semaphore:
             if self._bucket is not None:
                 self._bucket.acquire()
             return self._client.chat.completions.create(
                 model=self.model,
                 messages=wire_messages(messages),  # type: ignore[arg-type]
-                max_tokens=max_tokens,
                 temperature=temperature,
+                **params,
             )
 
     def _wait_or_give_up(self, attempt: int, reason: str, retry_after: float | None) -> None:
@@ -145,14 +169,6 @@ class OpenAICompatClient:
         self._sleep(delay)
 
 
-def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The stored messages as sent: content parts (images) kept, unknown keys dropped."""
-    return [
-        {key: message[key] for key in ("role", "content", "name") if key in message}
-        for message in messages
-    ]
-
-
 def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
@@ -162,8 +178,13 @@ def _completion(response: Any, started: float, attempts: int) -> Completion:
         raise FlagshipCallError("flagship returned no choices", transient=False, attempts=attempts)
     choice = response.choices[0]
     usage = response.usage
+    message = choice.message
+    calls = [call.model_dump(mode="json", exclude_none=True) for call in message.tool_calls or []]
+    if message.function_call is not None:
+        calls.append({"type": "function", "function": message.function_call.model_dump()})
     return Completion(
-        text=choice.message.content or "",
+        text=message.content or "",
+        tool_calls=calls or None,
         prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
         completion_tokens=(usage.completion_tokens or 0) if usage else 0,
         latency_ms=(time.perf_counter() - started) * 1000.0,

@@ -36,19 +36,37 @@ def keep_event(session: Session, event_pk: int, event: TrafficEvent, now: dateti
             created_at=now,
         )
     )
-    if event.answer is not None:
+    answer = event.answer_text()
+    if answer is not None:
         session.add(
             PendingOriginal(
-                event_pk=event_pk, part=ANSWER, content={"text": event.answer}, created_at=now
+                event_pk=event_pk,
+                part=ANSWER,
+                content=_answer(answer, event.answer_tool_calls()),
+                created_at=now,
             )
         )
 
 
-def keep_text(session: Session, event_pk: int, part: str, text: str, now: datetime) -> None:
-    """One more original (a flagship answer); a redelivered job's second copy is ignored."""
+def _answer(text: str, tool_calls: list[dict[str, Any]] | None) -> dict[str, Any]:
+    return {"text": text} if tool_calls is None else {"text": text, "tool_calls": tool_calls}
+
+
+def keep_text(
+    session: Session,
+    event_pk: int,
+    part: str,
+    text: str,
+    now: datetime,
+    tool_calls: list[dict[str, Any]] | None = None,
+) -> None:
+    """One more original (a flagship answer: its text and tool calls); a redelivered job's
+    second copy is ignored."""
     if session.get(PendingOriginal, (event_pk, part)) is None:
         session.add(
-            PendingOriginal(event_pk=event_pk, part=part, content={"text": text}, created_at=now)
+            PendingOriginal(
+                event_pk=event_pk, part=part, content=_answer(text, tool_calls), created_at=now
+            )
         )
 
 
@@ -60,6 +78,17 @@ def read(session: Session, event_pk: int) -> dict[str, dict[str, Any]]:
 def text(found: dict[str, dict[str, Any]], part: str, fallback: str) -> str:
     value = found.get(part, {}).get("text")
     return value if isinstance(value, str) else fallback
+
+
+def tool_calls(
+    found: dict[str, dict[str, Any]], part: str, fallback: list[dict[str, Any]] | None
+) -> list[dict[str, Any]] | None:
+    """The kept tool calls of an answer (unredacted arguments), else ``fallback``."""
+    kept = found.get(part)
+    if kept is None:
+        return fallback
+    value = kept.get("tool_calls")
+    return value if isinstance(value, list) else None
 
 
 def drop(session: Session, event_pk: int) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from shadowgap.db import models
+from shadowgap.enums import DeliveryStatus
 from shadowgap.errors import InvalidInput, NotFound
 from shadowgap.privacy.retention import EXPIRED_PAYLOAD
 
@@ -136,7 +137,10 @@ def _forget_examples(session: Session, segment_ids: set[int], pks: set[int]) -> 
         changed += 1
         session.execute(
             update(models.Delivery)
-            .where(models.Delivery.alert_id == alert.id, models.Delivery.status != "pending")
+            .where(
+                models.Delivery.alert_id == alert.id,
+                models.Delivery.status != DeliveryStatus.PENDING,
+            )
             .values(payload=dict(EXPIRED_PAYLOAD, reason="purge"))
         )
     return changed

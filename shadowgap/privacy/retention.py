@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
 from shadowgap.db import models
+from shadowgap.enums import DeliveryStatus
 from shadowgap.privacy import originals
 
 EXAMPLE_TEXT_FIELDS = ("prompt", "cheap_answer", "flagship_answer", "rationale")
@@ -69,8 +70,12 @@ def apply_retention(
     result.events = _rowcount(
         session.execute(
             update(E)
-            .where(E.occurred_at < cutoff, E.answer.is_not(None) | E.error.is_not(None))
-            .values(answer=None, error=None)
+            .where(
+                E.occurred_at < cutoff,
+                E.answer.is_not(None) | E.error.is_not(None) | E.answer_tool_calls.is_not(None),
+            )
+            # Tool-call arguments are text the model wrote: they go with the answer.
+            .values(answer=None, answer_tool_calls=None, error=None)
         )
     )
     # The request JSON keeps its generation params; its messages go. Rows already emptied
@@ -89,8 +94,11 @@ def apply_retention(
     result.shadow_runs = _rowcount(
         session.execute(
             update(R)
-            .where(R.event_pk.in_(old_events), R.answer.is_not(None) | R.error.is_not(None))
-            .values(answer=None, error=None)
+            .where(
+                R.event_pk.in_(old_events),
+                R.answer.is_not(None) | R.error.is_not(None) | R.answer_tool_calls.is_not(None),
+            )
+            .values(answer=None, answer_tool_calls=None, error=None)
         )
     )
     result.verdicts = _rowcount(
@@ -107,7 +115,9 @@ def apply_retention(
             alert.evidence = stripped
             result.alerts += 1
     D = models.Delivery
-    for delivery in session.scalars(select(D).where(D.created_at < cutoff, D.status != "pending")):
+    for delivery in session.scalars(
+        select(D).where(D.created_at < cutoff, D.status != DeliveryStatus.PENDING)
+    ):
         if delivery.payload != EXPIRED_PAYLOAD:
             delivery.payload = dict(EXPIRED_PAYLOAD)
             result.deliveries += 1

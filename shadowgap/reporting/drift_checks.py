@@ -24,7 +24,6 @@ the bundle once (see :mod:`shadowgap.reporting.html`).
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import os
@@ -333,7 +332,3 @@ def dumps_for_script(text: str) -> str:
     """JSON already serialised by Evidently, made safe inside a <script> element."""
     # "<" only ever occurs inside JSON strings, where \u003c is the same character.
     return text.replace("<", "\\u003c")
-
-
-def json_for_script(value: Any) -> str:
-    return dumps_for_script(json.dumps(value))

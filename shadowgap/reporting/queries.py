@@ -21,6 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from shadowgap.db import models
 from shadowgap.db.verdict_sums import WEIGHTED, sum_columns
+from shadowgap.enums import EventStatus, RunStatus, VerdictKind, Winner
 from shadowgap.stats.excess_gap import WeightedSums
 
 E = models.TrafficEvent
@@ -102,7 +103,7 @@ def period_stats(session: Session, prev_since: datetime, since: datetime, until:
             func.sum(E.latency_ms),
             func.count(E.latency_ms),
             # Refusals count as errors, as the error-rate detector counts them.
-            func.sum(_flag(or_(E.status == "error", E.refused))),
+            func.sum(_flag(or_(E.status == EventStatus.ERROR, E.refused))),
             func.sum(_flag(E.escalated)),
             func.sum(_flag(E.refused)),
         )
@@ -134,7 +135,7 @@ def _add_verdicts(
         select(V.segment_id, cur, V.kind, *sum_columns())
         .join(E, E.id == V.event_pk)
         .where(
-            V.kind.in_(("gap", "noise")),
+            V.kind.in_((VerdictKind.GAP, VerdictKind.NOISE)),
             WEIGHTED,
             E.occurred_at >= prev_since,
             E.occurred_at < until,
@@ -143,7 +144,7 @@ def _add_verdicts(
     )
     for seg, is_cur, kind, *values in rows:
         sums = WeightedSums.of(values)
-        if kind == "gap":
+        if kind == VerdictKind.GAP:
             stats[(seg, is_cur)].gap = sums
         else:
             stats[(seg, is_cur)].noise = sums
@@ -161,7 +162,7 @@ def _add_shadow_cost(
         .join(E, E.id == R.event_pk)
         .where(
             R.replicate == 0,
-            R.status == "ok",
+            R.status == RunStatus.OK,
             E.occurred_at >= prev_since,
             E.occurred_at < until,
         )
@@ -311,9 +312,9 @@ def gap_sample(
     """
     cur = _period(E.occurred_at, since)
     query = (
-        select(V.segment_id, cur.label("cur"), _flag(V.winner == "flagship").label("gap"))
+        select(V.segment_id, cur.label("cur"), _flag(V.winner == Winner.FLAGSHIP).label("gap"))
         .join(E, E.id == V.event_pk)
-        .where(V.kind == "gap", E.occurred_at >= prev_since, E.occurred_at < until)
+        .where(V.kind == VerdictKind.GAP, E.occurred_at >= prev_since, E.occurred_at < until)
     )
     return _frame(session, query, ["segment_id", "cur", "gap"])
 

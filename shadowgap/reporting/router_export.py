@@ -20,19 +20,12 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from shadowgap.db.models import Segment, ShadowRun, TrafficEvent, Verdict
-from shadowgap.schemas import content_text
+from shadowgap.enums import RunStatus, VerdictKind
+from shadowgap.schemas import answer_display, last_user_text
 
 WINNERS = {"cheap": "model_a", "flagship": "model_b", "tie": "tie"}
 # Rows fetched per round trip while streaming.
 CHUNK = 1000
-
-
-def _prompt(request: dict[str, Any]) -> str:
-    messages = request.get("messages") or []
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") == "user":
-            return content_text(message.get("content"))
-    return content_text(messages[-1].get("content")) if messages else ""
 
 
 def battles(
@@ -41,12 +34,12 @@ def battles(
     """Battles of the judged pairs whose request happened in ``[since, until)``."""
     E, V, R = TrafficEvent, Verdict, ShadowRun
     query = (
-        select(V, E, R.model, R.answer, Segment.key)
+        select(V, E, R.model, R.answer, R.answer_tool_calls, Segment.key)
         .join(E, E.id == V.event_pk)
-        .join(R, and_(R.event_pk == V.event_pk, R.replicate == 0, R.status == "ok"))
+        .join(R, and_(R.event_pk == V.event_pk, R.replicate == 0, R.status == RunStatus.OK))
         .join(Segment, Segment.id == V.segment_id)
         .where(
-            V.kind == "gap",
+            V.kind == VerdictKind.GAP,
             E.occurred_at >= since,
             E.occurred_at < until,
             E.answer.is_not(None),
@@ -57,17 +50,20 @@ def battles(
     )
     if segment_id is not None:
         query = query.where(V.segment_id == segment_id)
-    for verdict, event, flagship_model, flagship_answer, key in session.execute(query):
+    for verdict, event, flagship_model, flagship_answer, flagship_calls, key in session.execute(
+        query
+    ):
         if verdict.winner not in WINNERS:
             continue
         probability = verdict.inclusion_probability
         yield {
             "question_id": event.event_id,
-            "prompt": _prompt(event.request or {}),
+            "prompt": last_user_text((event.request or {}).get("messages")),
             "model_a": event.route_model,
             "model_b": flagship_model,
-            "response_a": event.answer,
-            "response_b": flagship_answer,
+            # A tool-call answer as its calls, name(arguments), one a line.
+            "response_a": answer_display(event.answer, event.answer_tool_calls),
+            "response_b": answer_display(flagship_answer, flagship_calls),
             "winner": WINNERS[verdict.winner],
             "weight": 1.0 / probability if probability and probability > 0 else None,
             "router_score": event.route_score,

@@ -13,6 +13,7 @@ from shadowgap.errors import DeliveryError
 from shadowgap.reporting.slack import slack_summary
 from shadowgap.reporting.weekly import build_weekly_report
 from shadowgap.worker.app import app
+from shadowgap.worker.retries import REPORT_SUMMARY
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
     name="reports.weekly",
     bind=True,
     acks_late=True,
-    max_retries=6,
+    max_retries=REPORT_SUMMARY.max_retries,
     soft_time_limit=1800,
     time_limit=1900,
 )
@@ -42,6 +43,6 @@ def weekly(self, until_iso: str | None = None, report_id: int | None = None) -> 
     except DeliveryError as exc:
         # Retry only the summary: the stored report is not rebuilt.
         if exc.transient:
-            raise self.retry(exc=exc, countdown=60, kwargs={"report_id": report_id}) from exc
+            REPORT_SUMMARY.retry(self, exc, kwargs={"report_id": report_id})
         log.warning("weekly report summary refused by Slack", extra={"report_id": report_id})
     return report_id

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
 from shadowgap.db import models
+from shadowgap.enums import CostKind
 
-CostKind = Literal["flagship", "judge"]
-KINDS: tuple[CostKind, ...] = ("flagship", "judge")
+KINDS: tuple[CostKind, ...] = tuple(CostKind)
 
 
 def utc_day(moment: datetime) -> date:

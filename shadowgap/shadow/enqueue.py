@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
+from shadowgap.enums import RunStatus, VerdictKind
 from shadowgap.worker import queue
 
 # A decision whose hand-over to the broker failed (no enqueued_at) is sent again after this;
@@ -88,13 +89,13 @@ def events_to_rejudge(
     """Events whose flagship run succeeded long ago but that have no verdict: the worker died
     between storing the run and sending judge.score. judge.score is idempotent."""
     event, run, verdict = models.TrafficEvent, models.ShadowRun, models.Verdict
-    judged = exists().where(verdict.event_pk == run.event_pk, verdict.kind == "gap")
+    judged = exists().where(verdict.event_pk == run.event_pk, verdict.kind == VerdictKind.GAP)
     rows = session.execute(
         select(run.event_pk)
         .join(event, event.id == run.event_pk)
         .where(
             run.replicate == 0,
-            run.status == "ok",
+            run.status == RunStatus.OK,
             run.created_at < now - lost_after,
             event.answer.is_not(None),
             ~judged,

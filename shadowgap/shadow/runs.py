@@ -10,7 +10,7 @@ Functions take ``session`` first and never commit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,14 +21,12 @@ from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings, get_settings
 from shadowgap.db import models
+from shadowgap.enums import CostKind, RunStatus
 from shadowgap.errors import InvalidInput, NotFound
-from shadowgap.llm.base import ChatClient, Completion
+from shadowgap.llm.base import ChatClient, Completion, forwarded_params
 from shadowgap.privacy import originals
-from shadowgap.privacy.redaction import for_settings
+from shadowgap.privacy.redaction import Redactor, for_settings
 from shadowgap.shadow.costs import record_cost, utc_day
-
-STATUS_OK = "ok"
-STATUS_FAILED = "failed"
 
 
 def insert_or_ignore(
@@ -140,9 +138,17 @@ def request_messages(event: models.TrafficEvent) -> list[dict[str, Any]]:
     return messages
 
 
-def _call_params(event: models.TrafficEvent, settings: Settings) -> tuple[int, float]:
-    # The flagship gets the same generation budget the cheap model had (capped by our own
-    # limit) and the request's temperature, so the comparison is like for like.
+def _call_params(
+    event: models.TrafficEvent, settings: Settings
+) -> tuple[int, float, dict[str, Any]]:
+    """max_tokens, temperature and the other forwarded parameters of the stored request.
+
+    The flagship gets the same request the cheap model got (see FORWARDED_PARAMS and
+    docs/how-it-works.md): the same generation budget (capped by our own limit, under the
+    name the request used), the request's temperature (0 when it set none, which keeps the
+    noise floor small), and its tools, tool choice, response format, stop sequences, seed and
+    sampling settings.
+    """
     params = (event.request or {}).get("params") or {}
     max_tokens = settings.flagship_max_tokens
     requested = params.get("max_tokens") or params.get("max_completion_tokens")
@@ -151,7 +157,10 @@ def _call_params(event: models.TrafficEvent, settings: Settings) -> tuple[int, f
     temperature = params.get("temperature")
     if not isinstance(temperature, int | float) or isinstance(temperature, bool):
         temperature = 0.0
-    return max_tokens, float(temperature)
+    options = forwarded_params(params)
+    if params.get("max_completion_tokens") and not params.get("max_tokens"):
+        options["max_completion_tokens"] = max_tokens
+    return max_tokens, float(temperature), options
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +173,8 @@ class ShadowRequest:
     messages: list[dict[str, Any]]
     max_tokens: int
     temperature: float
+    # The request's other forwarded parameters (tools, tool_choice, response_format, ...).
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def prepare_shadow(
@@ -176,7 +187,7 @@ def prepare_shadow(
     event = session.get(models.TrafficEvent, event_pk)
     if event is None:
         raise NotFound(f"traffic event {event_pk} not found")
-    max_tokens, temperature = _call_params(event, settings)
+    max_tokens, temperature, options = _call_params(event, settings)
     # The flagship answers what the cheap model was asked: the unredacted request while it is
     # kept (shadowgap/privacy/originals.py), the stored (redacted) one otherwise.
     kept = originals.read(session, event_pk).get(originals.REQUEST)
@@ -188,13 +199,17 @@ def prepare_shadow(
         messages=messages if isinstance(messages, list) and messages else request_messages(event),
         max_tokens=max_tokens,
         temperature=temperature,
+        options=options,
     )
 
 
 def call_flagship(request: ShadowRequest, client: ChatClient) -> Completion:
     """The flagship call itself; touches no database (run it outside any transaction)."""
     return client.complete(
-        request.messages, max_tokens=request.max_tokens, temperature=request.temperature
+        request.messages,
+        max_tokens=request.max_tokens,
+        temperature=request.temperature,
+        options=request.options,
     )
 
 
@@ -208,8 +223,11 @@ def store_shadow(
     """Store the run and book its cost, unless a concurrent worker stored it first."""
     cost = flagship_cost(settings, completion.prompt_tokens, completion.completion_tokens)
     created_at = models.utcnow()
-    answer = for_settings(settings).text(completion.text)
-    if answer != completion.text and not settings.redact_before_flagship:
+    redactor = for_settings(settings)
+    answer = redactor.text(completion.text)
+    tool_calls = redact_tool_calls(completion.tool_calls, redactor)
+    changed = answer != completion.text or tool_calls != completion.tool_calls
+    if changed and not settings.redact_before_flagship:
         # The judge compares the original answers; the stored one is redacted.
         originals.keep_text(
             session,
@@ -217,14 +235,17 @@ def store_shadow(
             originals.flagship_part(request.replicate),
             completion.text,
             created_at,
+            tool_calls=completion.tool_calls,
         )
     values: dict[str, Any] = {
         "event_pk": request.event_pk,
         "replicate": request.replicate,
-        "status": STATUS_OK,
+        "status": RunStatus.OK,
         "client": client.name,
         "model": client.model,
         "answer": answer,
+        "answer_tool_calls": tool_calls,
+        "finish_reason": completion.finish_reason,
         "latency_ms": completion.latency_ms,
         "prompt_tokens": completion.prompt_tokens,
         "completion_tokens": completion.completion_tokens,
@@ -239,7 +260,7 @@ def store_shadow(
             session,
             utc_day(created_at),
             request.segment_id,
-            "flagship",
+            CostKind.FLAGSHIP,
             cost,
             completion.prompt_tokens + completion.completion_tokens,
         )
@@ -247,6 +268,22 @@ def store_shadow(
     if run is None:  # pragma: no cover - the row was just inserted or found
         raise RuntimeError(f"shadow run ({request.event_pk}, {request.replicate}) vanished")
     return run
+
+
+def redact_tool_calls(
+    calls: list[dict[str, Any]] | None, redactor: Redactor
+) -> list[dict[str, Any]] | None:
+    """Tool calls with their arguments redacted as text (names and ids are identifiers)."""
+    if not calls or not redactor.enabled:
+        return calls
+    redacted = []
+    for call in calls:
+        function = call.get("function")
+        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+            function = {**function, "arguments": redactor.text(function["arguments"])}
+            call = {**call, "function": function}
+        redacted.append(call)
+    return redacted
 
 
 def run_shadow(
@@ -292,7 +329,7 @@ def record_failed_run(
     values = {
         "event_pk": event_pk,
         "replicate": replicate,
-        "status": STATUS_FAILED,
+        "status": RunStatus.FAILED,
         "client": client.name if client is not None else "",
         "model": client.model if client is not None else "",
         "answer": None,

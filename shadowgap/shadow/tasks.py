@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 from datetime import UTC, datetime, timedelta
 
 from shadowgap.config import get_settings
@@ -24,9 +23,9 @@ from shadowgap.shadow.runs import (
 )
 from shadowgap.worker import queue
 from shadowgap.worker.app import app
+from shadowgap.worker.retries import MODEL_CALLS
 
 log = logging.getLogger(__name__)
-MAX_TASK_RETRIES = 5
 # The hard limit leaves the soft one's handler time to release the claim; the claim outlives
 # the hard limit, so it never runs out while the job may still call the flagship.
 HARD_LIMIT_MARGIN_SECONDS = 30.0
@@ -42,7 +41,7 @@ def claim_lease(timeout: float) -> timedelta:
     name="shadow.run",
     bind=True,
     acks_late=True,
-    max_retries=MAX_TASK_RETRIES,
+    max_retries=MODEL_CALLS.max_retries,
     soft_time_limit=_timeout,
     time_limit=_timeout + HARD_LIMIT_MARGIN_SECONDS,
 )
@@ -84,10 +83,9 @@ def _run_claimed(task, claim: DecisionClaim, client, settings) -> None:  # type:
         try:
             completion = call_flagship(prepared, client)
         except FlagshipError as exc:
-            if exc.transient and task.request.retries < MAX_TASK_RETRIES:
+            if exc.transient and MODEL_CALLS.may_retry(task):
                 # The client already retried with backoff; wait longer before the next round.
-                countdown = max(exc.retry_after or 0.0, 30.0 * 2**task.request.retries)
-                raise task.retry(exc=exc, countdown=countdown * random.uniform(0.8, 1.2)) from exc
+                MODEL_CALLS.retry(task, exc, exc.retry_after)
             with session_scope() as session:
                 record_failed_run(
                     session, event_pk, replicate, str(exc), attempts_of(exc), client=client

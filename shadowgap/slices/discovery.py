@@ -31,11 +31,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
-from sqlalchemy import and_, distinct, func, select, update
+from sqlalchemy import distinct, func, select, update
 from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
 from shadowgap.db import models
+from shadowgap.enums import AlertStatus, SliceStatus, VerdictKind, Winner
 from shadowgap.slices.features import cadence_bucket
 from shadowgap.slices.lattice import (
     GAP,
@@ -121,7 +122,11 @@ def load_window(session: Session, start: datetime, end: datetime) -> Window:
         )
         .join(sf, sf.event_pk == v.event_pk)
         .join(te, te.id == v.event_pk)
-        .where(sf.occurred_at >= start, sf.occurred_at < end, v.kind.in_(("gap", "noise")))
+        .where(
+            sf.occurred_at >= start,
+            sf.occurred_at < end,
+            v.kind.in_((VerdictKind.GAP, VerdictKind.NOISE)),
+        )
         .order_by(sf.occurred_at, v.event_pk)
     )
     gap: dict[int, tuple[Any, ...]] = {}
@@ -129,8 +134,8 @@ def load_window(session: Session, start: datetime, end: datetime) -> Window:
     for pk, kind, winner, probability, segment_id, features, occurred, event_id in session.execute(
         query
     ):
-        won = 1.0 if winner == "flagship" else 0.0
-        if kind == "noise":
+        won = 1.0 if winner == Winner.FLAGSHIP else 0.0
+        if kind == VerdictKind.NOISE:
             noise[pk] = won
         else:
             weight = 1.0 / min(1.0, max(_MIN_PROBABILITY, float(probability)))
@@ -276,7 +281,7 @@ def _upsert(
         record = models.Slice(
             key=key,
             conditions=[{"feature": f, "value": v} for f, v in found.conditions],
-            status="found",
+            status=SliceStatus.FOUND,
             first_found_at=now,
             window_start=window.start,
             window_end=window.end,
@@ -288,8 +293,8 @@ def _upsert(
         return record
     for name, value in fields.items():
         setattr(record, name, value)
-    if record.status != "found" and _new_finding(session, record, window):
-        record.status = "found"
+    if record.status != SliceStatus.FOUND and _new_finding(session, record, window):
+        record.status = SliceStatus.FOUND
         record.window_start, record.window_end = window.start, window.end
         record.confirmation, record.confirmed_at, record.alert_id = None, None, None
     return record
@@ -304,7 +309,7 @@ def _new_finding(session: Session, record: models.Slice, window: Window) -> bool
     if window.start < used_until:
         return False
     alert = session.get(models.Alert, record.alert_id) if record.alert_id else None
-    return alert is None or alert.status == "resolved"
+    return alert is None or alert.status == AlertStatus.RESOLVED
 
 
 def _confirm(session: Session, settings: Settings, now: datetime, summary: RunSummary) -> None:
@@ -315,7 +320,7 @@ def _confirm(session: Session, settings: Settings, now: datetime, summary: RunSu
     pending = list(
         session.scalars(
             select(models.Slice)
-            .where(models.Slice.status == "found", models.Slice.window_end < now)
+            .where(models.Slice.status == SliceStatus.FOUND, models.Slice.window_end < now)
             .order_by(models.Slice.id)
         )
     )
@@ -352,7 +357,7 @@ def _confirm(session: Session, settings: Settings, now: datetime, summary: RunSu
             "data_end": now.isoformat(),
         }
         if test["p_value"] <= settings.slice_confirm_alpha:
-            record.status = "confirmed"
+            record.status = SliceStatus.CONFIRMED
             record.confirmed_at = now
             covered |= members
             segment_id = _primary_segment(later, members) or record.details.get("segment_id")
@@ -362,7 +367,7 @@ def _confirm(session: Session, settings: Settings, now: datetime, summary: RunSu
                 )
             summary.confirmed.append(record.id)
         else:
-            record.status = "unconfirmed"
+            record.status = SliceStatus.UNCONFIRMED
             summary.unconfirmed.append(record.id)
 
 
@@ -377,14 +382,3 @@ def list_slices(session: Session, active_only: bool = True, limit: int = 50) -> 
     if active_only:
         query = query.where(models.Slice.active.is_(True))
     return list(session.scalars(query.order_by(models.Slice.score.desc()).limit(limit)))
-
-
-def pending_confirmation(session: Session) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(models.Slice)
-            .where(and_(models.Slice.status == "found"))
-        )
-        or 0
-    )

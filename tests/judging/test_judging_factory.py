@@ -6,7 +6,7 @@ import pytest
 
 from shadowgap.config import Settings
 from shadowgap.judging.answer_match import AnswerMatchJudge
-from shadowgap.judging.factory import judge_for_segment, judge_name_for_segment
+from shadowgap.judging.factory import judge_by_name, judge_for_segment, judge_name_for_segment
 
 
 def test_longest_prefix_wins() -> None:
@@ -27,6 +27,8 @@ def test_default_judge_is_answer_match_and_cached() -> None:
 
 
 def test_unknown_judge_name_is_rejected() -> None:
-    settings = Settings(judge_by_segment={"tenant=x": "coin-flip"})
+    # When the settings load, not when the segment's first pair is judged.
     with pytest.raises(ValueError, match="unknown judge"):
-        judge_for_segment("tenant=x", settings)
+        Settings(judge_by_segment={"tenant=x": "coin-flip"})
+    with pytest.raises(ValueError, match="unknown judge"):
+        judge_by_name("coin-flip", Settings())

@@ -10,9 +10,10 @@ import pytest
 
 from shadowgap.config import Settings
 from shadowgap.errors import FlagshipError
-from shadowgap.llm.base import ChatClient, last_user_text, prompt_key
+from shadowgap.llm.base import ChatClient, prompt_key
 from shadowgap.llm.factory import make_flagship_client, reset_flagship_clients
 from shadowgap.llm.recorded import GSM8K_FLAGSHIP, RecordedClient
+from shadowgap.schemas import last_user_text
 
 
 @pytest.fixture(scope="module")

@@ -108,3 +108,29 @@ def test_a_worker_whose_model_crashes_keeps_working_and_reports_it(
 
     problems = wait_for(reported, timeout=60)
     assert isinstance(problems, list) and "SIGSEGV" in problems[0]
+
+
+def test_the_segment_page_says_its_judge_cannot_run(
+    embedded: str, configure, client: TestClient
+) -> None:
+    from datetime import UTC, datetime
+
+    from shadowgap.worker.heartbeats import record_heartbeat
+
+    configure(judge="pairwise")
+    client.post("/v1/events", json=[native_event("page-1")], headers=auth())
+    problem = "llama.cpp crashed (SIGSEGV) answering a self-check prompt with model.gguf"
+    with session_scope() as session:
+        record_heartbeat(session, "w1@host", 1, ["judge"], datetime.now(UTC), problem)
+        key = session.execute(select(models.Segment.key)).scalar_one()
+    page = client.get(f"/segments/{key}", headers=auth("admin"))
+    assert page.status_code == 200
+    assert 'id="judge-unavailable"' in page.text
+    assert "The pairwise judge cannot run on the embedded model: w1@host: llama.cpp crashed" in (
+        page.text
+    )
+    # answer-match needs no model: nothing to say.
+    configure(judge="answer-match")
+    assert (
+        'id="judge-unavailable"' not in client.get(f"/segments/{key}", headers=auth("admin")).text
+    )

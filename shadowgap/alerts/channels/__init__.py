@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from shadowgap.alerts.channels import outbox, pagerduty, slack, webhook
+from shadowgap.alerts.schemas import EvidenceInput
 from shadowgap.config import Settings
 from shadowgap.db.models import Alert
 
-Builder = Callable[[Alert, dict[str, Any], str], dict[str, Any]]
+Builder = Callable[[Alert, EvidenceInput, str], dict[str, Any]]
 # Returns the HTTP status of a successful send (None when there is none, as for the outbox).
 Sender = Callable[[dict[str, Any], Settings], int | None]
 

@@ -20,12 +20,14 @@ from typing import Any
 from shadowgap.alerts.channels.pagerduty import build_pagerduty
 from shadowgap.alerts.channels.slack import build_slack
 from shadowgap.alerts.channels.webhook import build_webhook, encode
+from shadowgap.alerts.schemas import AlertEvidence, EvidenceInput
 from shadowgap.config import Settings
 from shadowgap.db.models import Alert
 from shadowgap.errors import DeliveryError
 
 
-def build_outbox(alert: Alert, evidence: dict[str, Any], action: str) -> dict[str, Any]:
+def build_outbox(alert: Alert, raw: EvidenceInput, action: str) -> dict[str, Any]:
+    evidence = AlertEvidence.read(raw)
     payload = build_webhook(alert, evidence, action)
     payload["rendered"] = {
         "slack": build_slack(alert, evidence, action),

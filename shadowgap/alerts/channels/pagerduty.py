@@ -17,9 +17,11 @@ import json
 from typing import Any
 
 from shadowgap.alerts.channels.http import post
-from shadowgap.alerts.text import clip, fmt_window, headline, problem, segment_key, why_line
+from shadowgap.alerts.schemas import AlertEvidence, EvidenceInput, part_json
+from shadowgap.alerts.text import clip, fmt_window, headline, problem, why_line
 from shadowgap.config import Settings
 from shadowgap.db.models import Alert
+from shadowgap.enums import DeliveryAction, EvidenceType
 from shadowgap.errors import DeliveryError
 
 MAX_SUMMARY = 1024
@@ -28,9 +30,9 @@ DETAIL_TEXT_CHARS = 500
 PD_SEVERITIES = {"critical": "critical", "error": "error", "warning": "warning", "info": "info"}
 
 
-def dedup_key(alert: Alert, evidence: dict[str, Any]) -> str:
+def dedup_key(alert: Alert, evidence: EvidenceInput) -> str:
     """Stable per alert: segment + signal + alert id (segment hashed when too long)."""
-    key = segment_key(evidence)
+    key = AlertEvidence.read(evidence).segment_key
     candidate = f"shadowgap/{key}/{alert.signal}/{alert.id}"
     if len(candidate) <= MAX_DEDUP_KEY:
         return candidate
@@ -53,40 +55,41 @@ def _short(value: Any) -> Any:
     return clip(value, DETAIL_TEXT_CHARS) if isinstance(value, str) else value
 
 
-def _examples(evidence: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{k: _short(ex.get(k)) for k in EXAMPLE_KEYS} for ex in evidence.get("examples") or []]
+def _examples(evidence: AlertEvidence) -> list[dict[str, Any]]:
+    return [{k: _short(getattr(ex, k)) for k in EXAMPLE_KEYS} for ex in evidence.examples]
 
 
-def custom_details(alert: Alert, evidence: dict[str, Any]) -> dict[str, Any]:
-    kind = evidence.get("signal_kind")
+def custom_details(alert: Alert, evidence: AlertEvidence) -> dict[str, Any]:
+    kind = evidence.signal_kind
     details: dict[str, Any] = {
         "alert_id": alert.id,
-        "segment": segment_key(evidence),
+        "segment": evidence.segment_key,
         "signal": alert.signal,
         "severity": alert.severity,
-        "dashboard_url": evidence.get("dashboard_url"),
+        "dashboard_url": evidence.dashboard_url,
     }
-    if evidence.get("type") == "no_data":
-        details["last_event_at"] = evidence.get("last_event_at")
-        details["silent_minutes"] = evidence.get("silent_minutes")
+    if evidence.type == EvidenceType.NO_DATA:
+        details["last_event_at"] = evidence.last_event_at
+        details["silent_minutes"] = evidence.silent_minutes
         return details
-    details["before"] = fmt_window(evidence.get("before"), kind)
-    details["after"] = fmt_window(evidence.get("after"), kind)
-    details["change"] = evidence.get("change")
-    details["detector"] = evidence.get("detector")
+    details["before"] = fmt_window(evidence.before, kind)
+    details["after"] = fmt_window(evidence.after, kind)
+    details["change"] = part_json(evidence.change)
+    details["detector"] = part_json(evidence.detector)
     details["why"] = why_line(evidence)
     details["examples"] = _examples(evidence)
     return details
 
 
-def build_pagerduty(alert: Alert, evidence: dict[str, Any], action: str) -> dict[str, Any]:
+def build_pagerduty(alert: Alert, raw: EvidenceInput, action: str) -> dict[str, Any]:
     """An Events API v2 body without ``routing_key`` (added at send time)."""
+    evidence = AlertEvidence.read(raw)
     body: dict[str, Any] = {"dedup_key": dedup_key(alert, evidence)}
-    if action == "resolve":
+    if action == DeliveryAction.RESOLVE:
         body["event_action"] = "resolve"
         return body
-    key = segment_key(evidence)
-    detected = (evidence.get("detector") or {}).get("detected_at")
+    key = evidence.segment_key
+    detected = evidence.detector.detected_at if evidence.detector else None
     body["event_action"] = "trigger"
     body["payload"] = {
         "summary": clip(f"[shadowgap] {headline(alert, evidence, action)}", MAX_SUMMARY),
@@ -95,13 +98,13 @@ def build_pagerduty(alert: Alert, evidence: dict[str, Any], action: str) -> dict
         "timestamp": detected or alert.opened_at.isoformat(),
         "component": alert.signal,
         "group": clip(key, 255),
-        "class": "no_data" if evidence.get("type") == "no_data" else problem(alert, evidence),
+        "class": "no_data" if evidence.type == EvidenceType.NO_DATA else problem(alert, evidence),
         "custom_details": custom_details(alert, evidence),
     }
     body["client"] = "shadowgap"
-    if evidence.get("dashboard_url"):
-        body["client_url"] = evidence["dashboard_url"]
-        body["links"] = [{"href": evidence["dashboard_url"], "text": "Segment dashboard"}]
+    if evidence.dashboard_url:
+        body["client_url"] = evidence.dashboard_url
+        body["links"] = [{"href": evidence.dashboard_url, "text": "Segment dashboard"}]
     return body
 
 

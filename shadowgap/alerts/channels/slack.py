@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from shadowgap.alerts.channels.http import post
+from shadowgap.alerts.schemas import AlertEvidence, DetectorSummary, EvidenceInput, Example
 from shadowgap.alerts.text import (
     change_line,
     clip,
@@ -20,11 +21,11 @@ from shadowgap.alerts.text import (
     headline,
     problem,
     resolution_line,
-    segment_key,
     why_line,
 )
 from shadowgap.config import Settings
 from shadowgap.db.models import Alert
+from shadowgap.enums import DeliveryAction, EvidenceType
 from shadowgap.errors import DeliveryError
 
 MAX_BLOCKS = 50
@@ -84,30 +85,31 @@ def _field(label: str, value: str) -> dict[str, Any]:
     return _md(f"*{label}*\n{escape(value)}", MAX_FIELD_TEXT)
 
 
-def _header(alert: Alert, evidence: dict[str, Any], action: str) -> dict[str, Any]:
-    key = segment_key(evidence)
-    if action == "resolve":
+def _header(alert: Alert, evidence: AlertEvidence, action: str) -> dict[str, Any]:
+    key = evidence.segment_key
+    if action == DeliveryAction.RESOLVE:
         text = f":white_check_mark: Resolved · {alert.signal} · {key}"
     else:
         emoji = SEVERITY_EMOJI.get(alert.severity, ":grey_question:")
-        what = "No traffic" if evidence.get("type") == "no_data" else problem(alert, evidence)
-        still = "Still open · " if action == "renotify" else ""
+        no_data = evidence.type == EvidenceType.NO_DATA
+        what = "No traffic" if no_data else problem(alert, evidence)
+        still = "Still open · " if action == DeliveryAction.RENOTIFY else ""
         text = f"{emoji} {still}{alert.severity.upper()} · {what} · {key}"
     return {"type": "header", "text": _plain(text, MAX_HEADER)}
 
 
-def _fields(alert: Alert, evidence: dict[str, Any]) -> dict[str, Any]:
-    kind = evidence.get("signal_kind")
-    fields = [_field("Segment", segment_key(evidence)), _field("Signal", alert.signal)]
-    if evidence.get("type") == "no_data":
+def _fields(alert: Alert, evidence: AlertEvidence) -> dict[str, Any]:
+    kind = evidence.signal_kind
+    fields = [_field("Segment", evidence.segment_key), _field("Signal", alert.signal)]
+    if evidence.type == EvidenceType.NO_DATA:
         fields.append(_field("Silence", change_line(evidence)))
     else:
-        fields.append(_field("Before", fmt_window(evidence.get("before"), kind)))
-        fields.append(_field("After", fmt_window(evidence.get("after"), kind)))
-        detector = evidence.get("detector") or {}
-        stat = detector.get("statistic")
-        threshold = detector.get("threshold")
-        detail = f"{detector.get('name', '?')}"
+        fields.append(_field("Before", fmt_window(evidence.before, kind)))
+        fields.append(_field("After", fmt_window(evidence.after, kind)))
+        detector = evidence.detector or DetectorSummary()
+        stat = detector.statistic
+        threshold = detector.threshold
+        detail = f"{detector.name if 'name' in detector.model_fields_set else '?'}"
         if stat is not None:
             detail += f" (statistic {stat:.4g}"
             detail += f" > {threshold:.4g})" if threshold is not None else ")"
@@ -117,39 +119,40 @@ def _fields(alert: Alert, evidence: dict[str, Any]) -> dict[str, Any]:
     return {"type": "section", "fields": fields[:MAX_FIELDS]}
 
 
-def _example_block(number: int, example: dict[str, Any]) -> dict[str, Any]:
+def _example_block(number: int, example: Example) -> dict[str, Any]:
     verdict = ""
-    if example.get("winner"):
-        verdict = f" · judge: {escape(str(example['winner']))} won"
-        if example.get("gap_score") is not None:
-            verdict += f" (gap {example['gap_score']:.2f})"
-    event_id = escape(clip(str(example.get("event_id", "")), 80))
-    flagship_model = escape(clip(str(example.get("flagship_model") or "flagship"), 60))
-    cheap_model = escape(clip(str(example.get("route_model") or "cheap"), 60))
+    if example.winner:
+        verdict = f" · judge: {escape(str(example.winner))} won"
+        if example.gap_score is not None:
+            verdict += f" (gap {example.gap_score:.2f})"
+    given = "event_id" in example.model_fields_set
+    event_id = escape(clip(str(example.event_id if given else ""), 80))
+    flagship_model = escape(clip(str(example.flagship_model or "flagship"), 60))
+    cheap_model = escape(clip(str(example.route_model or "cheap"), 60))
     parts = [
         f"*Example {number}* · `{event_id}`{verdict}",
         "*Prompt*",
-        quote(example.get("prompt"), PROMPT_BUDGET),
+        quote(example.prompt, PROMPT_BUDGET),
         f"*Cheap answer* ({cheap_model})",
-        quote(example.get("cheap_answer"), ANSWER_BUDGET),
+        quote(example.cheap_answer, ANSWER_BUDGET),
         f"*Flagship answer* ({flagship_model})",
-        quote(example.get("flagship_answer"), ANSWER_BUDGET),
+        quote(example.flagship_answer, ANSWER_BUDGET),
     ]
-    if example.get("rationale"):
-        parts += ["*Judge's rationale*", quote(example["rationale"], RATIONALE_BUDGET)]
+    if example.rationale:
+        parts += ["*Judge's rationale*", quote(example.rationale, RATIONALE_BUDGET)]
     return {"type": "section", "text": _md("\n".join(parts))}
 
 
-def _context(alert: Alert, evidence: dict[str, Any]) -> dict[str, Any]:
-    history = evidence.get("drift_events") or []
+def _context(alert: Alert, evidence: AlertEvidence) -> dict[str, Any]:
+    history = evidence.drift_events
     bits = [f"alert #{alert.id}", f"opened {alert.opened_at.isoformat(timespec='seconds')}"]
     if history:
         bits.append(f"{len(history)} drift event(s)")
     return {"type": "context", "elements": [_md(" · ".join(bits), MAX_SECTION_TEXT)]}
 
 
-def _actions(evidence: dict[str, Any]) -> list[dict[str, Any]]:
-    url = str(evidence.get("dashboard_url") or "")
+def _actions(evidence: AlertEvidence) -> list[dict[str, Any]]:
+    url = str(evidence.dashboard_url or "")
     if not url or len(url) > MAX_URL:
         return []
     button = {
@@ -161,15 +164,16 @@ def _actions(evidence: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"type": "actions", "elements": [button]}]
 
 
-def build_slack(alert: Alert, evidence: dict[str, Any], action: str) -> dict[str, Any]:
+def build_slack(alert: Alert, raw: EvidenceInput, action: str) -> dict[str, Any]:
     """A Block Kit message for ``action`` (trigger | renotify | resolve)."""
+    evidence = AlertEvidence.read(raw)
     blocks: list[dict[str, Any]] = [_header(alert, evidence, action)]
-    if action == "resolve":
+    if action == DeliveryAction.RESOLVE:
         blocks.append(
             {
                 "type": "section",
                 "text": _md(
-                    f"*{escape(alert.signal)}* in `{escape(segment_key(evidence))}`: "
+                    f"*{escape(alert.signal)}* in `{escape(evidence.segment_key)}`: "
                     f"{escape(resolution_line(evidence))}.\n"
                     f"Was: {escape(change_line(evidence))}."
                 ),
@@ -181,7 +185,7 @@ def build_slack(alert: Alert, evidence: dict[str, Any], action: str) -> dict[str
         why = why_line(evidence)
         if why:
             blocks.append({"type": "section", "text": _md(f"*Why*\n{escape(why)}")})
-        examples = evidence.get("examples") or []
+        examples = evidence.examples
         if examples:
             blocks.append({"type": "divider"})
             blocks.append(
@@ -194,7 +198,7 @@ def build_slack(alert: Alert, evidence: dict[str, Any], action: str) -> dict[str
     blocks = blocks[: MAX_BLOCKS - len(actions)] + actions
     # The fallback text is mrkdwn too: escaped, with the link in Slack's <url|label> form.
     text = fit(escape(headline(alert, evidence, action)), MAX_FALLBACK_TEXT - MAX_URL // 2)
-    url = str(evidence.get("dashboard_url") or "")
+    url = str(evidence.dashboard_url or "")
     if url and len(url) < MAX_URL // 2:
         text += f" <{url}|Open dashboard>"
     return {"text": text, "blocks": blocks}

@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from shadowgap.alerts.channels.http import post
-from shadowgap.alerts.text import headline, segment_key
+from shadowgap.alerts.schemas import AlertEvidence, EvidenceInput
+from shadowgap.alerts.text import headline
 from shadowgap.config import Settings
 from shadowgap.db.models import Alert
 from shadowgap.errors import DeliveryError
@@ -30,8 +31,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def build_webhook(alert: Alert, evidence: dict[str, Any], action: str) -> dict[str, Any]:
+def build_webhook(alert: Alert, raw: EvidenceInput, action: str) -> dict[str, Any]:
     """The generic body: the alert, the action, a one-line summary and the full evidence."""
+    evidence = AlertEvidence.read(raw)
     return {
         "version": SCHEMA_VERSION,
         "id": uuid.uuid4().hex,
@@ -41,7 +43,7 @@ def build_webhook(alert: Alert, evidence: dict[str, Any], action: str) -> dict[s
         "alert": {
             "id": alert.id,
             "segment_id": alert.segment_id,
-            "segment_key": segment_key(evidence),
+            "segment_key": evidence.segment_key,
             "signal": alert.signal,
             "status": alert.status,
             "severity": alert.severity,
@@ -50,9 +52,9 @@ def build_webhook(alert: Alert, evidence: dict[str, Any], action: str) -> dict[s
             "acknowledged_at": _iso(alert.acknowledged_at),
             "resolved_at": _iso(alert.resolved_at),
             "resolved_by": alert.resolved_by,
-            "dashboard_url": evidence.get("dashboard_url"),
+            "dashboard_url": evidence.dashboard_url,
         },
-        "evidence": evidence,
+        "evidence": evidence.to_json(),
     }
 
 

@@ -27,6 +27,7 @@ from fastapi import Depends, Request
 from shadowgap.api.auth import keys, sessions
 from shadowgap.api.deps import settings as current_settings
 from shadowgap.config import Settings
+from shadowgap.enums import AuditVia
 from shadowgap.errors import Forbidden, Unauthorized
 
 CSRF_HEADER = "x-csrf-token"
@@ -39,7 +40,7 @@ class Principal:
 
     name: str
     scopes: frozenset[str]
-    via: str  # key | sso | session
+    via: AuditVia
     csrf_subject: str | None = None  # None: the caller needs no CSRF token (bearer keys)
 
     def may(self, scope: str) -> bool:
@@ -62,7 +63,7 @@ def _from_key(request: Request, settings: Settings) -> Principal | None:
     if grant is None:
         # A wrong key is an error even where a cookie would do: never fall through silently.
         raise Unauthorized("invalid API key")
-    return Principal(f"key:{grant.fingerprint}", grant.scopes, "key")
+    return Principal(f"key:{grant.fingerprint}", grant.scopes, AuditVia.KEY)
 
 
 def _trusted_proxy(request: Request, settings: Settings) -> bool:
@@ -107,7 +108,7 @@ def _from_sso(request: Request, settings: Settings) -> Principal | None:
         scopes = keys.GRANTS[keys.READ]
     else:
         raise Forbidden(f"{user} may not use shadowgap (not in SHADOWGAP_SSO_READERS)")
-    return Principal(user, scopes, "sso", csrf_subject=f"sso:{user}")
+    return Principal(user, scopes, AuditVia.SSO, csrf_subject=f"sso:{user}")
 
 
 def _from_session(request: Request, settings: Settings) -> Principal | None:
@@ -120,7 +121,7 @@ def _from_session(request: Request, settings: Settings) -> Principal | None:
     return Principal(
         session.user,
         keys.GRANTS[session.scope],
-        "session",
+        AuditVia.SESSION,
         csrf_subject=f"session:{session.session_id}",
     )
 

@@ -1,6 +1,8 @@
-"""The threshold what-if as an inline SVG chart (no script), like the dashboard's other charts.
+"""The dashboard's inline SVG charts (no script): a signal over time, and the threshold what-if.
 
-x is the cheap share a threshold gives, y the expected excess gap on the requests it sends
+The line chart draws one signal's buckets with drift events marked; the threshold what-if
+
+puts on x the cheap share a threshold gives, y the expected excess gap on the requests it sends
 cheap, with its 95% interval as a band; a dashed line marks the target, a ring the recommended
 threshold and a vertical line the router's current share. Every point carries data-* attributes
 and a <title> so the chart reads without script.
@@ -8,9 +10,13 @@ and a <title> so the chart reads without script.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup, escape
+
+from shadowgap.db import models
 
 WIDTH, HEIGHT = 720, 220
 LEFT, RIGHT, TOP, BOTTOM = 62, 14, 12, 34
@@ -97,3 +103,120 @@ def threshold_chart(view: dict[str, Any]) -> Markup:
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+# The line chart of a signal over time.
+LINE_WIDTH, LINE_HEIGHT = 720, 190
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 62, 14, 12, 28
+
+
+@dataclass
+class Series:
+    signal: str
+    title: str
+    points: list[tuple[float, float]] = field(default_factory=list)  # (epoch seconds, value)
+    band: list[tuple[float, float, float]] = field(default_factory=list)  # (t, low, high)
+    counts: list[int] = field(default_factory=list)
+    unit: str = ""
+
+
+def line_chart(
+    series: Series, t_start: float, t_end: float, drift: list[models.DriftEvent]
+) -> Markup:
+    """One signal as an SVG line chart: interval band, line, points, drift-event markers.
+
+    Every point carries data-t/data-v attributes and a <title>, so the chart reads without
+    script and the browser tests can check the drawn values against the database.
+    """
+    if t_end <= t_start:
+        t_end = t_start + 1.0
+    values = [v for _, v in series.points] + [x for b in series.band for x in b[1:]]
+    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+    lo = min(lo, 0.0)
+    if series.unit == "share":
+        hi = max(hi, 0.05)
+    if hi - lo < 1e-12:
+        hi = lo + 1.0
+    # Head-room above the highest point, but a share axis never passes 100%.
+    top = hi + (hi - lo) * 0.08
+    hi = min(top, 1.0) if series.unit == "share" and hi <= 1.0 else top
+    plot_w = LINE_WIDTH - PAD_LEFT - PAD_RIGHT
+    plot_h = LINE_HEIGHT - PAD_TOP - PAD_BOTTOM
+
+    def x(t: float) -> float:
+        return PAD_LEFT + (t - t_start) / (t_end - t_start) * plot_w
+
+    def y(v: float) -> float:
+        return PAD_TOP + (1.0 - (v - lo) / (hi - lo)) * plot_h
+
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {LINE_WIDTH} {LINE_HEIGHT}" role="img" '
+        f'data-signal="{series.signal}" aria-label="{escape(series.title)}">'
+    ]
+    for i in range(5):  # horizontal grid with value labels
+        v = lo + (hi - lo) * i / 4
+        parts.append(
+            f'<line class="grid" x1="{PAD_LEFT}" x2="{LINE_WIDTH - PAD_RIGHT}" '
+            f'y1="{y(v):.1f}" y2="{y(v):.1f}"/>'
+            f'<text class="axis" x="{PAD_LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end">'
+            f"{escape(format_value(v, series.unit))}</text>"
+        )
+    for i in range(5):  # time labels
+        t = t_start + (t_end - t_start) * i / 4
+        anchor = "start" if i == 0 else "end" if i == 4 else "middle"
+        label = datetime.fromtimestamp(t, UTC).strftime("%m-%d %H:%M")
+        parts.append(
+            f'<text class="axis" x="{x(t):.1f}" y="{LINE_HEIGHT - 8}" text-anchor="{anchor}">'
+            f"{label}</text>"
+        )
+    if series.band:
+        upper = " ".join(f"{x(t):.1f},{y(h):.1f}" for t, _, h in series.band)
+        lower = " ".join(f"{x(t):.1f},{y(low):.1f}" for t, low, _ in reversed(series.band))
+        parts.append(f'<polygon class="band" points="{upper} {lower}"/>')
+    if series.points:
+        path = " ".join(
+            f"{'M' if i == 0 else 'L'}{x(t):.1f},{y(v):.1f}"
+            for i, (t, v) in enumerate(series.points)
+        )
+        parts.append(f'<path class="line" d="{path}"/>')
+        for (t, v), n in zip(series.points, series.counts, strict=False):
+            when = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
+            parts.append(
+                f'<circle class="pt" cx="{x(t):.1f}" cy="{y(v):.1f}" r="2.6" '
+                f'data-t="{t:.0f}" data-v="{v:.6g}"><title>{when} UTC: '
+                f"{escape(format_value(v, series.unit))} (n={n})</title></circle>"
+            )
+    else:
+        parts.append(
+            f'<text class="empty" x="{PAD_LEFT + plot_w / 2}" y="{PAD_TOP + plot_h / 2}" '
+            f'text-anchor="middle">no data in this window</text>'
+        )
+    for event in drift:
+        t = event.detected_at.timestamp()
+        if not t_start <= t <= t_end:
+            continue
+        tip = (
+            f"drift ({event.detector}) at {event.detected_at:%Y-%m-%d %H:%M} UTC: "
+            f"{format_value(event.before_mean, series.unit)} (n={event.before_n}) -> "
+            f"{format_value(event.after_mean, series.unit)} (n={event.after_n})"
+        )
+        parts.append(
+            f'<g class="drift" data-t="{t:.0f}"><title>{escape(tip)}</title>'
+            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{PAD_TOP}" y2="{PAD_TOP + plot_h}"/>'
+            f'<path d="M{x(t) - 5:.1f},{PAD_TOP} L{x(t) + 5:.1f},{PAD_TOP} '
+            f'L{x(t):.1f},{PAD_TOP + 8}Z"/></g>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def format_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "–"
+    if unit == "share":
+        return f"{value * 100:.1f}%"
+    if unit == "usd":
+        return f"${value:.4f}" if abs(value) < 1 else f"${value:,.2f}"
+    if unit == "ms":
+        return f"{value:,.0f} ms"
+    return f"{value:.3g}"

@@ -16,10 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shadowgap.alerts import lifecycle
+from shadowgap.alerts.queries import alerts_with_keys
+from shadowgap.alerts.schemas import AlertEvidence
 from shadowgap.api import audit
 from shadowgap.api.auth.access import AdminAccess, Principal, require_read
 from shadowgap.api.deps import Offset, db_session
+from shadowgap.api.schemas import AlertDetail, AlertList, AlertView
 from shadowgap.db import models
+from shadowgap.enums import AuditAction, ResolvedBy
 from shadowgap.errors import NotFound
 from shadowgap.schemas import INT4_MAX
 from shadowgap.worker import queue
@@ -41,23 +45,19 @@ def alert_view(alert: models.Alert, key: str) -> dict[str, Any]:
         "acknowledged_at": alert.acknowledged_at,
         "resolved_at": alert.resolved_at,
         "resolved_by": alert.resolved_by,
-        "evidence": alert.evidence,
+        "evidence": AlertEvidence.read(alert.evidence),
     }
 
 
-@router.get("/v1/alerts")
+@router.get("/v1/alerts", response_model=AlertList, response_model_exclude_unset=True)
 def list_alerts(
     session: Session = Depends(db_session),
     status: str | None = Query(default=None, pattern="^(open|acknowledged|resolved)$"),
     limit: int = Query(default=100, ge=1, le=1000),
     offset: Offset = 0,
 ) -> dict[str, Any]:
-    query = select(models.Alert, models.Segment.key).join(
-        models.Segment, models.Segment.id == models.Alert.segment_id
-    )
-    if status:
-        query = query.where(models.Alert.status == status)
-    rows = session.execute(query.order_by(models.Alert.id.desc()).limit(limit).offset(offset))
+    query = alerts_with_keys(status or None, newest="id")
+    rows = session.execute(query.limit(limit).offset(offset))
     return {"alerts": [alert_view(alert, key) for alert, key in rows.all()]}
 
 
@@ -72,7 +72,7 @@ def _alert(session: Session, alert_id: int) -> tuple[models.Alert, str]:
     return row[0], row[1]
 
 
-@router.get("/v1/alerts/{alert_id}")
+@router.get("/v1/alerts/{alert_id}", response_model=AlertDetail, response_model_exclude_unset=True)
 def get_alert(alert_id: AlertId, session: Session = Depends(db_session)) -> dict[str, Any]:
     alert, key = _alert(session, alert_id)
     deliveries = session.execute(
@@ -99,31 +99,37 @@ def get_alert(alert_id: AlertId, session: Session = Depends(db_session)) -> dict
     }
 
 
-def _audit(session: Session, who: Principal, action: str, alert_id: int, at: datetime) -> None:
+def _audit(
+    session: Session, who: Principal, action: AuditAction, alert_id: int, at: datetime
+) -> None:
     audit.record(session, actor=who.name, via=who.via, action=action, at=at, alert_id=alert_id)
 
 
-@router.post("/v1/alerts/{alert_id}/ack")
+@router.post(
+    "/v1/alerts/{alert_id}/ack", response_model=AlertView, response_model_exclude_unset=True
+)
 def acknowledge(
     alert_id: AlertId, who: AdminAccess, session: Session = Depends(db_session)
 ) -> dict[str, Any]:
     _alert(session, alert_id)
     now = datetime.now(UTC)
     lifecycle.acknowledge(session, alert_id, now)
-    _audit(session, who, "acknowledge", alert_id, now)
+    _audit(session, who, AuditAction.ACKNOWLEDGE, alert_id, now)
     session.commit()
     alert, key = _alert(session, alert_id)
     return alert_view(alert, key)
 
 
-@router.post("/v1/alerts/{alert_id}/resolve")
+@router.post(
+    "/v1/alerts/{alert_id}/resolve", response_model=AlertView, response_model_exclude_unset=True
+)
 def resolve(
     alert_id: AlertId, who: AdminAccess, session: Session = Depends(db_session)
 ) -> dict[str, Any]:
     _alert(session, alert_id)
     now = datetime.now(UTC)
-    delivery_ids = lifecycle.resolve(session, alert_id, now, by="user")
-    _audit(session, who, "resolve", alert_id, now)
+    delivery_ids = lifecycle.resolve(session, alert_id, now, by=ResolvedBy.USER)
+    _audit(session, who, AuditAction.RESOLVE, alert_id, now)
     session.commit()
     for delivery_id in delivery_ids or []:
         try:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from shadowgap.api.auth.access import require_read
 from shadowgap.api.deps import db_session, settings
 from shadowgap.api.routes.segments import segment_by_key
+from shadowgap.api.schemas import Attribution, Thresholds
 from shadowgap.attribution.explain import attribute_change
 from shadowgap.attribution.periods import Window
 from shadowgap.attribution.thresholds import what_if
@@ -25,7 +26,11 @@ from shadowgap.errors import InvalidInput
 router = APIRouter(tags=["attribution"], dependencies=[Depends(require_read)])
 
 
-@router.get("/v1/segments/{key:path}/attribution")
+@router.get(
+    "/v1/segments/{key:path}/attribution",
+    response_model=Attribution,
+    response_model_exclude_unset=True,
+)
 def segment_attribution(
     key: str,
     session: Session = Depends(db_session),
@@ -58,7 +63,11 @@ def segment_attribution(
     return {"segment": segment.key, **view}
 
 
-@router.get("/v1/segments/{key:path}/thresholds")
+@router.get(
+    "/v1/segments/{key:path}/thresholds",
+    response_model=Thresholds,
+    response_model_exclude_unset=True,
+)
 def segment_thresholds(
     key: str,
     session: Session = Depends(db_session),

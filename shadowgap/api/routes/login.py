@@ -22,6 +22,7 @@ from shadowgap.api.auth.access import check_csrf, check_same_origin, identify
 from shadowgap.api.dashboard.templating import templates
 from shadowgap.api.deps import db_session, settings
 from shadowgap.config import Settings
+from shadowgap.enums import AuditAction, AuditVia
 from shadowgap.errors import InvalidInput
 
 router = APIRouter(include_in_schema=False)
@@ -81,8 +82,8 @@ async def login(
     audit.record(
         session,
         actor=user,
-        via="session",
-        action="sign-in",
+        via=AuditVia.SESSION,
+        action=AuditAction.SIGN_IN,
         at=datetime.now(UTC),
         detail={"scope": scope},
     )

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from shadowgap import metrics
 from shadowgap.api.auth.access import require_read
 from shadowgap.api.deps import settings
+from shadowgap.api.schemas import Health, Readiness, WorkersCheck
 from shadowgap.config import Settings, get_settings
 from shadowgap.db.engine import get_engine, session_scope
 from shadowgap.llm.factory import flagship_problem, reverse_shadow_problem
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -69,7 +70,7 @@ def _check_workers() -> dict[str, object]:
     }
 
 
-@router.get("/readyz")
+@router.get("/readyz", response_model=Readiness, response_model_exclude_unset=True)
 async def readyz(response: Response) -> dict[str, object]:
     """Whether this API can take traffic (database and broker). Workers and the flagship are
     reported too but do not fail it: ingest keeps accepting events while jobs wait."""
@@ -88,7 +89,7 @@ async def readyz(response: Response) -> dict[str, object]:
     }
 
 
-@router.get("/readyz/workers")
+@router.get("/readyz/workers", response_model=WorkersCheck, response_model_exclude_unset=True)
 async def readyz_workers(response: Response) -> dict[str, object]:
     """503 when no worker has sent a heartbeat within SHADOWGAP_WORKER_STALE_SECONDS: jobs
     are piling up unprocessed. For monitoring, not for a load balancer."""

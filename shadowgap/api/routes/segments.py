@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from shadowgap.api.auth.access import require_read
 from shadowgap.api.deps import Offset, db_session, settings
+from shadowgap.api.schemas import DriftEventList, SegmentDetail, SegmentList
 from shadowgap.config import Settings, get_settings
 from shadowgap.db import models
 from shadowgap.drift.store import segment_signal_views
@@ -49,7 +50,7 @@ def segment_summary(segment: models.Segment) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/segments")
+@router.get("/v1/segments", response_model=SegmentList, response_model_exclude_unset=True)
 def list_segments(
     session: Session = Depends(db_session),
     config: Settings = Depends(settings),
@@ -124,7 +125,9 @@ def drift_event_view(
     }
 
 
-@router.get("/v1/segments/{key:path}")
+@router.get(
+    "/v1/segments/{key:path}", response_model=SegmentDetail, response_model_exclude_unset=True
+)
 def get_segment(key: str, session: Session = Depends(db_session)) -> dict[str, Any]:
     segment = segment_by_key(session, key)
     drift_events = session.execute(
@@ -145,7 +148,7 @@ def get_segment(key: str, session: Session = Depends(db_session)) -> dict[str, A
     }
 
 
-@router.get("/v1/drift-events")
+@router.get("/v1/drift-events", response_model=DriftEventList, response_model_exclude_unset=True)
 def list_drift_events(
     session: Session = Depends(db_session),
     segment: str | None = Query(default=None, description="exact segment key"),

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from shadowgap.api.auth.access import require_read
 from shadowgap.api.deps import db_session
+from shadowgap.api.schemas import SliceList, SliceView
 from shadowgap.db import models
 from shadowgap.errors import NotFound
 from shadowgap.schemas import INT4_MAX
@@ -59,7 +60,7 @@ def slice_view(record: models.Slice) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/slices")
+@router.get("/v1/slices", response_model=SliceList, response_model_exclude_unset=True)
 def get_slices(
     session: Session = Depends(db_session),
     all: bool = Query(default=False, description="include slices not found by the latest run"),
@@ -69,7 +70,7 @@ def get_slices(
     return {"items": [slice_view(s) for s in list_slices(session, not all, limit)]}
 
 
-@router.get("/v1/slices/{slice_id}")
+@router.get("/v1/slices/{slice_id}", response_model=SliceView, response_model_exclude_unset=True)
 def get_slice(slice_id: SliceId, session: Session = Depends(db_session)) -> dict[str, Any]:
     record = session.get(models.Slice, slice_id)
     if record is None:

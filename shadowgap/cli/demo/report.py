@@ -9,9 +9,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from shadowgap.alerts.schemas import AlertEvidence
 from shadowgap.cli.demo.traffic import SimulatedTraffic
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
+from shadowgap.enums import VerdictKind
 
 EXPECTED_SIGNALS = ("routing_share", "quality_gap")
 
@@ -25,7 +27,7 @@ def _segment_rows() -> list[tuple[str, int, float, int, int]]:
         verdicts = dict(
             session.execute(
                 select(models.Verdict.segment_id, func.count())
-                .where(models.Verdict.kind == "gap")
+                .where(models.Verdict.kind == VerdictKind.GAP)
                 .group_by(models.Verdict.segment_id)
             ).all()
         )
@@ -151,7 +153,7 @@ def print_results(traffic: SimulatedTraffic, url: str, demo_dir: Path) -> bool:
             print("  none")
         for alert, key in alerts:
             print(f"  #{alert.id} {alert.severity:<8} {key} / {alert.signal}: {alert.status}")
-            why = _attribution_line((alert.evidence or {}).get("attribution") or {})
+            why = _attribution_line(AlertEvidence.read(alert.evidence).attribution or {})
             if why:
                 print(f"     why: {why}")
     _print_slices(traffic)

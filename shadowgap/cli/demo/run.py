@@ -27,6 +27,7 @@ from shadowgap.config import DATA_DIR
 from shadowgap.db import models
 from shadowgap.db.engine import reset_caches, session_scope
 from shadowgap.db.migrate import upgrade
+from shadowgap.enums import RunStatus, VerdictKind
 
 DEMO_DIR = DATA_DIR / "demo"
 
@@ -94,7 +95,9 @@ def _pipeline_state() -> tuple[int, int, int, int]:
         ).scalar_one()
         runs = session.execute(select(func.count()).select_from(run)).scalar_one()
         judged = session.execute(
-            select(func.count()).select_from(models.Verdict).where(models.Verdict.kind == "gap")
+            select(func.count())
+            .select_from(models.Verdict)
+            .where(models.Verdict.kind == VerdictKind.GAP)
         ).scalar_one()
         # Judged: a sampled event whose cheap call answered and whose flagship run succeeded.
         judgeable = session.execute(
@@ -102,7 +105,7 @@ def _pipeline_state() -> tuple[int, int, int, int]:
             .select_from(decision)
             .join(event, event.id == decision.event_pk)
             .join(run, (run.event_pk == decision.event_pk) & (run.replicate == 0))
-            .where(event.answer.is_not(None), run.status == "ok")
+            .where(event.answer.is_not(None), run.status == RunStatus.OK)
         ).scalar_one()
     return int(wanted), int(runs), int(judged), int(judgeable)
 
