@@ -429,9 +429,11 @@ class Settings(BaseSettings):
         description="Reverse shadow: how far past the threshold (in route-score units) a "
         "flagship-routed request may be and still be a candidate.",
     )
-    cheap_client: Literal["recorded", "llama-cpp", "openai"] = Field(
-        default="recorded",
-        description="Client the reverse shadow re-runs requests on (the cheap model).",
+    cheap_client: Literal["recorded", "llama-cpp", "openai"] | None = Field(
+        default=None,
+        description="Client the reverse shadow re-runs requests on (the cheap model): openai, "
+        "llama-cpp or recorded. No default, like the flagship's: until it is set the reverse "
+        "shadow is off, and /readyz and the segment pages say so.",
     )
     cheap_base_url: str | None = Field(
         default=None, description="OpenAI-compatible base URL of the cheap model."

@@ -7,6 +7,7 @@ before anything is stored.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,55 @@ from shadowgap.enums import EventStatus, Winner
 # Largest values the database columns hold: token counts are PostgreSQL int4. A value past
 # them must be a 422 naming the field, not a database error that fails the whole write.
 INT4_MAX = 2**31 - 1
+
+
+# How deeply free-form JSON (request params, metadata, content parts) may nest. Real values
+# stay far below it (BFCL's tool schemas, as OpenAI tools in params, nest about 11 levels);
+# past it storing the event failed with "Maximum serialization depth exceeded" (a 500).
+MAX_NESTING = 64
+
+
+def _path(parts: list[str | int]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts)
+
+
+def bounded_nesting(value: Any) -> Any:
+    """``value`` itself, if its lists and objects nest at most MAX_NESTING levels (counting
+    ``value``'s own); else a ValueError naming the path to the first container past the limit.
+    Iterative: a recursive walk would itself hit Python's recursion limit."""
+    stack: list[tuple[Any, int, list[str | int]]] = [(value, 1, [])]
+    while stack:
+        item, depth, path = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.items()
+        elif isinstance(item, list):
+            children = enumerate(item)
+        else:
+            continue
+        if depth > MAX_NESTING:
+            raise ValueError(
+                f"nests deeper than {MAX_NESTING} levels of lists and objects "
+                f"(at {_path(path) or 'the top'})"
+            )
+        stack.extend((child, depth + 1, [*path, key]) for key, child in children)
+    return value
+
+
+# C0 and C1 control characters (CR, LF, TAB, ESC, NEL, ...). A segment attribute is text a
+# person reads and part of the segment's URL: one with a CR/LF was stored, and its segment
+# could not be reached (the path pattern does not match a newline). NUL never gets here: it
+# is replaced by U+FFFD while parsing (shadowgap/ingest/body.py).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(value: str | None) -> str | None:
+    """``value``, unless it holds a control character (a ValueError naming it)."""
+    if value is not None and (found := CONTROL_CHARACTERS.search(value)):
+        raise ValueError(
+            f"contains the control character U+{ord(found.group()):04X}: segment attributes "
+            "are shown on pages and in links, so they must be printable text"
+        )
+    return value
 
 
 class _Strict(BaseModel):
@@ -71,7 +121,7 @@ class FunctionCall(_SenderShape):
         if value is None:
             return ""
         if isinstance(value, dict | list):
-            return json.dumps(value, ensure_ascii=False)
+            return json.dumps(bounded_nesting(value), ensure_ascii=False)
         return value
 
 
@@ -84,6 +134,11 @@ class MessageToolCall(_SenderShape):
     type: str = Field(default="function", max_length=64)
     function: FunctionCall | None = None
     custom: dict[str, Any] | None = None
+
+    @field_validator("custom")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        return bounded_nesting(value)
 
 
 class Message(_SenderShape):
@@ -103,6 +158,11 @@ class Message(_SenderShape):
     def _keep_null(self) -> frozenset[str]:
         # An assistant turn that only calls tools has "content": null in OpenAI's shape.
         return frozenset({"content"})
+
+    @field_validator("content")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        return bounded_nesting(value)
 
 
 class AssistantMessage(_SenderShape):
@@ -132,6 +192,11 @@ class AssistantMessage(_SenderShape):
             calls.append({"type": "function", "function": self.function_call.model_dump()})
         return calls
 
+    @field_validator("content")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        return bounded_nesting(value)
+
 
 class RequestPayload(_Strict):
     """What the cheap model was sent. ``request`` may also be the OpenAI request body itself:
@@ -143,6 +208,11 @@ class RequestPayload(_Strict):
         default_factory=dict,
         description="temperature, max_tokens, tools, tool_choice, ... as sent to the model",
     )
+
+    @field_validator("params")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return bounded_nesting(value)  # type: ignore[no-any-return]
 
     @model_validator(mode="before")
     @classmethod
@@ -165,6 +235,13 @@ class Route(_Strict):
     score: float | None = Field(default=None, description="router score when known")
     reason: str | None = Field(default=None, max_length=2000)
 
+    @field_validator("tier", "model")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        # Segment dimensions (route_tier, route_model) like the attributes below.
+        printable(value)
+        return value
+
 
 class Usage(_Strict):
     # OpenAI's usage object as sent: total_tokens and the *_details objects are dropped.
@@ -181,6 +258,26 @@ class SegmentAttributes(_Strict):
     api_key_alias: str | None = Field(default=None, max_length=256)
     tags: list[str] = Field(default_factory=list, max_length=64)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("tenant", "team", "user", "api_key_alias")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        return printable(value)
+
+    @field_validator("tags")
+    @classmethod
+    def _printable_tags(cls, value: list[str]) -> list[str]:
+        for index, tag in enumerate(value):
+            try:
+                printable(tag)
+            except ValueError as exc:
+                raise ValueError(f"tag {index} {exc}") from exc
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return bounded_nesting(value)  # type: ignore[no-any-return]
 
 
 class TrafficEvent(_Strict):
@@ -204,6 +301,14 @@ class TrafficEvent(_Strict):
     refused: bool = False
     escalated: bool = Field(default=False, description="a cascade escalated this request")
     attributes: SegmentAttributes = Field(default_factory=SegmentAttributes)
+
+    @field_validator("event_id")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        # Only spaces is no id: redeliveries could not be told apart from other events.
+        if not value.strip():
+            raise ValueError("is blank: an event id needs a character other than whitespace")
+        return value
 
     @field_validator("timestamp")
     @classmethod

@@ -90,6 +90,7 @@ INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing or wrong API key or signature."},
     403: {"model": ErrorBody, "description": "The key lacks the ingest scope."},
     413: {"model": ErrorBody, "description": "Body over SHADOWGAP_MAX_BODY_BYTES."},
+    415: {"model": ErrorBody, "description": "A compressed body (only /v1/traces takes gzip)."},
 }
 
 

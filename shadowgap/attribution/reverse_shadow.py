@@ -38,6 +38,7 @@ from shadowgap.enums import EventStatus, RunStatus, VerdictKind
 from shadowgap.errors import NotFound
 from shadowgap.judging.base import Judge
 from shadowgap.llm.base import ChatClient, Completion, forwarded_params
+from shadowgap.llm.factory import reverse_shadow_problem
 from shadowgap.schemas import last_user_text
 from shadowgap.shadow.costs import budget_exhausted
 from shadowgap.shadow.runs import get_run, insert_or_ignore, request_messages
@@ -88,7 +89,8 @@ def threshold_band(threshold: float, settings: Settings) -> tuple[float, float]:
 def sample_reverse(session: Session, settings: Settings, now: datetime) -> list[int]:
     """Draw the reverse samples among recently received events; ids of samples to send."""
     rate = settings.reverse_shadow_rate
-    if rate <= 0:
+    # Off until a cheap model is configured (shadowgap/llm/factory.py: cheap_problem).
+    if rate <= 0 or reverse_shadow_problem(settings) is not None:
         return []
     if settings.daily_budget_usd is not None and budget_exhausted(session, settings, now):
         return []

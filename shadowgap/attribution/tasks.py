@@ -20,7 +20,7 @@ from shadowgap.db import models
 from shadowgap.db.engine import session_scope
 from shadowgap.errors import FlagshipError
 from shadowgap.judging.factory import judge_for_segment
-from shadowgap.llm.factory import make_cheap_client
+from shadowgap.llm.factory import cheap_problem, make_cheap_client
 from shadowgap.shadow.runs import get_run
 from shadowgap.worker import queue
 from shadowgap.worker.app import app
@@ -52,6 +52,10 @@ def reverse_sample() -> int:
 )
 def reverse(self, sample_id: int) -> None:  # type: ignore[no-untyped-def]
     settings = get_settings()
+    problem = cheap_problem(settings)
+    if problem is not None:  # drawn before the cheap model's settings were removed
+        log.warning("reverse shadow run skipped: %s", problem, extra={"sample_id": sample_id})
+        return
     with session_scope() as session:
         request = prepare_reverse(session, sample_id, settings)
         if request is None:

@@ -38,7 +38,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import orjson
@@ -61,6 +61,8 @@ from shadowgap.schemas import TrafficEvent
 
 Encoding = Literal["protobuf", "json"]
 
+# The latest start time taken, past the clock (senders' clocks drift).
+MAX_FUTURE = timedelta(days=1)
 # A span tree deeper than this within one request is not a real trace (or has a cycle).
 _MAX_ANCESTORS = 64
 # partial_success.error_message lists this many reasons; the count covers all of them.
@@ -143,6 +145,19 @@ def decode_json(body: bytes) -> ExportTraceServiceRequest:
         )
     except json_format.ParseError as exc:
         raise InvalidInput(f"the body is not OTLP JSON: {exc}", field="body") from exc
+    finally:
+        _release(document)
+
+
+def _release(document: dict[str, Any]) -> None:
+    """Free a decoded document span by span. Dropped whole, megabytes of JSON are freed in
+    one C call that holds the GIL for a tenth of a second or more (the event loop waits);
+    popped one span at a time, other threads run in between."""
+    for resource_spans in _items(document, "resourceSpans", "resource_spans"):
+        for scope_spans in _items(resource_spans, "scopeSpans", "scope_spans"):
+            spans = _items(scope_spans, "spans")
+            while spans:
+                spans.pop()
 
 
 def _hex_ids_to_base64(document: dict[str, Any]) -> None:
@@ -270,6 +285,9 @@ def parse_request(request: ExportTraceServiceRequest, settings: Settings) -> Par
             parsed.events.append(span_to_event(span, _ancestors(span, by_id), settings))
         except SpanRejected as exc:
             parsed.rejected.append(f"span {span.span_id or '?'} ({span.position}): {exc}")
+    by_id.clear()
+    while spans:  # one at a time, as _release does
+        spans.pop()
     return parsed
 
 
@@ -295,6 +313,15 @@ def span_to_event(span: Span, ancestors: list[Span], settings: Settings) -> Traf
         raise SpanRejected("traceId/spanId", "a span needs a 16-byte trace id and 8-byte span id")
     if span.start_unix_nano <= 0:
         raise SpanRejected("startTimeUnixNano", "is missing")
+    # Refused, not clamped (a clamped time would be made up): 2**64 - 1 ns, a common "unset"
+    # sentinel of uint64 fields, is the year 2554, and would lead every window that ends at
+    # the latest event time.
+    latest = datetime.now(UTC) + MAX_FUTURE
+    if span.start_unix_nano > latest.timestamp() * 1e9:
+        raise SpanRejected(
+            "startTimeUnixNano",
+            f"is more than {MAX_FUTURE.days} day in the future ({span.start_unix_nano} ns)",
+        )
     attrs = genai.with_details(span.attributes, span.events)
     messages = genai.prompt_messages(attrs, span.events)
     if not messages:

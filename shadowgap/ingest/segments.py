@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shadowgap.schemas import TrafficEvent
+from shadowgap.schemas import CONTROL_CHARACTERS, TrafficEvent
 
 MISSING = "-"
 
@@ -30,8 +30,10 @@ def dimension_value(event: TrafficEvent, dimension: str) -> str:
         value = getattr(attrs, dimension)
     if value is None or value == "":
         return MISSING
-    # '|' separates dimensions in the key; keep the key parseable.
-    return str(value).replace("|", "/")[:128]
+    # '|' separates dimensions in the key; keep the key parseable. Control characters (only
+    # metadata values can hold them: the other dimensions refuse them) become U+FFFD, so that
+    # every key can be shown and reached by its URL.
+    return CONTROL_CHARACTERS.sub("\ufffd", str(value).replace("|", "/")[:128])
 
 
 def segment_of(event: TrafficEvent, dimensions: list[str]) -> tuple[str, dict[str, str]]:

@@ -39,7 +39,9 @@ from shadowgap.config import Settings
 from shadowgap.db import models
 from shadowgap.ingest.segments import segment_of
 from shadowgap.privacy import originals as pending_originals
+from shadowgap.privacy.events import redact_batch
 from shadowgap.privacy.purge import purged_ids
+from shadowgap.privacy.redaction import for_settings
 from shadowgap.schemas import TrafficEvent
 from shadowgap.shadow import sampling
 from shadowgap.shadow.costs import budget_exhausted
@@ -241,13 +243,26 @@ def _event_row(
 
 @dataclass
 class IngestRequest:
-    """One accepted request's events, already validated (and redacted). ``originals`` holds
-    the unredacted events whose text redaction changed, by event id: those that get sampled
-    are kept for the flagship and judge (shadowgap/privacy/originals.py)."""
+    """One accepted request's events, validated. ``originals`` holds the unredacted events
+    whose text redaction changed, by event id: those that get sampled are kept for the
+    flagship and judge (shadowgap/privacy/originals.py). ``redacted`` says
+    :func:`prepare_request` made it; :func:`store_requests` redacts any other request itself,
+    so no route can store unredacted text by building its request another way."""
 
     events: list[TrafficEvent]
     source: str
     originals: dict[str, TrafficEvent] = field(default_factory=dict)
+    redacted: bool = False
+
+
+def prepare_request(events: list[TrafficEvent], source: str, settings: Settings) -> IngestRequest:
+    """The pipeline's CPU-bound step before storing: redaction (nothing unredacted is stored,
+    logged or sent). Routes call it off the event loop for large bodies; store_requests calls
+    it for a request that did not."""
+    clean, originals = redact_batch(
+        events, for_settings(settings), keep_originals=not settings.redact_before_flagship
+    )
+    return IngestRequest(clean, source, originals, redacted=True)
 
 
 def store_requests(
@@ -257,6 +272,9 @@ def store_requests(
     requests share one transaction and its round trips). Returns each request's counts and
     the group's totals with the decisions to enqueue after commit. An event id seen twice
     counts as new for the first request that carried it."""
+    requests = [
+        r if r.redacted else prepare_request(r.events, r.source, settings) for r in requests
+    ]
     owner: dict[str, int] = {}
     unique: dict[str, TrafficEvent] = {}
     sources: dict[str, str] = {}

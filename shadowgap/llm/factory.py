@@ -142,12 +142,48 @@ def make_flagship_client(settings: Settings) -> ChatClient:
     return _cached(_flagship_endpoint(settings), lambda: build_flagship_client(settings))
 
 
+def cheap_problem(settings: Settings) -> str | None:
+    """Why the settings name no usable cheap model, or None when they do.
+
+    No default, as for the flagship: a production install that left it unset ran the reverse
+    shadow on the demo's recorded answers, read relative to its working directory, and every
+    re-run failed. Until a cheap model is configured the reverse shadow is off.
+    """
+    if settings.cheap_client is None:
+        return (
+            "no cheap model is configured, so the reverse shadow is off: set "
+            "SHADOWGAP_CHEAP_CLIENT to openai (with SHADOWGAP_CHEAP_BASE_URL and/or "
+            "SHADOWGAP_CHEAP_API_KEY), llama-cpp or recorded"
+        )
+    if (
+        settings.cheap_client == "openai"
+        and not settings.cheap_base_url
+        and settings.cheap_api_key is None
+    ):
+        return "the openai cheap model needs SHADOWGAP_CHEAP_BASE_URL or SHADOWGAP_CHEAP_API_KEY"
+    if settings.cheap_client == "recorded" and not settings.cheap_recorded_answers_path:
+        from shadowgap.llm.recorded import DEFAULT_DATASET
+
+        if not DEFAULT_DATASET.is_file():
+            return (
+                "the recorded cheap model needs SHADOWGAP_CHEAP_RECORDED_ANSWERS_PATH (the "
+                f"demo's answers, {DEFAULT_DATASET}, are not in this directory)"
+            )
+    return None
+
+
+def reverse_shadow_problem(settings: Settings) -> str | None:
+    """Why the reverse shadow is off, or None when it runs."""
+    if settings.reverse_shadow_rate <= 0:
+        return "the reverse shadow is off (SHADOWGAP_REVERSE_SHADOW_RATE is 0)"
+    return cheap_problem(settings)
+
+
 def build_cheap_client(settings: Settings) -> ChatClient:
     """A new client for the cheap model the reverse shadow re-runs requests on."""
-    if settings.cheap_client == "openai" and not (
-        settings.cheap_base_url or settings.cheap_api_key is not None
-    ):
-        raise ValueError("the openai cheap client needs cheap_base_url or cheap_api_key")
+    problem = cheap_problem(settings)
+    if problem is not None:
+        raise ValueError(problem)
     return _build(_cheap_endpoint(settings), settings.cheap_api_key)
 
 

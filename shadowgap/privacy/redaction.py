@@ -35,11 +35,15 @@ from stdnum import iban as stdnum_iban
 from stdnum import luhn
 
 from shadowgap.config import Settings
+from shadowgap.textscan import sub_emails, sub_jwts
 
 KINDS = ("email", "phone", "card", "iban", "ip", "secret")
 PLACEHOLDERS = {kind: f"[{kind.upper()}]" for kind in KINDS}
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+# An e-mail is [A-Za-z0-9._%+-]+@ then this domain, found from each "@" in linear time
+# (shadowgap/textscan.py: the pattern as one regex is quadratic on a long run without "@").
+_EMAIL_LOCAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+_EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 _CARD = re.compile(r"\d(?:[ \-]?\d){12,18}(?![\d\w])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b")
 _IPV4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\d.])")
@@ -77,9 +81,9 @@ _SECRET_HINTS = (
     "key",
 )
 _OPAQUE_MIN = 24
+# JSON Web Tokens (three base64url parts, the first a JSON header: '{"' = 'eyJ') are found
+# by textscan.sub_jwts, in linear time, before these patterns.
 _SECRET_PATTERNS = [
-    # JSON Web Tokens: three base64url parts, the first one a JSON header ('{"' = 'eyJ').
-    re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}"),
     re.compile(r"(?i)(?<=\bbearer )[A-Za-z0-9._~+/\-]{12,}=*"),
     # Well-known prefixes: OpenAI/Anthropic, GitHub, Slack, AWS, Google, Stripe, GitLab.
     re.compile(
@@ -101,6 +105,7 @@ _OPAQUE = re.compile(r"(?<![A-Za-z0-9_\-+/])[A-Za-z0-9_\-+/]{24,}={0,2}(?![A-Za-
 _WORD = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
 
+@lru_cache(maxsize=4096)  # as _valid_phone: repeated candidates are checked once
 def _luhn_card(candidate: str) -> bool:
     digits = re.sub(r"[ \-]", "", candidate)
     return 13 <= len(digits) <= 19 and luhn.is_valid(digits)
@@ -116,8 +121,12 @@ def _cards(text: str, placeholder: str) -> str:
         start = match.start()
         if start and text[start - 1] in _WORD:
             return run
+        # Digits in groups[:end], so that only prefixes of card length are Luhn-checked.
+        digits = [0]
+        for group in groups:
+            digits.append(digits[-1] + sum(c.isdigit() for c in group))
         for end in range(len(groups), 0, -1):
-            if _luhn_card("".join(groups[:end])):
+            if 13 <= digits[end] <= 19 and _luhn_card("".join(groups[:end])):
                 return placeholder + "".join(groups[end:])
         return run
 
@@ -167,6 +176,19 @@ def _sub(
     return pattern.sub(replace, text)
 
 
+# Parsing a candidate costs tens of microseconds of Python: a text repeating one digit pattern
+# (a hostile or a generated one) asks about the same few candidates thousands of times.
+@lru_cache(maxsize=4096)
+def _valid_phone(candidate: str, region: str) -> bool:
+    if sum(c.isdigit() for c in candidate) < 7:
+        return False
+    try:
+        number = phonenumbers.parse(candidate, region)
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.is_valid_number(number))
+
+
 @dataclass(frozen=True)
 class Redactor:
     """Redacts the configured kinds. ``Redactor(frozenset())`` changes nothing."""
@@ -186,7 +208,7 @@ class Redactor:
         if "secret" in self.kinds:
             text = self._secrets(text)
         if "email" in self.kinds and "@" in text:
-            text = _EMAIL.sub(PLACEHOLDERS["email"], text)
+            text = sub_emails(text, _EMAIL_LOCAL.__contains__, _EMAIL_DOMAIN, PLACEHOLDERS["email"])
         if "iban" in self.kinds:
             text = _sub(_IBAN, text, _valid_iban, PLACEHOLDERS["iban"])
         if "card" in self.kinds:
@@ -209,6 +231,7 @@ class Redactor:
         lowered = text.lower()
         if not any(hint in lowered for hint in _SECRET_HINTS):
             return self._opaque(text)
+        text = sub_jwts(text, placeholder)
         for pattern in _SECRET_PATTERNS:
             if "value" in pattern.groupindex:  # keep the name, replace the value
                 text = pattern.sub(
@@ -226,13 +249,7 @@ class Redactor:
         return _sub(_OPAQUE, text, _random, PLACEHOLDERS["secret"])
 
     def _valid_phone(self, candidate: str) -> bool:
-        if sum(c.isdigit() for c in candidate) < 7:
-            return False
-        try:
-            number = phonenumbers.parse(candidate, self.phone_region)
-        except phonenumbers.NumberParseException:
-            return False
-        return bool(phonenumbers.is_valid_number(number))
+        return _valid_phone(candidate, self.phone_region)
 
     def value(self, value: Any) -> Any:
         """Every string inside a JSON-like value (dicts, lists), keys left as they are."""

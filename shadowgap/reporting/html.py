@@ -14,6 +14,7 @@ from typing import Any
 from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
 
+from shadowgap import bidi
 from shadowgap.reporting.drift_checks import dumps_for_script, evidently_bundle
 from shadowgap.reporting.html_template import WEEKLY_TEMPLATE
 
@@ -28,7 +29,10 @@ SIGNAL_LABELS = {
     "cost_per_request": "cost per request",
 }
 
-_env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+# finalize: segment keys and values are the senders' text, isolated (shadowgap/bidi.py).
+_env = Environment(
+    autoescape=select_autoescape(default=True, default_for_string=True), finalize=bidi.finalize
+)
 
 
 def _pct(value: float | None, digits: int = 1) -> str:

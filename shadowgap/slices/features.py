@@ -13,10 +13,11 @@ metadata.<key>     allow-listed metadata keys (``SHADOWGAP_SLICE_METADATA_KEYS``
 route_model        the model the router picked
 template           fingerprint of the last user message with numbers, quoted strings, ids,
                    e-mails, URLs and whitespace masked: a MinHash of its word 3-shingles over
-                   the first 64 tokens, so prompts filled from one template share it, and two
-                   near-duplicate templates share it with probability equal to their shingle
-                   Jaccard similarity
-system_prompt      fingerprint of the system message(s), masked the same way, exact; ``none``
+                   the first 64 tokens (of the first 8 KiB), so prompts filled from one
+                   template share it, and two near-duplicate templates share it with
+                   probability equal to their shingle Jaccard similarity
+system_prompt      fingerprint of the system message(s) (their first 16 KiB), masked the same
+                   way, exact; ``none``
 prompt_length      bucket of the prompt's characters (all messages): <64, 64-255, 256-1023,
                    1024-4095, >=4096
 script             Unicode script of most letters of the last user message (latin, cyrillic,
@@ -37,31 +38,74 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from shadowgap.schemas import TrafficEvent, content_text
+from shadowgap.textscan import is_word, sub_emails
 
 MAX_VALUE_CHARS = 128
 MAX_TAGS = 16
 TEMPLATE_TOKENS = 64
+# What the masks read: the template's 64 tokens come from far fewer characters than this, and
+# a system prompt is fingerprinted by its first 16 KiB; the work per event stays bounded
+# whatever a sender puts in a 1,000,000-character message.
+TEMPLATE_CHARS = 8192
+SYSTEM_CHARS = 16384
 SCRIPT_LETTERS = 400
 LENGTH_BUCKETS = ((64, "<64"), (256, "64-255"), (1024, "256-1023"), (4096, "1024-4095"))
 CADENCE_BUCKETS = ((2.0, "occasional"), (10.0, "interactive"), (60.0, "steady"))
 ATTRIBUTE_FEATURES = ("tenant", "team", "user", "api_key_alias")
 
+# Every mask reads the text in linear time: the prompt is the sender's, and a pattern that is
+# quadratic on some input (a long run without "@", "1-" * 12000) freezes ingest for seconds.
+_EMAIL_DOMAIN = re.compile(r"[\w-]+\.[\w.-]+")
+_ID_RUN = re.compile(r"[\w-]+")
+_DIGIT = re.compile(r"\d")
+_ASCII_LETTER = re.compile(r"[a-zA-Z]")
+
+
+def _email_local(char: str) -> bool:
+    return is_word(char) or char in ".+-"
+
+
+def _email_mask(text: str, placeholder: str) -> str:
+    """``[\\w.+-]+@[\\w-]+\\.[\\w.-]+`` (shadowgap/textscan.py)."""
+    return sub_emails(text, _email_local, _EMAIL_DOMAIN, placeholder)
+
+
+def _id_mask(text: str, placeholder: str) -> str:
+    """Hex or alphanumeric ids: 8+ characters mixing letters and digits (order-4f3a9c21,
+    sk_91x...). The same matches as ``\\b(?=[\\w-]*\\d)(?=[\\w-]*[a-zA-Z])[\\w-]{8,}\\b``,
+    whose look-aheads re-read a run of ``[\\w-]`` from each word boundary inside it: per run,
+    the id spans its first to its last word character (dashes around it are kept)."""
+
+    def replace(found: re.Match[str]) -> str:
+        run = found.group(0)
+        core = run.strip("-")
+        if len(core) < 8 or not _DIGIT.search(core) or not _ASCII_LETTER.search(core):
+            return run
+        start = len(run) - len(run.lstrip("-"))
+        return run[:start] + placeholder + run[start + len(core) :]
+
+    return _ID_RUN.sub(replace, text)
+
+
+Mask = re.Pattern[str] | Callable[[str, str], str]
+
 # Order matters: quoted strings and URLs first (they contain the rest), numbers last.
-_MASKS = [
-    (re.compile(r"\"[^\"\n]{0,400}\"|'[^'\n]{0,400}'|`[^`\n]{0,400}`|“[^”\n]{0,400}”"), " <str> "),
+_MASKS: list[tuple[Mask, str]] = [
+    # A curly-quoted string holds no opening curly quote: otherwise "“" * n reads 400
+    # characters from each of them (the straight quotes close themselves, so they cannot).
+    (re.compile(r"\"[^\"\n]{0,400}\"|'[^'\n]{0,400}'|`[^`\n]{0,400}`|“[^“”\n]{0,400}”"), " <str> "),
     (re.compile(r"https?://\S+|www\.\S+"), " <url> "),
-    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), " <email> "),
+    (_email_mask, " <email> "),
     (
         re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
         " <id> ",
     ),
-    # Hex or alphanumeric ids: 8+ characters mixing letters and digits (order-4f3a9c21, sk_91x...).
-    (re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[a-zA-Z])[\w-]{8,}\b"), " <id> "),
+    (_id_mask, " <id> "),
     (re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?", re.I), " <num> "),
 ]
 _TOKEN = re.compile(r"<\w+>|\w+|[^\w\s]", re.UNICODE)
@@ -75,7 +119,10 @@ def mask(text: str) -> str:
     'order # <num> for <str> ships in <num> days , id <id>'
     """
     for pattern, placeholder in _MASKS:
-        text = pattern.sub(placeholder, text)
+        if isinstance(pattern, re.Pattern):
+            text = pattern.sub(placeholder, text)
+        else:
+            text = pattern(text, placeholder)
     return " ".join(_TOKEN.findall(text.lower()))
 
 
@@ -90,7 +137,7 @@ def template_fingerprint(text: str) -> str:
     ...     "Summarise  ticket 98765 for   acme")
     True
     """
-    tokens = mask(text).split()[:TEMPLATE_TOKENS]
+    tokens = mask(text[:TEMPLATE_CHARS]).split()[:TEMPLATE_TOKENS]
     if len(tokens) < 3:
         return f"{_hash64(' '.join(tokens)):016x}"[:12]
     shingles = (" ".join(tokens[i : i + 3]) for i in range(len(tokens) - 2))
@@ -101,7 +148,7 @@ def system_fingerprint(texts: Iterable[str]) -> str:
     joined = "\n".join(t for t in texts if t)
     if not joined.strip():
         return "none"
-    return f"{_hash64(mask(joined)):016x}"[:12]
+    return f"{_hash64(mask(joined[:SYSTEM_CHARS])):016x}"[:12]
 
 
 def length_bucket(chars: int) -> str:

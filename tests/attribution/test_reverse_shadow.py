@@ -53,6 +53,7 @@ def test_reverse_shadow_reruns_near_threshold_on_a_real_worker(
         sampling_salt=SALT,
         sampling_budget_fraction=0.0,
         sampling_min_rate=0.0,
+        cheap_client="recorded",
         cheap_recorded_answers_path=str(cheap_answers),
         cheap_model="recorded-cheap",
     )

@@ -46,6 +46,7 @@ from shadowgap.config import get_settings
 from shadowgap.db import models
 from shadowgap.drift.store import segment_signal_views
 from shadowgap.judging.coverage import judge_coverage
+from shadowgap.llm.factory import reverse_shadow_problem
 from shadowgap.schemas import INT4_MAX
 from shadowgap.stats.excess_gap import WeightedSums, excess_gap
 
@@ -248,6 +249,7 @@ def segment_page(
             "attribution": attribution,
             "thresholds": thresholds,
             "threshold_svg": threshold_chart(thresholds),
+            "reverse_shadow_off": reverse_shadow_problem(config),
             "nav": "segments",
             "segment": segment,
             "charts": charts,

@@ -7,12 +7,16 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 
+from shadowgap import bidi
 from shadowgap.api.auth.access import Principal, csrf_token_for
 from shadowgap.api.auth.keys import ADMIN
 from shadowgap.config import Settings, get_settings
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+# Tenants, keys, titles and prompts are the senders' text: bidi controls in them must not
+# reorder the page around them (shadowgap/bidi.py). Set before any template is compiled.
+templates.env.finalize = bidi.finalize
 
 
 def viewer(request: Request) -> Principal | None:

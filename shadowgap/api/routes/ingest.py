@@ -18,12 +18,11 @@ from shadowgap import metrics
 from shadowgap.api.auth.signing import check_api_key, check_signature
 from shadowgap.api.openapi import INGEST_RESPONSES, LITELLM_BODY, NATIVE_BODY
 from shadowgap.config import get_settings
-from shadowgap.errors import InvalidInput, PayloadTooLarge, ShadowgapError
+from shadowgap.errors import InvalidInput, PayloadTooLarge, ShadowgapError, UnsupportedMediaType
+from shadowgap.ingest.gc_pause import gc_paused
 from shadowgap.ingest.litellm import parse_litellm
 from shadowgap.ingest.native import parse_native
-from shadowgap.ingest.store import IngestRequest
-from shadowgap.privacy.events import redact_batch
-from shadowgap.privacy.redaction import for_settings
+from shadowgap.ingest.store import IngestRequest, prepare_request
 from shadowgap.schemas import IngestResult, TrafficEvent
 
 log = logging.getLogger(__name__)
@@ -44,28 +43,42 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-# A body this small parses in well under a millisecond, less than a hop to a worker thread
-# costs; a larger one (up to SHADOWGAP_MAX_BODY_BYTES, thousands of events) is verified and
-# parsed in a thread so that the event loop keeps serving other requests meanwhile.
-INLINE_PARSE_MAX_BYTES = 64 * 1024
+# A body this small parses and redacts in well under a millisecond (a few even on hostile
+# text, whose redaction costs microseconds per character), less than a hop to a worker thread
+# costs; a larger one (up to SHADOWGAP_MAX_BODY_BYTES, thousands of events) is verified,
+# parsed and redacted in a thread so that the event loop keeps serving other requests.
+INLINE_PARSE_MAX_BYTES = 4 * 1024
 
 
 def _verify_and_parse(
-    request: Request, body: bytes, parse: Callable[[bytes], list[TrafficEvent]]
-) -> tuple[list[TrafficEvent], dict[str, TrafficEvent]]:
+    request: Request, body: bytes, parse: Callable[[bytes], list[TrafficEvent]], source: str
+) -> IngestRequest:
     """Signature, parsing, the batch limit and redaction: everything CPU-bound before storing."""
     settings = get_settings()
     check_signature(request, body, settings)
-    events = parse(body)
+    with gc_paused():
+        events = parse(body)
     if len(events) > settings.max_batch_events:
         raise InvalidInput(
             f"batch of {len(events)} events exceeds the limit of {settings.max_batch_events}",
             field="body",
         )
-    # Redaction is part of normalisation: nothing unredacted is stored, logged or sent.
-    return redact_batch(
-        events, for_settings(settings), keep_originals=not settings.redact_before_flagship
-    )
+    return prepare_request(events, source, settings)
+
+
+# gzip's magic bytes: a compressed body sent without Content-Encoding.
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _refuse_compressed(request: Request, body: bytes) -> None:
+    """A 415 for a compressed body (only the OTLP receiver inflates): parsed as JSON, it was
+    a 422 about UTF-8 surrogates, which says nothing useful to the sender."""
+    coding = (request.headers.get("content-encoding") or "identity").strip().lower()
+    if coding != "identity" or body.startswith(_GZIP_MAGIC):
+        raise UnsupportedMediaType(
+            "compressed bodies are not accepted here: send the JSON uncompressed "
+            "(without Content-Encoding); only POST /v1/traces takes gzip"
+        )
 
 
 async def _ingest(
@@ -76,11 +89,12 @@ async def _ingest(
     try:
         body = await _read_body(request, settings.max_body_bytes)
         check_api_key(request, settings)
+        _refuse_compressed(request, body)
         if len(body) <= INLINE_PARSE_MAX_BYTES:
-            events, originals = _verify_and_parse(request, body, parse)
+            prepared = _verify_and_parse(request, body, parse, source)
         else:
-            events, originals = await run_in_threadpool(_verify_and_parse, request, body, parse)
-        batch = await request.app.state.writer.submit(IngestRequest(events, source, originals))
+            prepared = await run_in_threadpool(_verify_and_parse, request, body, parse, source)
+        batch = await request.app.state.writer.submit(prepared)
     except ShadowgapError as exc:
         metrics.INGEST_REQUESTS.labels(format=source, status=str(exc.status_code)).inc()
         if isinstance(exc, InvalidInput):

@@ -21,7 +21,7 @@ from shadowgap.api.deps import settings
 from shadowgap.api.schemas import Health, Readiness, WorkersCheck
 from shadowgap.config import Settings, get_settings
 from shadowgap.db.engine import get_engine, session_scope
-from shadowgap.llm.factory import flagship_problem
+from shadowgap.llm.factory import flagship_problem, reverse_shadow_problem
 from shadowgap.worker import queue
 from shadowgap.worker.heartbeats import embedded_model_problems, workers_seen
 
@@ -85,6 +85,7 @@ async def readyz(response: Response) -> dict[str, object]:
         "broker": broker or "ok",
         "workers": workers,
         "flagship": flagship_problem(get_settings()) or "ok",
+        "reverse_shadow": reverse_shadow_problem(get_settings()) or "ok",
     }
 
 

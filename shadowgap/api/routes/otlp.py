@@ -20,6 +20,7 @@ import time
 import zlib
 
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc import code_pb2, status_pb2
@@ -27,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shadowgap import metrics
 from shadowgap.api.auth.signing import check_api_key
-from shadowgap.api.routes.ingest import _read_body
+from shadowgap.api.routes.ingest import INLINE_PARSE_MAX_BYTES, _read_body
 from shadowgap.config import Settings, get_settings
 from shadowgap.errors import (
     InvalidInput,
@@ -37,8 +38,9 @@ from shadowgap.errors import (
     Unavailable,
     UnsupportedMediaType,
 )
+from shadowgap.ingest.gc_pause import gc_paused
 from shadowgap.ingest.otlp import Encoding, ParsedTraces, decode_request, parse_request
-from shadowgap.ingest.store import IngestRequest, StoredBatch
+from shadowgap.ingest.store import IngestRequest, StoredBatch, prepare_request
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ingest"])
@@ -76,9 +78,16 @@ async def export_traces(request: Request) -> Response:
             raise UnsupportedMediaType(
                 "Content-Type must be application/x-protobuf or application/json (OTLP/HTTP)"
             )
-        body = _decompress(body, request.headers.get("content-encoding"), settings.max_body_bytes)
-        parsed = parse_request(decode_request(body, encoding), settings)
-        stored = await _store(request, parsed, settings)
+        content_encoding = request.headers.get("content-encoding")
+        if len(body) <= INLINE_PARSE_MAX_BYTES and content_encoding in (None, "identity"):
+            parsed, prepared = _decode(body, content_encoding, encoding, settings)
+        else:
+            # Inflating, decoding and mapping megabytes takes seconds of CPU: off the loop,
+            # as the native route parses (a gzip body of any size can inflate to the limit).
+            parsed, prepared = await run_in_threadpool(
+                _decode, body, content_encoding, encoding, settings
+            )
+        stored = await _store(request, prepared)
     except ShadowgapError as exc:
         http_status, code = _FAILURES.get(type(exc), (exc.status_code, code_pb2.UNKNOWN))
         metrics.INGEST_REQUESTS.labels(format=SOURCE, status=str(http_status)).inc()
@@ -128,15 +137,29 @@ def _decompress(body: bytes, content_encoding: str | None, limit: int) -> bytes:
     return data
 
 
-async def _store(request: Request, parsed: ParsedTraces, settings: Settings) -> StoredBatch:
-    """Store the events through the group-commit writer, in slices of the batch limit (a
-    Collector's batches can be larger than a native batch; each slice is idempotent, so a
-    retried request after a failed slice stores the rest once)."""
+def _decode(
+    body: bytes, content_encoding: str | None, encoding: Encoding, settings: Settings
+) -> tuple[ParsedTraces, list[IngestRequest]]:
+    """Everything CPU-bound before storing: inflate, decode, map spans to events, and prepare
+    them (redaction) in slices of the batch limit (a Collector's batches can be larger than a
+    native batch; each slice is idempotent, so a retried request after a failed slice stores
+    the rest once)."""
+    with gc_paused():
+        body = _decompress(body, content_encoding, settings.max_body_bytes)
+        parsed = parse_request(decode_request(body, encoding), settings)
+        size = settings.max_batch_events
+        prepared = [
+            prepare_request(parsed.events[start : start + size], SOURCE, settings)
+            for start in range(0, len(parsed.events), size)
+        ]
+    return parsed, prepared
+
+
+async def _store(request: Request, prepared: list[IngestRequest]) -> StoredBatch:
+    """Store the prepared slices through the group-commit writer, one after the other."""
     total = StoredBatch(accepted=0, new=0, duplicates=0)
-    size = settings.max_batch_events
-    for start in range(0, len(parsed.events), size):
-        events = parsed.events[start : start + size]
-        batch = await request.app.state.writer.submit(IngestRequest(events, SOURCE))
+    for ingest_request in prepared:
+        batch = await request.app.state.writer.submit(ingest_request)
         total.accepted += batch.accepted
         total.new += batch.new
         total.duplicates += batch.duplicates

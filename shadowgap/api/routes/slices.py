@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy.orm import Session
 
 from shadowgap.api.auth.access import require_read
@@ -12,9 +12,12 @@ from shadowgap.api.deps import db_session
 from shadowgap.api.schemas import SliceList, SliceView
 from shadowgap.db import models
 from shadowgap.errors import NotFound
+from shadowgap.schemas import INT4_MAX
 from shadowgap.slices.discovery import list_slices
 
 router = APIRouter(tags=["slices"], dependencies=[Depends(require_read)])
+# slices.id is int4: a larger id is a 422 naming it, not a database error (like AlertId).
+SliceId = Annotated[int, Path(ge=0, le=INT4_MAX, description="the slice's id")]
 
 
 def _estimate(excess: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -68,7 +71,7 @@ def get_slices(
 
 
 @router.get("/v1/slices/{slice_id}", response_model=SliceView, response_model_exclude_unset=True)
-def get_slice(slice_id: int, session: Session = Depends(db_session)) -> dict[str, Any]:
+def get_slice(slice_id: SliceId, session: Session = Depends(db_session)) -> dict[str, Any]:
     record = session.get(models.Slice, slice_id)
     if record is None:
         raise NotFound(f"slice {slice_id} not found")

@@ -42,6 +42,9 @@ def _demo_env(flagship: str, data_dir: Path, port: int, api_key: str) -> dict[st
         "SHADOWGAP_DASHBOARD_URL": f"http://127.0.0.1:{port}",
         "SHADOWGAP_RECORDED_ANSWERS_PATH": str(csv_path),
         "SHADOWGAP_FLAGSHIP_CLIENT": "llama-cpp" if flagship == "local" else "recorded",
+        # The reverse shadow replays the GSM8K file's Mixtral answers: the demo's cheap model
+        # (there is no default cheap model, as there is no default flagship).
+        "SHADOWGAP_CHEAP_CLIENT": "recorded",
         "SHADOWGAP_LOG_LEVEL": "WARNING",
     }
     # Sampling runs at the shipped defaults (2% budget, power allocation). A live local model
