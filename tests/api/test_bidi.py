@@ -17,8 +17,8 @@ from shadowgap.config import get_settings
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
 from shadowgap.reporting.weekly import build_weekly_report
-from tests.conftest import auth
-from tests.factories import native_event
+from tests.support.factories import native_event
+from tests.support.settings import auth
 
 TENANTS = ["abc\u202eevil", "x\u2066y", "p\u202bq\u2069\u202c"]
 START = datetime(2026, 11, 2, tzinfo=UTC)

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shadowgap.schemas import INT4_MAX
-from tests.conftest import auth
+from tests.support.settings import auth
 
 
 @pytest.mark.parametrize("slice_id", [2**31, 2**63, 2**64, 2**70, -1])

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
 from shadowgap.schemas import MAX_NESTING
-from tests.conftest import auth
-from tests.factories import native_event
+from tests.support.factories import native_event
+from tests.support.settings import auth
 
 BFCL = Path(__file__).resolve().parents[3] / "shared" / "data" / "bfcl"
 

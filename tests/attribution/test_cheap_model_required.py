@@ -16,7 +16,7 @@ from shadowgap.config import Settings, get_settings
 from shadowgap.db.engine import session_scope
 from shadowgap.llm.factory import cheap_problem
 from tests.attribution.test_reverse_shadow import _events
-from tests.conftest import auth
+from tests.support.settings import auth
 
 
 def _ingest_near_threshold(client: TestClient) -> datetime:

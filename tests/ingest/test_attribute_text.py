@@ -11,8 +11,8 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import auth
-from tests.factories import native_event
+from tests.support.factories import native_event
+from tests.support.settings import auth
 
 HOSTILE = ["Ta\r\nSet-Cookie: x", "a\tb", "a\x1b[31mb", "a\x85b", "a\x7fb"]
 

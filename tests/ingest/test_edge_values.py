@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
-from tests.conftest import auth
-from tests.factories import native_event
-from tests.ingest.test_otlp import openinference_span, otlp_json
+from tests.support.factories import native_event
+from tests.support.otlp import openinference_span, otlp_json
+from tests.support.settings import auth
 
 
 def _events() -> int:

@@ -22,9 +22,9 @@ from shadowgap.schemas import TrafficEvent
 from shadowgap.slices import features
 from shadowgap.slices.features import compute_features
 from shadowgap.textscan import is_word, sub_emails, sub_jwts
-from tests.conftest import API_KEY, auth
-from tests.factories import native_event
-from tests.ingest.healthz_probe import HealthProbe, live_api
+from tests.support.factories import native_event
+from tests.support.healthz_probe import HealthProbe, live_api
+from tests.support.settings import API_KEY, auth
 
 # Each ~60,000 characters: runs without the character a pattern waits for, repeated
 # separators, openers without closers, digit groups.

@@ -7,15 +7,17 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import API_KEY
-from tests.ingest.healthz_probe import HealthProbe, live_api
-from tests.ingest.test_otlp import _span, openinference_span, otlp_json
+from tests.support.healthz_probe import HealthProbe, live_api
+from tests.support.otlp import json_span, openinference_span, otlp_json
+from tests.support.settings import API_KEY
 
 
 def _big_otlp_json() -> bytes:
     """~10 MB of OTLP JSON: many HTTP spans (skipped after decoding) and one LLM span."""
     filler = [
-        _span(f"{i + 1:016x}", {"http.method": "GET", "http.url": f"https://x.test/{'p' * 120}"})
+        json_span(
+            f"{i + 1:016x}", {"http.method": "GET", "http.url": f"https://x.test/{'p' * 120}"}
+        )
         for i in range(19_000)
     ]
     return otlp_json([openinference_span("00f067aa0ba902b7", "What is 2+2?", "4"), *filler])

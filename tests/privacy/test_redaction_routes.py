@@ -18,9 +18,9 @@ from shadowgap.db.engine import session_scope
 from shadowgap.ingest.otlp import decode_json
 from shadowgap.ingest.store import IngestRequest, store_requests
 from shadowgap.schemas import TrafficEvent
-from tests.conftest import auth
-from tests.factories import native_event
-from tests.ingest.test_otlp import openinference_span, otlp_json
+from tests.support.factories import native_event
+from tests.support.otlp import openinference_span, otlp_json
+from tests.support.settings import auth
 
 EMAIL = "jane.doe@example.com"
 CARD = "4111 1111 1111 1111"

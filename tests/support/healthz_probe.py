@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.conftest import ROOT, migrate
-from tests.live_api import start_api
+from tests.support.live_api import start_api
+from tests.support.settings import ROOT, migrate
 
 
 def free_port() -> int:
