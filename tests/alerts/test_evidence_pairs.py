@@ -69,8 +69,8 @@ def test_evidence_puts_the_calls_side_by_side_with_the_named_difference(
     assert structured["judge"] == "structured-output"
     assert structured["comparison"]["mode"] == "structured-output"
     assert structured["comparison"]["difference"] == "field_differs"
-    assert structured["comparison"]["differing_fields"] == ["temp_c"]
-    assert structured["comparison"]["pairs"] == []
+    assert structured["comparison"]["differing_fields"] == ["$.temp_c"]
+    assert "pairs" not in structured["comparison"]  # JSON answers: no calls
     # The stored evidence reads back through the typed model unchanged.
     assert AlertEvidence.read(stored).to_json() == stored
 
@@ -129,7 +129,7 @@ def test_slack_shows_the_calls_in_two_columns_within_block_kit_limits(
     assert "*Differences named by the judge*" in first and "missing_argument (cheap)" in first
     structured = next(t for t in texts if t.startswith("*Example 3*"))
     assert "decided by structured-output" in structured
-    assert "fields differ: temp_c" in structured
+    assert "fields differ: $.temp_c" in structured
 
     # A hostile argument is escaped for mrkdwn and its right-to-left override isolated.
     hostile = pairs[1]["fields"][2]["text"]
@@ -170,7 +170,7 @@ def test_pagerduty_custom_details_carry_the_pairs(evidence: tuple[Any, dict[str,
         }
     ]
     assert first["comparison"]["differences"][0].startswith("missing_argument (cheap) get_weather")
-    assert examples[2]["comparison"]["fields"] == "fields differ: temp_c"
+    assert examples[2]["comparison"]["fields"] == "fields differ: $.temp_c"
     # The webhook sends the evidence as stored: the comparison rides along.
     webhook = build_webhook(alert, stored, "trigger")
     assert webhook["evidence"]["examples"][0]["comparison"]["pairs"]
@@ -186,6 +186,6 @@ def test_get_alert_returns_the_side_by_side_evidence(embedded: str, client: Test
     assert comparison["difference"] == "missing_argument"
     assert comparison["pairs"][0]["cheap"]["name"] == "get_weather"
     assert comparison["differences"][0]["kind"] == "missing_argument"
-    assert examples[2]["comparison"]["differing_fields"] == ["temp_c"]
+    assert examples[2]["comparison"]["differing_fields"] == ["$.temp_c"]
     listed = client.get("/v1/alerts", headers=auth("read")).json()["alerts"]
     assert listed[0]["evidence"]["examples"][0]["comparison"]["mode"] == "tool-calls"

@@ -97,7 +97,7 @@ def test_segment_page_shows_calls_side_by_side(client: TestClient) -> None:
     structured = by_event["json"]
     assert "Decided by structured-output" in structured
     assert 'difference">field_differs<' in structured
-    assert '<code class="field">temp_c</code>' in structured
+    assert '<code class="field">$.temp_c</code>' in structured
     assert _pairs(structured) == []
 
     hostile = by_event["hostile"]
@@ -110,7 +110,7 @@ def test_segment_page_shows_calls_side_by_side(client: TestClient) -> None:
 
 def test_alerts_page_shows_the_evidence_pairs(client: TestClient) -> None:
     page = client.get("/alerts").text
-    evidence = re.search(r'<tr class="evidence-row".*?</tr>', page, re.S)
+    evidence = re.search(r'<tr class="evidence-row".*?</details>', page, re.S)
     assert evidence is not None
     block = evidence.group(0)
     assert "3 example requests" in block
@@ -118,5 +118,5 @@ def test_alerts_page_shows_the_evidence_pairs(client: TestClient) -> None:
     assert [a.count('class="call-pair') for a in articles] == [1, 1, 0]
     assert 'difference">missing_argument<' in articles[0]
     assert 'difference">wrong_value<' in articles[1]
-    assert '<code class="field">temp_c</code>' in articles[2]
+    assert '<code class="field">$.temp_c</code>' in articles[2]
     assert "&lt;b&gt;Paris&lt;/b&gt;" in articles[1] and "<b>Paris</b>" not in block

@@ -111,6 +111,6 @@ def test_segment_page_lays_tool_calls_side_by_side(browser: Browser, base_url: s
         "Array.from(document.querySelectorAll('section[data-mode=structured-output] code.field'))"
         ".map(c => c.textContent)"
     )
-    assert fields == ["temp_c"]
+    assert fields == ["$.temp_c"]
     browser.screenshot(SHOTS / "segment-tool-calls.png")
     assert browser.errors() == []

@@ -4,10 +4,11 @@
 
 The config names ``endpoint`` (shadowgap's ``/v1/ingest/litellm``), ``api_key`` (an ingest
 key) and ``calls``: each a ``litellm.completion`` keyword set (model, api_base of an
-OpenAI-compatible server standing for the cheap model, messages, tools, ...). LiteLLM's generic API logger
-ships each call's StandardLoggingPayload to the endpoint, configured the SDK way the docs give
-(``GENERIC_LOGGER_ENDPOINT``, ``GENERIC_LOGGER_HEADERS``). It prints one JSON line: the
-LiteLLM version, each answer's message and how many payloads the logger had queued.
+OpenAI-compatible server standing for the cheap model, messages, tools, ...). LiteLLM's
+generic API logger ships each call's StandardLoggingPayload to the endpoint, configured the
+SDK way the docs give (``GENERIC_LOGGER_ENDPOINT``, ``GENERIC_LOGGER_HEADERS``). It prints
+one JSON line: the LiteLLM version, each answer's message and how many payloads the logger
+had queued.
 
 The generic logger only implements LiteLLM's async hooks (``async_log_success_event``), so a
 synchronous ``litellm.completion`` cannot drive it (the logger even needs a running event loop

@@ -81,9 +81,7 @@ PAIRS: list[tuple[str, str, dict[str, Any], tuple[str, Any], tuple[str, Any]]] =
 def _verdict(request: dict[str, Any], cheap: dict[str, Any], flagship: dict[str, Any]) -> Any:
     params = request["params"]
     if "response_format" in params:
-        return StructuredOutputJudge().judge_answers(
-            request, cheap["content"], flagship["content"]
-        )
+        return StructuredOutputJudge().judge_answers(request, cheap["content"], flagship["content"])
     return ToolCallJudge().judge_answers(request, cheap, flagship)
 
 
