@@ -216,7 +216,5 @@ def _forget_chunk(
         where = Path(outbox_dir) / path if outbox_dir else Path(path)
         # Any error but a missing file is raised: the row stays, the transaction rolls back.
         result.outbox_files += remove_file(where)
-        session.execute(
-            delete(TextCopy).where(TextCopy.kind == OUTBOX_FILE, TextCopy.path == path)
-        )
+        session.execute(delete(TextCopy).where(TextCopy.kind == OUTBOX_FILE, TextCopy.path == path))
     session.flush()
