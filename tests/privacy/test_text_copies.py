@@ -52,17 +52,16 @@ def test_every_copy_the_lifecycle_writes_is_registered(
             assert alert is not None
             quoted = copies.quoted_events(alert.evidence)
             assert quoted and registered[(copies.ALERT, alert_id)] == quoted
-        assert len(copies.quoted_events(session.get(models.Alert, drift_alert).evidence)) == 3
+        drift = session.get(models.Alert, drift_alert)
+        assert drift is not None and len(copies.quoted_events(drift.evidence)) == 3
         for delivery_id in sent + renotified:
             assert registered[(copies.DELIVERY, delivery_id)]
-            assert (
-                registered[(copies.OUTBOX_FILE, delivery_id)]
-                == (registered[(copies.DELIVERY, delivery_id)])
-            )
+            file_quotes = registered[(copies.OUTBOX_FILE, delivery_id)]
+            assert file_quotes == registered[(copies.DELIVERY, delivery_id)]
         paths = session.scalars(
             select(models.TextCopy.path).where(models.TextCopy.kind == copies.OUTBOX_FILE)
         ).all()
-    assert paths and all(Path(p).is_file() for p in paths)
+    assert paths and all(p is not None and Path(p).is_file() for p in paths)
 
 
 def test_migration_registers_stored_copies_and_forgets_purged_user_ids(postgres_url: str) -> None:
