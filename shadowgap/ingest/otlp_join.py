@@ -1,0 +1,159 @@
+"""Joins an LLM span with the OTLP log records that carry its content.
+
+Some instrumentations put the prompt and answer in log records (OTel "events") rather than on
+the span: the official ``opentelemetry-instrumentation-openai-v2`` with
+``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=event_only`` writes them on a
+``gen_ai.client.inference.operation.details`` record whose trace and span ids are the span's.
+Spans (``/v1/traces``) and logs (``/v1/logs``) travel in separate exports, in either order, so
+the first half to arrive waits here for the other, keyed by (trace id, span id):
+
+- a span with no prompt waits for its records; records that arrive first wait for their span;
+- when both are here, the records become the span's events and the span is mapped as usual;
+- a span that maps on its own (content on the span, as OpenLIT also writes) takes nothing from
+  here, and records that come for it later are dropped quietly as copies;
+- a half whose partner has not come within :data:`WAIT_SECONDS` is dropped, counted in
+  ``shadowgap_otlp_unjoined_total{half}`` and logged (ids only, never content). A span dropped
+  so is one whose instrumentation recorded no content anywhere: the log line says how to turn
+  content capture on.
+
+The halves wait in this process's memory: bounded (:data:`MAX_WAITING` per kind, the oldest
+dropped first, counted as unjoined), lost on restart, and not shared between API processes, so
+a deployment with several API processes behind a load balancer should let the instrumentation
+write content on the span (docs/sending-traffic.md says how for each one).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from shadowgap import metrics
+from shadowgap.ingest.genai import SpanEvent
+
+log = logging.getLogger(__name__)
+
+# Long enough for both batch exporters (the SDK's span and log processors flush every 5 s and
+# 1 s by default) and a Collector's batching in between; short enough to hold little memory.
+WAIT_SECONDS = 120.0
+MAX_WAITING = 10_000
+
+Key = tuple[str, str]  # (trace id hex, span id hex)
+
+
+@dataclass
+class WaitingSpan:
+    span: Any  # shadowgap.ingest.otlp.Span (not imported: otlp imports this module)
+    ancestors: list[Any]
+    reason: str
+    since: float
+
+
+@dataclass
+class _WaitingRecords:
+    events: list[SpanEvent]
+    since: float
+
+
+class Joiner:
+    """The waiting halves, safe to use from the route's worker threads."""
+
+    def __init__(self, wait_seconds: float = WAIT_SECONDS, capacity: int = MAX_WAITING) -> None:
+        self.wait_seconds = wait_seconds
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._spans: OrderedDict[Key, WaitingSpan] = OrderedDict()
+        self._records: OrderedDict[Key, _WaitingRecords] = OrderedDict()
+        self._mapped: OrderedDict[Key, float] = OrderedDict()
+
+    def span_without_content(self, key: Key, span: Any, ancestors: list[Any], reason: str) -> (
+        list[SpanEvent] | None
+    ):
+        """A span that carries no prompt: its records if they are here (the caller maps the
+        span with them), else ``None`` and the span waits for them."""
+        with self._lock:
+            now = time.monotonic()
+            self._expire(now)
+            records = self._records.pop(key, None)
+            if records is not None:
+                self._remember_mapped(key, now)
+                return records.events
+            self._spans[key] = WaitingSpan(span, ancestors, reason, now)
+            self._spans.move_to_end(key)
+            self._bound(self._spans, "span")
+            return None
+
+    def span_mapped(self, key: Key) -> None:
+        """A span that mapped on its own: records for it, now or later, are copies."""
+        with self._lock:
+            now = time.monotonic()
+            self._records.pop(key, None)
+            self._remember_mapped(key, now)
+
+    def records(self, key: Key, events: list[SpanEvent]) -> WaitingSpan | None:
+        """Content records of one span: the waiting span they complete (the caller maps it
+        with ``events``), else ``None`` (they wait, or are dropped as copies)."""
+        with self._lock:
+            now = time.monotonic()
+            self._expire(now)
+            if key in self._mapped:
+                return None
+            waiting = self._spans.pop(key, None)
+            if waiting is not None:
+                self._remember_mapped(key, now)
+                return waiting
+            held = self._records.setdefault(key, _WaitingRecords([], now))
+            held.events.extend(events)
+            self._bound(self._records, "logs")
+            return None
+
+    def waiting(self) -> tuple[int, int]:
+        """How many spans and record sets wait now."""
+        with self._lock:
+            return len(self._spans), len(self._records)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._spans.clear()
+            self._records.clear()
+            self._mapped.clear()
+
+    def _remember_mapped(self, key: Key, now: float) -> None:
+        self._mapped[key] = now
+        self._mapped.move_to_end(key)
+        while len(self._mapped) > self.capacity:
+            self._mapped.popitem(last=False)
+
+    def _expire(self, now: float) -> None:
+        limit = now - self.wait_seconds
+        while self._spans and next(iter(self._spans.values())).since < limit:
+            key, waiting = self._spans.popitem(last=False)
+            _unjoined_span(key, waiting.reason)
+        while self._records and next(iter(self._records.values())).since < limit:
+            self._records.popitem(last=False)
+            metrics.OTLP_UNJOINED.labels(half="logs").inc()
+        while self._mapped and next(iter(self._mapped.values())) < limit:
+            self._mapped.popitem(last=False)
+
+    def _bound(self, table: OrderedDict[Key, Any], half: str) -> None:
+        while len(table) > self.capacity:
+            key, value = table.popitem(last=False)
+            if half == "span":
+                _unjoined_span(key, value.reason)
+            else:
+                metrics.OTLP_UNJOINED.labels(half=half).inc()
+
+
+def _unjoined_span(key: Key, reason: str) -> None:
+    metrics.OTLP_UNJOINED.labels(half="span").inc()
+    log.warning(
+        "OTLP LLM span dropped: no prompt on it and no log record for it arrived",
+        extra={"trace_id": key[0], "span_id": key[1], "reason": reason},
+    )
+
+
+# The API process's joiner.
+JOINER = Joiner()
