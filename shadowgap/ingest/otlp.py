@@ -291,23 +291,16 @@ def parse_request(request: ExportTraceServiceRequest, settings: Settings) -> Par
             parsed.skipped += 1
             continue
         ancestors = _ancestors(span, by_id)
+        key = (span.trace_id, span.span_id)
+        # Log records that came first carry its content, or complete it (otlp_join).
+        span.events = [*span.events, *otlp_join.JOINER.take_records(key)]
         try:
             parsed.events.append(span_to_event(span, ancestors, settings))
-            otlp_join.JOINER.span_mapped((span.trace_id, span.span_id))
+            otlp_join.JOINER.span_mapped(key)
         except NoPrompt as exc:
-            # Its content may come in log records (otlp_join): mapped with them if they are
-            # here already, else it waits for them.
-            where = f"span {span.span_id} ({span.position}): {exc}"
-            records = otlp_join.JOINER.span_without_content(
-                (span.trace_id, span.span_id), span, ancestors, str(exc)
-            )
-            if records is None:
-                parsed.waiting.append(where)
-                continue
-            try:
-                parsed.events.append(with_records(span, ancestors, records, settings))
-            except SpanRejected as joined_exc:
-                parsed.rejected.append(f"span {span.span_id} ({span.position}): {joined_exc}")
+            # Its content may still come in log records: it waits for them.
+            otlp_join.JOINER.wait_for_records(key, span, ancestors, str(exc))
+            parsed.waiting.append(f"span {span.span_id} ({span.position}): {exc}")
         except SpanRejected as exc:
             parsed.rejected.append(f"span {span.span_id or '?'} ({span.position}): {exc}")
     by_id.clear()

@@ -8,9 +8,11 @@ Spans (``/v1/traces``) and logs (``/v1/logs``) travel in separate exports, in ei
 the first half to arrive waits here for the other, keyed by (trace id, span id):
 
 - a span with no prompt waits for its records; records that arrive first wait for their span;
-- when both are here, the records become the span's events and the span is mapped as usual;
-- a span that maps on its own (content on the span, as OpenLIT also writes) takes nothing from
-  here, and records that come for it later are dropped quietly as copies;
+- when both are here, the records become the span's events and the span is mapped as usual
+  (the span's own attributes win over a record's: OpenLIT writes the content on both, and the
+  request's tool definitions on the record only, which therefore completes its span when it
+  comes first, as OpenLIT's exporters send it);
+- records that come after their span was mapped are dropped quietly as copies;
 - a half whose partner has not come within :data:`WAIT_SECONDS` is dropped, counted in
   ``shadowgap_otlp_unjoined_total{half}`` and logged (ids only, never content). A span dropped
   so is one whose instrumentation recorded no content anywhere: the log line says how to turn
@@ -69,22 +71,20 @@ class Joiner:
         self._records: OrderedDict[Key, _WaitingRecords] = OrderedDict()
         self._mapped: OrderedDict[Key, float] = OrderedDict()
 
-    def span_without_content(self, key: Key, span: Any, ancestors: list[Any], reason: str) -> (
-        list[SpanEvent] | None
-    ):
-        """A span that carries no prompt: its records if they are here (the caller maps the
-        span with them), else ``None`` and the span waits for them."""
+    def take_records(self, key: Key) -> list[SpanEvent]:
+        """The records that came before their span (the caller maps the span with them)."""
+        with self._lock:
+            self._expire(time.monotonic())
+            records = self._records.pop(key, None)
+            return records.events if records is not None else []
+
+    def wait_for_records(self, key: Key, span: Any, ancestors: list[Any], reason: str) -> None:
+        """A span that carries no prompt waits for the records that may carry it."""
         with self._lock:
             now = time.monotonic()
-            self._expire(now)
-            records = self._records.pop(key, None)
-            if records is not None:
-                self._remember_mapped(key, now)
-                return records.events
             self._spans[key] = WaitingSpan(span, ancestors, reason, now)
             self._spans.move_to_end(key)
             self._bound(self._spans, "span")
-            return None
 
     def span_mapped(self, key: Key) -> None:
         """A span that mapped on its own: records for it, now or later, are copies."""
