@@ -54,8 +54,7 @@ from pydantic import ValidationError
 
 from shadowgap.config import Settings
 from shadowgap.errors import InvalidInput
-from shadowgap.ingest import genai
-from shadowgap.ingest import otlp_join
+from shadowgap.ingest import genai, otlp_join
 from shadowgap.ingest.body import field_path, replace_nul
 from shadowgap.ingest.genai import SpanEvent, SpanRejected
 from shadowgap.schemas import TrafficEvent
@@ -107,9 +106,10 @@ class ParsedTraces:
         warning with ``rejected_spans`` 0 when spans only wait for their log records)."""
         response = ExportTraceServiceResponse()
         if self.waiting and not self.rejected:
+            wait = otlp_join.JOINER.wait_seconds
             response.partial_success.error_message = (
-                f"{len(self.waiting)} LLM span(s) without a prompt wait {otlp_join.JOINER.wait_seconds:g} s for "
-                f"their OTLP log records (/v1/logs), then are dropped: {self.waiting[0]}"
+                f"{len(self.waiting)} LLM span(s) without a prompt wait {wait:g} s for their "
+                f"OTLP log records (/v1/logs), then are dropped: {self.waiting[0]}"
             )
         if self.rejected:
             shown = "; ".join(self.rejected[:_MAX_REASONS])

@@ -17,7 +17,6 @@ two arrive; a span completed by them is mapped exactly as if the records had bee
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 from google.protobuf import json_format
@@ -29,6 +28,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 
 from shadowgap.config import Settings
 from shadowgap.errors import InvalidInput
+from shadowgap.ingest import otlp_join
 from shadowgap.ingest.genai import SpanEvent, SpanRejected
 from shadowgap.ingest.otlp import (
     Encoding,
@@ -38,7 +38,6 @@ from shadowgap.ingest.otlp import (
     attributes,
     with_records,
 )
-from shadowgap.ingest import otlp_join
 from shadowgap.schemas import TrafficEvent
 
 _GENAI_PREFIX = "gen_ai."
@@ -90,7 +89,9 @@ def decode_request(body: bytes, encoding: Encoding) -> ExportLogsServiceRequest:
         raise InvalidInput(f"the body is not OTLP JSON: {exc}", field="body") from exc
 
 
-def content_records(request: ExportLogsServiceRequest) -> tuple[dict[otlp_join.Key, list[SpanEvent]], int]:
+def content_records(
+    request: ExportLogsServiceRequest,
+) -> tuple[dict[otlp_join.Key, list[SpanEvent]], int]:
     """The GenAI records of the request as span events, grouped by span; and how many other
     records were skipped."""
     grouped: dict[otlp_join.Key, list[SpanEvent]] = {}
@@ -129,9 +130,7 @@ def parse_request(request: ExportLogsServiceRequest, settings: Settings) -> Pars
             parsed.waiting += 1
             continue
         try:
-            parsed.events.append(
-                with_records(waiting.span, waiting.ancestors, records, settings)
-            )
+            parsed.events.append(with_records(waiting.span, waiting.ancestors, records, settings))
         except SpanRejected as exc:
             parsed.rejected.append(f"span {key[1]}: {exc}")
     return parsed

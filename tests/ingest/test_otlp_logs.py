@@ -163,7 +163,9 @@ def test_post_v1_logs_joins_json_and_gzip_protobuf(embedded: str, client: TestCl
         },
     )
     assert response.status_code == 200, response.text
-    assert ExportLogsServiceResponse.FromString(response.content).partial_success.error_message == ""
+    assert (
+        ExportLogsServiceResponse.FromString(response.content).partial_success.error_message == ""
+    )
     response = client.post("/v1/traces", content=_traces("00000000000000c1"), headers=headers)
     assert response.status_code == 200, response.text
 
@@ -179,9 +181,18 @@ def test_post_v1_logs_joins_json_and_gzip_protobuf(embedded: str, client: TestCl
 def test_post_v1_logs_refuses_what_is_not_otlp(embedded: str, client: TestClient) -> None:
     headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
     assert client.post("/v1/logs", content=b"[1]", headers=headers).status_code == 400
-    bad_id = otlp_logs_json([{**json.loads(_logs())["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0], "spanId": "xyz"}])
+    bad_id = otlp_logs_json(
+        [
+            {
+                **json.loads(_logs())["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0],
+                "spanId": "xyz",
+            }
+        ]
+    )
     response = client.post("/v1/logs", content=bad_id, headers=headers)
     assert response.status_code == 400
     assert "logRecords[0].spanId" in response.json()["message"]
-    unauthorized = client.post("/v1/logs", content=_logs(), headers={"Content-Type": "application/json"})
+    unauthorized = client.post(
+        "/v1/logs", content=_logs(), headers={"Content-Type": "application/json"}
+    )
     assert unauthorized.status_code == 401

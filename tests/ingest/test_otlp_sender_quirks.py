@@ -21,6 +21,9 @@ TOOL = {
 }
 
 
+OUTPUT_CALL = "llm.output_messages.0.message.tool_calls.0.tool_call"
+
+
 def _event(attributes: dict[str, object], **settings: object) -> TrafficEvent:
     parsed = parse_request(
         decode_json(otlp_json([json_span("00000000000000d1", attributes)])), Settings(**settings)
@@ -35,14 +38,16 @@ def test_openinference_tier_is_the_requested_model_not_the_served_one() -> None:
         {
             "openinference.span.kind": "LLM",
             "llm.model_name": "gpt-4o-mini-2024-07-18",  # what OpenAI served
-            "llm.invocation_parameters": json.dumps({"model": "gpt-4o-mini", "tool_choice": "auto"}),
+            "llm.invocation_parameters": json.dumps(
+                {"model": "gpt-4o-mini", "tool_choice": "auto"}
+            ),
             "llm.input_messages.0.message.role": "user",
             "llm.input_messages.0.message.content": "Weather in Rome?",
             "llm.tools.0.tool.json_schema": json.dumps(TOOL),
             "llm.output_messages.0.message.role": "assistant",
-            "llm.output_messages.0.message.tool_calls.0.tool_call.id": "call_1",
-            "llm.output_messages.0.message.tool_calls.0.tool_call.function.name": "get_weather",
-            "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments": '{"city": "Rome"}',
+            f"{OUTPUT_CALL}.id": "call_1",
+            f"{OUTPUT_CALL}.function.name": "get_weather",
+            f"{OUTPUT_CALL}.function.arguments": '{"city": "Rome"}',
             "llm.finish_reason": "tool_calls",
         },
         cheap_routes="gpt-4o-mini",

@@ -43,8 +43,8 @@ from shadowgap.errors import (
     Unavailable,
     UnsupportedMediaType,
 )
-from shadowgap.ingest.gc_pause import gc_paused
 from shadowgap.ingest import otlp_logs
+from shadowgap.ingest.gc_pause import gc_paused
 from shadowgap.ingest.otlp import Encoding, decode_request, parse_request
 from shadowgap.ingest.store import IngestRequest, StoredBatch, prepare_request
 from shadowgap.schemas import TrafficEvent
