@@ -16,15 +16,17 @@ import json
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, func, select
 
 from shadowgap.db import models
-from shadowgap.db.engine import session_scope
 from tests.support.fake_openai import (
     COMPLETION_TOKENS,
     PROMPT_TOKENS,
@@ -35,7 +37,7 @@ from tests.support.fake_openai import (
 )
 from tests.support.healthz_probe import free_port
 from tests.support.live_api import start_api
-from tests.support.settings import API_KEY, ROOT
+from tests.support.settings import API_KEY, GSM8K_CSV, POSTGRES_SERVER, ROOT, migrate
 from tests.support.sidecar_venv import sidecar_python
 
 APP = ROOT / "tests" / "support" / "instrumented_openai_app.py"
@@ -137,20 +139,69 @@ AGENTIC = {
 }
 
 
-@pytest.fixture
-def live_api_on_postgres(
-    production: str, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    """The API as its own process on the test's PostgreSQL database; the requested model
+@dataclass
+class LiveApi:
+    url: str
+    database: str
+
+
+@pytest.fixture(scope="module")
+def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
+    """The API as its own process on a PostgreSQL database of this module, shared by its
+    tests (each reads only the events stored after it started); the requested model
     ``gpt-4o-mini`` is the cheap route."""
-    monkeypatch.setenv("SHADOWGAP_CHEAP_ROUTES", "gpt-4o-mini")
-    port = free_port()
-    process = start_api(port, production, redis_url, tmp_path / "api.log")
+    tmp = tmp_path_factory.mktemp("instrumentations")
+    name = f"shadowgap_t_{uuid.uuid4().hex[:12]}"
+    admin_dsn = POSTGRES_SERVER.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    database = f"{POSTGRES_SERVER.rsplit('/', 1)[0]}/{name}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        migrate(database)
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("SHADOWGAP_CHEAP_ROUTES", "gpt-4o-mini")
+            env.setenv("SHADOWGAP_FLAGSHIP_CLIENT", "recorded")
+            env.setenv("SHADOWGAP_RECORDED_ANSWERS_PATH", str(GSM8K_CSV))
+            port = free_port()
+            broker = f"sqla+sqlite:///{tmp}/broker.db"
+            process = start_api(port, database, broker, tmp / "api.log")
+        try:
+            yield LiveApi(f"http://127.0.0.1:{port}", database)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        with psycopg.connect(admin_dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _events_after(database: str, last_id: int, count: int) -> list[dict[str, Any]]:
+    """The events stored after ``last_id``, once ``count`` are there (or after 30 s)."""
+    engine = create_engine(database)
+    table = models.TrafficEvent.__table__
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with engine.connect() as connection:
+                rows = connection.execute(
+                    select(table).where(table.c.id > last_id).order_by(table.c.id)
+                ).mappings()
+                events = [dict(row) for row in rows]
+            if len(events) >= count or time.monotonic() > deadline:
+                return events
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+
+
+def _last_id(database: str) -> int:
+    engine = create_engine(database)
+    try:
+        with engine.connect() as connection:
+            table = models.TrafficEvent.__table__
+            return int(connection.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar())
+    finally:
+        engine.dispose()
 
 
 def _run_app(configuration: str, api: str, fake: FakeOpenAI) -> float:
@@ -177,21 +228,6 @@ def _run_app(configuration: str, api: str, fake: FakeOpenAI) -> float:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return (time.perf_counter() - started) * 1000
-
-
-def _stored(count: int) -> list[models.TrafficEvent]:
-    deadline = time.monotonic() + 30
-    while True:
-        with session_scope() as session:
-            rows = list(
-                session.execute(select(models.TrafficEvent).order_by(models.TrafficEvent.id))
-                .scalars()
-                .all()
-            )
-            session.expunge_all()
-        if len(rows) >= count or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.2)
 
 
 def _normalised(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -224,14 +260,15 @@ def _expected_agentic_messages(package: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("configuration", sorted(CONFIGURATIONS))
-def test_a_real_instrumentation_maps_exactly(configuration: str, live_api_on_postgres: str) -> None:
+def test_a_real_instrumentation_maps_exactly(configuration: str, live_api: LiveApi) -> None:
     package = CONFIGURATIONS[configuration][0]
+    last_id = _last_id(live_api.database)
     with FakeOpenAI() as fake:
-        wall_ms = _run_app(configuration, live_api_on_postgres, fake)
+        wall_ms = _run_app(configuration, live_api.url, fake)
         # The client really sent both requests as written (the fake saw them).
         assert [r["messages"] for r in fake.requests] == [PLAIN["messages"], AGENTIC["messages"]]
 
-    events = _stored(2)
+    events = [SimpleNamespace(**row) for row in _events_after(live_api.database, last_id, 2)]
     assert len(events) == 2, (configuration, [e.request for e in events])
     by_turns = {len(e.request["messages"]) > 2: e for e in events}
     plain, agentic = by_turns[False], by_turns[True]
