@@ -18,8 +18,9 @@ the first half to arrive waits here for the other, keyed by (trace id, span id):
   so is one whose instrumentation recorded no content anywhere: the log line says how to turn
   content capture on.
 
-The halves wait in this process's memory: bounded (:data:`MAX_WAITING` per kind, the oldest
-dropped first, counted as unjoined), lost on restart, and not shared between API processes, so
+The halves wait in this process's memory: bounded (:data:`MAX_WAITING` per kind,
+:data:`MAX_WAITING_BYTES` in all, :data:`MAX_RECORDS_PER_SPAN`; the oldest dropped first, counted
+as unjoined), lost on restart, and not shared between API processes, so
 a deployment with several API processes behind a load balancer should let the instrumentation
 write content on the span (docs/sending-traffic.md says how for each one).
 """
@@ -33,6 +34,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from shadowgap import metrics
 from shadowgap.ingest.genai import SpanEvent
 
@@ -42,6 +45,10 @@ log = logging.getLogger(__name__)
 # 1 s by default) and a Collector's batching in between; short enough to hold little memory.
 WAIT_SECONDS = 120.0
 MAX_WAITING = 10_000
+# And at most this many bytes of attributes (spans and records together), and records per span:
+# a sender cannot make the API hold more than this, whatever it sends.
+MAX_WAITING_BYTES = 64 * 1024 * 1024
+MAX_RECORDS_PER_SPAN = 64
 
 Key = tuple[str, str]  # (trace id hex, span id hex)
 
@@ -52,20 +59,34 @@ class WaitingSpan:
     ancestors: list[Any]
     reason: str
     since: float
+    size: int = 0
 
 
 @dataclass
 class _WaitingRecords:
     events: list[SpanEvent]
     since: float
+    size: int = 0
+
+
+def _size(attributes: dict[str, Any]) -> int:
+    """About how much memory a half's attributes hold (their JSON length)."""
+    return len(orjson.dumps(attributes, default=str))
 
 
 class Joiner:
     """The waiting halves, safe to use from the route's worker threads."""
 
-    def __init__(self, wait_seconds: float = WAIT_SECONDS, capacity: int = MAX_WAITING) -> None:
+    def __init__(
+        self,
+        wait_seconds: float = WAIT_SECONDS,
+        capacity: int = MAX_WAITING,
+        max_bytes: int = MAX_WAITING_BYTES,
+    ) -> None:
         self.wait_seconds = wait_seconds
         self.capacity = capacity
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._lock = threading.Lock()
         self._spans: OrderedDict[Key, WaitingSpan] = OrderedDict()
         self._records: OrderedDict[Key, _WaitingRecords] = OrderedDict()
@@ -76,21 +97,28 @@ class Joiner:
         with self._lock:
             self._expire(time.monotonic())
             records = self._records.pop(key, None)
-            return records.events if records is not None else []
+            if records is None:
+                return []
+            self._bytes -= records.size
+            return records.events
 
     def wait_for_records(self, key: Key, span: Any, ancestors: list[Any], reason: str) -> None:
         """A span that carries no prompt waits for the records that may carry it."""
+        size = _size(span.attributes) + sum(_size(a.attributes) for a in ancestors)
         with self._lock:
             now = time.monotonic()
-            self._spans[key] = WaitingSpan(span, ancestors, reason, now)
-            self._spans.move_to_end(key)
-            self._bound(self._spans, "span")
+            self._drop_span(key)
+            self._spans[key] = WaitingSpan(span, ancestors, reason, now, size)
+            self._bytes += size
+            self._bound()
 
     def span_mapped(self, key: Key) -> None:
         """A span that mapped on its own: records for it, now or later, are copies."""
         with self._lock:
             now = time.monotonic()
-            self._records.pop(key, None)
+            dropped = self._records.pop(key, None)
+            if dropped is not None:
+                self._bytes -= dropped.size
             self._remember_mapped(key, now)
 
     def records(self, key: Key, events: list[SpanEvent]) -> WaitingSpan | None:
@@ -103,11 +131,17 @@ class Joiner:
                 return None
             waiting = self._spans.pop(key, None)
             if waiting is not None:
+                self._bytes -= waiting.size
                 self._remember_mapped(key, now)
                 return waiting
             held = self._records.setdefault(key, _WaitingRecords([], now))
-            held.events.extend(events)
-            self._bound(self._records, "logs")
+            room = MAX_RECORDS_PER_SPAN - len(held.events)
+            for event in events[: max(room, 0)]:
+                size = _size(event.attributes)
+                held.events.append(event)
+                held.size += size
+                self._bytes += size
+            self._bound()
             return None
 
     def waiting(self) -> tuple[int, int]:
@@ -120,6 +154,12 @@ class Joiner:
             self._spans.clear()
             self._records.clear()
             self._mapped.clear()
+            self._bytes = 0
+
+    def _drop_span(self, key: Key) -> None:
+        previous = self._spans.pop(key, None)
+        if previous is not None:  # the same span redelivered: the newer copy waits
+            self._bytes -= previous.size
 
     def _remember_mapped(self, key: Key, now: float) -> None:
         self._mapped[key] = now
@@ -130,21 +170,35 @@ class Joiner:
     def _expire(self, now: float) -> None:
         limit = now - self.wait_seconds
         while self._spans and next(iter(self._spans.values())).since < limit:
-            key, waiting = self._spans.popitem(last=False)
-            _unjoined_span(key, waiting.reason)
+            self._evict_span()
         while self._records and next(iter(self._records.values())).since < limit:
-            self._records.popitem(last=False)
-            metrics.OTLP_UNJOINED.labels(half="logs").inc()
+            self._evict_records()
         while self._mapped and next(iter(self._mapped.values())) < limit:
             self._mapped.popitem(last=False)
 
-    def _bound(self, table: OrderedDict[Key, Any], half: str) -> None:
-        while len(table) > self.capacity:
-            key, value = table.popitem(last=False)
-            if half == "span":
-                _unjoined_span(key, value.reason)
+    def _bound(self) -> None:
+        """Drop the oldest halves while either kind is over its count, or both over bytes."""
+        while len(self._spans) > self.capacity:
+            self._evict_span()
+        while len(self._records) > self.capacity:
+            self._evict_records()
+        while self._bytes > self.max_bytes and (self._spans or self._records):
+            span_since = next(iter(self._spans.values())).since if self._spans else None
+            records_since = next(iter(self._records.values())).since if self._records else None
+            if records_since is None or (span_since is not None and span_since <= records_since):
+                self._evict_span()
             else:
-                metrics.OTLP_UNJOINED.labels(half=half).inc()
+                self._evict_records()
+
+    def _evict_span(self) -> None:
+        key, waiting = self._spans.popitem(last=False)
+        self._bytes -= waiting.size
+        _unjoined_span(key, waiting.reason)
+
+    def _evict_records(self) -> None:
+        _, records = self._records.popitem(last=False)
+        self._bytes -= records.size
+        metrics.OTLP_UNJOINED.labels(half="logs").inc()
 
 
 def _unjoined_span(key: Key, reason: str) -> None:

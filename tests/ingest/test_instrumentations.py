@@ -40,6 +40,8 @@ from tests.support.live_api import start_api
 from tests.support.settings import API_KEY, GSM8K_CSV, POSTGRES_SERVER, ROOT, migrate
 from tests.support.sidecar_venv import sidecar_python
 
+pytestmark = pytest.mark.postgres
+
 APP = ROOT / "tests" / "support" / "instrumented_openai_app.py"
 _SDK = ["opentelemetry-sdk==1.45.2", "opentelemetry-exporter-otlp-proto-http==1.45.2"]
 # Exact pins, as found on PyPI. openai-v2 2.4b0 needs httpx (openai 3 brings httpx2 instead)

@@ -142,6 +142,26 @@ def test_the_waiting_halves_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None
         _from_logs(_logs(f"{i + 1:016x}"))
     assert otlp_join.JOINER.waiting() == (0, 2)
 
+    # In bytes too: one details record is ~500 bytes of attributes; 1,200 hold two.
+    before = _unjoined("logs")
+    monkeypatch.setattr(otlp_join, "JOINER", Joiner(max_bytes=1200))
+    for i in range(5):
+        _from_logs(_logs(f"{i + 1:016x}"))
+    assert otlp_join.JOINER.waiting() == (0, 2)
+    assert _unjoined("logs") == before + 3
+    # The two newest are the ones kept: the span of the fifth still joins.
+    (event,) = parse_request(decode_json(_traces(f"{5:016x}")), Settings()).events
+    assert event.answer == "Paris."
+
+
+def test_records_per_span_are_capped(joiner: Joiner) -> None:
+    many = otlp_logs_json(
+        [json_log_record(SPAN_ID, "gen_ai.user.message", {"content": f"m{i}"}) for i in range(200)]
+    )
+    _from_logs(many)
+    (event,) = parse_request(decode_json(_traces()), Settings()).events
+    assert len(event.request.messages) == otlp_join.MAX_RECORDS_PER_SPAN
+
 
 def test_post_v1_logs_joins_json_and_gzip_protobuf(embedded: str, client: TestClient) -> None:
     headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
