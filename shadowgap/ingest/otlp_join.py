@@ -13,6 +13,8 @@ the first half to arrive waits here for the other, keyed by (trace id, span id):
   request's tool definitions on the record only, which therefore completes its span when it
   comes first, as OpenLIT's exporters send it);
 - records that come after their span was mapped are dropped quietly as copies;
+- joined halves stay until their wait ends, so that a retried request (after a database outage
+  made the first one fail) joins them again: nothing is lost, and the event is stored once;
 - a half whose partner has not come within :data:`WAIT_SECONDS` is dropped, counted in
   ``shadowgap_otlp_unjoined_total{half}`` and logged (ids only, never content). A span dropped
   so is one whose instrumentation recorded no content anywhere: the log line says how to turn
@@ -60,6 +62,7 @@ class WaitingSpan:
     reason: str
     since: float
     size: int = 0
+    joined: bool = False
 
 
 @dataclass
@@ -67,6 +70,7 @@ class _WaitingRecords:
     events: list[SpanEvent]
     since: float
     size: int = 0
+    joined: bool = False
 
 
 def _size(attributes: dict[str, Any]) -> int:
@@ -96,11 +100,11 @@ class Joiner:
         """The records that came before their span (the caller maps the span with them)."""
         with self._lock:
             self._expire(time.monotonic())
-            records = self._records.pop(key, None)
+            records = self._records.get(key)
             if records is None:
                 return []
-            self._bytes -= records.size
-            return records.events
+            records.joined = True  # kept until the wait ends, for a retried request
+            return list(records.events)
 
     def wait_for_records(self, key: Key, span: Any, ancestors: list[Any], reason: str) -> None:
         """A span that carries no prompt waits for the records that may carry it."""
@@ -113,41 +117,50 @@ class Joiner:
             self._bound()
 
     def span_mapped(self, key: Key) -> None:
-        """A span that mapped on its own: records for it, now or later, are copies."""
+        """A span that was mapped: records for it that come later are copies."""
         with self._lock:
-            now = time.monotonic()
-            dropped = self._records.pop(key, None)
-            if dropped is not None:
-                self._bytes -= dropped.size
-            self._remember_mapped(key, now)
+            self._remember_mapped(key, time.monotonic())
 
     def records(self, key: Key, events: list[SpanEvent]) -> WaitingSpan | None:
         """Content records of one span: the waiting span they complete (the caller maps it
-        with ``events``), else ``None`` (they wait, or are dropped as copies)."""
+        with ``events``), else ``None`` (they wait, or are dropped as copies).
+
+        Joined halves stay here until their wait ends, marked joined: when the request that
+        joined them fails to store (a database outage), the exporter's retry of either
+        request joins them again, and the event id stores the event once."""
         with self._lock:
             now = time.monotonic()
             self._expire(now)
+            waiting = self._spans.get(key)
+            if waiting is not None:
+                waiting.joined = True
+                self._hold(key, events, now, joined=True)
+                self._bound()
+                return waiting
             if key in self._mapped:
                 return None
-            waiting = self._spans.pop(key, None)
-            if waiting is not None:
-                self._bytes -= waiting.size
-                self._remember_mapped(key, now)
-                return waiting
-            held = self._records.setdefault(key, _WaitingRecords([], now))
-            room = MAX_RECORDS_PER_SPAN - len(held.events)
-            for event in events[: max(room, 0)]:
-                size = _size(event.attributes)
-                held.events.append(event)
-                held.size += size
-                self._bytes += size
+            self._hold(key, events, now, joined=False)
             self._bound()
             return None
 
     def waiting(self) -> tuple[int, int]:
-        """How many spans and record sets wait now."""
+        """How many spans and record sets wait for their partner now."""
         with self._lock:
-            return len(self._spans), len(self._records)
+            return (
+                sum(not w.joined for w in self._spans.values()),
+                sum(not r.joined for r in self._records.values()),
+            )
+
+    def _hold(self, key: Key, events: list[SpanEvent], now: float, joined: bool) -> None:
+        held = self._records.setdefault(key, _WaitingRecords([], now))
+        if held.joined:
+            return  # a retried request: the content is here already
+        held.joined = joined
+        for event in events[: max(MAX_RECORDS_PER_SPAN - len(held.events), 0)]:
+            size = _size(event.attributes)
+            held.events.append(event)
+            held.size += size
+            self._bytes += size
 
     def clear(self) -> None:
         with self._lock:
@@ -193,12 +206,14 @@ class Joiner:
     def _evict_span(self) -> None:
         key, waiting = self._spans.popitem(last=False)
         self._bytes -= waiting.size
-        _unjoined_span(key, waiting.reason)
+        if not waiting.joined:
+            _unjoined_span(key, waiting.reason)
 
     def _evict_records(self) -> None:
         _, records = self._records.popitem(last=False)
         self._bytes -= records.size
-        metrics.OTLP_UNJOINED.labels(half="logs").inc()
+        if not records.joined:
+            metrics.OTLP_UNJOINED.labels(half="logs").inc()
 
 
 def _unjoined_span(key: Key, reason: str) -> None:

@@ -216,3 +216,21 @@ def test_post_v1_logs_refuses_what_is_not_otlp(embedded: str, client: TestClient
         "/v1/logs", content=_logs(), headers={"Content-Type": "application/json"}
     )
     assert unauthorized.status_code == 401
+
+
+def test_a_retried_request_joins_again_so_a_failed_store_loses_nothing() -> None:
+    """When the request that joined a span fails to store (the database is down: 503), the
+    exporter sends it again: the halves are still here, and the event id stores it once."""
+    parse_request(decode_json(_traces()), Settings())
+    (first,) = _from_logs(_logs()).events
+    (again,) = _from_logs(_logs()).events  # the logs request, retried
+    assert again.event_id == first.event_id
+    assert again.request.messages == first.request.messages
+
+    # Logs first, then the span's request twice.
+    _from_logs(_logs("00000000000000e1"))
+    (span_first,) = parse_request(decode_json(_traces("00000000000000e1")), Settings()).events
+    (span_again,) = parse_request(decode_json(_traces("00000000000000e1")), Settings()).events
+    assert span_again.event_id == span_first.event_id
+    assert span_again.answer == "Paris."
+    assert otlp_join.JOINER.waiting() == (0, 0)
