@@ -40,7 +40,9 @@ def instrument(name: str) -> list[object]:
     if name == "openlit":
         import openlit
 
-        # OpenLIT builds its own providers from OTEL_EXPORTER_OTLP_ENDPOINT / _HEADERS.
+        # OpenLIT builds its own providers from OTEL_EXPORTER_OTLP_ENDPOINT / _HEADERS. Without
+        # batching its log record (which alone holds the tool definitions) is exported before
+        # its span, always (docs/sending-traffic.md).
         openlit.init(disable_metrics=True, disable_batch=True)
         from opentelemetry import _logs, trace
 
