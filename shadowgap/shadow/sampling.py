@@ -31,6 +31,16 @@ aggregates weight it by ``1 / p_s`` and stay unbiased (Horvitz-Thompson / Hajek)
 
 The draw is ``hash(salt, event_id) < p_s``: a redelivered event gets the same decision, and a
 replay with the same salt draws the same sample.
+
+**Exploration** (issue 23, :func:`decide_explored`). A share ``x`` of the budget
+(``SHADOWGAP_SLICE_EXPLORATION_SHARE``) is kept back from the allocation above (the base design
+plans with ``(1 - x) B``) and spent on requests that match slices under watch
+(:mod:`shadowgap.slices.exploration`): such a request gets a second, independent draw
+``hash(salt + ":explore", event_id) < p_explore``, so its inclusion probability is
+``p = 1 - (1 - p_base)(1 - p_explore)``, recorded like any other, and the decision records which
+draw took it. Estimates weighted by ``1 / p`` stay unbiased; the segment quality detectors read
+the unweighted win indicator, so they must see only the events the *base* draw took (a boosted
+sub-slice would look like a rise to them).
 """
 
 from __future__ import annotations
@@ -231,3 +241,45 @@ def decide(event_id: str, probability: float, settings: Settings) -> Decision:
     sampled = u < probability
     noise = hash_unit(settings.sampling_salt + ":noise", event_id) < settings.noise_floor_fraction
     return Decision(sampled=sampled, hash_value=u, replicates=2 if sampled and noise else 1)
+
+
+def combined_probability(p_base: float, p_explore: float) -> float:
+    """Inclusion probability of two independent draws: ``1 - (1 - p_base)(1 - p_explore)``."""
+    return 1.0 - (1.0 - p_base) * (1.0 - p_explore)
+
+
+def base_budget_fraction(settings: Settings) -> float:
+    """The budget the base design plans with: what exploration leaves of it."""
+    return settings.sampling_budget_fraction * (1.0 - settings.slice_exploration_share)
+
+
+@dataclass(frozen=True)
+class ExploredDecision:
+    """A decision with an exploration draw: which draw took the event, and its probability."""
+
+    base: bool  # the base design's draw took it (the quality detectors read only these)
+    explore: bool  # the exploration draw took it
+    probability: float  # 1 - (1 - p_base)(1 - p_explore): the one to weight it by
+    hash_value: float
+    replicates: int
+
+    @property
+    def sampled(self) -> bool:
+        return self.base or self.explore
+
+
+def decide_explored(
+    event_id: str, p_base: float, p_explore: float, settings: Settings
+) -> ExploredDecision:
+    """The base draw (as :func:`decide`) and an independent exploration draw."""
+    base = decide(event_id, p_base, settings)
+    explore = p_explore > 0 and hash_unit(settings.sampling_salt + ":explore", event_id) < p_explore
+    sampled = base.sampled or explore
+    noise = hash_unit(settings.sampling_salt + ":noise", event_id) < settings.noise_floor_fraction
+    return ExploredDecision(
+        base=base.sampled,
+        explore=explore,
+        probability=combined_probability(p_base, p_explore),
+        hash_value=base.hash_value,
+        replicates=2 if sampled and noise else 1,
+    )

@@ -43,18 +43,17 @@ from shadowgap.slices.features import cadence_bucket
 from shadowgap.slices.lattice import (
     GAP,
     NOISE,
-    OWN_FLOOR_MIN_NOISE_PAIRS,
     FoundSlice,
     PairTable,
     SearchParams,
     build_table,
+    compare,
     excess_dict,
     members_of,
     search,
     sums_of,
 )
 from shadowgap.stats.excess_gap import WeightedSums, excess_gap
-from shadowgap.stats.two_sample import SumArrays, excess_gap_greater
 
 _MIN_PROBABILITY = 1e-6
 
@@ -170,33 +169,6 @@ def load_window(session: Session, start: datetime, end: datetime) -> Window:
 def _sums(table: PairTable, members: NDArray[np.bool_]) -> tuple[WeightedSums, WeightedSums]:
     s = sums_of(table, members) if len(table) else np.zeros(10)
     return WeightedSums.of(s[GAP]), WeightedSums.of(s[NOISE])
-
-
-def _as_arrays(sums: WeightedSums) -> SumArrays:
-    return SumArrays(
-        *(np.asarray([x], dtype=np.float64) for x in (sums.n, sums.w, sums.wy, sums.w2, sums.w2y))
-    )
-
-
-def compare(
-    table: PairTable, members: NDArray[np.bool_], other_table: PairTable, other: NDArray[np.bool_]
-) -> dict[str, float]:
-    """One-sided test that the members of ``table`` have a higher excess gap than the members
-    of ``other_table`` (disjoint rows)."""
-    gap, noise = _sums(table, members)
-    other_gap, other_noise = _sums(other_table, other)
-    result = excess_gap_greater(
-        _as_arrays(gap),
-        _as_arrays(other_gap),
-        _as_arrays(noise),
-        _as_arrays(other_noise),
-        min_noise_pairs=OWN_FLOOR_MIN_NOISE_PAIRS,
-    )
-    return {
-        "difference": float(np.nan_to_num(result.difference[0])),
-        "z": float(result.z[0]),
-        "p_value": float(result.p_value[0]),
-    }
 
 
 def _global_noise(table: PairTable) -> WeightedSums:
