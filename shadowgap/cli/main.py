@@ -247,9 +247,11 @@ def slices(
     """Run slice discovery now (the hourly slices.discover job) and print the slices found."""
     from shadowgap.db.engine import session_scope
     from shadowgap.slices.discovery import discover, list_slices
+    from shadowgap.slices.watches import explore
 
     with session_scope() as session:
         summary = discover(session, get_settings(), _utc(until) if until else None)
+        watch = explore(session, get_settings(), summary.window_end, datetime.now(UTC))
         typer.echo(
             f"window {summary.window_start:%Y-%m-%d %H:%M} - {summary.window_end:%Y-%m-%d %H:%M}: "
             f"{summary.pairs} judged pairs, {summary.tested} slices tested, "
@@ -264,10 +266,13 @@ def slices(
                 f"  {record.key}: share {record.traffic_share:.2%}, n={record.n}, excess gap "
                 f"{after.get('excess') or 0:+.3f} {interval}, {record.status}"
             )
-    if summary.delivery_ids:
+        if watch.watching:
+            typer.echo(f"under watch (exploration): {', '.join(watch.watching)}")
+    deliveries = summary.delivery_ids + watch.delivery_ids
+    if deliveries:
         from shadowgap.worker import queue
 
-        for delivery_id in summary.delivery_ids:
+        for delivery_id in deliveries:
             queue.send("alerts.deliver", [delivery_id])
 
 

@@ -129,7 +129,7 @@ def plan_allocation(
     if not segments:
         return {}
     detectors = len(cheap_per_week) * len(SIGNALS)
-    budget = settings.sampling_budget_fraction * events_per_week
+    budget = base_budget_fraction(settings) * events_per_week
     # Each segment's detectors, counted as if the budget were split equally among this many.
     sharing = {key: detectors for key in segments}
     if false_alarm_weights is not None:
@@ -197,10 +197,10 @@ def inclusion_probability(
     segment_id: int | None = None,
 ) -> float:
     if totals.cheap_events <= 0 or totals.events <= 0:
-        candidate_budget = settings.sampling_budget_fraction
+        candidate_budget = base_budget_fraction(settings)
     else:
         candidate_budget = min(
-            1.0, settings.sampling_budget_fraction * totals.events / totals.cheap_events
+            1.0, base_budget_fraction(settings) * totals.events / totals.cheap_events
         )
     plan = totals.plans(settings).get(segment_id) if segment_id is not None else None
     if segment_cheap_events < settings.sampling_warmup_events:

@@ -53,11 +53,15 @@ from shadowgap.slices.lattice import (
 
 NOMINATE_P = 0.02  # nominal one-sided p below which a slice is suggestive
 NOMINATE_MIN_PAIRS = 10  # fewest pairs a slice needs to be nominated
-MAX_WATCHED = 6  # most slices under watch at once
+MAX_WATCHED = 2  # most slices under watch at once
 MAX_BOOST = 0.5  # largest exploration probability of a request
-LOOKS = (20, 30, 45, 60)  # judged pairs after nomination at which the slice is tested
+CHECKS = (10, 20, 30, 45, 60)  # judged pairs after nomination at which the slice is reviewed
+LOOKS = (20, 30, 45, 60)  # the reviews that may confirm (the error budget is split among them)
+FUTILITY_Z = 0.5  # at a review, a z below this clears the slice (frees its place)
 MAX_WATCH_DAYS = 21.0  # a watched slice that has not decided by then is retired
 OVERLAP = 0.5  # a nominee sharing this much of its pairs with a watched slice is that slice
+# Features derived at discovery, not at ingest, so the sampler cannot match them.
+UNMATCHABLE = frozenset({"cadence"})
 
 
 class WatchStatus(StrEnum):
@@ -87,11 +91,11 @@ class Watched:
 
     def expected_days_to_decision(self, pairs_per_day: float) -> float | None:
         """Days until the next look at the current rate of judged pairs (None: no rate)."""
-        if self.status != WatchStatus.WATCHING or self.looks_done >= len(LOOKS):
+        if self.status != WatchStatus.WATCHING or self.looks_done >= len(CHECKS):
             return None
         if pairs_per_day <= 0:
             return None
-        return max(0.0, LOOKS[self.looks_done] - self.pairs) / pairs_per_day
+        return max(0.0, CHECKS[self.looks_done] - self.pairs) / pairs_per_day
 
 
 def matches(features: Mapping[str, object], conditions: Sequence[FeatureValue]) -> bool:
@@ -164,6 +168,8 @@ def nominate(
         )
         if candidate.key in keys or (alerted and candidate.key in alerted):
             continue
+        if any(name in UNMATCHABLE for name, _ in candidate.conditions):
+            continue
         if cleared_at and candidate.key in cleared_at and window_start < cleared_at[candidate.key]:
             continue  # nominated again only on data after it was cleared
         members = members_of(table, candidate.conditions)
@@ -200,15 +206,16 @@ def review(
         after = occurred >= w.nominated_at.timestamp()
         members = members_of(table, w.conditions) & after
         w.pairs = int(members.sum())
-        reached = sum(1 for look in LOOKS if w.pairs >= look)
+        reached = sum(1 for check in CHECKS if w.pairs >= check)
         if reached > w.looks_done:
             w.looks_done = reached
             w.last_test = compare(table, members, table, after & ~members)
-            if w.last_test["p_value"] <= alpha and w.last_test["difference"] > 0:
+            may_confirm = w.pairs >= LOOKS[0]
+            if may_confirm and w.last_test["p_value"] <= alpha and w.last_test["difference"] > 0:
                 w.status, w.decided_at = WatchStatus.CONFIRMED, now
                 confirmed.append(w)
                 continue
-            if w.looks_done >= len(LOOKS) or w.last_test["z"] <= 0:
+            if w.looks_done >= len(CHECKS) or w.last_test["z"] < FUTILITY_Z:
                 w.status, w.decided_at = WatchStatus.CLEARED, now
                 continue
         if now - w.nominated_at > timedelta(days=MAX_WATCH_DAYS):

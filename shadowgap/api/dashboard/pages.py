@@ -430,6 +430,7 @@ def slices_page(request: Request, session: DbSession) -> Response:
     """Slices of the latest discovery run, by score (``GET /v1/slices`` as a table)."""
     from shadowgap.api.routes.slices import slice_view
     from shadowgap.slices.discovery import list_slices
+    from shadowgap.slices.watches import watching
 
     return templates.TemplateResponse(
         request,
@@ -438,6 +439,7 @@ def slices_page(request: Request, session: DbSession) -> Response:
             "title": "Slices",
             "nav": "slices",
             "slices": [slice_view(s) for s in list_slices(session, True, 100)],
+            "watching": watching(session, window_end(session)),
         },
     )
 
