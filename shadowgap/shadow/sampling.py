@@ -244,12 +244,18 @@ def decide(event_id: str, probability: float, settings: Settings) -> Decision:
 
 
 def combined_probability(p_base: float, p_explore: float) -> float:
-    """Inclusion probability of two independent draws: ``1 - (1 - p_base)(1 - p_explore)``."""
+    """Inclusion probability of two independent draws: ``1 - (1 - p_base)(1 - p_explore)``
+    (exactly ``p_base`` without exploration, so unboosted requests store what they did)."""
+    if p_explore <= 0.0:
+        return p_base
     return 1.0 - (1.0 - p_base) * (1.0 - p_explore)
 
 
 def base_budget_fraction(settings: Settings) -> float:
-    """The budget the base design plans with: what exploration leaves of it."""
+    """The budget the base design plans with: what exploration leaves of it (all of it when
+    the budget is every request: there is nothing left to explore)."""
+    if settings.sampling_budget_fraction >= 1.0:
+        return 1.0
     return settings.sampling_budget_fraction * (1.0 - settings.slice_exploration_share)
 
 
