@@ -161,9 +161,7 @@ def simulate(
     p_tenant, _ = base_probabilities(world, share)
     per_day = settings.sampling_budget_fraction * world.events_per_week / 7.0
     exploration_per_day = share * per_day
-    params = SearchParams(
-        max_conditions=settings.slice_max_conditions, beam=settings.slice_beam
-    )
+    params = SearchParams(max_conditions=settings.slice_max_conditions, beam=settings.slice_beam)
     planted_members = world.member(planted) if planted else np.zeros(POOL, dtype=bool)
     watched: list[ex.Watched] = []
     cleared: dict[str, datetime] = {}
@@ -171,8 +169,11 @@ def simulate(
     idx_l, t_l, w_l, y_l, noise_l = [], [], [], [], []
     run = Run()
     for day in range(days):
-        if oracle and planted and day >= math.floor(change_day) and not any(
-            w.status == ex.WatchStatus.WATCHING for w in watched
+        if (
+            oracle
+            and planted
+            and day >= math.floor(change_day)
+            and not any(w.status == ex.WatchStatus.WATCHING for w in watched)
         ):
             # The oracle watches the true slice from its change on (again when cleared).
             at = EPOCH + timedelta(days=max(change_day, day))
@@ -237,8 +238,11 @@ def simulate(
             run.nominated += len(newcomers)
             for w in newcomers:
                 inside = (world.member(w.conditions) & planted_members).sum()
-                if run.true_nominated is None and planted and end > change_day and (
-                    inside / max(world.member(w.conditions).sum(), 1) >= 0.5
+                if (
+                    run.true_nominated is None
+                    and planted
+                    and end > change_day
+                    and (inside / max(world.member(w.conditions).sum(), 1) >= 0.5)
                 ):
                     run.true_nominated = end - change_day
         ex.set_boosts(watched, exploration_per_day)
@@ -293,7 +297,8 @@ def main() -> int:
         f"slice exploration benchmark: {args.events_per_week:.0f} requests/week, "
         f"{len(TENANT_SHARES)} tenants, {CHEAP_SHARE:.0%} cheap, budget "
         f"{settings.sampling_budget_fraction:.0%}, exploration share {share:.0%}, "
-        f"{args.plantings} plantings of {args.share_low:.0%}-{args.share_high:.0%}, seed {args.seed}"
+        f"{args.plantings} plantings of {args.share_low:.0%}-{args.share_high:.0%}, "
+        f"seed {args.seed}"
     )
     rng = np.random.default_rng(args.seed * 7919)
     found, oracle_days, baseline_days, shares = [], [], [], []
@@ -327,7 +332,12 @@ def main() -> int:
     while weeks < args.null_weeks:
         length = min(13, args.null_weeks - weeks)
         run = simulate(
-            world, args.seed * 100_000 + 50_000 + stream, share, 7 * (length + 1), None, 0.0,
+            world,
+            args.seed * 100_000 + 50_000 + stream,
+            share,
+            7 * (length + 1),
+            None,
+            0.0,
             float(rng.uniform(0.15, 0.25)),
         )
         false_alerts += run.false_alerts
@@ -344,25 +354,38 @@ def main() -> int:
     rate = false_alerts / max(weeks, 1)
     upper = poisson_upper(false_alerts, max(weeks, 1))
     worse = delay_share / delay_none - 1.0
-    print(f"exploration took {explored / max(sampled, 1):.1%} of the sampled pairs in the plantings")
+    print(
+        f"exploration took {explored / max(sampled, 1):.1%} of the sampled pairs in the plantings"
+    )
     if args.baseline:
         print(
             f"no exploration: confirmed within 14 days {within(baseline_days, 14):.0%}, "
             f"within 28 days {within(baseline_days, 28):.0%}"
         )
     results = [
-        (f"confirmed within 14 days: {within(found, 14):.0%} (target >= {TARGET_14:.0%})",
-         within(found, 14) >= TARGET_14),
-        (f"confirmed within 28 days: {within(found, 28):.0%} (target >= {TARGET_28:.0%})",
-         within(found, 28) >= TARGET_28),
-        (f"median days to confirmation {median:.1f} vs oracle {median_oracle:.1f}: "
-         f"{median / median_oracle:.2f}x (target <= {TARGET_ORACLE}x)",
-         median <= TARGET_ORACLE * median_oracle),
-        (f"false slice alerts on {weeks} stationary weeks: {false_alerts} = {rate:.3f}/week, "
-         f"95% upper bound {upper:.3f} (target <= {TARGET_FALSE})", upper <= TARGET_FALSE),
-        (f"declared segments' planned mean detection delay {delay_share:.2f} d vs "
-         f"{delay_none:.2f} d without exploration: {worse:+.1%} (target <= +{TARGET_DELAY:.0%})",
-         worse <= TARGET_DELAY),
+        (
+            f"confirmed within 14 days: {within(found, 14):.0%} (target >= {TARGET_14:.0%})",
+            within(found, 14) >= TARGET_14,
+        ),
+        (
+            f"confirmed within 28 days: {within(found, 28):.0%} (target >= {TARGET_28:.0%})",
+            within(found, 28) >= TARGET_28,
+        ),
+        (
+            f"median days to confirmation {median:.1f} vs oracle {median_oracle:.1f}: "
+            f"{median / median_oracle:.2f}x (target <= {TARGET_ORACLE}x)",
+            median <= TARGET_ORACLE * median_oracle,
+        ),
+        (
+            f"false slice alerts on {weeks} stationary weeks: {false_alerts} = {rate:.3f}/week, "
+            f"95% upper bound {upper:.3f} (target <= {TARGET_FALSE})",
+            upper <= TARGET_FALSE,
+        ),
+        (
+            f"declared segments' planned mean detection delay {delay_share:.2f} d vs "
+            f"{delay_none:.2f} d without exploration: {worse:+.1%} (target <= +{TARGET_DELAY:.0%})",
+            worse <= TARGET_DELAY,
+        ),
     ]
     for text, ok in results:
         print(f"{verdict(ok)}  {text}")

@@ -327,7 +327,6 @@ def thresholds(
     from shadowgap.attribution.thresholds import what_if
     from shadowgap.db.engine import session_scope
     from shadowgap.db.models import Segment
-
     from shadowgap.db.watermark import window_end
 
     settings = get_settings()

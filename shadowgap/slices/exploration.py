@@ -114,8 +114,11 @@ def explore_probability(features: Mapping[str, object], watched: Sequence[Watche
     """The exploration probability of one request: the largest boost of the watched slices it
     matches (0 when none)."""
     return max(
-        (w.boost for w in watched if w.status == WatchStatus.WATCHING and w.boost > 0 and
-         matches(features, w.conditions)),
+        (
+            w.boost
+            for w in watched
+            if w.status == WatchStatus.WATCHING and w.boost > 0 and matches(features, w.conditions)
+        ),
         default=0.0,
     )
 
@@ -163,8 +166,12 @@ def nominate(
             suggestive.conditions,
             window_end,
             suggestive.weight / days,
-            {"z": suggestive.z, "p_value": suggestive.p_value, "difference": suggestive.difference,
-             "n": float(suggestive.n)},
+            {
+                "z": suggestive.z,
+                "p_value": suggestive.p_value,
+                "difference": suggestive.difference,
+                "n": float(suggestive.n),
+            },
         )
         if candidate.key in keys or (alerted and candidate.key in alerted):
             continue

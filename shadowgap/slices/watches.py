@@ -74,7 +74,9 @@ def _store(row: models.SliceWatch, watched: ex.Watched) -> None:
     row.last_test = watched.last_test or None
 
 
-def exploration_per_day(session: Session, settings: Settings, start: datetime, end: datetime) -> float:
+def exploration_per_day(
+    session: Session, settings: Settings, start: datetime, end: datetime
+) -> float:
     """The exploration budget in sampled requests a day: the share of the sampling budget
     applied to the window's traffic (all requests, as the budget is)."""
     te = models.TrafficEvent
@@ -94,7 +96,9 @@ def explore(session: Session, settings: Settings, end: datetime, now: datetime) 
     """One exploration cycle over the window ending at ``end`` (module doc)."""
     summary = ExploreSummary()
     rows = {row.key: row for row in session.scalars(select(models.SliceWatch))}
-    live = {key: _to_watched(row) for key, row in rows.items() if row.status == ex.WatchStatus.WATCHING}
+    live = {
+        key: _to_watched(row) for key, row in rows.items() if row.status == ex.WatchStatus.WATCHING
+    }
     watched = list(live.values())
     if watched:
         since = min(w.nominated_at for w in watched)
@@ -120,7 +124,13 @@ def explore(session: Session, settings: Settings, end: datetime, now: datetime) 
         for key, row in rows.items()
         if row.status == ex.WatchStatus.CLEARED and row.decided_at is not None
     }
-    cleared_at.update({w.key: w.decided_at for w in watched if w.decided_at and w.status == ex.WatchStatus.CLEARED})
+    cleared_at.update(
+        {
+            w.key: w.decided_at
+            for w in watched
+            if w.decided_at and w.status == ex.WatchStatus.CLEARED
+        }
+    )
     alerted = set(
         session.scalars(select(models.Slice.key).where(models.Slice.alert_id.is_not(None)))
     )
@@ -233,7 +243,9 @@ def watching(session: Session, now: datetime) -> list[dict[str, Any]]:
                 "conditions": row.conditions,
                 "nominated_at": row.nominated_at,
                 "pairs": w.pairs,
-                "next_look_pairs": ex.CHECKS[w.looks_done] if w.looks_done < len(ex.CHECKS) else None,
+                "next_look_pairs": ex.CHECKS[w.looks_done]
+                if w.looks_done < len(ex.CHECKS)
+                else None,
                 "evidence": w.evidence,
                 "boost": w.boost,
                 "last_test": w.last_test or None,

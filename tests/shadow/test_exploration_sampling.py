@@ -120,7 +120,7 @@ def test_ingest_records_which_draw_took_an_event_and_detectors_skip_explored(
     assert len(bulk) > 3 * max(len(app), 1)
     assert all(d.base_probability is not None for d in bulk)
     assert all(
-        d.inclusion_probability == pytest.approx(combined_probability(d.base_probability, 0.5))
+        d.inclusion_probability == pytest.approx(combined_probability(d.base_probability or 0, 0.5))
         for d in bulk
     )
     assert any(not d.base_draw for d in bulk)

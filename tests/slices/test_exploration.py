@@ -33,7 +33,7 @@ def _pairs(rng: np.random.Generator, n: int, rate_in: float, start_day: float = 
         for i, b in enumerate(bulk)
     ]
     occurred = (T0 + timedelta(days=start_day)).timestamp() + np.sort(rng.random(n)) * 86400
-    table = build_table([f"e{i}" for i in range(n)], y, np.ones(n), [None] * n, features)
+    table = build_table([f"e{i}" for i in range(n)], y.tolist(), [1.0] * n, [None] * n, features)
     return table, occurred
 
 
@@ -181,7 +181,7 @@ def test_cycle_watches_shows_confirms_and_alerts_once(production: str, configure
         record = session.get(models.Slice, second.confirmed[0])
         assert record is not None and record.key == "api_key_alias=bulk"
         assert record.status == "confirmed" and record.alert_id is not None
-        assert record.confirmation["data_start"] == end.isoformat()
+        assert (record.confirmation or {})["data_start"] == end.isoformat()
         row = session.scalars(
             select(models.SliceWatch).where(models.SliceWatch.key == record.key)
         ).one()
@@ -189,7 +189,11 @@ def test_cycle_watches_shows_confirms_and_alerts_once(production: str, configure
     with session_scope() as session:
         third = explore(session, get_settings(), later + timedelta(hours=1), later)
         alerts = session.scalar(
-            select(func.count()).select_from(models.Alert).where(models.Alert.signal.like("slice:%"))
+            select(func.count())
+            .select_from(models.Alert)
+            .where(models.Alert.signal.like("slice:%"))
         )
     assert alerts == 1 and not third.delivery_ids
-    assert "api_key_alias=bulk" not in third.watching and "api_key_alias=bulk" not in third.nominated
+    assert (
+        "api_key_alias=bulk" not in third.watching and "api_key_alias=bulk" not in third.nominated
+    )

@@ -56,9 +56,7 @@ def test_watermark_is_the_latest_event_clamped_to_now_plus_skew(
     def ingest(event_id: str, at: datetime, tenant: str) -> None:
         raw = native_event(event_id, row=1, at=at, attributes={"tenant": tenant})
         with session_scope() as session:
-            store_events(
-                session, [TrafficEvent.model_validate(raw)], "native", get_settings(), now
-            )
+            store_events(session, [TrafficEvent.model_validate(raw)], "native", get_settings(), now)
 
     old = now - timedelta(days=20)
     ingest("old", old, "acme")

@@ -6,7 +6,7 @@ Registered before the segments router: ``/v1/segments/{key:path}`` would otherwi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query

@@ -11,9 +11,9 @@ from shadowgap.api.auth.access import require_read
 from shadowgap.api.deps import db_session
 from shadowgap.api.schemas import SliceList, SliceView
 from shadowgap.db import models
+from shadowgap.db.watermark import window_end
 from shadowgap.errors import NotFound
 from shadowgap.schemas import INT4_MAX
-from shadowgap.db.watermark import window_end
 from shadowgap.slices.discovery import list_slices
 from shadowgap.slices.watches import watching
 
