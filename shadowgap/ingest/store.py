@@ -568,12 +568,13 @@ def _sample(
     seen_cheap = dict(cheap_before)
     rows: list[dict[str, Any]] = []
     sampled_per_segment: dict[int, int] = defaultdict(int)
-    # Slices under watch (issue 23): matching requests get an independent exploration draw.
+    # Slices under watch (issue 23): matching requests get an independent exploration draw,
+    # and meanwhile the base design keeps to what the exploration share leaves.
     watched = boost_cache.get(session) if settings.slice_exploration_share > 0 else []
     for event_id in candidates:
         segment_id = segment_of_event[event_id]
         probability = sampling.inclusion_probability(
-            seen_cheap[segment_id], totals, settings, segment_id
+            seen_cheap[segment_id], totals, settings, segment_id, exploring=bool(watched)
         )
         seen_cheap[segment_id] += 1
         explore = explore_probability(features.get(event_id, {}), watched) if watched else 0.0

@@ -70,8 +70,12 @@ def test_base_design_plans_with_what_exploration_leaves() -> None:
     settings = Settings(sampling_budget_fraction=0.02, slice_exploration_share=0.13)
     assert base_budget_fraction(settings) == pytest.approx(0.02 * 0.87)
     volume = {0: 10_000.0, 1: 3_000.0, 2: 1_000.0}
-    plans = plan_allocation(volume, events_per_week=30_000, settings=settings)
+    plans = plan_allocation(volume, events_per_week=30_000, settings=settings, exploring=True)
     assert sum(p.verdicts_per_week for p in plans.values()) == pytest.approx(0.02 * 0.87 * 30_000)
+    # Nothing under watch: the base design spends the whole budget (no idle share).
+    idle = plan_allocation(volume, events_per_week=30_000, settings=settings)
+    assert sum(p.verdicts_per_week for p in idle.values()) == pytest.approx(0.02 * 30_000)
+    assert base_budget_fraction(Settings(sampling_budget_fraction=1.0)) == 1.0
     with pytest.raises(ValueError, match="slice_exploration_share"):
         Settings(slice_exploration_share=1.0)
 

@@ -41,10 +41,7 @@ def test_allocation_keeps_the_budget_and_oversamples_small_segments() -> None:
 
 def test_inclusion_probability_floor_warmup_and_cap() -> None:
     settings = Settings(
-        sampling_budget_fraction=0.02,
-        sampling_warmup_events=50,
-        sampling_min_rate=0.05,
-        slice_exploration_share=0.0,
+        sampling_budget_fraction=0.02, sampling_warmup_events=50, sampling_min_rate=0.05
     )
     totals = TrafficTotals(events=100_000, cheap_events=50_000, cheap_segments=4)
     assert inclusion_probability(10, totals, settings) == min(1.0, 10 * 0.04)
@@ -86,9 +83,7 @@ def test_only_cheap_events_are_sampled_and_probability_is_stored(
 
 def test_power_allocation_equalises_detection_time_within_the_budget() -> None:
     # A budget that cannot give every segment a 0.15 rise within 7 days.
-    settings = Settings(
-        sampling_budget_fraction=0.02, min_detectable_effect=0.15, slice_exploration_share=0.0
-    )
+    settings = Settings(sampling_budget_fraction=0.02, min_detectable_effect=0.15)
     weights = [1 / rank for rank in range(1, 11)]
     volume = {i: 21_000 * w / sum(weights) for i, w in enumerate(weights)}  # cheap/week
     plans = plan_allocation(volume, events_per_week=30_000, settings=settings)
@@ -101,9 +96,7 @@ def test_power_allocation_equalises_detection_time_within_the_budget() -> None:
 
 
 def test_power_allocation_spends_a_rich_budget_and_flags_underpowered() -> None:
-    rich = Settings(
-        sampling_budget_fraction=0.2, min_detectable_effect=0.3, slice_exploration_share=0.0
-    )
+    rich = Settings(sampling_budget_fraction=0.2, min_detectable_effect=0.3)
     plans = plan_allocation({1: 10_000.0, 2: 1_000.0}, events_per_week=20_000, settings=rich)
     assert sum(p.verdicts_per_week for p in plans.values()) == pytest.approx(4_000, rel=1e-6)
     assert not any(p.underpowered for p in plans.values())
@@ -181,7 +174,7 @@ def test_router_errors_are_not_shadowed_but_count_as_errors(
 def test_a_smaller_false_alarm_share_buys_a_segment_more_of_the_budget() -> None:
     # A detector allowed fewer false alarms has a higher threshold and needs more verdicts: the
     # planner gives it more, and the budget still adds up.
-    settings = Settings(sampling_budget_fraction=0.02, slice_exploration_share=0.0)
+    settings = Settings(sampling_budget_fraction=0.02)
     shares = {0: 0.03, 1: 0.07, 2: 0.2, 3: 0.3, 4: 0.4}
     volumes = {key: 100_000 * share for key, share in shares.items()}
     equal = plan_allocation(volumes, 100_000, settings)
