@@ -255,6 +255,18 @@ def watching(session: Session, now: datetime) -> list[dict[str, Any]]:
     return out
 
 
+def exploration_share(session: Session, segment_id: int) -> float | None:
+    """Share of a segment's shadow samples that only the exploration draw took (None: no
+    samples): what exploration spent of the budget there."""
+    sd = models.SamplingDecision
+    total, explored = session.execute(
+        select(func.count(), func.count().filter(sd.base_draw.is_(False))).where(
+            sd.segment_id == segment_id
+        )
+    ).one()
+    return int(explored) / int(total) if total else None
+
+
 class BoostCache:
     """The watched slices with a boost, for ingest: re-read at most every
     ``BOOST_REFRESH_SECONDS`` (a process-wide cache; the writer thread and API workers share

@@ -129,6 +129,11 @@ def test_ingest_records_which_draw_took_an_event_and_detectors_skip_explored(
     )
     assert any(not d.base_draw for d in bulk)
     assert all(d.base_draw and d.base_probability is None for d in app)
+    # The segment page shows what exploration spent there.
+    page = client.get("/segments/tenant=acme", headers=auth("read"))
+    card = page.text.split('id="explored-share"><b>')[1].split("</b>")[0]
+    explored = sum(not d.base_draw for d, _ in rows) / len(rows)
+    assert card == f"{explored * 100:.1f}%", card
 
     # The quality detectors' stream skips the exploration-only draws and weighs the others by
     # the base probability.

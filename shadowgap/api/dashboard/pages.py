@@ -45,6 +45,7 @@ from shadowgap.attribution.thresholds import what_if
 from shadowgap.config import get_settings
 from shadowgap.db import models
 from shadowgap.db.watermark import window_end
+from shadowgap.slices.watches import exploration_share
 from shadowgap.drift.store import segment_signal_views
 from shadowgap.judging.coverage import judge_coverage
 from shadowgap.llm.factory import reverse_shadow_problem
@@ -258,6 +259,7 @@ def segment_page(
             "fired_at": fired_at,
             "alerts": alerts,
             "examples": queries.examples(session, segment.id),
+            "explored_share": exploration_share(session, segment.id),
             "judging": judge_coverage(session, segment.id),
             "judge_unavailable": queries.judge_unavailable(session, segment.key),
             "signals": segment_signal_views(session, segment.id, get_settings()),
