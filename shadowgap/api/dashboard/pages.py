@@ -45,11 +45,11 @@ from shadowgap.attribution.thresholds import what_if
 from shadowgap.config import get_settings
 from shadowgap.db import models
 from shadowgap.db.watermark import window_end
-from shadowgap.slices.watches import exploration_share
 from shadowgap.drift.store import segment_signal_views
 from shadowgap.judging.coverage import judge_coverage
 from shadowgap.llm.factory import reverse_shadow_problem
 from shadowgap.schemas import INT4_MAX
+from shadowgap.slices.watches import exploration_share
 from shadowgap.stats.excess_gap import WeightedSums, excess_gap
 
 router = APIRouter(include_in_schema=False)
