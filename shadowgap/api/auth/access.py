@@ -5,7 +5,13 @@ A request is authenticated by the first of
 1. ``Authorization: Bearer <key>`` (scripts, Grafana, curl): the key's scopes;
 2. the SSO proxy's user header (``SHADOWGAP_SSO_USER_HEADER``), believed only from
    ``SHADOWGAP_SSO_TRUSTED_PROXIES``: admin for ``SHADOWGAP_SSO_ADMINS``, read otherwise;
-3. the dashboard session cookie set by ``/login``.
+3. the dashboard session cookie set by ``/login``, while its session lives (see
+   :mod:`shadowgap.api.auth.sessions`).
+
+A wrong bearer key is a 401, or a 429 once its client or key prefix has sent too many (see
+:mod:`shadowgap.api.auth.throttle`); a valid key is never throttled. The checks that read the
+database (a wrong key, a session cookie) are synchronous: FastAPI runs the dependencies below
+in its thread pool, and async routes call them through ``run_in_threadpool``.
 
 State changes (ack, resolve, promote, sign-out) are POST-only and refuse cross-site requests:
 ``Sec-Fetch-Site`` must be same-origin when the browser sends it, ``Origin`` must be this
@@ -24,9 +30,10 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 
-from shadowgap.api.auth import keys, sessions
+from shadowgap.api.auth import keys, sessions, throttle
 from shadowgap.api.deps import settings as current_settings
 from shadowgap.config import Settings
+from shadowgap.db.engine import get_sessionmaker, session_scope
 from shadowgap.enums import AuditVia
 from shadowgap.errors import Forbidden, Unauthorized
 
@@ -55,6 +62,11 @@ class LoginRequired(Exception):
         self.next_url = next_url
 
 
+def client_host(request: Request) -> str | None:
+    """The caller's address as uvicorn reports it (behind a proxy: see docs/security.md)."""
+    return request.client.host if request.client is not None else None
+
+
 def _from_key(request: Request, settings: Settings) -> Principal | None:
     token = keys.bearer_token(request.headers.get("authorization"))
     if token is None:
@@ -62,7 +74,7 @@ def _from_key(request: Request, settings: Settings) -> Principal | None:
     grant = keys.grant_for(token, settings)
     if grant is None:
         # A wrong key is an error even where a cookie would do: never fall through silently.
-        raise Unauthorized("invalid API key")
+        raise throttle.wrong_key(settings, client_host(request), token)
     return Principal(f"key:{grant.fingerprint}", grant.scopes, AuditVia.KEY)
 
 
@@ -112,12 +124,19 @@ def _from_sso(request: Request, settings: Settings) -> Principal | None:
 
 
 def _from_session(request: Request, settings: Settings) -> Principal | None:
-    session = sessions.read(settings, request.cookies.get(sessions.COOKIE_NAME))
+    session = sessions.read_cookie(settings, request.cookies.get(sessions.COOKIE_NAME))
     if session is None or session.scope not in (keys.READ, keys.ADMIN):
         return None
-    # The key it was made from must still be configured with that scope (rotation signs out).
+    # The key it was made from must still be configured with that scope (rotation signs out),
+    # and for good: its sessions end, so putting the key back does not revive them.
     if not keys.fingerprint_has(session.key_fingerprint, session.scope, settings):
+        with session_scope() as db:
+            sessions.end_for_key(db, session.key_fingerprint)
         return None
+    # Signed-out or ended sessions have no row: one primary-key read per cookie request.
+    with get_sessionmaker()() as db:
+        if not sessions.is_live(db, session):
+            return None
     return Principal(
         session.user,
         keys.GRANTS[session.scope],

@@ -120,6 +120,6 @@ def _refresh_queue_depth() -> None:
 )
 async def prometheus_metrics(request: Request, config: Settings = Depends(settings)) -> Response:
     if not config.metrics_public:
-        require_read(request, config)
+        await run_in_threadpool(require_read, request, config)  # may read the database
     await run_in_threadpool(_refresh_queue_depth)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
