@@ -111,10 +111,14 @@ def test_sign_out_ends_the_session_for_every_copy_of_the_cookie(browser: TestCli
     assert _status(after) == "open"
     # Signing out is in the audit log next to the sign-in.
     with get_sessionmaker()() as session:
-        actions = [(e.action, e.actor.split(" (")[0]) for e in session.scalars(
-            select(models.AuditEntry).where(models.AuditEntry.alert_id.is_(None))
-            .order_by(models.AuditEntry.id)
-        )]
+        actions = [
+            (e.action, e.actor.split(" (")[0])
+            for e in session.scalars(
+                select(models.AuditEntry)
+                .where(models.AuditEntry.alert_id.is_(None))
+                .order_by(models.AuditEntry.id)
+            )
+        ]
     assert actions == [("sign-in", "Ada"), ("sign-out", "Ada")]
 
 

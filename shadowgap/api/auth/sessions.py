@@ -94,7 +94,9 @@ def issue(
     )
     db.execute(delete(DashboardSession).where(DashboardSession.expires_at <= _utc(current)))
     fingerprints = sorted({fingerprint(key_digest) for _, key_digest in configured(settings)})
-    db.execute(delete(DashboardSession).where(DashboardSession.key_fingerprint.not_in(fingerprints)))
+    db.execute(
+        delete(DashboardSession).where(DashboardSession.key_fingerprint.not_in(fingerprints))
+    )
     db.add(
         DashboardSession(
             id_digest=_id_digest(session.session_id),
@@ -158,7 +160,9 @@ def is_live(db: DbSession, session: Session, now: float | None = None) -> bool:
 
 def end(db: DbSession, session: Session) -> None:
     """End one session (the caller commits); its cookie is refused from then on."""
-    db.execute(delete(DashboardSession).where(DashboardSession.id_digest == _id_digest(session.session_id)))
+    db.execute(
+        delete(DashboardSession).where(DashboardSession.id_digest == _id_digest(session.session_id))
+    )
 
 
 def end_for_key(db: DbSession, key_fingerprint: str) -> int:

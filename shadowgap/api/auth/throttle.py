@@ -126,21 +126,21 @@ def add_failure(db: Session, policy: Policy, names: list[str], now: float) -> in
     the limit."""
     if policy.max_failures == 0:
         return None
-    table = AuthFailureWindow
+    columns = AuthFailureWindow.__table__.c
     start = policy.window_start(now)
     insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
     counts = []
     for name in names:
-        stmt = insert(table).values(bucket=name, window_start=start, failures=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.bucket, table.window_start],
-            set_={"failures": table.failures + 1},
-        ).returning(table.failures)
+        values = insert(AuthFailureWindow).values(bucket=name, window_start=start, failures=1)
+        stmt = values.on_conflict_do_update(
+            index_elements=[columns.bucket, columns.window_start],
+            set_={"failures": columns.failures + 1},
+        ).returning(columns.failures)
         counts.append(int(db.scalar(stmt) or 0))
     if 1 in counts:
         # A bucket's first failure in this window: forget earlier windows (they no longer
         # throttle anyone), so the table holds one window's worth of rows.
-        db.execute(delete(table).where(table.window_start < start))
+        db.execute(delete(AuthFailureWindow).where(AuthFailureWindow.window_start < start))
     if max(counts) == policy.max_failures + 1:
         log.warning(
             "authentication throttle engaged",
