@@ -24,9 +24,8 @@ from shadowgap.api.auth import sessions
 from shadowgap.config import get_settings
 from shadowgap.db import models
 from shadowgap.db.engine import get_sessionmaker
-from tests.support.live_api import start_api
+from tests.support.live_api import start_apis
 from tests.support.settings import ADMIN_KEY, API_KEY, API_KEYS, READ_KEY
-from tests.support.throwaway_postgres import free_port
 
 SAME_SITE = {"Sec-Fetch-Site": "same-origin"}
 COOKIE = sessions.COOKIE_NAME
@@ -198,11 +197,8 @@ def test_two_api_processes_share_the_sessions(
 ) -> None:
     """Signed in on one API process, signed out on another: both refuse the cookie."""
     first, second = _alert("acme"), _alert("globex")
-    ports = [free_port(), free_port()]
-    apis = [
-        start_api(port, production, redis_url, tmp_path / f"api{port}.log", api_keys=API_KEYS)
-        for port in ports
-    ]
+    started = start_apis(2, production, redis_url, tmp_path, api_keys=API_KEYS)
+    ports, apis = [port for port, _ in started], [api for _, api in started]
     try:
         a, b = (httpx.Client(base_url=f"http://127.0.0.1:{port}") for port in ports)
         login = a.post("/login", data={"key": ADMIN_KEY, "next": "/alerts"})

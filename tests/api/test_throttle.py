@@ -26,14 +26,14 @@ from shadowgap.config import InvalidSettings, Settings, get_settings
 from shadowgap.db import models
 from shadowgap.db.engine import get_sessionmaker
 from tests.support.factories import native_event
-from tests.support.live_api import start_api
+from tests.support.live_api import start_apis
 from tests.support.otlp import openinference_span, otlp_json
 from tests.support.settings import ADMIN_KEY, API_KEY, API_KEYS, READ_KEY, auth
-from tests.support.throwaway_postgres import free_port
 
 DEFAULT_LOGIN_LIMIT = 10
 DEFAULT_KEY_LIMIT = 100
 WINDOW = 300
+PREFIX_CHARS = 8
 
 
 @pytest.fixture
@@ -73,6 +73,7 @@ def test_the_tests_run_at_the_shipped_limits() -> None:
     assert fields["login_max_failures"].default == DEFAULT_LOGIN_LIMIT
     assert fields["key_max_failures"].default == DEFAULT_KEY_LIMIT
     assert fields["throttle_window_seconds"].default == WINDOW
+    assert fields["throttle_key_prefix_chars"].default == PREFIX_CHARS
 
 
 def test_300_wrong_sign_ins_then_the_right_key_is_refused_too(app: FastAPI) -> None:
@@ -101,7 +102,7 @@ def test_sign_ins_are_throttled_per_key_prefix_across_addresses(app: FastAPI) ->
     """Guesses at one key's known beginning from many addresses: the prefix's bucket fills.
     The cost, documented: the real key with that prefix cannot sign in on the form until the
     window ends (it still works as a bearer key); keys with other prefixes can."""
-    prefix = ADMIN_KEY[: get_settings().throttle_key_prefix_chars]
+    prefix = ADMIN_KEY[:PREFIX_CHARS]
     for i in range(DEFAULT_LOGIN_LIMIT):
         assert _login(_from(app, f"192.0.2.{i + 1}"), prefix + _guess()).status_code == 401
     assert _login(_from(app, "192.0.2.200"), prefix + _guess()).status_code == 429
@@ -134,7 +135,7 @@ def test_wrong_bearer_keys_are_throttled_and_a_valid_key_never_is(app: FastAPI) 
 
 
 def test_wrong_bearer_keys_are_throttled_per_key_prefix(app: FastAPI) -> None:
-    prefix = API_KEY[: get_settings().throttle_key_prefix_chars]
+    prefix = API_KEY[:PREFIX_CHARS]
     for i in range(DEFAULT_KEY_LIMIT):
         response = _from(app, f"10.9.{i // 200}.{i % 200 + 1}").post(
             "/v1/events", json=[], headers={"Authorization": f"Bearer {prefix}{_guess()}"}
@@ -195,11 +196,8 @@ def test_two_api_processes_share_the_counts(
     """150 wrong sign-ins at once, spread over two API processes on one database: exactly
     the limit are checked (each attempt's count is an atomic increment), the rest are 429;
     then wrong bearer keys split between the processes add up to one limit."""
-    ports = [free_port(), free_port()]
-    apis = [
-        start_api(port, production, redis_url, tmp_path / f"api{port}.log", api_keys=API_KEYS)
-        for port in ports
-    ]
+    started = start_apis(2, production, redis_url, tmp_path, api_keys=API_KEYS)
+    ports, apis = [port for port, _ in started], [api for _, api in started]
     try:
         clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}") for port in ports]
 
