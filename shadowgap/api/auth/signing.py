@@ -25,7 +25,8 @@ from starlette.requests import Request
 from shadowgap.api.auth import throttle
 from shadowgap.api.auth.keys import INGEST, bearer_token, grant_for
 from shadowgap.config import Settings
-from shadowgap.errors import Forbidden, Unauthorized
+from shadowgap.db.engine import get_sessionmaker
+from shadowgap.errors import Forbidden, ShadowgapError, Unauthorized
 
 TIMESTAMP_HEADER = "x-shadowgap-timestamp"
 SIGNATURE_HEADER = "x-shadowgap-signature"
@@ -44,9 +45,16 @@ async def check_api_key(request: Request, settings: Settings) -> None:
     grant = grant_for(token, settings)
     if grant is None:
         host = request.client.host if request.client is not None else None
-        raise await run_in_threadpool(throttle.wrong_key, settings, host, token)
+        raise await run_in_threadpool(_count_wrong_key, settings, host, token)
     if INGEST not in grant.scopes:
         raise Forbidden("this API key may not ingest: it needs the ingest scope")
+
+
+def _count_wrong_key(settings: Settings, host: str | None, token: str) -> ShadowgapError:
+    # Ingest routes hand their events to the group-commit writer and hold no session of
+    # their own: the count gets a short transaction.
+    with get_sessionmaker()() as session:
+        return throttle.wrong_key(session, settings, host, token)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

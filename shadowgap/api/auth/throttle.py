@@ -41,7 +41,6 @@ from sqlalchemy.orm import Session
 
 from shadowgap.api.auth.sessions import signing_secret
 from shadowgap.config import Settings
-from shadowgap.db.engine import session_scope
 from shadowgap.db.models import AuthFailureWindow
 from shadowgap.errors import ShadowgapError, TooManyRequests, Unauthorized
 
@@ -174,19 +173,21 @@ def count(db: Session, policy: Policy, names: list[str], now: float) -> int | No
     return wait if wait is not None else add_failure(db, policy, names, now)
 
 
-def wrong_key(settings: Settings, host: str | None, token: str) -> ShadowgapError:
-    """The answer to a wrong bearer key: 401, or 429 once its client or key prefix is past
-    ``SHADOWGAP_KEY_MAX_FAILURES`` in this window.
+def wrong_key(db: Session, settings: Settings, host: str | None, token: str) -> ShadowgapError:
+    """The answer to a wrong bearer key, for the caller to raise: 401, or 429 once its client
+    or key prefix is past ``SHADOWGAP_KEY_MAX_FAILURES`` in this window.
 
-    The failure is committed in a transaction of its own (it must count whatever the request
-    does next). When the database cannot count it the answer is still 401: the key is wrong
-    either way, and a throttle that failed closed would turn a database hiccup into 429s."""
+    The count is committed here, before the request goes on (nothing else is pending in the
+    session: authentication comes first). When the database cannot count it the answer is
+    still 401: the key is wrong either way, and a throttle that failed closed would turn a
+    database hiccup into 429s."""
     policy = Policy.for_keys(settings)
     names = buckets(settings, policy, host, token)
     try:
-        with session_scope() as db:
-            wait = count(db, policy, names, time.time())
+        wait = count(db, policy, names, time.time())
+        db.commit()
     except SQLAlchemyError as exc:
+        db.rollback()
         log.warning("wrong API key not counted", extra={"error": type(exc).__name__})
         wait = None
     if wait is not None:

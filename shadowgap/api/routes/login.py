@@ -21,15 +21,15 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from shadowgap.api import audit
 from shadowgap.api.auth import keys, sessions, throttle
 from shadowgap.api.auth.access import check_csrf, check_same_origin, client_host, identify
 from shadowgap.api.dashboard.templating import templates
-from shadowgap.api.deps import settings
+from shadowgap.api.deps import db_session, settings
 from shadowgap.config import Settings
-from shadowgap.db.engine import session_scope
 from shadowgap.enums import AuditAction, AuditVia
 from shadowgap.errors import InvalidInput
 
@@ -74,14 +74,14 @@ class SignIn:
     retry_after: int | None = None
 
 
-def _sign_in(config: Settings, key: str, name: str, host: str | None) -> SignIn:
+def _sign_in(db: Session, config: Settings, key: str, name: str, host: str | None) -> SignIn:
     policy = throttle.Policy.for_login(config)
     names = throttle.buckets(config, policy, host, key)
     now = time.time()
     # Counted (and committed) before the key is checked, so that concurrent attempts from
     # every API process see each other and no more than the limit are ever checked.
-    with session_scope() as db:
-        wait = throttle.count(db, policy, names, now)
+    wait = throttle.count(db, policy, names, now)
+    db.commit()
     if wait is not None:
         return SignIn(retry_after=wait)
     grant = keys.grant_for(key, config)
@@ -93,29 +93,33 @@ def _sign_in(config: Settings, key: str, name: str, host: str | None) -> SignIn:
     if grant is None or scope is None:
         return SignIn()
     user = f"{name} (key {grant.fingerprint})" if name else f"key {grant.fingerprint}"
-    with session_scope() as db:
-        throttle.release(db, policy, names, now)  # a sign-in is no failure
-        cookie, _ = sessions.issue(db, config, user, grant.fingerprint, scope)
-        audit.record(
-            db,
-            actor=user,
-            via=AuditVia.SESSION,
-            action=AuditAction.SIGN_IN,
-            at=datetime.now(UTC),
-            detail={"scope": scope},
-        )
+    throttle.release(db, policy, names, now)  # a sign-in is no failure
+    cookie, _ = sessions.issue(db, config, user, grant.fingerprint, scope)
+    audit.record(
+        db,
+        actor=user,
+        via=AuditVia.SESSION,
+        action=AuditAction.SIGN_IN,
+        at=datetime.now(UTC),
+        detail={"scope": scope},
+    )
+    db.commit()
     return SignIn(cookie=cookie)
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request, config: Settings = Depends(settings)) -> Response:
+async def login(
+    request: Request,
+    db: Session = Depends(db_session),
+    config: Settings = Depends(settings),
+) -> Response:
     check_same_origin(request, config)  # no signing a victim into someone else's session
     fields = await _form(request)
     next_url = _safe_next(fields.get("next"))
     key = fields.get("key", "")
     name = " ".join(fields.get("name", "").split())[:80]
     outcome = (
-        await run_in_threadpool(_sign_in, config, key, name, client_host(request))
+        await run_in_threadpool(_sign_in, db, config, key, name, client_host(request))
         if key
         else SignIn()
     )
@@ -145,30 +149,34 @@ async def login(request: Request, config: Settings = Depends(settings)) -> Respo
     return response
 
 
-def _sign_out(request: Request, config: Settings, form_token: str | None) -> None:
+def _sign_out(db: Session, request: Request, config: Settings, form_token: str | None) -> None:
     """End the session the cookie names (only that one), after the CSRF check."""
-    principal = identify(request, config)
+    principal = identify(request, config, db)
     if principal is None:
         return  # no live session: nothing to end, the cookie is cleared all the same
     check_csrf(request, principal, config, form_token)
     session = sessions.read_cookie(config, request.cookies.get(sessions.COOKIE_NAME))
     if session is None:
         return
-    with session_scope() as db:
-        sessions.end(db, session)
-        audit.record(
-            db,
-            actor=session.user,
-            via=AuditVia.SESSION,
-            action=AuditAction.SIGN_OUT,
-            at=datetime.now(UTC),
-        )
+    sessions.end(db, session)
+    audit.record(
+        db,
+        actor=session.user,
+        via=AuditVia.SESSION,
+        action=AuditAction.SIGN_OUT,
+        at=datetime.now(UTC),
+    )
+    db.commit()
 
 
 @router.post("/logout")
-async def logout(request: Request, config: Settings = Depends(settings)) -> Response:
+async def logout(
+    request: Request,
+    db: Session = Depends(db_session),
+    config: Settings = Depends(settings),
+) -> Response:
     form_token = (await _form(request)).get("csrf_token")
-    await run_in_threadpool(_sign_out, request, config, form_token)
+    await run_in_threadpool(_sign_out, db, request, config, form_token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(
         sessions.COOKIE_NAME,
