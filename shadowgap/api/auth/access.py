@@ -136,7 +136,11 @@ def _from_session(request: Request, settings: Settings, db: DbSession) -> Princi
         db.commit()
         return None
     # Signed-out or ended sessions have no row: one primary-key read per cookie request.
-    if not sessions.is_live(db, session):
+    live = sessions.is_live(db, session)
+    # End that read's transaction now: on SQLite every transaction holds the write lock, and a
+    # route may open sessions of its own.
+    db.commit()
+    if not live:
         return None
     return Principal(
         session.user,
