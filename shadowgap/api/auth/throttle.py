@@ -16,12 +16,12 @@ addresses nor key text. The limits differ by where the key is presented:
   only wrong keys are counted (:func:`add_failure`), and past ``SHADOWGAP_KEY_MAX_FAILURES``
   they answer 429 instead of 401. A sender sharing its address with a guesser (a NAT, a
   proxy, a cluster's egress) is never blocked; the price is that a guesser who ignores 429
-  still tells a right key from a wrong one (docs/security.md, "Throttling").
+  still tells a right key from a wrong one (docs/security.md, "Throttling guesses").
 
 The counts live in the database rather than Redis: it is the one store every deployment has
 (the embedded demo runs without Redis) and every API process shares. Valid keys never touch
-it; a blocked attempt only reads it, so a flood writes at most one row update per bucket and
-failure allowed.
+it; a blocked attempt only reads it, so a flood writes no more than the limit's worth of
+updates per bucket and window.
 """
 
 from __future__ import annotations
