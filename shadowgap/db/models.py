@@ -450,7 +450,7 @@ class DashboardSession(Base):
     __tablename__ = "dashboard_sessions"
 
     id_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user: Mapped[str] = mapped_column(String(256))
+    user_name: Mapped[str] = mapped_column(String(256))
     key_fingerprint: Mapped[str] = mapped_column(String(16), index=True)
     scope: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

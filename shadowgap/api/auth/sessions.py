@@ -100,7 +100,7 @@ def issue(
     db.add(
         DashboardSession(
             id_digest=_id_digest(session.session_id),
-            user=user[:256],
+            user_name=user[:256],
             key_fingerprint=key_fingerprint,
             scope=scope,
             created_at=_utc(current),

@@ -29,7 +29,7 @@ def upgrade() -> None:
     op.create_table(
         "dashboard_sessions",
         sa.Column("id_digest", sa.String(length=64), nullable=False),
-        sa.Column("user", sa.String(length=256), nullable=False),
+        sa.Column("user_name", sa.String(length=256), nullable=False),
         sa.Column("key_fingerprint", sa.String(length=16), nullable=False),
         sa.Column("scope", sa.String(length=16), nullable=False),
         sa.Column("created_at", UTC_DATETIME, nullable=False),
