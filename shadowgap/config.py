@@ -132,6 +132,36 @@ class Settings(BaseSettings):
         description="Addresses (CIDR) whose SSO user header is believed; the header from "
         "anywhere else is ignored.",
     )
+    throttle_window_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=86400,
+        description="Length of the fixed window in which failed sign-ins and wrong API keys "
+        "are counted, in seconds; a throttled client is told to retry when it ends.",
+    )
+    login_max_failures: int = Field(
+        default=10,
+        ge=0,
+        le=100000,
+        description="Failed /login attempts allowed per client address and per key prefix in "
+        "each window; more answer 429 with Retry-After without checking the key, the right "
+        "one included. 0 turns the sign-in throttle off.",
+    )
+    key_max_failures: int = Field(
+        default=100,
+        ge=0,
+        le=1000000,
+        description="Wrong 'Authorization: Bearer' keys allowed per client address and per key "
+        "prefix in each window; more wrong keys answer 429 with Retry-After instead of 401. "
+        "A valid key is always accepted. 0 turns the key throttle off.",
+    )
+    throttle_key_prefix_chars: int = Field(
+        default=8,
+        ge=0,
+        le=64,
+        description="Leading characters of a presented key that name its per-prefix throttle "
+        "bucket (a guess at one key from many addresses). 0: throttle per client address only.",
+    )
 
     # --- privacy -----------------------------------------------------------------------------
     redact: CsvList = Field(

@@ -115,6 +115,7 @@ class AuditAction(StrEnum):
     ACKNOWLEDGE = "acknowledge"
     RESOLVE = "resolve"
     SIGN_IN = "sign-in"
+    SIGN_OUT = "sign-out"
 
 
 class EvidenceType(StrEnum):

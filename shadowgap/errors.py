@@ -124,3 +124,15 @@ class DeliveryError(ShadowgapError):
         self.transient = transient
         self.http_status = status_code
         self.retry_after = retry_after
+
+
+class TooManyRequests(ShadowgapError):
+    """Too many failed sign-ins or wrong keys from a client or for a key prefix: retry after
+    ``retry_after`` seconds (sent as ``Retry-After``)."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, {"retry_after_seconds": retry_after})
+        self.retry_after = retry_after

@@ -1,7 +1,8 @@
 """How failures become HTTP responses: always JSON ``{"error", "detail"}``, never text/plain.
 
 - Domain errors (:class:`shadowgap.errors.ShadowgapError`) carry their status; a 503
-  (:class:`shadowgap.errors.Unavailable`) also carries ``Retry-After``.
+  (:class:`shadowgap.errors.Unavailable`) and a 429 (:class:`shadowgap.errors.TooManyRequests`)
+  also carry ``Retry-After``.
 - The database down, restarting or busy is a 503 with ``Retry-After`` on every endpoint.
 - A NUL character in the URL (``%00`` in a query parameter or a path) is a 422 naming the
   parameter: PostgreSQL cannot compare text with NUL, and no stored key contains one.
@@ -27,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shadowgap.db.engine import is_unavailable
-from shadowgap.errors import ShadowgapError, Unauthorized, Unavailable
+from shadowgap.errors import ShadowgapError, TooManyRequests, Unauthorized, Unavailable
 from shadowgap.schemas import ErrorBody
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def error_response(
 
 def _domain_error(exc: ShadowgapError) -> JSONResponse:
     headers: dict[str, str] = {}
-    if isinstance(exc, Unavailable):
+    if isinstance(exc, Unavailable | TooManyRequests):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"

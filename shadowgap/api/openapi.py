@@ -91,6 +91,11 @@ INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "The key lacks the ingest scope."},
     413: {"model": ErrorBody, "description": "Body over SHADOWGAP_MAX_BODY_BYTES."},
     415: {"model": ErrorBody, "description": "A compressed body (only /v1/traces takes gzip)."},
+    429: {
+        "model": ErrorBody,
+        "description": "Too many wrong keys from this client or for this key prefix; retry "
+        "after `Retry-After` seconds (a valid key is never refused).",
+    },
 }
 
 

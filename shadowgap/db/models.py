@@ -445,6 +445,39 @@ class WorkerHeartbeat(Base):
     embedded_model: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class DashboardSession(Base):
+    """A dashboard sign-in (shadowgap.api.auth.sessions): the signed cookie names it, and it
+    is valid only while this row exists. Sign-out, or the key leaving SHADOWGAP_API_KEYS,
+    deletes it; every API process reads the same row, so that ends it everywhere.
+
+    ``id_digest`` is the SHA-256 of the session id: the id itself is only in the cookie, so
+    a copy of this table lets no one sign in."""
+
+    __tablename__ = "dashboard_sessions"
+
+    id_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(256))
+    key_fingerprint: Mapped[str] = mapped_column(String(16), index=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AuthFailureWindow(Base):
+    """Failed sign-ins and wrong API keys counted per throttle bucket (a client address or a
+    key prefix, as a keyed digest: no address or key text is stored) and fixed time window
+    (shadowgap.api.auth.throttle). Shared by every API process through the database."""
+
+    __tablename__ = "auth_failure_windows"
+
+    bucket: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Unix seconds at which the window starts (a multiple of the window length).
+    window_start: Mapped[int] = mapped_column(
+        BigInteger, primary_key=True, autoincrement=False, index=True
+    )
+    failures: Mapped[int] = mapped_column(Integer)
+
+
 class SliceFeatures(Base):
     """An event's slice features (shadowgap.slices.features), one row per stored event.
 

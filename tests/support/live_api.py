@@ -6,11 +6,13 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 
 from tests.support.settings import API_KEY, ROOT
+from tests.support.throwaway_postgres import free_port
 
 
 def start_api(
@@ -50,3 +52,25 @@ def start_api(
             time.sleep(0.3)
     process.kill()
     raise RuntimeError(f"API did not start:\n{log.read_text()[-3000:]}")
+
+
+def start_apis(
+    count: int, database_url: str, broker_url: str, log_dir: Path, api_keys: str = API_KEY
+) -> list[tuple[int, subprocess.Popen[bytes]]]:
+    """``count`` API processes on one database (the API scaled out), started side by side;
+    (port, process) for each."""
+    ports = [free_port() for _ in range(count)]
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        futures = [
+            pool.submit(
+                start_api, port, database_url, broker_url, log_dir / f"api{port}.log", api_keys
+            )
+            for port in ports
+        ]
+    errors = [future.exception() for future in futures if future.exception() is not None]
+    if errors:  # one did not start: stop the others and report why
+        for future in futures:
+            if future.exception() is None:
+                future.result().kill()
+        raise errors[0]
+    return [(port, future.result()) for port, future in zip(ports, futures, strict=True)]

@@ -5,7 +5,14 @@ A request is authenticated by the first of
 1. ``Authorization: Bearer <key>`` (scripts, Grafana, curl): the key's scopes;
 2. the SSO proxy's user header (``SHADOWGAP_SSO_USER_HEADER``), believed only from
    ``SHADOWGAP_SSO_TRUSTED_PROXIES``: admin for ``SHADOWGAP_SSO_ADMINS``, read otherwise;
-3. the dashboard session cookie set by ``/login``.
+3. the dashboard session cookie set by ``/login``, while its session lives (see
+   :mod:`shadowgap.api.auth.sessions`).
+
+A wrong bearer key is a 401, or a 429 once its client or key prefix has sent too many (see
+:mod:`shadowgap.api.auth.throttle`); a valid key is never throttled. The checks that use the
+database (a wrong key is counted, a session cookie is looked up) take the request's session
+(``deps.db_session``) and are synchronous: FastAPI runs the dependencies below in its thread
+pool, and async routes call them through ``run_in_threadpool``.
 
 State changes (ack, resolve, promote, sign-out) are POST-only and refuse cross-site requests:
 ``Sec-Fetch-Site`` must be same-origin when the browser sends it, ``Origin`` must be this
@@ -23,8 +30,10 @@ from typing import Annotated
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session as DbSession
 
-from shadowgap.api.auth import keys, sessions
+from shadowgap.api.auth import keys, sessions, throttle
+from shadowgap.api.deps import db_session
 from shadowgap.api.deps import settings as current_settings
 from shadowgap.config import Settings
 from shadowgap.enums import AuditVia
@@ -55,14 +64,19 @@ class LoginRequired(Exception):
         self.next_url = next_url
 
 
-def _from_key(request: Request, settings: Settings) -> Principal | None:
+def client_host(request: Request) -> str | None:
+    """The caller's address as uvicorn reports it (behind a proxy: see docs/security.md)."""
+    return request.client.host if request.client is not None else None
+
+
+def _from_key(request: Request, settings: Settings, db: DbSession) -> Principal | None:
     token = keys.bearer_token(request.headers.get("authorization"))
     if token is None:
         return None
     grant = keys.grant_for(token, settings)
     if grant is None:
         # A wrong key is an error even where a cookie would do: never fall through silently.
-        raise Unauthorized("invalid API key")
+        raise throttle.wrong_key(db, settings, client_host(request), token)
     return Principal(f"key:{grant.fingerprint}", grant.scopes, AuditVia.KEY)
 
 
@@ -111,12 +125,22 @@ def _from_sso(request: Request, settings: Settings) -> Principal | None:
     return Principal(user, scopes, AuditVia.SSO, csrf_subject=f"sso:{user}")
 
 
-def _from_session(request: Request, settings: Settings) -> Principal | None:
-    session = sessions.read(settings, request.cookies.get(sessions.COOKIE_NAME))
+def _from_session(request: Request, settings: Settings, db: DbSession) -> Principal | None:
+    session = sessions.read_cookie(settings, request.cookies.get(sessions.COOKIE_NAME))
     if session is None or session.scope not in (keys.READ, keys.ADMIN):
         return None
-    # The key it was made from must still be configured with that scope (rotation signs out).
+    # The key it was made from must still be configured with that scope (rotation signs out),
+    # and for good: its sessions end, so putting the key back does not revive them.
     if not keys.fingerprint_has(session.key_fingerprint, session.scope, settings):
+        sessions.end_for_key(db, session.key_fingerprint)
+        db.commit()
+        return None
+    # Signed-out or ended sessions have no row: one primary-key read per cookie request.
+    live = sessions.is_live(db, session)
+    # End that read's transaction now: on SQLite every transaction holds the write lock, and a
+    # route may open sessions of its own.
+    db.commit()
+    if not live:
         return None
     return Principal(
         session.user,
@@ -126,12 +150,12 @@ def _from_session(request: Request, settings: Settings) -> Principal | None:
     )
 
 
-def identify(request: Request, settings: Settings) -> Principal | None:
+def identify(request: Request, settings: Settings, db: DbSession) -> Principal | None:
     """The caller, or None when the request carries no credentials at all."""
     return (
-        _from_key(request, settings)
+        _from_key(request, settings, db)
         or _from_sso(request, settings)
-        or _from_session(request, settings)
+        or _from_session(request, settings, db)
     )
 
 
@@ -141,8 +165,10 @@ def csrf_token_for(principal: Principal | None, settings: Settings) -> str:
     return sessions.csrf_token(settings, principal.csrf_subject)
 
 
-def _require(request: Request, settings: Settings, scope: str, *, page: bool) -> Principal:
-    principal = identify(request, settings)
+def _require(
+    request: Request, settings: Settings, db: DbSession, scope: str, *, page: bool
+) -> Principal:
+    principal = identify(request, settings, db)
     if principal is None:
         if page:
             # The raw path: a segment key's encoded "/" must survive the round trip.
@@ -161,14 +187,22 @@ def _require(request: Request, settings: Settings, scope: str, *, page: bool) ->
     return principal
 
 
-def require_read(request: Request, config: Settings = Depends(current_settings)) -> Principal:
+def require_read(
+    request: Request,
+    config: Settings = Depends(current_settings),
+    db: DbSession = Depends(db_session),
+) -> Principal:
     """The read API: 401 without credentials, 403 without the read scope."""
-    return _require(request, config, keys.READ, page=False)
+    return _require(request, config, db, keys.READ, page=False)
 
 
-def require_read_page(request: Request, config: Settings = Depends(current_settings)) -> Principal:
+def require_read_page(
+    request: Request,
+    config: Settings = Depends(current_settings),
+    db: DbSession = Depends(db_session),
+) -> Principal:
     """Dashboard pages: send the browser to /login instead of a 401."""
-    return _require(request, config, keys.READ, page=True)
+    return _require(request, config, db, keys.READ, page=True)
 
 
 def check_same_origin(request: Request, settings: Settings) -> None:
@@ -197,9 +231,13 @@ def check_csrf(
         raise Forbidden("missing or invalid CSRF token (reload the page)")
 
 
-def require_admin(request: Request, config: Settings = Depends(current_settings)) -> Principal:
+def require_admin(
+    request: Request,
+    config: Settings = Depends(current_settings),
+    db: DbSession = Depends(db_session),
+) -> Principal:
     """Ack, resolve, promote: the admin scope and a same-site request with its CSRF token."""
-    principal = _require(request, config, keys.ADMIN, page=False)
+    principal = _require(request, config, db, keys.ADMIN, page=False)
     check_csrf(request, principal, config)
     return principal
 

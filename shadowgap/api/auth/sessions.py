@@ -1,10 +1,17 @@
-"""Signed dashboard session cookies and the CSRF tokens tied to them.
+"""Dashboard sessions that can be ended, their signed cookies and the CSRF tokens tied to them.
 
-A session is ``base64url(json).base64url(hmac)``: the user's name, the fingerprint of the key
-they signed in with, the scope it had, a random session id and an expiry. Nothing secret is in
-it and nothing is stored server-side; the HMAC makes it unforgeable. The signing secret is
-``SHADOWGAP_SESSION_SECRET``, or one derived from the configured keys, so that every worker
-process agrees on it and changing the keys signs everyone out.
+A cookie is ``base64url(json).base64url(hmac)``: the user's name, the fingerprint of the key
+they signed in with, the scope it had, a random session id and an expiry. The HMAC makes it
+unforgeable, so a forged or tampered cookie is refused without touching the database. A
+genuine cookie is valid only while its row in ``dashboard_sessions`` exists (the row is found
+by the SHA-256 of the session id, which is never stored itself): every API process reads the
+same database, so deleting the row ends the session everywhere at once. Rows are deleted on
+sign-out (that session only), when the key the session was made from is removed or loses its
+scope (on the session's next request, or at the next sign-in of anyone), and once expired (at
+each sign-in).
+
+The signing secret is ``SHADOWGAP_SESSION_SECRET``, or one derived from the configured keys,
+so that every API process agrees on it and changing the keys signs everyone out.
 """
 
 from __future__ import annotations
@@ -16,8 +23,14 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from sqlalchemy import delete
+from sqlalchemy.orm import Session as DbSession
+
+from shadowgap.api.auth.keys import configured, fingerprint
 from shadowgap.config import Settings
+from shadowgap.db.models import DashboardSession
 
 COOKIE_NAME = "shadowgap_session"
 
@@ -31,7 +44,8 @@ class Session:
     expires_at: float
 
 
-def _secret(settings: Settings) -> bytes:
+def signing_secret(settings: Settings) -> bytes:
+    """The server's secret for cookies, CSRF tokens and throttle buckets."""
     if settings.session_secret is not None:
         return settings.session_secret.get_secret_value().encode()
     material = "\n".join(sorted(k.get_secret_value() for k in settings.api_keys))
@@ -47,17 +61,51 @@ def _unb64(text: str) -> bytes:
 
 
 def _mac(settings: Settings, purpose: str, payload: str) -> str:
-    return _b64(hmac.new(_secret(settings), f"{purpose}\n{payload}".encode(), "sha256").digest())
+    mac = hmac.new(signing_secret(settings), f"{purpose}\n{payload}".encode(), "sha256")
+    return _b64(mac.digest())
 
 
-def issue(settings: Settings, user: str, key_fingerprint: str, scope: str) -> tuple[str, Session]:
-    """A new session and its cookie value."""
+def _id_digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def issue(
+    db: DbSession,
+    settings: Settings,
+    user: str,
+    key_fingerprint: str,
+    scope: str,
+    now: float | None = None,
+) -> tuple[str, Session]:
+    """A new session (its row added to ``db``; the caller commits) and its cookie value.
+    Expired sessions, and those of keys no longer configured, are deleted on the way, so the
+    table holds live sessions only and putting a removed key back revives none of its."""
+    current = time.time() if now is None else now
     session = Session(
         user=user,
         key_fingerprint=key_fingerprint,
         scope=scope,
         session_id=secrets.token_urlsafe(16),
-        expires_at=time.time() + settings.session_hours * 3600,
+        expires_at=current + settings.session_hours * 3600,
+    )
+    db.execute(delete(DashboardSession).where(DashboardSession.expires_at <= _utc(current)))
+    fingerprints = sorted({fingerprint(key_digest) for _, key_digest in configured(settings)})
+    db.execute(
+        delete(DashboardSession).where(DashboardSession.key_fingerprint.not_in(fingerprints))
+    )
+    db.add(
+        DashboardSession(
+            id_digest=_id_digest(session.session_id),
+            user_name=user[:256],
+            key_fingerprint=key_fingerprint,
+            scope=scope,
+            created_at=_utc(current),
+            expires_at=_utc(session.expires_at),
+        )
     )
     payload = _b64(
         json.dumps(
@@ -73,8 +121,9 @@ def issue(settings: Settings, user: str, key_fingerprint: str, scope: str) -> tu
     return f"{payload}.{_mac(settings, 'session', payload)}", session
 
 
-def read(settings: Settings, cookie: str | None, now: float | None = None) -> Session | None:
-    """The session in a cookie, or None when it is missing, forged, malformed or expired."""
+def read_cookie(settings: Settings, cookie: str | None, now: float | None = None) -> Session | None:
+    """The session a cookie names, or None when it is missing, forged, malformed or expired.
+    Checks the signature only: :func:`is_live` says whether the session has been ended."""
     if not cookie or "." not in cookie:
         return None
     payload, _, mac = cookie.partition(".")
@@ -94,6 +143,34 @@ def read(settings: Settings, cookie: str | None, now: float | None = None) -> Se
     if not session.expires_at > (time.time() if now is None else now):
         return None
     return session
+
+
+def is_live(db: DbSession, session: Session, now: float | None = None) -> bool:
+    """Whether the session has a row that has not expired: not signed out, not ended."""
+    row = db.get(DashboardSession, _id_digest(session.session_id))
+    if row is None:
+        return False
+    current = _utc(time.time() if now is None else now)
+    return (
+        row.expires_at > current
+        and row.key_fingerprint == session.key_fingerprint
+        and row.scope == session.scope
+    )
+
+
+def end(db: DbSession, session: Session) -> None:
+    """End one session (the caller commits); its cookie is refused from then on."""
+    db.execute(
+        delete(DashboardSession).where(DashboardSession.id_digest == _id_digest(session.session_id))
+    )
+
+
+def end_for_key(db: DbSession, key_fingerprint: str) -> int:
+    """End every session made with a key (the caller commits); how many there were."""
+    result = db.execute(
+        delete(DashboardSession).where(DashboardSession.key_fingerprint == key_fingerprint)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def csrf_token(settings: Settings, subject: str) -> str:

@@ -5,8 +5,11 @@ sent as ``X-Shadowgap-Signature: sha256=<hex>`` with ``X-Shadowgap-Timestamp: <u
 (a base-10 integer); timestamps outside the replay window are refused. Comparisons are
 constant-time and no key or signature is ever echoed back or logged.
 
-Every ingest route (native, LiteLLM, OTLP) calls :func:`check_api_key` and
-:func:`check_signature` after reading the body and before parsing it.
+Every ingest route (native, LiteLLM, OTLP) awaits :func:`check_api_key` and calls
+:func:`check_signature` after reading the body and before parsing it. A valid key is checked
+in memory and never throttled; a wrong one is counted (off the event loop: it writes to the
+database) and answered 401, or 429 with ``Retry-After`` once its client or key prefix has sent
+too many (:mod:`shadowgap.api.auth.throttle`).
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ import hmac
 import re
 import time
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from shadowgap.api.auth import throttle
 from shadowgap.api.auth.keys import INGEST, bearer_token, grant_for
 from shadowgap.config import Settings
-from shadowgap.errors import Forbidden, Unauthorized
+from shadowgap.db.engine import get_sessionmaker
+from shadowgap.errors import Forbidden, ShadowgapError, Unauthorized
 
 TIMESTAMP_HEADER = "x-shadowgap-timestamp"
 SIGNATURE_HEADER = "x-shadowgap-signature"
@@ -28,8 +34,9 @@ SIGNATURE_HEADER = "x-shadowgap-signature"
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
-def check_api_key(request: Request, settings: Settings) -> None:
-    """401 without a valid key, 403 for a valid key without the ``ingest`` scope."""
+async def check_api_key(request: Request, settings: Settings) -> None:
+    """401 without a valid key (429 when its sender has sent too many wrong ones), 403 for a
+    valid key without the ``ingest`` scope."""
     token = bearer_token(request.headers.get("authorization"))
     if token is None:
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
@@ -37,9 +44,17 @@ def check_api_key(request: Request, settings: Settings) -> None:
         raise Unauthorized("no API keys are configured on this server (SHADOWGAP_API_KEYS)")
     grant = grant_for(token, settings)
     if grant is None:
-        raise Unauthorized("invalid API key")
+        host = request.client.host if request.client is not None else None
+        raise await run_in_threadpool(_count_wrong_key, settings, host, token)
     if INGEST not in grant.scopes:
         raise Forbidden("this API key may not ingest: it needs the ingest scope")
+
+
+def _count_wrong_key(settings: Settings, host: str | None, token: str) -> ShadowgapError:
+    # Ingest routes hand their events to the group-commit writer and hold no session of
+    # their own: the count gets a short transaction.
+    with get_sessionmaker()() as session:
+        return throttle.wrong_key(session, settings, host, token)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

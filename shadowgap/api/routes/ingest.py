@@ -88,7 +88,7 @@ async def _ingest(
     started = time.perf_counter()
     try:
         body = await _read_body(request, settings.max_body_bytes)
-        check_api_key(request, settings)
+        await check_api_key(request, settings)
         _refuse_compressed(request, body)
         if len(body) <= INLINE_PARSE_MAX_BYTES:
             prepared = _verify_and_parse(request, body, parse, source)

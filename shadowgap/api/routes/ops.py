@@ -14,10 +14,11 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from shadowgap import metrics
 from shadowgap.api.auth.access import require_read
-from shadowgap.api.deps import settings
+from shadowgap.api.deps import db_session, settings
 from shadowgap.api.schemas import Health, Readiness, WorkersCheck
 from shadowgap.config import Settings, get_settings
 from shadowgap.db.engine import get_engine, session_scope
@@ -118,8 +119,10 @@ def _refresh_queue_depth() -> None:
         }
     },
 )
-async def prometheus_metrics(request: Request, config: Settings = Depends(settings)) -> Response:
+async def prometheus_metrics(
+    request: Request, config: Settings = Depends(settings), db: Session = Depends(db_session)
+) -> Response:
     if not config.metrics_public:
-        require_read(request, config)
+        await run_in_threadpool(require_read, request, config, db)  # may use the database
     await run_in_threadpool(_refresh_queue_depth)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

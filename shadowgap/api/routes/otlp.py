@@ -39,6 +39,7 @@ from shadowgap.errors import (
     InvalidInput,
     PayloadTooLarge,
     ShadowgapError,
+    TooManyRequests,
     Unauthorized,
     Unavailable,
     UnsupportedMediaType,
@@ -62,6 +63,7 @@ RETRY_AFTER_SECONDS = 5
 _FAILURES: dict[type[ShadowgapError], tuple[int, int]] = {
     InvalidInput: (400, code_pb2.INVALID_ARGUMENT),
     Unauthorized: (401, code_pb2.UNAUTHENTICATED),
+    TooManyRequests: (429, code_pb2.RESOURCE_EXHAUSTED),
     PayloadTooLarge: (413, code_pb2.RESOURCE_EXHAUSTED),
     UnsupportedMediaType: (415, code_pb2.INVALID_ARGUMENT),
     Unavailable: (503, code_pb2.UNAVAILABLE),
@@ -117,7 +119,7 @@ async def _export(request: Request, decoder: _Decoder) -> tuple[Response, _Parse
     encoding = _encoding(request.headers.get("content-type", ""))
     try:
         body = await _read_body(request, settings.max_body_bytes)
-        check_api_key(request, settings)
+        await check_api_key(request, settings)
         if encoding is None:
             raise UnsupportedMediaType(
                 "Content-Type must be application/x-protobuf or application/json (OTLP/HTTP)"
@@ -136,7 +138,7 @@ async def _export(request: Request, decoder: _Decoder) -> tuple[Response, _Parse
         http_status, code = _FAILURES.get(type(exc), (exc.status_code, code_pb2.UNKNOWN))
         metrics.INGEST_REQUESTS.labels(format=SOURCE, status=str(http_status)).inc()
         response = _status(http_status, code, exc.message, encoding)
-        if isinstance(exc, Unavailable):  # the writer's answer to a database outage
+        if isinstance(exc, Unavailable | TooManyRequests):  # retryable: OTLP exporters wait
             response.headers["Retry-After"] = str(exc.retry_after)
         return response, None
     except SQLAlchemyError as exc:
