@@ -1,7 +1,7 @@
 """sessions: dashboard sessions that can be ended, and the sign-in / API key throttle
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0015
 Create Date: 2026-12-07 20:30:00
 
 Sessions were signed cookies only, so sign-out could not end one. A cookie now names a row
@@ -18,7 +18,7 @@ from alembic import op
 import shadowgap.db.models
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
