@@ -8,10 +8,20 @@ import orjson
 from pydantic import ValidationError
 
 from shadowgap.errors import InvalidInput
+from shadowgap.schemas import MAX_NESTING
 
 # JSON can carry a NUL character only as this escape (a raw NUL byte is invalid JSON).
 _NUL_ESCAPE = b"\\u0000"
 REPLACEMENT_CHARACTER = "\ufffd"
+
+
+# How deeply one item of a body may nest. The schema bounds each free-form value at
+# MAX_NESTING (a 422 naming the field); an item adds its own levels around them (an event's
+# request, messages, tool calls; a LiteLLM payload's response, choices, message). orjson
+# parses ~1,000 levels, and the steps after parsing (NUL replacement, the translators'
+# json.dumps, the walk of secret-named keys) recurse, so such a body hit Python's recursion
+# limit: a 500. Checked right after parsing, without recursion.
+MAX_ITEM_NESTING = MAX_NESTING + 16
 
 
 def json_items(body: bytes) -> list[Any]:
@@ -24,7 +34,38 @@ def json_items(body: bytes) -> list[Any]:
         items = _ndjson_items(body)
     else:
         items = value if isinstance(value, list) else [value]
+    refuse_deep(items)
     return without_nul(items, body)
+
+
+def too_deep(value: Any, limit: int = MAX_ITEM_NESTING) -> str | None:
+    """The path of the first list or object of ``value`` past ``limit`` levels (``value``
+    itself is level 1), or None. Iterative, so any depth can be walked."""
+    stack: list[tuple[Any, int, tuple[int | str, ...]]] = [(value, 1, ())]
+    while stack:
+        item, depth, path = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.items()
+        elif isinstance(item, list):
+            children = enumerate(item)
+        else:
+            continue
+        if depth > limit:
+            return field_path(path)
+        stack.extend((child, depth + 1, (*path, key)) for key, child in children)
+    return None
+
+
+def refuse_deep(items: list[Any], limit: int = MAX_ITEM_NESTING) -> None:
+    """A 422 naming the field of the first item that nests deeper than ``limit`` levels."""
+    for index, item in enumerate(items):
+        path = too_deep(item, limit)
+        if path is not None:
+            raise InvalidInput(
+                f"item {index}: {path}: nests deeper than {limit} levels of lists and objects",
+                field=path,
+                item=index,
+            )
 
 
 def without_nul(items: list[Any], body: bytes) -> list[Any]:

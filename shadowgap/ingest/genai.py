@@ -35,6 +35,7 @@ from typing import Any
 import orjson
 
 from shadowgap.ingest import chat_shapes
+from shadowgap.ingest.body import MAX_ITEM_NESTING, too_deep
 from shadowgap.ingest.litellm import SECRET_KEY_PATTERN
 
 # gen_ai.operation.name values that generate text from a prompt. embeddings, execute_tool,
@@ -616,12 +617,14 @@ def preview(value: Any, limit: int = 60) -> str:
 
 
 def _maybe_json(value: Any) -> Any:
-    """A JSON string parsed; anything else (structured attribute values) as it is."""
+    """A JSON string parsed; anything else (structured attribute values) as it is. JSON that
+    nests deeper than an ingest body may is text, as is JSON too deep for orjson."""
     if isinstance(value, str) and value[:1] in ("[", "{"):
         try:
-            return orjson.loads(value)
+            parsed = orjson.loads(value)
         except orjson.JSONDecodeError:
             return value
+        return value if too_deep(parsed) is not None else parsed
     return value
 
 
@@ -635,6 +638,10 @@ def _json_list(attrs: dict[str, Any], attribute: str) -> list[Any]:
             value = orjson.loads(value)
         except orjson.JSONDecodeError as exc:
             raise SpanRejected(attribute, f"is not valid JSON: {exc}") from exc
+        if (path := too_deep(value)) is not None:
+            raise SpanRejected(
+                attribute, f"{path} nests deeper than {MAX_ITEM_NESTING} levels of lists and objects"
+            )
     if not isinstance(value, list | tuple):
         raise SpanRejected(attribute, "must be a JSON array of messages")
     return list(value)

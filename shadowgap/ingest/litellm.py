@@ -74,7 +74,7 @@ from pydantic import ValidationError
 
 from shadowgap.errors import InvalidInput
 from shadowgap.ingest import chat_shapes
-from shadowgap.ingest.body import field_path, without_nul
+from shadowgap.ingest.body import field_path, refuse_deep, without_nul
 from shadowgap.schemas import TrafficEvent
 
 # Call types that carry a prompt and a generated answer. An absent call_type counts as one, so
@@ -199,6 +199,7 @@ def litellm_payloads(body: bytes) -> list[dict[str, Any]]:
                 field="body",
                 item=index,
             )
+    refuse_deep(items)
     return without_nul(items, body)
 
 

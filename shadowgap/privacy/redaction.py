@@ -17,6 +17,15 @@ Kinds, each switched on or off by ``SHADOWGAP_REDACT``:
 Everything is offline and deterministic. Candidates are found by cheap regular expressions
 first and validated after, so text without digits or ``@`` costs little. Placeholders never
 contain anything from the original.
+
+Bounded work per call. Every pattern runs in time linear in its input, but ``re`` holds the
+GIL for a whole scan, and on hostile text (``"1" * 1_000_000``) one scan of a 1,000,000-character
+message took over a second, while the server answered nothing else. So a long text is redacted
+in pieces of at most ``PIECE_CHARS``, cut only where no pattern can match across the cut (see
+:func:`pieces`): the result is the same as redacting it whole, and other threads run between
+the scans. A stretch longer than ``WORD_CHARS`` that offers no such cut (no comma, semicolon,
+apostrophe or suitable whitespace: a blob, not prose) is replaced whole by ``[SECRET]``, as the
+random keys it resembles are.
 """
 
 from __future__ import annotations
@@ -103,6 +112,74 @@ _OPAQUE = re.compile(r"(?<![A-Za-z0-9_\-+/])[A-Za-z0-9_\-+/]{24,}={0,2}(?![A-Za-
 
 
 _WORD = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+
+# Pieces redacted by one call each (module doc): the slowest scan reads ~1 us a character on
+# hostile text, so a piece holds the GIL for at most ~10 ms per pattern.
+PIECE_CHARS = 8192
+# The longest stretch without a safe cut that is still scanned (~30 ms per pattern at worst).
+WORD_CHARS = 32768
+# Where a cut may go: before a comma, semicolon or apostrophe (no pattern reads one), or in a
+# run of whitespace (if _safe_whitespace says so).
+_CUT = re.compile(r"[,;']|\s+")
+# A single whitespace character between these is crossed by the phone, card and IBAN patterns.
+_GROUP_BEFORE = frozenset("0123456789)ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_GROUP_AFTER = frozenset("0123456789(ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# `name = value` and `name: "value"` may span whitespace around these (the key=value secrets).
+_ASSIGNMENT = frozenset(':="')
+
+
+def _safe_whitespace(text: str, start: int, end: int) -> bool:
+    """Whether no pattern can match across the whitespace run ``text[start:end]`` (a cut
+    before it then changes nothing): only single characters between digit groups (phone, card,
+    IBAN), a ``:``/``=`` beside it (key=value secrets) and ``bearer <token>`` cross one."""
+    before = text[start - 1] if start else ""
+    after = text[end] if end < len(text) else ""
+    if before in _ASSIGNMENT or after in _ASSIGNMENT:
+        return False
+    if end - start == 1 and before in _GROUP_BEFORE and after in _GROUP_AFTER:
+        return False
+    return not (text[start] == " " and text[max(0, start - 6) : start].lower() == "bearer")
+
+
+def pieces(text: str, size: int = PIECE_CHARS) -> list[str]:
+    """``text`` cut into pieces of at most ``size`` characters (longer where no safe cut is
+    near) at places no pattern matches across, so that redacting the pieces one by one gives
+    the text redacted whole. A cut goes before a comma, semicolon or apostrophe, or anywhere
+    in a safe whitespace run; one pass over the text."""
+    parts: list[str] = []
+    start = 0  # where the current piece starts
+    last = 0  # the latest safe cut seen after it (0: none yet)
+    for found in _CUT.finditer(text):
+        if found.group()[0] in ",;'":
+            cuts: range | tuple[int, ...] = (found.start(),)
+        elif _safe_whitespace(text, found.start(), found.end()):
+            cuts = range(found.start(), found.end(), size)  # a long run: cuts inside it too
+        else:
+            continue
+        for cut in cuts:
+            if cut - start > size and last > start:
+                parts.append(text[start:last])
+                start = last
+            if cut - start > size:  # a stretch longer than a piece without a cut
+                parts.append(text[start:cut])
+                start = cut
+            last = cut
+    if len(text) - start > size and last > start:
+        parts.append(text[start:last])
+        start = last
+    parts.append(text[start:])
+    return [part for part in parts if part]
+
+
+_LEADING_CUT = re.compile(r"[,;']?\s*")
+
+
+def _blob(piece: str) -> str:
+    """A piece without a safe cut longer than WORD_CHARS: ``[SECRET]`` in place of all but the
+    separator and whitespace it starts or ends with."""
+    start = _LEADING_CUT.match(piece).end()  # type: ignore[union-attr]
+    end = len(piece.rstrip())
+    return piece[:start] + PLACEHOLDERS["secret"] + piece[end:]
 
 
 @lru_cache(maxsize=4096)  # as _valid_phone: repeated candidates are checked once
@@ -203,6 +280,14 @@ class Redactor:
     def text(self, text: str) -> str:
         if not self.kinds or not text:
             return text
+        if len(text) <= PIECE_CHARS:
+            return self._text(text)
+        return "".join(
+            self._text(piece) if len(piece) <= WORD_CHARS else _blob(piece)
+            for piece in pieces(text)
+        )
+
+    def _text(self, text: str) -> str:
         # Order: secrets first (a JWT or key may contain digit runs that look like cards),
         # then structured numbers before phones (a card number is also a digit run).
         if "secret" in self.kinds:
