@@ -640,7 +640,8 @@ def _json_list(attrs: dict[str, Any], attribute: str) -> list[Any]:
             raise SpanRejected(attribute, f"is not valid JSON: {exc}") from exc
         if (path := too_deep(value)) is not None:
             raise SpanRejected(
-                attribute, f"{path} nests deeper than {MAX_ITEM_NESTING} levels of lists and objects"
+                attribute,
+                f"{path} nests deeper than {MAX_ITEM_NESTING} levels of lists and objects",
             )
     if not isinstance(value, list | tuple):
         raise SpanRejected(attribute, "must be a JSON array of messages")

@@ -149,7 +149,12 @@ def _semconv_span(span_id: str) -> dict[str, Any]:
         {
             "role": "assistant",
             "parts": [
-                {"type": "tool_call", "id": "c1", "name": "lookup", "arguments": json.loads(ARGUMENTS)}
+                {
+                    "type": "tool_call",
+                    "id": "c1",
+                    "name": "lookup",
+                    "arguments": json.loads(ARGUMENTS),
+                }
             ],
         },
         {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": RESULT}]},
@@ -226,8 +231,16 @@ SENDS: list[tuple[str, Callable[[], tuple[bytes, dict[str, str]]], str]] = [
     ("/v1/events", lambda: _json(_native("agentic-native")), "native"),
     ("/v1/events", lambda: _ndjson(_native("agentic-nd-1"), _native("agentic-nd-2")), "native"),
     ("/v1/ingest/litellm", lambda: _json(_litellm("agentic-litellm-chat")), "litellm"),
-    ("/v1/ingest/litellm", lambda: _json([_litellm_anthropic("agentic-litellm-anthropic")]), "litellm"),
-    ("/v1/ingest/litellm", lambda: _json(_litellm_responses("agentic-litellm-responses")), "litellm"),
+    (
+        "/v1/ingest/litellm",
+        lambda: _json([_litellm_anthropic("agentic-litellm-anthropic")]),
+        "litellm",
+    ),
+    (
+        "/v1/ingest/litellm",
+        lambda: _json(_litellm_responses("agentic-litellm-responses")),
+        "litellm",
+    ),
     ("/v1/traces", lambda: _otlp_json(_semconv_span("00f067aa0ba90201")), "otlp"),
     ("/v1/traces", lambda: _otlp_protobuf(_semconv_span("00f067aa0ba90202")), "otlp"),
     ("/v1/traces", lambda: _otlp_json(_openllmetry_span("00f067aa0ba90203")), "otlp"),
