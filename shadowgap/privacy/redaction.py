@@ -34,7 +34,7 @@ import ipaddress
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -121,8 +121,12 @@ PIECE_CHARS = 8192
 # The longest stretch without a safe cut that is still scanned (~30 ms per pattern at worst).
 WORD_CHARS = 32768
 # Where a cut may go: before a comma, semicolon or apostrophe (no pattern reads one), or in a
-# run of whitespace (if _safe_whitespace says so).
-_CUT = re.compile(r"[,;']|\s+")
+# run of whitespace (if _safe_whitespace says so). One character class, so that the regex
+# engine skips ahead to it in C (an alternation was five times slower); searched a window at a
+# time, so that no call holds the GIL for long whatever the text.
+_CUT = re.compile(r"[,;'\s]")
+_SPACES = re.compile(r"\s+")
+_CUT_WINDOW = 65536
 # A single whitespace character between these is crossed by the phone, card and IBAN patterns.
 _GROUP_BEFORE = frozenset("0123456789)ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _GROUP_AFTER = frozenset("0123456789(ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -151,13 +155,7 @@ def pieces(text: str, size: int = PIECE_CHARS) -> list[str]:
     parts: list[str] = []
     start = 0  # where the current piece starts
     last = 0  # the latest safe cut seen after it (0: none yet)
-    for found in _CUT.finditer(text):
-        if found.group()[0] in ",;'":
-            cuts: range | tuple[int, ...] = (found.start(),)
-        elif _safe_whitespace(text, found.start(), found.end()):
-            cuts = range(found.start(), found.end(), size)  # a long run: cuts inside it too
-        else:
-            continue
+    for cuts in _cut_places(text, size):
         for cut in cuts:
             if cut - start > size and last > start:
                 parts.append(text[start:last])
@@ -171,6 +169,26 @@ def pieces(text: str, size: int = PIECE_CHARS) -> list[str]:
         start = last
     parts.append(text[start:])
     return [part for part in parts if part]
+
+
+def _cut_places(text: str, size: int) -> Iterator[Sequence[int]]:
+    """The safe cuts in order: a separator's position, or places in a safe whitespace run
+    (its start, and every ``size`` characters inside a long one)."""
+    position = 0
+    while position < len(text):
+        found = _CUT.search(text, position, position + _CUT_WINDOW)
+        if found is None:
+            position += _CUT_WINDOW
+            continue
+        start = found.start()
+        if text[start] in ",;'":
+            position = start + 1
+            yield (start,)
+            continue
+        end = _SPACES.match(text, start).end()  # type: ignore[union-attr]
+        position = end
+        if _safe_whitespace(text, start, end):
+            yield range(start, end, size)
 
 
 _LEADING_CUT = re.compile(r"[,;']?\s*")

@@ -30,6 +30,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -329,6 +330,11 @@ def _anthropic_history(tool_input: Any, result: Any) -> list[Any]:
     ]
 
 
+def _anthropic_system(payload: dict[str, Any], system: Any) -> None:
+    _anthropic(payload, [{"role": "user", "content": [{"type": "text", "text": "hi"}]}])
+    payload["model_parameters"] = {"system": system}
+
+
 def _responses(
     payload: dict[str, Any], items: list[Any], params: dict[str, Any] | None = None
 ) -> None:
@@ -380,12 +386,7 @@ LITELLM_TEXT: dict[str, Callable[[Any], Body]] = {
         lambda p, v: _anthropic(p, _anthropic_history({"q": v}, "ok"))
     ),
     "anthropic tool_result": _litellm(lambda p, v: _anthropic(p, _anthropic_history({}, v))),
-    "anthropic system": _litellm(
-        lambda p, v: (
-            _anthropic(p, [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]),
-            p.update(model_parameters={"system": v}),
-        )
-    ),
+    "anthropic system": _litellm(lambda p, v: _anthropic_system(p, v)),
     "anthropic answer tool_use": _litellm(
         lambda p, v: _anthropic(
             p,
@@ -654,6 +655,10 @@ def _kvlist_bodies(depth: int) -> dict[str, Body]:
     }
 
 
+def _kvlist_body(depth: int, encoding: str) -> Body:
+    return _kvlist_bodies(depth)[encoding]
+
+
 KVLIST_DEPTHS = (8, 30, 40, 200)
 
 
@@ -747,7 +752,7 @@ def _cases() -> Iterator[tuple[str, Callable[[], Body], bool]]:
                 text = PATHOLOGICAL[kind]
                 # An unknown call_type is skipped (not text generation), as LiteLLM expects.
                 must = kind == "letters" and field != "call_type"
-                yield f"{route} {field} {kind}", (lambda b=build, t=text: b(t)), must
+                yield f"{route} {field} {kind}", partial(build, text), must
     huge = {
         "native": NATIVE_TEXT["user message"],
         "litellm": LITELLM_TEXT["messages content"],
@@ -756,7 +761,7 @@ def _cases() -> Iterator[tuple[str, Callable[[], Body], bool]]:
     for route, build in huge.items():
         for kind in HUGE_KINDS:
             text = _repeat(UNITS[kind], HUGE)
-            yield f"{route} prompt {kind} x{HUGE}", (lambda b=build, t=text: b(t)), False
+            yield f"{route} prompt {kind} x{HUGE}", partial(build, text), False
     otlp_nested = {
         f"{name} ({encoding})": build
         for name, make in OTLP_NESTED.items()
@@ -768,14 +773,14 @@ def _cases() -> Iterator[tuple[str, Callable[[], Body], bool]]:
             for depth in DEPTHS:
                 yield (
                     f"{route} {field} nested {depth}",
-                    (lambda b=build, d=depth: b(nested(d))),
+                    partial(build, nested(depth)),
                     False,
                 )
     for depth in KVLIST_DEPTHS:
         for encoding in ("json", "protobuf"):
             yield (
                 f"otlp kvlist ({encoding}) nested {depth}",
-                (lambda d=depth, e=encoding: _kvlist_bodies(d)[e]),
+                partial(_kvlist_body, depth, encoding),
                 False,
             )
 
@@ -857,11 +862,11 @@ def test_fuzz_every_route_and_field(live_postgres_api: str, production: str) -> 
     assert must and refused_plain == [], refused_plain
     engine = create_engine(production)
     with engine.connect() as connection:
-        stored = connection.execute(
+        rows = connection.execute(
             select(func.count()).select_from(models.TrafficEvent)
         ).scalar_one()
     engine.dispose()
-    assert stored >= len(must)
+    assert rows >= len(must)
     assert len(busy) > 100
     assert p99 < 0.1, busy_seconds[-10:]
 

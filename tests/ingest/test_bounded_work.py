@@ -1,14 +1,23 @@
-"""Redaction reads a long text in pieces (shadowgap/privacy/redaction.py): ``re`` holds the GIL
+"""Bounded work per request (issue 22), the parts that must not change results.
+
+Redaction reads a long text in pieces (shadowgap/privacy/redaction.py): ``re`` holds the GIL
 for a whole scan, and one scan of a 1,000,000-character hostile message held it for over a
 second. The pieces are cut only where no pattern can match across the cut, so redacting them
 one by one must give exactly the text redacted whole; these tests check that on texts built
 to put PII, digit groups, ``key = value`` pairs and ``bearer`` tokens on every side of every
-possible cut."""
+possible cut. The prompt hash is computed a chunk at a time, and must equal the hash recorded
+answers were keyed by. A body's nesting is checked without recursion, at any depth."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 
+import pytest
+
+from shadowgap.errors import InvalidInput
+from shadowgap.ingest import store
+from shadowgap.ingest.body import MAX_ITEM_NESTING, json_items, too_deep
 from shadowgap.privacy.redaction import KINDS, PIECE_CHARS, WORD_CHARS, pieces, redactor
 
 REDACT = redactor(KINDS)
@@ -105,3 +114,33 @@ def test_a_stretch_without_a_safe_cut_longer_than_a_word_is_redacted_whole() -> 
 def test_no_redaction_kinds_changes_nothing_however_long() -> None:
     blob = "1" * (WORD_CHARS + 1)
     assert redactor(()).text(blob) == blob
+
+
+def test_prompt_hash_in_chunks_is_the_hash_of_the_joined_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = random.Random(3)
+    words = ["a", "bb", " ", "  ", "\n", "\t", "x y", "é", "\u3000", "\x1f"]
+    texts = ["".join(rng.choice(words) for _ in range(rng.randint(0, 15))) for _ in range(5000)]
+    expected = [hashlib.sha256(" ".join(t.split()).encode()).hexdigest() for t in texts]
+    monkeypatch.setattr(store, "_HASH_CHUNK", 3)
+    assert [store.prompt_hash(t) for t in texts] == expected
+    monkeypatch.undo()
+    long = "What is 2+2? " * 20_000
+    assert store.prompt_hash(long) == hashlib.sha256(" ".join(long.split()).encode()).hexdigest()
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "1" + "]" * depth
+
+
+def test_nesting_is_measured_at_any_depth() -> None:
+    assert too_deep([[1]], limit=2) is None
+    assert too_deep([[[1]]], limit=2) == "[0][0]"
+    assert too_deep({"a": [{"b": [2]}]}, limit=3) == "a[0].b"
+    body = '{"event_id": "e", "attributes": {"metadata": {"deep": ' + _nested(1000) + "}}}"
+    with pytest.raises(InvalidInput) as refused:
+        json_items(body.encode())
+    assert refused.value.field is not None
+    assert refused.value.field.startswith("attributes.metadata.deep[0][0]")
+    assert f"nests deeper than {MAX_ITEM_NESTING} levels" in refused.value.message
