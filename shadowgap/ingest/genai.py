@@ -36,7 +36,7 @@ import orjson
 
 from shadowgap.ingest import chat_shapes
 from shadowgap.ingest.body import MAX_ITEM_NESTING, too_deep
-from shadowgap.ingest.litellm import SECRET_KEY_PATTERN
+from shadowgap.ingest.litellm import is_secret_key
 
 # gen_ai.operation.name values that generate text from a prompt. embeddings, execute_tool,
 # create_agent, invoke_agent, ... are not calls shadowgap can re-run.
@@ -93,6 +93,10 @@ MESSAGE_EVENTS = {
 DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 REFUSAL_FINISH_REASONS = frozenset({"content_filter"})
 
+# The flattened keys are short (``gen_ai.prompt.12.tool_calls.3.arguments``); a longer key is
+# skipped unread: a 1,000,000-character one held the GIL ~0.2 s in the patterns below, and an
+# index of over 4,300 digits made int() raise (a 500).
+MAX_FLAT_KEY = 128
 _OPENLLMETRY = re.compile(r"^gen_ai\.(prompt|completion)\.(\d+)\.(role|content|finish_reason)$")
 _OPENINFERENCE = re.compile(
     r"^llm\.(input|output)_messages\.(\d+)\.message\."
@@ -279,6 +283,8 @@ def _flattened(
     tools = _TOOL_PATTERNS.get(pattern)
     by_index: dict[int, dict[str, Any]] = {}
     for key, value in attrs.items():
+        if len(key) > MAX_FLAT_KEY:  # not one of these keys, and not worth a regex
+            continue
         match = pattern.match(key)
         if match is None:
             if tools is not None and (tool := tools.match(key)) and tool.group(1) in wanted:
@@ -558,7 +564,7 @@ def request_params(attrs: dict[str, Any]) -> dict[str, Any]:
     return {
         key: value
         for key, value in params.items()
-        if key not in _DROPPED_PARAMS and not SECRET_KEY_PATTERN.search(key)
+        if key not in _DROPPED_PARAMS and not is_secret_key(key)
     }
 
 
@@ -571,6 +577,8 @@ def _tool_definitions(attrs: dict[str, Any]) -> list[Any]:
         ]
     functions: dict[int, dict[str, Any]] = {}
     for key, value in attrs.items():
+        if len(key) > MAX_FLAT_KEY:
+            continue
         match = _OPENLLMETRY_FUNCTIONS.match(key)
         if match is not None:
             field_name = match.group(2)

@@ -64,7 +64,7 @@ _IPV6_COMPRESSED = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{
 _IPV6_FULL = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}(?![\w:])")
 # Phone-number candidates: optional +country code, optional (area code), then digit groups
 # joined by single separators. phonenumbers then decides (dates and sums are not valid).
-# Each branch starts with one character class, so the regex engine can skip ahead to it.
+# The look-behind (as _CARD's) keeps a try from starting inside a word or after a "+".
 _PHONE = re.compile(
     r"(?<![A-Za-z0-9_+])(?:"
     r"\+\d{7,15}(?!\w)"

@@ -618,6 +618,15 @@ OTLP_TEXT: dict[str, Callable[[Any], dict[str, Any]]] = {
         ],
     ),
     "attribute key": lambda v: _otlp_doc(_genai(**{v: "x"})),
+    "openllmetry index": lambda v: _otlp_doc(
+        {
+            "llm.request.type": "chat",
+            "gen_ai.request.model": "m",
+            "gen_ai.prompt.0.content": "q",
+            f"gen_ai.prompt.{v}.content": "x",
+            f"gen_ai.completion.0.tool_calls.{v}.name": "f",
+        }
+    ),
     "gen_ai.prompt legacy": lambda v: _otlp_doc(
         {"gen_ai.operation.name": "chat", "gen_ai.request.model": "m", "gen_ai.prompt": v}
     ),
@@ -754,14 +763,17 @@ def _cases() -> Iterator[tuple[str, Callable[[], Body], bool]]:
                 must = kind == "letters" and field != "call_type"
                 yield f"{route} {field} {kind}", partial(build, text), must
     huge = {
-        "native": NATIVE_TEXT["user message"],
-        "litellm": LITELLM_TEXT["messages content"],
-        "otlp": _otlp(OTLP_TEXT["input.value"])["json"],
+        "native prompt": NATIVE_TEXT["user message"],
+        "litellm prompt": LITELLM_TEXT["messages content"],
+        "otlp prompt": _otlp(OTLP_TEXT["input.value"])["json"],
+        "litellm params key": LITELLM_TEXT["params key"],
+        "otlp attribute key": _otlp(OTLP_TEXT["attribute key"])["protobuf"],
+        "otlp openllmetry index": _otlp(OTLP_TEXT["openllmetry index"])["json"],
     }
-    for route, build in huge.items():
+    for place, build in huge.items():
         for kind in HUGE_KINDS:
             text = _repeat(UNITS[kind], HUGE)
-            yield f"{route} prompt {kind} x{HUGE}", partial(build, text), False
+            yield f"{place} {kind} x{HUGE}", partial(build, text), False
     otlp_nested = {
         f"{name} ({encoding})": build
         for name, make in OTLP_NESTED.items()
