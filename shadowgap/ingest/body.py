@@ -15,12 +15,12 @@ _NUL_ESCAPE = b"\\u0000"
 REPLACEMENT_CHARACTER = "\ufffd"
 
 
-# How deeply one item of a body may nest. The schema bounds each free-form value at
-# MAX_NESTING (a 422 naming the field); an item adds its own levels around them (an event's
-# request, messages, tool calls; a LiteLLM payload's response, choices, message). orjson
-# parses ~1,000 levels, and the steps after parsing (NUL replacement, the translators'
-# json.dumps, the walk of secret-named keys) recurse, so such a body hit Python's recursion
-# limit: a 500. Checked right after parsing, without recursion.
+# How deeply a LiteLLM payload (or JSON text in an OTLP attribute) may nest. The schema bounds
+# each free-form value at MAX_NESTING (a 422 naming the field); a payload adds its own levels
+# around them (response, choices, message, tool calls). orjson parses ~1,000 levels, and the
+# translators recurse before the schema is reached (the walk of secret-named keys, json.dumps
+# of tool inputs; orjson.dumps stops at 255), so such a body was a 500. Checked right after
+# parsing, without recursion. (A native body goes straight to the schema, which names the field.)
 MAX_ITEM_NESTING = MAX_NESTING + 16
 
 
@@ -34,7 +34,6 @@ def json_items(body: bytes) -> list[Any]:
         items = _ndjson_items(body)
     else:
         items = value if isinstance(value, list) else [value]
-    refuse_deep(items)
     return without_nul(items, body)
 
 
@@ -82,13 +81,29 @@ def without_nul(items: list[Any], body: bytes) -> list[Any]:
 
 
 def replace_nul(value: Any) -> Any:
-    """A JSON value with NUL replaced by U+FFFD in every string and object key."""
+    """A JSON value with NUL replaced by U+FFFD in every string and object key. Lists and
+    objects are changed in place (they are the caller's own, fresh from parsing), without
+    recursion: a value may nest as deep as the parser allows (~1,000 levels)."""
     if isinstance(value, str):
         return value.replace("\x00", REPLACEMENT_CHARACTER)
-    if isinstance(value, list):
-        return [replace_nul(item) for item in value]
-    if isinstance(value, dict):
-        return {replace_nul(key): replace_nul(item) for key, item in value.items()}
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if any(isinstance(key, str) and "\x00" in key for key in item):
+                pairs = [(replace_nul(key), child) for key, child in item.items()]
+                item.clear()
+                item.update(pairs)
+            children: Any = item.items()
+        elif isinstance(item, list):
+            children = enumerate(item)
+        else:
+            continue
+        for key, child in list(children):
+            if isinstance(child, str):
+                item[key] = child.replace("\x00", REPLACEMENT_CHARACTER)
+            elif isinstance(child, dict | list):
+                stack.append(child)
     return value
 
 

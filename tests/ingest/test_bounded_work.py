@@ -18,6 +18,7 @@ import pytest
 from shadowgap.errors import InvalidInput
 from shadowgap.ingest import store
 from shadowgap.ingest.body import MAX_ITEM_NESTING, json_items, too_deep
+from shadowgap.ingest.litellm import litellm_payloads
 from shadowgap.privacy.redaction import KINDS, PIECE_CHARS, WORD_CHARS, pieces, redactor
 
 REDACT = redactor(KINDS)
@@ -138,9 +139,18 @@ def test_nesting_is_measured_at_any_depth() -> None:
     assert too_deep([[1]], limit=2) is None
     assert too_deep([[[1]]], limit=2) == "[0][0]"
     assert too_deep({"a": [{"b": [2]}]}, limit=3) == "a[0].b"
-    body = '{"event_id": "e", "attributes": {"metadata": {"deep": ' + _nested(1000) + "}}}"
+    payload = '{"id": "x", "model_parameters": {"deep": ' + _nested(1000) + "}}"
     with pytest.raises(InvalidInput) as refused:
-        json_items(body.encode())
+        litellm_payloads(payload.encode())
     assert refused.value.field is not None
-    assert refused.value.field.startswith("attributes.metadata.deep[0][0]")
+    assert refused.value.field.startswith("model_parameters.deep[0][0]")
     assert f"nests deeper than {MAX_ITEM_NESTING} levels" in refused.value.message
+
+
+def test_nul_is_replaced_at_any_depth() -> None:
+    body = '[{"k\\u0000": ' + "[" * 1000 + '"a\\u0000"' + "]" * 1000 + "}]"
+    (item,) = json_items(body.encode())
+    value = item["k\ufffd"]
+    for _ in range(1000):
+        (value,) = value
+    assert value == "a\ufffd"
