@@ -228,7 +228,8 @@ def purge(
         raise typer.Exit(1) from exc
     typer.echo(
         f"purged {result.events} events ({result.shadow_runs} shadow runs, {result.verdicts} "
-        f"verdicts; examples removed from {result.alerts} alerts)"
+        f"verdicts; examples removed from {result.alerts} alerts, {result.deliveries} delivery "
+        f"payloads emptied, {result.outbox_files} outbox files deleted)"
     )
 
 

@@ -484,3 +484,24 @@ class Slice(Base):
     confirmation: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     confirmed_at: Mapped[datetime | None]
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+
+
+class TextCopy(Base):
+    """One copy of request text kept outside the event's own rows, and one event it quotes:
+    ``kind`` is ``alert`` (``alerts.evidence``, ``copy_id`` the alert), ``delivery``
+    (``deliveries.payload``) or ``outbox_file`` (the file at ``path`` written for the delivery
+    ``copy_id``). Written in the same transaction as the copy, so purge and retention find
+    every copy by the events it quotes (``shadowgap.privacy.copies``). No foreign key: purge
+    deletes these rows with the events, and a stale row (a copy that no longer quotes the
+    event) only costs a no-op."""
+
+    __tablename__ = "text_copies"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    copy_id: Mapped[int] = mapped_column(BigInteger)
+    path: Mapped[str | None] = mapped_column(String(1024))
+    event_pk: Mapped[int] = mapped_column(BigInteger, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_text_copies_kind_copy_id", "kind", "copy_id"),)

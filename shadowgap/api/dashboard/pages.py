@@ -336,7 +336,8 @@ def alerts_page(
 
 
 def _evidence(alert: models.Alert) -> dict[str, Any]:
-    """Before/after figures from the alert's evidence, whichever shape the detector wrote."""
+    """Before/after figures from the alert's evidence, whichever shape the detector wrote,
+    and its example pairs (tool calls side by side where the answers are calls)."""
     evidence = AlertEvidence.read(alert.evidence)
     before = evidence.before or WindowSummary()
     after = evidence.after or WindowSummary()
@@ -345,6 +346,7 @@ def _evidence(alert: models.Alert) -> dict[str, Any]:
         "before_n": before.n,
         "after_mean": after.point,
         "after_n": after.n,
+        "examples": evidence.examples,
     }
 
 
