@@ -5,7 +5,8 @@ live API (uvicorn in its own process) on PostgreSQL and Redis, while another pro
 
 Routes: native ``/v1/events`` (one object, an array, NDJSON), LiteLLM ``/v1/ingest/litellm``
 (chat, Anthropic Messages and Responses shapes), OTLP ``/v1/traces`` (JSON and protobuf;
-GenAI semconv, OpenLLMetry and OpenInference attributes). Fields: messages, system prompts,
+GenAI semconv, OpenLLMetry and OpenInference attributes) and ``/v1/logs`` (the log record
+that carries a waiting span's content, JSON and protobuf). Fields: messages, system prompts,
 content parts, tool-call arguments (history and answer), tool results, refusals, errors, the
 router's tier/model/reason, segment attributes, tags, metadata (keys and values), request
 params (``stop``, ``tools`` schemas, ``response_format``), ids, span names, status messages,
@@ -39,6 +40,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from shadowgap.db import models
+from shadowgap.ingest import otlp_logs
 from shadowgap.ingest.otlp import decode_json
 from tests.support.factories import native_event
 from tests.support.healthz_probe import HealthProbe, free_port
@@ -730,6 +732,107 @@ OTLP_NESTED: dict[str, Callable[[Any], dict[str, Any]]] = {
 }
 
 
+# OTLP logs: a span without content first (it waits), then the log record that carries its
+# content (``gen_ai.client.inference.operation.details``), joined to it and mapped.
+_LOG_SPAN = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o-mini",
+}
+
+
+def _log_record(span_id: str, attributes: dict[str, Any], body: Any = None) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "timeUnixNano": "1764590401000000000",
+        "eventName": "gen_ai.client.inference.operation.details",
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": span_id,
+        "attributes": [kv(k, v) for k, v in attributes.items()],
+    }
+    if body is not None:
+        record["body"] = kv("", body)["value"]
+    return record
+
+
+def _logs(make: Callable[[Any, str], dict[str, Any]]) -> dict[str, Callable[[Any], list[Body]]]:
+    def bodies(value: Any, encoding: str) -> list[Body]:
+        span = _otlp_doc(_LOG_SPAN)
+        span_id = span["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["spanId"]
+        logs = {
+            "resourceLogs": [
+                {
+                    "resource": {"attributes": []},
+                    "scopeLogs": [
+                        {"scope": {"name": "fuzz"}, "logRecords": [make(value, span_id)]}
+                    ],
+                }
+            ]
+        }
+        if encoding == "json":
+            return [
+                ("/v1/traces", dumps(span).encode(), {"Content-Type": "application/json"}),
+                ("/v1/logs", dumps(logs).encode(), {"Content-Type": "application/json"}),
+            ]
+        protobuf = {"Content-Type": "application/x-protobuf"}
+        logs_request = otlp_logs.decode_request(dumps(logs).encode(), "json")
+        return [
+            ("/v1/traces", decode_json(dumps(span).encode()).SerializeToString(), protobuf),
+            ("/v1/logs", logs_request.SerializeToString(), protobuf),
+        ]
+
+    return {
+        "json": partial(_bodies_of, bodies, "json"),
+        "protobuf": partial(_bodies_of, bodies, "protobuf"),
+    }
+
+
+def _bodies_of(bodies: Callable[[Any, str], list[Body]], encoding: str, value: Any) -> list[Body]:
+    return bodies(value, encoding)
+
+
+def _details(**attributes: Any) -> dict[str, Any]:
+    return {
+        "gen_ai.input.messages": _semconv_messages([{"type": "text", "content": "q"}]),
+        "gen_ai.output.messages": _semconv_messages(
+            [{"type": "text", "content": "a"}], "assistant"
+        ),
+        **attributes,
+    }
+
+
+LOGS_TEXT: dict[str, Callable[[Any, str], dict[str, Any]]] = {
+    "input message text": lambda v, s: _log_record(
+        s,
+        _details(**{"gen_ai.input.messages": _semconv_messages([{"type": "text", "content": v}])}),
+    ),
+    "tool_call arguments": lambda v, s: _log_record(
+        s,
+        _details(
+            **{
+                "gen_ai.output.messages": _semconv_messages(
+                    [{"type": "tool_call", "id": "c1", "name": "f", "arguments": v}], "assistant"
+                )
+            }
+        ),
+    ),
+    "record body": lambda v, s: _log_record(s, _details(), body=v),
+    "record attribute": lambda v, s: _log_record(s, _details(**{"note": v})),
+}
+LOGS_NESTED: dict[str, Callable[[Any, str], dict[str, Any]]] = {
+    "tool_call arguments": lambda v, s: _log_record(
+        s,
+        _details(
+            **{
+                "gen_ai.output.messages": _semconv_messages(
+                    [{"type": "tool_call", "id": "c1", "name": "f", "arguments": {"a": v}}],
+                    "assistant",
+                )
+            }
+        ),
+    ),
+}
+
+
 # --- the run ------------------------------------------------------------------------------------
 
 
@@ -743,7 +846,7 @@ class Sent:
     must_store: bool
 
 
-def _cases() -> Iterator[tuple[str, Callable[[], Body], bool]]:
+def _cases() -> Iterator[tuple[str, Callable[[], Body | list[Body]], bool]]:
     """(label, body builder, whether plain text must be stored) for every route, field and
     string; nesting cases last."""
     otlp_text = {
@@ -751,7 +854,18 @@ def _cases() -> Iterator[tuple[str, Callable[[], Body], bool]]:
         for name, make in OTLP_TEXT.items()
         for encoding, build in _otlp(make).items()
     }
-    routes = {"native": NATIVE_TEXT, "litellm": LITELLM_TEXT, "otlp": otlp_text}
+    logs_text = {
+        f"{name} ({encoding})": build
+        for name, make in LOGS_TEXT.items()
+        for encoding, build in _logs(make).items()
+    }
+    Builds = dict[str, Callable[[Any], Body | list[Body]]]
+    routes: dict[str, Builds] = {
+        "native": dict(NATIVE_TEXT),
+        "litellm": dict(LITELLM_TEXT),
+        "otlp": dict(otlp_text),
+        "logs": dict(logs_text),
+    }
     kinds = list(PATHOLOGICAL)
     for route, fields in routes.items():
         for index, (field, build) in enumerate(fields.items()):
@@ -779,7 +893,17 @@ def _cases() -> Iterator[tuple[str, Callable[[], Body], bool]]:
         for name, make in OTLP_NESTED.items()
         for encoding, build in _otlp(make).items()
     }
-    nesting = {"native": NATIVE_NESTED, "litellm": LITELLM_NESTED, "otlp": otlp_nested}
+    logs_nested = {
+        f"{name} ({encoding})": build
+        for name, make in LOGS_NESTED.items()
+        for encoding, build in _logs(make).items()
+    }
+    nesting: dict[str, Builds] = {
+        "native": dict(NATIVE_NESTED),
+        "litellm": dict(LITELLM_NESTED),
+        "otlp": dict(otlp_nested),
+        "logs": dict(logs_nested),
+    }
     for route, fields in nesting.items():
         for field, build in fields.items():
             for depth in DEPTHS:
@@ -834,8 +958,14 @@ def test_fuzz_every_route_and_field(live_postgres_api: str, production: str) -> 
         # Probes of an idle server first: the machine's own noise, to read the figures by.
         time.sleep(IDLE_SECONDS)
         for label, build, must_store in _cases():
-            path, data, extra = build()
+            built = build()
+            *before, (path, data, extra) = built if isinstance(built, list) else [built]
             started = time.time()
+            for first_path, first_data, first_extra in before:  # the span a log record joins
+                answer = sender.post(
+                    url + first_path, content=first_data, headers={**headers, **first_extra}
+                )
+                assert answer.status_code < 500, (label, answer.status_code, answer.text[:300])
             response = sender.post(url + path, content=data, headers={**headers, **extra})
             seconds = time.time() - started
             stored = _stored(response)
