@@ -35,7 +35,8 @@ from typing import Any
 import orjson
 
 from shadowgap.ingest import chat_shapes
-from shadowgap.ingest.litellm import SECRET_KEY_PATTERN
+from shadowgap.ingest.body import MAX_ITEM_NESTING, too_deep
+from shadowgap.ingest.litellm import is_secret_key
 
 # gen_ai.operation.name values that generate text from a prompt. embeddings, execute_tool,
 # create_agent, invoke_agent, ... are not calls shadowgap can re-run.
@@ -95,6 +96,10 @@ MESSAGE_EVENTS = {
 DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 REFUSAL_FINISH_REASONS = frozenset({"content_filter"})
 
+# The flattened keys are short (``gen_ai.prompt.12.tool_calls.3.arguments``); a longer key is
+# skipped unread: a 1,000,000-character one held the GIL ~0.2 s in the patterns below, and an
+# index of over 4,300 digits made int() raise (a 500).
+MAX_FLAT_KEY = 128
 _OPENLLMETRY = re.compile(r"^gen_ai\.(prompt|completion)\.(\d+)\.(role|content|finish_reason)$")
 _OPENINFERENCE = re.compile(
     r"^llm\.(input|output)_messages\.(\d+)\.message\."
@@ -299,6 +304,8 @@ def _flattened(
     tools = _TOOL_PATTERNS.get(pattern)
     by_index: dict[int, dict[str, Any]] = {}
     for key, value in attrs.items():
+        if len(key) > MAX_FLAT_KEY:  # not one of these keys, and not worth a regex
+            continue
         match = pattern.match(key)
         if match is None:
             if tools is not None and (tool := tools.match(key)) and tool.group(1) in wanted:
@@ -585,7 +592,7 @@ def request_params(attrs: dict[str, Any]) -> dict[str, Any]:
     return {
         key: value
         for key, value in params.items()
-        if key not in _DROPPED_PARAMS and not SECRET_KEY_PATTERN.search(key)
+        if key not in _DROPPED_PARAMS and not is_secret_key(key)
     }
 
 
@@ -637,6 +644,8 @@ def _tool_definitions(attrs: dict[str, Any]) -> list[Any]:
         return [_chat_tool(openinference[i]) for i in sorted(openinference)]
     functions: dict[int, dict[str, Any]] = {}
     for key, value in attrs.items():
+        if len(key) > MAX_FLAT_KEY:
+            continue
         match = _OPENLLMETRY_FUNCTIONS.match(key)
         if match is not None:
             field_name = match.group(2)
@@ -692,12 +701,14 @@ def preview(value: Any, limit: int = 60) -> str:
 
 
 def _maybe_json(value: Any) -> Any:
-    """A JSON string parsed; anything else (structured attribute values) as it is."""
+    """A JSON string parsed; anything else (structured attribute values) as it is. JSON that
+    nests deeper than an ingest body may is text, as is JSON too deep for orjson."""
     if isinstance(value, str) and value[:1] in ("[", "{"):
         try:
-            return orjson.loads(value)
+            parsed = orjson.loads(value)
         except orjson.JSONDecodeError:
             return value
+        return value if too_deep(parsed) is not None else parsed
     return value
 
 
@@ -711,6 +722,11 @@ def _json_list(attrs: dict[str, Any], attribute: str) -> list[Any]:
             value = orjson.loads(value)
         except orjson.JSONDecodeError as exc:
             raise SpanRejected(attribute, f"is not valid JSON: {exc}") from exc
+        if (path := too_deep(value)) is not None:
+            raise SpanRejected(
+                attribute,
+                f"{path} nests deeper than {MAX_ITEM_NESTING} levels of lists and objects",
+            )
     if not isinstance(value, list | tuple):
         raise SpanRejected(attribute, "must be a JSON array of messages")
     return list(value)

@@ -74,7 +74,7 @@ from pydantic import ValidationError
 
 from shadowgap.errors import InvalidInput
 from shadowgap.ingest import chat_shapes
-from shadowgap.ingest.body import field_path, without_nul
+from shadowgap.ingest.body import field_path, refuse_deep, without_nul
 from shadowgap.schemas import TrafficEvent
 
 # Call types that carry a prompt and a generated answer. An absent call_type counts as one, so
@@ -138,6 +138,16 @@ SECRET_KEY_PATTERN = re.compile(
     r"|access[_-]?token|refresh[_-]?token|session[_-]?token|(^|_)hash(ed)?($|_)",
     re.IGNORECASE,
 )
+# A key longer than this names no parameter; it is dropped as secret-named unread (the pattern
+# tries every position of a key: a 1,000,000-character key held the GIL for about a second).
+MAX_PARAM_KEY = 256
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a pass-through key names a credential (or is too long to be a parameter)."""
+    return len(key) > MAX_PARAM_KEY or SECRET_KEY_PATTERN.search(key) is not None
+
+
 # Transport switches, not generation settings: a shadow re-run collects the whole answer.
 _DROPPED_PARAMS = frozenset({"stream", "stream_options"})
 
@@ -199,6 +209,7 @@ def litellm_payloads(body: bytes) -> list[dict[str, Any]]:
                 field="body",
                 item=index,
             )
+    refuse_deep(items)
     return without_nul(items, body)
 
 
@@ -484,7 +495,7 @@ def _params(params: dict[str, Any]) -> dict[str, Any]:
     return {
         key: value if key in _DEFINITION_PARAMS else _scrub(value)
         for key, value in params.items()
-        if key not in _DROPPED_PARAMS and not SECRET_KEY_PATTERN.search(key)
+        if key not in _DROPPED_PARAMS and not is_secret_key(key)
     }
 
 
@@ -492,9 +503,7 @@ def _scrub(value: Any) -> Any:
     """Drop secret-named keys at every depth of a pass-through value."""
     if isinstance(value, dict):
         return {
-            k: _scrub(v)
-            for k, v in value.items()
-            if not (isinstance(k, str) and SECRET_KEY_PATTERN.search(k))
+            k: _scrub(v) for k, v in value.items() if not (isinstance(k, str) and is_secret_key(k))
         }
     if isinstance(value, list):
         return [_scrub(v) for v in value]

@@ -54,12 +54,14 @@ from pydantic import ValidationError
 
 from shadowgap.config import Settings
 from shadowgap.errors import InvalidInput
-from shadowgap.ingest import genai, otlp_join
+from shadowgap.ingest import genai, otlp_join, surrogates
 from shadowgap.ingest.body import field_path, replace_nul
 from shadowgap.ingest.genai import SpanEvent, SpanRejected
 from shadowgap.schemas import TrafficEvent
 
 Encoding = Literal["protobuf", "json"]
+
+surrogates.install()  # protobuf's JSON parser, bounded on long strings (see the module)
 
 # The latest start time taken, past the clock (senders' clocks drift).
 MAX_FUTURE = timedelta(days=1)

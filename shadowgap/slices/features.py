@@ -21,7 +21,8 @@ system_prompt      fingerprint of the system message(s) (their first 16 KiB), ma
 prompt_length      bucket of the prompt's characters (all messages): <64, 64-255, 256-1023,
                    1024-4095, >=4096
 script             Unicode script of most letters of the last user message (latin, cyrillic,
-                   han, arabic, ...), from the first 400 letters; ``none`` without letters
+                   han, arabic, ...), from the first 400 letters of its first 16 KiB;
+                   ``none`` without letters
 cadence            how often the event's user sends requests, in requests per active hour over
                    the discovery window: occasional (< 2), interactive (2-9), steady (10-59),
                    burst (>= 60), anonymous without a user: scripted traffic from interactive.
@@ -54,6 +55,8 @@ TEMPLATE_TOKENS = 64
 TEMPLATE_CHARS = 8192
 SYSTEM_CHARS = 16384
 SCRIPT_LETTERS = 400
+# A prompt of digits or symbols has no letters to stop at: the loop reads this much at most.
+SCRIPT_CHARS = 16384
 LENGTH_BUCKETS = ((64, "<64"), (256, "64-255"), (1024, "256-1023"), (4096, "1024-4095"))
 CADENCE_BUCKETS = ((2.0, "occasional"), (10.0, "interactive"), (60.0, "steady"))
 ATTRIBUTE_FEATURES = ("tenant", "team", "user", "api_key_alias")
@@ -145,7 +148,7 @@ def template_fingerprint(text: str) -> str:
 
 
 def system_fingerprint(texts: Iterable[str]) -> str:
-    joined = "\n".join(t for t in texts if t)
+    joined = "\n".join(t[:SYSTEM_CHARS] for t in texts if t)
     if not joined.strip():
         return "none"
     return f"{_hash64(mask(joined[:SYSTEM_CHARS])):016x}"[:12]
@@ -166,7 +169,7 @@ def script_of(text: str) -> str:
     """
     counts: dict[str, int] = {}
     seen = 0
-    for ch in text:
+    for ch in text[:SCRIPT_CHARS]:
         if not ch.isalpha():
             continue
         name = unicodedata.name(ch, "")

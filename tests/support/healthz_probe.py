@@ -37,19 +37,21 @@ def live_api(tmp_path: Path) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-# The prober: GET /healthz every 10 ms until its stdin closes, then print the durations.
+# The prober: GET /healthz every 10 ms until its stdin closes, then print the durations and
+# when each probe started (wall clock, to tell which request was in flight).
 _PROBER = """
 import json, sys, threading, time
 import httpx
-url, done, seconds = sys.argv[1], threading.Event(), []
+url, done, seconds, started_at = sys.argv[1], threading.Event(), [], []
 threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
 with httpx.Client(timeout=30) as client:
     while not done.is_set():
+        started_at.append(time.time())
         started = time.perf_counter()
         client.get(url + "/healthz").raise_for_status()
         seconds.append(time.perf_counter() - started)
         time.sleep(0.01)
-print(json.dumps(seconds))
+print(json.dumps({"seconds": seconds, "started": started_at}))
 """
 
 
@@ -59,6 +61,7 @@ class HealthProbe:
     def __init__(self, url: str) -> None:
         self.url = url
         self.seconds: list[float] = []
+        self.started: list[float] = []
         self._process: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> HealthProbe:
@@ -74,7 +77,8 @@ class HealthProbe:
     def __exit__(self, *exc: object) -> None:
         assert self._process is not None
         output, _ = self._process.communicate(timeout=60)
-        self.seconds = json.loads(output) if output.strip() else []
+        probes = json.loads(output) if output.strip() else {"seconds": [], "started": []}
+        self.seconds, self.started = probes["seconds"], probes["started"]
 
     def p99(self) -> float:
         ordered = sorted(self.seconds)
