@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shadowgap.judging.bfcl import BFCL_FILES, IRRELEVANCE, BfclCase, acceptable, load_bfcl
+from shadowgap.judging.bfcl import BFCL_FILES, BfclCase, acceptable, flagship_answer, load_bfcl
+from shadowgap.judging.bfcl_variants import Variant
 from shadowgap.judging.json_schema import to_json_schema
 from shadowgap.schemas import Answer
 
@@ -38,7 +39,8 @@ if TYPE_CHECKING:
     from shadowgap.llm.llama_cpp_client import LlamaCppClient
 
 FIXTURE = Path(__file__).parent / "data" / "bfcl_smollm2_calls.json"
-PER_FILE = 20
+KIND = "small_model"  # judge-eval's stratum
+PER_FILE = 10
 CHAT_FORMAT = "chatml-function-calling"
 # The format shows the tools only inside a system turn: a case without one gets this one.
 SYSTEM_PROMPT = (
@@ -68,8 +70,14 @@ def generation_messages(case: BfclCase) -> list[dict[str, Any]]:
 
 
 def fixture_cases(data_dir: Path | None = None) -> list[BfclCase]:
-    """The fixed subset: :data:`PER_FILE` evenly spaced cases of each BFCL file."""
-    return load_bfcl(data_dir, PER_FILE)
+    """The fixed subset: :data:`PER_FILE` evenly spaced cases of each BFCL file, the files
+    taken in turn (a run cut short still spans every file)."""
+    by_file: dict[str, list[BfclCase]] = {}
+    for case in load_bfcl(data_dir, PER_FILE):
+        by_file.setdefault(case.file, []).append(case)
+    return [
+        files[i] for i in range(PER_FILE) for files in by_file.values() if i < len(files)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +140,27 @@ def read_fixture(path: Path = FIXTURE) -> dict[str, SmallModelAnswer]:
             record["id"], record["file"], answer, record.get("error")
         )
     return answers
+
+
+def small_model_variants(
+    cases: list[BfclCase], answers: Mapping[str, SmallModelAnswer]
+) -> list[Variant]:
+    """judge-eval's ``small_model`` stratum: the model's answers that make a call (a prose
+    answer is the ``prose`` kind's business), against the flagship's acceptable call, labelled
+    by the ground truth. Cases whose ground truth rejects the flagship's own call are left out,
+    as judge-eval leaves them out of every stratum."""
+    variants = []
+    for case in cases:
+        record = answers.get(case.id)
+        if record is None or record.answer is None or not record.answer.tool_calls:
+            continue
+        flagship = flagship_answer(case)
+        if not acceptable(flagship, case):
+            continue
+        variants.append(
+            Variant(case, KIND, flagship, record.answer, acceptable(record.answer, case))
+        )
+    return variants
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,18 +253,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="only the first N cases")
     args = parser.parse_args(argv)
 
-    import llama_cpp
-
     from shadowgap.llm.llama_cpp_client import LlamaCppClient
 
     cases = fixture_cases(args.data_dir)[: args.limit]
     client = LlamaCppClient(n_ctx=N_CTX)
     started = time.perf_counter()
-    records = []
+    records: list[dict[str, Any]] = []
     for record in generate(cases, client):
         records.append(record)
+        # Written after every case: a run stopped early leaves the cases it did.
+        _write(args.out, records, client, started)
         print(f"\r  {len(records)}/{len(cases)} {record['id']:<40}", end="", file=sys.stderr)
     print(file=sys.stderr)
+    data = _write(args.out, records, client, started)
+    answers = read_fixture(args.out)
+    print("\n".join(summary_lines(summary(cases, answers))))
+    print(f"written to {args.out} in {data['generated_by']['seconds']} s")
+    return 0
+
+
+def _write(
+    out: Path, records: list[dict[str, Any]], client: LlamaCppClient, started: float
+) -> dict[str, Any]:
+    import llama_cpp
+
     data = {
         "generated_by": {
             "script": "python -m shadowgap.judging.bfcl_small_model",
@@ -246,21 +287,17 @@ def main(argv: list[str] | None = None) -> int:
             "seed": 0,
             "n_ctx": N_CTX,
             "system_prompt": SYSTEM_PROMPT,
-            "subset": f"{PER_FILE} evenly spaced cases of each of {', '.join(BFCL_FILES)}",
+            "subset": f"the first {len(records)} of {PER_FILE} evenly spaced cases of each of "
+            f"{', '.join(BFCL_FILES)}, the files in turn",
             "machine": platform.machine(),
             "seconds": round(time.perf_counter() - started, 1),
         },
         "answers": records,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    answers = read_fixture(args.out)
-    print("\n".join(summary_lines(summary(cases, answers))))
-    print(f"written to {args.out} in {data['generated_by']['seconds']} s")
-    return 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return data
 
-
-IRRELEVANCE_LABEL = IRRELEVANCE.removeprefix("BFCL_v4_").removesuffix(".json")
 
 if __name__ == "__main__":
     raise SystemExit(main())

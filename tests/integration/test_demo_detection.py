@@ -61,9 +61,7 @@ def test_regressions_are_caught_in_their_tenants_only(
 ) -> None:
     # The shipped sampling defaults, as the demo runs them, and its recorded flagship.
     pool = load_pool(BFCL_DIR)
-    recorded = write_recorded_answers(
-        tmp_path / "recorded.jsonl", GSM8K_CSV, GSM8K_FLAGSHIP, pool
-    )
+    recorded = write_recorded_answers(tmp_path / "recorded.jsonl", GSM8K_CSV, GSM8K_FLAGSHIP, pool)
     configure(recorded_answers_path=recorded)
     traffic = simulate(load_pairs(GSM8K_CSV), n_events=48_000, agentic_pool=pool)
     for start in range(0, len(traffic.events), 2000):

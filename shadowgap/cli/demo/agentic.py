@@ -220,9 +220,10 @@ def write_recorded_answers(
     """The recorded flagship's answers: GPT-4's GSM8K answers and the agentic tenant's calls
     (a JSONL file, where an answer may be an assistant message with tool calls)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    with gsm8k_csv.open(newline="", encoding="utf-8") as source, out.open(
-        "w", encoding="utf-8"
-    ) as sink:
+    with (
+        gsm8k_csv.open(newline="", encoding="utf-8") as source,
+        out.open("w", encoding="utf-8") as sink,
+    ):
         for row in csv.DictReader(source):
             sink.write(json.dumps({"prompt": row["prompt"], "answer": row[flagship_column]}))
             sink.write("\n")

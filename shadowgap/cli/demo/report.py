@@ -15,6 +15,7 @@ from shadowgap.db import models
 from shadowgap.db.engine import session_scope
 from shadowgap.enums import VerdictKind
 
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
 

@@ -88,7 +88,9 @@ def test_the_router_decides_from_its_score(pool: list[AgenticCase]) -> None:
     # The score is the router's estimate that the flagship answers better, close to
     # calibrated: a question scored s is one the cheap model gets wrong about s of the time.
     before = [
-        e for e in traffic.events[: traffic.shift_index] if e["attributes"]["tenant"] in TENANT_SHARES
+        e
+        for e in traffic.events[: traffic.shift_index]
+        if e["attributes"]["tenant"] in TENANT_SHARES
     ]
     for low, high in ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.0)):
         band = [e for e in before if low <= e["route"]["score"] < high]
