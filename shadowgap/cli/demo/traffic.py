@@ -2,7 +2,9 @@
 
 Each event is a real GSM8K question with Mixtral's real answer (the cheap route) or GPT-4's
 (the flagship route). Five tenants send traffic with realistic, unequal volumes; the small
-one (3%) is where the regression happens.
+one (3%) is where the regression happens. A sixth, agentic tenant sends tool-calling requests
+from BFCL (``agentic.py``, merged in by time when :func:`simulate` is given its pool), whose
+cheap model breaks at the same point; this module's description is of the five.
 
 The router works as real ones do: it scores each request first (its estimate of the chance
 that the flagship answers better) and sends it cheap when the score is below its threshold,

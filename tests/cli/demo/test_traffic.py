@@ -161,7 +161,10 @@ def test_the_agentic_tenant_breaks_its_tool_calls_and_nothing_else(
                 "wrong": wrong / len(cheap),
                 "missing_argument": kinds["missing_argument"] / len(cheap),
                 "cost": fmean(e["cost_usd"] for e in part),
-                "latency": fmean(e["latency_ms"] for e in part if _cheap(e)),
+                "latency": fmean(
+                    e["latency_ms"] for e in part if _cheap(e) and not e["escalated"]
+                ),
+                "escalated": fmean(e["escalated"] for e in part if _cheap(e)),
             }
         )
     before, after = halves
@@ -171,6 +174,7 @@ def test_the_agentic_tenant_breaks_its_tool_calls_and_nothing_else(
     assert after["missing_argument"] > 0.2 > 0.05 > before["missing_argument"]
     assert abs(after["cost"] / before["cost"] - 1) < 0.1
     assert abs(after["latency"] / before["latency"] - 1) < 0.02
+    assert abs(after["escalated"] - before["escalated"]) < 0.02
     # The flagship-routed answers are the recorded flagship's acceptable calls.
     for e in mine:
         if not _cheap(e) and e["answer"] is not None:
