@@ -75,9 +75,7 @@ def fixture_cases(data_dir: Path | None = None) -> list[BfclCase]:
     by_file: dict[str, list[BfclCase]] = {}
     for case in load_bfcl(data_dir, PER_FILE):
         by_file.setdefault(case.file, []).append(case)
-    return [
-        files[i] for i in range(PER_FILE) for files in by_file.values() if i < len(files)
-    ]
+    return [files[i] for i in range(PER_FILE) for files in by_file.values() if i < len(files)]
 
 
 @dataclass(frozen=True, slots=True)

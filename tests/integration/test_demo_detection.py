@@ -141,6 +141,13 @@ def test_regressions_are_caught_in_their_tenants_only(
     # the quality-gap alert's after-window is the stretch where the flagship won most, so the
     # cheap path on comparable requests takes more there, yet less than the router.
     assert set(evidence) == caught
+    print(
+        "attribution shares:",
+        {
+            key: {f["factor"]: f["share"] for f in e["attribution"]["quality"]["factors"]}
+            for key, e in evidence.items()
+        },
+    )
     for (key, signal), alert_evidence in evidence.items():
         if key != hooli:
             continue

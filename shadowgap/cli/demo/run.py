@@ -133,9 +133,18 @@ def _wait_for_pipeline(timeout: float) -> None:
     print("\n  (timed out waiting for the pipeline; showing what is there)")
 
 
+def _signals_without_alert(session) -> int:  # type: ignore[no-untyped-def]
+    """(segment, signal) pairs that drifted and have no alert yet: the alert stage, which
+    builds each alert's evidence (attribution with bootstrap intervals), has not run for
+    them."""
+    drifted = set(session.execute(select(models.DriftEvent.segment_id, models.DriftEvent.signal)))
+    alerted = set(session.execute(select(models.Alert.segment_id, models.Alert.signal)))
+    return len(drifted - alerted)
+
+
 def _wait_for_detectors(timeout: float) -> None:
     """Run until every segment's detectors have seen every event and verdict, and the alert
-    stage has had the chance to act on the last drift events."""
+    stage has acted on every drift event."""
     from shadowgap.drift.store import segments_with_new_data
 
     deadline = time.monotonic() + timeout
@@ -143,13 +152,16 @@ def _wait_for_detectors(timeout: float) -> None:
     while time.monotonic() < deadline:
         with session_scope() as session:
             pending = segments_with_new_data(session)
+            unalerted = _signals_without_alert(session)
+        if unalerted:
+            quiet_since = None
         if pending:
             quiet_since = None
             from shadowgap.worker.queue import send
 
             for segment_id in pending:
                 send("drift.update", [segment_id])
-        else:
+        elif not unalerted:
             quiet_since = quiet_since or time.monotonic()
             if time.monotonic() - quiet_since > 8.0:
                 return

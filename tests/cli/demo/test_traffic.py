@@ -161,9 +161,7 @@ def test_the_agentic_tenant_breaks_its_tool_calls_and_nothing_else(
                 "wrong": wrong / len(cheap),
                 "missing_argument": kinds["missing_argument"] / len(cheap),
                 "cost": fmean(e["cost_usd"] for e in part),
-                "latency": fmean(
-                    e["latency_ms"] for e in part if _cheap(e) and not e["escalated"]
-                ),
+                "latency": fmean(e["latency_ms"] for e in part if _cheap(e) and not e["escalated"]),
                 "escalated": fmean(e["escalated"] for e in part if _cheap(e)),
             }
         )
