@@ -273,13 +273,13 @@ def main(argv: list[str] | None = None) -> int:
 def _write(
     out: Path, records: list[dict[str, Any]], client: LlamaCppClient, started: float
 ) -> dict[str, Any]:
-    import llama_cpp
+    from importlib.metadata import version
 
     data = {
         "generated_by": {
             "script": "python -m shadowgap.judging.bfcl_small_model",
             "model": client.path.name,
-            "llama_cpp_python": llama_cpp.__version__,
+            "llama_cpp_python": version("llama-cpp-python"),
             "chat_format": CHAT_FORMAT,
             "temperature": 0.0,
             "seed": 0,

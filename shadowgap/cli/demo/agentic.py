@@ -2,8 +2,9 @@
 
 ``cyberdyne`` sends real user requests from BFCL's ``live_multiple`` file (users' own
 questions, each with 2 or more candidate functions, mostly 2-5, of which exactly one fits)
-with the functions as OpenAI ``tools``. Its answers are tool calls, and the flagship's (recorded) is an acceptable
-call built from BFCL's ground truth (:func:`shadowgap.judging.bfcl.flagship_answer`).
+with the functions as OpenAI ``tools``. Its answers are tool calls, and the flagship's
+(recorded) is an acceptable call built from BFCL's ground truth
+(:func:`shadowgap.judging.bfcl.flagship_answer`).
 
 The same router as the other tenants scores each request and sends it cheap below 0.5: 80% of
 them, before and after the break (its routing does not change). Halfway through, the cheap
