@@ -285,8 +285,9 @@ def _write(
             "seed": 0,
             "n_ctx": N_CTX,
             "system_prompt": SYSTEM_PROMPT,
-            "subset": f"the first {len(records)} of {PER_FILE} evenly spaced cases of each of "
-            f"{', '.join(BFCL_FILES)}, the files in turn",
+            "subset": f"{PER_FILE} evenly spaced cases of each of {', '.join(BFCL_FILES)}, "
+            "the files in turn",
+            "cases": len(records),
             "machine": platform.machine(),
             "seconds": round(time.perf_counter() - started, 1),
         },
