@@ -8,8 +8,9 @@ model's seed 0), the same subset every time (:data:`PER_FILE` evenly spaced case
 
 They are generated once and committed as a fixture (:data:`FIXTURE`), with this module as the
 script that made them (``python -m shadowgap.judging.bfcl_small_model``). Not generated in CI:
-the 50 cases took 26 minutes on two shared cores, a greedy answer can change with the llama.cpp build
-(docs/llama-build.md), and judge-eval must judge the same calls on every machine.
+the 50 cases took 26 minutes on two shared cores, a greedy answer can change with the
+llama.cpp build (docs/llama-build.md), and judge-eval must judge the same calls on every
+machine.
 ``tests/judging/test_bfcl_small_model.py`` regenerates a few cases live and compares them with
 the fixture.
 
