@@ -131,13 +131,22 @@ def demo(
     port: Annotated[int, typer.Option(help="Port for the demo API.")] = 8765,
     keep_running: Annotated[bool, typer.Option(help="Leave the API up at the end.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the simulated traffic.")] = 7,
+    bfcl_dir: Annotated[
+        Path, typer.Option(help="BFCL data folder (the agentic tenant's requests).")
+    ] = Path("../shared/data/bfcl"),
 ) -> None:
-    """Replay real GSM8K traffic through a simulated router and show what shadowgap catches."""
+    """Replay real GSM8K and BFCL traffic through a simulated router and show what shadowgap
+    catches."""
     from shadowgap.cli.demo.run import run_demo
 
     raise typer.Exit(
         run_demo(
-            flagship=flagship, data_dir=data_dir, port=port, keep_running=keep_running, seed=seed
+            flagship=flagship,
+            data_dir=data_dir,
+            port=port,
+            keep_running=keep_running,
+            seed=seed,
+            bfcl_dir=bfcl_dir,
         )
     )
 

@@ -1,7 +1,9 @@
 """``judge-eval --dataset bfcl``: the tool-call judge against BFCL's ground truth.
 
 Per case the flagship answers an acceptable call built from the ground truth, and the cheap
-answers are the fixed variant set of :mod:`shadowgap.judging.bfcl_variants`. The judge sees
+answers are the fixed variant set of :mod:`shadowgap.judging.bfcl_variants`, plus the
+``small_model`` stratum: SmolLM2-135M's own calls on a fixed subset, generated once through
+llama.cpp's tool-calling chat format (:mod:`shadowgap.judging.bfcl_small_model`). The judge sees
 the request, the tools and both answers; the ground truth only labels each cheap answer
 acceptable or not. Agreement: the judge does not call the pair a flagship win exactly when the
 cheap answer is acceptable. Reported per stratum (variant kind x file) for the default value
@@ -21,6 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from shadowgap.judging.bfcl import BFCL_FILES, acceptable, file_label, flagship_answer, load_bfcl
+from shadowgap.judging.bfcl_small_model import KIND as SMALL_MODEL_KIND
+from shadowgap.judging.bfcl_small_model import (
+    read_fixture,
+    small_model_variants,
+    summary,
+    summary_lines,
+)
 from shadowgap.judging.bfcl_variants import FORM_KINDS, KINDS, Variant, build_all, string_pool
 from shadowgap.judging.json_schema import validate
 from shadowgap.judging.tool_calls import VALUE_POLICIES, ToolCallJudge, ValuePolicy
@@ -153,6 +162,7 @@ def format_bfcl_table(
     seed: int,
     faults: int,
     policy: str,
+    small_model: dict[str, Any] | None = None,
 ) -> str:
     files = [file_label(name) for name in BFCL_FILES]
     lines = [
@@ -165,7 +175,7 @@ def format_bfcl_table(
         "  ok? = share of the kind's cheap calls the ground truth accepts",
         f"  {'kind':<20}{'ok?':>5}" + "".join(f"{f:>17}" for f in files) + f"{'all':>17}",
     ]
-    for kind in KINDS:
+    for kind in (*KINDS, SMALL_MODEL_KIND):
         row = [strata.get((kind, f)) for f in files]
         if not any(row):
             continue
@@ -189,6 +199,12 @@ def format_bfcl_table(
         < (TARGET_ACCEPTABLE if tally.acceptable * 2 >= tally.n else TARGET_UNACCEPTABLE)
     ]
     lines.append(f"  strata below their target: {', '.join(below) if below else 'none'}")
+    if small_model is not None:
+        lines += summary_lines(small_model)
+        lines.append(
+            f"  {SMALL_MODEL_KIND}: its answers that make a call, judged against the flagship's "
+            "(fixture judging/data/bfcl_smollm2_calls.json)"
+        )
     form = _total(strata, FORM_KINDS)
     lines.append(
         f"  form-only pairs: flagship wins {form.flagship_wins}/{form.n} "
@@ -243,7 +259,12 @@ def run_bfcl_eval(
     # A flagship call the ground truth itself rejects is no reference (2 live_simple cases
     # list no acceptable value for some arguments).
     cases = [case for case in loaded if acceptable(flagship_answer(case), case)]
-    variants = build_all(cases, seed, pool)  # fixed before anything is judged
+    # Fixed before anything is judged: the variants, and the real small model's calls on its
+    # fixed subset (whatever ``limit`` is: they were generated once, see bfcl_small_model).
+    small_answers = read_fixture()
+    small_cases = [case for case in everything if case.id in small_answers]
+    variants = build_all(cases, seed, pool) + small_model_variants(small_cases, small_answers)
+    small = summary(small_cases, small_answers)
     by_policy: dict[str, dict[tuple[str, str], Tally]] = {}
     named: dict[str, Any] = {}
     for name in VALUE_POLICIES:
@@ -260,6 +281,7 @@ def run_bfcl_eval(
         seed=seed,
         faults=flagship_faults(variants),
         policy=policy,
+        small_model=small,
     )
     result = {
         "dataset": "bfcl",
@@ -272,6 +294,7 @@ def run_bfcl_eval(
         "strata": _strata_json(strata),
         "policies": {name: _strata_json(t) for name, t in by_policy.items()},
         "differences_named": named,
+        "small_model": small,
         "targets": [{"target": n, "figure": f, "passed": p} for n, f, p in checks],
         "passed": all(p for _, _, p in checks),
         "seconds": time.perf_counter() - started,

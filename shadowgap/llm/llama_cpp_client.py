@@ -196,15 +196,56 @@ class LlamaCppClient:
                 raise FlagshipCallError(
                     f"llama.cpp refused the request: {exc}", transient=False
                 ) from exc
-        choice = result["choices"][0]
-        usage = result.get("usage") or {}
-        calls = choice["message"].get("tool_calls") or None
-        return Completion(
-            text=(choice["message"].get("content") or "").strip(),
-            tool_calls=[dict(call) for call in calls] if calls else None,
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-            latency_ms=(time.perf_counter() - started) * 1000.0,
-            attempts=1,
-            finish_reason=choice.get("finish_reason"),
-        )
+        return _completion(result, started)
+
+    def complete_in_chat_format(
+        self,
+        chat_format: str,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        options: Mapping[str, Any] | None = None,
+    ) -> Completion:
+        """:meth:`complete` through one of llama-cpp-python's named chat formats instead of the
+        model's own template: ``chatml-function-calling`` shows the model the tools in the
+        system turn (it shows them only there) and lets it answer either ``message:`` or
+        ``functions.<name>:`` followed by arguments held to that function's schema by a
+        grammar. SmolLM2 is a ChatML model, so the format's turns are its own. The format
+        caps only a prose answer by ``max_tokens``: arguments run until their grammar ends."""
+        from llama_cpp import llama_chat_format
+
+        handler = llama_chat_format.get_chat_completion_handler(chat_format)
+        kwargs = llama_options(options or {})
+        kwargs.pop("seed", None)  # the formats take the model's seed (set at load)
+        started = time.perf_counter()
+        with self._loaded.lock:
+            try:
+                result: Any = handler(
+                    llama=self._loaded.llama,
+                    messages=chat_messages(messages),  # type: ignore[arg-type]
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    **kwargs,
+                )
+            except ValueError as exc:
+                # Past the context (a model that keeps calling functions gets there too).
+                raise FlagshipCallError(
+                    f"llama.cpp refused the request: {exc}", transient=False
+                ) from exc
+        return _completion(result, started)
+
+
+def _completion(result: Any, started: float) -> Completion:
+    choice = result["choices"][0]
+    usage = result.get("usage") or {}
+    calls = choice["message"].get("tool_calls") or None
+    return Completion(
+        text=(choice["message"].get("content") or "").strip(),
+        tool_calls=[dict(call) for call in calls] if calls else None,
+        prompt_tokens=int(usage.get("prompt_tokens", 0)),
+        completion_tokens=int(usage.get("completion_tokens", 0)),
+        latency_ms=(time.perf_counter() - started) * 1000.0,
+        attempts=1,
+        finish_reason=choice.get("finish_reason"),
+    )

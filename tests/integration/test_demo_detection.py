@@ -1,6 +1,8 @@
 """The demo's traffic, end to end through the domain functions the jobs call: a routing-share
-shift and a quality drop injected into the small tenant are detected there and nowhere else,
-and its alerts' evidence blames the router, as injected (see shadowgap/cli/demo/traffic.py).
+shift and a quality drop injected into the small tenant, and a cheap-model swap that breaks the
+agentic tenant's tool calls, are detected there and nowhere else; the small tenant's alerts'
+evidence blames the router, the agentic tenant's the cheap path, as injected (see
+shadowgap/cli/demo/traffic.py and agentic.py).
 
 Ingest goes through the HTTP API; shadow runs (recorded GPT-4 answers), judging and the
 detectors run in-process in event order, as the worker would run them, so the test stays
@@ -10,29 +12,58 @@ deterministic. tests/integration/test_pipeline_worker.py covers the same stages 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shadowgap.alerts.lifecycle import open_or_update
+from shadowgap.cli.demo.agentic import AGENTIC_TENANT, load_pool, write_recorded_answers
 from shadowgap.cli.demo.traffic import load_pairs, simulate
 from shadowgap.config import get_settings
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
+from shadowgap.drift.signals import SIGNALS
 from shadowgap.drift.store import update_segment
 from shadowgap.judging.factory import judge_for_segment
 from shadowgap.judging.score import score_event
 from shadowgap.llm.factory import make_flagship_client
+from shadowgap.llm.recorded import GSM8K_FLAGSHIP
 from shadowgap.shadow.runs import run_shadow
-from tests.support.settings import GSM8K_CSV, auth
+from tests.support.settings import DATA_DIR, GSM8K_CSV, auth
+
+BFCL_DIR = DATA_DIR.parent / "bfcl"
 
 
-def test_regression_is_caught_in_the_small_tenant_only(
-    embedded: str, configure, client: TestClient
+def _delay(session, segment_id, shift_pks, segments, at_event_pk):  # type: ignore[no-untyped-def]
+    """(the segment's requests, its gap verdicts) from its break up to the detection."""
+    start = shift_pks[segments[segment_id]]
+    requests = session.scalar(
+        select(func.count()).where(
+            models.TrafficEvent.segment_id == segment_id,
+            models.TrafficEvent.id >= start,
+            models.TrafficEvent.id <= at_event_pk,
+        )
+    )
+    verdicts = session.scalar(
+        select(func.count()).where(
+            models.Verdict.segment_id == segment_id,
+            models.Verdict.kind == "gap",
+            models.Verdict.event_pk >= start,
+            models.Verdict.event_pk <= at_event_pk,
+        )
+    )
+    return requests, verdicts
+
+
+def test_regressions_are_caught_in_their_tenants_only(
+    embedded: str, configure, client: TestClient, tmp_path: Path
 ) -> None:
-    # The shipped sampling defaults, as the demo runs them.
-    configure(recorded_answers_path=GSM8K_CSV)
-    traffic = simulate(load_pairs(GSM8K_CSV), n_events=48_000)
+    # The shipped sampling defaults, as the demo runs them, and its recorded flagship.
+    pool = load_pool(BFCL_DIR)
+    recorded = write_recorded_answers(tmp_path / "recorded.jsonl", GSM8K_CSV, GSM8K_FLAGSHIP, pool)
+    configure(recorded_answers_path=recorded)
+    traffic = simulate(load_pairs(GSM8K_CSV), n_events=48_000, agentic_pool=pool)
     for start in range(0, len(traffic.events), 2000):
         response = client.post(
             "/v1/events", json=traffic.events[start : start + 2000], headers=auth()
@@ -74,20 +105,34 @@ def test_regression_is_caught_in_the_small_tenant_only(
             (segments[alert.segment_id], alert.signal): alert.evidence
             for alert in session.scalars(select(models.Alert))
         }
-        shift_pk = session.execute(
-            select(models.TrafficEvent.id).where(
-                models.TrafficEvent.event_id == traffic.events[traffic.shift_index]["event_id"]
-            )
-        ).scalar_one()
+        shift_pks = {
+            r.segment: session.execute(
+                select(models.TrafficEvent.id).where(
+                    models.TrafficEvent.event_id == r.first_event_id
+                )
+            ).scalar_one()
+            for r in traffic.regressions
+        }
+        delays = {
+            (segments[segment_id], signal): _delay(session, segment_id, shift_pks, segments, pk)
+            for segment_id, signal, pk in detected
+        }
+    print("detection delays (requests, verdicts) after the break:", delays)
 
     caught = {(segments[segment_id], signal) for segment_id, signal, _ in detected}
-    assert caught == {
-        (traffic.regressing_segment, "routing_share"),
-        (traffic.regressing_segment, "quality_gap"),
-    }
-    # Detected after the break, not before it.
+    hooli, agent = traffic.regressing_segment, f"tenant={AGENTIC_TENANT}"
+    assert {signal for key, signal in caught if key == hooli} == {"routing_share", "quality_gap"}
+    # The swap breaks the agent's tool calls: the judged quality gap catches it. Detectors that
+    # need no flagship (argument validity, ...) may catch it too; none of the signals that
+    # watch what did not change (routing, latency, cost, errors, traffic) may fire.
+    caught_agent = {signal for key, signal in caught if key == agent}
+    assert "quality_gap" in caught_agent
+    assert not caught_agent & (set(SIGNALS) - {"quality_gap"}), caught_agent
+    assert {key for key, _ in caught} == {hooli, agent}, caught
+    # Detected after each break, not before it.
     assert all(
-        at_event_pk is not None and at_event_pk >= shift_pk for _, _, at_event_pk in detected
+        at_event_pk is not None and at_event_pk >= shift_pks[segments[segment_id]]
+        for segment_id, _, at_event_pk in detected
     )
 
     # Each alert's evidence says why, as injected (shadowgap/cli/demo/traffic.py): the raised
@@ -96,7 +141,16 @@ def test_regression_is_caught_in_the_small_tenant_only(
     # the quality-gap alert's after-window is the stretch where the flagship won most, so the
     # cheap path on comparable requests takes more there, yet less than the router.
     assert set(evidence) == caught
-    for (_, signal), alert_evidence in evidence.items():
+    print(
+        "attribution shares:",
+        {
+            key: {f["factor"]: f["share"] for f in e["attribution"]["quality"]["factors"]}
+            for key, e in evidence.items()
+        },
+    )
+    for (key, signal), alert_evidence in evidence.items():
+        if key != hooli:
+            continue
         attribution = alert_evidence["attribution"]
         assert attribution["available"] and attribution["scored"], (signal, attribution)
         quality = attribution["quality"]
@@ -108,6 +162,13 @@ def test_regression_is_caught_in_the_small_tenant_only(
             "of the rise comes from the router sending more of this segment cheap"
             in (attribution["headline"])
         ), (signal, attribution["headline"])
+
+    # The agent's quality-gap alert blames what changed: the cheap path on comparable
+    # requests (its router and its mix of requests did not move).
+    attribution = evidence[(agent, "quality_gap")]["attribution"]
+    assert attribution["available"] and attribution["scored"], attribution
+    shares = {f["factor"]: f["share"] for f in attribution["quality"]["factors"]}
+    assert max(shares, key=lambda name: shares[name]) == "cheap_quality", shares
 
     # The same regression is found as a slice without being declared (issue 12), as the top
     # slice discovery reports over the last week of event time. (Others can be real too: the

@@ -14,8 +14,6 @@ from shadowgap.db import models
 from shadowgap.db.engine import session_scope
 from shadowgap.enums import VerdictKind
 
-EXPECTED_SIGNALS = ("routing_share", "quality_gap")
-
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
@@ -95,9 +93,8 @@ def _print_slices(traffic: SimulatedTraffic) -> None:
             print(f"  none ({summary.pairs} judged pairs, {summary.tested} slices tested)")
         for record in records:
             after = (record.details or {}).get("after") or {}
-            mark = (
-                "  <- the injected regression" if traffic.regressing_segment in record.key else ""
-            )
+            injected = any(r.segment in record.key.split("&") for r in traffic.regressions)
+            mark = "  <- an injected regression" if injected else ""
             print(
                 f"  {record.key:<40} share {record.traffic_share:6.2%}  n={record.n:<5} "
                 f"excess gap {_fmt(after.get('excess'))}{mark}"
@@ -110,8 +107,7 @@ def print_results(traffic: SimulatedTraffic, url: str, demo_dir: Path) -> bool:
     for key, volume, share, sampled, judged in _segment_rows():
         print(f"  {key:<22}{volume:>10,}{share:>13.1%}{sampled:>9,}{judged:>8,}")
 
-    shift_event_id = traffic.events[traffic.shift_index]["event_id"]
-    caught: set[str] = set()
+    caught: dict[str, set[str]] = {r.segment: set() for r in traffic.regressions}
     elsewhere = 0
     print("\nWhat the detectors caught")
     with session_scope() as session:
@@ -123,20 +119,26 @@ def print_results(traffic: SimulatedTraffic, url: str, demo_dir: Path) -> bool:
         if not rows:
             print("  nothing")
         for drift, key in rows:
-            in_target = key == traffic.regressing_segment
+            regression = traffic.regression(key)
             delay = (
-                _delay_in_events(session, drift.segment_id, shift_event_id, drift.at_event_pk)
-                if in_target
+                _delay_in_events(
+                    session, drift.segment_id, regression.first_event_id, drift.at_event_pk
+                )
+                if regression is not None
                 else None
             )
-            if in_target and delay is not None:
-                caught.add(drift.signal)
-            if not in_target:
+            if regression is not None and delay is not None:
+                caught[key].add(drift.signal)
+            if regression is None:
                 elsewhere += 1
             when = (
                 f"{delay} requests after the shift"
                 if delay is not None
-                else ("before the shift" if in_target else "FALSE ALARM (no change injected here)")
+                else (
+                    "before the shift"
+                    if regression is not None
+                    else "FALSE ALARM (no change injected here)"
+                )
             )
             print(
                 f"  {key:<18} {drift.signal:<16} {_fmt(drift.before_mean)} (n={drift.before_n}) -> "
@@ -180,19 +182,27 @@ def print_results(traffic: SimulatedTraffic, url: str, demo_dir: Path) -> bool:
 
     print("\nLook further")
     print(f"  dashboard        {url}/")
-    print(f"  segment          {url}/segments/{traffic.regressing_segment}")
+    for regression in traffic.regressions:
+        print(f"  segment          {url}/segments/{regression.segment}")
     print(f"  segments API     {url}/v1/segments")
     print(f"  drift events API {url}/v1/drift-events")
     print(f"  alerts API       {url}/v1/alerts")
     print("  (the API stops with the demo: run `shadowgap demo --keep-running` to browse)")
 
-    ok = set(EXPECTED_SIGNALS) <= caught and elsewhere == 0
-    missing = [s for s in EXPECTED_SIGNALS if s not in caught]
+    missing = [
+        f"{r.segment}/{signal}"
+        for r in traffic.regressions
+        for signal in r.signals
+        if signal not in caught[r.segment]
+    ]
+    ok = not missing and elsewhere == 0
+    found = "; ".join(
+        f"{segment} ({', '.join(sorted(signals))})" for segment, signals in caught.items()
+    )
     print(
         "\nResult: "
         + (
-            f"the regression in {traffic.regressing_segment} was caught "
-            f"({', '.join(sorted(caught))}) and nothing fired elsewhere."
+            f"the regressions were caught in {found} and nothing fired elsewhere."
             if ok
             else f"missed {missing or '-'}; {elsewhere} detections in other segments."
         )

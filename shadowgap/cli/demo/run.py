@@ -1,4 +1,4 @@
-"""`shadowgap demo`: the whole service on the embedded default, on real GSM8K traffic.
+"""`shadowgap demo`: the whole service on the embedded default, on real GSM8K and BFCL traffic.
 
 Starts the API and a worker as separate processes (SQLite database, kombu's SQLAlchemy
 transport over SQLite as the broker), replays simulated router traffic through the HTTP API,
@@ -20,6 +20,12 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
+from shadowgap.cli.demo.agentic import (
+    AGENTIC_TENANT,
+    BFCL_FILE,
+    load_pool,
+    write_recorded_answers,
+)
 from shadowgap.cli.demo.report import print_results
 from shadowgap.cli.demo.traffic import load_pairs, simulate
 from shadowgap.cli.replay import Sender, batches, progress_line
@@ -28,19 +34,20 @@ from shadowgap.db import models
 from shadowgap.db.engine import reset_caches, session_scope
 from shadowgap.db.migrate import upgrade
 from shadowgap.enums import RunStatus, VerdictKind
+from shadowgap.judging.bfcl import DEFAULT_BFCL_DIR
+from shadowgap.llm.recorded import GSM8K_FLAGSHIP
 
 DEMO_DIR = DATA_DIR / "demo"
 
 
-def _demo_env(flagship: str, data_dir: Path, port: int, api_key: str) -> dict[str, str]:
-    csv_path = (data_dir / "gsm8k" / "gsm8k_responses.csv").resolve()
+def _demo_env(flagship: str, recorded: Path, port: int, api_key: str) -> dict[str, str]:
     env = {
         "SHADOWGAP_DATABASE_URL": f"sqlite:///{(DEMO_DIR / 'shadowgap.db').resolve()}",
         "SHADOWGAP_BROKER_URL": f"sqla+sqlite:///{(DEMO_DIR / 'broker.db').resolve()}",
         "SHADOWGAP_API_KEYS": api_key,
         "SHADOWGAP_ALERT_OUTBOX_DIR": str((DEMO_DIR / "outbox").resolve()),
         "SHADOWGAP_DASHBOARD_URL": f"http://127.0.0.1:{port}",
-        "SHADOWGAP_RECORDED_ANSWERS_PATH": str(csv_path),
+        "SHADOWGAP_RECORDED_ANSWERS_PATH": str(recorded.resolve()),
         "SHADOWGAP_FLAGSHIP_CLIENT": "llama-cpp" if flagship == "local" else "recorded",
         # The reverse shadow replays the GSM8K file's Mixtral answers: the demo's cheap model
         # (there is no default cheap model, as there is no default flagship).
@@ -126,9 +133,18 @@ def _wait_for_pipeline(timeout: float) -> None:
     print("\n  (timed out waiting for the pipeline; showing what is there)")
 
 
+def _signals_without_alert(session) -> int:  # type: ignore[no-untyped-def]
+    """(segment, signal) pairs that drifted and have no alert yet: the alert stage, which
+    builds each alert's evidence (attribution with bootstrap intervals), has not run for
+    them."""
+    drifted = set(session.execute(select(models.DriftEvent.segment_id, models.DriftEvent.signal)))
+    alerted = set(session.execute(select(models.Alert.segment_id, models.Alert.signal)))
+    return len(drifted - alerted)
+
+
 def _wait_for_detectors(timeout: float) -> None:
     """Run until every segment's detectors have seen every event and verdict, and the alert
-    stage has had the chance to act on the last drift events."""
+    stage has acted on every drift event."""
     from shadowgap.drift.store import segments_with_new_data
 
     deadline = time.monotonic() + timeout
@@ -136,13 +152,16 @@ def _wait_for_detectors(timeout: float) -> None:
     while time.monotonic() < deadline:
         with session_scope() as session:
             pending = segments_with_new_data(session)
+            unalerted = _signals_without_alert(session)
+        if unalerted:
+            quiet_since = None
         if pending:
             quiet_since = None
             from shadowgap.worker.queue import send
 
             for segment_id in pending:
                 send("drift.update", [segment_id])
-        else:
+        elif not unalerted:
             quiet_since = quiet_since or time.monotonic()
             if time.monotonic() - quiet_since > 8.0:
                 return
@@ -156,6 +175,7 @@ def run_demo(
     keep_running: bool,
     n_events: int = 48_000,
     seed: int = 7,
+    bfcl_dir: Path = DEFAULT_BFCL_DIR,
 ) -> int:
     csv_path = data_dir / "gsm8k" / "gsm8k_responses.csv"
     if not csv_path.exists():
@@ -164,12 +184,25 @@ def run_demo(
     if flagship not in {"recorded", "local"}:
         print("--flagship must be 'recorded' or 'local'", file=sys.stderr)
         return 2
+    # The agentic tenant needs a flagship that answers its tool calls: the recorded one. The
+    # live local model makes too few usable calls to be its reference (docs/demo.md).
+    pool = None
+    if flagship == "recorded":
+        if not (bfcl_dir / BFCL_FILE).exists():
+            print(f"BFCL data not found at {bfcl_dir}: pass --bfcl-dir", file=sys.stderr)
+            return 2
+        pool = load_pool(bfcl_dir)
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     DEMO_DIR.mkdir(parents=True)
+    recorded = csv_path
+    if pool is not None:
+        recorded = write_recorded_answers(
+            DEMO_DIR / "recorded_flagship.jsonl", csv_path, GSM8K_FLAGSHIP, pool
+        )
     api_key = secrets.token_urlsafe(24)
     # A second key, for people: the dashboard and read API need the read scope (admin: ack).
     admin_key = secrets.token_urlsafe(24)
-    env_vars = _demo_env(flagship, data_dir, port, f"{api_key},admin:{admin_key}")
+    env_vars = _demo_env(flagship, recorded, port, f"{api_key},admin:{admin_key}")
     os.environ.update(env_vars)
     reset_caches()
     upgrade()
@@ -204,10 +237,18 @@ def run_demo(
     )
     try:
         _wait_ready(url, api, DEMO_DIR / "api.log")
-        traffic = simulate(load_pairs(csv_path), n_events=n_events, seed=seed)
+        traffic = simulate(load_pairs(csv_path), n_events=n_events, seed=seed, agentic_pool=pool)
+        tenants = len({e["attributes"]["tenant"] for e in traffic.events})
         print(
-            f"\n1. replaying {len(traffic.events):,} requests from 5 tenants through the API (the "
-            f"router breaks for {traffic.regressing_segment} at request {traffic.shift_index:,})"
+            f"\n1. replaying {len(traffic.events):,} requests from {tenants} tenants through the "
+            f"API (the router breaks for {traffic.regressing_segment} at request "
+            f"{traffic.shift_index:,}"
+            + (
+                f"; {AGENTIC_TENANT}'s cheap model is swapped for one that drops required "
+                "arguments at the same time)"
+                if pool is not None
+                else ")"
+            )
         )
         sender = Sender(url, api_key)
         started = time.monotonic()

@@ -2,7 +2,9 @@
 
 Each event is a real GSM8K question with Mixtral's real answer (the cheap route) or GPT-4's
 (the flagship route). Five tenants send traffic with realistic, unequal volumes; the small
-one (3%) is where the regression happens.
+one (3%) is where the regression happens. A sixth, agentic tenant sends tool-calling requests
+from BFCL (``agentic.py``, merged in by time when :func:`simulate` is given its pool), whose
+cheap model breaks at the same point; this module's description is of the five.
 
 The router works as real ones do: it scores each request first (its estimate of the chance
 that the flagship answers better) and sends it cheap when the score is below its threshold,
@@ -40,11 +42,14 @@ from __future__ import annotations
 import csv
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
+
+from shadowgap.cli.demo import agentic
+from shadowgap.cli.demo.agentic import AgenticCase
 
 CHEAP_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 FLAGSHIP_MODEL = "gpt-4-1106-preview"
@@ -92,10 +97,25 @@ def load_pairs(csv_path: Path) -> list[Pair]:
 
 
 @dataclass(frozen=True)
+class Regression:
+    """A change injected into one segment, and the signals that should catch it."""
+
+    segment: str
+    first_event_id: str  # the segment's first request after the break
+    signals: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SimulatedTraffic:
     events: list[dict[str, Any]]
-    shift_index: int  # index of the first event after the regression starts
+    shift_index: int  # index of the first GSM8K event after the regression starts
     regressing_segment: str
+    regressions: tuple[Regression, ...] = ()
+    # The agentic tenant's answer kinds by event id (shadowgap/cli/demo/agentic.py).
+    agentic_kinds: dict[str, str] = field(default_factory=dict)
+
+    def regression(self, segment: str) -> Regression | None:
+        return next((r for r in self.regressions if r.segment == segment), None)
 
 
 def simulate(
@@ -105,7 +125,11 @@ def simulate(
     days: float = 14.0,
     start: datetime | None = None,
     shift_at: float = 0.5,
+    agentic_pool: list[AgenticCase] | None = None,
 ) -> SimulatedTraffic:
+    """The five GSM8K tenants' ``n_events`` requests, and with ``agentic_pool`` the agentic
+    tenant's (:data:`agentic.VOLUME` as many again, from their own generator), merged in time
+    order."""
     rng = random.Random(seed)
     easy = [p for p in pairs if p.cheap_correct]
     hard = [p for p in pairs if not p.cheap_correct]
@@ -129,7 +153,41 @@ def simulate(
         newly_cheap = cheap and not is_hard and score >= THRESHOLD
         own = random.Random(f"{seed}:{i}") if newly_cheap else rng
         events.append(_event(i, tenant, pair, score, cheap, begin + step * i, rng, own))
-    return SimulatedTraffic(events, shift_index, f"tenant={REGRESSING_TENANT}")
+    segment = f"tenant={REGRESSING_TENANT}"
+    regressions = [
+        Regression(segment, events[shift_index]["event_id"], ("routing_share", "quality_gap"))
+    ]
+    if not agentic_pool:
+        return SimulatedTraffic(events, shift_index, segment, tuple(regressions))
+    n_agentic = round(n_events * agentic.VOLUME)
+    extra, kinds = agentic.events(
+        agentic_pool,
+        n_agentic,
+        seed,
+        begin,
+        days,
+        shift_at,
+        router_score,
+        THRESHOLD,
+        (CHEAP_MODEL, FLAGSHIP_MODEL),
+    )
+    regressions.append(
+        Regression(
+            f"tenant={agentic.AGENTIC_TENANT}",
+            extra[int(n_agentic * shift_at)]["event_id"],
+            ("quality_gap",),
+        )
+    )
+    shift_event = events[shift_index]
+    # Stable merge by time: the GSM8K events keep their order, and so do the agent's.
+    merged = sorted(events + extra, key=lambda e: datetime.fromisoformat(e["timestamp"]))
+    return SimulatedTraffic(
+        merged,
+        merged.index(shift_event),
+        segment,
+        tuple(regressions),
+        {e["event_id"]: kind for e, kind in zip(extra, kinds, strict=True)},
+    )
 
 
 def router_score(is_hard: bool, u: float) -> float:
