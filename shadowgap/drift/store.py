@@ -58,7 +58,15 @@ from shadowgap.db.models import DetectorState, DriftEvent, Segment, TrafficEvent
 from shadowgap.drift import codec
 from shadowgap.drift.budget import arl0_for_rate
 from shadowgap.drift.power import signal_power
-from shadowgap.drift.signals import SIGNALS, SignalSpec, event_values, quality_stream, traffic_gaps
+from shadowgap.drift.signals import (
+    SIGNALS,
+    WHERE_FED,
+    SignalSpec,
+    budget_detectors,
+    event_values,
+    quality_stream,
+    traffic_gaps,
+)
 from shadowgap.drift.state import Detection, SignalState
 from shadowgap.enums import VerdictKind
 from shadowgap.stats.excess_gap import WeightedSums
@@ -83,9 +91,25 @@ class SignalBatch:
     n_updates: int = 0  # the detector's sample count when recent_mean was taken
 
 
-def n_detectors(n_segments: int) -> int:
-    """Detectors sharing the budget: segments x signals."""
-    return max(1, n_segments) * len(SIGNALS)
+def n_detectors(n_segments: int, fed_where_fed: int = 0) -> int:
+    """Detectors sharing the budget (:func:`shadowgap.drift.signals.budget_detectors`)."""
+    return budget_detectors(n_segments, fed_where_fed)
+
+
+def _fed_elsewhere(session: Session, segment_id: int) -> int:
+    """Answer-defect detectors of other segments that have had a value."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(DetectorState)
+            .where(
+                DetectorState.signal.in_(WHERE_FED),
+                DetectorState.n_updates > 0,
+                DetectorState.segment_id != segment_id,
+            )
+        )
+        or 0
+    )
 
 
 def update_segment(session: Session, segment_id: int, settings: Settings) -> list[SignalBatch]:
@@ -100,8 +124,6 @@ def update_segment(session: Session, segment_id: int, settings: Settings) -> lis
     states = {
         name: _load(session, segment_id, row, settings, n_segments) for name, row in rows.items()
     }
-    for state in states.values():
-        state.set_budget(settings.false_alarms_per_week, n_detectors(n_segments))
     limit = settings.drift_batch_rows
 
     detections: dict[str, list[Detection]] = {name: [] for name in SIGNALS}
@@ -112,6 +134,17 @@ def update_segment(session: Session, segment_id: int, settings: Settings) -> lis
     event_signals = [spec for spec in SIGNALS.values() if spec.source == "events"]
     events = _new_events(session, segment_id, min(watermarks[s.name] for s in event_signals), limit)
     more = len(events) >= limit
+    # This segment's answer-defect detectors count once they have a value, this batch's too.
+    checked = [event for event in events if event.answer_checks]
+    fed_here = sum(
+        1
+        for name in WHERE_FED
+        if states[name].n_updates > 0
+        or event_values(SIGNALS[name], [e for e in checked if e.id > watermarks[name]])
+    )
+    detectors = n_detectors(n_segments, _fed_elsewhere(session, segment_id) + fed_here)
+    for state in states.values():
+        state.set_budget(settings.false_alarms_per_week, detectors)
     for event in events:
         occurred[event.id] = event.occurred_at
     for spec in event_signals:
@@ -241,7 +274,9 @@ def segment_signal_views(
     (:mod:`shadowgap.drift.power`), for the API and the dashboard.
 
     Reads the stored ``estimate`` JSON only (no state decoding). Signals that have not seen data
-    yet are listed with ``n_updates == 0``, ``warming_up`` true and no estimate.
+    yet are listed with ``n_updates == 0``, ``warming_up`` true and no estimate, except the
+    answer-defect ones (``budget="where_fed"``): a segment has those only once they have had a
+    value (a prose segment has no tool-call detector).
     """
     rows = {
         row.signal: row
@@ -252,6 +287,8 @@ def segment_signal_views(
     views: list[dict[str, Any]] = []
     for name, spec in SIGNALS.items():
         row = rows.get(name)
+        if spec.budget == "where_fed" and (row is None or not row.n_updates):
+            continue
         estimate: dict[str, Any] = dict(row.estimate) if row is not None else {}
         views.append(
             {
@@ -423,6 +460,7 @@ _EVENT_COLUMNS = (
     TrafficEvent.status,
     TrafficEvent.refused,
     TrafficEvent.cost_usd,
+    TrafficEvent.answer_checks,
 )
 _VERDICT_COLUMNS = (
     Verdict.id,

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 from shadowgap.config import Settings
 from shadowgap.drift.budget import PLANNING_RATE, arl0_for_rate, glr_delay, glr_threshold
-from shadowgap.drift.signals import SIGNALS
+from shadowgap.drift.signals import EVERY_SEGMENT
 
 WARMUP_MULTIPLIER = 10.0
 
@@ -118,7 +118,9 @@ def plan_allocation(
     segments = {key: v for key, v in cheap_per_week.items() if v > 0}
     if not segments:
         return {}
-    detectors = len(cheap_per_week) * len(SIGNALS)
+    # The detectors every segment has; answer-defect ones (only where fed) are left out: the
+    # plan cannot know them, and they move the thresholds by a log factor only.
+    detectors = len(cheap_per_week) * len(EVERY_SEGMENT)
     budget = settings.sampling_budget_fraction * events_per_week
     # Each segment's detectors, counted as if the budget were split equally among this many.
     sharing = {key: detectors for key in segments}

@@ -18,7 +18,7 @@ from typing import Any
 
 from shadowgap.alerts.channels.http import post
 from shadowgap.alerts.schemas import AlertEvidence, EvidenceInput, part_json
-from shadowgap.alerts.text import clip, fmt_window, headline, problem, why_line
+from shadowgap.alerts.text import clip, defects_line, fmt_window, headline, problem, why_line
 from shadowgap.config import Settings
 from shadowgap.db.models import Alert
 from shadowgap.enums import DeliveryAction, EvidenceType
@@ -77,6 +77,8 @@ def custom_details(alert: Alert, evidence: AlertEvidence) -> dict[str, Any]:
     details["change"] = part_json(evidence.change)
     details["detector"] = part_json(evidence.detector)
     details["why"] = why_line(evidence)
+    if evidence.answer_defects:
+        details["defects"] = defects_line(evidence)
     details["examples"] = _examples(evidence)
     return details
 

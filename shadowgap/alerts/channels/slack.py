@@ -22,6 +22,7 @@ from shadowgap.alerts.text import (
     problem,
     resolution_line,
     why_line,
+    defects_line,
 )
 from shadowgap.config import Settings
 from shadowgap.db.models import Alert
@@ -185,6 +186,9 @@ def build_slack(alert: Alert, raw: EvidenceInput, action: str) -> dict[str, Any]
         why = why_line(evidence)
         if why:
             blocks.append({"type": "section", "text": _md(f"*Why*\n{escape(why)}")})
+        defects = defects_line(evidence)
+        if defects:
+            blocks.append({"type": "section", "text": _md(f"*Defects*\n{escape(defects)}")})
         examples = evidence.examples
         if examples:
             blocks.append({"type": "divider"})
