@@ -7,8 +7,8 @@ go through the steps ingest runs before the database write, in-process: parsing 
 a batch body (shadowgap.ingest.native.parse_native), the answer checks of a cheap answer
 (shadowgap.ingest.answer_checks: the tool call against the tool's schema, finish reason),
 redaction with every kind on (the default), and building the stored row's values (the request
-JSON, the answer's text, tool calls and finish reason, the prompt hash). The row written afterwards holds the same bytes
-either way.
+JSON, the answer's text, tool calls and finish reason, the prompt hash). The row written
+afterwards holds the same bytes either way.
 
 Target (issue 21): an agentic event costs at most 1.5x a prose event of the same size.
 The HTTP-level figures (events/s into PostgreSQL) are benchmarks/ingest.py's, which needs wrk.

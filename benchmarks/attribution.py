@@ -62,8 +62,8 @@ from shadowgap.attribution.latency import attribute_latency  # noqa: E402
 from shadowgap.attribution.thresholds import JudgedPairs, recommend, threshold_table
 from shadowgap.config import Settings  # noqa: E402
 from shadowgap.drift import SIGNALS, build_detector  # noqa: E402
-from shadowgap.drift.signals import EVERY_SEGMENT  # noqa: E402
 from shadowgap.drift.budget import arl0_for_rate  # noqa: E402
+from shadowgap.drift.signals import EVERY_SEGMENT  # noqa: E402
 from shadowgap.stats.excess_gap import WeightedSums  # noqa: E402
 
 TARGET_SHARE = 0.80

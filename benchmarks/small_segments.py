@@ -50,9 +50,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shadowgap.config import Settings  # noqa: E402
 from shadowgap.drift import SIGNALS, design_bernoulli_cusum  # noqa: E402
-from shadowgap.drift.signals import EVERY_SEGMENT, WHERE_FED  # noqa: E402
 from shadowgap.drift.bernoulli_cusum import BernoulliCUSUM  # noqa: E402
 from shadowgap.drift.budget import arl0_for_rate, arl0_per_detector  # noqa: E402
+from shadowgap.drift.signals import EVERY_SEGMENT, WHERE_FED  # noqa: E402
 from shadowgap.drift.state import SignalState  # noqa: E402
 from shadowgap.shadow.sampling import plan_allocation  # noqa: E402
 from shadowgap.stats.pooled import beta_prior  # noqa: E402

@@ -223,8 +223,9 @@ def answer_defects(session: Session, event: DriftEvent) -> dict[str, Any] | None
     spec = SIGNALS.get(event.signal)
     if spec is None or spec.check is None or spec.value is None:
         return None
-    wanted = min(event.after_n if event.after_n and event.after_n > 0 else FALLBACK_WINDOW,
-                 MAX_DEFECT_ROWS)
+    wanted = min(
+        event.after_n if event.after_n and event.after_n > 0 else FALLBACK_WINDOW, MAX_DEFECT_ROWS
+    )
     query = select(TrafficEvent.id, TrafficEvent.event_id, TrafficEvent.answer_checks).where(
         TrafficEvent.segment_id == event.segment_id, TrafficEvent.answer_checks.is_not(None)
     )

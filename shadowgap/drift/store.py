@@ -347,13 +347,22 @@ def _locked_rows(
     missing = [name for name in SIGNALS if name not in rows]
     if not missing:
         return rows
+    # A signal added to a segment that is already watched (an upgrade) starts where the
+    # segment's event signals are: the rows before have no input for it (their answer checks
+    # were never computed), and reading the whole history again would only stall the segment.
+    event_marks = [
+        row.watermark
+        for name, row in rows.items()
+        if name in SIGNALS and SIGNALS[name].source == "events"
+    ]
+    start = min(event_marks) if event_marks else 0
     fresh = [
         {
             "segment_id": segment_id,
             "signal": name,
             "detector": SIGNALS[name].detector,
             "state": codec.dumps(_fresh_state(name, settings, n_segments)),
-            "watermark": 0,
+            "watermark": start if SIGNALS[name].source == "events" else 0,
             "n_updates": 0,
             "estimate": {},
             "updated_at": utcnow(),

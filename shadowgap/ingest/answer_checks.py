@@ -44,10 +44,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from shadowgap.enums import EventStatus
 from shadowgap.judging.json_schema import WalkLimit, to_json_schema, validate
 from shadowgap.judging.structured import response_format, response_schema
 from shadowgap.judging.tool_calls import VIOLATION_KINDS, drop_defaults, request_tools
-from shadowgap.enums import EventStatus
 from shadowgap.schemas import AssistantMessage, TrafficEvent
 
 MAX_CHECKED_CHARS = 100_000
@@ -78,9 +78,7 @@ def check_answer(event: TrafficEvent) -> dict[str, Any] | None:
     message = event.answer if isinstance(event.answer, AssistantMessage) else None
     structured = message is not None
     truncated = finish_key in TRUNCATED_FINISHES
-    refused = bool(
-        event.refused or finish_key in REFUSAL_FINISHES or (message and message.refusal)
-    )
+    refused = bool(event.refused or finish_key in REFUSAL_FINISHES or (message and message.refusal))
     if finish_key is not None:
         out["truncated"] = truncated
     if finish_key is not None or structured:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shadowgap.config import Settings
 from shadowgap.db.models import DetectorState, DriftEvent
 from shadowgap.drift import codec, segment_signal_views, update_segment
-from shadowgap.drift.signals import EVERY_SEGMENT, SIGNALS, error_value
+from shadowgap.drift.signals import EVERY_SEGMENT, SIGNALS, WHERE_FED, error_value
 
 CHANGE_AT = 1500
 N_EVENTS = 2500
@@ -137,3 +137,40 @@ def test_error_rate_leaves_refusals_to_the_refusal_detector_that_watches_them() 
     watched = row(refused=True, answer_checks={"refusal": True})
     assert error_value(watched) == 0.0
     assert SIGNALS["refusal_rate"].value(watched) == 1.0  # type: ignore[misc]
+
+
+def test_a_signal_added_to_a_watched_segment_starts_at_its_watermark(
+    session_factory: sessionmaker[Session], settings: Settings, rows: SimpleNamespace
+) -> None:
+    """An upgrade adds the answer signals to segments that are watched already: they start
+    where the segment's event signals are, not at the beginning of its history."""
+    with session_factory() as session:
+        (segment,) = rows.add_segments(session, ["old"])
+        old = rows.interleaved_events([segment], 300, lambda s, i: 0.5, seed=4)
+        for row in old:  # so that re-reading the history would show in the count
+            row["answer_checks"] = _checks(invalid=False)
+        rows.insert_events(session, old)
+        _run(session, segment, settings)
+        # As before this release: the answer signals' rows do not exist yet.
+        for row in session.scalars(
+            select(DetectorState).where(DetectorState.signal.in_(WHERE_FED))
+        ):
+            session.delete(row)
+        session.flush()
+        rows.insert_events(
+            session,
+            [
+                rows.event_row(1000 + i, segment, answer_checks=_checks(invalid=False))
+                for i in range(20)
+            ],
+        )
+        _run(session, segment, settings)
+        session.commit()
+        states = {
+            row.signal: row
+            for row in session.scalars(
+                select(DetectorState).where(DetectorState.segment_id == segment)
+            )
+        }
+    assert states["tool_call_invalid_rate"].n_updates == 20
+    assert states["tool_call_invalid_rate"].watermark == states["routing_share"].watermark

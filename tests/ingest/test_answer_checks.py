@@ -136,11 +136,23 @@ SCHEMA_FORMAT = {
     [
         ('{"name": "Ada", "age": 36}', SCHEMA_FORMAT, {"invalid": False}),
         ('```json\n{"name": "Ada", "age": 36}\n```', SCHEMA_FORMAT, {"invalid": False}),
-        ('{"name": "Ada"}', SCHEMA_FORMAT, {"invalid": True, "kind": "schema_violation", "path": "age"}),
-        ('{"name": "Ada", "age": "36"}', SCHEMA_FORMAT, {"invalid": True, "kind": "schema_violation", "path": "age"}),
+        (
+            '{"name": "Ada"}',
+            SCHEMA_FORMAT,
+            {"invalid": True, "kind": "schema_violation", "path": "age"},
+        ),
+        (
+            '{"name": "Ada", "age": "36"}',
+            SCHEMA_FORMAT,
+            {"invalid": True, "kind": "schema_violation", "path": "age"},
+        ),
         ("Ada is 36.", SCHEMA_FORMAT, {"invalid": True, "kind": "invalid_json"}),
         ('{"a": 1}', {"type": "json_object"}, {"invalid": False}),
-        ("[1, 2]", {"type": "json_object"}, {"invalid": True, "kind": "schema_violation", "path": "$"}),
+        (
+            "[1, 2]",
+            {"type": "json_object"},
+            {"invalid": True, "kind": "schema_violation", "path": "$"},
+        ),
     ],
 )
 def test_json_answers_are_checked_against_the_response_format(
@@ -167,7 +179,7 @@ def test_truncation_and_refusal() -> None:
     assert refusal == {"refusal": True}
     # A refusal or a truncated answer is not checked for JSON as well (one cause, one alert).
     assert check_answer(
-        _event("{\"name\": \"A", {"response_format": SCHEMA_FORMAT}, finish_reason="length")
+        _event('{"name": "A', {"response_format": SCHEMA_FORMAT}, finish_reason="length")
     ) == {"truncated": True, "refusal": False}
 
 

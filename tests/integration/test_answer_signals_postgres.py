@@ -111,15 +111,20 @@ def test_dropped_required_arguments_are_caught_and_named(
     assert all((checks is None) == (not cheap) for checks, cheap in stored.values())
     dropped = [
         checks["tool_args"]
-        for (checks, _), sent in zip(
-            (stored[e["event_id"]] for e in events), events, strict=True
-        )
-        if checks and "date" not in json.loads(sent["answer"]["tool_calls"][0]["function"]["arguments"])
+        for (checks, _), sent in zip((stored[e["event_id"]] for e in events), events, strict=True)
+        if checks
+        and "date" not in json.loads(sent["answer"]["tool_calls"][0]["function"]["arguments"])
         and not checks["truncated"]
     ]
     assert dropped and all(
-        d == {"invalid": True, "calls": 1, "tool": "book_flight", "kind": "missing_argument",
-              "path": "date"}
+        d
+        == {
+            "invalid": True,
+            "calls": 1,
+            "tool": "book_flight",
+            "kind": "missing_argument",
+            "path": "date",
+        }
         for d in dropped
     )
 

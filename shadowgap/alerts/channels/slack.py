@@ -17,12 +17,12 @@ from shadowgap.alerts.schemas import AlertEvidence, DetectorSummary, EvidenceInp
 from shadowgap.alerts.text import (
     change_line,
     clip,
+    defects_line,
     fmt_window,
     headline,
     problem,
     resolution_line,
     why_line,
-    defects_line,
 )
 from shadowgap.config import Settings
 from shadowgap.db.models import Alert
