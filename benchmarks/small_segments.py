@@ -22,8 +22,9 @@ B. **False alarms.** 50 weeks of stationary traffic through every signal of ever
 ``--answer-signals K`` (default 0, a prose deployment) gives every segment K answer-defect
 detectors with inputs as well (the first K of ``tool_call_invalid_rate``,
 ``schema_invalid_rate``, ``truncation_rate``, ``refusal_rate``, fed stationary defect rates on
-cheap answers): the budget is then split over ``20 x (8 + K)`` detectors, which slows A and
-must keep B within its target.
+cheap answers): each takes a quarter of a detector's share of the budget
+(``shadowgap.drift.signals.ANSWER_SHARE``), so the budget is split over ``20 x (8 + K / 4)``
+shares, which slows A a little and must keep B within its target.
 
 Targets: A's mean delay <= 1.5x the limit; B's count within [25, 64] for a budget of 50
 (at least half of it spent, at most the Poisson 95% upper bound).
@@ -52,7 +53,12 @@ from shadowgap.config import Settings  # noqa: E402
 from shadowgap.drift import SIGNALS, design_bernoulli_cusum  # noqa: E402
 from shadowgap.drift.bernoulli_cusum import BernoulliCUSUM  # noqa: E402
 from shadowgap.drift.budget import arl0_for_rate, arl0_per_detector  # noqa: E402
-from shadowgap.drift.signals import EVERY_SEGMENT, WHERE_FED  # noqa: E402
+from shadowgap.drift.signals import (  # noqa: E402
+    EVERY_SEGMENT,
+    WHERE_FED,
+    budget_detectors,
+    budget_shares,
+)
 from shadowgap.drift.state import SignalState  # noqa: E402
 from shadowgap.shadow.sampling import plan_allocation  # noqa: E402
 from shadowgap.stats.pooled import beta_prior  # noqa: E402
@@ -87,7 +93,13 @@ class Deployment:
 
     @property
     def detectors(self) -> int:
-        return SEGMENTS * (len(EVERY_SEGMENT) + self.answer_signals)
+        """``D`` of an every-segment detector (the quality detector's)."""
+        return self.detectors_for("quality_gap")
+
+    def detectors_for(self, name: str) -> int:
+        """``D`` of a detector of ``name``, as the store sizes it (budget_detectors)."""
+        shares = budget_shares(SEGMENTS, SEGMENTS * self.answer_signals)
+        return budget_detectors(SIGNALS[name], shares)
 
 
 def deployment(
@@ -234,7 +246,7 @@ def section_false_alarms(dep: Deployment, events_per_week: int, seed: int) -> di
             defects = (rng.random(int(cheap.sum())) < DEFECT_RATES[name]).astype(float)
             streams[name] = (defects, times[cheap])
         for name, (values, at) in streams.items():
-            state = new_state(name, dep.detectors)
+            state = new_state(name, dep.detectors_for(name))
             for i in range(len(values)):
                 if state.feed(float(values[i]), None, 1.0, float(at[i])) is not None:
                     counts[name] += 1
@@ -299,7 +311,7 @@ def print_report(result: dict[str, Any]) -> None:
     print()
     print(
         f"5. Small segments: {SEGMENTS} segments, Zipf volumes, {EVENTS_PER_WEEK:,} events a "
-        f"week, {dep.detectors} detectors ({dep.answer_signals} answer-defect ones a segment), "
+        f"week, D = {dep.detectors} ({dep.answer_signals} answer-defect detectors a segment), "
         f"default 2% budget, power allocation. The {dep.shares[SMALL]:.1%} segment is "
         f"sampled at p = {dep.sample_p[SMALL]:.3f} "
         f"({result['delay'][CHANGE_WEEKS]['verdicts_per_week']:.1f} verdicts a week)."

@@ -61,8 +61,11 @@ flagship-routed refusal, a sender that reports none but its ``refused`` flag).
 **Which detectors share the budget.** The first eight signals have a detector in every
 segment. The four answer-defect ones (``budget="where_fed"``) count towards the split only in
 segments where they have had a value: a segment without tool calls has no tool-call detector,
-so watching agentic traffic does not slow the detectors of prose segments (see
-:func:`budget_detectors`).
+so watching agentic traffic does not slow the detectors of prose segments. Where they have
+values, each takes a quarter of an every-segment detector's share (:data:`ANSWER_SHARE`): a
+segment whose four answer detectors all run spends one detector's share on them, as one
+combined "answer defect" signal would, without mixing four rates of different levels into one
+(see :func:`budget_shares`, :func:`budget_detectors`).
 
 **Quality gap.** The detector sees the unweighted flagship-wins indicator of each 'gap'
 verdict: within a segment the inclusion probability barely moves. The GLR maximises over the
@@ -361,17 +364,34 @@ EVERY_SEGMENT = tuple(name for name, spec in SIGNALS.items() if spec.budget == "
 WHERE_FED = tuple(name for name, spec in SIGNALS.items() if spec.budget == "where_fed")
 
 
-def budget_detectors(n_segments: int, fed_where_fed: int) -> int:
-    """Detectors sharing the false-alarm budget: every segment's :data:`EVERY_SEGMENT`
-    detectors, plus the answer-defect detectors that have had a value (``fed_where_fed``,
-    counted over all segments). A detector that never gets a value never raises a false
-    alarm, so leaving it out keeps the expected total at the budget (the union split of
-    :func:`shadowgap.drift.budget.arl0_for_rate` counts only detectors that run).
+# An answer-defect detector's share of the budget, relative to an every-segment detector's:
+# a segment whose four answer detectors all have inputs spends one detector's share on them.
+ANSWER_SHARE = 0.25
 
-    >>> budget_detectors(5, 0), budget_detectors(5, 2)
-    (40, 42)
+
+def budget_shares(n_segments: int, fed_where_fed: int) -> float:
+    """Detectors sharing the false-alarm budget, each counted by its share: every segment's
+    :data:`EVERY_SEGMENT` detectors (share 1), plus the answer-defect detectors that have had
+    a value (``fed_where_fed`` over all segments, share :data:`ANSWER_SHARE` each). A detector
+    that never gets a value never raises a false alarm, so leaving it out keeps the expected
+    total at the budget.
+
+    >>> budget_shares(5, 0), budget_shares(5, 2)
+    (40.0, 40.5)
     """
-    return max(1, n_segments) * len(EVERY_SEGMENT) + max(0, fed_where_fed)
+    return float(max(1, n_segments) * len(EVERY_SEGMENT)) + ANSWER_SHARE * max(0, fed_where_fed)
+
+
+def budget_detectors(spec: SignalSpec, shares: float) -> int:
+    """The ``D`` of ``ARL0 = D * N_d / F`` for one detector of ``spec``: the shares divided by
+    its own share, so that the detectors' expected false alarms add up to the budget
+    (a weighted union split: ``sum_d N_d / ARL0_d = F * sum_d share_d / shares = F``).
+
+    >>> budget_detectors(SIGNALS["latency"], 40.5), budget_detectors(SIGNALS["refusal_rate"], 40.5)
+    (41, 162)
+    """
+    share = 1.0 if spec.budget == "every_segment" else ANSWER_SHARE
+    return math.ceil(shares / share)
 
 
 def event_values(spec: SignalSpec, rows: Iterable[EventRow]) -> list[tuple[int, float]]:

@@ -63,6 +63,7 @@ from shadowgap.drift.signals import (
     WHERE_FED,
     SignalSpec,
     budget_detectors,
+    budget_shares,
     event_values,
     quality_stream,
     traffic_gaps,
@@ -89,11 +90,6 @@ class SignalBatch:
     recent_n: int
     more: bool = False  # the batch was full: more rows are waiting
     n_updates: int = 0  # the detector's sample count when recent_mean was taken
-
-
-def n_detectors(n_segments: int, fed_where_fed: int = 0) -> int:
-    """Detectors sharing the budget (:func:`shadowgap.drift.signals.budget_detectors`)."""
-    return budget_detectors(n_segments, fed_where_fed)
 
 
 def _fed_elsewhere(session: Session, segment_id: int) -> int:
@@ -142,9 +138,9 @@ def update_segment(session: Session, segment_id: int, settings: Settings) -> lis
         if states[name].n_updates > 0
         or event_values(SIGNALS[name], [e for e in checked if e.id > watermarks[name]])
     )
-    detectors = n_detectors(n_segments, _fed_elsewhere(session, segment_id) + fed_here)
-    for state in states.values():
-        state.set_budget(settings.false_alarms_per_week, detectors)
+    shares = budget_shares(n_segments, _fed_elsewhere(session, segment_id) + fed_here)
+    for name, state in states.items():
+        state.set_budget(settings.false_alarms_per_week, budget_detectors(SIGNALS[name], shares))
     for event in events:
         occurred[event.id] = event.occurred_at
     for spec in event_signals:
@@ -417,7 +413,8 @@ def _pooled_noise(session: Session, signal: str) -> WeightedSums:
 
 
 def _fresh_state(name: str, settings: Settings, n_segments: int) -> SignalState:
-    budget = (settings.false_alarms_per_week, n_detectors(n_segments))
+    detectors = budget_detectors(SIGNALS[name], budget_shares(n_segments, 0))
+    budget = (settings.false_alarms_per_week, detectors)
     # The ARL0 given here only stands until the first sample, when the rate takes over.
     arl0 = arl0_for_rate(budget[0], budget[1], 1.0)
     return SignalState(SIGNALS[name], arl0, settings.resolve_after_samples, budget)

@@ -4,6 +4,7 @@ towards the false-alarm budget only where they have inputs."""
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import timedelta
 from types import SimpleNamespace
@@ -111,11 +112,14 @@ def test_a_rising_invalid_call_rate_fires_and_a_stationary_segment_does_not(
     assert drift.before_mean is not None and drift.before_mean < 0.06
     assert drift.after_mean is not None and drift.after_mean > 0.15
 
-    # The budget: 3 segments x the every-segment signals, plus the fed answer detectors (the
-    # two agentic segments' tool-call, truncation and refusal ones; nobody's schema one).
-    expected = 3 * len(EVERY_SEGMENT) + 2 * 3
-    state = codec.loads(states[(regressed, "tool_call_invalid_rate")].state)
-    assert state.budget == [settings.false_alarms_per_week, expected]
+    # The budget: 3 segments x the every-segment signals, plus a quarter share for each fed
+    # answer detector (the two agentic segments' tool-call, truncation and refusal ones;
+    # nobody's schema one); an answer detector's D is the shares over its quarter share.
+    shares = 3 * len(EVERY_SEGMENT) + 0.25 * 2 * 3
+    answer = codec.loads(states[(regressed, "tool_call_invalid_rate")].state)
+    assert answer.budget == [settings.false_alarms_per_week, 4 * shares]
+    core = codec.loads(states[(regressed, "latency")].state)
+    assert core.budget == [settings.false_alarms_per_week, math.ceil(shares)]
     assert states[(prose, "tool_call_invalid_rate")].n_updates == 0
 
     # The API and the segment page list an answer signal only where it has inputs.
