@@ -383,6 +383,13 @@ class Settings(BaseSettings):
     slice_max_results: int = Field(
         default=20, ge=1, description="Most slices a discovery run reports."
     )
+    slice_exploration_share: float = Field(
+        default=0.13,
+        ge=0,
+        lt=1,
+        description="Share of the sampling budget spent on requests that match slices under "
+        "watch (suggestive but unconfirmed); the base design plans with the rest.",
+    )
 
     # --- attribution and thresholds ---------------------------------------------------------
     attribution_resamples: int = Field(

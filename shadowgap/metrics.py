@@ -20,6 +20,12 @@ OTLP_SKIPPED_SPANS = Counter(
     "OTLP spans that are not LLM calls (HTTP, database, embeddings, agents, ...): skipped, "
     "never rejected",
 )
+OTLP_UNJOINED = Counter(
+    "shadowgap_otlp_unjoined_total",
+    "OTLP halves dropped unjoined: LLM spans without a prompt whose log records never came "
+    "(half=span), content log records whose span never came (half=logs)",
+    ["half"],
+)
 ENQUEUE_FAILURES = Counter(
     "shadowgap_enqueue_failures_total",
     "Jobs that could not be handed to the broker (retried by the sweep)",

@@ -36,12 +36,13 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from shadowgap.alerts.channels import CHANNELS
+from shadowgap.alerts.channels import CHANNELS, outbox
 from shadowgap.alerts.channels.http import redact
 from shadowgap.config import Settings
 from shadowgap.db.models import Alert, Delivery, DeliveryAttempt
 from shadowgap.enums import AlertStatus, DeliveryAction, DeliveryStatus
 from shadowgap.errors import DeliveryError, NotFound
+from shadowgap.privacy import copies
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,14 @@ def claim_delivery(
         return _finish(delivery, DeliveryStatus.EXPIRED, "expired: alert resolved before delivery")
     if delivery.channel not in CHANNELS:
         return _finish(delivery, DeliveryStatus.FAILED, f"unknown channel {delivery.channel!r}")
+    if alert is not None and copies.is_tombstone(delivery.payload):
+        # Purge or retention forgot text this payload quoted before it went out: render it
+        # again from the alert's (scrubbed) evidence, so the notification still goes out.
+        channel = CHANNELS[delivery.channel]
+        delivery.payload = channel.build(alert, alert.evidence, delivery.action)
+        copies.register_delivery(session, delivery, alert)
+    if delivery.channel == "outbox":
+        copies.register_file(session, delivery.id, outbox.path_for(delivery.payload, settings))
     delivery.attempts = (delivery.attempts or 0) + 1
     delivery.claimed_until = now + timedelta(seconds=CLAIM_SECONDS)
     session.flush()
@@ -169,6 +178,10 @@ def record_outcome(
         # Our claim ran out and another sender finished it meanwhile: keep its outcome.
         session.flush()
         return delivery.status
+    if error is None and _forgotten_while_sent(delivery, claim, settings):
+        delivery.last_error = "withdrawn: its text was forgotten while it was written; resent"
+        session.flush()
+        return DeliveryStatus.PENDING
     if error is None:
         delivery.delivered_at = now
         delivery.last_error = None
@@ -188,6 +201,18 @@ def record_outcome(
         result = DeliveryStatus.PENDING
     session.flush()
     return result
+
+
+def _forgotten_while_sent(delivery: Delivery, claim: DeliveryClaim, settings: Settings) -> bool:
+    """Purge or retention scrubbed the payload while the channel was being called. What went
+    to a remote channel is gone; an outbox file is ours: it is deleted and the delivery stays
+    pending, to be rendered again without the text and written anew."""
+    if claim.channel != "outbox" or copies.is_tombstone(claim.payload):
+        return False
+    if not copies.is_tombstone(delivery.payload):
+        return False
+    copies.remove_file(outbox.path_for(claim.payload, settings))
+    return True
 
 
 def _sweep_delay(attempts: int) -> timedelta:

@@ -3,7 +3,9 @@
 Built from a DriftEvent: segment key, signal, before -> after with sample sizes and 95%
 confidence intervals (Wilson for rates, normal for means), the detector and its statistic, up to
 three example requests from the after-change window with the cheap answer, the flagship answer
-(ShadowRun replicate 0) and the judge's rationale (Verdict kind 'gap'), the attribution of the
+(ShadowRun replicate 0) and the judge's rationale (Verdict kind 'gap') -- for tool-call and
+JSON answers also the pair side by side with the difference the judge named
+(:mod:`shadowgap.alerts.pairs`) --, the attribution of the
 change (router share / cheap path / traffic mix, cost, p95 counterfactuals: see
 :mod:`shadowgap.attribution.explain`) with its one-line ``headline``, and a dashboard link.
 
@@ -26,6 +28,7 @@ from urllib.parse import quote
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from shadowgap.alerts.pairs import compare_pair
 from shadowgap.alerts.schemas import (
     AlertEvidence,
     Change,
@@ -188,7 +191,15 @@ def find_examples(
 
 
 def _example(traffic: TrafficEvent, verdict: Verdict | None, shadow: ShadowRun | None) -> Example:
-    return Example(
+    comparison = compare_pair(
+        traffic.request,
+        traffic.answer,
+        traffic.answer_tool_calls,
+        shadow.answer if shadow else None,
+        shadow.answer_tool_calls if shadow else None,
+        verdict.raw if verdict else None,
+    )
+    example = Example(
         event_pk=traffic.id,
         event_id=traffic.event_id,
         occurred_at=traffic.occurred_at.isoformat(),
@@ -209,6 +220,9 @@ def _example(traffic: TrafficEvent, verdict: Verdict | None, shadow: ShadowRun |
         judge=verdict.judge if verdict else None,
         rationale=_clip(verdict.rationale, MAX_RATIONALE_CHARS) if verdict else None,
     )
+    if comparison is not None:  # prose pairs keep the evidence's earlier keys
+        example.comparison = comparison
+    return example
 
 
 def answer_defects(session: Session, event: DriftEvent) -> dict[str, Any] | None:

@@ -66,6 +66,7 @@ from shadowgap.enums import (
     VerdictKind,
 )
 from shadowgap.errors import Conflict, InvalidInput, NotFound
+from shadowgap.privacy import copies
 
 NO_DATA = "no_data"
 MAX_HISTORY = 20
@@ -130,6 +131,8 @@ def _create_deliveries(
     ]
     session.add_all(deliveries)
     session.flush()
+    for delivery in deliveries:
+        copies.register_delivery(session, delivery, alert)
     return [d.id for d in deliveries]
 
 
@@ -158,6 +161,7 @@ def _insert(session: Session, alert: Alert) -> bool:
             session.add(alert)
     except IntegrityError:
         return False
+    copies.register_alert(session, alert)
     return True
 
 
@@ -231,6 +235,7 @@ def _attach(
     evidence.drift_events = history[-MAX_HISTORY:]
     # A new dict (not an in-place edit) so the JSON column is seen as changed.
     alert.evidence = evidence.to_json()
+    copies.register_alert(session, alert)
     alert.severity = max_severity(alert.severity, _drift_severity(event, evidence))
     # The signal drifted again, so any run of at-baseline windows is over.
     alert.baseline_streak = 0

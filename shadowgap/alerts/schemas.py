@@ -89,6 +89,55 @@ class DetectorSummary(_Part):
     at_event_pk: int | None = None
 
 
+class CallView(_Part):
+    """One tool call as shown: the function and its arguments, pretty-printed and bounded."""
+
+    name: str | None = None
+    arguments: str | None = None  # indented JSON, or the text as sent when it is not JSON
+    valid_json: bool | None = None
+
+
+class CallPair(_Part):
+    """One row of the side-by-side view: the calls the tool-call judge matched (either may
+    be missing: a call the other side did not make)."""
+
+    cheap: CallView | None = None
+    flagship: CallView | None = None
+
+
+class Difference(_Part):
+    """One difference the judge named (:data:`shadowgap.judging.tool_calls.KINDS`)."""
+
+    kind: str | None = None
+    side: str | None = None  # whose answer is at fault; None: nobody can tell
+    function: str | None = None
+    path: str | None = None  # the argument (or JSON field)
+    detail: str | None = None
+
+
+class Comparison(_Part):
+    """A judged pair side by side, built by :mod:`shadowgap.alerts.pairs`.
+
+    ``mode`` is ``tool-calls`` (``pairs`` and ``differences`` filled), ``structured-output``
+    (the JSON answers: which fields differ, which side breaks the response format) or
+    ``text``. ``difference`` is the kind that decided the verdict.
+    """
+
+    mode: str | None = None
+    difference: str | None = None
+    cheap_text: str | None = None  # the prose beside the calls, when there is any
+    flagship_text: str | None = None
+    pairs: list[CallPair] = []
+    differences: list[Difference] = []
+    more_differences: int | None = None  # named by the judge but not shown (bounded)
+    differing_fields: list[str] = []
+    compatible_fields: list[str] = []
+    free_text_fields: list[str] = []
+    cheap_break: str | None = None  # invalid_json | schema_violation
+    flagship_break: str | None = None
+    violations: list[str] = []  # where the breaking side breaks the schema
+
+
 class Example(_Part):
     """A request from the after-change window with both answers and the judge's rationale."""
 
@@ -105,6 +154,7 @@ class Example(_Part):
     gap_score: Number | None = None
     judge: str | None = None
     rationale: str | None = None
+    comparison: Comparison | None = None  # tool calls / JSON fields side by side
 
 
 class DriftSummary(_Part):

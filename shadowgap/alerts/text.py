@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from shadowgap.alerts.schemas import AlertEvidence, Resolution, WindowSummary
+import json
+
+from shadowgap.alerts.schemas import (
+    AlertEvidence,
+    CallView,
+    Comparison,
+    Difference,
+    Resolution,
+    WindowSummary,
+)
 from shadowgap.db.models import Alert
 from shadowgap.enums import DeliveryAction, EvidenceType
 
@@ -126,3 +135,53 @@ def defects_line(evidence: AlertEvidence) -> str | None:
         parts.append(f"{bit} ({item.get('count', 0)})")
     head = f"{defects.get('defective', 0)} of {defects.get('answers', 0)} answers"
     return f"{head}: {', '.join(parts)}"
+
+
+def difference_line(difference: Difference) -> str:
+    """'wrong_value (cheap) get_weather.unit: cheap 'F' vs flagship 'celsius''."""
+    where = ".".join(str(p) for p in (difference.function, difference.path) if p)
+    side = f" ({difference.side})" if difference.side else ""
+    text = f"{difference.kind or '?'}{side}"
+    if where:
+        text += f" {where}"
+    return f"{text}: {difference.detail}" if difference.detail else text
+
+
+def call_line(call: CallView | None) -> str:
+    """A call on one line, 'name({"city": "Rome"})'; '(no call)' for a missing one."""
+    if call is None:
+        return "(no call)"
+    arguments = call.arguments or ""
+    if call.valid_json:
+        # The stored form is indented for pages; one line for chat and incident tools.
+        try:
+            arguments = json.dumps(json.loads(arguments), ensure_ascii=False)
+        except ValueError:
+            pass  # cut by the evidence's bound: shown as stored
+    return f"{call.name or '?'}({arguments})"
+
+
+def fields_line(comparison: Comparison) -> str | None:
+    """The structured-output judge's finding: which side breaks the format, which fields
+    differ, which may name the same thing."""
+    if comparison.cheap_break or comparison.flagship_break:
+        sides = [
+            f"{side} answer: {broken}"
+            for side, broken in (
+                ("cheap", comparison.cheap_break),
+                ("flagship", comparison.flagship_break),
+            )
+            if broken
+        ]
+        text = "; ".join(sides)
+        if comparison.violations:
+            text += f" ({'; '.join(comparison.violations[:3])})"
+        return text
+    parts = []
+    if comparison.differing_fields:
+        parts.append(f"fields differ: {', '.join(comparison.differing_fields)}")
+    if comparison.compatible_fields:
+        parts.append(f"may name the same thing: {', '.join(comparison.compatible_fields)}")
+    if comparison.free_text_fields:
+        parts.append(f"free text: {', '.join(comparison.free_text_fields)}")
+    return "; ".join(parts) or None

@@ -239,8 +239,23 @@ class SliceView(Schema):
     last_found_at: datetime
 
 
+class WatchedSliceView(Schema):
+    """A slice under watch by exploration: suggestive, not confirmed, boosted in sampling."""
+
+    key: str
+    conditions: list[Any]
+    nominated_at: datetime
+    pairs: int  # judged pairs since nomination (only these can confirm it)
+    next_look_pairs: int | None
+    evidence: JSONObject  # nominal z, p_value, difference, n at nomination
+    boost: Number  # exploration probability of a matching request
+    last_test: JSONObject | None
+    expected_days_to_decision: Number | None
+
+
 class SliceList(Schema):
     items: list[SliceView]
+    watching: list[WatchedSliceView] = []
 
 
 # --- alerts ----------------------------------------------------------------------------------

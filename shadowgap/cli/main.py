@@ -182,15 +182,20 @@ def _utc(moment: datetime) -> datetime:
 @app.command()
 def report(
     since: Annotated[datetime | None, typer.Option(help="Period start (UTC).")] = None,
-    until: Annotated[datetime | None, typer.Option(help="Period end (UTC), default now.")] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option(help="Period end (UTC), default the latest event time received."),
+    ] = None,
 ) -> None:
-    """Build the drift report for a period (default: the last 7 days) and store it."""
+    """Build the drift report for a period (default: the last 7 days of event time) and store
+    it."""
     from shadowgap.db.engine import session_scope
+    from shadowgap.db.watermark import window_end
     from shadowgap.reporting.weekly import build_weekly_report
 
-    end = _utc(until) if until else datetime.now(UTC)
-    start = _utc(since) if since else end - timedelta(days=7)
     with session_scope() as session:
+        end = _utc(until) if until else window_end(session)
+        start = _utc(since) if since else end - timedelta(days=7)
         built = build_weekly_report(session, start, end, get_settings())
         session.flush()
         report_id = built.id
@@ -228,21 +233,26 @@ def purge(
         raise typer.Exit(1) from exc
     typer.echo(
         f"purged {result.events} events ({result.shadow_runs} shadow runs, {result.verdicts} "
-        f"verdicts; examples removed from {result.alerts} alerts)"
+        f"verdicts; examples removed from {result.alerts} alerts, {result.deliveries} delivery "
+        f"payloads emptied, {result.outbox_files} outbox files deleted)"
     )
 
 
 @app.command()
 def slices(
-    until: Annotated[datetime | None, typer.Option(help="Window end (UTC), default now.")] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option(help="Window end (UTC), default the latest event time received."),
+    ] = None,
 ) -> None:
     """Run slice discovery now (the hourly slices.discover job) and print the slices found."""
     from shadowgap.db.engine import session_scope
     from shadowgap.slices.discovery import discover, list_slices
+    from shadowgap.slices.watches import explore
 
-    end = _utc(until) if until else datetime.now(UTC)
     with session_scope() as session:
-        summary = discover(session, get_settings(), end)
+        summary = discover(session, get_settings(), _utc(until) if until else None)
+        watch = explore(session, get_settings(), summary.window_end, datetime.now(UTC))
         typer.echo(
             f"window {summary.window_start:%Y-%m-%d %H:%M} - {summary.window_end:%Y-%m-%d %H:%M}: "
             f"{summary.pairs} judged pairs, {summary.tested} slices tested, "
@@ -257,10 +267,13 @@ def slices(
                 f"  {record.key}: share {record.traffic_share:.2%}, n={record.n}, excess gap "
                 f"{after.get('excess') or 0:+.3f} {interval}, {record.status}"
             )
-    if summary.delivery_ids:
+        if watch.watching:
+            typer.echo(f"under watch (exploration): {', '.join(watch.watching)}")
+    deliveries = summary.delivery_ids + watch.delivery_ids
+    if deliveries:
         from shadowgap.worker import queue
 
-        for delivery_id in summary.delivery_ids:
+        for delivery_id in deliveries:
             queue.send("alerts.deliver", [delivery_id])
 
 
@@ -315,17 +328,18 @@ def thresholds(
     from shadowgap.attribution.thresholds import what_if
     from shadowgap.db.engine import session_scope
     from shadowgap.db.models import Segment
+    from shadowgap.db.watermark import window_end
 
     settings = get_settings()
-    now = datetime.now(UTC)
     with session_scope() as session:
         segment_id = session.scalar(select(Segment.id).where(Segment.key == segment))
         if segment_id is None:
             raise typer.BadParameter(f"no segment {segment!r}", param_hint="--segment")
+        end = window_end(session)
         view = what_if(
             session,
             segment_id,
-            Window(start=now - timedelta(days=days), end=now),
+            Window(start=end - timedelta(days=days), end=end),
             target=settings.target_excess_gap,
             cheap_below=settings.router_cheap_when == "below",
         )

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -184,6 +185,11 @@ class SamplingDecision(Base):
     hash_value: Mapped[float] = mapped_column(Float)
     replicates: Mapped[int] = mapped_column(Integer, default=1)
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Which draw took it (exploration, issue 23): base_draw False means only the exploration
+    # draw did, and the segment quality detectors skip it; base_probability is the base
+    # design's own probability (NULL: the same as inclusion_probability).
+    base_draw: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    base_probability: Mapped[float | None] = mapped_column(Float)
     # Set once shadow.run has been handed to the broker; the outbox sweep re-sends the rest.
     enqueued_at: Mapped[datetime | None]
     # A shadow.run job holds the decision until then: a duplicate message (a sweep re-send, a
@@ -487,3 +493,47 @@ class Slice(Base):
     confirmation: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     confirmed_at: Mapped[datetime | None]
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+
+
+class TextCopy(Base):
+    """One copy of request text kept outside the event's own rows, and one event it quotes:
+    ``kind`` is ``alert`` (``alerts.evidence``, ``copy_id`` the alert), ``delivery``
+    (``deliveries.payload``) or ``outbox_file`` (the file at ``path`` written for the delivery
+    ``copy_id``). Written in the same transaction as the copy, so purge and retention find
+    every copy by the events it quotes (``shadowgap.privacy.copies``). No foreign key: purge
+    deletes these rows with the events, and a stale row (a copy that no longer quotes the
+    event) only costs a no-op."""
+
+    __tablename__ = "text_copies"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    copy_id: Mapped[int] = mapped_column(BigInteger)
+    path: Mapped[str | None] = mapped_column(String(1024))
+    event_pk: Mapped[int] = mapped_column(BigInteger, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_text_copies_kind_copy_id", "kind", "copy_id"),)
+
+
+class SliceWatch(Base):
+    """A slice under watch by exploration (``shadowgap/slices/exploration.py``): nominated on
+    suggestive evidence, boosted in sampling until confirmed (then ``slice_id`` is the slice
+    it alerted as) or cleared. Keyed by its canonical text; a cleared slice nominated again
+    starts over in the same row."""
+
+    __tablename__ = "slice_watches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(1024), unique=True)
+    conditions: Mapped[list[Any]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    nominated_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    volume_per_day: Mapped[float] = mapped_column(Float)
+    boost: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    looks_done: Mapped[int] = mapped_column(Integer)
+    pairs: Mapped[int] = mapped_column(Integer)
+    last_test: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    slice_id: Mapped[int | None] = mapped_column(ForeignKey("slices.id"))

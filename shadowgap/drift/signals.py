@@ -431,13 +431,16 @@ def quality_stream(rows: Iterable[VerdictRow]) -> list[tuple[str, int, float, fl
     """``(kind, event_pk, value, weight)`` of 'gap' and 'noise' verdicts, in row order.
 
     The value is 1 when the flagship won; the weight is ``1 / inclusion_probability``. Other
-    kinds are ignored. A probability outside ``(0, 1]`` is clamped into it rather than
+    kinds are ignored, and so are rows taken only by the exploration draw (``base_draw``
+    False). A probability outside ``(0, 1]`` is clamped into it rather than
     rejected: one bad row must not stall a segment's detectors for good.
     """
     out: list[tuple[str, int, float, float]] = []
     for row in rows:
         if row.kind not in (VerdictKind.GAP, VerdictKind.NOISE):
             continue
+        if not getattr(row, "base_draw", True):
+            continue  # taken only by the exploration draw: not the base design's sample
         probability = min(1.0, max(_MIN_PROBABILITY, float(row.inclusion_probability)))
         out.append((row.kind, row.event_pk, flagship_won(row), 1.0 / probability))
     return out

@@ -54,7 +54,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
-from shadowgap.db.models import DetectorState, DriftEvent, Segment, TrafficEvent, Verdict, utcnow
+from shadowgap.db.models import (
+    DetectorState,
+    DriftEvent,
+    SamplingDecision,
+    Segment,
+    TrafficEvent,
+    Verdict,
+    utcnow,
+)
 from shadowgap.drift import codec
 from shadowgap.drift.budget import arl0_for_rate
 from shadowgap.drift.power import signal_power
@@ -468,13 +476,20 @@ _EVENT_COLUMNS = (
     TrafficEvent.cost_usd,
     TrafficEvent.answer_checks,
 )
+# The quality detectors see only the base design's draws (issue 23): a verdict of an event
+# taken only by the exploration draw is read with base_draw False (and skipped by
+# quality_stream, while the watermark still passes it), and the others with the base design's
+# own probability.
 _VERDICT_COLUMNS = (
     Verdict.id,
     Verdict.event_pk,
     Verdict.kind,
     Verdict.winner,
-    Verdict.inclusion_probability,
+    func.coalesce(SamplingDecision.base_probability, Verdict.inclusion_probability).label(
+        "inclusion_probability"
+    ),
     TrafficEvent.occurred_at,
+    func.coalesce(SamplingDecision.base_draw, True).label("base_draw"),
 )
 
 
@@ -492,6 +507,7 @@ def _recent_verdicts(session: Session, segment_id: int, up_to: int) -> list[Any]
     stmt = (
         select(*_VERDICT_COLUMNS)
         .join(TrafficEvent, TrafficEvent.id == Verdict.event_pk)
+        .outerjoin(SamplingDecision, SamplingDecision.event_pk == Verdict.event_pk)
         .where(Verdict.segment_id == segment_id, Verdict.id <= up_to)
         .order_by(Verdict.id.desc())
         .limit(REBUILD_ROWS)
@@ -513,6 +529,7 @@ def _new_verdicts(session: Session, segment_id: int, after_id: int, limit: int) 
     stmt = (
         select(*_VERDICT_COLUMNS)
         .join(TrafficEvent, TrafficEvent.id == Verdict.event_pk)
+        .outerjoin(SamplingDecision, SamplingDecision.event_pk == Verdict.event_pk)
         .where(Verdict.segment_id == segment_id, Verdict.id > after_id)
         .order_by(Verdict.id)
         .limit(limit)

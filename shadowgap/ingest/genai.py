@@ -44,6 +44,9 @@ TEXT_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "com
 TEXT_REQUEST_TYPES = frozenset({"chat", "completion"})
 
 REQUESTED_MODEL = ("gen_ai.request.model", "llm.request.model_name", "llm.model_name")
+# OpenInference records the served model in ``llm.model_name``; the model the caller asked for
+# is the ``model`` of ``llm.invocation_parameters`` (and of the request JSON in ``input.value``).
+_REQUESTED_BEFORE_OPENINFERENCE = ("gen_ai.request.model", "llm.request.model_name")
 SERVED_MODEL = ("gen_ai.response.model", "llm.response.model_name", "llm.model_name")
 PROVIDER = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
 INPUT_TOKENS = (
@@ -138,6 +141,20 @@ def first(attrs: dict[str, Any], keys: tuple[str, ...]) -> tuple[str, Any] | Non
     return None
 
 
+def requested_model(attrs: dict[str, Any]) -> tuple[str, Any] | None:
+    """The model the caller asked for, as (attribute, name). OpenInference's ``llm.model_name``
+    is the served model (``gpt-4o-mini-2024-07-18`` for ``gpt-4o-mini``): the requested one is
+    read from its invocation parameters or request JSON first."""
+    found = first(attrs, _REQUESTED_BEFORE_OPENINFERENCE)
+    if found is not None:
+        return found
+    for attribute in ("llm.invocation_parameters", "input.value"):
+        parsed = _maybe_json(attrs.get(attribute))
+        if isinstance(parsed, dict) and isinstance(parsed.get("model"), str) and parsed["model"]:
+            return attribute, parsed["model"]
+    return first(attrs, REQUESTED_MODEL)
+
+
 def is_llm_call(attrs: dict[str, Any]) -> bool:
     """Whether a span is a text-generation call. A span's own statement of its kind decides;
     without one, a model name makes it an LLM call."""
@@ -195,7 +212,11 @@ def _semconv_input(attrs: dict[str, Any]) -> list[dict[str, Any]]:
     ]
     instructions = _json_list(attrs, "gen_ai.system_instructions")
     if messages and instructions:
-        messages.insert(0, {"role": "system", "content": _parts_text(instructions)})
+        text = _parts_text(instructions)
+        # OpenLIT writes the system prompt both here and as the first input message; the app
+        # sent it once, so it is kept once.
+        if not any(m["role"] in ("system", "developer") and m["content"] == text for m in messages):
+            messages.insert(0, {"role": "system", "content": text})
     return messages
 
 
@@ -429,6 +450,8 @@ def answer(attrs: dict[str, Any], events: list[SpanEvent]) -> Answer:
             found.tool_calls = list(outputs[0].get("tool_calls") or [])
             found.finish_reasons = [str(m["finish"]) for m in outputs if m.get("finish")]
             break
+    if not found.finish_reasons and attrs.get("llm.finish_reason"):  # OpenInference
+        found.finish_reasons.append(str(attrs["llm.finish_reason"]))
     declared = attrs.get("gen_ai.response.finish_reasons")
     if isinstance(declared, list | tuple):
         found.finish_reasons += [str(reason) for reason in declared]
@@ -545,9 +568,14 @@ def request_params(attrs: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(parsed, dict):
             raise SpanRejected("llm.invocation_parameters", "must be a JSON object")
         params.update(parsed)
+    fills_defaults = is_openlit(attrs)
     for attribute, name in REQUEST_PARAMS:
-        if attrs.get(attribute) is not None:
-            params[name] = attrs[attribute]
+        value = attrs.get(attribute)
+        if value is None:
+            continue
+        if fills_defaults and _is_filled_default(name, value):
+            continue
+        params[name] = value
     tools = _tool_definitions(attrs)
     if tools:
         params["tools"] = tools
@@ -561,6 +589,38 @@ def request_params(attrs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# OpenLIT writes these request settings on every span, with these values when the caller set
+# none (OpenAI's own defaults, and 0 for the seed). A value equal to the API's default changes
+# nothing when sent, so dropping it loses nothing but OpenLIT's guess; a caller's explicit
+# ``seed=0`` is the one setting lost (documented in docs/sending-traffic.md).
+_OPENLIT_FILLED_DEFAULTS = {
+    "temperature": 1.0,
+    "top_p": 1.0,
+    "frequency_penalty": 0.0,
+    "presence_penalty": 0.0,
+    "seed": 0,
+}
+
+
+def is_openlit(attrs: dict[str, Any]) -> bool:
+    """Whether OpenLIT wrote the span (it marks its spans and log records so)."""
+    return attrs.get("telemetry.sdk.name") == "openlit" or "openlit.agent.version_hash" in attrs
+
+
+def _is_filled_default(name: str, value: Any) -> bool:
+    default = _OPENLIT_FILLED_DEFAULTS.get(name)
+    if default is None or isinstance(value, bool):
+        return False
+    try:
+        return float(value) == default
+    except (TypeError, ValueError):
+        return False
+
+
+# OpenInference's request tools: ``llm.tools.<i>.tool.json_schema``, each a chat tool as JSON.
+_OPENINFERENCE_TOOLS = re.compile(r"^llm\.tools\.(\d+)\.tool\.json_schema$")
+
+
 def _tool_definitions(attrs: dict[str, Any]) -> list[Any]:
     """The request's tools as chat function tools: GenAI semconv ``gen_ai.tool.definitions``
     (a JSON list of flat function tools), else OpenLLMetry's ``llm.request.functions.*``."""
@@ -568,6 +628,13 @@ def _tool_definitions(attrs: dict[str, Any]) -> list[Any]:
         return [
             chat_shapes.flat_function_tool(t) for t in _json_list(attrs, "gen_ai.tool.definitions")
         ]
+    openinference = {
+        int(match.group(1)): _maybe_json(value)
+        for key, value in attrs.items()
+        if (match := _OPENINFERENCE_TOOLS.match(key)) is not None
+    }
+    if openinference:
+        return [_chat_tool(openinference[i]) for i in sorted(openinference)]
     functions: dict[int, dict[str, Any]] = {}
     for key, value in attrs.items():
         match = _OPENLLMETRY_FUNCTIONS.match(key)
@@ -576,6 +643,15 @@ def _tool_definitions(attrs: dict[str, Any]) -> list[Any]:
             parsed = _maybe_json(value) if field_name == "parameters" else value
             functions.setdefault(int(match.group(1)), {})[field_name] = parsed
     return [{"type": "function", "function": functions[i]} for i in sorted(functions)]
+
+
+def _chat_tool(value: Any) -> Any:
+    """A chat tool (``{type, function}``) as sent; a flat function tool is nested."""
+    if isinstance(value, dict) and "function" not in value and "name" in value:
+        return chat_shapes.flat_function_tool(value)
+    if not isinstance(value, dict):
+        raise SpanRejected("llm.tools", "each tool's json_schema must be a JSON object")
+    return value
 
 
 def ttft_ms(attrs: dict[str, Any], events: list[SpanEvent], start_unix_nano: int) -> float | None:

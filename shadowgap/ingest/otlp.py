@@ -54,7 +54,7 @@ from pydantic import ValidationError
 
 from shadowgap.config import Settings
 from shadowgap.errors import InvalidInput
-from shadowgap.ingest import genai
+from shadowgap.ingest import genai, otlp_join
 from shadowgap.ingest.body import field_path, replace_nul
 from shadowgap.ingest.genai import SpanEvent, SpanRejected
 from shadowgap.schemas import TrafficEvent
@@ -98,10 +98,19 @@ class ParsedTraces:
     events: list[TrafficEvent] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     skipped: int = 0
+    # LLM spans without a prompt, waiting for the log records that carry it (otlp_join).
+    waiting: list[str] = field(default_factory=list)
 
     def response(self) -> ExportTraceServiceResponse:
-        """OTLP's answer: empty when every span was taken, else the partial success."""
+        """OTLP's answer: empty when every span was taken, else the partial success (a
+        warning with ``rejected_spans`` 0 when spans only wait for their log records)."""
         response = ExportTraceServiceResponse()
+        if self.waiting and not self.rejected:
+            wait = otlp_join.JOINER.wait_seconds
+            response.partial_success.error_message = (
+                f"{len(self.waiting)} LLM span(s) without a prompt wait {wait:g} s for their "
+                f"OTLP log records (/v1/logs), then are dropped: {self.waiting[0]}"
+            )
         if self.rejected:
             shown = "; ".join(self.rejected[:_MAX_REASONS])
             more = len(self.rejected) - _MAX_REASONS
@@ -281,8 +290,17 @@ def parse_request(request: ExportTraceServiceRequest, settings: Settings) -> Par
         if not genai.is_llm_call(span.attributes):
             parsed.skipped += 1
             continue
+        ancestors = _ancestors(span, by_id)
+        key = (span.trace_id, span.span_id)
+        # Log records that came first carry its content, or complete it (otlp_join).
+        span.events = [*span.events, *otlp_join.JOINER.take_records(key)]
         try:
-            parsed.events.append(span_to_event(span, _ancestors(span, by_id), settings))
+            parsed.events.append(span_to_event(span, ancestors, settings))
+            otlp_join.JOINER.span_mapped(key)
+        except NoPrompt as exc:
+            # Its content may still come in log records: it waits for them.
+            otlp_join.JOINER.wait_for_records(key, span, ancestors, str(exc))
+            parsed.waiting.append(f"span {span.span_id} ({span.position}): {exc}")
         except SpanRejected as exc:
             parsed.rejected.append(f"span {span.span_id or '?'} ({span.position}): {exc}")
     by_id.clear()
@@ -308,6 +326,18 @@ def _ancestors(span: Span, by_id: dict[tuple[str, str], Span]) -> list[Span]:
 # --- mapping -----------------------------------------------------------------------------------
 
 
+class NoPrompt(SpanRejected):
+    """A well-formed LLM span with no prompt on it: its content may be in log records."""
+
+
+def with_records(
+    span: Span, ancestors: list[Span], records: list[SpanEvent], settings: Settings
+) -> TrafficEvent:
+    """A span mapped with the content log records joined to it (as its events)."""
+    span.events = [*span.events, *records]
+    return span_to_event(span, ancestors, settings)
+
+
 def span_to_event(span: Span, ancestors: list[Span], settings: Settings) -> TrafficEvent:
     if len(span.trace_id) != 32 or len(span.span_id) != 16:
         raise SpanRejected("traceId/spanId", "a span needs a 16-byte trace id and 8-byte span id")
@@ -325,14 +355,15 @@ def span_to_event(span: Span, ancestors: list[Span], settings: Settings) -> Traf
     attrs = genai.with_details(span.attributes, span.events)
     messages = genai.prompt_messages(attrs, span.events)
     if not messages:
-        raise SpanRejected(
+        raise NoPrompt(
             "gen_ai.input.messages",
             "no prompt recorded on this LLM span (looked for gen_ai.input.messages, "
-            "gen_ai.prompt[.N], gen_ai.*.message events, llm.input_messages, input.value): "
-            "turn on content capture in the instrumentation, e.g. "
-            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true",
+            "gen_ai.prompt[.N], gen_ai.*.message events, llm.input_messages, input.value) "
+            "nor in log records joined to it: turn on content capture in the instrumentation, "
+            "e.g. OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental with "
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=span_only",
         )
-    requested = genai.first(attrs, genai.REQUESTED_MODEL)
+    requested = genai.requested_model(attrs)
     served = genai.first(attrs, genai.SERVED_MODEL)
     model = served or requested
     if model is None:

@@ -46,7 +46,9 @@ from shadowgap.privacy.redaction import Redactor, for_settings
 from shadowgap.schemas import TrafficEvent
 from shadowgap.shadow import sampling
 from shadowgap.shadow.costs import budget_exhausted
+from shadowgap.slices.exploration import explore_probability
 from shadowgap.slices.store import store_features as store_slice_features
+from shadowgap.slices.watches import boost_cache
 
 BUDGET_TTL_SECONDS = 10.0
 # The sampling allocation's totals are refreshed when the traffic stored since grows by this
@@ -139,6 +141,7 @@ def clear_caches() -> None:
     _totals_cache.clear()
     _budget_cache.clear()
     _segment_cache.forget()
+    boost_cache.clear()
 
 
 def traffic_totals(session: Session) -> sampling.TrafficTotals:
@@ -352,7 +355,7 @@ def store_requests(
     ]
     inserted = {event_id: pk for pk, event_id in _insert_events(session, rows)}
     # --- slice features hook (service/slices): one side-table row per new event. ---
-    store_slice_features(session, unique, inserted, settings)
+    features = store_slice_features(session, unique, inserted, settings)
     if len(inserted) < len(unique):
         redelivered = {k: v for k, v in unique.items() if k not in inserted}
         _count_segments(session, _tally(redelivered, segment_of_event, cheap_flags, sign=-1), now)
@@ -368,7 +371,7 @@ def store_requests(
         for event_id in inserted
     }
     decisions = _sample(
-        session, inserted, shadowable, segment_of_event, cheap_before, settings, now
+        session, inserted, shadowable, segment_of_event, cheap_before, settings, now, features
     )
     group.decision_ids, group.budget_exhausted = decisions.ids, decisions.budget_exhausted
     pk_owner = {inserted[event_id]: owner[event_id] for event_id in inserted}
@@ -586,6 +589,7 @@ def _sample(
     cheap_before: dict[int, int],
     settings: Settings,
     now: datetime,
+    features: dict[str, dict[str, Any]],
 ) -> _Decisions:
     # Cheap-routed events that can get a verdict (see sampling.worth_shadowing).
     candidates = [event_id for event_id in inserted if shadowable[event_id]]
@@ -599,13 +603,17 @@ def _sample(
     seen_cheap = dict(cheap_before)
     rows: list[dict[str, Any]] = []
     sampled_per_segment: dict[int, int] = defaultdict(int)
+    # Slices under watch (issue 23): matching requests get an independent exploration draw,
+    # and meanwhile the base design keeps to what the exploration share leaves.
+    watched = boost_cache.get(session) if settings.slice_exploration_share > 0 else []
     for event_id in candidates:
         segment_id = segment_of_event[event_id]
         probability = sampling.inclusion_probability(
-            seen_cheap[segment_id], totals, settings, segment_id
+            seen_cheap[segment_id], totals, settings, segment_id, exploring=bool(watched)
         )
         seen_cheap[segment_id] += 1
-        decision = sampling.decide(event_id, probability, settings)
+        explore = explore_probability(features.get(event_id, {}), watched) if watched else 0.0
+        decision = sampling.decide_explored(event_id, probability, explore, settings)
         if not decision.sampled:
             continue
         sampled_per_segment[segment_id] += 1
@@ -613,7 +621,9 @@ def _sample(
             {
                 "event_pk": inserted[event_id],
                 "segment_id": segment_id,
-                "inclusion_probability": probability,
+                "inclusion_probability": decision.probability,
+                "base_draw": decision.base,
+                "base_probability": probability if explore > 0 else None,
                 "hash_value": decision.hash_value,
                 "replicates": decision.replicates,
                 "decided_at": now,

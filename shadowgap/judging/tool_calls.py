@@ -316,6 +316,24 @@ def match_calls(cheap: list[_Call], flagship: list[_Call]) -> list[tuple[int, in
     return sorted(pairs, key=lambda pair: pair[1])
 
 
+def pair_calls(
+    request: Mapping[str, Any] | None, cheap: list[ToolCall], flagship: list[ToolCall]
+) -> list[tuple[int | None, int | None]]:
+    """(cheap index, flagship index) rows as the judge matched the calls, for showing them
+    side by side: matched pairs in the flagship's order, then each side's unmatched calls
+    against ``None``."""
+    tools = request_tools(request)
+    schemas = tool_schemas(tools) if tools else None
+    ours = [_parse(i, call, schemas) for i, call in enumerate(cheap)]
+    theirs = [_parse(i, call, schemas) for i, call in enumerate(flagship)]
+    pairs: list[tuple[int | None, int | None]] = list(match_calls(ours, theirs))
+    paired_cheap = {c for c, _ in pairs}
+    paired_flagship = {f for _, f in pairs}
+    pairs += [(None, f.index) for f in theirs if f.index not in paired_flagship]
+    pairs += [(c.index, None) for c in ours if c.index not in paired_cheap]
+    return pairs
+
+
 def _outcome(findings: list[Finding]) -> tuple[Winner, str]:
     """Who wins, and the difference that decided it.
 

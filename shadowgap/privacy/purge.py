@@ -1,10 +1,14 @@
 """Purge for deletion requests: every event of a segment or of a user, and what was derived
 from it, deleted; a tombstone of each event id kept so a redelivery is a duplicate.
 
-Deleted: the events, their sampling decisions, shadow runs, verdicts and pending originals,
-their examples in alert evidence, and the rendered payloads of those alerts' sent
-notifications. Kept: segment rows (counters are lowered), detector states and drift events
-(aggregates that name no request), cost ledger rows.
+Deleted: the events, their sampling decisions, slice features, shadow runs, verdicts and
+pending originals, and every registered copy of their text (``shadowgap.privacy.copies``):
+their examples in alert evidence (whatever segment the alert is filed under: a slice alert
+quotes events of several), the payloads that quoted them (pending ones are rendered again
+without them when sent) and the outbox files written from those payloads. Kept: segment rows
+(counters are lowered), detector states and drift events (aggregates that name no request),
+cost ledger rows. The tombstones say which filter was used, never its value: a user id is
+what the request asked to forget, and a segment key can hold one.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ from datetime import datetime
 from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from shadowgap.config import get_settings
 from shadowgap.db import models
-from shadowgap.enums import DeliveryStatus
 from shadowgap.errors import InvalidInput, NotFound
-from shadowgap.privacy.retention import EXPIRED_PAYLOAD
+from shadowgap.privacy import copies
 
 BATCH = 1000
 
@@ -29,6 +33,8 @@ class PurgeResult:
     shadow_runs: int = 0
     verdicts: int = 0
     alerts: int = 0
+    deliveries: int = 0
+    outbox_files: int = 0
 
 
 def _event_ids(
@@ -47,19 +53,29 @@ def _event_ids(
 
 
 def purge(
-    session: Session, now: datetime, *, segment: str | None = None, user: str | None = None
+    session: Session,
+    now: datetime,
+    *,
+    segment: str | None = None,
+    user: str | None = None,
+    outbox_dir: str | None = None,
 ) -> PurgeResult:
-    """Delete the matching events (both filters: events matching both). Never commits."""
+    """Delete the matching events (both filters: events matching both). Never commits; the
+    outbox files that quoted them are deleted at once. ``outbox_dir`` resolves the file names
+    registered before paths were stored absolute (default: the configured directory)."""
     if segment is None and user is None:
         raise InvalidInput("name a --segment or a --user to purge", field="segment")
-    reason = " ".join(
-        part
-        for part in (f"segment={segment}" if segment else "", f"user={user}" if user else "")
-        if part
+    reason = "purge by " + " and ".join(
+        name for name, value in (("segment", segment), ("user", user)) if value is not None
     )
     rows = _event_ids(session, segment, user)
     result = PurgeResult(events=len(rows))
-    pks = {pk for pk, _, _ in rows}
+    if outbox_dir is None:
+        outbox_dir = get_settings().alert_outbox_dir
+    forgotten = copies.forget(session, [pk for pk, _, _ in rows], "purge", outbox_dir)
+    result.alerts = forgotten.alerts
+    result.deliveries = forgotten.deliveries
+    result.outbox_files = forgotten.outbox_files
     for start in range(0, len(rows), BATCH):
         chunk = rows[start : start + BATCH]
         chunk_pks = [pk for pk, _, _ in chunk]
@@ -84,7 +100,6 @@ def purge(
             )
         )
         session.execute(delete(models.TrafficEvent).where(models.TrafficEvent.id.in_(chunk_pks)))
-    result.alerts = _forget_examples(session, {seg for _, _, seg in rows}, pks)
     return result
 
 
@@ -116,34 +131,6 @@ def _lower_counters(session: Session, pks: list[int]) -> None:
                 sampled_count=S.sampled_count - int(sampled or 0),
             )
         )
-
-
-def _forget_examples(session: Session, segment_ids: set[int], pks: set[int]) -> int:
-    """Remove purged events from alert examples; blank those alerts' sent payloads."""
-    changed = 0
-    if not segment_ids:
-        return 0
-    for alert in session.scalars(
-        select(models.Alert).where(models.Alert.segment_id.in_(segment_ids))
-    ):
-        evidence = alert.evidence or {}
-        examples = evidence.get("examples")
-        if not isinstance(examples, list):
-            continue
-        kept = [e for e in examples if not (isinstance(e, dict) and e.get("event_pk") in pks)]
-        if len(kept) == len(examples):
-            continue
-        alert.evidence = {**evidence, "examples": kept}
-        changed += 1
-        session.execute(
-            update(models.Delivery)
-            .where(
-                models.Delivery.alert_id == alert.id,
-                models.Delivery.status != DeliveryStatus.PENDING,
-            )
-            .values(payload=dict(EXPIRED_PAYLOAD, reason="purge"))
-        )
-    return changed
 
 
 def purged_ids(session: Session, event_ids: list[str]) -> set[str]:

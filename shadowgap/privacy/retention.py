@@ -1,12 +1,18 @@
 """Retention: prompt and answer text older than ``SHADOWGAP_RETENTION_DAYS`` is dropped from
 every copy, while every number stays.
 
-Text lives in: ``traffic_events`` (request messages, answer, error), ``shadow_runs`` (answer,
-error), ``verdicts`` (rationale, raw judge output), ``alerts.evidence`` (example requests with
-both answers and the rationale), ``deliveries.payload`` (the rendered Slack / PagerDuty /
-webhook bodies) and the outbox files. Reports hold aggregates only. Counts, costs, latencies,
-verdict winners and scores, detector states and drift events are kept, so dashboards, reports
-and detectors are unchanged. Runs daily (``privacy.retention`` on beat); idempotent.
+"Older" is the event's own time (``occurred_at``), for the event and for every copy of its
+text. Text lives in: ``traffic_events`` (request messages, answer, error), ``shadow_runs``
+(answer, error), ``verdicts`` (rationale, raw judge output) and ``pending_originals``, all keyed
+by the event; and in copies registered with the events they quote
+(:mod:`shadowgap.privacy.copies`): ``alerts.evidence`` (example requests with both answers and
+the rationale), ``deliveries.payload`` (the rendered Slack / PagerDuty / webhook bodies) and
+the outbox files. So an alert opened today on backfilled events dated last year loses their
+text on the next run, like the events do. Copies that are themselves older than the period go
+too (they cannot quote anything younger unless a sender's clock runs ahead). Reports hold
+aggregates only. Counts, costs, latencies, verdict winners and scores, detector states and
+drift events are kept, so dashboards, reports and detectors are unchanged. Runs daily
+(``privacy.retention`` on beat); idempotent.
 """
 
 from __future__ import annotations
@@ -17,16 +23,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
 from shadowgap.db import models
 from shadowgap.enums import DeliveryStatus
-from shadowgap.privacy import originals
+from shadowgap.privacy import copies, originals
 
-EXAMPLE_TEXT_FIELDS = ("prompt", "cheap_answer", "flagship_answer", "rationale")
-EXPIRED_PAYLOAD = {"expired": "retention"}
+EXPIRED_PAYLOAD = copies.tombstone("retention")
 
 
 @dataclass
@@ -40,17 +45,21 @@ class RetentionResult:
     originals: int = 0
 
 
-def strip_examples(evidence: dict[str, Any], keep: Any = None) -> dict[str, Any]:
-    """The evidence with its examples' text removed (only those ``keep`` refuses, if given)."""
+def strip_examples(evidence: dict[str, Any]) -> dict[str, Any]:
+    """The evidence with its examples' text removed (what ``copies.EXAMPLE_KEPT`` names
+    stays)."""
     examples = evidence.get("examples")
     if not isinstance(examples, list):
         return evidence
-    stripped = []
-    for example in examples:
-        if isinstance(example, dict) and (keep is None or not keep(example)):
-            example = {**example, **dict.fromkeys(EXAMPLE_TEXT_FIELDS)}
-        stripped.append(example)
-    return {**evidence, "examples": stripped}
+    return {
+        **evidence,
+        "examples": [
+            {k: (v if k in copies.EXAMPLE_KEPT else None) for k, v in example.items()}
+            if isinstance(example, dict)
+            else example
+            for example in examples
+        ],
+    }
 
 
 def _rowcount(result: Any) -> int:
@@ -108,6 +117,15 @@ def apply_retention(
             .values(rationale="", raw={})
         )
     )
+    result.originals = _rowcount(
+        session.execute(
+            delete(models.PendingOriginal).where(models.PendingOriginal.event_pk.in_(old_events))
+        )
+    )
+    forgotten = copies.forget(session, _quoted_before(session, cutoff), "retention", outbox_dir)
+    result.alerts, result.deliveries = forgotten.alerts, forgotten.deliveries
+    result.outbox_files = forgotten.outbox_files
+    # Copies older than the period themselves (and rows written before the registry).
     for alert in session.scalars(select(models.Alert).where(models.Alert.opened_at < cutoff)):
         evidence = alert.evidence or {}
         stripped = strip_examples(evidence)
@@ -122,8 +140,18 @@ def apply_retention(
             delivery.payload = dict(EXPIRED_PAYLOAD)
             result.deliveries += 1
     if outbox_dir:
-        result.outbox_files = _expire_outbox(Path(outbox_dir), cutoff)
+        result.outbox_files += _expire_outbox(Path(outbox_dir), cutoff)
     return result
+
+
+def _quoted_before(session: Session, cutoff: datetime) -> list[int]:
+    """Events older than the cutoff that some registered copy still quotes."""
+    C, E = models.TextCopy, models.TrafficEvent
+    return list(
+        session.scalars(
+            select(C.event_pk).join(E, E.id == C.event_pk).where(E.occurred_at < cutoff).distinct()
+        )
+    )
 
 
 def _expire_outbox(directory: Path, cutoff: datetime) -> int:
@@ -143,5 +171,5 @@ def run_daily(session: Session, now: datetime, settings: Settings) -> RetentionR
     result = apply_retention(
         session, now, settings.retention_days, outbox_dir=settings.alert_outbox_dir
     )
-    result.originals = originals.drop_stale(session, now, settings.originals_max_hours)
+    result.originals += originals.drop_stale(session, now, settings.originals_max_hours)
     return result

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from shadowgap.alerts.channels import slack
 from shadowgap.config import get_settings
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
+from shadowgap.db.watermark import window_end
 from shadowgap.errors import DeliveryError
 from shadowgap.reporting.slack import slack_summary
 from shadowgap.reporting.weekly import build_weekly_report
@@ -29,8 +30,8 @@ log = logging.getLogger(__name__)
 def weekly(self, until_iso: str | None = None, report_id: int | None = None) -> int:  # type: ignore[no-untyped-def]
     settings = get_settings()
     if report_id is None:
-        until = datetime.fromisoformat(until_iso) if until_iso else datetime.now(UTC)
         with session_scope() as session:
+            until = datetime.fromisoformat(until_iso) if until_iso else window_end(session)
             report_id = build_weekly_report(session, until - timedelta(days=7), until, settings).id
     if settings.slack_webhook_url is None:
         return report_id

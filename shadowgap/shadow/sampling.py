@@ -31,6 +31,17 @@ aggregates weight it by ``1 / p_s`` and stay unbiased (Horvitz-Thompson / Hajek)
 
 The draw is ``hash(salt, event_id) < p_s``: a redelivered event gets the same decision, and a
 replay with the same salt draws the same sample.
+
+**Exploration** (issue 23, :func:`decide_explored`). While slices are under watch, a share ``x``
+of the budget (``SHADOWGAP_SLICE_EXPLORATION_SHARE``) is kept back from the allocation above
+(the base design plans with ``(1 - x) B``; with nothing under watch it plans with all of ``B``)
+and spent on requests that match slices under watch
+(:mod:`shadowgap.slices.exploration`): such a request gets a second, independent draw
+``hash(salt + ":explore", event_id) < p_explore``, so its inclusion probability is
+``p = 1 - (1 - p_base)(1 - p_explore)``, recorded like any other, and the decision records which
+draw took it. Estimates weighted by ``1 / p`` stay unbiased; the segment quality detectors read
+the unweighted win indicator, so they must see only the events the *base* draw took (a boosted
+sub-slice would look like a rise to them).
 """
 
 from __future__ import annotations
@@ -106,6 +117,7 @@ def plan_allocation(
     events_per_week: float,
     settings: Settings,
     false_alarm_weights: Mapping[int, float] | None = None,
+    exploring: bool = False,
 ) -> dict[int, SegmentPlan]:
     """Inclusion probability per segment: see the module docstring.
 
@@ -121,7 +133,7 @@ def plan_allocation(
     # The detectors every segment has; answer-defect ones (only where fed) are left out: the
     # plan cannot know them, and they move the thresholds by a log factor only.
     detectors = len(cheap_per_week) * len(EVERY_SEGMENT)
-    budget = settings.sampling_budget_fraction * events_per_week
+    budget = base_budget_fraction(settings, exploring) * events_per_week
     # Each segment's detectors, counted as if the budget were split equally among this many.
     sharing = {key: detectors for key in segments}
     if false_alarm_weights is not None:
@@ -170,16 +182,19 @@ class TrafficTotals:
     span_weeks: float = 0.0
     _plans: dict[str, dict[int, SegmentPlan]] = field(default_factory=dict, compare=False)
 
-    def plans(self, settings: Settings) -> dict[int, SegmentPlan]:
-        """The power allocation for these totals (computed once per totals object)."""
-        if "plan" not in self._plans:
+    def plans(self, settings: Settings, exploring: bool = False) -> dict[int, SegmentPlan]:
+        """The power allocation for these totals (computed once per totals object and
+        exploration state)."""
+        key = "exploring" if exploring else "plan"
+        if key not in self._plans:
             weeks = max(self.span_weeks, _HOUR_IN_WEEKS)
-            self._plans["plan"] = plan_allocation(
+            self._plans[key] = plan_allocation(
                 {k: v / weeks for k, v in self.segment_cheap.items()},
                 self.events / weeks,
                 settings,
+                exploring=exploring,
             )
-        return self._plans["plan"]
+        return self._plans[key]
 
 
 def inclusion_probability(
@@ -187,14 +202,16 @@ def inclusion_probability(
     totals: TrafficTotals,
     settings: Settings,
     segment_id: int | None = None,
+    exploring: bool = False,
 ) -> float:
+    """The base design's probability (``exploring``: slices are under watch, so the base
+    design keeps to what the exploration share leaves)."""
+    fraction = base_budget_fraction(settings, exploring)
     if totals.cheap_events <= 0 or totals.events <= 0:
-        candidate_budget = settings.sampling_budget_fraction
+        candidate_budget = fraction
     else:
-        candidate_budget = min(
-            1.0, settings.sampling_budget_fraction * totals.events / totals.cheap_events
-        )
-    plan = totals.plans(settings).get(segment_id) if segment_id is not None else None
+        candidate_budget = min(1.0, fraction * totals.events / totals.cheap_events)
+    plan = totals.plans(settings, exploring).get(segment_id) if segment_id is not None else None
     if segment_cheap_events < settings.sampling_warmup_events:
         # A new segment's share is unknown; sample it generously until it is.
         p = min(1.0, WARMUP_MULTIPLIER * candidate_budget)
@@ -233,3 +250,52 @@ def decide(event_id: str, probability: float, settings: Settings) -> Decision:
     sampled = u < probability
     noise = hash_unit(settings.sampling_salt + ":noise", event_id) < settings.noise_floor_fraction
     return Decision(sampled=sampled, hash_value=u, replicates=2 if sampled and noise else 1)
+
+
+def combined_probability(p_base: float, p_explore: float) -> float:
+    """Inclusion probability of two independent draws: ``1 - (1 - p_base)(1 - p_explore)``
+    (exactly ``p_base`` without exploration, so unboosted requests store what they did)."""
+    if p_explore <= 0.0:
+        return p_base
+    return 1.0 - (1.0 - p_base) * (1.0 - p_explore)
+
+
+def base_budget_fraction(settings: Settings, exploring: bool = True) -> float:
+    """The budget the base design plans with: what exploration leaves of it while slices are
+    under watch (``exploring``), all of it otherwise (an idle share would be wasted) and when
+    the budget is every request (nothing is left to explore)."""
+    if not exploring or settings.sampling_budget_fraction >= 1.0:
+        return settings.sampling_budget_fraction
+    return settings.sampling_budget_fraction * (1.0 - settings.slice_exploration_share)
+
+
+@dataclass(frozen=True)
+class ExploredDecision:
+    """A decision with an exploration draw: which draw took the event, and its probability."""
+
+    base: bool  # the base design's draw took it (the quality detectors read only these)
+    explore: bool  # the exploration draw took it
+    probability: float  # 1 - (1 - p_base)(1 - p_explore): the one to weight it by
+    hash_value: float
+    replicates: int
+
+    @property
+    def sampled(self) -> bool:
+        return self.base or self.explore
+
+
+def decide_explored(
+    event_id: str, p_base: float, p_explore: float, settings: Settings
+) -> ExploredDecision:
+    """The base draw (as :func:`decide`) and an independent exploration draw."""
+    base = decide(event_id, p_base, settings)
+    explore = p_explore > 0 and hash_unit(settings.sampling_salt + ":explore", event_id) < p_explore
+    sampled = base.sampled or explore
+    noise = hash_unit(settings.sampling_salt + ":noise", event_id) < settings.noise_floor_fraction
+    return ExploredDecision(
+        base=base.sampled,
+        explore=explore,
+        probability=combined_probability(p_base, p_explore),
+        hash_value=base.hash_value,
+        replicates=2 if sampled and noise else 1,
+    )

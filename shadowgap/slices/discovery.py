@@ -2,7 +2,8 @@
 
 One run (``slices.discover`` hourly on beat, ``shadowgap slices`` on demand):
 
-1. loads the judged pairs whose event time is in ``[now - window, now)``: one row per event
+1. loads the judged pairs whose event time is in ``[end - window, end)``, ``end`` being the
+   event-time watermark (``shadowgap.db.watermark``) unless given: one row per event
    with a 'gap' verdict (y = 1 when the flagship won, weight ``1 / inclusion_probability``), the
    outcome of its 'noise' verdict when it has one, and its slice features plus the cadence
    bucket of its user (requests per active hour in the window, from ``slice_features``);
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -36,23 +37,23 @@ from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
 from shadowgap.db import models
+from shadowgap.db.watermark import window_end
 from shadowgap.enums import AlertStatus, SliceStatus, VerdictKind, Winner
 from shadowgap.slices.features import cadence_bucket
 from shadowgap.slices.lattice import (
     GAP,
     NOISE,
-    OWN_FLOOR_MIN_NOISE_PAIRS,
     FoundSlice,
     PairTable,
     SearchParams,
     build_table,
+    compare,
     excess_dict,
     members_of,
     search,
     sums_of,
 )
 from shadowgap.stats.excess_gap import WeightedSums, excess_gap
-from shadowgap.stats.two_sample import SumArrays, excess_gap_greater
 
 _MIN_PROBABILITY = 1e-6
 
@@ -170,33 +171,6 @@ def _sums(table: PairTable, members: NDArray[np.bool_]) -> tuple[WeightedSums, W
     return WeightedSums.of(s[GAP]), WeightedSums.of(s[NOISE])
 
 
-def _as_arrays(sums: WeightedSums) -> SumArrays:
-    return SumArrays(
-        *(np.asarray([x], dtype=np.float64) for x in (sums.n, sums.w, sums.wy, sums.w2, sums.w2y))
-    )
-
-
-def compare(
-    table: PairTable, members: NDArray[np.bool_], other_table: PairTable, other: NDArray[np.bool_]
-) -> dict[str, float]:
-    """One-sided test that the members of ``table`` have a higher excess gap than the members
-    of ``other_table`` (disjoint rows)."""
-    gap, noise = _sums(table, members)
-    other_gap, other_noise = _sums(other_table, other)
-    result = excess_gap_greater(
-        _as_arrays(gap),
-        _as_arrays(other_gap),
-        _as_arrays(noise),
-        _as_arrays(other_noise),
-        min_noise_pairs=OWN_FLOOR_MIN_NOISE_PAIRS,
-    )
-    return {
-        "difference": float(np.nan_to_num(result.difference[0])),
-        "z": float(result.z[0]),
-        "p_value": float(result.p_value[0]),
-    }
-
-
 def _global_noise(table: PairTable) -> WeightedSums:
     return _sums(table, np.ones(len(table), dtype=bool))[1]
 
@@ -244,12 +218,19 @@ def _describe(
     }
 
 
-def discover(session: Session, settings: Settings, now: datetime) -> RunSummary:
-    """One discovery run (module doc). Returns what it found and confirmed."""
-    started = datetime.now(now.tzinfo)
+def discover(
+    session: Session, settings: Settings, end: datetime | None = None, now: datetime | None = None
+) -> RunSummary:
+    """One discovery run (module doc) over the window ending at ``end`` (default: the
+    event-time watermark, so replayed and backfilled traffic is read like live traffic).
+    ``now`` (default the wall clock) stamps the records and alerts. Returns what it found and
+    confirmed."""
+    now = now or datetime.now(UTC)
+    started = datetime.now(UTC)
+    end = end or window_end(session, now)
     span = timedelta(days=settings.slice_window_days)
-    window = load_window(session, now - span, now)
-    previous = load_window(session, now - 2 * span, now - span)
+    window = load_window(session, end - span, end)
+    previous = load_window(session, end - 2 * span, end - span)
     result = search(window.table, params_from(settings))
     cheap_share = _cheap_share(session, window.start, window.end)
     summary = RunSummary(window.start, window.end, len(window.table), result.tested)
@@ -259,8 +240,8 @@ def discover(session: Session, settings: Settings, now: datetime) -> RunSummary:
         details = _describe(found, window, previous, cheap_share)
         record = _upsert(session, found, details, window, now)
         summary.found.append(record.id)
-    _confirm(session, settings, now, summary)
-    summary.seconds = (datetime.now(now.tzinfo) - started).total_seconds()
+    _confirm(session, settings, end, now, summary)
+    summary.seconds = (datetime.now(UTC) - started).total_seconds()
     return summary
 
 
@@ -312,7 +293,9 @@ def _new_finding(session: Session, record: models.Slice, window: Window) -> bool
     return alert is None or alert.status == AlertStatus.RESOLVED
 
 
-def _confirm(session: Session, settings: Settings, now: datetime, summary: RunSummary) -> None:
+def _confirm(
+    session: Session, settings: Settings, end: datetime, now: datetime, summary: RunSummary
+) -> None:
     from shadowgap.alerts.lifecycle import (
         open_slice_alert,  # alerts use service, not the other way round
     )
@@ -320,13 +303,13 @@ def _confirm(session: Session, settings: Settings, now: datetime, summary: RunSu
     pending = list(
         session.scalars(
             select(models.Slice)
-            .where(models.Slice.status == SliceStatus.FOUND, models.Slice.window_end < now)
+            .where(models.Slice.status == SliceStatus.FOUND, models.Slice.window_end < end)
             .order_by(models.Slice.id)
         )
     )
     if not pending:
         return
-    later = load_window(session, min(s.window_end for s in pending), now)
+    later = load_window(session, min(s.window_end for s in pending), end)
     occurred = np.asarray([t.timestamp() for t in later.occurred_at], dtype=np.float64)
     # Most significant first; rows of slices confirmed before (open alerts) are left out, so a
     # slice that only overlaps an already-alerted problem does not alert for it again.
@@ -354,7 +337,7 @@ def _confirm(session: Session, settings: Settings, now: datetime, summary: RunSu
             "n": n,
             "excess": excess_dict(estimate),
             "data_start": record.window_end.isoformat(),
-            "data_end": now.isoformat(),
+            "data_end": end.isoformat(),
         }
         if test["p_value"] <= settings.slice_confirm_alpha:
             record.status = SliceStatus.CONFIRMED

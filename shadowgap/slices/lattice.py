@@ -279,24 +279,7 @@ def search(table: PairTable, params: SearchParams | None = None) -> SearchResult
     counts1 = level1[:, 0]
     allowed = (counts1 >= params.min_pairs) & (counts1 <= len(table) - params.min_pairs)
 
-    candidates: dict[tuple[int, ...], Candidate] = {}
-    level: list[Candidate] = [
-        Candidate((int(code),), level1[code]) for code in np.flatnonzero(allowed)
-    ]
-    level_counts: dict[int, int] = {}
-    for depth in range(1, params.max_conditions + 1):
-        if not level:
-            break
-        sums = np.vstack([c.sums for c in level])
-        diff, z, p = _test(sums, total)
-        for candidate, d, zz, pp in zip(level, diff, z, p, strict=True):
-            candidate.difference, candidate.z, candidate.p_value = float(d), float(zz), float(pp)
-            candidates[candidate.conditions] = candidate
-        level_counts[depth] = len(level)
-        if depth == params.max_conditions:
-            break
-        level = _expand(lattice, level, candidates, allowed, counts1, params)
-
+    candidates, level_counts = _grow(lattice, level1, allowed, params)
     found = list(candidates.values())
     families = _family_sizes(lattice, allowed, counts1, level_counts, params)
     weights = level_weights(families)
@@ -320,6 +303,89 @@ def search(table: PairTable, params: SearchParams | None = None) -> SearchResult
         families=families,
         max_z=max((c.z for c in found if c.difference > 0), default=0.0),
     )
+
+
+def _grow(
+    lattice: _Lattice, level1: FloatArray, allowed: NDArray[np.bool_], params: SearchParams
+) -> tuple[dict[tuple[int, ...], Candidate], dict[int, int]]:
+    """Every candidate the beam tests, with its nominal (difference, z, p), and the count of
+    each level."""
+    counts1 = level1[:, 0]
+    candidates: dict[tuple[int, ...], Candidate] = {}
+    level: list[Candidate] = [
+        Candidate((int(code),), level1[code]) for code in np.flatnonzero(allowed)
+    ]
+    level_counts: dict[int, int] = {}
+    for depth in range(1, params.max_conditions + 1):
+        if not level:
+            break
+        sums = np.vstack([c.sums for c in level])
+        diff, z, p = _test(sums, lattice.total)
+        for candidate, d, zz, pp in zip(level, diff, z, p, strict=True):
+            candidate.difference, candidate.z, candidate.p_value = float(d), float(zz), float(pp)
+            candidates[candidate.conditions] = candidate
+        level_counts[depth] = len(level)
+        if depth == params.max_conditions:
+            break
+        level = _expand(lattice, level, candidates, allowed, counts1, params)
+    return candidates, level_counts
+
+
+@dataclass
+class Suggestive:
+    """A slice whose nominal evidence is suggestive (no multiplicity correction): what
+    exploration watches (:mod:`shadowgap.slices.exploration`)."""
+
+    conditions: list[FeatureValue]
+    n: int
+    weight: float  # sum of Hajek weights: the estimated cheap requests behind its pairs
+    difference: float
+    z: float
+    p_value: float
+
+
+def screen(table: PairTable, params: SearchParams, p_max: float) -> list[Suggestive]:
+    """Slices with ``min_pairs`` pairs whose nominal one-sided p is at most ``p_max`` and
+    whose excess is positive, most significant first. The same lattice and beam as
+    :func:`search`, but no Benjamini-Hochberg: the output only steers sampling, it never
+    alerts (confirmation runs on later pairs)."""
+    lattice = _Lattice(table, params)
+    if len(table) < 2 * params.min_pairs or not table.values:
+        return []
+    level1 = np.asarray(lattice.x.T @ lattice.v)
+    counts1 = level1[:, 0]
+    allowed = (counts1 >= params.min_pairs) & (counts1 <= len(table) - params.min_pairs)
+    candidates, _ = _grow(lattice, level1, allowed, params)
+    chosen = sorted(
+        (c for c in candidates.values() if c.difference > 0 and c.p_value <= p_max),
+        key=lambda c: -c.z,
+    )
+    return [
+        Suggestive(
+            [table.values[code] for code in c.conditions],
+            int(c.sums[0]),
+            float(c.sums[1]),
+            c.difference,
+            c.z,
+            c.p_value,
+        )
+        for c in chosen
+    ]
+
+
+def compare(
+    table: PairTable, members: NDArray[np.bool_], other_table: PairTable, other: NDArray[np.bool_]
+) -> dict[str, float]:
+    """One-sided test that the members of ``table`` have a higher excess gap than the members
+    of ``other_table`` (disjoint rows)."""
+    inside = sums_of(table, members) if len(table) else np.zeros(10)
+    outside = sums_of(other_table, other) if len(other_table) else np.zeros(10)
+    difference, z, p = _test(inside, inside + outside)
+    return {
+        "difference": float(np.nan_to_num(difference[0])),
+        "z": float(z[0]),
+        "p_value": float(p[0]),
+    }
 
 
 def level_weights(families: Mapping[int, int]) -> dict[int, float]:

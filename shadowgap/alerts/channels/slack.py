@@ -5,6 +5,10 @@ Slack's documented limits that shape the message: at most 50 blocks; header text
 plain_text <= 75 and url <= 3000; context <= 10 elements. mrkdwn needs ``&``, ``<`` and ``>``
 escaped, and the limits count the escaped text, so texts are escaped first and cut after.
 The top-level ``text`` is the notification fallback (and what screen readers announce).
+
+An example whose answers are tool calls gets a second section whose fields (two columns) hold
+the cheap call beside the flagship call it was matched with: up to four pairs, each field the
+function and its arguments in a code block (bidi-isolated, cut to 2000 characters).
 """
 
 from __future__ import annotations
@@ -13,17 +17,27 @@ import json
 from typing import Any
 
 from shadowgap.alerts.channels.http import post
-from shadowgap.alerts.schemas import AlertEvidence, DetectorSummary, EvidenceInput, Example
+from shadowgap.alerts.schemas import (
+    AlertEvidence,
+    CallView,
+    Comparison,
+    DetectorSummary,
+    EvidenceInput,
+    Example,
+)
 from shadowgap.alerts.text import (
     change_line,
     clip,
     defects_line,
+    difference_line,
+    fields_line,
     fmt_window,
     headline,
     problem,
     resolution_line,
     why_line,
 )
+from shadowgap.bidi import isolate
 from shadowgap.config import Settings
 from shadowgap.db.models import Alert
 from shadowgap.enums import DeliveryAction, EvidenceType
@@ -42,6 +56,8 @@ MAX_FALLBACK_TEXT = 3000
 PROMPT_BUDGET = 400
 ANSWER_BUDGET = 900
 RATIONALE_BUDGET = 500
+TEXT_BUDGET = 400  # prose beside tool calls
+DIFFERENCE_BUDGET = 700
 
 SEVERITY_EMOJI = {
     "critical": ":red_circle:",
@@ -120,28 +136,97 @@ def _fields(alert: Alert, evidence: AlertEvidence) -> dict[str, Any]:
     return {"type": "section", "fields": fields[:MAX_FIELDS]}
 
 
-def _example_block(number: int, example: Example) -> dict[str, Any]:
+def _verdict_line(number: int, example: Example) -> str:
     verdict = ""
     if example.winner:
         verdict = f" · judge: {escape(str(example.winner))} won"
         if example.gap_score is not None:
             verdict += f" (gap {example.gap_score:.2f})"
+    if example.judge:
+        verdict += f" · decided by {escape(clip(str(example.judge), 64))}"
+    comparison = example.comparison
+    if comparison and comparison.difference and comparison.difference != "none":
+        verdict += f" · difference: *{escape(clip(comparison.difference, 64))}*"
     given = "event_id" in example.model_fields_set
     event_id = escape(clip(str(example.event_id if given else ""), 80))
+    return f"*Example {number}* · `{event_id}`{verdict}"
+
+
+def _differences(comparison: Comparison) -> list[str]:
+    """The judge's named differences as an escaped bullet list (bidi-isolated values)."""
+    lines = [f"• {escape(isolate(difference_line(d)))}" for d in comparison.differences]
+    if comparison.more_differences:
+        lines.append(f"• … and {comparison.more_differences} more")
+    fields = fields_line(comparison)
+    if fields:
+        lines.append(f"• {escape(isolate(fields))}")
+    return lines
+
+
+def _code(text: str) -> str:
+    # A code block cannot hold its own fence; a zero-width space keeps the text readable.
+    return text.replace("```", "`\u200b`\u200b`")
+
+
+def _call_field(call: CallView | None) -> dict[str, Any]:
+    """One side of a call pair as a section field: the function, then its arguments in a
+    code block, escaped and bidi-isolated, cut to the field's limit."""
+    if call is None:
+        return _md("_(no call)_", MAX_FIELD_TEXT)
+    name = escape(isolate(clip(str(call.name or "?"), 200)))
+    arguments = escape(isolate(_code(call.arguments or "")))
+    bad = "" if call.valid_json is not False else " _(not valid JSON)_"
+    head = f"`{_code(name)}`{bad}\n```"
+    room = MAX_FIELD_TEXT - len(head) - len("…```")
+    body = arguments if len(arguments) <= room else fit(arguments, room)
+    return _md(f"{head}{body}```", MAX_FIELD_TEXT)
+
+
+def _pairs_block(example: Example, comparison: Comparison) -> dict[str, Any]:
+    """The calls side by side: Slack lays a section's fields out in two columns."""
+    cheap_model = escape(clip(str(example.route_model or "cheap"), 60))
+    flagship_model = escape(clip(str(example.flagship_model or "flagship"), 60))
+    fields = [
+        _md(f"*Cheap calls* ({cheap_model})", MAX_FIELD_TEXT),
+        _md(f"*Flagship calls* ({flagship_model})", MAX_FIELD_TEXT),
+    ]
+    for pair in comparison.pairs[: (MAX_FIELDS - 2) // 2]:
+        fields += [_call_field(pair.cheap), _call_field(pair.flagship)]
+    return {"type": "section", "fields": fields}
+
+
+def _example_blocks(number: int, example: Example) -> list[dict[str, Any]]:
     flagship_model = escape(clip(str(example.flagship_model or "flagship"), 60))
     cheap_model = escape(clip(str(example.route_model or "cheap"), 60))
-    parts = [
-        f"*Example {number}* · `{event_id}`{verdict}",
-        "*Prompt*",
-        quote(example.prompt, PROMPT_BUDGET),
-        f"*Cheap answer* ({cheap_model})",
-        quote(example.cheap_answer, ANSWER_BUDGET),
-        f"*Flagship answer* ({flagship_model})",
-        quote(example.flagship_answer, ANSWER_BUDGET),
-    ]
+    comparison = example.comparison
+    named = _differences(comparison) if comparison else []
+    # Named differences take room from the answers, so the section stays within 3000.
+    answer_budget = ANSWER_BUDGET - (DIFFERENCE_BUDGET // 2 if named else 0)
+    parts = [_verdict_line(number, example), "*Prompt*", quote(example.prompt, PROMPT_BUDGET)]
+    if comparison and comparison.pairs:
+        # The calls go side by side below; only prose written beside them is quoted here.
+        if comparison.cheap_text:
+            parts += [f"*Cheap text* ({cheap_model})", quote(comparison.cheap_text, TEXT_BUDGET)]
+        if comparison.flagship_text:
+            parts += [
+                f"*Flagship text* ({flagship_model})",
+                quote(comparison.flagship_text, TEXT_BUDGET),
+            ]
+    else:
+        parts += [
+            f"*Cheap answer* ({cheap_model})",
+            quote(example.cheap_answer, answer_budget),
+            f"*Flagship answer* ({flagship_model})",
+            quote(example.flagship_answer, answer_budget),
+        ]
+    if named:
+        parts += ["*Differences named by the judge*", fit("\n".join(named), DIFFERENCE_BUDGET)]
     if example.rationale:
         parts += ["*Judge's rationale*", quote(example.rationale, RATIONALE_BUDGET)]
-    return {"type": "section", "text": _md("\n".join(parts))}
+    blocks = [{"type": "section", "text": _md("\n".join(parts))}]
+    if comparison and comparison.pairs:
+        blocks.append(_pairs_block(example, comparison))
+    return blocks
 
 
 def _context(alert: Alert, evidence: AlertEvidence) -> dict[str, Any]:
@@ -195,7 +280,8 @@ def build_slack(alert: Alert, raw: EvidenceInput, action: str) -> dict[str, Any]
             blocks.append(
                 {"type": "section", "text": _md("*Example requests* (flagship wins first)")}
             )
-            blocks += [_example_block(i, ex) for i, ex in enumerate(examples, start=1)]
+            for i, ex in enumerate(examples, start=1):
+                blocks += _example_blocks(i, ex)
     blocks.append(_context(alert, evidence))
     actions = _actions(evidence)
     # The dashboard button must survive any trimming, so it is appended after the cap.

@@ -44,10 +44,12 @@ from shadowgap.attribution.periods import Window
 from shadowgap.attribution.thresholds import what_if
 from shadowgap.config import get_settings
 from shadowgap.db import models
+from shadowgap.db.watermark import window_end
 from shadowgap.drift.store import segment_signal_views
 from shadowgap.judging.coverage import judge_coverage
 from shadowgap.llm.factory import reverse_shadow_problem
 from shadowgap.schemas import INT4_MAX
+from shadowgap.slices.watches import exploration_share
 from shadowgap.stats.excess_gap import WeightedSums, excess_gap
 
 router = APIRouter(include_in_schema=False)
@@ -83,8 +85,8 @@ def overview(
     per_page: int = Query(default=PER_PAGE, ge=1, le=MAX_PER_PAGE),
     days: int = Query(default=7, ge=1, le=90),
 ) -> Response:
-    now = datetime.now(UTC)
-    since = now - timedelta(days=days)
+    # The last N days of event time (as every view reads it), not of the wall clock.
+    since = window_end(session) - timedelta(days=days)
     name, descending = sort.lstrip("-"), sort.startswith("-")
     # None means every segment: no IN (SELECT ...) for the planner to wade through.
     matching = select(S.id).where(S.key.contains(q, autoescape=True)) if q else None
@@ -182,7 +184,7 @@ def segment_page(
         return _not_found(request, f"No segment with key {key!r}.")
     # The window counts back from the segment's latest *event* time, so a backfill of last
     # month shows last month's traffic, as every other view reads it (event time).
-    end = _aware(segment.last_occurred_at) or datetime.now(UTC)
+    end = window_end(session, segment_id=segment.id)
     first = session.scalar(
         select(func.min(E.occurred_at)).where(
             E.segment_id == segment.id, E.occurred_at >= end - timedelta(days=days)
@@ -258,6 +260,7 @@ def segment_page(
             "fired_at": fired_at,
             "alerts": alerts,
             "examples": queries.examples(session, segment.id),
+            "explored_share": exploration_share(session, segment.id),
             "judging": judge_coverage(session, segment.id),
             "judge_unavailable": queries.judge_unavailable(session, segment.key),
             "signals": segment_signal_views(session, segment.id, get_settings()),
@@ -337,7 +340,8 @@ def alerts_page(
 
 
 def _evidence(alert: models.Alert) -> dict[str, Any]:
-    """Before/after figures from the alert's evidence, whichever shape the detector wrote."""
+    """Before/after figures from the alert's evidence, whichever shape the detector wrote,
+    and its example pairs (tool calls side by side where the answers are calls)."""
     evidence = AlertEvidence.read(alert.evidence)
     before = evidence.before or WindowSummary()
     after = evidence.after or WindowSummary()
@@ -346,6 +350,7 @@ def _evidence(alert: models.Alert) -> dict[str, Any]:
         "before_n": before.n,
         "after_mean": after.point,
         "after_n": after.n,
+        "examples": evidence.examples,
     }
 
 
@@ -430,6 +435,7 @@ def slices_page(request: Request, session: DbSession) -> Response:
     """Slices of the latest discovery run, by score (``GET /v1/slices`` as a table)."""
     from shadowgap.api.routes.slices import slice_view
     from shadowgap.slices.discovery import list_slices
+    from shadowgap.slices.watches import watching
 
     return templates.TemplateResponse(
         request,
@@ -438,6 +444,7 @@ def slices_page(request: Request, session: DbSession) -> Response:
             "title": "Slices",
             "nav": "slices",
             "slices": [slice_view(s) for s in list_slices(session, True, 100)],
+            "watching": watching(session, window_end(session)),
         },
     )
 

@@ -14,6 +14,7 @@ from sqlalchemy import Float, and_, case, cast, func, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from shadowgap.alerts.pairs import compare_pair
 from shadowgap.api.dashboard.charts import Series
 from shadowgap.attribution.periods import Window, load_period
 from shadowgap.attribution.tradeoff import tradeoff
@@ -418,6 +419,10 @@ def examples(session: Session, segment_id: int, limit: int = 8) -> list[dict[str
             "winner": verdict.winner,
             "judge": verdict.judge,
             "rationale": verdict.rationale,
+            # Tool calls side by side with the differences the judge named (None for prose).
+            "comparison": compare_pair(
+                request, cheap_answer, cheap_calls, flagship_answer, flagship_calls, verdict.raw
+            ),
         }
         for (
             verdict,

@@ -6,7 +6,7 @@ Registered before the segments router: ``/v1/segments/{key:path}`` would otherwi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -21,6 +21,7 @@ from shadowgap.attribution.periods import Window
 from shadowgap.attribution.thresholds import what_if
 from shadowgap.attribution.windows import default_windows, parse_interval
 from shadowgap.config import Settings
+from shadowgap.db.watermark import window_end
 from shadowgap.errors import InvalidInput
 
 router = APIRouter(tags=["attribution"], dependencies=[Depends(require_read)])
@@ -52,7 +53,7 @@ def segment_attribution(
         before_window = parse_interval(before, "before")
         after_window = parse_interval(after, "after")
     else:
-        before_window, after_window = default_windows(datetime.now(UTC))
+        before_window, after_window = default_windows(window_end(session))
     view = attribute_change(
         session,
         segment.id,
@@ -77,11 +78,11 @@ def segment_thresholds(
     """Cheap share, expected excess gap (95% CI) and cost per request at other thresholds,
     and the cheapest one whose gap stays under ``target_excess_gap``."""
     segment = segment_by_key(session, key)
-    now = datetime.now(UTC)
+    end = window_end(session)
     view = what_if(
         session,
         segment.id,
-        Window(start=now - timedelta(days=days), end=now),
+        Window(start=end - timedelta(days=days), end=end),
         target=config.target_excess_gap,
         cheap_below=config.router_cheap_when == "below",
     )

@@ -1,4 +1,7 @@
-"""OTLP/HTTP trace receiver: ``POST /v1/traces``.
+"""OTLP/HTTP trace and log receivers: ``POST /v1/traces``, ``POST /v1/logs``.
+
+Logs carry an LLM span's content for instrumentations that write it there (joined to the span
+by shadowgap/ingest/otlp_join.py); both routes behave alike on the wire.
 
 Speaks OTLP/HTTP as exporters expect it: binary protobuf (``application/x-protobuf``) or OTLP
 JSON (``application/json``), optionally ``Content-Encoding: gzip``; the response uses the
@@ -18,6 +21,8 @@ from __future__ import annotations
 import logging
 import time
 import zlib
+from collections.abc import Callable
+from typing import Protocol
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -38,9 +43,11 @@ from shadowgap.errors import (
     Unavailable,
     UnsupportedMediaType,
 )
+from shadowgap.ingest import otlp_logs
 from shadowgap.ingest.gc_pause import gc_paused
-from shadowgap.ingest.otlp import Encoding, ParsedTraces, decode_request, parse_request
+from shadowgap.ingest.otlp import Encoding, decode_request, parse_request
 from shadowgap.ingest.store import IngestRequest, StoredBatch, prepare_request
+from shadowgap.schemas import TrafficEvent
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ingest"])
@@ -61,6 +68,17 @@ _FAILURES: dict[type[ShadowgapError], tuple[int, int]] = {
 }
 
 
+class _Parsed(Protocol):
+    events: list[TrafficEvent]
+    rejected: list[str]
+    skipped: int
+
+    def response(self) -> Message: ...
+
+
+_Decoder = Callable[[bytes, Encoding, Settings], _Parsed]
+
+
 @router.post(
     "/v1/traces",
     response_class=Response,
@@ -68,6 +86,32 @@ _FAILURES: dict[type[ShadowgapError], tuple[int, int]] = {
 )
 async def export_traces(request: Request) -> Response:
     """OTLP/HTTP traces: LLM spans become events; other spans are skipped (see README)."""
+    response, parsed = await _export(request, _traces)
+    if parsed is not None:
+        metrics.OTLP_SKIPPED_SPANS.inc(parsed.skipped)
+    return response
+
+
+@router.post(
+    "/v1/logs",
+    response_class=Response,
+    responses={200: {"content": {"application/x-protobuf": {}, "application/json": {}}}},
+)
+async def export_logs(request: Request) -> Response:
+    """OTLP/HTTP logs: GenAI content records are joined to their LLM span; others skipped."""
+    response, _ = await _export(request, _logs)
+    return response
+
+
+def _traces(body: bytes, encoding: Encoding, settings: Settings) -> _Parsed:
+    return parse_request(decode_request(body, encoding), settings)
+
+
+def _logs(body: bytes, encoding: Encoding, settings: Settings) -> _Parsed:
+    return otlp_logs.parse_request(otlp_logs.decode_request(body, encoding), settings)
+
+
+async def _export(request: Request, decoder: _Decoder) -> tuple[Response, _Parsed | None]:
     settings = get_settings()
     started = time.perf_counter()
     encoding = _encoding(request.headers.get("content-type", ""))
@@ -80,12 +124,12 @@ async def export_traces(request: Request) -> Response:
             )
         content_encoding = request.headers.get("content-encoding")
         if len(body) <= INLINE_PARSE_MAX_BYTES and content_encoding in (None, "identity"):
-            parsed, prepared = _decode(body, content_encoding, encoding, settings)
+            parsed, prepared = _decode(body, content_encoding, encoding, settings, decoder)
         else:
             # Inflating, decoding and mapping megabytes takes seconds of CPU: off the loop,
             # as the native route parses (a gzip body of any size can inflate to the limit).
             parsed, prepared = await run_in_threadpool(
-                _decode, body, content_encoding, encoding, settings
+                _decode, body, content_encoding, encoding, settings, decoder
             )
         stored = await _store(request, prepared)
     except ShadowgapError as exc:
@@ -94,7 +138,7 @@ async def export_traces(request: Request) -> Response:
         response = _status(http_status, code, exc.message, encoding)
         if isinstance(exc, Unavailable):  # the writer's answer to a database outage
             response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return response, None
     except SQLAlchemyError as exc:
         # The exporter retries 503 with backoff; nothing of this request was committed.
         metrics.INGEST_REQUESTS.labels(format=SOURCE, status="503").inc()
@@ -103,15 +147,14 @@ async def export_traces(request: Request) -> Response:
             503, code_pb2.UNAVAILABLE, "the database is unavailable; retry later", encoding
         )
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return response, None
     metrics.INGEST_REQUESTS.labels(format=SOURCE, status="200").inc()
     metrics.EVENTS.labels(format=SOURCE, outcome="new").inc(stored.new)
     metrics.EVENTS.labels(format=SOURCE, outcome="duplicate").inc(stored.duplicates)
     metrics.EVENTS.labels(format=SOURCE, outcome="rejected").inc(len(parsed.rejected))
-    metrics.OTLP_SKIPPED_SPANS.inc(parsed.skipped)
     metrics.SAMPLED.inc(stored.sampled)
     metrics.INGEST_SECONDS.labels(format=SOURCE).observe(time.perf_counter() - started)
-    return _message(200, parsed.response(), encoding or "protobuf")
+    return _message(200, parsed.response(), encoding or "protobuf"), parsed
 
 
 def _encoding(content_type: str) -> Encoding | None:
@@ -138,15 +181,19 @@ def _decompress(body: bytes, content_encoding: str | None, limit: int) -> bytes:
 
 
 def _decode(
-    body: bytes, content_encoding: str | None, encoding: Encoding, settings: Settings
-) -> tuple[ParsedTraces, list[IngestRequest]]:
+    body: bytes,
+    content_encoding: str | None,
+    encoding: Encoding,
+    settings: Settings,
+    decoder: _Decoder,
+) -> tuple[_Parsed, list[IngestRequest]]:
     """Everything CPU-bound before storing: inflate, decode, map spans to events, and prepare
     them (redaction) in slices of the batch limit (a Collector's batches can be larger than a
     native batch; each slice is idempotent, so a retried request after a failed slice stores
     the rest once)."""
     with gc_paused():
         body = _decompress(body, content_encoding, settings.max_body_bytes)
-        parsed = parse_request(decode_request(body, encoding), settings)
+        parsed = decoder(body, encoding, settings)
         size = settings.max_batch_events
         prepared = [
             prepare_request(parsed.events[start : start + size], SOURCE, settings)

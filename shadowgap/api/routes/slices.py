@@ -11,9 +11,11 @@ from shadowgap.api.auth.access import require_read
 from shadowgap.api.deps import db_session
 from shadowgap.api.schemas import SliceList, SliceView
 from shadowgap.db import models
+from shadowgap.db.watermark import window_end
 from shadowgap.errors import NotFound
 from shadowgap.schemas import INT4_MAX
 from shadowgap.slices.discovery import list_slices
+from shadowgap.slices.watches import watching
 
 router = APIRouter(tags=["slices"], dependencies=[Depends(require_read)])
 # slices.id is int4: a larger id is a 422 naming it, not a database error (like AlertId).
@@ -66,8 +68,12 @@ def get_slices(
     all: bool = Query(default=False, description="include slices not found by the latest run"),
     limit: int = Query(default=50, ge=1, le=500),
 ) -> dict[str, Any]:
-    """Slices ordered by score (excess gap over the complement x traffic share)."""
-    return {"items": [slice_view(s) for s in list_slices(session, not all, limit)]}
+    """Slices ordered by score (excess gap over the complement x traffic share), and the
+    slices under watch by exploration (suggestive, boosted in sampling, not yet decided)."""
+    return {
+        "items": [slice_view(s) for s in list_slices(session, not all, limit)],
+        "watching": watching(session, window_end(session)),
+    }
 
 
 @router.get("/v1/slices/{slice_id}", response_model=SliceView, response_model_exclude_unset=True)

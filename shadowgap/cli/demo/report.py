@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +89,7 @@ def _print_slices(traffic: SimulatedTraffic) -> None:
 
     print("\nSlices found without declaring them (last 7 days of event time)")
     with session_scope() as session:
-        summary = discover(session, get_settings(), datetime.now(UTC))
+        summary = discover(session, get_settings())
         records = list_slices(session, limit=5)
         if not records:
             print(f"  none ({summary.pairs} judged pairs, {summary.tested} slices tested)")

@@ -1,0 +1,230 @@
+"""Adaptive sampling toward candidate slices (issue 23): spend a share of the budget chasing
+what looks suspicious, so that an undeclared regressed slice gets the judged pairs that a
+declared segment would get from the power allocation.
+
+An undeclared slice holding 2% of traffic gets only its proportional share of its segment's
+sample: about a dozen judged pairs a week at the default 2% budget, while discovery needs
+60-120. So every run:
+
+1. **Nominate.** :func:`shadowgap.slices.lattice.screen` lists the slices of the window with at
+   least ``NOMINATE_MIN_PAIRS`` pairs whose *nominal* one-sided p is at most ``NOMINATE_P``
+   (no multiplicity correction: nomination only steers sampling, it never alerts). The most
+   significant ones not already watched, and not overlapping a watched one, fill the free
+   places up to ``MAX_WATCHED``. A slice cleared before is nominated again only from a window
+   that starts after it was cleared (disjoint data).
+2. **Boost.** Each watched slice gets an equal part of the exploration budget
+   (``SHADOWGAP_SLICE_EXPLORATION_SHARE`` of the sampling budget, in requests a day) as an
+   exploration probability ``p_explore = part / (its estimated cheap requests a day)``, capped
+   at ``MAX_BOOST``; a request matching several takes the largest. The sampler draws it
+   independently of the base design (:func:`shadowgap.shadow.sampling.decide_explored`), so the
+   spending never exceeds the share and every pair keeps its actual inclusion probability.
+3. **Confirm on new pairs only.** A watched slice is tested against the rest of the traffic on
+   the pairs whose event time is after its nomination (the window it was nominated on is never
+   reused), at the first run after it holds ``LOOKS[k]`` of them: a one-sided Hajek-weighted
+   test (:func:`shadowgap.slices.lattice.compare`) at ``slice_confirm_alpha / len(LOOKS)`` per
+   look (Bonferroni over the looks, so a null slice confirms with probability at most
+   ``slice_confirm_alpha`` whatever the looks' dependence). Confirmed: it alerts, as discovery's
+   slices do. **Retired** (cleared) after the last look, at a look where its excess is not
+   above the rest's (futility: it can only lower the false-alarm rate), or after
+   ``MAX_WATCH_DAYS``.
+
+Pure functions over :class:`shadowgap.slices.lattice.PairTable`: the discovery job and
+``benchmarks/slices_exploration.py`` run the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import numpy as np
+from numpy.typing import NDArray
+
+from shadowgap.slices.lattice import (
+    FeatureValue,
+    PairTable,
+    SearchParams,
+    compare,
+    members_of,
+    screen,
+)
+
+NOMINATE_P = 0.02  # nominal one-sided p below which a slice is suggestive
+NOMINATE_MIN_PAIRS = 10  # fewest pairs a slice needs to be nominated
+MAX_WATCHED = 2  # most slices under watch at once
+MAX_BOOST = 0.5  # largest exploration probability of a request
+CHECKS = (10, 20, 30, 45, 60)  # judged pairs after nomination at which the slice is reviewed
+LOOKS = (20, 30, 45, 60)  # the reviews that may confirm (the error budget is split among them)
+FUTILITY_Z = 0.5  # at a review, a z below this clears the slice (frees its place)
+MAX_WATCH_DAYS = 21.0  # a watched slice that has not decided by then is retired
+OVERLAP = 0.5  # a nominee sharing this much of its pairs with a watched slice is that slice
+# Features derived at discovery, not at ingest, so the sampler cannot match them.
+UNMATCHABLE = frozenset({"cadence"})
+
+
+class WatchStatus(StrEnum):
+    WATCHING = "watching"
+    CONFIRMED = "confirmed"
+    CLEARED = "cleared"
+
+
+@dataclass
+class Watched:
+    """One slice under watch."""
+
+    conditions: list[FeatureValue]
+    nominated_at: datetime  # end of the window it was nominated on: its pairs count after it
+    volume_per_day: float  # estimated cheap requests a day that match it (Hajek, at nomination)
+    evidence: dict[str, float]  # nominal z, p and difference at nomination
+    boost: float = 0.0
+    status: WatchStatus = WatchStatus.WATCHING
+    looks_done: int = 0
+    pairs: int = 0  # judged pairs after nomination
+    decided_at: datetime | None = None
+    last_test: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return "&".join(f"{f}={v}" for f, v in sorted(self.conditions))
+
+    def expected_days_to_decision(self, pairs_per_day: float) -> float | None:
+        """Days until the next look at the current rate of judged pairs (None: no rate)."""
+        if self.status != WatchStatus.WATCHING or self.looks_done >= len(CHECKS):
+            return None
+        if pairs_per_day <= 0:
+            return None
+        return max(0.0, CHECKS[self.looks_done] - self.pairs) / pairs_per_day
+
+
+def matches(features: Mapping[str, object], conditions: Sequence[FeatureValue]) -> bool:
+    """Whether a request's slice features satisfy every condition (tags are lists)."""
+    for name, value in conditions:
+        got = features.get(name)
+        if isinstance(got, list):
+            if value not in got:
+                return False
+        elif got != value:
+            return False
+    return True
+
+
+def explore_probability(features: Mapping[str, object], watched: Sequence[Watched]) -> float:
+    """The exploration probability of one request: the largest boost of the watched slices it
+    matches (0 when none)."""
+    return max(
+        (
+            w.boost
+            for w in watched
+            if w.status == WatchStatus.WATCHING and w.boost > 0 and matches(features, w.conditions)
+        ),
+        default=0.0,
+    )
+
+
+def set_boosts(watched: Sequence[Watched], exploration_per_day: float) -> None:
+    """Split the exploration budget (requests a day) equally among the watched slices."""
+    active = [w for w in watched if w.status == WatchStatus.WATCHING]
+    for w in watched:
+        w.boost = 0.0
+    if not active or exploration_per_day <= 0:
+        return
+    part = exploration_per_day / len(active)
+    for w in active:
+        w.boost = min(MAX_BOOST, part / max(w.volume_per_day, 1e-9))
+
+
+def nominate(
+    table: PairTable,
+    watched: list[Watched],
+    window_start: datetime,
+    window_end: datetime,
+    params: SearchParams,
+    cleared_at: Mapping[str, datetime] | None = None,
+    alerted: set[str] | None = None,
+) -> list[Watched]:
+    """New slices to watch from the window ``[window_start, window_end)`` (module doc, step 1).
+    Returns the newcomers (already appended to ``watched``)."""
+    active = [w for w in watched if w.status == WatchStatus.WATCHING]
+    free = MAX_WATCHED - len(active)
+    if free <= 0 or not len(table):
+        return []
+    screen_params = SearchParams(
+        min_pairs=NOMINATE_MIN_PAIRS,
+        max_conditions=params.max_conditions,
+        beam=params.beam,
+    )
+    days = max((window_end - window_start).total_seconds() / 86400.0, 1e-9)
+    taken: list[NDArray[np.bool_]] = [members_of(table, w.conditions) for w in active]
+    keys = {w.key for w in active}
+    newcomers: list[Watched] = []
+    for suggestive in screen(table, screen_params, NOMINATE_P):
+        if len(newcomers) >= free:
+            break
+        candidate = Watched(
+            suggestive.conditions,
+            window_end,
+            suggestive.weight / days,
+            {
+                "z": suggestive.z,
+                "p_value": suggestive.p_value,
+                "difference": suggestive.difference,
+                "n": float(suggestive.n),
+            },
+        )
+        if candidate.key in keys or (alerted and candidate.key in alerted):
+            continue
+        if any(name in UNMATCHABLE for name, _ in candidate.conditions):
+            continue
+        if cleared_at and candidate.key in cleared_at and window_start < cleared_at[candidate.key]:
+            continue  # nominated again only on data after it was cleared
+        members = members_of(table, candidate.conditions)
+        if any(_overlap(members, other) >= OVERLAP for other in taken):
+            continue
+        taken.append(members)
+        keys.add(candidate.key)
+        newcomers.append(candidate)
+    watched.extend(newcomers)
+    return newcomers
+
+
+def _overlap(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> float:
+    """Share of the smaller set's rows that are in both."""
+    smaller = min(int(a.sum()), int(b.sum()))
+    return float((a & b).sum()) / smaller if smaller else 0.0
+
+
+def review(
+    watched: Sequence[Watched],
+    table: PairTable,
+    occurred: NDArray[np.float64],
+    now: datetime,
+    confirm_alpha: float,
+) -> list[Watched]:
+    """Test the watched slices that reached a look on the pairs after their nomination
+    (``table`` holds every pair since the earliest nomination, ``occurred`` their event times
+    as POSIX seconds); returns the ones confirmed now (module doc, step 3)."""
+    confirmed = []
+    alpha = confirm_alpha / len(LOOKS)
+    for w in watched:
+        if w.status != WatchStatus.WATCHING:
+            continue
+        after = occurred >= w.nominated_at.timestamp()
+        members = members_of(table, w.conditions) & after
+        w.pairs = int(members.sum())
+        reached = sum(1 for check in CHECKS if w.pairs >= check)
+        if reached > w.looks_done:
+            w.looks_done = reached
+            w.last_test = compare(table, members, table, after & ~members)
+            may_confirm = w.pairs >= LOOKS[0]
+            if may_confirm and w.last_test["p_value"] <= alpha and w.last_test["difference"] > 0:
+                w.status, w.decided_at = WatchStatus.CONFIRMED, now
+                confirmed.append(w)
+                continue
+            if w.looks_done >= len(CHECKS) or w.last_test["z"] < FUTILITY_Z:
+                w.status, w.decided_at = WatchStatus.CLEARED, now
+                continue
+        if now - w.nominated_at > timedelta(days=MAX_WATCH_DAYS):
+            w.status, w.decided_at = WatchStatus.CLEARED, now
+    return confirmed

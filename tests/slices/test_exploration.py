@@ -1,0 +1,199 @@
+"""Exploration toward candidate slices (issue 23): nomination on suggestive evidence,
+confirmation only on pairs after nomination, retirement, boosts within the budget, and the
+cycle on PostgreSQL with /v1/slices and the Slices page showing what is under watch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from fastapi.testclient import TestClient
+from sqlalchemy import func, insert, select
+
+from shadowgap.config import get_settings
+from shadowgap.db import models
+from shadowgap.db.engine import session_scope
+from shadowgap.ingest.store import store_events
+from shadowgap.schemas import TrafficEvent
+from shadowgap.slices import exploration as ex
+from shadowgap.slices.lattice import SearchParams, build_table
+from shadowgap.slices.watches import explore
+from tests.support.factories import native_event
+from tests.support.settings import auth
+
+T0 = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+def _pairs(rng: np.random.Generator, n: int, rate_in: float, start_day: float = 0.0):  # type: ignore[no-untyped-def]
+    """n judged pairs over a day: key 'bulk' (20%) wins at rate_in, the rest at 0.15."""
+    bulk = rng.random(n) < 0.2
+    y = np.where(bulk, rng.random(n) < rate_in, rng.random(n) < 0.15).astype(float)
+    features = [
+        {"tenant": "acme", "api_key_alias": "bulk" if b else f"k{i % 5}", "cadence": "burst"}
+        for i, b in enumerate(bulk)
+    ]
+    occurred = (T0 + timedelta(days=start_day)).timestamp() + np.sort(rng.random(n)) * 86400
+    table = build_table([f"e{i}" for i in range(n)], y.tolist(), [1.0] * n, [None] * n, features)
+    return table, occurred
+
+
+def test_a_suggestive_slice_is_nominated_and_confirmed_only_on_later_pairs() -> None:
+    rng = np.random.default_rng(1)
+    window, _ = _pairs(rng, 150, 0.5)
+    watched: list[ex.Watched] = []
+    new = ex.nominate(window, watched, T0 - timedelta(days=7), T0, SearchParams())
+    assert [w.key for w in new] == ["api_key_alias=bulk"]  # cadence is not matchable at ingest
+    assert new[0].evidence["p_value"] <= ex.NOMINATE_P and new[0].volume_per_day > 0
+    # The same window again: nothing new (already watched, and the overlapping slices too).
+    assert ex.nominate(window, watched, T0 - timedelta(days=7), T0, SearchParams()) == []
+
+    # Pairs before the nomination never count: a regression there alone confirms nothing.
+    before, occurred = _pairs(rng, 400, 0.9, start_day=-1)
+    assert ex.review(watched, before, occurred, T0 + timedelta(hours=1), 0.01) == []
+    assert watched[0].pairs == 0 and watched[0].status == ex.WatchStatus.WATCHING
+
+    after, occurred = _pairs(rng, 400, 0.6, start_day=0)
+    confirmed = ex.review(watched, after, occurred, T0 + timedelta(days=1), 0.01)
+    assert confirmed == watched and watched[0].status == ex.WatchStatus.CONFIRMED
+    assert watched[0].last_test["p_value"] <= 0.01 / len(ex.LOOKS)
+
+
+def test_a_null_slice_is_cleared_and_not_renominated_on_the_same_data() -> None:
+    rng = np.random.default_rng(2)
+    watched = [ex.Watched([("api_key_alias", "bulk")], T0, 50.0, {})]
+    after, occurred = _pairs(rng, 600, 0.15)
+    assert ex.review(watched, after, occurred, T0 + timedelta(days=1), 0.01) == []
+    assert watched[0].status == ex.WatchStatus.CLEARED
+    cleared = {watched[0].key: T0 + timedelta(days=1)}
+    window, _ = _pairs(np.random.default_rng(1), 150, 0.5)
+    # Its evidence again on a window that starts before it was cleared: not nominated.
+    new = ex.nominate(window, watched, T0, T0 + timedelta(days=2), SearchParams(), cleared)
+    assert "api_key_alias=bulk" not in [w.key for w in new]
+    # A window after it: it may be.
+    new = ex.nominate(
+        window, watched, T0 + timedelta(days=1), T0 + timedelta(days=8), SearchParams(), cleared
+    )
+    assert "api_key_alias=bulk" in [w.key for w in new]
+
+
+def test_a_watch_that_never_decides_is_retired() -> None:
+    watched = [ex.Watched([("api_key_alias", "rare")], T0, 1.0, {})]
+    empty, occurred = _pairs(np.random.default_rng(3), 50, 0.15)
+    ex.review(watched, empty, occurred, T0 + timedelta(days=ex.MAX_WATCH_DAYS - 1), 0.01)
+    assert watched[0].status == ex.WatchStatus.WATCHING
+    ex.review(watched, empty, occurred, T0 + timedelta(days=ex.MAX_WATCH_DAYS + 1), 0.01)
+    assert watched[0].status == ex.WatchStatus.CLEARED
+
+
+def test_boosts_split_the_budget_capped_and_matching_takes_the_largest() -> None:
+    big = ex.Watched([("tenant", "acme")], T0, 10_000.0, {})
+    small = ex.Watched([("api_key_alias", "bulk"), ("tenant", "acme")], T0, 10.0, {})
+    done = ex.Watched([("tag", "x")], T0, 10.0, {}, status=ex.WatchStatus.CLEARED)
+    ex.set_boosts([big, small, done], exploration_per_day=100.0)
+    assert big.boost == 50.0 / 10_000.0
+    assert small.boost == ex.MAX_BOOST  # 50 a day would be 5x its volume: capped
+    assert done.boost == 0.0
+    spent = big.boost * big.volume_per_day + small.boost * small.volume_per_day
+    assert spent <= 100.0
+    request = {"tenant": "acme", "api_key_alias": "bulk", "tag": ["x"]}
+    assert ex.explore_probability(request, [big, small, done]) == ex.MAX_BOOST
+    assert ex.explore_probability({"tenant": "acme"}, [big, small, done]) == big.boost
+    assert ex.explore_probability({"tenant": "other"}, [big, small, done]) == 0.0
+
+
+def _ingest(prefix: str, start: datetime, days: int, n: int, rate_bulk: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    settings = get_settings()
+    events = [
+        TrafficEvent.model_validate(
+            native_event(
+                f"{prefix}-{i}",
+                row=i,
+                at=start + timedelta(seconds=int(i * days * 86400 / n)),
+                attributes={
+                    "tenant": ["acme", "globex"][i % 2],
+                    "api_key_alias": "bulk" if i % 10 == 1 else f"k{i % 7}",
+                },
+            )
+        )
+        for i in range(n)
+    ]
+    with session_scope() as session:
+        store_events(session, events, "native", settings, datetime.now(UTC))
+        ids = dict(
+            session.execute(
+                select(models.TrafficEvent.event_id, models.TrafficEvent.id).where(
+                    models.TrafficEvent.event_id.like(f"{prefix}-%")
+                )
+            ).all()
+        )
+        segments = dict(
+            session.execute(select(models.TrafficEvent.id, models.TrafficEvent.segment_id)).all()
+        )
+        rows = []
+        for event in events:
+            bulk = event.attributes.api_key_alias == "bulk"
+            won = rng.random() < (rate_bulk if bulk else 0.15)
+            pk = ids[event.event_id]
+            rows.append(
+                {
+                    "event_pk": pk,
+                    "segment_id": segments[pk],
+                    "kind": "gap",
+                    "judge": "answer-match",
+                    "winner": "flagship" if won else "cheap",
+                    "gap_score": 1.0 if won else -1.0,
+                    "inclusion_probability": 1.0,
+                    "raw": {},
+                    "rationale": "synthetic",
+                }
+            )
+        session.execute(insert(models.Verdict), rows)
+
+
+def test_cycle_watches_shows_confirms_and_alerts_once(production: str, configure) -> None:
+    configure(database_url=production, alert_outbox_dir="/tmp/shadowgap-explore-outbox")
+    # A week where the 'bulk' key (10%, about 25 pairs) looks worse but not significantly.
+    _ingest("a", T0, 7, 250, rate_bulk=0.55, seed=1)
+    end = T0 + timedelta(days=7)
+    with session_scope() as session:
+        first = explore(session, get_settings(), end, end)
+    assert "api_key_alias=bulk" in first.watching and not first.confirmed
+
+    from shadowgap.api.app import create_app
+
+    with TestClient(create_app(), headers=auth("read")) as client:
+        body = client.get("/v1/slices").json()
+        page = client.get("/slices")
+    watch = next(w for w in body["watching"] if w["key"] == "api_key_alias=bulk")
+    assert watch["pairs"] == 0 and watch["boost"] > 0 and watch["evidence"]["n"] >= 10
+    assert watch["next_look_pairs"] == ex.CHECKS[0]
+    assert watch["expected_days_to_decision"] is not None
+    assert page.status_code == 200 and "Under watch" in page.text
+    assert "api_key_alias=bulk" in page.text.split("Under watch")[1]
+
+    # New pairs after the nomination, still regressed: confirmed there, one alert.
+    _ingest("b", end, 3, 300, rate_bulk=0.6, seed=2)
+    later = end + timedelta(days=3)
+    with session_scope() as session:
+        second = explore(session, get_settings(), later, later)
+        assert second.confirmed and second.delivery_ids
+        record = session.get(models.Slice, second.confirmed[0])
+        assert record is not None and record.key == "api_key_alias=bulk"
+        assert record.status == "confirmed" and record.alert_id is not None
+        assert (record.confirmation or {})["data_start"] == end.isoformat()
+        row = session.scalars(
+            select(models.SliceWatch).where(models.SliceWatch.key == record.key)
+        ).one()
+        assert row.status == "confirmed" and row.slice_id == record.id and row.pairs >= 20
+    with session_scope() as session:
+        third = explore(session, get_settings(), later + timedelta(hours=1), later)
+        alerts = session.scalar(
+            select(func.count())
+            .select_from(models.Alert)
+            .where(models.Alert.signal.like("slice:%"))
+        )
+    assert alerts == 1 and not third.delivery_ids
+    assert (
+        "api_key_alias=bulk" not in third.watching and "api_key_alias=bulk" not in third.nominated
+    )
