@@ -63,6 +63,7 @@ from shadowgap.attribution.thresholds import JudgedPairs, recommend, threshold_t
 from shadowgap.config import Settings  # noqa: E402
 from shadowgap.drift import SIGNALS, build_detector  # noqa: E402
 from shadowgap.drift.budget import arl0_for_rate  # noqa: E402
+from shadowgap.drift.signals import EVERY_SEGMENT  # noqa: E402
 from shadowgap.stats.excess_gap import WeightedSums  # noqa: E402
 
 TARGET_SHARE = 0.80
@@ -227,7 +228,7 @@ def tail_detector(runs: int, seed: int) -> bool:
         for name in delays:
             spec = SIGNALS[name]
             arl0 = arl0_for_rate(
-                settings.false_alarms_per_week, SEGMENTS * len(SIGNALS), SAMPLES_PER_WEEK
+                settings.false_alarms_per_week, SEGMENTS * len(EVERY_SEGMENT), SAMPLES_PER_WEEK
             )
             detector = build_detector(spec.detector, spec.params, arl0=arl0)
             delay = _delay(detector, stream, change)

@@ -28,7 +28,8 @@ limit, not a candidate) within 1.3x of the limit; <= 10 us per update (CUSUM pat
 per-segment sampling >= 5x sooner than uniform at equal false alarms per unit of traffic; and
 section 5's. The script exits 1 when any target fails.
 
-Usage: python benchmarks/detection.py [--quick] [--json PATH] [--seed N]
+Usage: python benchmarks/detection.py [--quick] [--json PATH] [--seed N] [--answer-signals K]
+(K answer-defect detectors with inputs in every segment in section 5; see small_segments.py)
 """
 
 from __future__ import annotations
@@ -730,6 +731,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer runs and shorter streams")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--seed", type=int, default=20250106)
+    parser.add_argument(
+        "--answer-signals",
+        type=int,
+        default=0,
+        choices=range(5),
+        help="section 5: answer-defect detectors with inputs per segment (0: prose traffic)",
+    )
     args = parser.parse_args(argv)
     cfg = Config(quick=args.quick, seed=args.seed)
     start = time.perf_counter()
@@ -741,7 +749,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["speed"] = section_speed(cfg)
     result["memory"] = section_memory(cfg)
     print("small segments ...", flush=True)
-    result["small_segments"] = small_segments.run(cfg.quick, cfg.seed)
+    result["small_segments"] = small_segments.run(cfg.quick, cfg.seed, args.answer_signals)
     result["targets"] = evaluate_targets(result)
     result["seconds"] = time.perf_counter() - start
     print_report(result)

@@ -19,10 +19,18 @@ A. **Delay.** The 2% segment's flagship-wins rate rises by 0.30 after six weeks.
 B. **False alarms.** 50 weeks of stationary traffic through every signal of every segment;
    every detection is a false alarm.
 
+``--answer-signals K`` (default 0, a prose deployment) gives every segment K answer-defect
+detectors with inputs as well (the first K of ``tool_call_invalid_rate``,
+``schema_invalid_rate``, ``truncation_rate``, ``refusal_rate``, fed stationary defect rates on
+cheap answers): each takes a quarter of a detector's share of the budget
+(``shadowgap.drift.signals.ANSWER_SHARE``), so the budget is split over ``20 x (8 + K / 4)``
+shares, which slows A a little and must keep B within its target.
+
 Targets: A's mean delay <= 1.5x the limit; B's count within [25, 64] for a budget of 50
 (at least half of it spent, at most the Poisson 95% upper bound).
 
-Usage: python benchmarks/small_segments.py [--quick] [--seed N]   (exit 1 when a target fails)
+Usage: python benchmarks/small_segments.py [--quick] [--seed N] [--answer-signals K]
+(exit 1 when a target fails)
 """
 
 from __future__ import annotations
@@ -45,6 +53,12 @@ from shadowgap.config import Settings  # noqa: E402
 from shadowgap.drift import SIGNALS, design_bernoulli_cusum  # noqa: E402
 from shadowgap.drift.bernoulli_cusum import BernoulliCUSUM  # noqa: E402
 from shadowgap.drift.budget import arl0_for_rate, arl0_per_detector  # noqa: E402
+from shadowgap.drift.signals import (  # noqa: E402
+    EVERY_SEGMENT,
+    WHERE_FED,
+    budget_detectors,
+    budget_shares,
+)
 from shadowgap.drift.state import SignalState  # noqa: E402
 from shadowgap.shadow.sampling import plan_allocation  # noqa: E402
 from shadowgap.stats.pooled import beta_prior  # noqa: E402
@@ -56,6 +70,13 @@ SMALL = 13  # Zipf rank 14 of 20: 1.99% of traffic
 SHIFT = 0.30
 CHANGE_WEEKS = 6
 FA_WEEKS = 50
+# Stationary defect rates of cheap answers for the answer-defect detectors (--answer-signals).
+DEFECT_RATES = {
+    "tool_call_invalid_rate": 0.03,
+    "schema_invalid_rate": 0.02,
+    "truncation_rate": 0.02,
+    "refusal_rate": 0.01,
+}
 
 
 @dataclass(frozen=True)
@@ -68,13 +89,22 @@ class Deployment:
     error: np.ndarray
     cost_mu: np.ndarray
     sample_p: np.ndarray  # shipped inclusion probability per segment
+    answer_signals: int = 0  # answer-defect detectors with inputs, per segment
 
     @property
     def detectors(self) -> int:
-        return SEGMENTS * len(SIGNALS)
+        """``D`` of an every-segment detector (the quality detector's)."""
+        return self.detectors_for("quality_gap")
+
+    def detectors_for(self, name: str) -> int:
+        """``D`` of a detector of ``name``, as the store sizes it (budget_detectors)."""
+        shares = budget_shares(SEGMENTS, SEGMENTS * self.answer_signals)
+        return budget_detectors(SIGNALS[name], shares)
 
 
-def deployment(rng: np.random.Generator, settings: Settings, events_per_week: float) -> Deployment:
+def deployment(
+    rng: np.random.Generator, settings: Settings, events_per_week: float, answer_signals: int = 0
+) -> Deployment:
     weights = 1.0 / np.arange(1, SEGMENTS + 1)
     shares = weights / weights.sum()
     cheap = rng.uniform(0.5, 0.9, SEGMENTS)
@@ -92,6 +122,7 @@ def deployment(rng: np.random.Generator, settings: Settings, events_per_week: fl
         error=rng.uniform(0.005, 0.03, SEGMENTS),
         cost_mu=rng.uniform(-7.0, -4.0, SEGMENTS),
         sample_p=np.array([plans[i].probability for i in range(SEGMENTS)]),
+        answer_signals=answer_signals,
     )
 
 
@@ -129,7 +160,7 @@ def delay_run(
         direction="up",
         shift=0.10,
         warmup=200,
-        arl0=arl0_per_detector(1.0, 32, len(SIGNALS), 100_000),
+        arl0=arl0_per_detector(1.0, 32, len(EVERY_SEGMENT), 100_000),
     )
     found: dict[str, int | None] = {"shipped": None, "old": None}
     false_alarm = False
@@ -210,8 +241,12 @@ def section_false_alarms(dep: Deployment, events_per_week: int, seed: int) -> di
             "error_rate": ((rng.random(n) < dep.error[s]).astype(float), times),
             "cost_per_request": (rng.lognormal(dep.cost_mu[s], 0.3, n), times),
         }
+        # Answer-defect signals read cheap answers only, as the ingest checks run on them.
+        for name in WHERE_FED[: dep.answer_signals]:
+            defects = (rng.random(int(cheap.sum())) < DEFECT_RATES[name]).astype(float)
+            streams[name] = (defects, times[cheap])
         for name, (values, at) in streams.items():
-            state = new_state(name, dep.detectors)
+            state = new_state(name, dep.detectors_for(name))
             for i in range(len(values)):
                 if state.feed(float(values[i]), None, 1.0, float(at[i])) is not None:
                     counts[name] += 1
@@ -234,17 +269,21 @@ def section_false_alarms(dep: Deployment, events_per_week: int, seed: int) -> di
 # --- report ----------------------------------------------------------------------------------
 
 
-def run(quick: bool, seed: int) -> dict[str, Any]:
+def run(quick: bool, seed: int, answer_signals: int = 0) -> dict[str, Any]:
     settings = Settings()
     rng = np.random.default_rng(seed)
-    dep = deployment(rng, settings, EVENTS_PER_WEEK)
+    dep = deployment(rng, settings, EVENTS_PER_WEEK, answer_signals)
     start = time.perf_counter()
     delay = section_delay(dep, 60 if quick else 200, seed + 1)
     print(f"  small-segment delays ({time.perf_counter() - start:.0f} s)", flush=True)
     start = time.perf_counter()
     # --quick thins the stationary traffic; the budget is per week, so the count stays
     # comparable (each detector's ARL0 follows its own rate).
-    fa_dep = dep if not quick else deployment(np.random.default_rng(seed), settings, 6_000)
+    fa_dep = (
+        dep
+        if not quick
+        else deployment(np.random.default_rng(seed), settings, 6_000, answer_signals)
+    )
     alarms = section_false_alarms(fa_dep, 6_000 if quick else EVENTS_PER_WEEK, seed + 2)
     print(f"  stationary run ({time.perf_counter() - start:.0f} s)", flush=True)
     return {"delay": delay, "false_alarms": alarms, "deployment": dep}
@@ -272,7 +311,8 @@ def print_report(result: dict[str, Any]) -> None:
     print()
     print(
         f"5. Small segments: {SEGMENTS} segments, Zipf volumes, {EVENTS_PER_WEEK:,} events a "
-        f"week, default 2% budget, power allocation. The {dep.shares[SMALL]:.1%} segment is "
+        f"week, D = {dep.detectors} ({dep.answer_signals} answer-defect detectors a segment), "
+        f"default 2% budget, power allocation. The {dep.shares[SMALL]:.1%} segment is "
         f"sampled at p = {dep.sample_p[SMALL]:.3f} "
         f"({result['delay'][CHANGE_WEEKS]['verdicts_per_week']:.1f} verdicts a week)."
     )
@@ -305,8 +345,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, thinner traffic")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--answer-signals",
+        type=int,
+        default=0,
+        choices=range(len(WHERE_FED) + 1),
+        help="answer-defect detectors with inputs per segment (0: a prose deployment)",
+    )
     args = parser.parse_args(argv)
-    result = run(args.quick, args.seed)
+    result = run(args.quick, args.seed, args.answer_signals)
     print_report(result)
     checks = targets(result)
     for name, ok, detail in checks:

@@ -44,6 +44,7 @@ from shadowgap.attribution.explain import attribute_change
 from shadowgap.attribution.periods import Window, events_in, window_before
 from shadowgap.config import Settings
 from shadowgap.db.models import DriftEvent, Segment, ShadowRun, TrafficEvent, Verdict
+from shadowgap.drift.signals import SIGNALS
 from shadowgap.enums import EvidenceType, VerdictKind, Winner
 from shadowgap.schemas import answer_display, last_user_text
 from shadowgap.stats.estimates import normal_interval, wilson_interval
@@ -55,6 +56,9 @@ MAX_ANSWER_CHARS = 2000
 MAX_RATIONALE_CHARS = 1000
 # Without a known change point, examples come from this many of the segment's latest events.
 FALLBACK_WINDOW = 1000
+# Answer-defect evidence reads at most this many checked answers, and lists this many kinds.
+MAX_DEFECT_ROWS = 5000
+MAX_DEFECT_KINDS = 10
 
 
 def _std(details: dict[str, Any], side: str) -> float | None:
@@ -221,6 +225,57 @@ def _example(traffic: TrafficEvent, verdict: Verdict | None, shadow: ShadowRun |
     return example
 
 
+def answer_defects(session: Session, event: DriftEvent) -> dict[str, Any] | None:
+    """Which tools and error kinds the defective answers of the after-change window show.
+
+    For the answer-defect signals (a ``check`` in :data:`shadowgap.drift.signals.SIGNALS`):
+    the ``after_n`` latest answers the detector read up to the detection (at most
+    :data:`MAX_DEFECT_ROWS`), as ``{"answers": n, "defective": k, "by_kind": [{"tool",
+    "kind", "count", "path", "event_id"}]}``, most frequent first (tool and path are null
+    where they do not apply: a truncation has neither). None for any other signal.
+    """
+    spec = SIGNALS.get(event.signal)
+    if spec is None or spec.check is None or spec.value is None:
+        return None
+    wanted = min(
+        event.after_n if event.after_n and event.after_n > 0 else FALLBACK_WINDOW, MAX_DEFECT_ROWS
+    )
+    query = select(TrafficEvent.id, TrafficEvent.event_id, TrafficEvent.answer_checks).where(
+        TrafficEvent.segment_id == event.segment_id, TrafficEvent.answer_checks.is_not(None)
+    )
+    if event.at_event_pk is not None:
+        query = query.where(TrafficEvent.id <= event.at_event_pk)
+    query = query.order_by(TrafficEvent.id.desc()).limit(MAX_DEFECT_ROWS)
+    answers = defective = 0
+    kinds: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for row in session.execute(query):
+        value = spec.value(row)  # type: ignore[arg-type]
+        if value is None:
+            continue
+        answers += 1
+        if value:
+            defective += 1
+            found = row.answer_checks.get(spec.check)
+            detail = found if isinstance(found, dict) else {}
+            kind = detail.get("kind") or spec.check
+            key = (detail.get("tool"), kind)
+            entry = kinds.setdefault(
+                key,
+                {
+                    "tool": detail.get("tool"),
+                    "kind": kind,
+                    "count": 0,
+                    "path": detail.get("path"),
+                    "event_id": row.event_id,
+                },
+            )
+            entry["count"] += 1
+        if answers >= wanted:
+            break
+    by_kind = sorted(kinds.values(), key=lambda item: (-item["count"], str(item["kind"])))
+    return {"answers": answers, "defective": defective, "by_kind": by_kind[:MAX_DEFECT_KINDS]}
+
+
 def drift_summary(event: DriftEvent) -> DriftSummary:
     """One line of an alert's drift history."""
     return DriftSummary(
@@ -298,6 +353,7 @@ def drift_evidence(
         ),
         examples=find_examples(session, event, spec),
         attribution=drift_attribution(session, event, spec, settings),
+        answer_defects=answer_defects(session, event),
         dashboard_url=dashboard_link(settings, segment.key),
     )
 

@@ -212,6 +212,9 @@ class AlertEvidence(_Part):
     examples: list[Example] = []
     # Shaped by shadowgap.attribution.explain (plain JSON), which documents it.
     attribution: dict[str, Any] | None = None
+    # Answer-defect signals only: which tools and error kinds the defective answers show
+    # (shadowgap.alerts.evidence.answer_defects documents it).
+    answer_defects: dict[str, Any] | None = None
     dashboard_url: str | None = None
     baseline: Baseline | None = None
     drift_events: list[DriftSummary] = []

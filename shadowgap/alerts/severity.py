@@ -95,6 +95,11 @@ KNOWN_SIGNALS: dict[str, SignalSpec] = {
     "tail_latency": _AMOUNT,
     # A share of all traffic is small, so it is judged relative: doubling or halving is large.
     "traffic_share": SignalSpec("rate", "relative", bad="both"),
+    # Answer defects of the cheap path, checked at ingest without a flagship.
+    "tool_call_invalid_rate": _RATE,
+    "schema_invalid_rate": _RATE,
+    "truncation_rate": _RATE,
+    "refusal_rate": _RATE,
 }
 
 

@@ -118,6 +118,25 @@ def why_line(evidence: AlertEvidence) -> str | None:
     return text or None
 
 
+def defects_line(evidence: AlertEvidence) -> str | None:
+    """What the defective answers show, e.g. '31 of 120 answers: get_weather
+    missing_argument at city (27), invalid_arguments_json (4)' (answer-defect signals)."""
+    defects = evidence.answer_defects or {}
+    kinds = defects.get("by_kind") or []
+    if not kinds:
+        return None
+    parts = []
+    for item in kinds:
+        bit = str(item.get("kind") or "?")
+        if item.get("tool"):
+            bit = f"{item['tool']} {bit}"
+        if item.get("path"):
+            bit += f" at {item['path']}"
+        parts.append(f"{bit} ({item.get('count', 0)})")
+    head = f"{defects.get('defective', 0)} of {defects.get('answers', 0)} answers"
+    return f"{head}: {', '.join(parts)}"
+
+
 def difference_line(difference: Difference) -> str:
     """'wrong_value (cheap) get_weather.unit: cheap 'F' vs flagship 'celsius''."""
     where = ".".join(str(p) for p in (difference.function, difference.path) if p)

@@ -166,6 +166,9 @@ class TrafficEvent(Base):
     refused: Mapped[bool] = mapped_column(Boolean, default=False)
     escalated: Mapped[bool] = mapped_column(Boolean, default=False)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # What ingest found in a cheap answer without a flagship (shadowgap/ingest/answer_checks.py):
+    # the inputs of the answer-defect signals; NULL where no check applies.
+    answer_checks: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
 
     __table_args__ = (Index("ix_traffic_events_segment_id_id", "segment_id", "id"),)
 

@@ -30,9 +30,42 @@ tail_latency        cheap-routed event:       tail CUSUM: Bernoulli CUSUM on exc
                                               moves while the mean does not
 traffic_share       all traffic: 1 if the     two-sided Bernoulli CUSUM, ratio 2 (share doubles
                     event is this segment's   or halves), warm-up 2,000 events of all traffic
+tool_call_invalid_  cheap answer that calls   Bernoulli CUSUM up, shift +0.05, warm-up 500, GLR
+rate                tools: 1 if a call's      watching the warm-up: a model swap or prompt
+                    arguments are not JSON    change that breaks calls moves this rate by
+                    or break the tool's       several points
+                    schema
+schema_invalid_     cheap JSON answer (the    as tool_call_invalid_rate
+rate                request's response_format
+                    asks for JSON): 1 if it
+                    does not parse or breaks
+                    the schema
+truncation_rate     cheap answer with a       Bernoulli CUSUM up, shift +0.02, warm-up 500, GLR
+                    finish_reason: 1 if it    watching the warm-up: rare, a small absolute shift
+                    is ``length``
+refusal_rate        cheap answer with a       as truncation_rate
+                    finish_reason (or sent
+                    as a message): 1 if it
+                    refused
 ==================  ========================  =================================================
 
 Rows with no value (an event without ``latency_ms`` or ``cost_usd``) are skipped.
+
+**Answer defects.** The last four need no flagship: ingest checks every cheap answer
+(:mod:`shadowgap.ingest.answer_checks`) and stores what applies in
+``traffic_events.answer_checks``; an event the check does not apply to (no tool call, no JSON
+asked for, no ``finish_reason``) gives no value. Refusals the refusal detector watches are
+not counted by ``error_rate`` as well (one cause, one alert); it keeps the others (a
+flagship-routed refusal, a sender that reports none but its ``refused`` flag).
+
+**Which detectors share the budget.** The first eight signals have a detector in every
+segment. The four answer-defect ones (``budget="where_fed"``) count towards the split only in
+segments where they have had a value: a segment without tool calls has no tool-call detector,
+so watching agentic traffic does not slow the detectors of prose segments. Where they have
+values, each takes a quarter of an every-segment detector's share (:data:`ANSWER_SHARE`): a
+segment whose four answer detectors all run spends one detector's share on them, as one
+combined "answer defect" signal would, without mixing four rates of different levels into one
+(see :func:`budget_shares`, :func:`budget_detectors`).
 
 **Quality gap.** The detector sees the unweighted flagship-wins indicator of each 'gap'
 verdict: within a segment the inclusion probability barely moves. The GLR maximises over the
@@ -81,6 +114,7 @@ class EventRow(Protocol):
     status: str
     refused: bool
     cost_usd: float | None
+    answer_checks: dict[str, Any] | None
 
 
 class VerdictRow(Protocol):
@@ -115,8 +149,48 @@ def escalation_value(row: EventRow) -> float:
     return 1.0 if row.escalated else 0.0
 
 
+def _answer_check(row: EventRow, key: str) -> Any:
+    checks = getattr(row, "answer_checks", None)
+    return checks.get(key) if isinstance(checks, dict) else None
+
+
 def error_value(row: EventRow) -> float:
-    return 1.0 if row.status == EventStatus.ERROR or row.refused else 0.0
+    """1 for an error, or a refusal that :func:`refusal_value` does not watch already."""
+    if row.status == EventStatus.ERROR:
+        return 1.0
+    return 1.0 if row.refused and _answer_check(row, "refusal") is None else 0.0
+
+
+def _defect(row: EventRow, key: str) -> float | None:
+    found = _answer_check(row, key)
+    if isinstance(found, dict):
+        return 1.0 if found.get("invalid") else 0.0
+    return None
+
+
+def _flag(row: EventRow, key: str) -> float | None:
+    found = _answer_check(row, key)
+    return None if found is None else (1.0 if found else 0.0)
+
+
+def tool_call_invalid_value(row: EventRow) -> float | None:
+    """Cheap answers that call tools: 1 when a call's arguments break JSON or the schema."""
+    return _defect(row, "tool_args")
+
+
+def schema_invalid_value(row: EventRow) -> float | None:
+    """Cheap answers to a request for JSON: 1 when the answer breaks the response schema."""
+    return _defect(row, "schema")
+
+
+def truncation_value(row: EventRow) -> float | None:
+    """Cheap answers with a known finish reason: 1 when cut at the token limit."""
+    return _flag(row, "truncated")
+
+
+def refusal_value(row: EventRow) -> float | None:
+    """Cheap answers with a known finish reason (or sent as a message): 1 for a refusal."""
+    return _flag(row, "refusal")
 
 
 def cost_value(row: EventRow) -> float | None:
@@ -140,6 +214,11 @@ class SignalSpec:
     samples: Literal["segment_events", "all_traffic", "verdicts"]
     description: str
     value: Callable[[EventRow], float | None] | None = field(default=None, compare=False)
+    # "every_segment": a detector in every segment shares the false-alarm budget;
+    # "where_fed": only in segments where the signal has had a value.
+    budget: Literal["every_segment", "where_fed"] = "every_segment"
+    # The key of ``traffic_events.answer_checks`` it reads (answer-defect signals only).
+    check: str | None = None
 
 
 SIGNALS: dict[str, SignalSpec] = {
@@ -226,8 +305,93 @@ SIGNALS: dict[str, SignalSpec] = {
             samples="all_traffic",
             description="The segment's share of all mirrored traffic.",
         ),
+        SignalSpec(
+            name="tool_call_invalid_rate",
+            source="events",
+            detector="self_starting_bernoulli",
+            params={"direction": "up", "shift": 0.05, "warmup": 500},
+            estimator="rate",
+            samples="segment_events",
+            description="Share of cheap answers calling tools whose arguments are not valid "
+            "JSON or break the tool's schema.",
+            value=tool_call_invalid_value,
+            budget="where_fed",
+            check="tool_args",
+        ),
+        SignalSpec(
+            name="schema_invalid_rate",
+            source="events",
+            detector="self_starting_bernoulli",
+            params={"direction": "up", "shift": 0.05, "warmup": 500},
+            estimator="rate",
+            samples="segment_events",
+            description="Share of cheap JSON answers (response_format) that do not parse or "
+            "break the response schema.",
+            value=schema_invalid_value,
+            budget="where_fed",
+            check="schema",
+        ),
+        SignalSpec(
+            name="truncation_rate",
+            source="events",
+            detector="self_starting_bernoulli",
+            params={"direction": "up", "shift": 0.02, "warmup": 500},
+            estimator="rate",
+            samples="segment_events",
+            description="Share of cheap answers cut at the token limit (finish_reason length).",
+            value=truncation_value,
+            budget="where_fed",
+            check="truncated",
+        ),
+        SignalSpec(
+            name="refusal_rate",
+            source="events",
+            detector="self_starting_bernoulli",
+            params={"direction": "up", "shift": 0.02, "warmup": 500},
+            estimator="rate",
+            samples="segment_events",
+            description="Share of cheap answers that refused (a refusal, or finish_reason "
+            "content_filter).",
+            value=refusal_value,
+            budget="where_fed",
+            check="refusal",
+        ),
     )
 }
+
+# Signals with a detector in every segment; the others count only where fed.
+EVERY_SEGMENT = tuple(name for name, spec in SIGNALS.items() if spec.budget == "every_segment")
+WHERE_FED = tuple(name for name, spec in SIGNALS.items() if spec.budget == "where_fed")
+
+
+# An answer-defect detector's share of the budget, relative to an every-segment detector's:
+# a segment whose four answer detectors all have inputs spends one detector's share on them.
+ANSWER_SHARE = 0.25
+
+
+def budget_shares(n_segments: int, fed_where_fed: int) -> float:
+    """Detectors sharing the false-alarm budget, each counted by its share: every segment's
+    :data:`EVERY_SEGMENT` detectors (share 1), plus the answer-defect detectors that have had
+    a value (``fed_where_fed`` over all segments, share :data:`ANSWER_SHARE` each). A detector
+    that never gets a value never raises a false alarm, so leaving it out keeps the expected
+    total at the budget.
+
+    >>> budget_shares(5, 0), budget_shares(5, 2)
+    (40.0, 40.5)
+    """
+    return float(max(1, n_segments) * len(EVERY_SEGMENT)) + ANSWER_SHARE * max(0, fed_where_fed)
+
+
+def budget_detectors(spec: SignalSpec, shares: float) -> int:
+    """The ``D`` of ``ARL0 = D * N_d / F`` for one detector of ``spec``: the shares divided by
+    its own share, so that the detectors' expected false alarms add up to the budget
+    (a weighted union split: ``sum_d N_d / ARL0_d = F * sum_d share_d / shares = F``).
+
+    >>> budget_detectors(SIGNALS["latency"], 40.5), budget_detectors(SIGNALS["refusal_rate"], 40.5)
+    (41, 162)
+    """
+    share = 1.0 if spec.budget == "every_segment" else ANSWER_SHARE
+    return math.ceil(shares / share)
 
 
 def event_values(spec: SignalSpec, rows: Iterable[EventRow]) -> list[tuple[int, float]]:

@@ -66,7 +66,16 @@ from shadowgap.db.models import (
 from shadowgap.drift import codec
 from shadowgap.drift.budget import arl0_for_rate
 from shadowgap.drift.power import signal_power
-from shadowgap.drift.signals import SIGNALS, SignalSpec, event_values, quality_stream, traffic_gaps
+from shadowgap.drift.signals import (
+    SIGNALS,
+    WHERE_FED,
+    SignalSpec,
+    budget_detectors,
+    budget_shares,
+    event_values,
+    quality_stream,
+    traffic_gaps,
+)
 from shadowgap.drift.state import Detection, SignalState
 from shadowgap.enums import VerdictKind
 from shadowgap.stats.excess_gap import WeightedSums
@@ -91,9 +100,20 @@ class SignalBatch:
     n_updates: int = 0  # the detector's sample count when recent_mean was taken
 
 
-def n_detectors(n_segments: int) -> int:
-    """Detectors sharing the budget: segments x signals."""
-    return max(1, n_segments) * len(SIGNALS)
+def _fed_elsewhere(session: Session, segment_id: int) -> int:
+    """Answer-defect detectors of other segments that have had a value."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(DetectorState)
+            .where(
+                DetectorState.signal.in_(WHERE_FED),
+                DetectorState.n_updates > 0,
+                DetectorState.segment_id != segment_id,
+            )
+        )
+        or 0
+    )
 
 
 def update_segment(session: Session, segment_id: int, settings: Settings) -> list[SignalBatch]:
@@ -108,8 +128,6 @@ def update_segment(session: Session, segment_id: int, settings: Settings) -> lis
     states = {
         name: _load(session, segment_id, row, settings, n_segments) for name, row in rows.items()
     }
-    for state in states.values():
-        state.set_budget(settings.false_alarms_per_week, n_detectors(n_segments))
     limit = settings.drift_batch_rows
 
     detections: dict[str, list[Detection]] = {name: [] for name in SIGNALS}
@@ -120,6 +138,17 @@ def update_segment(session: Session, segment_id: int, settings: Settings) -> lis
     event_signals = [spec for spec in SIGNALS.values() if spec.source == "events"]
     events = _new_events(session, segment_id, min(watermarks[s.name] for s in event_signals), limit)
     more = len(events) >= limit
+    # This segment's answer-defect detectors count once they have a value, this batch's too.
+    checked = [event for event in events if event.answer_checks]
+    fed_here = sum(
+        1
+        for name in WHERE_FED
+        if states[name].n_updates > 0
+        or event_values(SIGNALS[name], [e for e in checked if e.id > watermarks[name]])
+    )
+    shares = budget_shares(n_segments, _fed_elsewhere(session, segment_id) + fed_here)
+    for name, state in states.items():
+        state.set_budget(settings.false_alarms_per_week, budget_detectors(SIGNALS[name], shares))
     for event in events:
         occurred[event.id] = event.occurred_at
     for spec in event_signals:
@@ -249,7 +278,9 @@ def segment_signal_views(
     (:mod:`shadowgap.drift.power`), for the API and the dashboard.
 
     Reads the stored ``estimate`` JSON only (no state decoding). Signals that have not seen data
-    yet are listed with ``n_updates == 0``, ``warming_up`` true and no estimate.
+    yet are listed with ``n_updates == 0``, ``warming_up`` true and no estimate, except the
+    answer-defect ones (``budget="where_fed"``): a segment has those only once they have had a
+    value (a prose segment has no tool-call detector).
     """
     rows = {
         row.signal: row
@@ -260,6 +291,8 @@ def segment_signal_views(
     views: list[dict[str, Any]] = []
     for name, spec in SIGNALS.items():
         row = rows.get(name)
+        if spec.budget == "where_fed" and (row is None or not row.n_updates):
+            continue
         estimate: dict[str, Any] = dict(row.estimate) if row is not None else {}
         views.append(
             {
@@ -318,13 +351,22 @@ def _locked_rows(
     missing = [name for name in SIGNALS if name not in rows]
     if not missing:
         return rows
+    # A signal added to a segment that is already watched (an upgrade) starts where the
+    # segment's event signals are: the rows before have no input for it (their answer checks
+    # were never computed), and reading the whole history again would only stall the segment.
+    event_marks = [
+        row.watermark
+        for name, row in rows.items()
+        if name in SIGNALS and SIGNALS[name].source == "events"
+    ]
+    start = min(event_marks) if event_marks else 0
     fresh = [
         {
             "segment_id": segment_id,
             "signal": name,
             "detector": SIGNALS[name].detector,
             "state": codec.dumps(_fresh_state(name, settings, n_segments)),
-            "watermark": 0,
+            "watermark": start if SIGNALS[name].source == "events" else 0,
             "n_updates": 0,
             "estimate": {},
             "updated_at": utcnow(),
@@ -379,7 +421,8 @@ def _pooled_noise(session: Session, signal: str) -> WeightedSums:
 
 
 def _fresh_state(name: str, settings: Settings, n_segments: int) -> SignalState:
-    budget = (settings.false_alarms_per_week, n_detectors(n_segments))
+    detectors = budget_detectors(SIGNALS[name], budget_shares(n_segments, 0))
+    budget = (settings.false_alarms_per_week, detectors)
     # The ARL0 given here only stands until the first sample, when the rate takes over.
     arl0 = arl0_for_rate(budget[0], budget[1], 1.0)
     return SignalState(SIGNALS[name], arl0, settings.resolve_after_samples, budget)
@@ -431,6 +474,7 @@ _EVENT_COLUMNS = (
     TrafficEvent.status,
     TrafficEvent.refused,
     TrafficEvent.cost_usd,
+    TrafficEvent.answer_checks,
 )
 # The quality detectors see only the base design's draws (issue 23): a verdict of an event
 # taken only by the exploration draw is read with base_draw False (and skipped by

@@ -38,11 +38,12 @@ from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
 from shadowgap.db import models
+from shadowgap.ingest.answer_checks import check_answer
 from shadowgap.ingest.segments import segment_of
 from shadowgap.privacy import originals as pending_originals
 from shadowgap.privacy.events import redact_batch
 from shadowgap.privacy.purge import purged_ids
-from shadowgap.privacy.redaction import for_settings
+from shadowgap.privacy.redaction import Redactor, for_settings
 from shadowgap.schemas import TrafficEvent
 from shadowgap.shadow import sampling
 from shadowgap.shadow.costs import budget_exhausted
@@ -233,7 +234,12 @@ _segment_cache = _SegmentIds()
 
 
 def _event_row(
-    event: TrafficEvent, segment_id: int, source: str, cheap: bool, now: datetime
+    event: TrafficEvent,
+    segment_id: int,
+    source: str,
+    cheap: bool,
+    now: datetime,
+    checks: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "event_id": event.event_id,
@@ -261,6 +267,7 @@ def _event_row(
         "refused": event.refused,
         "escalated": event.escalated,
         "attributes": event.attributes.model_dump(mode="json"),
+        "answer_checks": checks,
     }
 
 
@@ -276,16 +283,37 @@ class IngestRequest:
     source: str
     originals: dict[str, TrafficEvent] = field(default_factory=dict)
     redacted: bool = False
+    # Event id -> the answer checks of a cheap-routed event (shadowgap/ingest/answer_checks.py),
+    # taken before redaction and redacted themselves.
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def prepare_request(events: list[TrafficEvent], source: str, settings: Settings) -> IngestRequest:
     """The pipeline's CPU-bound step before storing: redaction (nothing unredacted is stored,
     logged or sent). Routes call it off the event loop for large bodies; store_requests calls
     it for a request that did not."""
+    redactor = for_settings(settings)
+    checks = answer_checks(events, settings, redactor)
     clean, originals = redact_batch(
-        events, for_settings(settings), keep_originals=not settings.redact_before_flagship
+        events, redactor, keep_originals=not settings.redact_before_flagship
     )
-    return IngestRequest(clean, source, originals, redacted=True)
+    return IngestRequest(clean, source, originals, redacted=True, checks=checks)
+
+
+def answer_checks(
+    events: list[TrafficEvent], settings: Settings, redactor: Redactor
+) -> dict[str, dict[str, Any]]:
+    """The answer checks of the cheap-routed events, on the text as sent (a redacted number
+    inside tool arguments would read as broken JSON); the names and paths they keep are
+    redacted like any stored text."""
+    out: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if not is_cheap(event, settings):
+            continue
+        found = check_answer(event)
+        if found is not None:
+            out[event.event_id] = redactor.value(found) if redactor.enabled else found
+    return out
 
 
 def store_requests(
@@ -301,6 +329,7 @@ def store_requests(
     owner: dict[str, int] = {}
     unique: dict[str, TrafficEvent] = {}
     sources: dict[str, str] = {}
+    checks = {k: v for r in requests for k, v in r.checks.items()}
     for index, request in enumerate(requests):
         for event in request.events:
             if event.event_id not in unique:
@@ -335,7 +364,12 @@ def store_requests(
     cheap_before = _count_segments(session, per_segment, now, event_times)
     rows = [
         _event_row(
-            e, segment_of_event[e.event_id], sources[e.event_id], cheap_flags[e.event_id], now
+            e,
+            segment_of_event[e.event_id],
+            sources[e.event_id],
+            cheap_flags[e.event_id],
+            now,
+            checks.get(e.event_id),
         )
         for e in unique.values()
     ]
@@ -420,6 +454,7 @@ _EVENT_COLUMNS = {
     "refused": "bool",
     "escalated": "bool",
     "attributes": "jsonb",
+    "answer_checks": "jsonb",
 }
 _COLUMN_LIST = ", ".join(_EVENT_COLUMNS)
 _PG_INSERT_EVENTS = text(

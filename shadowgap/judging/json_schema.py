@@ -111,14 +111,46 @@ def _join(path: str, key: str | int) -> str:
     return f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else key)
 
 
-def validate(value: Any, schema: Any, path: str = "") -> list[Violation]:
-    """Every violation of ``schema`` by ``value`` (an empty list when it conforms)."""
+class WalkLimit(ValueError):
+    """The schema walk would take more steps than its cap (see :func:`validate`)."""
+
+
+class _Steps:
+    """Steps a walk may still take; ``None`` places no cap."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, cap: int | None) -> None:
+        self.left = cap
+
+    def take(self) -> None:
+        if self.left is None:
+            return
+        self.left -= 1
+        if self.left < 0:
+            raise WalkLimit("the value and schema take too many steps to check")
+
+
+def validate(
+    value: Any, schema: Any, path: str = "", *, max_steps: int | None = None
+) -> list[Violation]:
+    """Every violation of ``schema`` by ``value`` (an empty list when it conforms).
+
+    ``max_steps`` caps the walk: each (value, schema) node visited is a step, ``anyOf`` /
+    ``oneOf`` options included, so nested unions cannot make it exponential. Past the cap it
+    raises :class:`WalkLimit` (ingest checks every cheap answer with a cap; the judges, which
+    see a few sampled pairs, run without one)."""
+    return _validate(value, schema, path, _Steps(max_steps))
+
+
+def _validate(value: Any, schema: Any, path: str, steps: _Steps) -> list[Violation]:
+    steps.take()
     if not isinstance(schema, Mapping):
         return []
     for union in ("anyOf", "oneOf"):
         options = schema.get(union)
         if isinstance(options, list) and options:
-            if not any(not validate(value, option, path) for option in options):
+            if not any(not _validate(value, option, path, steps) for option in options):
                 return [Violation("type", path or "$", f"matches none of {union}")]
     kinds = schema.get("type")
     if kinds is not None:
@@ -132,26 +164,31 @@ def validate(value: Any, schema: Any, path: str = "") -> list[Violation]:
             ]
     enum = schema.get("enum")
     if isinstance(enum, list) and enum and value is not None:
-        if not any(canonical(value) == canonical(member) for member in enum):
+        for _ in enum:
+            steps.take()
+        mine = canonical(value)
+        if not any(mine == canonical(member) for member in enum):
             return [Violation("enum", path or "$", f"{value!r} is not one of {enum!r}")]
     violations: list[Violation] = []
     if isinstance(value, dict):
         properties = schema.get("properties")
         properties = properties if isinstance(properties, Mapping) else {}
         for key in schema.get("required") or []:
+            steps.take()
             if key not in value:
                 violations.append(Violation("required", _join(path, key), "is required"))
         extra = schema.get("additionalProperties", True)
         for key, item in value.items():
             if key in properties:
-                violations += validate(item, properties[key], _join(path, key))
+                violations += _validate(item, properties[key], _join(path, key), steps)
             elif extra is False:
+                steps.take()
                 violations.append(Violation("additional", _join(path, key), "is not allowed"))
             elif isinstance(extra, Mapping):
-                violations += validate(item, extra, _join(path, key))
+                violations += _validate(item, extra, _join(path, key), steps)
     elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
         for index, item in enumerate(value):
-            violations += validate(item, schema["items"], _join(path, index))
+            violations += _validate(item, schema["items"], _join(path, index), steps)
     return violations
 
 

@@ -85,6 +85,8 @@ _VIOLATION_KIND = {
     "enum": "wrong_value",
     "additional": "unexpected_argument",
 }
+# A schema violation's kind as the findings name it (ingest's answer checks use it too).
+VIOLATION_KINDS = _VIOLATION_KIND
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 
 from shadowgap.config import Settings
 from shadowgap.drift.budget import PLANNING_RATE, arl0_for_rate, glr_delay, glr_threshold
-from shadowgap.drift.signals import SIGNALS
+from shadowgap.drift.signals import EVERY_SEGMENT
 
 WARMUP_MULTIPLIER = 10.0
 
@@ -130,7 +130,9 @@ def plan_allocation(
     segments = {key: v for key, v in cheap_per_week.items() if v > 0}
     if not segments:
         return {}
-    detectors = len(cheap_per_week) * len(SIGNALS)
+    # The detectors every segment has; answer-defect ones (only where fed) are left out: the
+    # plan cannot know them, and they move the thresholds by a log factor only.
+    detectors = len(cheap_per_week) * len(EVERY_SEGMENT)
     budget = base_budget_fraction(settings, exploring) * events_per_week
     # Each segment's detectors, counted as if the budget were split equally among this many.
     sharing = {key: detectors for key in segments}

@@ -27,6 +27,7 @@ from shadowgap.alerts.schemas import (
 from shadowgap.alerts.text import (
     call_line,
     clip,
+    defects_line,
     difference_line,
     fields_line,
     fmt_window,
@@ -119,6 +120,8 @@ def custom_details(alert: Alert, evidence: AlertEvidence) -> dict[str, Any]:
     details["change"] = part_json(evidence.change)
     details["detector"] = part_json(evidence.detector)
     details["why"] = why_line(evidence)
+    if evidence.answer_defects:
+        details["defects"] = defects_line(evidence)
     details["examples"] = _examples(evidence)
     return details
 

@@ -28,6 +28,7 @@ from shadowgap.alerts.schemas import (
 from shadowgap.alerts.text import (
     change_line,
     clip,
+    defects_line,
     difference_line,
     fields_line,
     fmt_window,
@@ -270,6 +271,9 @@ def build_slack(alert: Alert, raw: EvidenceInput, action: str) -> dict[str, Any]
         why = why_line(evidence)
         if why:
             blocks.append({"type": "section", "text": _md(f"*Why*\n{escape(why)}")})
+        defects = defects_line(evidence)
+        if defects:
+            blocks.append({"type": "section", "text": _md(f"*Defects*\n{escape(defects)}")})
         examples = evidence.examples
         if examples:
             blocks.append({"type": "divider"})

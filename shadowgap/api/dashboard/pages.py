@@ -194,6 +194,7 @@ def segment_page(
     bucket = _bucket_seconds(start, end)
     series = queries.event_series(session, segment.id, start, end, bucket)
     series.insert(1, queries.quality_series(session, segment.id, start, end, bucket))
+    series.extend(queries.answer_defect_series(session, segment.id, start, end, bucket))
     drift = list(
         session.scalars(
             select(models.DriftEvent)

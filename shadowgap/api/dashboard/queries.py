@@ -6,6 +6,7 @@ Model aliases mean one model each in this module: E events, V verdicts, S segmen
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from shadowgap.attribution.tradeoff import tradeoff
 from shadowgap.config import get_settings
 from shadowgap.db import models
 from shadowgap.db.verdict_sums import WEIGHTED, sum_columns
+from shadowgap.drift.signals import SIGNALS, WHERE_FED
 from shadowgap.enums import AlertStatus
 from shadowgap.judging.factory import LLM_JUDGES, judge_name_for_segment, judges_on_embedded_model
 from shadowgap.schemas import answer_display, last_user_text
@@ -44,6 +46,10 @@ SIGNAL_TITLES = {
     "error_rate": "Error / refusal rate",
     "escalation_rate": "Escalation rate",
     "cost_per_request": "Cost per request (USD)",
+    "tool_call_invalid_rate": "Invalid tool calls (cheap)",
+    "schema_invalid_rate": "JSON answers breaking the schema (cheap)",
+    "truncation_rate": "Truncated answers (cheap)",
+    "refusal_rate": "Refusals (cheap)",
 }
 
 
@@ -252,6 +258,48 @@ def event_series(
             cost.counts.append(int(cost_n))
     latency = latency_series(session, segment_id, start, end, seconds, window)
     return [routing, latency, errors, escalation, cost]
+
+
+def answer_defect_series(
+    session: Session, segment_id: int, start: datetime, end: datetime, seconds: int
+) -> list[Series]:
+    """The answer-defect rates per bucket (the share of checked cheap answers with the defect),
+    one series per signal that has any checked answer in the window. The values are the ones
+    the detectors read (:mod:`shadowgap.drift.signals`); at most LATENCY_POINTS rows are read,
+    a hashed sample above it."""
+    window = and_(
+        E.segment_id == segment_id,
+        E.occurred_at >= start,
+        E.occurred_at <= end,
+        E.answer_checks.is_not(None),
+    )
+    index = bucket_index(session, E.occurred_at, start, seconds)
+    query = select(index, E.answer_checks).where(window)
+    n = session.scalar(select(func.count()).select_from(E).where(window)) or 0
+    if n > LATENCY_POINTS:
+        keep = max(1, int(65536 * LATENCY_POINTS / n))
+        query = query.where((E.id * 40503) % 65536 < keep)
+    counts: dict[str, dict[float, list[int]]] = {name: {} for name in WHERE_FED}
+    for b, checks in session.execute(query):
+        row = SimpleNamespace(answer_checks=checks)
+        for name in WHERE_FED:
+            value = SIGNALS[name].value(row)  # type: ignore[misc, arg-type]
+            if value is not None:
+                tally = counts[name].setdefault(float(b), [0, 0])
+                tally[0] += int(value)
+                tally[1] += 1
+    t0 = start.timestamp()
+    out: list[Series] = []
+    for name in WHERE_FED:
+        if not counts[name]:
+            continue
+        series = Series(name, SIGNAL_TITLES[name], unit="share")
+        for b in sorted(counts[name]):
+            ones, total = counts[name][b]
+            series.points.append((t0 + (b + 0.5) * seconds, ones / total))
+            series.counts.append(total)
+        out.append(series)
+    return out
 
 
 def latency_series(
