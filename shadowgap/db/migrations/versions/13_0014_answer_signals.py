@@ -1,7 +1,7 @@
 """answer checks: per-event flags of the answer-defect signals on traffic_events
 
 Revision ID: 0014
-Revises: 0015
+Revises: 0013
 Create Date: 2026-12-07 20:30:00
 
 ``answer_checks`` holds what ingest found in a cheap answer without a flagship (invalid tool
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0014"
-down_revision = "0015"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
