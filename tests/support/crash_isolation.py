@@ -58,6 +58,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     hook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     for report in _run_in_child(item):
         hook.pytest_runtest_logreport(report=report)
+    # The child set up and tore down this test's own fixtures; the parent still holds the
+    # module and session fixtures the tests before it set up. Tear down here what the next
+    # test does not share, as pytest's own protocol would, or the next module's setup fails
+    # with "previous item was not torn down properly".
+    item.session._setupstate.teardown_exact(nextitem)
     hook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
 
