@@ -23,7 +23,6 @@ from shadowgap.cli.demo.traffic import load_pairs, simulate
 from shadowgap.config import get_settings
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
-from shadowgap.drift.signals import SIGNALS
 from shadowgap.drift.store import update_segment
 from shadowgap.judging.factory import judge_for_segment
 from shadowgap.judging.score import score_event
@@ -122,12 +121,13 @@ def test_regressions_are_caught_in_their_tenants_only(
     caught = {(segments[segment_id], signal) for segment_id, signal, _ in detected}
     hooli, agent = traffic.regressing_segment, f"tenant={AGENTIC_TENANT}"
     assert {signal for key, signal in caught if key == hooli} == {"routing_share", "quality_gap"}
-    # The swap breaks the agent's tool calls: the judged quality gap catches it. Detectors that
-    # need no flagship (argument validity, ...) may catch it too; none of the signals that
-    # watch what did not change (routing, latency, cost, errors, traffic) may fire.
+    # The swap breaks the agent's tool calls: the judged quality gap catches it, and so does
+    # the answer-defect detector that reads every cheap answer at ingest (a call missing a
+    # required argument breaks its tool's schema). None of the signals that watch what did
+    # not change (routing, latency, cost, errors, traffic, JSON answers, truncation,
+    # refusals) may fire.
     caught_agent = {signal for key, signal in caught if key == agent}
-    assert "quality_gap" in caught_agent
-    assert not caught_agent & (set(SIGNALS) - {"quality_gap"}), caught_agent
+    assert caught_agent == {"quality_gap", "tool_call_invalid_rate"}, caught_agent
     assert {key for key, _ in caught} == {hooli, agent}, caught
     # Detected after each break, not before it.
     assert all(
