@@ -42,5 +42,6 @@ def test_a_large_otlp_body_does_not_hold_the_event_loop(tmp_path: Path) -> None:
     # 10 MB in one C call that holds the GIL, 0.05-0.25 s with ~8 runnable processes on the
     # 2 cores, once per request, so the probe or two that wait for it set the p99 of ~200.
     assert max(probe.seconds) < 1.0, sorted(probe.seconds)[-5:]
+    print("healthz probes:", len(probe.seconds), "p99", probe.p99(), "max", max(probe.seconds))
     assert probe.p99() < 0.3, sorted(probe.seconds)[-5:]
     assert len(probe.seconds) > 20
