@@ -221,6 +221,30 @@ class SignalSpec:
     check: str | None = None
 
 
+def _answer_defect(
+    name: str,
+    check: str,
+    value: Callable[[EventRow], float | None],
+    *,
+    shift: float,
+    description: str,
+) -> SignalSpec:
+    """An answer-defect signal: a rate over the cheap answers its check applies to, watched
+    upwards, that takes budget only in segments that feed it (see ANSWER_SHARE)."""
+    return SignalSpec(
+        name=name,
+        source="events",
+        detector="self_starting_bernoulli",
+        params={"direction": "up", "shift": shift, "warmup": 500},
+        estimator="rate",
+        samples="segment_events",
+        description=description,
+        value=value,
+        budget="where_fed",
+        check=check,
+    )
+
+
 SIGNALS: dict[str, SignalSpec] = {
     spec.name: spec
     for spec in (
@@ -305,56 +329,36 @@ SIGNALS: dict[str, SignalSpec] = {
             samples="all_traffic",
             description="The segment's share of all mirrored traffic.",
         ),
-        SignalSpec(
-            name="tool_call_invalid_rate",
-            source="events",
-            detector="self_starting_bernoulli",
-            params={"direction": "up", "shift": 0.05, "warmup": 500},
-            estimator="rate",
-            samples="segment_events",
+        _answer_defect(
+            "tool_call_invalid_rate",
+            "tool_args",
+            tool_call_invalid_value,
+            shift=0.05,
             description="Share of cheap answers calling tools whose arguments are not valid "
             "JSON or break the tool's schema.",
-            value=tool_call_invalid_value,
-            budget="where_fed",
-            check="tool_args",
         ),
-        SignalSpec(
-            name="schema_invalid_rate",
-            source="events",
-            detector="self_starting_bernoulli",
-            params={"direction": "up", "shift": 0.05, "warmup": 500},
-            estimator="rate",
-            samples="segment_events",
+        _answer_defect(
+            "schema_invalid_rate",
+            "schema",
+            schema_invalid_value,
+            shift=0.05,
             description="Share of cheap JSON answers (response_format) that do not parse or "
             "break the response schema.",
-            value=schema_invalid_value,
-            budget="where_fed",
-            check="schema",
         ),
-        SignalSpec(
-            name="truncation_rate",
-            source="events",
-            detector="self_starting_bernoulli",
-            params={"direction": "up", "shift": 0.02, "warmup": 500},
-            estimator="rate",
-            samples="segment_events",
+        _answer_defect(
+            "truncation_rate",
+            "truncated",
+            truncation_value,
+            shift=0.02,
             description="Share of cheap answers cut at the token limit (finish_reason length).",
-            value=truncation_value,
-            budget="where_fed",
-            check="truncated",
         ),
-        SignalSpec(
-            name="refusal_rate",
-            source="events",
-            detector="self_starting_bernoulli",
-            params={"direction": "up", "shift": 0.02, "warmup": 500},
-            estimator="rate",
-            samples="segment_events",
+        _answer_defect(
+            "refusal_rate",
+            "refusal",
+            refusal_value,
+            shift=0.02,
             description="Share of cheap answers that refused (a refusal, or finish_reason "
             "content_filter).",
-            value=refusal_value,
-            budget="where_fed",
-            check="refusal",
         ),
     )
 }

@@ -36,7 +36,7 @@ from tests.support.live_api import start_api
 from tests.support.recording_flagship import TOOL_CALL, RecordingFlagship
 from tests.support.settings import API_KEY, ROOT
 from tests.support.sidecar_venv import sidecar_python
-from tests.support.tools import TRAVEL_TOOLS
+from tests.support.tools import SUMMARY_FORMAT, TRAVEL_TOOLS
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -50,14 +50,7 @@ CHEAP_CALL = {
     "function": {"name": "get_weather", "arguments": '{"city": "Rome", "unit": "celsius"}'},
 }
 PROSE = {"role": "assistant", "content": "Rome: 19C and clear."}
-RESPONSE_FORMAT = {
-    "type": "json_schema",
-    "json_schema": {
-        "name": "forecast",
-        "schema": {"type": "object", "properties": {"summary": {"type": "string"}}},
-        "strict": True,
-    },
-}
+RESPONSE_FORMAT = SUMMARY_FORMAT
 # An agent's conversation so far: a parallel pair of calls, their results, an answer, a new turn.
 HISTORY: list[dict[str, Any]] = [
     {"role": "system", "content": "You are a travel assistant. Use the tools."},

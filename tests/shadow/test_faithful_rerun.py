@@ -30,21 +30,14 @@ from shadowgap.privacy import originals
 from shadowgap.shadow.runs import run_shadow
 from tests.support.recording_flagship import TOOL_CALL, RecordingFlagship
 from tests.support.settings import auth
-from tests.support.tools import TRAVEL_TOOLS
+from tests.support.tools import SUMMARY_FORMAT, TRAVEL_TOOLS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "litellm"
 FLAGSHIP_MODEL = "flagship-under-test"
 EMAIL = "ana.lima@example.com"
 
 TOOLS = TRAVEL_TOOLS
-RESPONSE_FORMAT = {
-    "type": "json_schema",
-    "json_schema": {
-        "name": "forecast",
-        "schema": {"type": "object", "properties": {"summary": {"type": "string"}}},
-        "strict": True,
-    },
-}
+RESPONSE_FORMAT = SUMMARY_FORMAT
 
 # The conversation as the cheap model got it: OpenAI's chat shapes, a parallel pair of tool
 # calls, their results (one with an address that redaction replaces at rest), content parts.

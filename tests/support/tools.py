@@ -37,3 +37,14 @@ def tool(function: dict[str, Any], **extra: Any) -> dict[str, Any]:
 # weather tool says "strict": false, a key OpenAI documents and the re-run must forward).
 WEATHER_TOOLS = [tool(GET_WEATHER)]
 TRAVEL_TOOLS = [tool(GET_WEATHER, strict=False), tool(SEND_EMAIL)]
+
+
+# The JSON answer format the agentic re-run tests send (OpenAI's ``response_format``).
+SUMMARY_FORMAT: dict[str, Any] = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "forecast",
+        "schema": {"type": "object", "properties": {"summary": {"type": "string"}}},
+        "strict": True,
+    },
+}
