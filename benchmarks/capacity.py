@@ -244,7 +244,8 @@ def measure(args: argparse.Namespace) -> Measured:
         with psycopg.connect(dsn) as conn:
             largest = [(str(r[0]), int(r[1])) for r in conn.execute(LARGEST_RELATIONS)]
             text_row = conn.execute(
-                "SELECT avg(pg_column_size(request) + coalesce(pg_column_size(answer), 0)) "
+                "SELECT avg(coalesce(pg_column_size(request), 0) "
+                "+ coalesce(pg_column_size(answer), 0)) "
                 "FROM traffic_events"
             ).fetchone()
         return Measured(
@@ -310,6 +311,9 @@ def report(m: Measured, args: argparse.Namespace, load_before: float, load_after
         f"verdicts {m.verdicts:,}; drained {m.drain_seconds:.0f} s after the ingest ended"
         + ("" if m.drained else f" -- NOT DRAINED within {DRAIN_TIMEOUT_SECONDS:.0f} s")
     )
+    if m.events == 0:
+        print("FAIL: no event was stored")
+        return 1
     per_1k = {
         "API (uvicorn, ingest window)": m.api_cpu,
         "PostgreSQL (this database's backends)": m.pg_cpu,

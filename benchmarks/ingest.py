@@ -381,6 +381,8 @@ class ScaleOut:
     @property
     def ratio(self) -> float:
         baseline = sum(run["events_per_s"] for run in self.one) / len(self.one)
+        if baseline == 0:
+            return 0.0  # no batch completed alone: nothing to scale, a FAIL
         return sum(run["events_per_s"] for run in self.two) / baseline
 
 
