@@ -202,7 +202,9 @@ def measure(args: argparse.Namespace) -> Measured:
 
     redis.Redis.from_url(REDIS_URL).flushdb()
     cli = [sys.executable, "-m", "shadowgap.cli.main"]
-    subprocess.run([*cli, "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [*cli, "db", "upgrade"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL
+    )
     empty_bytes = scalar(dsn, USER_RELATIONS_BYTES)
     port = free_port()
     api = start([*cli, "serve", "--port", str(port)], env, workdir / "api.log", ROOT)
