@@ -26,7 +26,9 @@ single run. Every 50 ms a sampler reads pg_locks for ungranted locks in the benc
 database, with pg_blocking_pids naming who holds them; each API process connects with its
 own application_name (PGAPPNAME), so a wait of one process on the other is told apart from a
 wait between two connections of the same process (both are printed; the target counts the
-first). Needs root for the cgroups (cgroup v1 cpu controller or cgroup v2).
+first). The CPU each quota-held process used during each run is printed (from /proc): near the
+quota, the quota was the limit; well under it, the shared machine was. Needs root for the
+cgroups (cgroup v1 cpu controller or cgroup v2).
 
 The OTLP run posts uncompressed ExportTraceServiceRequest protobufs of 100 LLM spans (GenAI
 semantic conventions, the same GSM8K prompt and answer as the native events) to /v1/traces; wrk
@@ -69,7 +71,12 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.proc_cpu import cgroup_quota_available, cpu_quota_group, join  # noqa: E402
+from benchmarks.proc_cpu import (  # noqa: E402
+    cgroup_quota_available,
+    cpu_quota_group,
+    cpu_seconds,
+    join,
+)
 from shadowgap.privacy.events import redact_batch  # noqa: E402
 from shadowgap.privacy.redaction import KINDS, redactor  # noqa: E402
 from shadowgap.schemas import TrafficEvent  # noqa: E402
@@ -391,7 +398,7 @@ def scale_out(
 ) -> ScaleOut:
     """One quota-held API process alone, then two at once, then the first alone again."""
     with ExitStack() as stack:
-        ports = []
+        ports, servers = [], []
         for name in ("a", "b"):
             procs = stack.enter_context(cpu_quota_group(f"shadowgap-bench-api-{name}", quota))
             port = free_port()
@@ -404,15 +411,25 @@ def scale_out(
             )
             stack.callback(_stop, server)
             ports.append(port)
-        urls = [f"http://127.0.0.1:{port}" for port in ports]
-        one = [run_wrk(urls[0], "/v1/events", 100, "q1", seconds, connections)]
+            servers.append(server)
+
+        def metered(index: int, tag: str) -> dict[str, float]:
+            """A batched wrk run against one process, with the CPU that process used (cores):
+            near the quota, the quota was what held it back; well under, the machine was."""
+            url = f"http://127.0.0.1:{ports[index]}"
+            before, started = cpu_seconds(servers[index].pid) or 0.0, time.monotonic()
+            result = run_wrk(url, "/v1/events", 100, tag, seconds, connections)
+            used = (cpu_seconds(servers[index].pid) or 0.0) - before
+            return {**result, "cpu_cores": used / (time.monotonic() - started)}
+
+        one = [metered(0, "q1")]
         locks, stop = LockWaits(), threading.Event()
         sampler = threading.Thread(target=sample_lock_waits, args=(dsn, stop, locks))
         sampler.start()
         two: list[dict[str, float]] = [{}, {}]
 
         def drive(index: int) -> None:
-            two[index] = run_wrk(urls[index], "/v1/events", 100, f"q2{index}", seconds, connections)
+            two[index] = metered(index, f"q2{index}")
 
         drivers = [threading.Thread(target=drive, args=(index,)) for index in (0, 1)]
         for driver in drivers:
@@ -421,7 +438,7 @@ def scale_out(
             driver.join()
         stop.set()
         sampler.join()
-        one.append(run_wrk(urls[0], "/v1/events", 100, "q3", seconds, connections))
+        one.append(metered(0, "q3"))
     return ScaleOut(one=one, two=two, locks=locks)
 
 
@@ -552,6 +569,11 @@ def report(
         f"one alone {scaled.one[0]['events_per_s']:,.0f} and {scaled.one[1]['events_per_s']:,.0f}"
         f" events/s (before, after), two at once "
         f"{scaled.two[0]['events_per_s'] + scaled.two[1]['events_per_s']:,.0f} events/s"
+    )
+    print(
+        f"CPU used by the quota-held processes, in cores (quota {args.quota:g} each): alone "
+        f"{scaled.one[0]['cpu_cores']:.2f}, the pair {scaled.two[0]['cpu_cores']:.2f} + "
+        f"{scaled.two[1]['cpu_cores']:.2f}, alone again {scaled.one[1]['cpu_cores']:.2f}"
     )
     print(
         f"lock waits sampled every 50 ms during the two-process run: {locks.samples} samples, "
