@@ -373,13 +373,13 @@ class Settings(BaseSettings):
 
     # --- router changes (docs/changes.md) -----------------------------------------------------
     change_before_days: float = Field(
-        default=14.0,
+        default=56.0,
         gt=0,
         description="A recorded router change is compared with this many days of the scope's "
         "traffic before it went live.",
     )
     change_verify_days: float = Field(
-        default=28.0,
+        default=56.0,
         gt=0,
         description="Days of event time after a router change during which it is verified; "
         "its false-flag rate holds over this horizon.",

@@ -58,7 +58,9 @@ from shadowgap.stats.before_after import (
 from shadowgap.stats.estimates import Z_95
 from shadowgap.stats.excess_gap import WeightedSums, excess_gap
 
-METRICS = ("excess_gap", "cost_per_day", "p95_ms")
+# Each metric's share of the false-flag rate. Quality gets half: its evidence is the scarce
+# one (judged pairs), while cost and latency come with every request.
+METRIC_SHARES = {"excess_gap": 0.5, "cost_per_day": 0.25, "p95_ms": 0.25}
 FIRST_CUT = 50  # events after the change at the first cut
 CUT_GROWTH = 1.25
 _DAY = 86_400.0
@@ -111,7 +113,7 @@ class Figures:
     min_effect: float  # per-request excess-gap rise the power is sized for
 
     def target_se(self, look: int, alpha: float) -> float:
-        base = self.min_effect / (z_for(look_alpha(alpha, 0, 3)) + _z_power())
+        base = self.min_effect / (z_for(look_alpha(alpha, 0, METRIC_SHARES["excess_gap"])) + _z_power())
         return base / math.sqrt(2.0**look)
 
 
@@ -125,7 +127,12 @@ def verify_change(
     """Bring one change's verification up to date; the ids of deliveries it created."""
     if change.status == ChangeStatus.REGRESSED:
         return []
-    pairs = scope_pairs(change.scope, list(settings.segment_dimensions))
+    try:
+        pairs = scope_pairs(change.scope, list(settings.segment_dimensions))
+    except ValueError as exc:
+        # The segment dimensions were reconfigured since: say so rather than stay pending.
+        change.verification = {**(change.verification or {}), "error": str(exc)}
+        return []
     segment_ids = [s.id for s in scope_segments(session, pairs)]
     at = change.at
     end = min(window_end(session, now), at + timedelta(days=settings.change_verify_days))
@@ -135,22 +142,17 @@ def verify_change(
     finished = end >= at + timedelta(days=settings.change_verify_days)
 
     state = dict(change.verification or {})
-    looks: list[dict[str, Any]] = list(state.get("looks") or [])
+    looks, last_cut = take_looks(
+        before,
+        after,
+        (noise_rate, noise_var),
+        settings,
+        change.predicted,
+        list(state.get("looks") or []),
+        int(state.get("last_cut", -1)),
+        finished,
+    )
     alpha = settings.change_false_flag_rate
-    last_cut = int(state.get("last_cut", -1))
-    cuts = _cuts(after.times.size)
-    for index, count in enumerate(cuts):
-        if index <= last_cut:
-            continue
-        cut_time = float(after.times[count - 1])
-        figures = _figures(before, after.upto(cut_time), noise_rate, noise_var, settings)
-        final = finished and index == len(cuts) - 1 and not looks
-        se = figures.quality.se
-        if final or (se is not None and se <= figures.target_se(len(looks), alpha)):
-            looks.append(_look(len(looks), figures, count, cut_time, change, alpha))
-            last_cut = index
-            if looks[-1]["worse"]:
-                break
     latest = _figures(before, after, noise_rate, noise_var, settings) if after.times.size else None
     state.update(
         looks=looks,
@@ -176,6 +178,34 @@ def verify_change(
     if change.status == ChangeStatus.REGRESSED and change.alert_id is None:
         return open_regressed_alert(session, change, segment_ids, settings, now)
     return []
+
+
+def take_looks(
+    before: Window,
+    after: Window,
+    noise: tuple[float, float],
+    settings: Settings,
+    predicted: dict[str, Any] | None,
+    looks: list[dict[str, Any]],
+    last_cut: int,
+    finished: bool,
+) -> tuple[list[dict[str, Any]], int]:
+    """The looks taken so far plus those the after window now allows (module doc), up to
+    the first that finds something worse; ``(looks, index of the last cut looked at)``.
+    ``noise`` is the noise floor's rate and variance."""
+    alpha = settings.change_false_flag_rate
+    cuts = _cuts(after.times.size)
+    for index, count in enumerate(cuts):
+        if index <= last_cut or any(look["worse"] for look in looks):
+            continue
+        cut_time = float(after.times[count - 1])
+        figures = _figures(before, after.upto(cut_time), noise[0], noise[1], settings)
+        final = finished and index == len(cuts) - 1 and not looks
+        se = figures.quality.se
+        if final or (se is not None and se <= figures.target_se(len(looks), alpha)):
+            looks.append(_look(len(looks), figures, count, cut_time, predicted, alpha))
+            last_cut = index
+    return looks, last_cut
 
 
 def verify_open_changes(session: Session, settings: Settings, now: datetime) -> list[int]:
@@ -223,16 +253,21 @@ def _known(values: np.ndarray) -> np.ndarray:
     return values[np.isfinite(values)]
 
 
-def _tolerance(change: RouterChange, metric: str) -> float:
-    predicted = (change.predicted or {}).get(metric)
-    return float(predicted["ci"][1]) if predicted else 0.0
+def _tolerance(predicted: dict[str, Any] | None, metric: str) -> float:
+    """The predicted rise's upper end (after minus before); zero when none was predicted."""
+    item = (predicted or {}).get(metric)
+    return float(item["ci"][1]) if item else 0.0
 
 
 def _look(
-    index: int, figures: Figures, count: int, cut_time: float, change: RouterChange, alpha: float
+    index: int,
+    figures: Figures,
+    count: int,
+    cut_time: float,
+    predicted: dict[str, Any] | None,
+    alpha: float,
 ) -> dict[str, Any]:
-    level = look_alpha(alpha, index, len(METRICS))
-    z = z_for(level)
+    levels = {metric: look_alpha(alpha, index, share) for metric, share in METRIC_SHARES.items()}
     per_day = figures.events_per_day
     tests = {
         "excess_gap": (figures.quality, 1.0),
@@ -242,9 +277,10 @@ def _look(
     results: dict[str, Any] = {}
     worse: list[str] = []
     for metric, (shift, scale) in tests.items():
-        tolerance = _tolerance(change, metric)
+        tolerance = _tolerance(predicted, metric)
         # Cost is tested per request: the tolerance per day over the after window's volume.
         per_unit = tolerance / scale if scale > 0 else math.inf
+        z = z_for(levels[metric])
         flagged = shift.worse_than(per_unit, z)
         bounds = shift.interval(z)
         results[metric] = {
@@ -259,7 +295,7 @@ def _look(
         "look": index,
         "events_after": count,
         "cut_at": datetime.fromtimestamp(cut_time, UTC).isoformat(),
-        "alpha_per_metric": level,
+        "alpha": levels,
         "pairs_after": figures.quality.n_after,
         "metrics": results,
         "worse": worse,

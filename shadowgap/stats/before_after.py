@@ -16,7 +16,7 @@ zero for the part now served by the flagship. Its variance is the delta method's
 
 **Several looks, one error rate.** The caller tests at a few looks; :func:`look_alpha` spends
 the false-flag rate over them (most at the first decisive look, the rest halving), and divides
-each look's share among the metrics (Bonferroni), so a change that moved nothing is flagged
+each look's share among the metrics (Bonferroni, by the caller's shares), so a change that moved nothing is flagged
 with probability at most the total over the whole horizon, the three metrics together.
 """
 
@@ -143,11 +143,12 @@ def quantile_shift(before: ArrayLike, after: ArrayLike, q: float = 0.95) -> Shif
     return Shift(qa, qb, se, int(a.size), int(b.size))
 
 
-def look_alpha(total: float, look: int, metrics: int) -> float:
+def look_alpha(total: float, look: int, metric_share: float) -> float:
     """One metric's one-sided level at look ``look`` (0 = the first decisive look): the
-    looks' shares ``0.8, 0.1, 0.05, ...`` of ``total`` sum to at most ``total``."""
+    looks' shares ``0.8, 0.1, 0.05, ...`` of ``total`` sum to at most ``total``, and each
+    look's is split over the metrics by their shares (which sum to at most 1)."""
     share = FIRST_LOOK_SHARE if look == 0 else (1.0 - FIRST_LOOK_SHARE) * 0.5**look
-    return total * share / metrics
+    return total * share * metric_share
 
 
 def z_for(alpha: float) -> float:

@@ -54,8 +54,9 @@ def test_a_neutral_change_is_verified(
         assert deliveries == []
         first = change.verification["looks"][0]
         assert first["worse"] == []
-        # The first look spends 0.8 of the 5% split over three metrics.
-        assert abs(first["alpha_per_metric"] - 0.05 * 0.8 / 3) < 1e-12
+        # The first look spends 0.8 of the 5%, half of it on quality, a quarter on each other.
+        assert abs(first["alpha"]["excess_gap"] - 0.05 * 0.8 * 0.5) < 1e-12
+        assert abs(sum(first["alpha"].values()) - 0.05 * 0.8) < 1e-12
         realised = change.verification["realised"]
         assert realised["excess_gap"]["ci"][0] < 0 < realised["excess_gap"]["ci"][1]
 
