@@ -113,7 +113,8 @@ class Figures:
     min_effect: float  # per-request excess-gap rise the power is sized for
 
     def target_se(self, look: int, alpha: float) -> float:
-        base = self.min_effect / (z_for(look_alpha(alpha, 0, METRIC_SHARES["excess_gap"])) + _z_power())
+        first = look_alpha(alpha, 0, METRIC_SHARES["excess_gap"])
+        base = self.min_effect / (z_for(first) + _z_power())
         return base / math.sqrt(2.0**look)
 
 

@@ -16,8 +16,9 @@ zero for the part now served by the flagship. Its variance is the delta method's
 
 **Several looks, one error rate.** The caller tests at a few looks; :func:`look_alpha` spends
 the false-flag rate over them (most at the first decisive look, the rest halving), and divides
-each look's share among the metrics (Bonferroni, by the caller's shares), so a change that moved nothing is flagged
-with probability at most the total over the whole horizon, the three metrics together.
+each look's share among the metrics (Bonferroni, by the caller's shares), so a change that
+moved nothing is flagged with probability at most the total over the whole horizon, the three
+metrics together.
 """
 
 from __future__ import annotations

@@ -137,6 +137,7 @@ def test_a_young_change_is_pending_with_the_pairs_it_needs(
 def test_open_changes_are_verified_and_finished_ones_left_alone(
     session_factory: sessionmaker[Session], settings: Settings
 ) -> None:
+    settings = settings.model_copy(update={"change_verify_days": 28.0})
     with session_factory() as session:
         change = _scenario(session, after_days=30)
         verify_open_changes(session, settings, NOW)
