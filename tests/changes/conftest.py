@@ -91,6 +91,11 @@ class Traffic:
             if is_cheap:
                 cheap.append(event)
         self.session.add_all(events)
+        # What ingest keeps on the segment row (the page's window ends at its last event).
+        segment = self.segment
+        segment.event_count = (segment.event_count or 0) + count
+        segment.first_occurred_at = segment.first_occurred_at or events[0].occurred_at
+        segment.last_occurred_at = events[-1].occurred_at
         self.session.flush()
         verdicts = []
         for event in cheap:
