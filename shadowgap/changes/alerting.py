@@ -27,11 +27,10 @@ LABELS = {"excess_gap": "quality (excess gap)", "cost_per_day": "cost per day", 
 
 
 def recommendation(change: RouterChange, worse: list[str]) -> str:
+    # The advice first: headers cut long lines (Slack's at 150 characters).
     what = ", ".join(LABELS.get(metric, metric) for metric in worse)
     described = f" ({change.description[:80]})" if change.description else ""
-    return (
-        f"router change {change.id}{described} made {what} worse beyond its interval: roll it back"
-    )
+    return f"roll back router change {change.id}: {what} got worse beyond its interval{described}"
 
 
 def open_regressed_alert(

@@ -8,12 +8,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from shadowgap.alerts.channels.pagerduty import build_pagerduty
+from shadowgap.alerts.channels.slack import build_slack
 from shadowgap.alerts.schemas import AlertEvidence
 from shadowgap.changes.verify import verify_change, verify_open_changes
 from shadowgap.config import Settings
 from shadowgap.db.models import Alert, Delivery, RouterChange
 from shadowgap.enums import AlertStatus, ChangeStatus, EvidenceType
 from tests.changes.conftest import T0, Traffic
+from tests.support.alert_formats import pagerduty_problems, slack_problems
+from tests.support.alert_rows import ROUTING_KEY
 
 AT = T0 + timedelta(days=14)
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
@@ -76,12 +80,12 @@ def test_a_change_that_raises_the_gap_is_flagged_for_rollback(
         evidence = AlertEvidence.read(alert.evidence)
         assert evidence.type == EvidenceType.CHANGE_REGRESSED
         extra = evidence.model_extra or {}
-        assert "roll it back" in extra["recommendation"]
+        assert "roll back router change" in extra["recommendation"]
         assert extra["router_change"]["worse"] == ["excess_gap"]
         assert evidence.after and evidence.before
         assert evidence.after.value > evidence.before.value  # type: ignore[operator]
         payloads = session.scalars(select(Delivery.payload)).all()
-        assert any("roll it back" in str(payload) for payload in payloads)
+        assert any("roll back router change" in str(payload) for payload in payloads)
         # Verifying again opens no second alert.
         assert verify_change(session, change, settings, NOW) == []
         assert len(session.scalars(select(Alert)).all()) == 1
@@ -146,3 +150,20 @@ def test_open_changes_are_verified_and_finished_ones_left_alone(
         stamp = change.verified_at
         verify_open_changes(session, settings, NOW + timedelta(days=1))
         assert change.verified_at == stamp
+
+
+def test_the_rollback_alert_payloads_keep_slack_and_pagerduty_formats(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    with session_factory() as session:
+        change = _scenario(session, win_rate=0.4)
+        verify_change(session, change, settings, NOW)
+        alert = session.get(Alert, change.alert_id)
+        assert alert is not None
+        evidence = AlertEvidence.read(alert.evidence)
+        message = build_slack(alert, evidence, "trigger")
+        assert slack_problems(message) == []
+        assert "roll back router change" in str(message["blocks"][0])
+        event = build_pagerduty(alert, evidence, "trigger")
+        assert pagerduty_problems({**event, "routing_key": ROUTING_KEY}) == []
+        assert "roll back router change" in event["payload"]["summary"]
