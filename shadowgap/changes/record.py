@@ -29,6 +29,7 @@ from shadowgap.db.models import Alert, DriftEvent, RouterChange
 from shadowgap.db.watermark import MAX_CLOCK_SKEW
 from shadowgap.enums import AlertStatus, ChangeStatus
 from shadowgap.errors import InvalidInput
+from shadowgap.schemas import CONTROL_CHARACTERS
 
 MAX_DESCRIPTION = 2_000
 MAX_PROPOSAL_ID = 128
@@ -52,6 +53,12 @@ def record_change(
     now: datetime,
 ) -> tuple[RouterChange, list[int]]:
     """Validate and store a change; ``(change, resolve delivery ids)``. Never commits."""
+    for field, text in (("scope", scope), ("proposal_id", proposal_id)):
+        if text is not None and CONTROL_CHARACTERS.search(text):
+            raise InvalidInput(f"{field} must be printable text", field=field)
+    if "\x00" in description:
+        # PostgreSQL text cannot hold NUL.
+        raise InvalidInput("description must not contain NUL", field="description")
     pairs = parse_scope(scope, list(settings.segment_dimensions))
     if at.tzinfo is None:
         raise InvalidInput("at needs a timezone (e.g. 2026-12-07T12:00:00Z)", field="at")

@@ -76,10 +76,13 @@ def test_recording_needs_the_admin_scope(any_db: str, client: TestClient) -> Non
         ({"proposal_id": "x" * 200}, "proposal_id"),
         ({"description": "x" * 3000}, "description"),
         ({"colour": "blue"}, "body.colour"),
+        ({"scope": "tenant=hoo\u0000li"}, "scope"),
+        ({"proposal_id": "p\n1"}, "proposal_id"),
+        ({"description": "a\u0000b"}, "description"),
     ],
 )
 def test_bad_input_is_a_422_naming_the_field_and_writes_nothing(
-    embedded: str, client: TestClient, overrides: dict[str, object], field: str
+    any_db: str, client: TestClient, overrides: dict[str, object], field: str
 ) -> None:
     _segment()
     response = client.post("/v1/changes", json=_body(**overrides), headers=auth("admin"))
