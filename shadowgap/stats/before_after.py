@@ -155,22 +155,3 @@ def look_alpha(total: float, look: int, metric_share: float) -> float:
 def z_for(alpha: float) -> float:
     """The one-sided normal quantile for level ``alpha``."""
     return float(stats.norm.isf(alpha))
-
-
-def pairs_needed(
-    before_variance: float | None,
-    pair_variance: float | None,
-    effect: float,
-    alpha: float,
-    power: float = POWER,
-) -> int | None:
-    """After-change pairs for a one-sided test at ``alpha`` to see a rise of ``effect`` with
-    ``power``, given the before window's variance and one pair's variance (both on the
-    per-request scale); None when the before window alone is too noisy for it."""
-    if before_variance is None or pair_variance is None or effect <= 0:
-        return None
-    target = (effect / (z_for(alpha) + float(stats.norm.ppf(power)))) ** 2
-    room = target - before_variance
-    if room <= 0:
-        return None
-    return max(2, math.ceil(pair_variance / room))
