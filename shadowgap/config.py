@@ -371,6 +371,34 @@ class Settings(BaseSettings):
         "min_detectable_effect rise in every segment.",
     )
 
+    # --- router changes (docs/changes.md) -----------------------------------------------------
+    change_before_days: float = Field(
+        default=56.0,
+        gt=0,
+        description="A recorded router change is compared with this many days of the scope's "
+        "traffic before it went live.",
+    )
+    change_verify_days: float = Field(
+        default=56.0,
+        gt=0,
+        description="Days of event time after a router change during which it is verified; "
+        "its false-flag rate holds over this horizon.",
+    )
+    change_false_flag_rate: float = Field(
+        default=0.05,
+        gt=0,
+        lt=0.5,
+        description="Chance that a change that moved nothing is flagged 'regressed' within "
+        "change_verify_days, quality, cost and p95 counted together.",
+    )
+    change_min_effect: float = Field(
+        default=0.1,
+        gt=0,
+        lt=1,
+        description="Rise in the excess gap (among cheap-routed pairs) that the verification "
+        "waits for the power to see (80%) before it calls a change verified.",
+    )
+
     # --- slices ------------------------------------------------------------------------------
     slice_window_days: float = Field(
         default=7.0,

@@ -124,3 +124,12 @@ class EvidenceType(StrEnum):
     DRIFT = "drift"
     NO_DATA = "no_data"
     SLICE = "slice"
+    CHANGE_REGRESSED = "change_regressed"  # a recorded router change made things worse
+
+
+class ChangeStatus(StrEnum):
+    """``router_changes.status``: the verification's verdict (shadowgap.changes.verify)."""
+
+    PENDING = "pending"  # not enough pairs since the change to decide yet
+    VERIFIED = "verified"  # decided with the power the design asks for; nothing got worse
+    REGRESSED = "regressed"  # quality, cost or p95 got worse beyond its interval

@@ -412,6 +412,47 @@ def open_slice_alert(
     return _notify(session, alert, DeliveryAction.TRIGGER, settings, now)
 
 
+# --- router-change alerts --------------------------------------------------------------------
+
+
+def change_signal(change_id: int) -> str:
+    """A change_regressed alert's signal: one per recorded router change."""
+    return f"change:{change_id}"
+
+
+def open_change_alert(
+    session: Session,
+    change_id: int,
+    segment_id: int,
+    evidence: AlertEvidence,
+    severity: Severity,
+    settings: Settings,
+    now: datetime,
+) -> tuple[int | None, list[int]]:
+    """Open the ``change_regressed`` alert of a router change once (built by
+    ``shadowgap.changes.alerting``); ``(alert id, trigger deliveries)``. An unresolved alert
+    under its key is returned as it is."""
+    signal = change_signal(change_id)
+    existing = _active_alert(session, segment_id, signal)
+    if existing is not None:
+        return existing.id, []
+    evidence.baseline = Baseline.of(evidence.before)
+    alert = Alert(
+        segment_id=segment_id,
+        signal=signal,
+        status=AlertStatus.OPEN,
+        severity=severity,
+        drift_event_id=None,
+        evidence=evidence.to_json(),
+        opened_at=now,
+        baseline_streak=0,
+    )
+    if not _insert(session, alert):
+        existing = _active_alert(session, segment_id, signal)
+        return (existing.id if existing else None), []
+    return alert.id, _notify(session, alert, DeliveryAction.TRIGGER, settings, now)
+
+
 # --- no-data alerts --------------------------------------------------------------------------
 
 

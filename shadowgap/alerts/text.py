@@ -60,6 +60,9 @@ def problem(alert: Alert, evidence: AlertEvidence) -> str:
     """What the alert is about: 'no traffic', '<signal> drift' or 'regressed slice <key>'."""
     if evidence.type == EvidenceType.NO_DATA:
         return "no traffic"
+    if evidence.type == EvidenceType.CHANGE_REGRESSED:
+        # The rollback recommendation rides in the headline, so every channel carries it.
+        return str(evidence.model_extra.get("recommendation") if evidence.model_extra else "")
     if evidence.type == EvidenceType.SLICE:
         key = (
             evidence.slice.key

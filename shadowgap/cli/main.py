@@ -11,11 +11,13 @@ from typing import Annotated, Any
 
 import typer
 
+from shadowgap.cli.changes import change_app
 from shadowgap.config import InvalidSettings, Settings, get_settings
 
 app = typer.Typer(help="shadowgap: watch the cheap path of your LLM router.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(change_app, name="change")
 
 
 def checked_settings() -> Settings:

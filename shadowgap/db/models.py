@@ -37,6 +37,7 @@ from shadowgap.enums import (
     AlertStatus,
     AuditAction,
     AuditVia,
+    ChangeStatus,
     CostKind,
     DeliveryAction,
     DeliveryStatus,
@@ -570,3 +571,29 @@ class SliceWatch(Base):
     pairs: Mapped[int] = mapped_column(Integer)
     last_test: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     slice_id: Mapped[int | None] = mapped_column(ForeignKey("slices.id"))
+
+
+class RouterChange(Base):
+    """A router change that went live (``POST /v1/changes``, ``shadowgap change record``).
+
+    ``scope`` is a segment key or a slice a router can see, both as ``dim=value`` pairs joined
+    by ``|`` (a segment is in scope when its dimensions hold every pair). ``at`` is when the
+    change went live, on the traffic's clock. ``proposal_id`` names the proposal it implements
+    (opaque here); ``predicted`` is the effect that proposal predicted, when it gave one.
+    ``verification`` is what :mod:`shadowgap.changes.verify` last found; ``alert_id`` the
+    ``change_regressed`` alert it opened."""
+
+    __tablename__ = "router_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(512), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    proposal_id: Mapped[str | None] = mapped_column(String(128))
+    predicted: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(256))
+    status: Mapped[ChangeStatus] = mapped_column(EnumString(ChangeStatus, 16))
+    verification: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    verified_at: Mapped[datetime | None]
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))

@@ -82,6 +82,8 @@ class SignalState:
         # (false alarms per week, detectors sharing them); None: the ARL0 stays as given.
         self.budget = list(budget) if budget is not None else None
         self.next_resize = 1  # n_updates at which the ARL0 follows the rate next
+        # Epoch seconds of the latest announced router change this state was re-baselined at.
+        self.change_at: float | None = None
 
     @property
     def spec(self) -> SignalSpec:
@@ -134,6 +136,21 @@ class SignalState:
             self.retarget(self.arl0_for_rate())
             while self.next_resize <= self.n_updates:
                 self.next_resize *= 2
+
+    def rebaseline(self, change_at: float) -> None:
+        """An announced router change went live at ``change_at`` (epoch seconds): start over
+        at the level after it, as after a detection, but without an alarm. The rate clock and
+        the noise floor carry on (neither depends on the router); the level and its baseline
+        do not."""
+        self.detector._reset()
+        self.regime = WeightedMean()
+        self.recent = RecentWindow(self.recent.capacity)
+        self.baseline, self.baseline_n = None, 0
+        self.change_at = change_at
+
+    def rebaselined_at(self) -> float | None:
+        # States stored before re-baselining existed have no such attribute.
+        return getattr(self, "change_at", None)
 
     # --- feeding --------------------------------------------------------------------------
 

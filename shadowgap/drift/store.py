@@ -32,6 +32,14 @@ for them), then carries on with the new rows as usual.
 verdicts, so a backlog never meets the job's time limit; the watermarks move with every batch,
 and :attr:`SignalBatch.more` tells the job to queue the next one at once.
 
+**Announced router changes.** A router change recorded for the segment's scope
+(``router_changes``, :mod:`shadowgap.db.scope`) re-baselines its detectors where it went live:
+the first row at or after the change's time starts a fresh regime
+(:meth:`SignalState.rebaseline`), so the change itself raises no routing-share (or cost,
+latency, quality) alarm; the change's verification (``shadowgap.changes.verify``) judges it
+instead. Traffic share is left alone: a router does not change how much traffic a segment
+sends. A state rebuilt from history replays without them.
+
 **False-alarm budget.** Each batch recomputes every detector's ARL0 from the settings, the
 current number of segments (rounded up to a power of two, so thresholds move only when the
 count doubles) and the detector's own samples per week of event time:
@@ -57,12 +65,14 @@ from shadowgap.config import Settings
 from shadowgap.db.models import (
     DetectorState,
     DriftEvent,
+    RouterChange,
     SamplingDecision,
     Segment,
     TrafficEvent,
     Verdict,
     utcnow,
 )
+from shadowgap.db.scope import segment_in_scope
 from shadowgap.drift import codec
 from shadowgap.drift.budget import arl0_for_rate
 from shadowgap.drift.power import signal_power
@@ -85,6 +95,9 @@ logger = logging.getLogger(__name__)
 
 # Rows a rebuilt state replays (per signal) before it carries on.
 REBUILD_ROWS = 5_000
+# Signals an announced router change does not re-baseline: the segment's share of all traffic
+# is the senders' doing, not the router's.
+NOT_REBASELINED = frozenset({"traffic_share"})
 
 
 @dataclass(frozen=True)
@@ -151,13 +164,17 @@ def update_segment(session: Session, segment_id: int, settings: Settings) -> lis
         state.set_budget(settings.false_alarms_per_week, budget_detectors(SIGNALS[name], shares))
     for event in events:
         occurred[event.id] = event.occurred_at
+    changes = _announced_changes(session, segment_id, settings)
     for spec in event_signals:
         fresh = [event for event in events if event.id > watermarks[spec.name]]
         if not fresh:
             continue
-        n_new[spec.name], detections[spec.name] = _feed_events(
-            states[spec.name], spec, fresh, settings, n_segments
-        )
+        for change_at, chunk in _split_at_changes(states[spec.name], spec, fresh, changes):
+            if change_at is not None:
+                states[spec.name].rebaseline(change_at)
+            fed, found = _feed_events(states[spec.name], spec, chunk, settings, n_segments)
+            n_new[spec.name] += fed
+            detections[spec.name].extend(found)
         watermarks[spec.name] = fresh[-1].id
 
     quality = [spec for spec in SIGNALS.values() if spec.source == "verdicts"]
@@ -168,9 +185,13 @@ def update_segment(session: Session, segment_id: int, settings: Settings) -> lis
             continue
         states[spec.name].set_prior(_pooled_prior(session, spec.name, segment_id))
         states[spec.name].set_global_noise(_pooled_noise(session, spec.name))
-        n_new[spec.name], detections[spec.name] = _feed_verdicts(
-            states[spec.name], verdicts, settings, n_segments
-        )
+        in_order = sorted(verdicts, key=lambda row: row.event_pk)
+        for change_at, chunk in _split_at_changes(states[spec.name], spec, in_order, changes):
+            if change_at is not None:
+                states[spec.name].rebaseline(change_at)
+            fed, found = _feed_verdicts(states[spec.name], chunk, settings, n_segments)
+            n_new[spec.name] += fed
+            detections[spec.name].extend(found)
         watermarks[spec.name] = verdicts[-1].id
 
     drift_rows: dict[str, list[DriftEvent]] = {name: [] for name in SIGNALS}
@@ -204,6 +225,45 @@ def update_segment(session: Session, segment_id: int, settings: Settings) -> lis
         )
         for name in SIGNALS
     ]
+
+
+def _announced_changes(session: Session, segment_id: int, settings: Settings) -> list[float]:
+    """Epoch seconds of the router changes recorded for this segment's scope, oldest first."""
+    dimensions = session.scalar(select(Segment.dimensions).where(Segment.id == segment_id))
+    rows = session.execute(select(RouterChange.scope, RouterChange.at).order_by(RouterChange.at))
+    configured = list(settings.segment_dimensions)
+    return [
+        at
+        for scope, when in rows
+        if segment_in_scope(dimensions or {}, scope, configured)
+        and (at := _epoch(when)) is not None
+    ]
+
+
+def _split_at_changes(
+    state: SignalState, spec: SignalSpec, rows: Sequence[Any], changes: list[float]
+) -> list[tuple[float | None, list[Any]]]:
+    """``rows`` cut where a change the state has not been re-baselined at goes live:
+    ``(change time or None, rows from there)``, in order."""
+    done = state.rebaselined_at()
+    pending = [at for at in changes if done is None or at > done]
+    if spec.name in NOT_REBASELINED or not pending:
+        return [(None, list(rows))]
+    chunks: list[tuple[float | None, list[Any]]] = []
+    current: list[Any] = []
+    current_change: float | None = None
+    for row in rows:
+        when = _epoch(row.occurred_at)
+        due = None
+        while pending and when is not None and when >= pending[0]:
+            due = pending.pop(0)
+        if due is not None:
+            if current:
+                chunks.append((current_change, current))
+            current, current_change = [], due
+        current.append(row)
+    chunks.append((current_change, current))
+    return chunks
 
 
 def _feed_events(

@@ -46,6 +46,7 @@ app.conf.update(
         "shadowgap.reporting.tasks",
         "shadowgap.privacy.tasks",
         "shadowgap.slices.tasks",
+        "shadowgap.changes.tasks",
     ],
     beat_scheduler="shadowgap.worker.beat:Scheduler",
     beat_schedule_filename=str(DATA_DIR / "celerybeat-schedule"),
@@ -79,6 +80,12 @@ app.conf.update(
             "task": "slices.discover",
             "schedule": crontab(minute="17"),
             "options": {"expires": 3000},
+        },
+        # Router changes: a look at each open change's before/after (docs/changes.md).
+        "changes-verify": {
+            "task": "changes.verify",
+            "schedule": schedule(300.0),
+            "options": {"expires": 290},
         },
         "weekly-report": {
             "task": "reports.weekly",

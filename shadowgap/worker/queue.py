@@ -38,6 +38,7 @@ TASK_QUEUES = {
     "reports.weekly": "reports",
     "privacy.retention": "maintenance",
     "slices.discover": "reports",
+    "changes.verify": "reports",
 }
 DRIFT_DEBOUNCE_SECONDS = 5.0
 

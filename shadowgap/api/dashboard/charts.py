@@ -121,9 +121,14 @@ class Series:
 
 
 def line_chart(
-    series: Series, t_start: float, t_end: float, drift: list[models.DriftEvent]
+    series: Series,
+    t_start: float,
+    t_end: float,
+    drift: list[models.DriftEvent],
+    changes: list[models.RouterChange] | None = None,
 ) -> Markup:
-    """One signal as an SVG line chart: interval band, line, points, drift-event markers.
+    """One signal as an SVG line chart: interval band, line, points, drift-event markers, and
+    a marker where each recorded router change went live (its verdict in class and tooltip).
 
     Every point carries data-t/data-v attributes and a <title>, so the chart reads without
     script and the browser tests can check the drawn values against the database.
@@ -205,6 +210,20 @@ def line_chart(
             f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{PAD_TOP}" y2="{PAD_TOP + plot_h}"/>'
             f'<path d="M{x(t) - 5:.1f},{PAD_TOP} L{x(t) + 5:.1f},{PAD_TOP} '
             f'L{x(t):.1f},{PAD_TOP + 8}Z"/></g>'
+        )
+    for change in changes or []:
+        t = change.at.timestamp()
+        if not t_start <= t <= t_end:
+            continue
+        tip = (
+            f"router change {change.id} live at {change.at:%Y-%m-%d %H:%M} UTC: "
+            f"{change.description or change.scope} ({change.status})"
+        )
+        parts.append(
+            f'<g class="change change-{escape(str(change.status))}" data-t="{t:.0f}" '
+            f'data-change="{change.id}"><title>{escape(tip)}</title>'
+            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{PAD_TOP}" y2="{PAD_TOP + plot_h}"/>'
+            f'<rect x="{x(t) - 4:.1f}" y="{PAD_TOP + plot_h - 8}" width="8" height="8"/></g>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))

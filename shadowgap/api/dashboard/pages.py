@@ -206,6 +206,7 @@ def segment_page(
         )
     )
     fired_at = queries.fired_at(session, drift)
+    changes = queries.segment_changes(session, segment, get_settings())
     charts = [
         {
             "signal": s.signal,
@@ -215,6 +216,7 @@ def segment_page(
                 start.timestamp(),
                 end.timestamp(),
                 [d for d in drift if d.signal == s.signal],
+                changes,
             ),
             "points": len(s.points),
             "last": s.points[-1][1] if s.points else None,
@@ -256,6 +258,7 @@ def segment_page(
             "nav": "segments",
             "segment": segment,
             "charts": charts,
+            "changes": changes,
             "drift": drift,
             "fired_at": fired_at,
             "alerts": alerts,

@@ -18,8 +18,9 @@ from shadowgap.alerts.pairs import compare_pair
 from shadowgap.api.dashboard.charts import Series
 from shadowgap.attribution.periods import Window, load_period
 from shadowgap.attribution.tradeoff import tradeoff
-from shadowgap.config import get_settings
+from shadowgap.config import Settings, get_settings
 from shadowgap.db import models
+from shadowgap.db.scope import segment_in_scope
 from shadowgap.db.verdict_sums import WEIGHTED, sum_columns
 from shadowgap.drift.signals import SIGNALS, WHERE_FED
 from shadowgap.enums import AlertStatus
@@ -435,3 +436,15 @@ def examples(session: Session, segment_id: int, limit: int = 8) -> list[dict[str
             flagship_calls,
         ) in rows
     ]
+
+
+def segment_changes(
+    session: Session, segment: models.Segment, settings: Settings, limit: int = 20
+) -> list[models.RouterChange]:
+    """The recorded router changes whose scope holds this segment, newest first."""
+    rows = session.scalars(
+        select(models.RouterChange).order_by(models.RouterChange.at.desc()).limit(500)
+    )
+    configured = list(settings.segment_dimensions)
+    found = [c for c in rows if segment_in_scope(segment.dimensions or {}, c.scope, configured)]
+    return found[:limit]

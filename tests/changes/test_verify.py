@@ -1,0 +1,169 @@
+"""Verification of a recorded router change on stored traffic: verified, regressed, pending."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from shadowgap.alerts.channels.pagerduty import build_pagerduty
+from shadowgap.alerts.channels.slack import build_slack
+from shadowgap.alerts.schemas import AlertEvidence
+from shadowgap.changes.verify import verify_change, verify_open_changes
+from shadowgap.config import Settings
+from shadowgap.db.models import Alert, Delivery, RouterChange
+from shadowgap.enums import AlertStatus, ChangeStatus, EvidenceType
+from tests.changes.conftest import T0, Traffic
+from tests.support.alert_formats import pagerduty_problems, slack_problems
+from tests.support.alert_rows import ROUTING_KEY
+
+AT = T0 + timedelta(days=14)
+NOW = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def _change(session: Session, predicted: dict[str, Any] | None = None) -> RouterChange:
+    change = RouterChange(
+        scope="tenant=hooli",
+        at=AT,
+        description="route hooli's hard prompts to the flagship",
+        proposal_id="p-1",
+        predicted=predicted,
+        recorded_by="test",
+        status=ChangeStatus.PENDING,
+        verification={},
+    )
+    session.add(change)
+    session.flush()
+    return change
+
+
+def _scenario(
+    session: Session, after_days: float = 14, seed: int = 1, **after: Any
+) -> RouterChange:
+    traffic = Traffic(session, "hooli", seed)
+    traffic.add(T0, 14, 300)
+    traffic.add(AT, after_days, 300, **after)
+    return _change(session)
+
+
+def test_a_neutral_change_is_verified(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    with session_factory() as session:
+        change = _scenario(session)
+        deliveries = verify_change(session, change, settings, NOW)
+        assert change.status == ChangeStatus.VERIFIED, change.verification
+        assert deliveries == []
+        first = change.verification["looks"][0]
+        assert first["worse"] == []
+        # The first look spends 0.8 of the 5%, half of it on quality, a quarter on each other.
+        assert abs(first["alpha"]["excess_gap"] - 0.05 * 0.8 * 0.5) < 1e-12
+        assert abs(sum(first["alpha"].values()) - 0.05 * 0.8) < 1e-12
+        realised = change.verification["realised"]
+        assert realised["excess_gap"]["ci"][0] < 0 < realised["excess_gap"]["ci"][1]
+
+
+def test_a_change_that_raises_the_gap_is_flagged_for_rollback(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    with session_factory() as session:
+        change = _scenario(session, win_rate=0.4)
+        deliveries = verify_change(session, change, settings, NOW)
+        session.commit()
+        assert change.status == ChangeStatus.REGRESSED
+        assert deliveries, "the alert was not sent anywhere"
+        alert = session.get(Alert, change.alert_id)
+        assert alert is not None and alert.status == AlertStatus.OPEN
+        assert alert.signal == f"change:{change.id}"
+        evidence = AlertEvidence.read(alert.evidence)
+        assert evidence.type == EvidenceType.CHANGE_REGRESSED
+        extra = evidence.model_extra or {}
+        assert "roll back router change" in extra["recommendation"]
+        assert extra["router_change"]["worse"] == ["excess_gap"]
+        assert evidence.after and evidence.before
+        assert evidence.after.value > evidence.before.value  # type: ignore[operator]
+        payloads = session.scalars(select(Delivery.payload)).all()
+        assert any("roll back router change" in str(payload) for payload in payloads)
+        # Verifying again opens no second alert.
+        assert verify_change(session, change, settings, NOW) == []
+        assert len(session.scalars(select(Alert)).all()) == 1
+
+
+def test_cost_rise_beyond_the_prediction_is_a_regression_and_within_it_is_not(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """Routing part of the segment to the flagship raises cost on purpose: flagged only when
+    it rose beyond what the proposal predicted (here, without a prediction, it is flagged)."""
+    after = {"cheap_share": 0.5}
+    with session_factory() as session:
+        unpredicted = _scenario(session, **after)
+        verify_change(session, unpredicted, settings, NOW)
+        assert unpredicted.status == ChangeStatus.REGRESSED
+        assert unpredicted.verification["looks"][-1]["worse"] == ["cost_per_day"]
+        realised = unpredicted.verification["realised"]["cost_per_day"]
+        # 300 requests a day, 30% more of them at 0.01 instead of 0.001 USD: about 0.81 a day.
+        assert 0.6 < realised["delta"] < 1.0
+
+        # The same change on the same traffic, announced with the proposal's prediction.
+        predicted = _change(session, {"cost_per_day": {"value": 0.8, "ci": [0.6, 1.0]}})
+        verify_change(session, predicted, settings, NOW)
+        assert predicted.status == ChangeStatus.VERIFIED, predicted.verification["looks"]
+        assert predicted.verification["realised"]["cost_per_day"]["predicted"]["value"] == 0.8
+
+
+def test_a_p95_regression_is_flagged(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    with session_factory() as session:
+        change = _scenario(session, latency_ms=600.0)
+        verify_change(session, change, settings, NOW)
+        assert change.status == ChangeStatus.REGRESSED
+        assert "p95_ms" in change.verification["looks"][-1]["worse"]
+        alert = session.get(Alert, change.alert_id)
+        assert alert is not None and alert.severity == "warning"
+
+
+def test_a_young_change_is_pending_with_the_pairs_it_needs(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    with session_factory() as session:
+        change = _scenario(session, after_days=0.5)
+        verify_change(session, change, settings, AT + timedelta(days=0.5))
+        assert change.status == ChangeStatus.PENDING
+        pending = change.verification["pending"]
+        assert 0 < pending["pairs"] < pending["pairs_needed"]
+        assert pending["expected_days"] > 0
+        assert change.verification["looks"] == []
+
+
+def test_open_changes_are_verified_and_finished_ones_left_alone(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    settings = settings.model_copy(update={"change_verify_days": 28.0})
+    with session_factory() as session:
+        change = _scenario(session, after_days=30)
+        verify_open_changes(session, settings, NOW)
+        assert change.status == ChangeStatus.VERIFIED
+        assert change.verification["window"]["finished"] is True
+        stamp = change.verified_at
+        verify_open_changes(session, settings, NOW + timedelta(days=1))
+        assert change.verified_at == stamp
+
+
+def test_the_rollback_alert_payloads_keep_slack_and_pagerduty_formats(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    with session_factory() as session:
+        change = _scenario(session, win_rate=0.4)
+        verify_change(session, change, settings, NOW)
+        alert = session.get(Alert, change.alert_id)
+        assert alert is not None
+        evidence = AlertEvidence.read(alert.evidence)
+        message = build_slack(alert, evidence, "trigger")
+        assert slack_problems(message) == []
+        assert "roll back router change" in str(message["blocks"][0])
+        event = build_pagerduty(alert, evidence, "trigger")
+        assert pagerduty_problems({**event, "routing_key": ROUTING_KEY}) == []
+        assert "roll back router change" in event["payload"]["summary"]
