@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
 
@@ -90,15 +91,61 @@ def test_boosts_split_the_budget_capped_and_matching_takes_the_largest() -> None
     small = ex.Watched([("api_key_alias", "bulk"), ("tenant", "acme")], T0, 10.0, {})
     done = ex.Watched([("tag", "x")], T0, 10.0, {}, status=ex.WatchStatus.CLEARED)
     ex.set_boosts([big, small, done], exploration_per_day=100.0)
-    assert big.boost == 50.0 / 10_000.0
-    assert small.boost == ex.MAX_BOOST  # 50 a day would be 5x its volume: capped
+    assert small.boost == ex.MAX_BOOST  # 50 a day would be 5x its volume: capped at 5 a day
+    assert big.boost == pytest.approx(95.0 / 10_000.0)  # and the rest goes to the other
     assert done.boost == 0.0
     spent = big.boost * big.volume_per_day + small.boost * small.volume_per_day
-    assert spent <= 100.0
+    assert spent == pytest.approx(100.0)
     request = {"tenant": "acme", "api_key_alias": "bulk", "tag": ["x"]}
     assert ex.explore_probability(request, [big, small, done]) == ex.MAX_BOOST
     assert ex.explore_probability({"tenant": "acme"}, [big, small, done]) == big.boost
     assert ex.explore_probability({"tenant": "other"}, [big, small, done]) == 0.0
+
+
+def test_the_budget_follows_the_posterior_and_never_exceeds_the_share() -> None:
+    likely = ex.Watched([("api_key_alias", "a")], T0, 1000.0, {}, weight=0.6)
+    unlikely = ex.Watched([("api_key_alias", "b")], T0, 1000.0, {}, weight=0.2)
+    tiny = ex.Watched([("api_key_alias", "c")], T0, 4.0, {}, weight=0.2)
+    ex.set_boosts([likely, unlikely, tiny], exploration_per_day=50.0)
+    assert tiny.boost == ex.MAX_BOOST  # 10 a day is more than half its 4
+    # The 8 a day it could not take are split 3:1 like the rest.
+    assert likely.boost * 1000 == pytest.approx(48.0 * 0.75)
+    assert unlikely.boost * 1000 == pytest.approx(48.0 * 0.25)
+    everything = [ex.Watched([("k", str(i))], T0, 1.0, {}) for i in range(3)]
+    ex.set_boosts(everything, exploration_per_day=50.0)  # more budget than they can take
+    assert all(w.boost == ex.MAX_BOOST for w in everything)
+
+
+def test_weights_come_from_the_posterior_on_the_window() -> None:
+    rng = np.random.default_rng(4)
+    table, _ = _pairs(rng, 300, 0.6)
+    regressed = ex.Watched([("api_key_alias", "bulk")], T0, 10.0, {})
+    null = ex.Watched([("api_key_alias", "k1")], T0, 10.0, {})
+    ex.update_weights([regressed, null], table, margin=0.15)
+    assert regressed.weight > 0.9 and null.weight < 0.05
+
+
+def test_a_null_watch_is_cleared_quickly_on_its_new_pairs() -> None:
+    rng = np.random.default_rng(5)
+    watched = [ex.Watched([("api_key_alias", "bulk")], T0, 50.0, {})]
+    # 40 pairs after nomination, about 8 of them the slice's: below the first review at 10.
+    after, occurred = _pairs(rng, 40, 0.0)
+    ex.review(watched, after, occurred, T0 + timedelta(days=1), 0.01, margin=0.15)
+    assert watched[0].pairs < ex.CHECKS[0] and watched[0].pairs >= ex.QUICK_CLEAR_PAIRS
+    assert watched[0].status == ex.WatchStatus.CLEARED
+    assert watched[0].last_posterior is not None
+    assert watched[0].last_posterior < ex.CLEAR_PROBABILITY
+
+
+def test_nominations_are_capped_a_week_and_alpha_is_the_budget_share() -> None:
+    window, _ = _pairs(np.random.default_rng(1), 150, 0.5)
+    full = ex.MAX_NOMINATIONS_PER_WEEK
+    assert ex.nominate(window, [], T0, T0, SearchParams(), nominated_last_week=full) == []
+    assert ex.nominate(window, [], T0, T0, SearchParams(), nominated_last_week=full - 1)
+    settings = get_settings().model_copy(
+        update={"false_alarms_per_week": 2.0, "slice_false_alarm_share": 0.25}
+    )
+    assert ex.confirm_alpha(settings) == pytest.approx(0.5 / ex.MAX_NOMINATIONS_PER_WEEK)
 
 
 def _ingest(prefix: str, start: datetime, days: int, n: int, rate_bulk: float, seed: int) -> None:
