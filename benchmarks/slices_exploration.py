@@ -163,7 +163,6 @@ def simulate(
     rng = np.random.default_rng(seed)
     settings = Settings()
     alpha = confirm_alpha if confirm_alpha is not None else ex.confirm_alpha(settings)
-    margin = settings.min_detectable_effect
     p_full, _ = base_probabilities(world, share, exploring=False)
     p_reduced, _ = base_probabilities(world, share, exploring=True)
     per_day = settings.sampling_budget_fraction * world.events_per_week / 7.0
@@ -223,7 +222,7 @@ def simulate(
             keep = all_t >= since
             table = _table(world, all_idx[keep], all_y[keep], all_w[keep], all_noise[keep])
             occurred = EPOCH.timestamp() + all_t[keep] * 86400.0
-            for w in ex.review(watched, table, occurred, now, alpha, margin):
+            for w in ex.review(watched, table, occurred, now, alpha):
                 alerted.add(w.key)
                 inside = (world.member(w.conditions) & planted_members).sum()
                 precision = inside / max(world.member(w.conditions).sum(), 1)
@@ -240,9 +239,8 @@ def simulate(
                     inside = (world.member(w.conditions) & planted_members).sum()
                     if planted and inside / max(world.member(w.conditions).sum(), 1) >= 0.5:
                         run.fates.append(
-                            f"cleared d{end - change_day:.0f} at {w.pairs} pairs "
-                            f"(z {w.last_test.get('z', math.nan):.1f}, "
-                            f"post {w.last_posterior or math.nan:.2f})"
+                            f"cleared {end - change_day:.0f} d after the change at {w.pairs} "
+                            f"pairs (z {w.last_test.get('z', math.nan):.1f})"
                         )
         if planted and run.confirmed_day is not None:
             break
@@ -255,7 +253,6 @@ def simulate(
             newcomers = ex.nominate(
                 table, watched, start, now, params, cleared, alerted, nominated_last_week=recent
             )
-            ex.update_weights(watched, table, margin)
             run.nominated += len(newcomers)
             for w in newcomers:
                 inside = (world.member(w.conditions) & planted_members).sum()
@@ -303,12 +300,7 @@ def main() -> int:
     parser.add_argument("--nominate-min-pairs", type=int, default=ex.NOMINATE_MIN_PAIRS)
     parser.add_argument("--nominate-p", type=float, default=ex.NOMINATE_P)
     parser.add_argument("--futility-z", type=float, default=ex.FUTILITY_Z)
-    parser.add_argument("--clear-probability", type=float, default=ex.CLEAR_PROBABILITY)
-    parser.add_argument("--quick-clear-pairs", type=int, default=ex.QUICK_CLEAR_PAIRS)
-    parser.add_argument("--weight-floor", type=float, default=ex.WEIGHT_FLOOR)
     args = parser.parse_args()
-    ex.WEIGHT_FLOOR = args.weight_floor
-    ex.CLEAR_PROBABILITY, ex.QUICK_CLEAR_PAIRS = args.clear_probability, args.quick_clear_pairs
     ex.MAX_WATCHED, ex.NOMINATE_MIN_PAIRS = args.max_watched, args.nominate_min_pairs
     ex.NOMINATE_P, ex.FUTILITY_Z = args.nominate_p, args.futility_z
     if args.quick:

@@ -16,14 +16,12 @@ sample: about a dozen judged pairs a week at the default 2% budget, while discov
    7 days. A slice cleared before is nominated again only from a window that starts after it
    was cleared (fresh data).
 2. **Boost.** The exploration budget (``SHADOWGAP_SLICE_EXPLORATION_SHARE`` of the sampling
-   budget, in requests a day) is split among the watched slices in proportion to their
-   *weights*, the posterior probability that each one's flagship-wins rate is above the rest's
-   by ``min_detectable_effect`` (:mod:`shadowgap.stats.posterior`, on every pair of the window),
-   as an exploration probability ``p_explore = part / (its estimated cheap requests a day)``,
-   capped at ``MAX_BOOST`` (water-filling: what a capped slice cannot take goes to the others);
-   a request matching several takes the largest. The sampler draws it independently of the
-   base design (:func:`shadowgap.shadow.sampling.decide_explored`), so the spending never
-   exceeds the share and every pair keeps its actual inclusion probability.
+   budget, in requests a day) is split equally among the watched slices as an exploration
+   probability ``p_explore = part / (its estimated cheap requests a day)``, capped at
+   ``MAX_BOOST`` (water-filling: what a capped slice cannot take goes to the others); a request
+   matching several takes the largest. The sampler draws it independently of the base design
+   (:func:`shadowgap.shadow.sampling.decide_explored`), so the spending never exceeds the share
+   and every pair keeps its actual inclusion probability.
 3. **Confirm on new pairs only.** A watched slice is tested against the rest of the traffic on
    the pairs whose event time is after its nomination (the window it was nominated on is never
    reused), at the first run after it holds ``LOOKS[k]`` of them: a one-sided Hajek-weighted
@@ -32,10 +30,7 @@ sample: about a dozen judged pairs a week at the default 2% budget, while discov
    whatever the looks' dependence). ``alpha`` comes from the slice alerts' share of the one
    false-alarm budget (:func:`confirm_alpha`). Confirmed: it alerts, as discovery's slices do.
    **Retired** (cleared) after the last look, at a look where its excess is not above the
-   rest's (futility), from ``QUICK_CLEAR_PAIRS`` new pairs on at any run where the posterior
-   probability of a real excess on the new pairs alone falls below ``CLEAR_PROBABILITY``
-   (quick clearing: the place goes to the next suspect), or after ``MAX_WATCH_DAYS``. Clearing
-   can only lower the false-alarm rate.
+   rest's (futility: it can only lower the false-alarm rate), or after ``MAX_WATCH_DAYS``.
 
 Pure functions over :class:`shadowgap.slices.lattice.PairTable`: the discovery job and
 ``benchmarks/slices_exploration.py`` run the same code.
@@ -53,31 +48,24 @@ from numpy.typing import NDArray
 
 from shadowgap.config import Settings
 from shadowgap.slices.lattice import (
-    GAP,
     FeatureValue,
     PairTable,
     SearchParams,
     compare,
     members_of,
     screen,
-    sums_of,
 )
 from shadowgap.slices.movers import Mover
-from shadowgap.stats.posterior import probability_excess_above
-from shadowgap.stats.two_sample import SumArrays
 
 NOMINATE_P = 0.02  # nominal one-sided p below which a slice is suggestive
 NOMINATE_MIN_PAIRS = 10  # fewest pairs a slice needs to be nominated
-MAX_WATCHED = 4  # most slices under watch at once
+MAX_WATCHED = 2  # most slices under watch at once
 MAX_NOMINATIONS_PER_WEEK = 20  # the cap the confirmation's alpha is derived from (module doc)
 MAX_TRAFFIC_WATCHED = 2  # most of the places that slices whose traffic moved may take
 MAX_BOOST = 0.5  # largest exploration probability of a request
 CHECKS = (10, 20, 30, 45, 60)  # judged pairs after nomination at which the slice is reviewed
 LOOKS = (20, 30, 45, 60)  # the reviews that may confirm (the error budget is split among them)
 FUTILITY_Z = 0.5  # at a review, a z below this clears the slice (frees its place)
-QUICK_CLEAR_PAIRS = 5  # from this many pairs after nomination, a watch can be cleared at any run
-CLEAR_PROBABILITY = 0.05  # ... when the posterior probability of a real excess falls below this
-WEIGHT_FLOOR = 0.02  # every watched slice keeps at least this weight in the split
 MAX_WATCH_DAYS = 21.0  # a watched slice that has not decided by then is retired
 OVERLAP = 0.5  # a nominee sharing this much of its pairs with a watched slice is that slice
 # Features derived at discovery, not at ingest, so the sampler cannot match them.
@@ -99,8 +87,6 @@ class Watched:
     volume_per_day: float  # estimated cheap requests a day that match it (Hajek, at nomination)
     evidence: dict[str, float]  # nominal z, p and difference at nomination
     boost: float = 0.0
-    weight: float = 1.0  # posterior probability of a real excess: its share of the budget
-    last_posterior: float | None = None  # the same on the pairs after nomination only
     source: str = "judged"  # judged: suggestive pairs; traffic: its traffic moved (movers)
     status: WatchStatus = WatchStatus.WATCHING
     looks_done: int = 0
@@ -147,51 +133,31 @@ def explore_probability(features: Mapping[str, object], watched: Sequence[Watche
 
 
 def set_boosts(watched: Sequence[Watched], exploration_per_day: float) -> None:
-    """Split the exploration budget (requests a day) among the watched slices in proportion
-    to their weights (the posterior probability that each is a real regression), so a slice
-    whose evidence builds up gets more of it and a fading one less. Each boost is capped at
-    ``MAX_BOOST``; what a capped slice cannot spend goes to the others in proportion to their
-    weights (water-filling), so the share is spent whenever the watched slices can take it,
-    and never more."""
+    """Split the exploration budget (requests a day) equally among the watched slices, each
+    boost capped at ``MAX_BOOST``; what a capped slice cannot spend goes to the others
+    (water-filling), so the share is spent whenever the watched slices can take it, and never
+    more. (Equal parts, not parts in proportion to each slice's posterior probability of a
+    real excess: that moved the boosts from day to day, spread the Hajek weights of a slice's
+    own pairs and slowed its confirmation, docs/slices.md.)"""
     active = [w for w in watched if w.status == WatchStatus.WATCHING]
     for w in watched:
         w.boost = 0.0
     remaining, open_ = exploration_per_day, list(active)
     while open_ and remaining > 1e-9:
-        total = sum(max(w.weight, WEIGHT_FLOOR) for w in open_)
+        total = float(len(open_))
         capped = []
         for w in open_:
-            share = remaining * max(w.weight, WEIGHT_FLOOR) / total
+            share = remaining / total
             if w.boost + share / max(w.volume_per_day, 1e-9) >= MAX_BOOST:
                 capped.append(w)
         if not capped:
             for w in open_:
-                w.boost += remaining * max(w.weight, WEIGHT_FLOOR) / total / w.volume_per_day
+                w.boost += remaining / total / w.volume_per_day
             return
         for w in capped:  # fill these to the cap, then share what is left among the rest
             remaining -= (MAX_BOOST - w.boost) * w.volume_per_day
             w.boost = MAX_BOOST
             open_.remove(w)
-
-
-def excess_probability(
-    table: PairTable, members: NDArray[np.bool_], rest: NDArray[np.bool_], margin: float
-) -> float:
-    """Posterior probability that the members' flagship-wins rate is above the rest's by more
-    than ``margin`` (:func:`shadowgap.stats.posterior.probability_excess_above`)."""
-    inside = SumArrays.from_matrix(np.atleast_2d(sums_of(table, members)[GAP]))
-    outside = SumArrays.from_matrix(np.atleast_2d(sums_of(table, rest)[GAP]))
-    return float(probability_excess_above(inside, outside, margin)[0])
-
-
-def update_weights(watched: Sequence[Watched], table: PairTable, margin: float) -> None:
-    """Each watched slice's weight from every pair of the window ``table`` (nomination's and
-    exploration's alike: weights only steer sampling, they never alert)."""
-    for w in watched:
-        if w.status != WatchStatus.WATCHING:
-            continue
-        members = members_of(table, w.conditions)
-        w.weight = excess_probability(table, members, ~members, margin) if len(table) else 1.0
 
 
 def confirm_alpha(settings: Settings) -> float:
@@ -286,7 +252,6 @@ def review(
     occurred: NDArray[np.float64],
     now: datetime,
     confirm_alpha: float,
-    margin: float = 0.15,
 ) -> list[Watched]:
     """Test the watched slices that reached a look on the pairs after their nomination
     (``table`` holds every pair since the earliest nomination, ``occurred`` their event times
@@ -309,13 +274,6 @@ def review(
                 confirmed.append(w)
                 continue
             if w.looks_done >= len(CHECKS) or w.last_test["z"] < FUTILITY_Z:
-                w.status, w.decided_at = WatchStatus.CLEARED, now
-                continue
-        if w.pairs >= QUICK_CLEAR_PAIRS:
-            # Quick clearing on the new pairs alone (the nomination's are selected, so biased
-            # up): a null slice gives its place to the next suspect within a few pairs.
-            w.last_posterior = excess_probability(table, members, after & ~members, margin)
-            if w.last_posterior < CLEAR_PROBABILITY:
                 w.status, w.decided_at = WatchStatus.CLEARED, now
                 continue
         if now - w.nominated_at > timedelta(days=MAX_WATCH_DAYS):

@@ -54,7 +54,6 @@ def _to_watched(row: models.SliceWatch) -> ex.Watched:
         volume_per_day=row.volume_per_day,
         evidence=dict(row.evidence or {}),
         boost=row.boost,
-        weight=float((row.evidence or {}).get("weight", 1.0)),
         source=str((row.evidence or {}).get("source", "judged")),
         status=ex.WatchStatus(row.status),
         looks_done=row.looks_done,
@@ -71,7 +70,7 @@ def _store(row: models.SliceWatch, watched: ex.Watched) -> None:
     row.decided_at = watched.decided_at
     row.volume_per_day = watched.volume_per_day
     row.boost = watched.boost
-    row.evidence = {**watched.evidence, "weight": watched.weight, "source": watched.source}
+    row.evidence = {**watched.evidence, "source": watched.source}
     row.looks_done = watched.looks_done
     row.pairs = watched.pairs
     row.last_test = watched.last_test or None
@@ -130,8 +129,7 @@ def explore(session: Session, settings: Settings, end: datetime, now: datetime) 
         later = load_window(session, since, end)
         occurred = np.asarray([t.timestamp() for t in later.occurred_at], dtype=np.float64)
         alpha = ex.confirm_alpha(settings)
-        margin = settings.min_detectable_effect
-        for w in ex.review(watched, later.table, occurred, end, alpha, margin):
+        for w in ex.review(watched, later.table, occurred, end, alpha):
             record = _confirmed_slice(session, w, later, occurred, now)
             rows[w.key].slice_id = record.id
             summary.confirmed.append(record.id)
@@ -175,7 +173,6 @@ def explore(session: Session, settings: Settings, end: datetime, now: datetime) 
         movers=traffic_movers(session, end),
     )
     summary.nominated = [w.key for w in newcomers]
-    ex.update_weights(watched, window.table, settings.min_detectable_effect)
     ex.set_boosts(watched, exploration_per_day(session, settings, window.start, end))
     for w in watched:
         row = rows.get(w.key)
