@@ -42,6 +42,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -85,7 +86,7 @@ class Watched:
     conditions: list[FeatureValue]
     nominated_at: datetime  # end of the window it was nominated on: its pairs count after it
     volume_per_day: float  # estimated cheap requests a day that match it (Hajek, at nomination)
-    evidence: dict[str, float]  # nominal z, p and difference at nomination
+    evidence: dict[str, Any]  # at nomination: nominal z, p, difference, n (or the traffic move)
     boost: float = 0.0
     source: str = "judged"  # judged: suggestive pairs; traffic: its traffic moved (movers)
     status: WatchStatus = WatchStatus.WATCHING
@@ -203,8 +204,8 @@ def nominate(
     traffic_places = MAX_TRAFFIC_WATCHED - sum(1 for w in active if w.source == "traffic")
     candidates: list[Watched] = []
     for mover in movers:
-        evidence = {"z": mover.z, "p_value": mover.p_value, "before": mover.before}
-        evidence["now"] = mover.now
+        evidence: dict[str, Any] = {"signal": mover.signal, "z": mover.z}
+        evidence.update(p_value=mover.p_value, before=mover.before, now=mover.now)
         candidates.append(
             Watched([mover.condition], window_end, mover.cheap_per_day, evidence, source="traffic")
         )

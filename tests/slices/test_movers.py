@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from shadowgap.config import get_settings
@@ -18,6 +19,7 @@ from shadowgap.slices import movers as mv
 from shadowgap.slices.lattice import SearchParams, build_table
 from shadowgap.slices.watches import explore
 from tests.support.factories import native_event
+from tests.support.settings import auth
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -112,3 +114,14 @@ def test_the_cycle_nominates_a_key_whose_traffic_burst(production: str, configur
     assert "api_key_alias=bulk" in summary.nominated
     assert row.evidence["source"] == "traffic" and row.status == "watching"
     assert row.boost > 0 and row.evidence["now"] > 0.2 > 0.05 > row.evidence["before"]
+    assert row.evidence["signal"] == "traffic_share"
+
+    from shadowgap.api.app import create_app
+
+    with TestClient(create_app(), headers=auth("read")) as client:
+        page = client.get("/slices")
+        body = client.get("/v1/slices").json()
+    assert page.status_code == 200
+    assert "traffic_share moved" in page.text.split("Under watch")[1]
+    watch = next(w for w in body["watching"] if w["key"] == "api_key_alias=bulk")
+    assert watch["evidence"]["source"] == "traffic" and watch["pairs"] == 0
