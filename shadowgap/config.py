@@ -448,6 +448,15 @@ class Settings(BaseSettings):
         description="Share of the sampling budget spent on requests that match slices under "
         "watch (suggestive but unconfirmed); the base design plans with the rest.",
     )
+    slice_false_alarm_share: float = Field(
+        default=0.2,
+        gt=0,
+        lt=1,
+        description="Share of false_alarms_per_week given to slice alerts from exploration: "
+        "the confirmation level of a watched slice is derived from it (the expected false "
+        "slice alerts a week stay within share x false_alarms_per_week); the drift "
+        "detectors keep the rest.",
+    )
 
     # --- attribution and thresholds ---------------------------------------------------------
     attribution_resamples: int = Field(

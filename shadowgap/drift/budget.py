@@ -117,6 +117,19 @@ def arl0_per_detector(
     return n_segments * n_signals * updates_per_week / false_alarms_per_week
 
 
+def detector_alarms_per_week(false_alarms_per_week: float, slice_share: float) -> float:
+    """The drift detectors' part of the one weekly budget ``F``: what the slice alerts' stated
+    share (``slice_false_alarm_share``, see ``shadowgap/slices/exploration.py``) leaves. The
+    two parts add up to ``F`` by the same linearity of expected counts as the split above.
+
+    >>> detector_alarms_per_week(1.0, 0.2)
+    0.8
+    """
+    if not 0.0 <= slice_share < 1.0:
+        raise ValueError("slice_share must be in [0, 1)")
+    return false_alarms_per_week * (1.0 - slice_share)
+
+
 def arl0_for_rate(false_alarms_per_week: float, n_detectors: int, samples_per_week: float) -> float:
     """In-control ARL (in samples) of a detector that sees ``samples_per_week``: ``D * N_d / F``.
 

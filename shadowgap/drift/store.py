@@ -74,7 +74,7 @@ from shadowgap.db.models import (
 )
 from shadowgap.db.scope import segment_in_scope
 from shadowgap.drift import codec
-from shadowgap.drift.budget import arl0_for_rate
+from shadowgap.drift.budget import arl0_for_rate, detector_alarms_per_week
 from shadowgap.drift.power import signal_power
 from shadowgap.drift.signals import (
     SIGNALS,
@@ -161,7 +161,7 @@ def update_segment(session: Session, segment_id: int, settings: Settings) -> lis
     )
     shares = budget_shares(n_segments, _fed_elsewhere(session, segment_id) + fed_here)
     for name, state in states.items():
-        state.set_budget(settings.false_alarms_per_week, budget_detectors(SIGNALS[name], shares))
+        state.set_budget(_detector_budget(settings), budget_detectors(SIGNALS[name], shares))
     for event in events:
         occurred[event.id] = event.occurred_at
     changes = _announced_changes(session, segment_id, settings)
@@ -480,9 +480,16 @@ def _pooled_noise(session: Session, signal: str) -> WeightedSums:
     return total
 
 
+def _detector_budget(settings: Settings) -> float:
+    """The detectors' false alarms a week: the one budget less the slice alerts' share."""
+    return detector_alarms_per_week(
+        settings.false_alarms_per_week, settings.slice_false_alarm_share
+    )
+
+
 def _fresh_state(name: str, settings: Settings, n_segments: int) -> SignalState:
     detectors = budget_detectors(SIGNALS[name], budget_shares(n_segments, 0))
-    budget = (settings.false_alarms_per_week, detectors)
+    budget = (_detector_budget(settings), detectors)
     # The ARL0 given here only stands until the first sample, when the rate takes over.
     arl0 = arl0_for_rate(budget[0], budget[1], 1.0)
     return SignalState(SIGNALS[name], arl0, settings.resolve_after_samples, budget)

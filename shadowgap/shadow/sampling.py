@@ -52,7 +52,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from shadowgap.config import Settings
-from shadowgap.drift.budget import PLANNING_RATE, arl0_for_rate, glr_delay, glr_threshold
+from shadowgap.drift.budget import (
+    PLANNING_RATE,
+    arl0_for_rate,
+    detector_alarms_per_week,
+    glr_delay,
+    glr_threshold,
+)
 from shadowgap.drift.signals import EVERY_SEGMENT
 
 WARMUP_MULTIPLIER = 10.0
@@ -89,7 +95,10 @@ class SegmentPlan:
 
 def verdicts_to_detect(rate_per_week: float, n_detectors: int, settings: Settings) -> float:
     """Verdicts a quality detector fed ``rate_per_week`` needs for min_detectable_effect."""
-    arl0 = arl0_for_rate(settings.false_alarms_per_week, n_detectors, max(rate_per_week, 1.0))
+    budget = detector_alarms_per_week(
+        settings.false_alarms_per_week, settings.slice_false_alarm_share
+    )
+    arl0 = arl0_for_rate(budget, n_detectors, max(rate_per_week, 1.0))
     p1 = min(PLANNING_RATE + settings.min_detectable_effect, 0.999)
     return glr_delay(PLANNING_RATE, p1, glr_threshold(arl0))
 

@@ -8,25 +8,29 @@ sample: about a dozen judged pairs a week at the default 2% budget, while discov
 
 1. **Nominate.** :func:`shadowgap.slices.lattice.screen` lists the slices of the window with at
    least ``NOMINATE_MIN_PAIRS`` pairs whose *nominal* one-sided p is at most ``NOMINATE_P``
-   (no multiplicity correction: nomination only steers sampling, it never alerts). The most
+   (no multiplicity correction: nomination only steers sampling, it never alerts). Slices whose
+   traffic moved (:mod:`shadowgap.slices.movers`: share, routing share or error rate, on every
+   request, no judging needed) come first, in at most ``MAX_TRAFFIC_WATCHED`` places. The most
    significant ones not already watched, and not overlapping a watched one, fill the free
-   places up to ``MAX_WATCHED``. A slice cleared before is nominated again only from a window
-   that starts after it was cleared (disjoint data).
-2. **Boost.** Each watched slice gets an equal part of the exploration budget
-   (``SHADOWGAP_SLICE_EXPLORATION_SHARE`` of the sampling budget, in requests a day) as an
-   exploration probability ``p_explore = part / (its estimated cheap requests a day)``, capped
-   at ``MAX_BOOST``; a request matching several takes the largest. The sampler draws it
-   independently of the base design (:func:`shadowgap.shadow.sampling.decide_explored`), so the
-   spending never exceeds the share and every pair keeps its actual inclusion probability.
+   places up to ``MAX_WATCHED``, and at most ``MAX_NOMINATIONS_PER_WEEK`` watches start in any
+   7 days. A slice cleared before is nominated again only from a window that starts after it
+   was cleared (fresh data).
+2. **Boost.** The exploration budget (``SHADOWGAP_SLICE_EXPLORATION_SHARE`` of the sampling
+   budget, in requests a day) is split equally among the watched slices as an exploration
+   probability ``p_explore = part / (its estimated cheap requests a day)``, capped at
+   ``MAX_BOOST`` (water-filling: what a capped slice cannot take goes to the others); a request
+   matching several takes the largest. The sampler draws it independently of the base design
+   (:func:`shadowgap.shadow.sampling.decide_explored`), so the spending never exceeds the share
+   and every pair keeps its actual inclusion probability.
 3. **Confirm on new pairs only.** A watched slice is tested against the rest of the traffic on
    the pairs whose event time is after its nomination (the window it was nominated on is never
    reused), at the first run after it holds ``LOOKS[k]`` of them: a one-sided Hajek-weighted
-   test (:func:`shadowgap.slices.lattice.compare`) at ``slice_confirm_alpha / len(LOOKS)`` per
-   look (Bonferroni over the looks, so a null slice confirms with probability at most
-   ``slice_confirm_alpha`` whatever the looks' dependence). Confirmed: it alerts, as discovery's
-   slices do. **Retired** (cleared) after the last look, at a look where its excess is not
-   above the rest's (futility: it can only lower the false-alarm rate), or after
-   ``MAX_WATCH_DAYS``.
+   test (:func:`shadowgap.slices.lattice.compare`) at ``alpha / len(LOOKS)`` per look
+   (Bonferroni over the looks, so a null slice confirms with probability at most ``alpha``
+   whatever the looks' dependence). ``alpha`` comes from the slice alerts' share of the one
+   false-alarm budget (:func:`confirm_alpha`). Confirmed: it alerts, as discovery's slices do.
+   **Retired** (cleared) after the last look, at a look where its excess is not above the
+   rest's (futility: it can only lower the false-alarm rate), or after ``MAX_WATCH_DAYS``.
 
 Pure functions over :class:`shadowgap.slices.lattice.PairTable`: the discovery job and
 ``benchmarks/slices_exploration.py`` run the same code.
@@ -38,10 +42,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from shadowgap.config import Settings
 from shadowgap.slices.lattice import (
     FeatureValue,
     PairTable,
@@ -50,10 +56,13 @@ from shadowgap.slices.lattice import (
     members_of,
     screen,
 )
+from shadowgap.slices.movers import Mover
 
 NOMINATE_P = 0.02  # nominal one-sided p below which a slice is suggestive
 NOMINATE_MIN_PAIRS = 10  # fewest pairs a slice needs to be nominated
 MAX_WATCHED = 2  # most slices under watch at once
+MAX_NOMINATIONS_PER_WEEK = 20  # the cap the confirmation's alpha is derived from (module doc)
+MAX_TRAFFIC_WATCHED = 2  # most of the places that slices whose traffic moved may take
 MAX_BOOST = 0.5  # largest exploration probability of a request
 CHECKS = (10, 20, 30, 45, 60)  # judged pairs after nomination at which the slice is reviewed
 LOOKS = (20, 30, 45, 60)  # the reviews that may confirm (the error budget is split among them)
@@ -77,8 +86,9 @@ class Watched:
     conditions: list[FeatureValue]
     nominated_at: datetime  # end of the window it was nominated on: its pairs count after it
     volume_per_day: float  # estimated cheap requests a day that match it (Hajek, at nomination)
-    evidence: dict[str, float]  # nominal z, p and difference at nomination
+    evidence: dict[str, Any]  # at nomination: nominal z, p, difference, n (or the traffic move)
     boost: float = 0.0
+    source: str = "judged"  # judged: suggestive pairs; traffic: its traffic moved (movers)
     status: WatchStatus = WatchStatus.WATCHING
     looks_done: int = 0
     pairs: int = 0  # judged pairs after nomination
@@ -124,15 +134,42 @@ def explore_probability(features: Mapping[str, object], watched: Sequence[Watche
 
 
 def set_boosts(watched: Sequence[Watched], exploration_per_day: float) -> None:
-    """Split the exploration budget (requests a day) equally among the watched slices."""
+    """Split the exploration budget (requests a day) equally among the watched slices, each
+    boost capped at ``MAX_BOOST``; what a capped slice cannot spend goes to the others
+    (water-filling), so the share is spent whenever the watched slices can take it, and never
+    more. (Equal parts, not parts in proportion to each slice's posterior probability of a
+    real excess: that moved the boosts from day to day, spread the Hajek weights of a slice's
+    own pairs and slowed its confirmation, docs/slices.md.)"""
     active = [w for w in watched if w.status == WatchStatus.WATCHING]
     for w in watched:
         w.boost = 0.0
-    if not active or exploration_per_day <= 0:
-        return
-    part = exploration_per_day / len(active)
-    for w in active:
-        w.boost = min(MAX_BOOST, part / max(w.volume_per_day, 1e-9))
+    remaining, open_ = exploration_per_day, list(active)
+    while open_ and remaining > 1e-9:
+        total = float(len(open_))
+        capped = []
+        for w in open_:
+            share = remaining / total
+            if w.boost + share / max(w.volume_per_day, 1e-9) >= MAX_BOOST:
+                capped.append(w)
+        if not capped:
+            for w in open_:
+                w.boost += remaining / total / w.volume_per_day
+            return
+        for w in capped:  # fill these to the cap, then share what is left among the rest
+            remaining -= (MAX_BOOST - w.boost) * w.volume_per_day
+            w.boost = MAX_BOOST
+            open_.remove(w)
+
+
+def confirm_alpha(settings: Settings) -> float:
+    """The one-sided level of a watch's confirmation, from the slice alerts' share of the
+    false-alarm budget: at most ``MAX_NOMINATIONS_PER_WEEK`` watches start a week and each
+    confirms a null slice with probability at most ``alpha`` (Bonferroni over its looks), so
+    the expected false slice alerts a week stay within
+    ``slice_false_alarm_share x false_alarms_per_week`` (linearity of expectation, whatever
+    the dependence between watches)."""
+    budget = settings.slice_false_alarm_share * settings.false_alarms_per_week
+    return min(0.5, budget / MAX_NOMINATIONS_PER_WEEK)
 
 
 def nominate(
@@ -143,12 +180,17 @@ def nominate(
     params: SearchParams,
     cleared_at: Mapping[str, datetime] | None = None,
     alerted: set[str] | None = None,
+    nominated_last_week: int = 0,
+    movers: Sequence[Mover] = (),
 ) -> list[Watched]:
-    """New slices to watch from the window ``[window_start, window_end)`` (module doc, step 1).
+    """New slices to watch from the window ``[window_start, window_end)`` (module doc, step 1);
+    ``nominated_last_week`` watches started in the 7 days before ``window_end`` count against
+    ``MAX_NOMINATIONS_PER_WEEK``. Slices whose traffic moved (``movers``, judged or not:
+    :mod:`shadowgap.slices.movers`) come first, in at most ``MAX_TRAFFIC_WATCHED`` places.
     Returns the newcomers (already appended to ``watched``)."""
     active = [w for w in watched if w.status == WatchStatus.WATCHING]
-    free = MAX_WATCHED - len(active)
-    if free <= 0 or not len(table):
+    free = min(MAX_WATCHED - len(active), MAX_NOMINATIONS_PER_WEEK - nominated_last_week)
+    if free <= 0:
         return []
     screen_params = SearchParams(
         min_pairs=NOMINATE_MIN_PAIRS,
@@ -159,20 +201,29 @@ def nominate(
     taken: list[NDArray[np.bool_]] = [members_of(table, w.conditions) for w in active]
     keys = {w.key for w in active}
     newcomers: list[Watched] = []
+    traffic_places = MAX_TRAFFIC_WATCHED - sum(1 for w in active if w.source == "traffic")
+    candidates: list[Watched] = []
+    for mover in movers:
+        evidence: dict[str, Any] = {"signal": mover.signal, "z": mover.z}
+        evidence.update(p_value=mover.p_value, before=mover.before, now=mover.now)
+        candidates.append(
+            Watched([mover.condition], window_end, mover.cheap_per_day, evidence, source="traffic")
+        )
     for suggestive in screen(table, screen_params, NOMINATE_P):
+        evidence = {
+            "z": suggestive.z,
+            "p_value": suggestive.p_value,
+            "difference": suggestive.difference,
+            "n": float(suggestive.n),
+        }
+        candidates.append(
+            Watched(suggestive.conditions, window_end, suggestive.weight / days, evidence)
+        )
+    for candidate in candidates:
         if len(newcomers) >= free:
             break
-        candidate = Watched(
-            suggestive.conditions,
-            window_end,
-            suggestive.weight / days,
-            {
-                "z": suggestive.z,
-                "p_value": suggestive.p_value,
-                "difference": suggestive.difference,
-                "n": float(suggestive.n),
-            },
-        )
+        if candidate.source == "traffic" and traffic_places <= 0:
+            continue
         if candidate.key in keys or (alerted and candidate.key in alerted):
             continue
         if any(name in UNMATCHABLE for name, _ in candidate.conditions):
@@ -185,6 +236,7 @@ def nominate(
         taken.append(members)
         keys.add(candidate.key)
         newcomers.append(candidate)
+        traffic_places -= candidate.source == "traffic"
     watched.extend(newcomers)
     return newcomers
 
@@ -216,7 +268,7 @@ def review(
         reached = sum(1 for check in CHECKS if w.pairs >= check)
         if reached > w.looks_done:
             w.looks_done = reached
-            w.last_test = compare(table, members, table, after & ~members)
+            w.last_test = {**compare(table, members, table, after & ~members), "alpha": alpha}
             may_confirm = w.pairs >= LOOKS[0]
             if may_confirm and w.last_test["p_value"] <= alpha and w.last_test["difference"] > 0:
                 w.status, w.decided_at = WatchStatus.CONFIRMED, now

@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
 from shadowgap.db import models
-from shadowgap.enums import SliceStatus
+from shadowgap.enums import EventStatus, SliceStatus
 from shadowgap.slices import exploration as ex
+from shadowgap.slices import movers as mv
 from shadowgap.slices.discovery import load_window, params_from, slice_key
 from shadowgap.slices.lattice import excess_dict, members_of, sums_of
 from shadowgap.stats.excess_gap import WeightedSums, excess_gap
@@ -53,6 +54,7 @@ def _to_watched(row: models.SliceWatch) -> ex.Watched:
         volume_per_day=row.volume_per_day,
         evidence=dict(row.evidence or {}),
         boost=row.boost,
+        source=str((row.evidence or {}).get("source", "judged")),
         status=ex.WatchStatus(row.status),
         looks_done=row.looks_done,
         pairs=row.pairs,
@@ -68,7 +70,7 @@ def _store(row: models.SliceWatch, watched: ex.Watched) -> None:
     row.decided_at = watched.decided_at
     row.volume_per_day = watched.volume_per_day
     row.boost = watched.boost
-    row.evidence = watched.evidence
+    row.evidence = {**watched.evidence, "source": watched.source}
     row.looks_done = watched.looks_done
     row.pairs = watched.pairs
     row.last_test = watched.last_test or None
@@ -92,6 +94,28 @@ def exploration_per_day(
     )
 
 
+def traffic_movers(session: Session, end: datetime) -> list[mv.Mover]:
+    """Feature values whose traffic share, routing share or error rate moved in the last
+    ``movers.RECENT_DAYS`` against the ``movers.REFERENCE_DAYS`` before
+    (:mod:`shadowgap.slices.movers`), from the features stored at ingest for every request."""
+    sf, te = models.SliceFeatures, models.TrafficEvent
+    split = end - timedelta(days=mv.RECENT_DAYS)
+    start = split - timedelta(days=mv.REFERENCE_DAYS)
+    query = (
+        select(sf.features, sf.occurred_at, te.route_tier, te.status)
+        .join(te, te.id == sf.event_pk)
+        .where(sf.occurred_at >= start, sf.occurred_at < end)
+    )
+    recent: list[tuple[dict[str, Any], bool, bool]] = []
+    reference: list[tuple[dict[str, Any], bool, bool]] = []
+    for features, occurred, tier, status in session.execute(query):
+        row = (dict(features or {}), tier == "cheap", status == EventStatus.ERROR)
+        (recent if occurred >= split else reference).append(row)
+    if not recent or not reference:
+        return []
+    return mv.movers(mv.count(recent), mv.count(reference), len(recent), len(reference))
+
+
 def explore(session: Session, settings: Settings, end: datetime, now: datetime) -> ExploreSummary:
     """One exploration cycle over the window ending at ``end`` (module doc)."""
     summary = ExploreSummary()
@@ -104,7 +128,8 @@ def explore(session: Session, settings: Settings, end: datetime, now: datetime) 
         since = min(w.nominated_at for w in watched)
         later = load_window(session, since, end)
         occurred = np.asarray([t.timestamp() for t in later.occurred_at], dtype=np.float64)
-        for w in ex.review(watched, later.table, occurred, end, settings.slice_confirm_alpha):
+        alpha = ex.confirm_alpha(settings)
+        for w in ex.review(watched, later.table, occurred, end, alpha):
             record = _confirmed_slice(session, w, later, occurred, now)
             rows[w.key].slice_id = record.id
             summary.confirmed.append(record.id)
@@ -134,8 +159,18 @@ def explore(session: Session, settings: Settings, end: datetime, now: datetime) 
     alerted = set(
         session.scalars(select(models.Slice.key).where(models.Slice.alert_id.is_not(None)))
     )
+    week_ago = end - timedelta(days=7)
+    recent = sum(1 for row in rows.values() if row.nominated_at >= week_ago)
     newcomers = ex.nominate(
-        window.table, watched, window.start, end, params_from(settings), cleared_at, alerted
+        window.table,
+        watched,
+        window.start,
+        end,
+        params_from(settings),
+        cleared_at,
+        alerted,
+        nominated_last_week=recent,
+        movers=traffic_movers(session, end),
     )
     summary.nominated = [w.key for w in newcomers]
     ex.set_boosts(watched, exploration_per_day(session, settings, window.start, end))
@@ -191,7 +226,7 @@ def _confirmed_slice(
     confirmation = {
         **test,
         "n": watched.pairs,
-        "alpha": None,
+        "alpha": watched.last_test.get("alpha"),
         "data_start": watched.nominated_at.isoformat(),
         "data_end": later.end.isoformat(),
         "how": "exploration: watched slice tested on pairs after its nomination",

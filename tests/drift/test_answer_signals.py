@@ -10,6 +10,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -117,9 +118,10 @@ def test_a_rising_invalid_call_rate_fires_and_a_stationary_segment_does_not(
     # nobody's schema one); an answer detector's D is the shares over its quarter share.
     shares = 3 * len(EVERY_SEGMENT) + 0.25 * 2 * 3
     answer = codec.loads(states[(regressed, "tool_call_invalid_rate")].state)
-    assert answer.budget == [settings.false_alarms_per_week, 4 * shares]
+    detectors_part = settings.false_alarms_per_week * (1 - settings.slice_false_alarm_share)
+    assert answer.budget == [pytest.approx(detectors_part), 4 * shares]
     core = codec.loads(states[(regressed, "latency")].state)
-    assert core.budget == [settings.false_alarms_per_week, math.ceil(shares)]
+    assert core.budget == [pytest.approx(detectors_part), math.ceil(shares)]
     assert states[(prose, "tool_call_invalid_rate")].n_updates == 0
 
     # The API and the segment page list an answer signal only where it has inputs.

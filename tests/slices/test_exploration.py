@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
 
@@ -90,15 +91,38 @@ def test_boosts_split_the_budget_capped_and_matching_takes_the_largest() -> None
     small = ex.Watched([("api_key_alias", "bulk"), ("tenant", "acme")], T0, 10.0, {})
     done = ex.Watched([("tag", "x")], T0, 10.0, {}, status=ex.WatchStatus.CLEARED)
     ex.set_boosts([big, small, done], exploration_per_day=100.0)
-    assert big.boost == 50.0 / 10_000.0
-    assert small.boost == ex.MAX_BOOST  # 50 a day would be 5x its volume: capped
+    assert small.boost == ex.MAX_BOOST  # 50 a day would be 5x its volume: capped at 5 a day
+    assert big.boost == pytest.approx(95.0 / 10_000.0)  # and the rest goes to the other
     assert done.boost == 0.0
     spent = big.boost * big.volume_per_day + small.boost * small.volume_per_day
-    assert spent <= 100.0
+    assert spent == pytest.approx(100.0)
     request = {"tenant": "acme", "api_key_alias": "bulk", "tag": ["x"]}
     assert ex.explore_probability(request, [big, small, done]) == ex.MAX_BOOST
     assert ex.explore_probability({"tenant": "acme"}, [big, small, done]) == big.boost
     assert ex.explore_probability({"tenant": "other"}, [big, small, done]) == 0.0
+
+
+def test_what_a_capped_slice_cannot_take_goes_to_the_others_never_more() -> None:
+    a = ex.Watched([("api_key_alias", "a")], T0, 1000.0, {})
+    b = ex.Watched([("api_key_alias", "b")], T0, 1000.0, {})
+    tiny = ex.Watched([("api_key_alias", "c")], T0, 4.0, {})
+    ex.set_boosts([a, b, tiny], exploration_per_day=48.0)
+    assert tiny.boost == ex.MAX_BOOST  # 16 a day is more than half its 4: it takes 2
+    assert a.boost * 1000 == pytest.approx(23.0) and b.boost * 1000 == pytest.approx(23.0)
+    everything = [ex.Watched([("k", str(i))], T0, 1.0, {}) for i in range(3)]
+    ex.set_boosts(everything, exploration_per_day=50.0)  # more budget than they can take
+    assert all(w.boost == ex.MAX_BOOST for w in everything)
+
+
+def test_nominations_are_capped_a_week_and_alpha_is_the_budget_share() -> None:
+    window, _ = _pairs(np.random.default_rng(1), 150, 0.5)
+    full = ex.MAX_NOMINATIONS_PER_WEEK
+    assert ex.nominate(window, [], T0, T0, SearchParams(), nominated_last_week=full) == []
+    assert ex.nominate(window, [], T0, T0, SearchParams(), nominated_last_week=full - 1)
+    settings = get_settings().model_copy(
+        update={"false_alarms_per_week": 2.0, "slice_false_alarm_share": 0.25}
+    )
+    assert ex.confirm_alpha(settings) == pytest.approx(0.5 / ex.MAX_NOMINATIONS_PER_WEEK)
 
 
 def _ingest(prefix: str, start: datetime, days: int, n: int, rate_bulk: float, seed: int) -> None:
