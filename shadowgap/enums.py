@@ -124,3 +124,4 @@ class EvidenceType(StrEnum):
     DRIFT = "drift"
     NO_DATA = "no_data"
     SLICE = "slice"
+    SLO_BURN = "slo_burn"  # a segment's quality SLO budget burns (shadowgap.slo)
