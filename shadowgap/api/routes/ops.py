@@ -24,7 +24,6 @@ from shadowgap.config import Settings, get_settings
 from shadowgap.db.engine import get_engine, session_scope
 from shadowgap.llm.factory import flagship_problem, reverse_shadow_problem
 from shadowgap.slo.exposition import slo_exposition
-from shadowgap.slo.exposition import slo_exposition
 from shadowgap.worker import queue
 from shadowgap.worker.heartbeats import embedded_model_problems, workers_seen
 
