@@ -158,7 +158,7 @@ def _cheap_requests(
 
 
 def slo_share(session: Session, settings: Settings) -> float:
-    """A segment's SLO share of the false-alarm budget (alarms a week): one detector's, see
+    """A segment's SLO share of the false-alarm budget (alarms a week), see
     :data:`shadowgap.drift.signals.SLO_SHARE`."""
     n_segments = session.scalar(select(func.count()).select_from(models.Segment)) or 0
     fed = (

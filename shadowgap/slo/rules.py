@@ -98,11 +98,12 @@ class PairOutcome:
 
 
 def share_per_week(false_alarms_per_week: float, n_segments: int, fed_where_fed: int) -> float:
-    """One segment's SLO share of the false-alarm budget, in alarms a week: one every-segment
-    detector's (:data:`shadowgap.drift.signals.SLO_SHARE` of the shares the detectors split).
+    """One segment's SLO share of the false-alarm budget, in alarms a week:
+    :data:`shadowgap.drift.signals.SLO_SHARE` of the shares the detectors split (two
+    every-segment detectors' worth).
 
     >>> round(share_per_week(1.0, 20, 0), 5)
-    0.00556
+    0.01
     """
     shares = budget_shares(n_segments, fed_where_fed)
     return false_alarms_per_week * SLO_SHARE / shares
