@@ -204,16 +204,16 @@ def firing(outcomes: list[PairOutcome]) -> list[PairOutcome]:
 
 
 def recovered(outcomes: list[PairOutcome], window: Burn) -> bool:
-    """An open burn alert resolves once no pair fires, the slowest pair's long window is back
-    under :data:`NULL_RATE` and the SLO window (``window``) under 1x: the segment meets its
-    objective with margin again and the budget is no longer overspent. The hysteresis keeps
-    one problem one alert: a burn whose evidence dips for a look neither closes nor reopens
-    its alert (a point estimate of a small segment dips under 1x now and then while it burns
-    at 2x). A segment without pairs in those windows resolves (nothing burns)."""
+    """An open burn alert resolves once no pair fires and both the slow pair's long window and
+    the SLO window (``window``) are back under :data:`NULL_RATE`: the segment meets its
+    objective with margin again, over the week and over the budget's whole window. The
+    hysteresis keeps one problem one alert: a small segment's 7-day estimate dips under 0.5x
+    now and then while it burns at 2x (30 pairs), and the 28-day one under 1x while the window
+    still holds the weeks before the burn; requiring both under 0.5x made the benchmark's
+    regressions open one alert each. A segment without pairs in those windows resolves
+    (nothing burns)."""
     if firing(outcomes):
         return False
-    slowest = max(outcomes, key=lambda outcome: outcome.pair.long_days)
-    slow_rate, window_rate = slowest.long.rate, window.rate
-    return (slow_rate is None or slow_rate < NULL_RATE) and (
-        window_rate is None or window_rate < 1.0
-    )
+    slow = next((o for o in outcomes if o.pair.name == "slow"), None)
+    rates = [window.rate] + ([slow.long.rate] if slow is not None else [])
+    return all(rate is None or rate < NULL_RATE for rate in rates)
