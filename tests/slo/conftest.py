@@ -1,4 +1,5 @@
-"""Fixtures for the SLO tests: a SQLite file database (the embedded set-up) and settings."""
+"""Fixtures for the SLO tests: a database on the embedded default (SQLite file) and on
+PostgreSQL, with the schema created."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ from shadowgap.db.engine import make_engine
 from shadowgap.db.models import Base
 
 
-@pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
-    engine = make_engine(f"sqlite:///{tmp_path}/slo.db")
+@pytest.fixture(params=["sqlite", "postgres"])
+def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/slo.db"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = make_engine(url)
     Base.metadata.create_all(engine)
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     with factory() as db:
