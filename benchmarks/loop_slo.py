@@ -8,7 +8,8 @@ arrive as a Poisson stream; every ``SHADOWGAP_SLO_LOOK_HOURS`` the shipped rules
 (:mod:`shadowgap.slo.rules`, the same functions the ``slo.evaluate`` job calls) look at the
 windows ending then, with the segment's share of the false-alarm budget
 (``shadowgap.slo.rules.share_per_week``: two detectors' shares of 20 x 10), and an alert opens
-when a pair fires and resolves when :func:`shadowgap.slo.rules.recovered` says so.
+when a pair fires and resolves when :func:`shadowgap.slo.rules.recovered` says so at
+``RECOVERY_LOOKS`` looks in a row.
 
 A. **Regression.** Six weeks at half the objective (burn 0.5), then the excess rate doubles
    the objective (burn 2.0) for eight weeks. Target: in >= 90% of runs an alert opens within
@@ -42,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from shadowgap.config import Settings  # noqa: E402
 from shadowgap.slo.rules import (  # noqa: E402
     PAIRS,
+    RECOVERY_LOOKS,
     WindowPairs,
     look,
     pair_alpha,
@@ -92,7 +94,7 @@ def run(
     gap = Stream.draw(rng, PAIRS_PER_WEEK, weeks, lambda d: NOISE_RATE + objective * burn_at(d))
     noise = Stream.draw(rng, NOISE_PAIRS_PER_WEEK, weeks, lambda d: np.full(d.shape, NOISE_RATE))
     alerts: list[tuple[float, float]] = []
-    is_open = False
+    is_open, streak = False, 0
     t = look_days
     while t <= weeks * 7.0:
         windows = {
@@ -102,11 +104,12 @@ def run(
         outcomes = look(windows, objective, share, 7.0 / look_days)
         if not is_open and any(o.fires for o in outcomes):
             alerts.append((t, math.inf))
-            is_open = True
+            is_open, streak = True, 0
         elif is_open:
             whole = windows[window_days]
             window = burn(whole.gap, whole.noise, whole.global_noise, objective)
-            if recovered(outcomes, window):
+            streak = streak + 1 if recovered(outcomes, window) else 0
+            if streak >= RECOVERY_LOOKS:
                 alerts[-1] = (alerts[-1][0], t)
                 is_open = False
         t += look_days

@@ -441,6 +441,7 @@ def raise_slo_burn(
     if existing is not None:
         evidence.baseline = AlertEvidence.read(existing.evidence).baseline
         existing.evidence = evidence.to_json()
+        existing.baseline_streak = 0  # burning again: any run of recovered looks is over
         copies.register_alert(session, existing)
         existing.severity = max_severity(existing.severity, severity)
         if _renotify_due(existing, settings, now):
@@ -463,18 +464,34 @@ def raise_slo_burn(
 
 
 def clear_slo_burn(
-    session: Session, segment_id: int, slo: dict[str, Any] | None, now: datetime
+    session: Session,
+    segment_id: int,
+    slo: dict[str, Any] | None,
+    now: datetime,
+    looks_needed: int = 1,
 ) -> list[int]:
-    """Resolve the segment's open ``slo_burn`` alert (its budget no longer burns), keeping the
-    SLO state it resolved on; the resolve deliveries."""
+    """One look at which the segment's budget no longer burns: count it on the open
+    ``slo_burn`` alert (``baseline_streak``) and resolve the alert, keeping the SLO state it
+    resolved on, once ``looks_needed`` such looks came in a row; the resolve deliveries."""
     alert = _active_alert(session, segment_id, SLO_BURN)
     if alert is None:
+        return []
+    alert.baseline_streak = (alert.baseline_streak or 0) + 1
+    if alert.baseline_streak < looks_needed:
         return []
     evidence = AlertEvidence.read(alert.evidence)
     if slo is not None:
         evidence.slo = slo
     alert.evidence = evidence.to_json()
     return _resolve(session, alert, now, by=ResolvedBy.AUTO)
+
+
+def hold_slo_burn(session: Session, segment_id: int) -> None:
+    """A look at which the open ``slo_burn`` alert's segment has not recovered: the run of
+    recovered looks starts again."""
+    alert = _active_alert(session, segment_id, SLO_BURN)
+    if alert is not None:
+        alert.baseline_streak = 0
 
 
 def open_slo_burn_segments(session: Session) -> list[int]:

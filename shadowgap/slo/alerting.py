@@ -9,8 +9,9 @@ SLO (:func:`shadowgap.slo.budget.slo_statuses`) and, through the alert lifecycle
   or window: the pairs that fire are listed in its evidence. When the segment's
   ``quality_gap`` alert is already open, the burn is folded into it instead (its evidence
   gains ``slo``) and no second alert opens;
-- an open ``slo_burn`` alert resolves once :func:`shadowgap.slo.rules.recovered` holds, or
-  when its segment has no judged pairs left in the SLO window.
+- an open ``slo_burn`` alert resolves once :func:`shadowgap.slo.rules.recovered` holds at
+  :data:`shadowgap.slo.rules.RECOVERY_LOOKS` looks in a row (counted in the alert's
+  ``baseline_streak``), or when its segment has no judged pairs left in the SLO window.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from shadowgap.config import Settings
 from shadowgap.db.models import Segment
 from shadowgap.enums import EvidenceType, Severity
 from shadowgap.slo.budget import SegmentSlo, slo_statuses
-from shadowgap.slo.rules import recovered
+from shadowgap.slo.rules import RECOVERY_LOOKS, recovered
 
 
 def _evidence(session: Session, status: SegmentSlo, settings: Settings) -> AlertEvidence:
@@ -75,8 +76,10 @@ def evaluate(session: Session, settings: Settings, now: datetime) -> list[int]:
             )
         elif recovered(status.pairs, status.window):
             deliveries += lifecycle.clear_slo_burn(
-                session, status.segment_id, status.to_json(), now
+                session, status.segment_id, status.to_json(), now, looks_needed=RECOVERY_LOOKS
             )
+        else:
+            lifecycle.hold_slo_burn(session, status.segment_id)
     for segment_id in lifecycle.open_slo_burn_segments(session):
         if segment_id not in seen:  # no judged pairs in the SLO window: nothing burns
             deliveries += lifecycle.clear_slo_burn(session, segment_id, None, now)

@@ -203,6 +203,10 @@ def firing(outcomes: list[PairOutcome]) -> list[PairOutcome]:
     return [outcome for outcome in outcomes if outcome.fires]
 
 
+# Consecutive looks :func:`recovered` must hold before an open burn alert resolves.
+RECOVERY_LOOKS = 3
+
+
 def recovered(outcomes: list[PairOutcome], window: Burn) -> bool:
     """An open burn alert resolves once no pair fires and both the slow pair's long window and
     the SLO window (``window``) are back under :data:`NULL_RATE`: the segment meets its
@@ -210,8 +214,10 @@ def recovered(outcomes: list[PairOutcome], window: Burn) -> bool:
     hysteresis keeps one problem one alert: a small segment's 7-day estimate dips under 0.5x
     now and then while it burns at 2x (30 pairs), and the 28-day one under 1x while the window
     still holds the weeks before the burn; requiring both under 0.5x made the benchmark's
-    regressions open one alert each. A segment without pairs in those windows resolves
-    (nothing burns)."""
+    regressions open one alert each, and it must hold for :data:`RECOVERY_LOOKS` looks in a
+    row (a 2x burn whose 28-day sample fell 3 standard errors low for one day still closed
+    and reopened its alert once in 300 runs). A segment without pairs in those windows
+    resolves (nothing burns)."""
     if firing(outcomes):
         return False
     slow = next((o for o in outcomes if o.pair.name == "slow"), None)

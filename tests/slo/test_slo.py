@@ -18,7 +18,7 @@ from shadowgap.slo import alerting
 from shadowgap.slo.budget import burning_scopes, slo_statuses
 from shadowgap.slo.exposition import slo_exposition
 from shadowgap.slo.objectives import objective_for
-from shadowgap.slo.rules import MIN_LONG_PAIRS, PAIRS, WindowPairs, look
+from shadowgap.slo.rules import MIN_LONG_PAIRS, PAIRS, RECOVERY_LOOKS, WindowPairs, look
 from shadowgap.stats.excess_gap import WeightedSums
 from shadowgap.stats.slo import budget, burn, burn_evidence
 from tests.slo.pairs import add_pairs
@@ -188,7 +188,11 @@ def test_the_alert_resolves_once_the_budget_no_longer_burns(
         session, segment, n=240, wins_per_10=1, end=later, days=27, noise_wins_per_10=1, tag="r"
     )
 
-    alerting.evaluate(session, settings, later)
+    # Recovered at one look is not enough: it must hold for RECOVERY_LOOKS looks in a row.
+    for look_index in range(RECOVERY_LOOKS):
+        alert = session.scalars(select(Alert)).one()
+        assert alert.status == "open"
+        alerting.evaluate(session, settings, later + timedelta(hours=look_index))
     alert = session.scalars(select(Alert)).one()
     assert (alert.status, alert.resolved_by) == ("resolved", "auto")
 
