@@ -217,3 +217,17 @@ def test_metrics_list_the_top_k_segments_and_aggregate_the_rest(
     least = families["shadowgap_slo_budget_remaining_min_ratio"].samples[0].value
     # No noise pairs anywhere: the floor is 0, so 40% flagship wins is a burn of 4x.
     assert least == pytest.approx(-3.0)
+
+
+def test_the_weekly_report_rows_carry_the_slo(session: Session, settings: Settings) -> None:
+    from shadowgap.reporting.weekly import _attach_slo
+
+    segment = burning_segment(session)
+    quiet = add_segment(session, "tenant=quiet", 10)
+    rows = [{"segment_id": segment.id}, {"segment_id": quiet.id}]
+    _attach_slo(session, rows, NOW, settings)
+    assert rows[0]["slo"]["burn_rate"] == pytest.approx(3.0)
+    assert rows[0]["slo"]["budget_remaining"] == pytest.approx(-2.0)
+    assert rows[0]["slo"]["burning"] == ["slow", "budget"]
+    assert rows[1]["slo"]["burn_rate"] is None  # no judged pairs in the window
+    assert rows[1]["slo"]["budget_remaining"] is None and rows[1]["slo"]["burning"] == []
