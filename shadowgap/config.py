@@ -7,6 +7,7 @@ Every field is documented in docs/settings.md's settings table, generated from t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -483,6 +484,41 @@ class Settings(BaseSettings):
         description="Threshold what-if: the recommended threshold is the cheapest one whose "
         "expected flagship-wins gap on the requests it sends cheap stays under this.",
     )
+    slo_objective: float = Field(
+        default=0.10,
+        gt=0,
+        le=1,
+        description="Quality SLO of every segment: the most excess flagship-win rate per "
+        "cheap-routed request (the excess gap) allowed over slo_window_days. Its error budget "
+        "is this times the window's cheap-routed requests (docs/slo.md).",
+    )
+    slo_objectives: str = Field(
+        default="",
+        description="Per-segment SLO objectives '<segment key glob>=<objective>' separated by "
+        "';', first match wins, e.g. 'tenant=hooli*=0.05; *team=batch*=0.2' (a glob over "
+        "dimensions is a slice). Unmatched segments get slo_objective.",
+    )
+    slo_window_days: float = Field(
+        default=28.0,
+        gt=0,
+        le=366,
+        description="Quality SLO: the rolling window (event time) of the error budget.",
+    )
+    slo_look_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=168,
+        description="Quality SLO: how often the burn-rate alerts are evaluated; each look "
+        "takes its part of the SLO's share of the false-alarm budget, so more looks make "
+        "each one stricter.",
+    )
+    slo_metrics_top_k: int = Field(
+        default=100,
+        ge=0,
+        le=10_000,
+        description="Quality SLO on /metrics: per-segment series only for this many "
+        "segments burning fastest; the rest are summed into aggregate series.",
+    )
 
     router_threshold: float | None = Field(
         default=None,
@@ -643,6 +679,12 @@ class Settings(BaseSettings):
         parse_alert_routes(value)
         return value
 
+    @field_validator("slo_objectives")
+    @classmethod
+    def _parseable_objectives(cls, value: str) -> str:
+        parse_slo_objectives(value)
+        return value
+
     @field_validator("report_day_of_week")
     @classmethod
     def _crontab_day(cls, value: str) -> str:
@@ -715,6 +757,27 @@ class RoutingRule:
         if severity not in self.severities:
             return False
         return any(fnmatchcase(segment_key, pattern) for pattern in self.segment_patterns)
+
+
+def parse_slo_objectives(text: str) -> list[tuple[str, float]]:
+    """Parse ``SHADOWGAP_SLO_OBJECTIVES`` into ``(segment key glob, objective)`` in order;
+    raises ValueError naming the entry."""
+    out: list[tuple[str, float]] = []
+    for index, raw in enumerate(part.strip() for part in text.split(";")):
+        if not raw:
+            continue
+        glob, sep, number = raw.rpartition("=")
+        try:
+            objective = float(number)
+        except ValueError:
+            objective = math.nan
+        if not sep or not glob.strip() or not 0 < objective <= 1:
+            raise ValueError(
+                f"slo objective {index}: expected '<segment key glob>=<objective in (0, 1]>', "
+                f"got {raw!r}"
+            )
+        out.append((glob.strip(), objective))
+    return out
 
 
 def parse_alert_routes(text: str) -> list[RoutingRule]:

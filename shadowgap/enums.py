@@ -125,6 +125,7 @@ class EvidenceType(StrEnum):
     NO_DATA = "no_data"
     SLICE = "slice"
     CHANGE_REGRESSED = "change_regressed"  # a recorded router change made things worse
+    SLO_BURN = "slo_burn"  # a segment's quality SLO budget burns (shadowgap.slo)
 
 
 class ChangeStatus(StrEnum):

@@ -453,6 +453,96 @@ def open_change_alert(
     return alert.id, _notify(session, alert, DeliveryAction.TRIGGER, settings, now)
 
 
+# --- SLO burn alerts -------------------------------------------------------------------------
+
+SLO_BURN = "slo_burn"
+QUALITY_GAP = "quality_gap"
+
+
+def raise_slo_burn(
+    session: Session,
+    segment_id: int,
+    evidence: AlertEvidence,
+    severity: Severity,
+    settings: Settings,
+    now: datetime,
+) -> list[int]:
+    """Open the segment's ``slo_burn`` alert or update its open one (re-notifying when due,
+    severity only going up). One alert per problem: when the segment's ``quality_gap``
+    alert is already open, the burn is the same problem seen through the budget, so its state
+    is folded into that alert's evidence (``slo``) and nobody is notified twice."""
+    existing = _active_alert(session, segment_id, SLO_BURN)
+    if existing is None:
+        quality = _active_alert(session, segment_id, QUALITY_GAP)
+        if quality is not None:
+            folded = AlertEvidence.read(quality.evidence)
+            folded.slo = evidence.slo
+            quality.evidence = folded.to_json()
+            return []
+    if existing is not None:
+        evidence.baseline = AlertEvidence.read(existing.evidence).baseline
+        existing.evidence = evidence.to_json()
+        existing.baseline_streak = 0  # burning again: any run of recovered looks is over
+        copies.register_alert(session, existing)
+        existing.severity = max_severity(existing.severity, severity)
+        if _renotify_due(existing, settings, now):
+            return _notify(session, existing, DeliveryAction.RENOTIFY, settings, now)
+        return []
+    evidence.baseline = Baseline.of(evidence.before)
+    alert = Alert(
+        segment_id=segment_id,
+        signal=SLO_BURN,
+        status=AlertStatus.OPEN,
+        severity=severity,
+        drift_event_id=None,
+        evidence=evidence.to_json(),
+        opened_at=now,
+        baseline_streak=0,
+    )
+    if not _insert(session, alert):
+        return []  # a concurrent evaluation opened it: it notified
+    return _notify(session, alert, DeliveryAction.TRIGGER, settings, now)
+
+
+def clear_slo_burn(
+    session: Session,
+    segment_id: int,
+    slo: dict[str, Any] | None,
+    now: datetime,
+    looks_needed: int = 1,
+) -> list[int]:
+    """One look at which the segment's budget no longer burns: count it on the open
+    ``slo_burn`` alert (``baseline_streak``) and resolve the alert, keeping the SLO state it
+    resolved on, once ``looks_needed`` such looks came in a row; the resolve deliveries."""
+    alert = _active_alert(session, segment_id, SLO_BURN)
+    if alert is None:
+        return []
+    alert.baseline_streak = (alert.baseline_streak or 0) + 1
+    if alert.baseline_streak < looks_needed:
+        return []
+    evidence = AlertEvidence.read(alert.evidence)
+    if slo is not None:
+        evidence.slo = slo
+    alert.evidence = evidence.to_json()
+    return _resolve(session, alert, now, by=ResolvedBy.AUTO)
+
+
+def hold_slo_burn(session: Session, segment_id: int) -> None:
+    """A look at which the open ``slo_burn`` alert's segment has not recovered: the run of
+    recovered looks starts again."""
+    alert = _active_alert(session, segment_id, SLO_BURN)
+    if alert is not None:
+        alert.baseline_streak = 0
+
+
+def open_slo_burn_segments(session: Session) -> list[int]:
+    """Segments with an unresolved ``slo_burn`` alert."""
+    query = select(Alert.segment_id).where(
+        Alert.signal == SLO_BURN, Alert.status != AlertStatus.RESOLVED
+    )
+    return list(session.scalars(query))
+
+
 # --- no-data alerts --------------------------------------------------------------------------
 
 

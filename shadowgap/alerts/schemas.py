@@ -190,7 +190,8 @@ class AlertEvidence(_Part):
 
     ``type`` says which fields a writer fills: ``drift`` (before/after, change, detector,
     examples, attribution), ``slice`` (the same plus ``slice`` and ``confirmation``) or
-    ``no_data`` (``last_event_at``, ``silent_minutes``, ``threshold_minutes``). The lifecycle
+    ``no_data`` (``last_event_at``, ``silent_minutes``, ``threshold_minutes``) or ``slo_burn``
+    (``slo``; ``before`` is the objective, ``after`` the burning window's excess). The lifecycle
     adds ``baseline``, ``drift_events`` and, once resolved, ``resolution``.
     """
 
@@ -215,6 +216,9 @@ class AlertEvidence(_Part):
     # Answer-defect signals only: which tools and error kinds the defective answers show
     # (shadowgap.alerts.evidence.answer_defects documents it).
     answer_defects: dict[str, Any] | None = None
+    # SLO burn alerts, and quality-gap alerts an SLO burn was folded into: the segment's SLO
+    # state (shadowgap.slo.budget.SegmentSlo.to_json documents it).
+    slo: dict[str, Any] | None = None
     dashboard_url: str | None = None
     baseline: Baseline | None = None
     drift_events: list[DriftSummary] = []

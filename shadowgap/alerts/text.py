@@ -48,12 +48,37 @@ def change_line(evidence: AlertEvidence) -> str:
         minutes = evidence.silent_minutes
         silent = f"{minutes:.0f} min" if isinstance(minutes, int | float) else "unknown"
         return f"no events for {silent} (last at {evidence.last_event_at or 'never'})"
+    if evidence.type == EvidenceType.SLO_BURN:
+        return slo_line(evidence)
     kind = evidence.signal_kind
     before, after = evidence.before or WindowSummary(), evidence.after or WindowSummary()
     return (
         f"{fmt_value(before.value, kind)} → {fmt_value(after.value, kind)} "
         f"(n={before.count:,} → {after.count:,})"
     )
+
+
+def slo_line(evidence: AlertEvidence) -> str:
+    """'burning 2.3x over 28 d (excess 23.0% vs objective 10.0%, n=120); 58% of the 28-day
+    budget spent' for an SLO burn: the first firing window's burn, the SLO window's budget."""
+    slo = evidence.slo or {}
+    after = evidence.after or WindowSummary()
+    windows = [w for w in slo.get("windows") or [] if isinstance(w, dict) and w.get("fires")]
+    first = windows[0] if windows else {}
+    rate, days = first.get("long_burn_rate"), first.get("long_days")
+    text = f"burning {rate:.1f}x" if isinstance(rate, int | float) else "burning"
+    if isinstance(days, int | float):
+        text += f" over {days:g} d"
+    objective = slo.get("objective")
+    text += (
+        f" (excess {fmt_value(after.value, 'rate')} vs objective "
+        f"{fmt_value(objective, 'rate')}, n={after.count:,})"
+    )
+    remaining = (slo.get("budget") or {}).get("remaining")
+    window_days = slo.get("window_days")
+    if isinstance(remaining, int | float) and isinstance(window_days, int | float):
+        text += f"; {(1.0 - remaining) * 100:.0f}% of the {window_days:g}-day budget spent"
+    return text
 
 
 def problem(alert: Alert, evidence: AlertEvidence) -> str:
@@ -70,6 +95,8 @@ def problem(alert: Alert, evidence: AlertEvidence) -> str:
             else "?"
         )
         return f"regressed slice {key}"
+    if evidence.type == EvidenceType.SLO_BURN:
+        return "quality SLO budget burning"
     return f"{alert.signal} drift"
 
 

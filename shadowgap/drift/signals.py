@@ -373,17 +373,24 @@ WHERE_FED = tuple(name for name, spec in SIGNALS.items() if spec.budget == "wher
 ANSWER_SHARE = 0.25
 
 
+# The quality SLO's burn-rate alerts (shadowgap.slo) of one segment take two every-segment
+# detectors' shares of the budget: the SLO is the promise users read, and on a small segment
+# one share leaves it short of the power to see a 2x burn within its window (docs/slo.md).
+SLO_SHARE = 2.0
+
+
 def budget_shares(n_segments: int, fed_where_fed: int) -> float:
     """Detectors sharing the false-alarm budget, each counted by its share: every segment's
-    :data:`EVERY_SEGMENT` detectors (share 1), plus the answer-defect detectors that have had
-    a value (``fed_where_fed`` over all segments, share :data:`ANSWER_SHARE` each). A detector
-    that never gets a value never raises a false alarm, so leaving it out keeps the expected
-    total at the budget.
+    :data:`EVERY_SEGMENT` detectors (share 1) and its SLO burn alerts (:data:`SLO_SHARE`),
+    plus the answer-defect detectors that have had a value (``fed_where_fed`` over all
+    segments, share :data:`ANSWER_SHARE` each). A detector that never gets a value never
+    raises a false alarm, so leaving it out keeps the expected total at the budget.
 
     >>> budget_shares(5, 0), budget_shares(5, 2)
-    (40.0, 40.5)
+    (50.0, 50.5)
     """
-    return float(max(1, n_segments) * len(EVERY_SEGMENT)) + ANSWER_SHARE * max(0, fed_where_fed)
+    per_segment = len(EVERY_SEGMENT) + SLO_SHARE
+    return float(max(1, n_segments) * per_segment) + ANSWER_SHARE * max(0, fed_where_fed)
 
 
 def budget_detectors(spec: SignalSpec, shares: float) -> int:
@@ -391,8 +398,8 @@ def budget_detectors(spec: SignalSpec, shares: float) -> int:
     its own share, so that the detectors' expected false alarms add up to the budget
     (a weighted union split: ``sum_d N_d / ARL0_d = F * sum_d share_d / shares = F``).
 
-    >>> budget_detectors(SIGNALS["latency"], 40.5), budget_detectors(SIGNALS["refusal_rate"], 40.5)
-    (41, 162)
+    >>> budget_detectors(SIGNALS["latency"], 50.5), budget_detectors(SIGNALS["refusal_rate"], 50.5)
+    (51, 202)
     """
     share = 1.0 if spec.budget == "every_segment" else ANSWER_SHARE
     return math.ceil(shares / share)

@@ -25,6 +25,7 @@ from shadowgap.db import models
 from shadowgap.reporting import drift_checks, queries
 from shadowgap.reporting.html import render_report_html
 from shadowgap.reporting.queries import PeriodStats
+from shadowgap.slo.budget import slo_statuses
 from shadowgap.stats.excess_gap import MIN_SEGMENT_NOISE_PAIRS, WeightedSums, excess_gap
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def build_weekly_report(
     ]
     _rank(rows)
     _attach_attributions(session, rows, prev_since, since, until, settings)
+    _attach_slo(session, rows, until, settings)
 
     chosen = _evidently_segments(rows, max_evidently_segments)
     frames = _frames(session, rows, chosen, prev_since, since, until, sample_limit)
@@ -274,6 +276,28 @@ def _attach_attributions(
         latency = row["attribution"].get("latency") or {}
         # The escalation latency tax: p95 with the escalated requests minus p95 without.
         row["p95_added_ms"] = (latency.get("after_escalation_tax") or {}).get("tax_ms")
+
+
+def _attach_slo(
+    session: Session, rows: list[dict[str, Any]], until: datetime, settings: Settings
+) -> None:
+    """Each segment's quality SLO at the end of the period (shadowgap.slo.budget): objective,
+    budget left over the SLO window, burn rate, the burn-rate pairs that fire."""
+    ids = [row["segment_id"] for row in rows]
+    statuses = {s.segment_id: s for s in slo_statuses(session, until, settings, segment_ids=ids)}
+    for row in rows:
+        status = statuses.get(row["segment_id"])
+        row["slo"] = (
+            None
+            if status is None
+            else {
+                "objective": status.objective,
+                "window_days": status.window_days,
+                "budget_remaining": status.budget.remaining,
+                "burn_rate": status.burn_rate,
+                "burning": [o.pair.name for o in status.burning],
+            }
+        )
 
 
 def _gap_view(gap: Any) -> dict[str, Any]:

@@ -90,14 +90,19 @@ class ExcessGap:
     noise_source: str  # segment | global | none
 
 
+def noise_floor(noise: WeightedSums, global_noise: WeightedSums) -> tuple[WeightedSums, str]:
+    """The noise pairs a segment's floor comes from, and their source (segment | global |
+    none): its own with at least :data:`MIN_SEGMENT_NOISE_PAIRS`, else the deployment's."""
+    if noise.n >= MIN_SEGMENT_NOISE_PAIRS and noise.rate is not None:
+        return noise, "segment"
+    if noise.n < MIN_SEGMENT_NOISE_PAIRS and global_noise.rate is not None:
+        return global_noise, "global"
+    return WeightedSums(), "none"
+
+
 def excess_gap(gap: WeightedSums, noise: WeightedSums, global_noise: WeightedSums) -> ExcessGap:
     """Excess gap of one segment; borrows ``global_noise`` when the segment has too few pairs."""
-    source = "segment"
-    floor = noise
-    if noise.n < MIN_SEGMENT_NOISE_PAIRS:
-        floor, source = global_noise, "global"
-    if floor.rate is None:
-        floor, source = WeightedSums(), "none"
+    floor, source = noise_floor(noise, global_noise)
     gap_rate = gap.rate
     noise_rate = floor.rate if floor.n else 0.0
     if gap_rate is None:

@@ -47,6 +47,7 @@ app.conf.update(
         "shadowgap.privacy.tasks",
         "shadowgap.slices.tasks",
         "shadowgap.changes.tasks",
+        "shadowgap.slo.tasks",
     ],
     beat_scheduler="shadowgap.worker.beat:Scheduler",
     beat_schedule_filename=str(DATA_DIR / "celerybeat-schedule"),
@@ -86,6 +87,13 @@ app.conf.update(
             "task": "changes.verify",
             "schedule": schedule(300.0),
             "options": {"expires": 290},
+        },
+        # Quality SLO burn-rate looks: each look takes its part of the SLO's false-alarm
+        # share, so the cadence is a setting the rules read too.
+        "slo-evaluate": {
+            "task": "slo.evaluate",
+            "schedule": schedule(settings.slo_look_hours * 3600.0),
+            "options": {"expires": settings.slo_look_hours * 3600.0 * 0.9},
         },
         "weekly-report": {
             "task": "reports.weekly",

@@ -50,6 +50,7 @@ from shadowgap.judging.coverage import judge_coverage
 from shadowgap.llm.factory import reverse_shadow_problem
 from shadowgap.schemas import INT4_MAX
 from shadowgap.slices.watches import exploration_share
+from shadowgap.slo.budget import slo_statuses
 from shadowgap.stats.excess_gap import WeightedSums, excess_gap
 
 router = APIRouter(include_in_schema=False)
@@ -110,6 +111,7 @@ def overview(
     segments = {s.id: s for s in session.scalars(select(S).where(S.id.in_(page_ids)))}
     gaps = queries.verdict_sums(session, since, page_ids)
     open_alerts = queries.open_alerts(session, page_ids)
+    slos = {status.segment_id: status for status in slo_statuses(session, segment_ids=page_ids)}
     rows = []
     for seg_id in page_ids:
         segment = segments[seg_id]
@@ -131,6 +133,7 @@ def overview(
                 "p95": queries.recent_p95(session, seg_id),
                 "tradeoff": queries.recent_tradeoff(session, seg_id, gap.excess),
                 "alerts": alerts,
+                "slo": slos.get(seg_id),
                 "last_seen_at": segment.last_seen_at,
             }
         )
@@ -267,6 +270,7 @@ def segment_page(
             "judging": judge_coverage(session, segment.id),
             "judge_unavailable": queries.judge_unavailable(session, segment.key),
             "signals": segment_signal_views(session, segment.id, get_settings()),
+            "slo": next(iter(slo_statuses(session, segment_ids=[segment.id])), None),
             "detection_days": get_settings().detection_days,
             "start": start,
             "end": end,
@@ -474,3 +478,4 @@ def _not_found(request: Request, message: str) -> Response:
 
 templates.env.filters["fmt"] = format_value
 templates.env.globals["segment_href"] = _segment_href
+templates.env.globals["inf"] = math.inf

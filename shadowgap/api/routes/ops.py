@@ -23,6 +23,7 @@ from shadowgap.api.schemas import Health, Readiness, WorkersCheck
 from shadowgap.config import Settings, get_settings
 from shadowgap.db.engine import get_engine, session_scope
 from shadowgap.llm.factory import flagship_problem, reverse_shadow_problem
+from shadowgap.slo.exposition import slo_exposition
 from shadowgap.worker import queue
 from shadowgap.worker.heartbeats import embedded_model_problems, workers_seen
 
@@ -125,4 +126,6 @@ async def prometheus_metrics(
     if not config.metrics_public:
         await run_in_threadpool(require_read, request, config, db)  # may use the database
     await run_in_threadpool(_refresh_queue_depth)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    # The SLO gauges come from the database at each scrape, so every API worker agrees.
+    slo = await run_in_threadpool(slo_exposition, db, config)
+    return Response(generate_latest() + slo, media_type=CONTENT_TYPE_LATEST)
