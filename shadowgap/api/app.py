@@ -16,7 +16,17 @@ from shadowgap.api import openapi as openapi_docs
 from shadowgap.api.auth import security
 from shadowgap.api.auth.access import require_read, require_read_page
 from shadowgap.api.dashboard import pages as dashboard
-from shadowgap.api.routes import alerts, attribution, ingest, login, ops, otlp, segments, slices
+from shadowgap.api.routes import (
+    alerts,
+    attribution,
+    ingest,
+    login,
+    ops,
+    otlp,
+    proposals,
+    segments,
+    slices,
+)
 from shadowgap.ingest.writer import GroupWriter
 from shadowgap.privacy.redaction import KINDS, redactor
 
@@ -76,5 +86,6 @@ def create_app() -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(login.router)
     app.include_router(slices.router)
+    app.include_router(proposals.router)
     app.include_router(dashboard.router)
     return app
