@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from shadowgap.attribution.periods import Period
+from shadowgap.cli.main import app
 from shadowgap.db.engine import session_scope
 from shadowgap.db.models import Segment, Verdict
 from tests.support.attribution_store import store_period
@@ -119,6 +123,33 @@ def test_proposals_for_burning_segments(any_db: str, client: TestClient) -> None
     again = client.get("/v1/proposals", params={"segment": "tenant=hooli"}).json()
     assert {p["id"] for p in again["proposals"]} == {route["id"], threshold["id"]}
     assert len({p["id"] for p in body["proposals"]}) == len(body["proposals"])
+
+
+def test_segment_page_shows_the_patches(embedded: str, client: TestClient) -> None:
+    client.headers.update(auth("read"))
+    _seed()
+    proposals = client.get("/v1/proposals", params={"segment": "tenant=hooli"}).json()
+    html = client.get("/segments/" + quote("tenant=hooli", safe="")).text
+    assert 'id="proposals"' in html
+    for proposal in proposals["proposals"]:
+        assert f'id="proposal-{proposal["id"]}"' in html
+    threshold = next(p for p in proposals["proposals"] if p["kind"] == "threshold")
+    assert (
+        f'<pre class="patch" data-format="routellm">{threshold["formats"]["routellm_model"]}'
+        in html
+    )
+    assert "enable_tag_filtering: true" in html
+    calm = client.get("/segments/" + quote("tenant=calm", safe="")).text
+    result = CliRunner().invoke(app, ["propose", "--segment", "tenant=hooli"])
+    assert result.exit_code == 0, result.output
+    assert f"{threshold['id']}  tenant=hooli: move the threshold to" in result.output
+    assert f"RouteLLM model: {threshold['formats']['routellm_model']}" in result.output
+    assert (
+        "route to the flagship" in result.output and "enable_tag_filtering: true" in result.output
+    )
+    as_json = CliRunner().invoke(app, ["propose", "--format", "json"])
+    assert {p["id"] for p in json.loads(as_json.output)["proposals"]} >= {threshold["id"]}
+    assert 'id="proposals"' in calm and "No proposal" in calm and 'class="patch"' not in calm
 
 
 def test_unknown_segment_is_named(embedded: str, client: TestClient) -> None:
