@@ -213,7 +213,8 @@ def _threshold_proposal(
         step=SEARCH_STEP,
     )
     best = recommend(rows, settings.target_excess_gap)
-    if best is None:
+    # Nothing certified, or the certified threshold is where the router already is.
+    if best is None or abs(best.cheap_share - float(period.cheap.mean())) < SEARCH_STEP / 2:
         return None
     conditions = {d: str(v) for d, v in trigger.dimensions.items() if d not in IGNORED_DIMENSIONS}
     rule = json_rule(
