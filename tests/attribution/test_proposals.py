@@ -21,8 +21,10 @@ from tests.support.settings import auth
 START = datetime(2026, 11, 2, tzinfo=UTC)
 N = 3000
 NOISE = 0.05
-# Beyond this score the cheap answer loses to the flagship often: the true limit.
+# Beyond this score the cheap answer loses to the flagship often (excess gap 0.55 instead of
+# 0): the mean excess gap below t reaches the 5% target at t = 0.3 x 0.55 / 0.50 = 0.33.
 STEP_AT = 0.3
+TRUE_LIMIT = STEP_AT * 0.55 / 0.50
 
 
 def _period(rng: np.random.Generator, shift: float) -> Period:
@@ -108,8 +110,8 @@ def test_proposals_for_burning_segments(any_db: str, client: TestClient) -> None
     }
 
     threshold = by_segment["tenant=hooli"]["threshold"]
-    # Certified below the step at 0.3 (90% one-sided), and not far below it.
-    assert 0.2 < threshold["threshold"] <= STEP_AT
+    # Certified (90% one-sided) below the true limit, and not far below it.
+    assert 0.2 < threshold["threshold"] <= TRUE_LIMIT
     predicted = threshold["predicted"]
     assert predicted["excess_gap"]["value"] < 0.05 < threshold["current"]["excess_gap"]["value"]
     assert now_cost["value"] < predicted["cost_per_day_usd"]["value"] < flagship_cost["value"]
