@@ -59,7 +59,12 @@ from benchmarks.attribution_scenarios import (  # noqa: E402
 )
 from shadowgap.attribution.decomposition import decompose  # noqa: E402
 from shadowgap.attribution.latency import attribute_latency  # noqa: E402
-from shadowgap.attribution.thresholds import JudgedPairs, recommend, threshold_table
+from shadowgap.attribution.thresholds import (  # noqa: E402
+    SEARCH_STEP,
+    JudgedPairs,
+    recommend,
+    threshold_table,
+)
 from shadowgap.config import Settings  # noqa: E402
 from shadowgap.drift import SIGNALS, build_detector  # noqa: E402
 from shadowgap.drift.budget import arl0_for_rate  # noqa: E402
@@ -168,7 +173,7 @@ def threshold_recommendation(runs: int, events: int, seed: int) -> bool:
             # Noise pairs: the shipped noise_floor_fraction of the judged requests.
             n_noise = max(1, int(settings.noise_floor_fraction * week.judged))
             rows = threshold_table(
-                week, _judged(week, reverse), _noise(rng, n_noise), WeightedSums()
+                week, _judged(week, reverse), _noise(rng, n_noise), WeightedSums(), step=SEARCH_STEP
             )
             held = rng.uniform(0.0, 1.0, HELD_BACK)
             point_rows = [

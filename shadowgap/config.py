@@ -519,6 +519,24 @@ class Settings(BaseSettings):
         description="Quality SLO on /metrics: per-segment series only for this many "
         "segments burning fastest; the rest are summed into aggregate series.",
     )
+    proposal_window_days: int = Field(
+        default=7,
+        ge=1,
+        le=90,
+        description="Routing proposals: the days of traffic and judged pairs (ending at the "
+        "event-time watermark) a proposal's trigger, threshold and predicted effect come from.",
+    )
+    proposal_model_group: str | None = Field(
+        default=None,
+        description="Routing proposals: the LiteLLM model group (model_name) the proposed "
+        "config fragment's deployments share. Unset: the segment's most used cheap model.",
+    )
+    routellm_router: str = Field(
+        default="mf",
+        pattern=r"^[A-Za-z0-9_]+$",
+        description="Routing proposals: the RouteLLM router named in proposed thresholds' "
+        "model names (router-<router>-<threshold>).",
+    )
 
     router_threshold: float | None = Field(
         default=None,

@@ -24,6 +24,7 @@ from shadowgap.api.routes import (
     login,
     ops,
     otlp,
+    proposals,
     segments,
     slices,
 )
@@ -87,5 +88,6 @@ def create_app() -> FastAPI:
     app.include_router(login.router)
     app.include_router(slices.router)
     app.include_router(changes.router)
+    app.include_router(proposals.router)
     app.include_router(dashboard.router)
     return app

@@ -301,3 +301,47 @@ class AlertDetail(AlertView):
 
 class AlertList(Schema):
     alerts: list[AlertView]
+
+
+# --- routing proposals -----------------------------------------------------------------------
+
+
+class Estimate(Schema):
+    value: Number | None
+    low: Number | None
+    high: Number | None
+
+
+class Effects(Schema):
+    cheap_share: Number
+    cost_per_day_usd: Estimate
+    excess_gap: Estimate
+    p95_ms: Estimate
+
+
+class ProposalFormats(Schema):
+    litellm_config: str | None
+    routellm_model: str | None
+    json_rule: JSONObject
+
+
+class Proposal(Schema):
+    id: str
+    kind: str
+    segment: str
+    conditions: dict[str, str]
+    triggered_by: list[str]
+    window: JSONObject
+    current: Effects
+    predicted: Effects
+    threshold: Number | None = None
+    confidence: Number | None = None
+    evidence: JSONObject
+    formats: ProposalFormats
+    assumptions: str
+
+
+class Proposals(Schema):
+    window: JSONObject
+    target_excess_gap: Number
+    proposals: list[Proposal]

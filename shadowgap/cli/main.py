@@ -394,6 +394,82 @@ def threshold_text(view: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+@app.command()
+def propose(
+    segment: Annotated[str | None, typer.Option(help="Only this segment (its key).")] = None,
+    output: Annotated[
+        str, typer.Option("--format", help="text (a summary and the patches) or json.")
+    ] = "text",
+) -> None:
+    """Propose routing changes for the segments whose quality burns (exit 0 with none)."""
+    from sqlalchemy import select
+
+    from shadowgap.attribution.proposals import list_proposals
+    from shadowgap.db.engine import session_scope
+    from shadowgap.db.models import Segment
+    from shadowgap.db.watermark import window_end
+
+    if output not in ("text", "json"):
+        raise typer.BadParameter("use text or json", param_hint="--format")
+    settings = get_settings()
+    with session_scope() as session:
+        segment_id = None
+        if segment is not None:
+            segment_id = session.scalar(select(Segment.id).where(Segment.key == segment))
+            if segment_id is None:
+                raise typer.BadParameter(f"no segment {segment!r}", param_hint="--segment")
+        view = list_proposals(session, settings, window_end(session), segment_id=segment_id)
+    if output == "json":
+        typer.echo(json.dumps(view, indent=2, default=str))
+        return
+    typer.echo(proposal_text(view))
+
+
+def proposal_text(view: dict[str, Any]) -> str:
+    """Each proposal: what it changes, current -> predicted (95% intervals), and its patches."""
+
+    def span(value: dict[str, Any], fmt: str) -> str:
+        if value.get("value") is None:
+            return "-"
+        low, high = value.get("low"), value.get("high")
+        shown = format(value["value"], fmt)
+        if low is None or high is None:
+            return shown
+        return f"{shown} ({format(low, fmt)} - {format(high, fmt)})"
+
+    proposals = view["proposals"]
+    if not proposals:
+        return (
+            f"no proposals: no segment breaks the target excess gap {view['target_excess_gap']:.1%}"
+        )
+    lines: list[str] = []
+    for p in proposals:
+        what = (
+            "route to the flagship"
+            if p["kind"] == "route_to_flagship"
+            else f"move the threshold to {p['threshold']:.4f}"
+        )
+        lines.append(f"{p['id']}  {p['segment']}: {what}")
+        lines.append(f"  because: {'; '.join(p['triggered_by'])}")
+        for label, key, fmt in (
+            ("cost/day", "cost_per_day_usd", ",.2f"),
+            ("excess gap", "excess_gap", ".1%"),
+            ("p95 ms", "p95_ms", ",.0f"),
+        ):
+            lines.append(
+                f"  {label:<11} {span(p['current'][key], fmt):<34} -> "
+                f"{span(p['predicted'][key], fmt)}"
+            )
+        formats = p["formats"]
+        if formats["routellm_model"]:
+            lines.append(f"  RouteLLM model: {formats['routellm_model']}")
+        if formats["litellm_config"]:
+            lines.append("  LiteLLM config.yaml:")
+            lines.extend("    " + line for line in formats["litellm_config"].splitlines())
+        lines.append(f"  JSON rule: {json.dumps(formats['json_rule'])}")
+    return "\n".join(lines)
+
+
 @app.command("judge-eval")
 def judge_eval(
     judge: Annotated[

@@ -17,6 +17,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from scipy import stats
+
 from shadowgap.stats.estimates import Z_95, WeightedMean
 
 # Below this many noise pairs a segment borrows the deployment-wide noise floor: the flagship's
@@ -113,3 +115,13 @@ def excess_gap(gap: WeightedSums, noise: WeightedSums, global_noise: WeightedSum
     return ExcessGap(
         gap_rate, floor.rate, excess, excess - half, excess + half, gap.n, noise.n, source
     )
+
+
+def one_sided_bound(gap: ExcessGap, confidence: float, *, upper: bool = True) -> float | None:
+    """One-sided confidence bound of the excess gap (normal, as its 95% interval): the upper
+    bound certifies "under the target", the lower one "breaks the target"."""
+    if gap.excess is None or gap.ci_high is None:
+        return None
+    se = (gap.ci_high - gap.excess) / Z_95
+    z = float(stats.norm.ppf(confidence))
+    return gap.excess + z * se if upper else gap.excess - z * se

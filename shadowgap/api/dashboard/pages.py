@@ -41,6 +41,7 @@ from shadowgap.api.dashboard.templating import templates
 from shadowgap.api.deps import db_session
 from shadowgap.attribution.explain import attribute_change
 from shadowgap.attribution.periods import Window
+from shadowgap.attribution.proposals import list_proposals
 from shadowgap.attribution.thresholds import what_if
 from shadowgap.config import get_settings
 from shadowgap.db import models
@@ -249,12 +250,19 @@ def segment_page(
         target=config.target_excess_gap,
         cheap_below=config.router_cheap_when == "below",
     )
+    # Proposals read their own window (proposal_window_days, ending where GET /v1/proposals'
+    # ends), not the page's: the same evidence, so the same proposal ids.
+    proposals = list_proposals(session, config, window_end(session), segment_id=segment.id)[
+        "proposals"
+    ]
     return templates.TemplateResponse(
         request,
         "segment.html",
         {
             "title": segment.key,
             "attribution": attribution,
+            "proposals": proposals,
+            "proposal_days": config.proposal_window_days,
             "thresholds": thresholds,
             "threshold_svg": threshold_chart(thresholds),
             "reverse_shadow_off": reverse_shadow_problem(config),
