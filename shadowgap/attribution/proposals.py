@@ -361,13 +361,14 @@ def list_proposals(
     *,
     segment_id: int | None = None,
     slice_key: str | None = None,
+    slices_only: bool = False,
 ) -> dict[str, Any]:
     """Every proposal over the window ending at ``end``: for the burning segments and the
-    confirmed slices (only one segment's, or one slice's, when given)."""
+    confirmed slices (only one segment's, one slice's, or the slices', when given)."""
     days = settings.proposal_window_days
     window = Window(start=end - timedelta(days=days), end=end)
     proposals = []
-    if slice_key is None:
+    if slice_key is None and not slices_only:
         triggers = burning_segments(
             session, window, settings.target_excess_gap, segment_id=segment_id
         )

@@ -126,6 +126,15 @@ def test_slice_proposals(any_db: str, client: TestClient) -> None:
     assert threshold["threshold"] == by_slice[VISIBLE]["threshold"]["threshold"]
     assert threshold["id"] != by_slice[VISIBLE]["threshold"]["id"]
 
+    html = client.get("/slices").text
+    for proposal in body["proposals"]:
+        # The slices page shows the slices' proposals, not the segments'.
+        assert (f'id="proposal-{proposal["id"]}"' in html) == bool(proposal.get("slice"))
+    assert (
+        f'<pre class="patch" data-format="routellm">{threshold["formats"]["routellm_model"]}'
+        in html
+    )
+    assert "Route this slice to the flagship" in html
     only = client.get("/v1/proposals", params={"slice": LOOKS}).json()["proposals"]
     assert [p["id"] for p in only] == [threshold["id"]]
     result = CliRunner().invoke(app, ["propose", "--slice", LOOKS])
