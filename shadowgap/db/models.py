@@ -490,7 +490,10 @@ class AuthFailureWindow(Base):
 
 
 class SliceFeatures(Base):
-    """An event's slice features (shadowgap.slices.features), one row per stored event.
+    """An event's slice features (shadowgap.slices.features), one row per stored event. On
+    PostgreSQL partitioned by day like traffic_events (primary key ``(event_pk, occurred_at)``
+    there); the text window empties ``features`` of events that were not sampled: they only
+    served the sampling draw at ingest (``user_key`` and ``hour`` stay, for the cadence).
 
     ``user_key`` and ``hour`` (hours since the epoch, event time) let discovery count each
     user's requests per active hour (the cadence feature) with one GROUP BY.

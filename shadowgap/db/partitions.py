@@ -1,9 +1,11 @@
-"""Daily range partitions of ``traffic_events`` by event time (PostgreSQL only; SQLite keeps
-one table and every function here is a no-op there).
+"""Daily range partitions of ``traffic_events`` and of its per-event side table
+``slice_features``, by event time (PostgreSQL only; SQLite keeps one table each and every
+function here is a no-op there).
 
 A partition covers one UTC day of ``occurred_at``, ``[day, day + 1)``, and is named
-``traffic_events_pYYYYMMDD``. There is no default partition: an event's day must have its
-partition before the event is inserted. Beat creates today's and the next
+``<table>_pYYYYMMDD``; both tables always have the same days, so an event and its slice
+features live in the same day. There is no default partition: an event's day must have its
+partitions before the event is inserted. Beat creates today's and the next
 ``SHADOWGAP_PARTITION_DAYS_AHEAD`` days' (``privacy.text_window``), and ingest creates any other
 day a batch needs on demand (a backfill, a sender's clock ahead), on a connection of its own,
 before its transaction takes any lock.
@@ -25,6 +27,8 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Connection, Engine, text
 
 PARENT = "traffic_events"
+# Every table partitioned by its rows' event time, the events first.
+TABLES = (PARENT, "slice_features")
 # Any constant: it only has to be the same in every process.
 _CREATE_LOCK = 0x73677074
 # How long creating a partition may wait for the parent's lock before the caller fails (and
@@ -33,8 +37,8 @@ _CREATE_LOCK = 0x73677074
 LOCK_TIMEOUT = "5s"
 
 
-def partition_name(day: date) -> str:
-    return f"{PARENT}_p{day:%Y%m%d}"
+def partition_name(day: date, table: str = PARENT) -> str:
+    return f"{table}_p{day:%Y%m%d}"
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -81,14 +85,20 @@ def list_partitions(conn: Connection) -> list[Partition]:
 
 
 def create_partition_ddl(conn: Connection, day: date) -> None:
-    """Create and attach one day's partition in the caller's transaction (it must hold
-    ``_CREATE_LOCK`` or be the only writer, e.g. a migration); a no-op when it exists."""
-    name = partition_name(day)
+    """Create and attach one day's partition of every partitioned table in the caller's
+    transaction (it must hold ``_CREATE_LOCK`` or be the only writer, e.g. a migration); a
+    no-op for a table that has it."""
+    for table in TABLES:
+        _create_one(conn, table, day)
+
+
+def _create_one(conn: Connection, table: str, day: date) -> None:
+    name = partition_name(day, table)
     if conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is not None:
         return
     start, end = day_bounds(day)
     bounds = f"'{start.isoformat()}'::timestamptz", f"'{end.isoformat()}'::timestamptz"
-    conn.execute(text(f'CREATE TABLE "{name}" (LIKE {PARENT} INCLUDING DEFAULTS)'))
+    conn.execute(text(f'CREATE TABLE "{name}" (LIKE {table} INCLUDING DEFAULTS)'))
     conn.execute(
         text(
             f'ALTER TABLE "{name}" ADD CONSTRAINT "{name}_range" CHECK '
@@ -97,7 +107,7 @@ def create_partition_ddl(conn: Connection, day: date) -> None:
     )
     conn.execute(
         text(
-            f'ALTER TABLE {PARENT} ATTACH PARTITION "{name}" '
+            f'ALTER TABLE {table} ATTACH PARTITION "{name}" '
             f"FOR VALUES FROM ({bounds[0]}) TO ({bounds[1]})"
         )
     )
@@ -164,4 +174,8 @@ def ensure_ahead(engine: Engine, now: datetime, days_ahead: int) -> None:
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     """Alembic's ``include_name`` hook: the day partitions are not in the models (the parent
     is), so schema comparison and autogenerate leave them alone."""
-    return not (type_ == "table" and name is not None and name.startswith(f"{PARENT}_p"))
+    return not (
+        type_ == "table"
+        and name is not None
+        and any(name.startswith(f"{table}_p") for table in TABLES)
+    )

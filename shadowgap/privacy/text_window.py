@@ -6,19 +6,25 @@ shadow re-runs flagship-routed events it draws from the last 15 minutes of arriv
 checks, sampling and exploration's draw are all computed there) and while the reverse shadow may
 still draw it. So once an event was received ``SHADOWGAP_TEXT_WINDOW_MINUTES`` ago, and it has
 no sampling decision and no reverse sample, its text is cleared the way retention clears it:
-request messages emptied (generation params kept), answer, tool calls and error set to NULL.
-Every number, flag, hash, segment and slice feature stays. Sampled events keep their text until
-retention (``shadowgap/privacy/retention.py``), so no text is cleared before its verdict.
+request messages emptied (generation params kept), answer, tool calls and error set to NULL,
+and the prompt's fingerprint (``prompt_hash``, read only for re-runs) emptied too: a hash of a
+short prompt gives the prompt away to anyone who can guess it.
+The event's slice features (``slice_features.features``: derived from the text, read only by
+the sampling draw at ingest and, for judged events, by slice discovery) are emptied with it;
+its user and hour stay for the cadence feature. Every number, flag, hash and segment stays.
+Sampled events keep their text until retention (``shadowgap/privacy/retention.py``), so no
+text is cleared before its verdict.
 
-PostgreSQL clears a whole day partition at a time, once the day has ended and the window has
-passed: it copies the partition into a new table with the text cleared and swaps the two, so
-the old row versions go with the old file (an UPDATE would leave them behind as dead space
-that only a VACUUM FULL gives back). The copy runs under a SHARE lock on that partition only
-(reads go on; a late event for that day waits); the swap (detach, drop, rename, attach) takes
-the parent's ACCESS EXCLUSIVE lock for a catalog-only moment, bounded by ``LOCK_TIMEOUT`` (on
-timeout the run gives up and the next one retries). The partition's comment records the
-cutoff and how many rows it copied; it is done again when rows arrive later (a backfill) or
-when it kept rows still inside the window. SQLite keeps one table and clears with an UPDATE.
+PostgreSQL clears a whole day at a time, once the day has ended and the window has passed:
+it copies the day's partitions (events and slice features) into new tables with the text
+cleared and swaps them in, so the old row versions go with the old files (an UPDATE would
+leave them behind as dead space that only a VACUUM FULL gives back). The copy runs under a
+SHARE lock on those partitions only (reads go on; a late event for that day waits); the swap
+(detach, drop, rename, attach) takes the parents' ACCESS EXCLUSIVE lock for a catalog-only
+moment, bounded by ``LOCK_TIMEOUT`` (on timeout the run gives up and the next one retries).
+The events partition's comment records the cutoff and how many rows it copied; the day is done
+again when rows arrive later (a backfill) or when it kept rows still inside the window. SQLite
+keeps one table each and clears with UPDATEs.
 """
 
 from __future__ import annotations
@@ -27,10 +33,10 @@ import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, not_, or_, text, update
+from sqlalchemy import Connection, exists, func, not_, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
@@ -49,6 +55,7 @@ _CLEARED = {
     "answer": "NULL",
     "answer_tool_calls": "NULL",
     "error": "NULL",
+    "prompt_hash": "''",
 }
 
 
@@ -75,8 +82,9 @@ def _kept_pks() -> list[Any]:
 
 
 def clear_rows(session: Session, cutoff: datetime) -> int:
-    """Clear the text of every unkept event received before ``cutoff`` with one UPDATE (the
-    SQLite path; on PostgreSQL it would leave dead row versions behind, see the module doc)."""
+    """Clear the text (and slice features) of every unkept event received before ``cutoff``
+    with UPDATEs (the SQLite path; on PostgreSQL they would leave dead row versions behind,
+    see the module doc)."""
     E = models.TrafficEvent
     has_text = or_(
         E.answer.is_not(None),
@@ -90,10 +98,18 @@ def clear_rows(session: Session, cutoff: datetime) -> int:
         "params",
         func.json(func.coalesce(func.json_extract(E.request, "$.params"), "{}")),
     )
+    sf = models.SliceFeatures
+    unkept = select(E.id).where(E.received_at < cutoff, not_(or_(*_kept_pks())))
+    session.execute(
+        update(sf)
+        .where(sf.event_pk.in_(unkept), func.json(sf.features) != "{}")
+        .values(features={})
+        .execution_options(synchronize_session=False)
+    )
     result = session.execute(
         update(E)
         .where(E.received_at < cutoff, has_text, not_(or_(*_kept_pks())))
-        .values(request=emptied, answer=None, answer_tool_calls=None, error=None)
+        .values(request=emptied, answer=None, answer_tool_calls=None, error=None, prompt_hash="")
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -124,56 +140,105 @@ def due_partitions(session: Session, cutoff: datetime) -> list[partitions.Partit
     return due
 
 
-def _columns(conn: Connection) -> list[str]:
+def _columns(conn: Connection, table: str) -> list[str]:
     return list(
         conn.execute(
             text(
                 "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(:t) "
                 "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
             ),
-            {"t": partitions.PARENT},
+            {"t": table},
         ).scalars()
     )
 
 
+# Per partitioned table: whether a row's text stays (SQL on the partition's row ``t``; ``{events}``
+# is the same day's traffic_events partition), its cleared columns, and the constraints and
+# indexes of one of its partitions as ``(name suffix, DDL after "ALTER TABLE x ")`` pairs, or
+# ``(name suffix, None)`` for an index built by ``CREATE INDEX`` on the listed columns.
+_KEPT = (
+    "EXISTS (SELECT 1 FROM sampling_decisions d WHERE d.event_pk = {pk}) "
+    "OR EXISTS (SELECT 1 FROM reverse_samples r WHERE r.event_pk = {pk})"
+)
+_LAYOUT: dict[str, dict[str, Any]] = {
+    "traffic_events": {
+        "keep": "t.received_at >= :cutoff OR " + _KEPT.format(pk="t.id"),
+        "cleared": _CLEARED,
+        "constraints": [
+            ("pkey", "PRIMARY KEY (id, occurred_at)"),
+            ("event_id_occurred_at_key", "UNIQUE (event_id, occurred_at)"),
+            ("segment_id_fkey", "FOREIGN KEY (segment_id) REFERENCES segments (id)"),
+        ],
+        "indexes": [("occurred_at_idx", "occurred_at"), ("segment_id_id_idx", "segment_id, id")],
+    },
+    "slice_features": {
+        "keep": "EXISTS (SELECT 1 FROM {events} e WHERE e.id = t.event_pk "
+        "AND e.received_at >= :cutoff) OR " + _KEPT.format(pk="t.event_pk"),
+        "cleared": {"features": "'{}'::jsonb"},
+        "constraints": [("pkey", "PRIMARY KEY (event_pk, occurred_at)")],
+        "indexes": [("occurred_at_idx", "occurred_at")],
+    },
+}
+
+
 def rewrite_partition(session: Session, partition: partitions.Partition, cutoff: datetime) -> int:
-    """Copy one day partition with the unkept events' text cleared and swap it in; returns
-    how many events lost their text. Never commits: the caller commits (one partition per
-    transaction, so the parent's lock is held only for one swap)."""
+    """Copy one day's partitions (events and their slice features) with the unkept events'
+    text cleared and swap them in; returns how many events lost their text. Never commits:
+    the caller commits (one day per transaction, so the parents' locks are held only for one
+    swap)."""
     conn = session.connection()
-    name, new = partition.name, f"{partition.name}_new"
-    parent = partitions.PARENT
+    day = partition.day
+    events = partitions.partition_name(day)
     conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-    conn.execute(text(f'LOCK TABLE "{name}" IN SHARE MODE'))
-    columns = _columns(conn)
-    keep = (
-        "(t.received_at >= :cutoff "
-        "OR EXISTS (SELECT 1 FROM sampling_decisions d WHERE d.event_pk = t.id) "
-        "OR EXISTS (SELECT 1 FROM reverse_samples r WHERE r.event_pk = t.id))"
-    )
-    selected = ", ".join(
-        f"CASE WHEN k.keep THEN k.{c} ELSE {_CLEARED[c]} END" if c in _CLEARED else f"k.{c}"
-        for c in columns
-    )
-    conn.execute(text(f'CREATE TABLE "{new}" (LIKE {parent} INCLUDING DEFAULTS)'))
-    copied = conn.execute(
-        text(
-            f'INSERT INTO "{new}" ({", ".join(columns)}) SELECT {selected} '
-            f'FROM (SELECT t.*, {keep} AS keep FROM "{name}" t) k'
-        ),
-        {"cutoff": cutoff},
-    ).rowcount
+    for table in partitions.TABLES:
+        conn.execute(text(f'LOCK TABLE "{partitions.partition_name(day, table)}" IN SHARE MODE'))
+    keep = f"({_LAYOUT['traffic_events']['keep']})"
     cleared, pending = conn.execute(
         text(
             f"SELECT count(*) FILTER (WHERE NOT {keep} AND (t.answer IS NOT NULL "
             "OR t.error IS NOT NULL OR t.answer_tool_calls IS NOT NULL "
             "OR jsonb_array_length(t.request -> 'messages') > 0)), "
-            f'count(*) FILTER (WHERE t.received_at >= :cutoff) FROM "{name}" t'
+            f'count(*) FILTER (WHERE t.received_at >= :cutoff) FROM "{events}" t'
         ),
         {"cutoff": cutoff},
     ).one()
-    _index_like_parent(conn, new)
-    start, end = partitions.day_bounds(partition.day)
+    # Slice features first: their keep rule reads the events partition before it is swapped.
+    _swap(conn, "slice_features", day, cutoff)
+    copied = _swap(conn, "traffic_events", day, cutoff)
+    mark = f"shadowgap text window: cutoff={cutoff.isoformat()} copied={copied} pending={pending}"
+    conn.execute(text(f"COMMENT ON TABLE \"{events}\" IS '{mark}'"))
+    return int(cleared)
+
+
+def _swap(conn: Connection, table: str, day: date, cutoff: datetime) -> int:
+    """Copy ``table``'s partition of ``day`` with the unkept rows' text cleared into a new
+    table, index it, and put it in the old one's place; returns the rows copied."""
+    layout = _LAYOUT[table]
+    name = partitions.partition_name(day, table)
+    new = f"{name}_new"
+    keep = layout["keep"].format(events=f'"{partitions.partition_name(day)}"')
+    columns = _columns(conn, table)
+    selected = ", ".join(
+        f"CASE WHEN k.keep THEN k.{c} ELSE {layout['cleared'][c]} END"
+        if c in layout["cleared"]
+        else f"k.{c}"
+        for c in columns
+    )
+    conn.execute(text(f'CREATE TABLE "{new}" (LIKE {table} INCLUDING DEFAULTS)'))
+    copied = conn.execute(
+        text(
+            f'INSERT INTO "{new}" ({", ".join(columns)}) SELECT {selected} '
+            f'FROM (SELECT t.*, ({keep}) AS keep FROM "{name}" t) k'
+        ),
+        {"cutoff": cutoff},
+    ).rowcount
+    # Built before the swap, so the attach only matches them to the parent's (it would build
+    # any the parent has and these lack, holding the parent's lock meanwhile).
+    for suffix, ddl in layout["constraints"]:
+        conn.execute(text(f'ALTER TABLE "{new}" ADD CONSTRAINT "{new}_{suffix}" {ddl}'))
+    for suffix, columns_sql in layout["indexes"]:
+        conn.execute(text(f'CREATE INDEX "{new}_{suffix}" ON "{new}" ({columns_sql})'))
+    start, end = partitions.day_bounds(day)
     bounds = f"'{start.isoformat()}'::timestamptz", f"'{end.isoformat()}'::timestamptz"
     conn.execute(
         text(
@@ -182,41 +247,23 @@ def rewrite_partition(session: Session, partition: partitions.Partition, cutoff:
         )
     )
     # The swap: catalog changes only (the indexes and the range check are already there).
-    conn.execute(text(f'ALTER TABLE {parent} DETACH PARTITION "{name}"'))
+    conn.execute(text(f'ALTER TABLE {table} DETACH PARTITION "{name}"'))
     conn.execute(text(f'DROP TABLE "{name}"'))
     conn.execute(text(f'ALTER TABLE "{new}" RENAME TO "{name}"'))
-    for suffix in ("pkey", "event_id_occurred_at_key", "occurred_at_idx", "segment_id_id_idx"):
+    for suffix, _ in layout["constraints"]:
+        conn.execute(
+            text(f'ALTER TABLE "{name}" RENAME CONSTRAINT "{new}_{suffix}" TO "{name}_{suffix}"')
+        )
+    for suffix, _ in layout["indexes"]:
         conn.execute(text(f'ALTER INDEX "{new}_{suffix}" RENAME TO "{name}_{suffix}"'))
     conn.execute(
         text(
-            f'ALTER TABLE {parent} ATTACH PARTITION "{name}" '
+            f'ALTER TABLE {table} ATTACH PARTITION "{name}" '
             f"FOR VALUES FROM ({bounds[0]}) TO ({bounds[1]})"
         )
     )
     conn.execute(text(f'ALTER TABLE "{name}" DROP CONSTRAINT "{new}_range"'))
-    mark = f"shadowgap text window: cutoff={cutoff.isoformat()} copied={copied} pending={pending}"
-    conn.execute(text(f"COMMENT ON TABLE \"{name}\" IS '{mark}'"))
-    return int(cleared)
-
-
-def _index_like_parent(conn: Connection, table: str) -> None:
-    """The partition's indexes and foreign key built before the swap, so the attach only
-    matches them to the parent's (it would build any the parent has and these lack)."""
-    conn.execute(text(f'ALTER TABLE "{table}" ADD PRIMARY KEY (id, occurred_at)'))
-    conn.execute(
-        text(
-            f'ALTER TABLE "{table}" ADD CONSTRAINT "{table}_event_id_occurred_at_key" '
-            "UNIQUE (event_id, occurred_at)"
-        )
-    )
-    conn.execute(text(f'CREATE INDEX "{table}_occurred_at_idx" ON "{table}" (occurred_at)'))
-    conn.execute(text(f'CREATE INDEX "{table}_segment_id_id_idx" ON "{table}" (segment_id, id)'))
-    conn.execute(
-        text(
-            f'ALTER TABLE "{table}" ADD CONSTRAINT "{table}_segment_id_fkey" '
-            "FOREIGN KEY (segment_id) REFERENCES segments (id)"
-        )
-    )
+    return int(copied)
 
 
 def run(

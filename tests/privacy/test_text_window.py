@@ -19,7 +19,7 @@ from shadowgap.schemas import TrafficEvent
 from tests.support.factories import native_event
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-TEXT_COLUMNS = ("request", "answer", "answer_tool_calls", "error")
+TEXT_COLUMNS = ("request", "answer", "answer_tool_calls", "error", "prompt_hash")
 
 
 def _events(prefix: str, start: datetime, n: int) -> list[TrafficEvent]:
@@ -46,6 +46,12 @@ def _rows() -> dict[str, dict[str, Any]]:
     with session_scope() as session:
         table = models.TrafficEvent.__table__
         return {row["event_id"]: dict(row) for row in session.execute(select(table)).mappings()}
+
+
+def _features() -> dict[int, dict[str, Any]]:
+    with session_scope() as session:
+        sf = models.SliceFeatures
+        return {pk: f for pk, f in session.execute(select(sf.event_pk, sf.features))}
 
 
 def _kept_pks() -> set[int]:
@@ -78,6 +84,7 @@ def _cleared(row: dict[str, Any]) -> bool:
         and row["answer"] is None
         and row["answer_tool_calls"] is None
         and row["error"] is None
+        and row["prompt_hash"] == ""
     )
 
 
@@ -96,13 +103,16 @@ def test_unsampled_text_goes_after_the_window(any_db: str, configure: Callable[.
     _ingest(_events("late", day1 + timedelta(hours=1), 1), NOW - timedelta(minutes=5))
     _reverse_sample("d2-4")  # flagship-routed (i % 4 == 0)
     before = _rows()
+    features = _features()
     kept = _kept_pks()
-    assert len(before) == 69
+    assert len(before) == 69 and all(features.values())
     assert 0 < len(kept) < 60, "the test needs sampled and unsampled events"
 
     result = text_window.run(session_scope, NOW, get_settings())
     after = _rows()
     assert set(after) == set(before)
+    features_after = _features()
+    assert set(features_after) == set(features)
     partitioned = any_db.startswith("postgresql")
     cutoff = NOW - timedelta(minutes=60)
     cleared = 0
@@ -114,8 +124,10 @@ def test_unsampled_text_goes_after_the_window(any_db: str, configure: Callable[.
         closed = not partitioned or old["occurred_at"] < datetime(2026, 11, 20, tzinfo=UTC)
         if old["id"] in kept or not past_window or not closed:
             assert row == old, event_id
+            assert features_after[old["id"]] == features[old["id"]]
         else:
             assert _cleared(row), event_id
+            assert features_after[old["id"]] == {}
             cleared += 1
     assert cleared == result.events >= 10
     assert after["d2-4"] == before["d2-4"]  # reverse-sampled

@@ -1,4 +1,5 @@
-"""partitioned traffic_events: daily range partitions by event time on PostgreSQL
+"""partitioned traffic_events and slice_features: daily range partitions by event time on
+PostgreSQL
 
 Revision ID: 0018
 Revises: 0014
@@ -10,8 +11,10 @@ must hold the partition key, so the primary key becomes ``(id, occurred_at)`` an
 dedup moves from ``event_id`` to ``(event_id, occurred_at)``; a foreign key to it would need
 the event time in every referencing row, so the foreign keys from ``sampling_decisions``,
 ``reverse_samples``, ``shadow_runs``, ``verdicts``, ``pending_originals`` and
-``slice_features`` go (purge deletes those rows with their events). The existing rows are
-copied into the partitions with their ids; the id sequence is kept.
+``slice_features`` go (purge deletes those rows with their events). ``slice_features``, one
+row per event with the event's time, is partitioned the same way (primary key ``(event_pk,
+occurred_at)``), so the text window rewrites an event's day in both at once. The existing rows
+are copied into the partitions with their ids; the id sequence is kept.
 
 SQLite keeps one table: the same dedup key and no foreign keys to events, so both backends
 behave alike.
@@ -23,6 +26,7 @@ event_id (possible only after this revision, with different event times).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -45,7 +49,6 @@ REFERENCES = [
 ]
 OLD_UNIQUE = "uq_traffic_events_event_id"
 NEW_UNIQUE = "uq_traffic_events_event_id_occurred_at"
-INDEXES = ("ix_traffic_events_occurred_at", "ix_traffic_events_segment_id_id")
 # Days created ahead by the migration (beat keeps creating them from then on).
 DAYS_AHEAD = 3
 
@@ -67,40 +70,68 @@ def upgrade() -> None:
     _partition(bind)
 
 
+# Per partitioned table: its primary key (with the partition key), unique keys, foreign keys
+# and indexes, as the new parent gets them (names follow the models' naming convention).
+LAYOUT: dict[str, dict[str, Any]] = {
+    "traffic_events": {
+        "pk": ("id", "occurred_at"),
+        "unique": {NEW_UNIQUE: ("event_id", "occurred_at")},
+        "old_unique": {OLD_UNIQUE: ("event_id",)},
+        "fks": {"fk_traffic_events_segment_id_segments": ("segment_id", "segments (id)")},
+        "indexes": {
+            "ix_traffic_events_occurred_at": ("occurred_at",),
+            "ix_traffic_events_segment_id_id": ("segment_id", "id"),
+        },
+        "old_pk": ("id",),
+        "sequence": "traffic_events_id_seq",
+    },
+    "slice_features": {
+        "pk": ("event_pk", "occurred_at"),
+        "unique": {},
+        "old_unique": {},
+        "fks": {},
+        "indexes": {"ix_slice_features_occurred_at": ("occurred_at",)},
+        "old_pk": ("event_pk",),
+        "sequence": None,
+    },
+}
+
+
 def _partition(bind: sa.Connection) -> None:
-    """Rename the table away, create the partitioned one, copy the rows, drop the old one."""
-    op.execute("ALTER TABLE traffic_events RENAME TO traffic_events_unpartitioned")
-    op.execute(
-        "ALTER TABLE traffic_events_unpartitioned RENAME CONSTRAINT pk_traffic_events "
-        "TO pk_traffic_events_unpartitioned"
-    )
-    op.execute(
-        f"ALTER TABLE traffic_events_unpartitioned RENAME CONSTRAINT {OLD_UNIQUE} "
-        f"TO {OLD_UNIQUE}_unpartitioned"
-    )
-    for index in INDEXES:
-        op.execute(f"ALTER INDEX {index} RENAME TO {index}_unpartitioned")
-    op.execute(
-        "CREATE TABLE traffic_events (LIKE traffic_events_unpartitioned INCLUDING DEFAULTS) "
-        "PARTITION BY RANGE (occurred_at)"
-    )
-    op.execute(
-        "ALTER TABLE traffic_events ADD CONSTRAINT pk_traffic_events PRIMARY KEY (id, occurred_at)"
-    )
-    op.execute(
-        f"ALTER TABLE traffic_events ADD CONSTRAINT {NEW_UNIQUE} UNIQUE (event_id, occurred_at)"
-    )
-    op.execute(
-        "ALTER TABLE traffic_events ADD CONSTRAINT fk_traffic_events_segment_id_segments "
-        "FOREIGN KEY (segment_id) REFERENCES segments (id)"
-    )
-    op.execute("CREATE INDEX ix_traffic_events_occurred_at ON traffic_events (occurred_at)")
-    op.execute("CREATE INDEX ix_traffic_events_segment_id_id ON traffic_events (segment_id, id)")
-    op.execute("ALTER SEQUENCE traffic_events_id_seq OWNED BY traffic_events.id")
+    """Per table: rename it away, create the partitioned one, copy the rows, drop the old."""
+    for table, layout in LAYOUT.items():
+        _rebuild(table, layout, partitioned=True)
     for day in _days(bind):
         create_partition_ddl(bind, day)
-    op.execute("INSERT INTO traffic_events SELECT * FROM traffic_events_unpartitioned")
-    op.execute("DROP TABLE traffic_events_unpartitioned")
+    for table in LAYOUT:
+        op.execute(f"INSERT INTO {table} SELECT * FROM {table}_old")
+        op.execute(f"DROP TABLE {table}_old")
+
+
+def _rebuild(table: str, layout: dict[str, Any], *, partitioned: bool) -> None:
+    """Move ``table`` aside as ``<table>_old`` and create it again, partitioned or not."""
+    unique = layout["unique"] if partitioned else layout["old_unique"]
+    old_unique = layout["old_unique"] if partitioned else layout["unique"]
+    op.execute(f"ALTER TABLE {table} RENAME TO {table}_old")
+    op.execute(f"ALTER TABLE {table}_old RENAME CONSTRAINT pk_{table} TO pk_{table}_old")
+    for name in old_unique:
+        op.execute(f"ALTER TABLE {table}_old RENAME CONSTRAINT {name} TO {name}_old")
+    for name in layout["indexes"]:
+        op.execute(f"ALTER INDEX {name} RENAME TO {name}_old")
+    suffix = " PARTITION BY RANGE (occurred_at)" if partitioned else ""
+    op.execute(f"CREATE TABLE {table} (LIKE {table}_old INCLUDING DEFAULTS){suffix}")
+    pk = layout["pk"] if partitioned else layout["old_pk"]
+    op.execute(f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY ({', '.join(pk)})")
+    for name, columns in unique.items():
+        op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE ({', '.join(columns)})")
+    for name, (column, target) in layout["fks"].items():
+        op.execute(
+            f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({column}) REFERENCES {target}"
+        )
+    for name, columns in layout["indexes"].items():
+        op.execute(f"CREATE INDEX {name} ON {table} ({', '.join(columns)})")
+    if layout["sequence"]:
+        op.execute(f"ALTER SEQUENCE {layout['sequence']} OWNED BY {table}.id")
 
 
 def _days(bind: sa.Connection) -> list[date]:
@@ -109,8 +140,7 @@ def _days(bind: sa.Connection) -> list[date]:
         d
         for (d,) in bind.execute(
             sa.text(
-                "SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date "
-                "FROM traffic_events_unpartitioned"
+                "SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date FROM traffic_events_old"
             )
         )
     }
@@ -133,26 +163,7 @@ def downgrade() -> None:
 
 
 def _unpartition() -> None:
-    op.execute("ALTER TABLE traffic_events RENAME TO traffic_events_partitioned")
-    op.execute(
-        "ALTER TABLE traffic_events_partitioned RENAME CONSTRAINT pk_traffic_events "
-        "TO pk_traffic_events_partitioned"
-    )
-    op.execute(
-        f"ALTER TABLE traffic_events_partitioned RENAME CONSTRAINT {NEW_UNIQUE} "
-        f"TO {NEW_UNIQUE}_partitioned"
-    )
-    for index in INDEXES:
-        op.execute(f"ALTER INDEX {index} RENAME TO {index}_partitioned")
-    op.execute("CREATE TABLE traffic_events (LIKE traffic_events_partitioned INCLUDING DEFAULTS)")
-    op.execute("ALTER TABLE traffic_events ADD CONSTRAINT pk_traffic_events PRIMARY KEY (id)")
-    op.execute(f"ALTER TABLE traffic_events ADD CONSTRAINT {OLD_UNIQUE} UNIQUE (event_id)")
-    op.execute(
-        "ALTER TABLE traffic_events ADD CONSTRAINT fk_traffic_events_segment_id_segments "
-        "FOREIGN KEY (segment_id) REFERENCES segments (id)"
-    )
-    op.execute("CREATE INDEX ix_traffic_events_occurred_at ON traffic_events (occurred_at)")
-    op.execute("CREATE INDEX ix_traffic_events_segment_id_id ON traffic_events (segment_id, id)")
-    op.execute("ALTER SEQUENCE traffic_events_id_seq OWNED BY traffic_events.id")
-    op.execute("INSERT INTO traffic_events SELECT * FROM traffic_events_partitioned")
-    op.execute("DROP TABLE traffic_events_partitioned")
+    for table, layout in LAYOUT.items():
+        _rebuild(table, layout, partitioned=False)
+        op.execute(f"INSERT INTO {table} SELECT * FROM {table}_old")
+        op.execute(f"DROP TABLE {table}_old")
