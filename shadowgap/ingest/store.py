@@ -216,14 +216,21 @@ class _SegmentIds:
                 }
                 for k in missing
             ]
-            session.execute(insert_ignoring_conflicts(session, table, ["key"]), rows)
+            mine = set(
+                session.execute(
+                    insert_ignoring_conflicts(session, table, ["key"]).returning(table.c.key),
+                    rows,
+                ).scalars()
+            )
             created = session.execute(
                 select(models.Segment.key, models.Segment.id).where(models.Segment.key.in_(missing))
             ).all()
             found.update({key: seg_id for key, seg_id in created})
-            # A rolled-back transaction must call forget(): the new ids it cached may not exist.
+            # Only segments another transaction committed are cached: one this transaction
+            # inserted is invisible to the process's other threads until it commits (their
+            # UPDATE of its counters would find no row), and gone if it rolls back.
             with self._lock:
-                self._ids.update({(database, key): found[key] for key in missing})
+                self._ids.update({(database, k): found[k] for k in missing if k not in mine})
         return found
 
     def forget(self) -> None:
