@@ -24,6 +24,7 @@ TOAST, indexes and their free-space and visibility maps (``pg_total_relation_siz
 Target (issue 24): after / baseline <= 0.4. Prints PASS or FAIL and exits 1 on FAIL.
 
 Usage: python benchmarks/storage.py [--events 1000000] [--seed 50000] [--days 4] [--batch 2000]
+(SHADOWGAP_BENCH_KEEP=1 keeps both databases afterwards, to look at the rows.)
 """
 
 from __future__ import annotations
@@ -285,7 +286,7 @@ def main() -> int:
         from shadowgap.db.engine import reset_caches
 
         reset_caches()
-        if not os.environ.get("KEEPDB"):
+        if not os.environ.get("SHADOWGAP_BENCH_KEEP"):
             drop_database(name)
             drop_database(base_name)
 
