@@ -205,6 +205,14 @@ class Settings(BaseSettings):
         "reverse shadow draws from the last 15 minutes, so 60 leaves a margin. 0 keeps it "
         "until retention.",
     )
+    slice_feature_days: float = Field(
+        default=8.0,
+        ge=0,
+        description="Slice feature values of events that were not sampled are emptied with "
+        "the text window once their event time is this many days old (user and hour stay): "
+        "exploration's traffic movers compare the last day of every request's features with "
+        "the seven days before. 0 empties them with the text.",
+    )
     partition_days_ahead: int = Field(
         default=2,
         ge=0,

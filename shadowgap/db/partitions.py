@@ -4,8 +4,10 @@ function here is a no-op there).
 
 A partition covers one UTC day of ``occurred_at``, ``[day, day + 1)``, and is named
 ``<table>_pYYYYMMDD``; both tables always have the same days, so an event and its slice
-features live in the same day. There is no default partition: an event's day must have its
-partitions before the event is inserted. Beat creates today's and the next
+features live in the same day. Ingest makes sure an event's day has its partitions before it
+inserts the event; a row written by anything else for a day without one (a script, a test
+fixture) lands in the table's default partition (``<table>_default``), and moves into its day's
+partition when that day's is created. Beat creates today's and the next
 ``SHADOWGAP_PARTITION_DAYS_AHEAD`` days' (``privacy.text_window``), and ingest creates any other
 day a batch needs on demand (a backfill, a sender's clock ahead), on a connection of its own,
 before its transaction takes any lock.
@@ -92,6 +94,10 @@ def create_partition_ddl(conn: Connection, day: date) -> None:
         _create_one(conn, table, day)
 
 
+def default_name(table: str) -> str:
+    return f"{table}_default"
+
+
 def _create_one(conn: Connection, table: str, day: date) -> None:
     name = partition_name(day, table)
     if conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is not None:
@@ -99,6 +105,17 @@ def _create_one(conn: Connection, table: str, day: date) -> None:
     start, end = day_bounds(day)
     bounds = f"'{start.isoformat()}'::timestamptz", f"'{end.isoformat()}'::timestamptz"
     conn.execute(text(f'CREATE TABLE "{name}" (LIKE {table} INCLUDING DEFAULTS)'))
+    default = default_name(table)
+    if conn.execute(text("SELECT to_regclass(:n)"), {"n": default}).scalar() is not None:
+        # The day's rows written while it had no partition move in (the attach checks that
+        # the default partition holds none of the day's rows any more).
+        conn.execute(
+            text(
+                f'WITH moved AS (DELETE FROM "{default}" WHERE occurred_at >= {bounds[0]} '
+                f"AND occurred_at < {bounds[1]} RETURNING *) "
+                f'INSERT INTO "{name}" SELECT * FROM moved'
+            )
+        )
     conn.execute(
         text(
             f'ALTER TABLE "{name}" ADD CONSTRAINT "{name}_range" CHECK '
@@ -177,5 +194,5 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     return not (
         type_ == "table"
         and name is not None
-        and any(name.startswith(f"{table}_p") for table in TABLES)
+        and any(name.startswith(f"{table}_p") or name == default_name(table) for table in TABLES)
     )

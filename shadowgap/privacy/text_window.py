@@ -9,11 +9,12 @@ no sampling decision and no reverse sample, its text is cleared the way retentio
 request messages emptied (generation params kept), answer, tool calls and error set to NULL,
 and the prompt's fingerprint (``prompt_hash``, read only for re-runs) emptied too: a hash of a
 short prompt gives the prompt away to anyone who can guess it.
-The event's slice features (``slice_features.features``: derived from the text, read only by
-the sampling draw at ingest and, for judged events, by slice discovery) are emptied with it;
-its user and hour stay for the cadence feature. Every number, flag, hash and segment stays.
-Sampled events keep their text until retention (``shadowgap/privacy/retention.py``), so no
-text is cleared before its verdict.
+The event's slice feature values (``slice_features.features``, derived from the text) follow
+once its event time is ``SHADOWGAP_SLICE_FEATURE_DAYS`` old: besides the draw at ingest and
+discovery's judged events, exploration's traffic movers read every request's features over
+the last eight days. Its user and hour stay, for the cadence feature. Every number, flag,
+hash and segment stays. Sampled events keep their text until retention
+(``shadowgap/privacy/retention.py``), so no text is cleared before its verdict.
 
 PostgreSQL clears a whole day at a time, once the day has ended and the window has passed:
 it copies the day's partitions (events and slice features) into new tables with the text
@@ -43,7 +44,9 @@ from shadowgap.config import Settings
 from shadowgap.db import models, partitions
 
 LOCK_TIMEOUT = "5s"
-_MARK = re.compile(r"^shadowgap text window: cutoff=(\S+) copied=(\d+) pending=(\d+)$")
+_MARK = re.compile(
+    r"^shadowgap text window: cutoff=(\S+) copied=(\d+) pending=(\d+) features=([01])$"
+)
 
 # The request JSON with its messages emptied and its params kept (as retention leaves it).
 _PG_EMPTIED_REQUEST = (
@@ -72,6 +75,11 @@ def cutoff_of(now: datetime, settings: Settings) -> datetime | None:
     return now - timedelta(minutes=settings.text_window_minutes)
 
 
+def features_cutoff_of(now: datetime, settings: Settings, cutoff: datetime) -> datetime:
+    """Events older than this (event time) lose their slice feature values too."""
+    return min(cutoff, now - timedelta(days=settings.slice_feature_days))
+
+
 def _kept_pks() -> list[Any]:
     """Events whose text stays: sampled, or drawn by the reverse shadow."""
     E = models.TrafficEvent
@@ -81,7 +89,7 @@ def _kept_pks() -> list[Any]:
     ]
 
 
-def clear_rows(session: Session, cutoff: datetime) -> int:
+def clear_rows(session: Session, cutoff: datetime, features_cutoff: datetime) -> int:
     """Clear the text (and slice features) of every unkept event received before ``cutoff``
     with UPDATEs (the SQLite path; on PostgreSQL they would leave dead row versions behind,
     see the module doc)."""
@@ -102,7 +110,11 @@ def clear_rows(session: Session, cutoff: datetime) -> int:
     unkept = select(E.id).where(E.received_at < cutoff, not_(or_(*_kept_pks())))
     session.execute(
         update(sf)
-        .where(sf.event_pk.in_(unkept), func.json(sf.features) != "{}")
+        .where(
+            sf.event_pk.in_(unkept),
+            sf.occurred_at < features_cutoff,
+            func.json(sf.features) != "{}",
+        )
         .values(features={})
         .execution_options(synchronize_session=False)
     )
@@ -115,19 +127,24 @@ def clear_rows(session: Session, cutoff: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def due_partitions(session: Session, cutoff: datetime) -> list[partitions.Partition]:
-    """Day partitions whose day ended before the cutoff and that hold text to clear: never
-    done, done while some rows were still inside the window, or grown since."""
+def due_partitions(
+    session: Session, cutoff: datetime, features_cutoff: datetime
+) -> list[partitions.Partition]:
+    """Days that ended before the cutoff and hold text to clear: never done, done while some
+    rows were still inside the window, grown since, or done before their slice features were
+    old enough to empty and now are."""
     conn = session.connection()
     due: list[partitions.Partition] = []
     for partition in partitions.list_partitions(conn):
-        if partitions.day_bounds(partition.day)[1] > cutoff:
+        day_end = partitions.day_bounds(partition.day)[1]
+        if day_end > cutoff:
             continue
         mark = _MARK.match(partition.comment or "")
         if mark is None:
             due.append(partition)
             continue
         copied, pending = int(mark.group(2)), int(mark.group(3))
+        features_done = mark.group(4) == "1"
         inserted = conn.execute(
             text(
                 "SELECT coalesce(n_tup_ins, 0) FROM pg_stat_user_tables WHERE relid = "
@@ -135,7 +152,11 @@ def due_partitions(session: Session, cutoff: datetime) -> list[partitions.Partit
             ),
             {"name": partition.name},
         ).scalar()
-        if pending > 0 or int(inserted or 0) > copied:
+        if (
+            pending > 0
+            or int(inserted or 0) > copied
+            or (not features_done and day_end <= features_cutoff)
+        ):
             due.append(partition)
     return due
 
@@ -181,7 +202,12 @@ _LAYOUT: dict[str, dict[str, Any]] = {
 }
 
 
-def rewrite_partition(session: Session, partition: partitions.Partition, cutoff: datetime) -> int:
+def rewrite_partition(
+    session: Session,
+    partition: partitions.Partition,
+    cutoff: datetime,
+    features_cutoff: datetime,
+) -> int:
     """Copy one day's partitions (events and their slice features) with the unkept events'
     text cleared and swap them in; returns how many events lost their text. Never commits:
     the caller commits (one day per transaction, so the parents' locks are held only for one
@@ -202,10 +228,16 @@ def rewrite_partition(session: Session, partition: partitions.Partition, cutoff:
         ),
         {"cutoff": cutoff},
     ).one()
-    # Slice features first: their keep rule reads the events partition before it is swapped.
-    _swap(conn, "slice_features", day, cutoff)
+    # Slice features first (their keep rule reads the events partition before it is swapped),
+    # once the day is past the movers' horizon.
+    features = partitions.day_bounds(day)[1] <= features_cutoff
+    if features:
+        _swap(conn, "slice_features", day, cutoff)
     copied = _swap(conn, "traffic_events", day, cutoff)
-    mark = f"shadowgap text window: cutoff={cutoff.isoformat()} copied={copied} pending={pending}"
+    mark = (
+        f"shadowgap text window: cutoff={cutoff.isoformat()} copied={copied} "
+        f"pending={pending} features={int(features)}"
+    )
     conn.execute(text(f"COMMENT ON TABLE \"{events}\" IS '{mark}'"))
     return int(cleared)
 
@@ -279,13 +311,14 @@ def run(
     cutoff = cutoff_of(now, settings)
     if cutoff is None:
         return result
+    features_cutoff = features_cutoff_of(now, settings, cutoff)
     with open_session() as session:
         if not partitions.is_partitioned(session.connection()):
-            result.events = clear_rows(session, cutoff)
+            result.events = clear_rows(session, cutoff, features_cutoff)
             return result
-        due = due_partitions(session, cutoff)
+        due = due_partitions(session, cutoff, features_cutoff)
     for partition in due:
         with open_session() as session:
-            result.events += rewrite_partition(session, partition, cutoff)
+            result.events += rewrite_partition(session, partition, cutoff, features_cutoff)
         result.partitions += 1
     return result

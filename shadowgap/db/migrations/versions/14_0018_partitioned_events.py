@@ -14,7 +14,8 @@ the event time in every referencing row, so the foreign keys from ``sampling_dec
 ``slice_features`` go (purge deletes those rows with their events). ``slice_features``, one
 row per event with the event's time, is partitioned the same way (primary key ``(event_pk,
 occurred_at)``), so the text window rewrites an event's day in both at once. The existing rows
-are copied into the partitions with their ids; the id sequence is kept.
+are copied into the partitions with their ids; the id sequence is kept. A default partition
+catches rows written for a day without a partition by anything but ingest.
 
 SQLite keeps one table: the same dedup key and no foreign keys to events, so both backends
 behave alike.
@@ -31,7 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from shadowgap.db.partitions import create_partition_ddl
+from shadowgap.db.partitions import create_partition_ddl, default_name
 
 revision = "0018"
 down_revision = "0014"
@@ -101,6 +102,7 @@ def _partition(bind: sa.Connection) -> None:
     """Per table: rename it away, create the partitioned one, copy the rows, drop the old."""
     for table, layout in LAYOUT.items():
         _rebuild(table, layout, partitioned=True)
+        op.execute(f"CREATE TABLE {default_name(table)} PARTITION OF {table} DEFAULT")
     for day in _days(bind):
         create_partition_ddl(bind, day)
     for table in LAYOUT:
