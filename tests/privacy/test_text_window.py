@@ -178,3 +178,44 @@ def test_beat_creates_partitions_ahead(production: str, configure: Callable[...,
         ).scalar()
     assert kind == "p"
     assert {NOW.date() + timedelta(days=n) for n in range(5)} <= days
+
+
+def test_a_row_for_a_day_without_partition_moves_in_when_it_is_made(
+    production: str, configure: Callable[..., None]
+) -> None:
+    """A row written by anything but ingest for a day with no partition lands in the default
+    partition; ingest's on-demand creation of that day moves it in."""
+    day = datetime(2025, 3, 4, 10, tzinfo=UTC)
+    with session_scope() as session:
+        segment = models.Segment(key="tenant=x", dimensions={"tenant": "x"})
+        session.add(segment)
+        session.flush()
+        session.add(
+            models.TrafficEvent(
+                event_id="direct-1",
+                segment_id=segment.id,
+                source_format="native",
+                occurred_at=day,
+                received_at=day,
+                route_tier="cheap",
+                route_model="m",
+                is_cheap=True,
+                request={"messages": [], "params": {}},
+                prompt_hash="h",
+                status="ok",
+                attributes={},
+            )
+        )
+
+    def where(event_id: str) -> str:
+        with session_scope() as session:
+            return str(
+                session.execute(
+                    text("SELECT tableoid::regclass::text FROM traffic_events WHERE event_id = :e"),
+                    {"e": event_id},
+                ).scalar_one()
+            )
+
+    assert where("direct-1") == "traffic_events_default"
+    _ingest(_events("same-day", day, 1), day)
+    assert where("direct-1") == where("same-day-0") == partitions.partition_name(day.date())
