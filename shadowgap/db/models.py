@@ -1,8 +1,13 @@
 """Every table, as SQLAlchemy 2.0 typed models.
 
 Ids that cross stage boundaries are the integer primary keys. Uniqueness constraints are what
-make every job idempotent: ``traffic_events.event_id``, ``shadow_runs (event_pk, replicate)``,
-``verdicts (event_pk, kind)``, ``detector_states (segment_id, signal)``.
+make every job idempotent: ``traffic_events (event_id, occurred_at)``, ``shadow_runs (event_pk,
+replicate)``, ``verdicts (event_pk, kind)``, ``detector_states (segment_id, signal)``.
+
+On PostgreSQL ``traffic_events`` is partitioned by event time (``shadowgap/db/partitions.py``):
+its primary key there is ``(id, occurred_at)``, ids stay unique because only ingest numbers
+them, and the tables that point at an event (``event_pk``) carry no foreign key: purge deletes
+them with the event (docs/operations.md, "Storage").
 """
 
 from __future__ import annotations
@@ -138,7 +143,9 @@ class TrafficEvent(Base):
     __tablename__ = "traffic_events"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    event_id: Mapped[str] = mapped_column(String(200), unique=True)
+    # Redelivery dedup is on (event_id, occurred_at): a unique key of a partitioned table must
+    # hold the partition key, and a redelivery repeats the event's own timestamp.
+    event_id: Mapped[str] = mapped_column(String(200))
     # Indexed by (segment_id, id) below: every per-segment read is also ordered by id.
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
     source_format: Mapped[str] = mapped_column(String(32))
@@ -171,7 +178,10 @@ class TrafficEvent(Base):
     # the inputs of the answer-defect signals; NULL where no check applies.
     answer_checks: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
 
-    __table_args__ = (Index("ix_traffic_events_segment_id_id", "segment_id", "id"),)
+    __table_args__ = (
+        Index("ix_traffic_events_segment_id_id", "segment_id", "id"),
+        UniqueConstraint("event_id", "occurred_at"),
+    )
 
 
 class SamplingDecision(Base):
@@ -180,7 +190,7 @@ class SamplingDecision(Base):
     __tablename__ = "sampling_decisions"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    event_pk: Mapped[int] = mapped_column(ForeignKey("traffic_events.id"), unique=True)
+    event_pk: Mapped[int] = mapped_column(BigId, unique=True)
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
     inclusion_probability: Mapped[float] = mapped_column(Float)
     hash_value: Mapped[float] = mapped_column(Float)
@@ -206,7 +216,7 @@ class ReverseSample(Base):
     __tablename__ = "reverse_samples"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    event_pk: Mapped[int] = mapped_column(ForeignKey("traffic_events.id"), unique=True)
+    event_pk: Mapped[int] = mapped_column(BigId, unique=True)
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
     inclusion_probability: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
@@ -221,7 +231,7 @@ class ShadowRun(Base):
     __tablename__ = "shadow_runs"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    event_pk: Mapped[int] = mapped_column(ForeignKey("traffic_events.id"))
+    event_pk: Mapped[int] = mapped_column(BigId)
     replicate: Mapped[int] = mapped_column(Integer)
     status: Mapped[RunStatus] = mapped_column(EnumString(RunStatus, 16))
     client: Mapped[str] = mapped_column(String(32))
@@ -248,7 +258,7 @@ class Verdict(Base):
     __tablename__ = "verdicts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    event_pk: Mapped[int] = mapped_column(ForeignKey("traffic_events.id"))
+    event_pk: Mapped[int] = mapped_column(BigId)
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
     kind: Mapped[VerdictKind] = mapped_column(EnumString(VerdictKind, 16))
     judge: Mapped[str] = mapped_column(String(64))
@@ -416,9 +426,7 @@ class PendingOriginal(Base):
 
     __tablename__ = "pending_originals"
 
-    event_pk: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("traffic_events.id"), primary_key=True
-    )
+    event_pk: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     part: Mapped[str] = mapped_column(String(32), primary_key=True)
     content: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -483,7 +491,10 @@ class AuthFailureWindow(Base):
 
 
 class SliceFeatures(Base):
-    """An event's slice features (shadowgap.slices.features), one row per stored event.
+    """An event's slice features (shadowgap.slices.features), one row per stored event. On
+    PostgreSQL partitioned by day like traffic_events (primary key ``(event_pk, occurred_at)``
+    there); the text window empties ``features`` of events that were not sampled: they only
+    served the sampling draw at ingest (``user_key`` and ``hour`` stay, for the cadence).
 
     ``user_key`` and ``hour`` (hours since the epoch, event time) let discovery count each
     user's requests per active hour (the cadence feature) with one GROUP BY.
@@ -491,9 +502,7 @@ class SliceFeatures(Base):
 
     __tablename__ = "slice_features"
 
-    event_pk: Mapped[int] = mapped_column(
-        BigId, ForeignKey("traffic_events.id"), primary_key=True, autoincrement=False
-    )
+    event_pk: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     occurred_at: Mapped[datetime] = mapped_column(index=True)
     user_key: Mapped[str | None] = mapped_column(String(128))
     hour: Mapped[int] = mapped_column(Integer)

@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
-from shadowgap.db import models
+from shadowgap.db import models, partitions
 from shadowgap.ingest.answer_checks import check_answer
 from shadowgap.ingest.segments import segment_of
 from shadowgap.privacy import originals as pending_originals
@@ -162,6 +162,7 @@ def clear_caches() -> None:
     _budget_cache.clear()
     _segment_cache.forget()
     boost_cache.clear()
+    partitions.known.forget()
 
 
 def traffic_totals(session: Session) -> sampling.TrafficTotals:
@@ -215,14 +216,21 @@ class _SegmentIds:
                 }
                 for k in missing
             ]
-            session.execute(insert_ignoring_conflicts(session, table, ["key"]), rows)
+            mine = set(
+                session.execute(
+                    insert_ignoring_conflicts(session, table, ["key"]).returning(table.c.key),
+                    rows,
+                ).scalars()
+            )
             created = session.execute(
                 select(models.Segment.key, models.Segment.id).where(models.Segment.key.in_(missing))
             ).all()
             found.update({key: seg_id for key, seg_id in created})
-            # A rolled-back transaction must call forget(): the new ids it cached may not exist.
+            # Only segments another transaction committed are cached: one this transaction
+            # inserted is invisible to the process's other threads until it commits (their
+            # UPDATE of its counters would find no row), and gone if it rolls back.
             with self._lock:
-                self._ids.update({(database, key): found[key] for key in missing})
+                self._ids.update({(database, k): found[k] for k in missing if k not in mine})
         return found
 
     def forget(self) -> None:
@@ -336,6 +344,8 @@ def store_requests(
                 unique[event.event_id] = event
                 owner[event.event_id] = index
                 sources[event.event_id] = request.source
+    # Each event's day partition exists before this transaction takes any lock (no-op on SQLite).
+    partitions.ensure_event_times(session.get_bind().engine, (e.timestamp for e in unique.values()))
     # Purged ids stay purged: a redelivery counts as a duplicate (shadowgap/privacy/purge.py).
     for event_id in purged_ids(session, list(unique)):
         del unique[event_id]
@@ -464,8 +474,9 @@ _PG_INSERT_EVENTS = text(
     + ", ".join(f"{name} {sql_type}" for name, sql_type in _EVENT_COLUMNS.items())
     + f")) WITH ORDINALITY AS r({_COLUMN_LIST}, ord), "
     "(SELECT coalesce(max(id), 0) AS id FROM traffic_events) AS newest "
-    "WHERE NOT EXISTS (SELECT 1 FROM traffic_events stored WHERE stored.event_id = r.event_id) "
-    "ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
+    "WHERE NOT EXISTS (SELECT 1 FROM traffic_events stored WHERE stored.event_id = r.event_id "
+    "AND stored.occurred_at = r.occurred_at) "
+    "ON CONFLICT (event_id, occurred_at) DO NOTHING RETURNING id, event_id"
 )
 # Any constant works: it only has to be the same in every process (see the module docstring).
 _EVENT_NUMBERING_LOCK = 0x73676964
@@ -482,7 +493,7 @@ def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[tuple[i
             for pk, event_id in session.execute(_PG_INSERT_EVENTS, {"rows": document})
         ]
     table = models.TrafficEvent.__table__
-    stmt = insert_ignoring_conflicts(session, table, ["event_id"]).returning(
+    stmt = insert_ignoring_conflicts(session, table, ["event_id", "occurred_at"]).returning(
         table.c.id, table.c.event_id
     )
     return [(pk, event_id) for pk, event_id in session.execute(stmt, rows)]
