@@ -167,9 +167,14 @@ def script_of(text: str) -> str:
     >>> [script_of(t) for t in ("Wie viele Eier hat sie?", "Сколько яиц?", "鸡蛋有几个", "42")]
     ['latin', 'cyrillic', 'han', 'none']
     """
+    head = text[:SCRIPT_CHARS]
+    if head.isascii():
+        # Every ASCII letter is Latin: no per-character name lookup (most of this function's
+        # cost at ingest, where most prompts are ASCII). Same answer as the loop below.
+        return "latin" if _ASCII_LETTER.search(head) else "none"
     counts: dict[str, int] = {}
     seen = 0
-    for ch in text[:SCRIPT_CHARS]:
+    for ch in head:
         if not ch.isalpha():
             continue
         name = unicodedata.name(ch, "")
