@@ -16,16 +16,16 @@ SQLite serialises writers anyway: :func:`add` applies the counts to the rows at 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import case, insert, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from shadowgap.db import models
 
+# Segments folded per call at most.
 FOLD_LIMIT = 10_000
 
 
@@ -39,22 +39,6 @@ class Counts:
     first_occurred_at: datetime | None = None
     last_occurred_at: datetime | None = None
     last_seen_at: datetime | None = None
-
-    def merge(self, other: Counts) -> None:
-        self.events += other.events
-        self.cheap += other.cheap
-        self.sampled += other.sampled
-        self.first_occurred_at = _least(self.first_occurred_at, other.first_occurred_at)
-        self.last_occurred_at = _greatest(self.last_occurred_at, other.last_occurred_at)
-        self.last_seen_at = _greatest(self.last_seen_at, other.last_seen_at)
-
-
-def _least(a: datetime | None, b: datetime | None) -> datetime | None:
-    return b if a is None else a if b is None else min(a, b)
-
-
-def _greatest(a: datetime | None, b: datetime | None) -> datetime | None:
-    return b if a is None else a if b is None else max(a, b)
 
 
 def _postgres(session: Session) -> bool:
@@ -85,24 +69,51 @@ def add(session: Session, per_segment: dict[int, Counts]) -> None:
     )
 
 
+# PostgreSQL: one statement each (a round trip and a compiled statement per batch, whatever
+# the number of segments: an expanding IN list is compiled anew for every length).
+_PG_CHEAP_COUNTS = text(
+    "SELECT s.id, s.cheap_count + coalesce("
+    "(SELECT sum(d.cheap) FROM segment_count_deltas d WHERE d.segment_id = s.id), 0) "
+    "FROM segments s WHERE s.id = ANY(:ids)"
+)
+# Lock the segments that have deltas (FOR NO KEY UPDATE: ingest's inserts hold KEY SHARE on
+# their segments through the foreign key, which FOR UPDATE would make them wait for; SKIP
+# LOCKED: a segment another process is folding is left to it), take their deltas out and add
+# them up. LEAST and GREATEST ignore NULLs.
+_PG_FOLD = text(
+    "WITH locked AS ("
+    "  SELECT id FROM segments WHERE id IN ("
+    "    SELECT DISTINCT segment_id FROM segment_count_deltas LIMIT :limit)"
+    "  ORDER BY id FOR NO KEY UPDATE SKIP LOCKED"
+    "), taken AS ("
+    "  DELETE FROM segment_count_deltas d USING locked WHERE d.segment_id = locked.id"
+    "  RETURNING d.*"
+    "), sums AS ("
+    "  SELECT segment_id, sum(events) AS events, sum(cheap) AS cheap, sum(sampled) AS sampled,"
+    "    min(first_occurred_at) AS first_at, max(last_occurred_at) AS last_at,"
+    "    max(last_seen_at) AS seen_at, count(*) AS deltas"
+    "  FROM taken GROUP BY segment_id"
+    "), folded AS ("
+    "  UPDATE segments s SET"
+    "    event_count = s.event_count + sums.events,"
+    "    cheap_count = s.cheap_count + sums.cheap,"
+    "    sampled_count = s.sampled_count + sums.sampled,"
+    "    first_occurred_at = LEAST(s.first_occurred_at, sums.first_at),"
+    "    last_occurred_at = GREATEST(s.last_occurred_at, sums.last_at),"
+    "    last_seen_at = GREATEST(s.last_seen_at, sums.seen_at)"
+    "  FROM sums WHERE s.id = sums.segment_id RETURNING sums.deltas"
+    ") SELECT coalesce(sum(deltas), 0) FROM folded"
+)
+
+
 def cheap_counts(session: Session, segment_ids: set[int]) -> dict[int, int]:
     """Each segment's cheap-routed events so far, pending deltas included (no lock taken)."""
-    seg, delta = models.Segment, models.SegmentCountDelta
-    counts = {
-        int(segment_id): int(cheap)
-        for segment_id, cheap in session.execute(
-            select(seg.id, seg.cheap_count).where(seg.id.in_(sorted(segment_ids)))
-        )
-    }
     if _postgres(session):
-        pending = session.execute(
-            select(delta.segment_id, func.sum(delta.cheap))
-            .where(delta.segment_id.in_(sorted(segment_ids)))
-            .group_by(delta.segment_id)
-        )
-        for segment_id, cheap in pending:
-            counts[int(segment_id)] = counts.get(int(segment_id), 0) + int(cheap or 0)
-    return counts
+        rows = session.execute(_PG_CHEAP_COUNTS, {"ids": sorted(segment_ids)})
+        return {int(segment_id): int(cheap) for segment_id, cheap in rows}
+    seg = models.Segment
+    query = select(seg.id, seg.cheap_count).where(seg.id.in_(sorted(segment_ids)))
+    return {int(segment_id): int(cheap) for segment_id, cheap in session.execute(query)}
 
 
 def fold(session: Session, limit: int = FOLD_LIMIT) -> int:
@@ -110,40 +121,7 @@ def fold(session: Session, limit: int = FOLD_LIMIT) -> int:
     Never waits for a segment row another transaction holds (it is skipped)."""
     if not _postgres(session):
         return 0
-    seg, delta = models.Segment, models.SegmentCountDelta
-    pending = sorted(session.execute(select(delta.segment_id).distinct().limit(limit)).scalars())
-    if not pending:
-        return 0
-    # FOR NO KEY UPDATE: ingest's inserts hold KEY SHARE on their segments (the foreign key),
-    # which FOR UPDATE would make them wait for.
-    locked = list(
-        session.execute(
-            select(seg.id)
-            .where(seg.id.in_(pending))
-            .order_by(seg.id)
-            .with_for_update(skip_locked=True, key_share=True)
-        ).scalars()
-    )
-    if not locked:
-        return 0
-    rows = session.execute(
-        delete(delta)
-        .where(delta.segment_id.in_(locked))
-        .returning(
-            delta.segment_id,
-            delta.events,
-            delta.cheap,
-            delta.sampled,
-            delta.first_occurred_at,
-            delta.last_occurred_at,
-            delta.last_seen_at,
-        )
-    ).all()
-    per_segment: dict[int, Counts] = defaultdict(Counts)
-    for segment_id, events, cheap, sampled, first, last, seen in rows:
-        per_segment[int(segment_id)].merge(Counts(events, cheap, sampled, first, last, seen))
-    _apply(session, per_segment)
-    return len(rows)
+    return int(session.scalar(_PG_FOLD, {"limit": limit}) or 0)
 
 
 def _apply(session: Session, per_segment: dict[int, Counts]) -> None:
