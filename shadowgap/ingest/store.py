@@ -210,14 +210,20 @@ class _SegmentIds:
                 }
                 for k in missing
             ]
-            session.execute(insert_ignoring_conflicts(session, table, ["key"]), rows)
+            stmt = insert_ignoring_conflicts(session, table, ["key"]).returning(table.c.key)
+            inserted = set(session.execute(stmt, rows).scalars())
             created = session.execute(
                 select(models.Segment.key, models.Segment.id).where(models.Segment.key.in_(missing))
             ).all()
             found.update({key: seg_id for key, seg_id in created})
-            # A rolled-back transaction must call forget(): the new ids it cached may not exist.
+            # Only ids another transaction committed are cached: the segments this one inserted
+            # do not exist for anyone else until it commits (and never if it rolls back), and a
+            # concurrent batch that took their ids from here would insert events that point at
+            # nothing. The next batch finds them with one query.
             with self._lock:
-                self._ids.update({(database, key): found[key] for key in missing})
+                self._ids.update(
+                    {(database, key): found[key] for key in missing if key not in inserted}
+                )
         return found
 
     def forget(self) -> None:
