@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, insert, literal, or_, select, text, update
+from sqlalchemy import case, func, insert, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from shadowgap.db import models
@@ -114,6 +114,25 @@ def cheap_counts(session: Session, segment_ids: set[int]) -> dict[int, int]:
     seg = models.Segment
     query = select(seg.id, seg.cheap_count).where(seg.id.in_(sorted(segment_ids)))
     return {int(segment_id): int(cheap) for segment_id, cheap in session.execute(query)}
+
+
+def all_counts(session: Session) -> tuple[dict[int, int], int]:
+    """Every segment's cheap count and all segments' events, pending deltas included: the
+    sampling allocation's totals."""
+    seg, delta = models.Segment, models.SegmentCountDelta
+    cheap = {int(i): int(c) for i, c in session.execute(select(seg.id, seg.cheap_count))}
+    events = int(session.scalar(select(func.coalesce(func.sum(seg.event_count), 0))) or 0)
+    if _postgres(session):
+        pending = session.execute(
+            select(delta.segment_id, func.sum(delta.cheap), func.sum(delta.events)).group_by(
+                delta.segment_id
+            )
+        )
+        for segment_id, more_cheap, more_events in pending:
+            key = int(segment_id)
+            cheap[key] = cheap.get(key, 0) + int(more_cheap or 0)
+            events += int(more_events or 0)
+    return cheap, events
 
 
 def fold(session: Session, limit: int = FOLD_LIMIT) -> int:

@@ -160,12 +160,7 @@ def clear_caches() -> None:
 
 
 def traffic_totals(session: Session) -> sampling.TrafficTotals:
-    seg = models.Segment
-    per_segment = {
-        int(segment_id): int(cheap)
-        for segment_id, cheap, _ in session.execute(select(seg.id, seg.cheap_count, seg.key))
-    }
-    events = session.scalar(select(func.coalesce(func.sum(seg.event_count), 0))) or 0
+    per_segment, events = segment_counts.all_counts(session)
     event = models.TrafficEvent
     first, last = session.execute(
         select(func.min(event.occurred_at), func.max(event.occurred_at))
@@ -383,13 +378,19 @@ def store_requests(
         and sampling.worth_shadowing(unique[event_id].status, unique[event_id].answer_text())
         for event_id in inserted
     }
+    # Counted before sampling: the allocation's totals include this batch.
+    per_segment = _tally({k: unique[k] for k in inserted}, segment_of_event, cheap_flags, now)
+    segment_counts.add(session, per_segment)
     decisions = _sample(
         session, inserted, shadowable, segment_of_event, cheap_before, settings, now, features
     )
-    per_segment = _tally(
-        {k: unique[k] for k in inserted}, segment_of_event, cheap_flags, decisions.sampled, now
+    segment_counts.add(
+        session,
+        {
+            segment_id: segment_counts.Counts(sampled=n)
+            for segment_id, n in decisions.sampled.items()
+        },
     )
-    segment_counts.add(session, per_segment)
     group.decision_ids, group.budget_exhausted = decisions.ids, decisions.budget_exhausted
     pk_owner = {inserted[event_id]: owner[event_id] for event_id in inserted}
     _keep_originals(session, requests, inserted, decisions.event_pks, now)
@@ -496,10 +497,9 @@ def _tally(
     new_events: dict[str, TrafficEvent],
     segment_of_event: dict[str, int],
     cheap_flags: dict[str, bool],
-    sampled: dict[int, int],
     now: datetime,
 ) -> dict[int, segment_counts.Counts]:
-    """What this transaction's new events and samples add to each segment. Redeliveries are
+    """What this transaction's new events add to each segment. Redeliveries are
     not in ``new_events``: a segment that got only redeliveries has had no new traffic, so
     its arrival time and event-time range stay as they were."""
     per_segment: dict[int, segment_counts.Counts] = {}
@@ -517,8 +517,6 @@ def _tally(
         counts.cheap += int(cheap_flags[event_id])
         counts.first_occurred_at = min(counts.first_occurred_at or event.timestamp, event.timestamp)
         counts.last_occurred_at = max(counts.last_occurred_at or event.timestamp, event.timestamp)
-    for segment_id, n in sampled.items():
-        per_segment[segment_id].sampled += n
     return per_segment
 
 
