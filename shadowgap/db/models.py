@@ -139,6 +139,45 @@ class Segment(Base):
     last_occurred_at: Mapped[datetime | None]
 
 
+class SegmentCountDelta(Base):
+    """One ingest transaction's additions to a segment's counters, until folded into the
+    ``segments`` row (PostgreSQL; shadowgap/db/segment_counts.py). No foreign key: an insert
+    here must lock nothing."""
+
+    __tablename__ = "segment_count_deltas"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    segment_id: Mapped[int] = mapped_column(index=True)
+    events: Mapped[int] = mapped_column(BigInteger)
+    cheap: Mapped[int] = mapped_column(BigInteger)
+    sampled: Mapped[int] = mapped_column(BigInteger)
+    first_occurred_at: Mapped[datetime | None]
+    last_occurred_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]
+
+
+class EventHorizon(Base):
+    """One row: every traffic event id up to ``safe_id`` is final, and the candidate that
+    becomes the horizon once none of ``candidate_holders`` (a JSON list of the ingest
+    transactions in flight when it was read) is left (shadowgap/db/event_horizon.py)."""
+
+    __tablename__ = "event_horizon"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    safe_id: Mapped[int] = mapped_column(BigInteger)
+    candidate_id: Mapped[int | None] = mapped_column(BigInteger)
+    candidate_holders: Mapped[str | None] = mapped_column(Text)
+
+
+class TrafficEventHole(Base):
+    """Event ids up to the horizon that no stored event has (rolled back, skipped)."""
+
+    __tablename__ = "traffic_event_holes"
+
+    first_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+
+
 class TrafficEvent(Base):
     __tablename__ = "traffic_events"
 
