@@ -196,6 +196,31 @@ class Settings(BaseSettings):
         description="Originals of sampled events whose verdicts never came (a failed run) "
         "are dropped after this many hours.",
     )
+    text_window_minutes: float = Field(
+        default=60.0,
+        ge=0,
+        description="Prompt and answer text of events that were not sampled (neither for a "
+        "shadow re-run nor by the reverse shadow) is cleared once they were received this "
+        "long ago and their day's partition has closed (privacy.text_window, every 10 "
+        "minutes; see docs/operations.md). Slice features are computed at ingest and the "
+        "reverse shadow draws from the last 15 minutes, so 60 leaves a margin. 0 keeps it "
+        "until retention.",
+    )
+    slice_feature_days: float = Field(
+        default=8.0,
+        ge=0,
+        description="Slice feature values of events that were not sampled are emptied with "
+        "the text window once their event time is this many days old (user and hour stay): "
+        "exploration's traffic movers compare the last day of every request's features with "
+        "the seven days before. 0 empties them with the text.",
+    )
+    partition_days_ahead: int = Field(
+        default=2,
+        ge=0,
+        le=60,
+        description="PostgreSQL: days of traffic_events partitions created ahead of today by "
+        "beat (ingest creates any other day an event needs on demand).",
+    )
 
     # --- routing and segments ----------------------------------------------------------------
     segment_dimensions: CsvList = Field(

@@ -1,8 +1,13 @@
 """Every table, as SQLAlchemy 2.0 typed models.
 
 Ids that cross stage boundaries are the integer primary keys. Uniqueness constraints are what
-make every job idempotent: ``traffic_events.event_id``, ``shadow_runs (event_pk, replicate)``,
-``verdicts (event_pk, kind)``, ``detector_states (segment_id, signal)``.
+make every job idempotent: ``traffic_events (event_id, occurred_at)``, ``shadow_runs (event_pk,
+replicate)``, ``verdicts (event_pk, kind)``, ``detector_states (segment_id, signal)``.
+
+On PostgreSQL ``traffic_events`` is partitioned by event time (``shadowgap/db/partitions.py``):
+its primary key there is ``(id, occurred_at)``, ids stay unique because only ingest numbers
+them, and the tables that point at an event (``event_pk``) carry no foreign key: purge deletes
+them with the event (docs/operations.md, "Storage").
 """
 
 from __future__ import annotations
@@ -134,11 +139,52 @@ class Segment(Base):
     last_occurred_at: Mapped[datetime | None]
 
 
+class SegmentCountDelta(Base):
+    """One ingest transaction's additions to a segment's counters, until folded into the
+    ``segments`` row (PostgreSQL; shadowgap/db/segment_counts.py). No foreign key: an insert
+    here must lock nothing."""
+
+    __tablename__ = "segment_count_deltas"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    segment_id: Mapped[int] = mapped_column(index=True)
+    events: Mapped[int] = mapped_column(BigInteger)
+    cheap: Mapped[int] = mapped_column(BigInteger)
+    sampled: Mapped[int] = mapped_column(BigInteger)
+    first_occurred_at: Mapped[datetime | None]
+    last_occurred_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]
+
+
+class EventHorizon(Base):
+    """One row: every traffic event id up to ``safe_id`` is final, and the candidate that
+    becomes the horizon once none of ``candidate_holders`` (a JSON list of the ingest
+    transactions in flight when it was read) is left (shadowgap/db/event_horizon.py)."""
+
+    __tablename__ = "event_horizon"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    safe_id: Mapped[int] = mapped_column(BigInteger)
+    candidate_id: Mapped[int | None] = mapped_column(BigInteger)
+    candidate_holders: Mapped[str | None] = mapped_column(Text)
+
+
+class TrafficEventHole(Base):
+    """Event ids up to the horizon that no stored event has (rolled back, skipped)."""
+
+    __tablename__ = "traffic_event_holes"
+
+    first_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+
+
 class TrafficEvent(Base):
     __tablename__ = "traffic_events"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    event_id: Mapped[str] = mapped_column(String(200), unique=True)
+    # Redelivery dedup is on (event_id, occurred_at): a unique key of a partitioned table must
+    # hold the partition key, and a redelivery repeats the event's own timestamp.
+    event_id: Mapped[str] = mapped_column(String(200))
     # Indexed by (segment_id, id) below: every per-segment read is also ordered by id.
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
     source_format: Mapped[str] = mapped_column(String(32))
@@ -171,7 +217,10 @@ class TrafficEvent(Base):
     # the inputs of the answer-defect signals; NULL where no check applies.
     answer_checks: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
 
-    __table_args__ = (Index("ix_traffic_events_segment_id_id", "segment_id", "id"),)
+    __table_args__ = (
+        Index("ix_traffic_events_segment_id_id", "segment_id", "id"),
+        UniqueConstraint("event_id", "occurred_at"),
+    )
 
 
 class SamplingDecision(Base):
@@ -180,7 +229,7 @@ class SamplingDecision(Base):
     __tablename__ = "sampling_decisions"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    event_pk: Mapped[int] = mapped_column(ForeignKey("traffic_events.id"), unique=True)
+    event_pk: Mapped[int] = mapped_column(BigId, unique=True)
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
     inclusion_probability: Mapped[float] = mapped_column(Float)
     hash_value: Mapped[float] = mapped_column(Float)
@@ -206,7 +255,7 @@ class ReverseSample(Base):
     __tablename__ = "reverse_samples"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    event_pk: Mapped[int] = mapped_column(ForeignKey("traffic_events.id"), unique=True)
+    event_pk: Mapped[int] = mapped_column(BigId, unique=True)
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
     inclusion_probability: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
@@ -221,7 +270,7 @@ class ShadowRun(Base):
     __tablename__ = "shadow_runs"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    event_pk: Mapped[int] = mapped_column(ForeignKey("traffic_events.id"))
+    event_pk: Mapped[int] = mapped_column(BigId)
     replicate: Mapped[int] = mapped_column(Integer)
     status: Mapped[RunStatus] = mapped_column(EnumString(RunStatus, 16))
     client: Mapped[str] = mapped_column(String(32))
@@ -248,7 +297,7 @@ class Verdict(Base):
     __tablename__ = "verdicts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    event_pk: Mapped[int] = mapped_column(ForeignKey("traffic_events.id"))
+    event_pk: Mapped[int] = mapped_column(BigId)
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), index=True)
     kind: Mapped[VerdictKind] = mapped_column(EnumString(VerdictKind, 16))
     judge: Mapped[str] = mapped_column(String(64))
@@ -416,9 +465,7 @@ class PendingOriginal(Base):
 
     __tablename__ = "pending_originals"
 
-    event_pk: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("traffic_events.id"), primary_key=True
-    )
+    event_pk: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     part: Mapped[str] = mapped_column(String(32), primary_key=True)
     content: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -483,7 +530,10 @@ class AuthFailureWindow(Base):
 
 
 class SliceFeatures(Base):
-    """An event's slice features (shadowgap.slices.features), one row per stored event.
+    """An event's slice features (shadowgap.slices.features), one row per stored event. On
+    PostgreSQL partitioned by day like traffic_events (primary key ``(event_pk, occurred_at)``
+    there); the text window empties ``features`` of events that were not sampled: they only
+    served the sampling draw at ingest (``user_key`` and ``hour`` stay, for the cadence).
 
     ``user_key`` and ``hour`` (hours since the epoch, event time) let discovery count each
     user's requests per active hour (the cadence feature) with one GROUP BY.
@@ -491,9 +541,7 @@ class SliceFeatures(Base):
 
     __tablename__ = "slice_features"
 
-    event_pk: Mapped[int] = mapped_column(
-        BigId, ForeignKey("traffic_events.id"), primary_key=True, autoincrement=False
-    )
+    event_pk: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     occurred_at: Mapped[datetime] = mapped_column(index=True)
     user_key: Mapped[str | None] = mapped_column(String(128))
     hour: Mapped[int] = mapped_column(Integer)

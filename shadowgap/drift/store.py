@@ -18,9 +18,12 @@ the first one committed: a redelivered or concurrent batch is a no-op. Missing r
 segment) are created with ``INSERT ... ON CONFLICT DO NOTHING`` and then locked, so two
 workers racing on a new segment do not collide on the unique key.
 
-**Ordering.** The watermark assumes a segment's ids become visible in id order. Ingest
-locks a batch's segment rows before its events take ids, and judging locks the segment row
-before it inserts verdicts, so writers to one segment take ids and commit in the same order.
+**Ordering.** A watermark must never pass an id that can still commit. Ingest takes event ids
+without any lock, so they may commit out of order and leave holes: events are read only up to
+the event horizon (every id below it is final, :mod:`shadowgap.db.event_horizon`), which each
+update first tries to advance, and the traffic share counts the events between two of a
+segment's ids without the recorded holes. Judging locks the segment row before it inserts
+verdicts, so a segment's verdicts take ids and commit in the same order.
 
 **State format.** ``state`` is a :class:`~shadowgap.drift.state.SignalState` as versioned JSON
 (:mod:`shadowgap.drift.codec`), never pickle. A state that does not decode (a row from an older
@@ -62,6 +65,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
+from shadowgap.db import event_horizon
 from shadowgap.db.models import (
     DetectorState,
     DriftEvent,
@@ -135,6 +139,8 @@ def update_segment(session: Session, segment_id: int, settings: Settings) -> lis
     Never commits. Calling it again without new rows changes nothing and returns ``n_new == 0``
     for every signal.
     """
+    # Before anything is written or locked (this transaction's own xid would hold it back).
+    horizon = event_horizon.advance(session)
     _take_write_lock(session, segment_id)
     n_segments = session.scalar(select(func.count()).select_from(Segment)) or 1
     rows = _locked_rows(session, segment_id, settings, n_segments)
@@ -149,7 +155,9 @@ def update_segment(session: Session, segment_id: int, settings: Settings) -> lis
     occurred: dict[int, Any] = {}
 
     event_signals = [spec for spec in SIGNALS.values() if spec.source == "events"]
-    events = _new_events(session, segment_id, min(watermarks[s.name] for s in event_signals), limit)
+    events = _new_events(
+        session, segment_id, min(watermarks[s.name] for s in event_signals), limit, horizon
+    )
     more = len(events) >= limit
     # This segment's answer-defect detectors count once they have a value, this batch's too.
     checked = [event for event in events if event.answer_checks]
@@ -172,7 +180,14 @@ def update_segment(session: Session, segment_id: int, settings: Settings) -> lis
         for change_at, chunk in _split_at_changes(states[spec.name], spec, fresh, changes):
             if change_at is not None:
                 states[spec.name].rebaseline(change_at)
-            fed, found = _feed_events(states[spec.name], spec, chunk, settings, n_segments)
+            fed, found = _feed_events(
+                states[spec.name],
+                spec,
+                chunk,
+                settings,
+                n_segments,
+                holes=_holes(session, spec, states[spec.name], chunk),
+            )
             n_new[spec.name] += fed
             detections[spec.name].extend(found)
         watermarks[spec.name] = fresh[-1].id
@@ -274,12 +289,23 @@ def _feed_events(
     n_segments: int,
     *,
     silent: bool = False,
+    holes: Sequence[tuple[int, int]] = (),
 ) -> tuple[int, list[Detection]]:
     """Feed one event signal; ``(samples, detections)``. ``silent`` drops the detections (a
-    rebuild replaying history)."""
+    rebuild replaying history). ``holes`` are the ids between the share's events that no
+    event has (:func:`_holes`): they are not traffic."""
     found: list[Detection] = []
     if spec.estimator == "share":
         gaps = traffic_gaps([event.id for event in fresh], state.last_event_id)
+        previous = state.last_event_id
+        if holes:
+            counted = []
+            for event_id, gap in gaps:
+                if previous is not None:
+                    gap -= event_horizon.missing_in(list(holes), previous, event_id)
+                counted.append((event_id, gap))
+                previous = event_id
+            gaps = counted
         for (event_id, gap), event in zip(gaps, fresh, strict=True):
             found.extend(state.feed_gap(event_id, gap, _epoch(event.occurred_at)))
         n = len(gaps)
@@ -292,6 +318,17 @@ def _feed_events(
                 found.append(detection)
         n = len(values)
     return n, ([] if silent else found)
+
+
+def _holes(
+    session: Session, spec: SignalSpec, state: SignalState, fresh: Sequence[Any]
+) -> list[tuple[int, int]]:
+    """The holes in event ids that the share's gaps over ``fresh`` span (none for the other
+    signals, and none on SQLite)."""
+    if spec.estimator != "share" or not fresh:
+        return []
+    after = state.last_event_id if state.last_event_id is not None else fresh[0].id
+    return event_horizon.holes_between(session, after, fresh[-1].id)
 
 
 def _feed_verdicts(
@@ -582,13 +619,17 @@ def _recent_verdicts(session: Session, segment_id: int, up_to: int) -> list[Any]
     return list(reversed(session.execute(stmt).all()))
 
 
-def _new_events(session: Session, segment_id: int, after_id: int, limit: int) -> list[Any]:
+def _new_events(
+    session: Session, segment_id: int, after_id: int, limit: int, horizon: int | None
+) -> list[Any]:
     stmt = (
         select(*_EVENT_COLUMNS)
         .where(TrafficEvent.segment_id == segment_id, TrafficEvent.id > after_id)
         .order_by(TrafficEvent.id)
         .limit(limit)
     )
+    if horizon is not None:
+        stmt = stmt.where(TrafficEvent.id <= horizon)
     return list(session.execute(stmt).all())
 
 
@@ -634,8 +675,8 @@ def _drift_row(
 
 def segments_with_new_data(session: Session, limit: int = 10_000) -> list[int]:
     """Segments with events or verdicts their detectors have not seen yet (drift.sweep's
-    catch-up list). Event and verdict watermarks are compared separately: they count
-    different id sequences."""
+    catch-up list), up to the event horizon, which it advances. Event and verdict watermarks
+    are compared separately: they count different id sequences."""
     quality = [name for name, spec in SIGNALS.items() if spec.source == "verdicts"]
     is_quality = DetectorState.signal.in_(quality)
     marks = (
@@ -647,11 +688,15 @@ def segments_with_new_data(session: Session, limit: int = 10_000) -> list[int]:
         .group_by(DetectorState.segment_id)
         .subquery()
     )
+    # Up to the horizon (advanced first, so the caller must commit): ids past it may still
+    # be in flight.
+    horizon = event_horizon.advance(session)
     new_events = (
         select(TrafficEvent.id)
         .where(
             TrafficEvent.segment_id == Segment.id,
             TrafficEvent.id > func.coalesce(marks.c.events, 0),
+            *([] if horizon is None else [TrafficEvent.id <= horizon]),
         )
         .exists()
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from shadowgap.config import get_settings
-from shadowgap.db import models
+from shadowgap.db import models, segment_counts
 from shadowgap.db.engine import session_scope
 from shadowgap.drift.store import segments_with_new_data, update_segment
 from shadowgap.worker import queue
@@ -41,6 +41,9 @@ def update(segment_id: int) -> int:
 
 @app.task(name="drift.sweep", acks_late=True, soft_time_limit=120, time_limit=150)
 def sweep() -> int:
+    # Counter deltas an API process left unfolded (it stopped, or its fold failed).
+    with session_scope() as session:
+        segment_counts.fold(session)
     with session_scope() as session:
         segment_ids = segments_with_new_data(session)
     for segment_id in segment_ids:

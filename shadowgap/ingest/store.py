@@ -2,22 +2,17 @@
 
 Everything happens in the caller's transaction, so a batch is all-or-nothing.
 
-**Event ids have no gaps.** The traffic-share signal reads the gap between a segment's
-consecutive event ids as the other segments' traffic in between (shadowgap/drift/signals.py),
-so an id that is taken but never stored would count as phantom traffic everywhere. A
-sequence leaves such ids: ``INSERT ... ON CONFLICT DO NOTHING`` takes one for every
-redelivered event it skips, a rolled-back transaction loses all it took, and a server
-restart skips up to 32. So on PostgreSQL ingest numbers its events itself: it takes one
-transaction-level advisory lock, held until commit, and then inserts only ids not already
-stored (``NOT EXISTS``, read after the lock, so a concurrent delivery of the same event is
-seen as a redelivery) numbered from ``max(id) + 1``. A rolled-back transaction's numbers are
-reused by the next one, and a redelivery takes none. The lock is taken after the segment rows
-(always in that order, so the two cannot deadlock) and serialises only the insert-to-commit
-end of ingest transactions, which the segment locks serialise already whenever two batches
-share a segment. On SQLite, ``BEGIN IMMEDIATE`` serialises writers and an ignored or
-rolled-back row leaves no gap in the rowid, so nothing more is needed. Rows inserted by
-anything but this module still use the table's sequence: ingest is the only writer of
-``traffic_events``.
+**Nothing serialises API processes.** Events take their ids from the table's sequence with no
+lock, and segment counters are appended as deltas rather than updated in place
+(shadowgap/db/segment_counts.py), so two processes writing the same segments never wait for
+each other's commit. Ids may then commit out of order and leave holes (a rolled-back batch, a
+concurrent redelivery skipped by ``ON CONFLICT``): the readers that walk ids read only up to
+the event horizon, which also records the holes (shadowgap/db/event_horizon.py); each
+transaction marks itself as ingest (a shared advisory lock, which conflicts with nothing)
+before it takes the first id, as the horizon's proof needs.
+Redeliveries are filtered by ``NOT EXISTS`` before they take an id (and ``ON CONFLICT`` skips a
+concurrent one). On SQLite, ``BEGIN IMMEDIATE`` serialises writers and counts are applied to
+the segment rows at once.
 """
 
 from __future__ import annotations
@@ -32,12 +27,12 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import case, func, insert, literal, or_, select, text, update
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
-from shadowgap.db import models
+from shadowgap.db import event_horizon, models, partitions, segment_counts
 from shadowgap.ingest.answer_checks import check_answer
 from shadowgap.ingest.segments import segment_of
 from shadowgap.privacy import originals as pending_originals
@@ -162,15 +157,11 @@ def clear_caches() -> None:
     _budget_cache.clear()
     _segment_cache.forget()
     boost_cache.clear()
+    partitions.known.forget()
 
 
 def traffic_totals(session: Session) -> sampling.TrafficTotals:
-    seg = models.Segment
-    per_segment = {
-        int(segment_id): int(cheap)
-        for segment_id, cheap, _ in session.execute(select(seg.id, seg.cheap_count, seg.key))
-    }
-    events = session.scalar(select(func.coalesce(func.sum(seg.event_count), 0))) or 0
+    per_segment, events = segment_counts.all_counts(session)
     event = models.TrafficEvent
     first, last = session.execute(
         select(func.min(event.occurred_at), func.max(event.occurred_at))
@@ -215,14 +206,20 @@ class _SegmentIds:
                 }
                 for k in missing
             ]
-            session.execute(insert_ignoring_conflicts(session, table, ["key"]), rows)
+            stmt = insert_ignoring_conflicts(session, table, ["key"]).returning(table.c.key)
+            inserted = set(session.execute(stmt, rows).scalars())
             created = session.execute(
                 select(models.Segment.key, models.Segment.id).where(models.Segment.key.in_(missing))
             ).all()
             found.update({key: seg_id for key, seg_id in created})
-            # A rolled-back transaction must call forget(): the new ids it cached may not exist.
+            # Only ids another transaction committed are cached: the segments this one inserted
+            # do not exist for anyone else until it commits (and never if it rolls back), and a
+            # concurrent batch that took their ids from here would insert events that point at
+            # nothing. The next batch finds them with one query.
             with self._lock:
-                self._ids.update({(database, key): found[key] for key in missing})
+                self._ids.update(
+                    {(database, key): found[key] for key in missing if key not in inserted}
+                )
         return found
 
     def forget(self) -> None:
@@ -336,6 +333,9 @@ def store_requests(
                 unique[event.event_id] = event
                 owner[event.event_id] = index
                 sources[event.event_id] = request.source
+    # Each event's day partition exists before this transaction takes any lock (no-op on SQLite).
+    partitions.ensure_event_times(session.get_bind().engine, (e.timestamp for e in unique.values()))
+    event_horizon.mark_ingest(session)  # before any id is taken
     # Purged ids stay purged: a redelivery counts as a duplicate (shadowgap/privacy/purge.py).
     for event_id in purged_ids(session, list(unique)):
         del unique[event_id]
@@ -356,12 +356,10 @@ def store_requests(
     segment_of_event = {event_id: segment_ids[key] for event_id, key in event_keys.items()}
 
     cheap_flags = {e.event_id: is_cheap(e, settings) for e in unique.values()}
-    # Count every event as new first: the UPDATE also locks the segment rows before the
-    # events take ids (see lock_segment_rows), in one round trip. Redeliveries are rare and
-    # are taken back out below.
-    per_segment = _tally(unique, segment_of_event, cheap_flags)
-    event_times = _event_time_ranges(unique, segment_of_event)
-    cheap_before = _count_segments(session, per_segment, now, event_times)
+    # The sampling allocation's input: each segment's cheap count before this batch (read,
+    # not locked: a concurrent batch may be counted a moment late, which only nudges the
+    # allocation; every decision keeps the probability it was drawn with).
+    cheap_before = segment_counts.cheap_counts(session, set(segment_of_event.values()))
     rows = [
         _event_row(
             e,
@@ -376,22 +374,25 @@ def store_requests(
     inserted = {event_id: pk for pk, event_id in _insert_events(session, rows)}
     # --- slice features hook (service/slices): one side-table row per new event. ---
     features = store_slice_features(session, unique, inserted, settings)
-    if len(inserted) < len(unique):
-        redelivered = {k: v for k, v in unique.items() if k not in inserted}
-        _count_segments(session, _tally(redelivered, segment_of_event, cheap_flags, sign=-1), now)
-        per_segment = _tally({k: unique[k] for k in inserted}, segment_of_event, cheap_flags)
-        only_redelivered = {segment_of_event[k] for k in redelivered} - set(per_segment)
-        _restore_last_seen_at(session, only_redelivered)
     for event_id in inserted:
         results[owner[event_id]].new += 1
-
     shadowable = {
         event_id: cheap_flags[event_id]
         and sampling.worth_shadowing(unique[event_id].status, unique[event_id].answer_text())
         for event_id in inserted
     }
+    # Counted before sampling: the allocation's totals include this batch.
+    per_segment = _tally({k: unique[k] for k in inserted}, segment_of_event, cheap_flags, now)
+    segment_counts.add(session, per_segment)
     decisions = _sample(
         session, inserted, shadowable, segment_of_event, cheap_before, settings, now, features
+    )
+    segment_counts.add(
+        session,
+        {
+            segment_id: segment_counts.Counts(sampled=n)
+            for segment_id, n in decisions.sampled.items()
+        },
     )
     group.decision_ids, group.budget_exhausted = decisions.ids, decisions.budget_exhausted
     pk_owner = {inserted[event_id]: owner[event_id] for event_id in inserted}
@@ -457,32 +458,30 @@ _EVENT_COLUMNS = {
     "answer_checks": "jsonb",
 }
 _COLUMN_LIST = ", ".join(_EVENT_COLUMNS)
+# The ids come from the table's sequence (the column default); see the module docstring.
 _PG_INSERT_EVENTS = text(
-    f"INSERT INTO traffic_events (id, {_COLUMN_LIST}) "
-    f"SELECT newest.id + row_number() OVER (ORDER BY r.ord), {_COLUMN_LIST} "
+    f"INSERT INTO traffic_events ({_COLUMN_LIST}) "
+    f"SELECT {_COLUMN_LIST} "
     "FROM ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS ("
     + ", ".join(f"{name} {sql_type}" for name, sql_type in _EVENT_COLUMNS.items())
-    + f")) WITH ORDINALITY AS r({_COLUMN_LIST}, ord), "
-    "(SELECT coalesce(max(id), 0) AS id FROM traffic_events) AS newest "
-    "WHERE NOT EXISTS (SELECT 1 FROM traffic_events stored WHERE stored.event_id = r.event_id) "
-    "ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
+    + f")) WITH ORDINALITY AS r({_COLUMN_LIST}, ord) "
+    "WHERE NOT EXISTS (SELECT 1 FROM traffic_events stored WHERE stored.event_id = r.event_id "
+    "AND stored.occurred_at = r.occurred_at) "
+    "ORDER BY r.ord "
+    "ON CONFLICT (event_id, occurred_at) DO NOTHING RETURNING id, event_id"
 )
-# Any constant works: it only has to be the same in every process (see the module docstring).
-_EVENT_NUMBERING_LOCK = 0x73676964
-_PG_LOCK_EVENT_NUMBERING = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str]]:
     """Insert event rows, skipping ids already stored; returns (id, event_id) of new rows."""
     if session.get_bind().dialect.name == "postgresql":
         document = orjson.dumps(rows).decode()
-        session.execute(_PG_LOCK_EVENT_NUMBERING, {"key": _EVENT_NUMBERING_LOCK})
         return [
             (pk, event_id)
             for pk, event_id in session.execute(_PG_INSERT_EVENTS, {"rows": document})
         ]
     table = models.TrafficEvent.__table__
-    stmt = insert_ignoring_conflicts(session, table, ["event_id"]).returning(
+    stmt = insert_ignoring_conflicts(session, table, ["event_id", "occurred_at"]).returning(
         table.c.id, table.c.event_id
     )
     return [(pk, event_id) for pk, event_id in session.execute(stmt, rows)]
@@ -499,99 +498,30 @@ def store_events(
 
 
 def _tally(
-    events: dict[str, TrafficEvent],
+    new_events: dict[str, TrafficEvent],
     segment_of_event: dict[str, int],
     cheap_flags: dict[str, bool],
-    sign: int = 1,
-) -> dict[int, dict[str, int]]:
-    per_segment: dict[int, dict[str, int]] = defaultdict(lambda: {"events": 0, "cheap": 0})
-    for event_id in events:
-        counts = per_segment[segment_of_event[event_id]]
-        counts["events"] += sign
-        counts["cheap"] += sign * int(cheap_flags[event_id])
-    return per_segment
-
-
-def _count_segments(
-    session: Session,
-    per_segment: dict[int, dict[str, int]],
     now: datetime,
-    event_times: dict[int, tuple[datetime, datetime]] | None = None,
-) -> dict[int, int]:
-    """Add counts to the segments (negative ones take redeliveries back) and widen their
-    event-time ranges; returns each cheap count before this batch (the sampling allocation's
-    input)."""
-    seg = models.Segment
-    before: dict[int, int] = {}
-    # Sorted by id so that concurrent transactions lock segment rows in the same order.
-    for segment_id in sorted(per_segment):
-        counts = per_segment[segment_id]
-        cheap_after = session.execute(
-            update(seg)
-            .where(seg.id == segment_id)
-            .values(
-                event_count=seg.event_count + counts["events"],
-                cheap_count=seg.cheap_count + counts["cheap"],
+) -> dict[int, segment_counts.Counts]:
+    """What this transaction's new events add to each segment. Redeliveries are
+    not in ``new_events``: a segment that got only redeliveries has had no new traffic, so
+    its arrival time and event-time range stay as they were."""
+    per_segment: dict[int, segment_counts.Counts] = {}
+    for event_id, event in new_events.items():
+        segment_id = segment_of_event[event_id]
+        counts = per_segment.get(segment_id)
+        if counts is None:
+            counts = per_segment[segment_id] = segment_counts.Counts(
+                first_occurred_at=event.timestamp,
+                last_occurred_at=event.timestamp,
                 # Arrival time, not event time: replays of history must not look stale.
                 last_seen_at=now,
-                **_widened_event_times((event_times or {}).get(segment_id)),
             )
-            .returning(seg.cheap_count)
-        ).scalar_one()
-        before[segment_id] = cheap_after - counts["cheap"]
-    return before
-
-
-# --- segment event-time ranges ------------------------------------------------------------
-
-
-def _event_time_ranges(
-    events: dict[str, TrafficEvent], segment_of_event: dict[str, int]
-) -> dict[int, tuple[datetime, datetime]]:
-    """Each segment's earliest and latest event time in this batch. A redelivered id counts
-    too (the range is widened before the insert tells new from redelivered); a sender that
-    redelivers an id with another timestamp can widen the range by that timestamp."""
-    ranges: dict[int, tuple[datetime, datetime]] = {}
-    for event_id, event in events.items():
-        segment_id = segment_of_event[event_id]
-        first, last = ranges.get(segment_id, (event.timestamp, event.timestamp))
-        ranges[segment_id] = (min(first, event.timestamp), max(last, event.timestamp))
-    return ranges
-
-
-def _widened_event_times(batch: tuple[datetime, datetime] | None) -> dict[str, Any]:
-    """UPDATE values that stretch a segment's first/last event time over ``batch``."""
-    if batch is None:
-        return {}
-    seg = models.Segment
-    first = literal(batch[0], seg.first_occurred_at.type)
-    last = literal(batch[1], seg.last_occurred_at.type)
-    return {
-        "first_occurred_at": case(
-            (or_(seg.first_occurred_at.is_(None), seg.first_occurred_at > first), first),
-            else_=seg.first_occurred_at,
-        ),
-        "last_occurred_at": case(
-            (or_(seg.last_occurred_at.is_(None), seg.last_occurred_at < last), last),
-            else_=seg.last_occurred_at,
-        ),
-    }
-
-
-def _restore_last_seen_at(session: Session, segment_ids: set[int]) -> None:
-    """A segment that got only redeliveries has had no new traffic: put its last arrival back
-    to its newest stored event's, so that a sender retrying old batches does not hide a silent
-    segment from the no-data alert."""
-    seg, event = models.Segment, models.TrafficEvent
-    for segment_id in sorted(segment_ids):
-        newest = (
-            select(event.received_at)
-            .where(event.segment_id == segment_id)
-            .order_by(event.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        session.execute(update(seg).where(seg.id == segment_id).values(last_seen_at=newest))
+        counts.events += 1
+        counts.cheap += int(cheap_flags[event_id])
+        counts.first_occurred_at = min(counts.first_occurred_at or event.timestamp, event.timestamp)
+        counts.last_occurred_at = max(counts.last_occurred_at or event.timestamp, event.timestamp)
+    return per_segment
 
 
 @dataclass
@@ -599,6 +529,7 @@ class _Decisions:
     ids: list[int] = field(default_factory=list)
     event_pks: list[int] = field(default_factory=list)
     budget_exhausted: bool = False
+    sampled: dict[int, int] = field(default_factory=dict)  # segment id -> decisions
 
 
 def _sample(
@@ -654,11 +585,8 @@ def _sample(
         return _Decisions()
     stmt = insert(models.SamplingDecision).returning(models.SamplingDecision.id)
     ids: list[int] = list(session.execute(stmt, rows).scalars())
-    seg = models.Segment
-    for segment_id in sorted(sampled_per_segment):
-        session.execute(
-            update(seg)
-            .where(seg.id == segment_id)
-            .values(sampled_count=seg.sampled_count + sampled_per_segment[segment_id])
-        )
-    return _Decisions(ids=ids, event_pks=[int(row["event_pk"]) for row in rows])
+    return _Decisions(
+        ids=ids,
+        event_pks=[int(row["event_pk"]) for row in rows],
+        sampled=dict(sampled_per_segment),
+    )

@@ -27,6 +27,7 @@ from sqlalchemy import exc as sa_exc
 
 from shadowgap import metrics
 from shadowgap.config import get_settings
+from shadowgap.db import segment_counts
 from shadowgap.db.engine import is_unavailable, session_scope
 from shadowgap.errors import InvalidInput, ShadowgapError, Unavailable
 from shadowgap.ingest.store import IngestRequest, StoredBatch, clear_caches, store_requests
@@ -101,7 +102,20 @@ class GroupWriter:
     @staticmethod
     def _store(requests: list[IngestRequest]) -> tuple[list[StoredBatch], StoredBatch]:
         with session_scope() as session:
-            return store_requests(session, requests, get_settings(), datetime.now(UTC))
+            stored = store_requests(session, requests, get_settings(), datetime.now(UTC))
+        _fold_counts()
+        return stored
+
+
+def _fold_counts() -> None:
+    """Fold the segment counters after the commit, before answering: a sender that reads its
+    segment's counts next sees its events. A failure loses nothing (the deltas wait for the
+    next fold or the drift sweep)."""
+    try:
+        with session_scope() as session:
+            segment_counts.fold(session)
+    except Exception as exc:  # noqa: BLE001 - the events and their deltas are stored
+        log.warning("could not fold segment counts", extra={"error": type(exc).__name__})
 
 
 def _fail(pending: _Pending, exc: Exception) -> None:

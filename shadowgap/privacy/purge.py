@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import String, any_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from shadowgap.config import get_settings
@@ -138,4 +139,9 @@ def purged_ids(session: Session, event_ids: list[str]) -> set[str]:
     if not event_ids:
         return set()
     P = models.PurgedEvent
+    if session.get_bind().dialect.name == "postgresql":
+        # One array parameter: an IN list is compiled anew for every batch length (ingest
+        # calls this on every batch).
+        ids = bindparam("event_ids", event_ids, type_=ARRAY(String))
+        return set(session.scalars(select(P.event_id).where(P.event_id == any_(ids))))
     return set(session.scalars(select(P.event_id).where(P.event_id.in_(event_ids))))

@@ -1,4 +1,6 @@
-"""privacy.retention: drop prompt/answer text past the retention period (daily, on beat)."""
+"""privacy.retention: drop prompt/answer text past the retention period (daily, on beat);
+privacy.text_window: partitions ahead, and the text of unsampled events past the text window
+cleared (every 10 minutes, on beat)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from datetime import UTC, datetime
 
 from shadowgap.config import get_settings
 from shadowgap.db.engine import session_scope
+from shadowgap.privacy import text_window
 from shadowgap.privacy.retention import run_daily
 from shadowgap.worker.app import app
 
@@ -19,4 +22,11 @@ def retention() -> dict[str, int]:
     with session_scope() as session:
         result = run_daily(session, datetime.now(UTC), get_settings())
     log.info("retention applied", extra=asdict(result))
+    return asdict(result)
+
+
+@app.task(name="privacy.text_window", acks_late=True, soft_time_limit=3000, time_limit=3300)
+def clear_text_window() -> dict[str, int]:
+    result = text_window.run(session_scope, datetime.now(UTC), get_settings())
+    log.info("text window applied", extra=asdict(result))
     return asdict(result)

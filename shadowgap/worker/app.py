@@ -108,5 +108,11 @@ app.conf.update(
             "schedule": crontab(minute="17", hour="3"),
             "options": {"expires": 3600},
         },
+        # Partitions ahead, and the text of unsampled events past SHADOWGAP_TEXT_WINDOW_MINUTES.
+        "privacy-text-window": {
+            "task": "privacy.text_window",
+            "schedule": crontab(minute="*/10"),
+            "options": {"expires": 540},
+        },
     },
 )

@@ -37,6 +37,7 @@ TASK_QUEUES = {
     "alerts.sweep": "maintenance",
     "reports.weekly": "reports",
     "privacy.retention": "maintenance",
+    "privacy.text_window": "maintenance",
     "slices.discover": "reports",
     "changes.verify": "reports",
 }

@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
+from shadowgap.db import partitions
 from shadowgap.db.engine import make_engine
 from shadowgap.db.migrate import downgrade, upgrade
 from shadowgap.db.models import Base, Segment
@@ -27,7 +28,9 @@ def test_upgrade_matches_models_and_downgrade_empties(database_url: str) -> None
     engine = make_engine(database_url)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_name": partitions.include_name}
+            )
             diff = compare_metadata(context, Base.metadata)
             assert diff == [], diff
             tables = set(inspect(conn).get_table_names())

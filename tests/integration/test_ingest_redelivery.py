@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from shadowgap.config import get_settings
 from shadowgap.db import models
@@ -136,17 +136,52 @@ def test_redelivery_changes_no_signal_on_postgres(
     assert ids == plain_ids == list(range(1, 3001)), "event ids must have no gaps"
 
 
-def test_rolled_back_transaction_leaves_no_gap(production: str, client: TestClient) -> None:
-    """A transaction that took ids and rolled back (here: a failed group) does not leave a
-    hole that the next one would read as other traffic."""
-    assert _post(client, _events(0, 10))["new"] == 10
+def _traffic_share() -> list[tuple[Any, ...]]:
     with session_scope() as session:
-        batch = [TrafficEvent.model_validate(e) for e in _events(10, 50)]
-        store_requests(session, [IngestRequest(batch, "native")], get_settings(), START)
-        session.rollback()
-    clear_caches()
-    assert _post(client, _events(60, 10))["new"] == 10
+        rows = session.execute(
+            select(
+                models.Segment.key, models.DetectorState.n_updates, models.DetectorState.estimate
+            )
+            .join(models.Segment, models.Segment.id == models.DetectorState.segment_id)
+            .where(models.DetectorState.signal == "traffic_share")
+            .order_by(models.Segment.key)
+        ).all()
+    return [tuple(row) for row in rows]
+
+
+def test_rolled_back_transaction_is_no_traffic(
+    production: str,
+    second_postgres_url: str,
+    configure: Callable[..., None],
+    client: TestClient,
+) -> None:
+    """A transaction that took ids and rolled back (here: a failed group) leaves a hole in
+    the ids; the traffic share must not read it as other traffic. Same traffic into two
+    databases, one with a rolled-back batch in between: the same share estimates."""
+
+    def run(roll_back: bool) -> list[tuple[Any, ...]]:
+        assert _post(client, _events(0, 1000))["new"] == 1000
+        _update_drift()
+        if roll_back:
+            with session_scope() as session:
+                batch = [TrafficEvent.model_validate(e) for e in _events(5000, 300)]
+                store_requests(session, [IngestRequest(batch, "native")], get_settings(), START)
+                session.rollback()
+            clear_caches()
+        assert _post(client, _events(1000, 1000))["new"] == 1000
+        _update_drift()
+        return _traffic_share()
+
+    plain = run(roll_back=False)
+    configure(database_url=second_postgres_url)
+    migrate(second_postgres_url)
+    with_hole = run(roll_back=True)
     with session_scope() as session:
         ids = list(session.scalars(select(models.TrafficEvent.id).order_by(models.TrafficEvent.id)))
-        assert session.scalar(select(func.count()).select_from(models.TrafficEvent)) == 20
-    assert ids == list(range(1, 21))
+        holes = session.execute(
+            select(models.TrafficEventHole.first_id, models.TrafficEventHole.last_id)
+        ).all()
+    assert ids == [*range(1, 1001), *range(1301, 2301)], "the rolled-back batch took 300 ids"
+    assert [tuple(h) for h in holes] == [(1001, 1300)]
+    assert len(plain) == len(TENANTS)
+    assert with_hole == plain

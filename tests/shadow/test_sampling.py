@@ -132,7 +132,10 @@ def test_a_replay_draws_the_same_sample(tmp_path, configure) -> None:  # type: i
                     select(
                         models.TrafficEvent.event_id, models.SamplingDecision.inclusion_probability
                     )
-                    .join(models.SamplingDecision)
+                    .join(
+                        models.SamplingDecision,
+                        models.SamplingDecision.event_pk == models.TrafficEvent.id,
+                    )
                     .order_by(models.TrafficEvent.event_id)
                 ).all()
             )

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from shadowgap.config import get_settings
-from shadowgap.db import models
+from shadowgap.db import models, segment_counts
 from shadowgap.db.engine import session_scope
 from shadowgap.db.watermark import MAX_CLOCK_SKEW, event_time_watermark, window_end
 from shadowgap.ingest.store import store_events
@@ -57,6 +57,8 @@ def test_watermark_is_the_latest_event_clamped_to_now_plus_skew(
         raw = native_event(event_id, row=1, at=at, attributes={"tenant": tenant})
         with session_scope() as session:
             store_events(session, [TrafficEvent.model_validate(raw)], "native", get_settings(), now)
+        with session_scope() as session:  # as the API does after each commit
+            segment_counts.fold(session)
 
     old = now - timedelta(days=20)
     ingest("old", old, "acme")

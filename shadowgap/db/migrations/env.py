@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 from shadowgap.config import get_settings
 from shadowgap.db.engine import make_engine
 from shadowgap.db.models import Base
+from shadowgap.db.partitions import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -20,6 +21,7 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things in place; batch mode copies the table.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
