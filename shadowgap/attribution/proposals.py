@@ -374,9 +374,13 @@ def list_proposals(
         )
         for trigger in triggers:
             proposals.extend(segment_proposals(session, settings, trigger, window, float(days)))
-    if segment_id is None:
+    # Feature values of unsampled events are emptied once slice_feature_days old (the text
+    # window): a slice's evidence stops there, or its requests would be only the sampled ones.
+    slice_days = min(float(days), settings.slice_feature_days)
+    if segment_id is None and slice_days > 0:
+        slice_window = Window(start=end - timedelta(days=slice_days), end=end)
         for scope in confirmed_slices(session, slice_key):
-            proposals.extend(slice_proposals(session, settings, scope, window, float(days)))
+            proposals.extend(slice_proposals(session, settings, scope, slice_window, slice_days))
     return {
         "window": window.describe(),
         "target_excess_gap": settings.target_excess_gap,

@@ -4,6 +4,7 @@ can see to the flagship, move the threshold for one defined by what its requests
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 
 import numpy as np
@@ -158,3 +159,20 @@ def test_bad_slice_is_named(
     response = client.get("/v1/proposals", params=params)
     assert 400 <= response.status_code < 500
     assert response.json()["detail"]["field"] == field
+
+
+def test_slice_evidence_stops_where_feature_values_are_emptied(
+    embedded: str, configure: Callable[..., None], client: TestClient
+) -> None:
+    """Over 3.5 days (half the week) a slice has half its events; at 0 days none."""
+    client.headers.update(auth("read"))
+    _seed()
+    configure(slice_feature_days=3.5)
+    route = next(
+        p
+        for p in client.get("/v1/proposals", params={"slice": VISIBLE}).json()["proposals"]
+        if p["kind"] == "route_to_flagship"
+    )
+    assert route["evidence"]["events"] == 1500
+    configure(slice_feature_days=0)
+    assert client.get("/v1/proposals", params={"slice": VISIBLE}).json()["proposals"] == []
