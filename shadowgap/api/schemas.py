@@ -328,7 +328,8 @@ class ProposalFormats(Schema):
 class Proposal(Schema):
     id: str
     kind: str
-    segment: str
+    segment: str | None = None
+    slice: str | None = None  # a confirmed discovered slice's key (instead of a segment)
     conditions: dict[str, str]
     triggered_by: list[str]
     window: JSONObject

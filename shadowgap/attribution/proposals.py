@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -37,9 +38,17 @@ from shadowgap.attribution.router_formats import (
     litellm_yaml,
     routellm_model_name,
 )
+from shadowgap.attribution.slice_scope import (
+    SliceScope,
+    confirmed_slices,
+    dimensions_of,
+    router_conditions,
+    slice_evidence,
+)
 from shadowgap.attribution.thresholds import (
     ONE_SIDED_CONFIDENCE,
     SEARCH_STEP,
+    JudgedPairs,
     load_pairs,
     noise_sums,
     recommend,
@@ -49,7 +58,7 @@ from shadowgap.config import Settings
 from shadowgap.db.models import TrafficEvent
 from shadowgap.stats.counterfactual import cost_per_day, mixture_p95
 from shadowgap.stats.estimates import Interval
-from shadowgap.stats.excess_gap import ExcessGap
+from shadowgap.stats.excess_gap import ExcessGap, WeightedSums, excess_gap
 
 VISIBLE_DIMENSIONS = ("tenant", "team", "api_key_alias", "route_model")
 # The router's own output: it names no requests a router could be told to treat differently.
@@ -57,6 +66,9 @@ IGNORED_DIMENSIONS = ("route_tier",)
 # A segment dimension's value for requests without it (shadowgap.ingest.segments.MISSING, which
 # attribution may not import): no router can be told to match an absent attribute.
 MISSING = "-"
+_NO_PAIRS = JudgedPairs(
+    score=np.zeros(0), flagship_won=np.zeros(0), weight=np.zeros(0), reverse=np.zeros(0, bool)
+)
 ASSUMPTIONS = (
     "Moved requests are assumed to cost and take what the path's current requests of this "
     "segment do; the excess gap of a threshold is measured on the judged pairs (forward and "
@@ -137,6 +149,24 @@ def _effects(
     }
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What a proposal is for: a segment or a confirmed slice, with its evidence."""
+
+    field: str  # segment | slice
+    key: str
+    dimensions: dict[str, str]  # every condition, as {dimension: value}
+    visible: dict[str, str] | None  # the conditions when a router can match them all
+    reasons: list[str]
+    gap: ExcessGap | None
+    period: Period
+    pairs: JudgedPairs
+    noise: WeightedSums
+    global_noise: WeightedSums
+    cheap_model: str | None
+    flagship_model: str | None
+
+
 def segment_proposals(
     session: Session, settings: Settings, trigger: Trigger, window: Window, days: float
 ) -> list[dict[str, Any]]:
@@ -144,35 +174,62 @@ def segment_proposals(
     period = load_period(session, trigger.segment_id, window)
     if len(period) == 0:
         return []
-    per_day = _event_count(session, trigger.segment_id, window) / days
-    current_share = float(period.cheap.mean())
-    current = _effects(period, current_share, per_day, _gap(trigger.gap))
     cheap_model, flagship_model = _models(session, trigger.segment_id, window)
-    flagship_model = flagship_model or settings.flagship_model
+    scope = Scope(
+        field="segment",
+        key=trigger.segment_key,
+        dimensions={
+            d: str(v) for d, v in trigger.dimensions.items() if d not in IGNORED_DIMENSIONS
+        },
+        visible=visible_conditions(trigger.dimensions),
+        reasons=trigger.reasons,
+        gap=trigger.gap,
+        period=period,
+        pairs=load_pairs(session, trigger.segment_id, window)
+        if np.isfinite(period.score).any()
+        else _NO_PAIRS,
+        noise=noise_sums(session, window, trigger.segment_id),
+        global_noise=noise_sums(session, window, None),
+        cheap_model=cheap_model,
+        flagship_model=flagship_model,
+    )
+    per_day = _event_count(session, trigger.segment_id, window) / days
+    return scope_proposals(settings, scope, window, per_day)
+
+
+def scope_proposals(
+    settings: Settings, scope: Scope, window: Window, per_day: float
+) -> list[dict[str, Any]]:
+    """Route to the flagship when a router can see the scope; a threshold when its scores and
+    pairs certify one."""
+    period = scope.period
+    current_share = float(period.cheap.mean())
+    flagship_model = scope.flagship_model or settings.flagship_model
+    cheap_model = scope.cheap_model
     cheap_when = settings.router_cheap_when
     base = {
-        "segment": trigger.segment_key,
-        "triggered_by": trigger.reasons,
+        scope.field: scope.key,
+        "triggered_by": scope.reasons,
         "window": window.describe(),
-        "current": current,
+        "current": _effects(period, current_share, per_day, _gap(scope.gap)),
         "assumptions": ASSUMPTIONS,
     }
     found: list[dict[str, Any]] = []
-    conditions = visible_conditions(trigger.dimensions)
+    conditions = scope.visible
     if conditions:
         rule = json_rule(conditions, "route_to_flagship", threshold=None, cheap_when=cheap_when)
         tag = request_tag(conditions)
         group = settings.proposal_model_group or cheap_model or "default"
         fragment = litellm_tag_fragment(group, flagship_model, cheap_model or "cheap", tag)
         comment = (
-            f"shadowgap proposal: route {trigger.segment_key} to the flagship.\n"
+            f"shadowgap proposal: route {scope.key} to the flagship.\n"
             f"Requests tagged '{tag}' (request metadata.tags, or the tags of the key or team "
             "that sends them) go to the flagship deployment; untagged ones to 'default'."
         )
         found.append(
             {
                 **base,
-                "id": proposal_id(trigger.segment_key, rule, window),
+                "id": proposal_id(scope.key, rule, window),
                 "kind": "route_to_flagship",
                 "conditions": conditions,
                 "predicted": _effects(
@@ -186,29 +243,27 @@ def segment_proposals(
                 },
             }
         )
-    threshold = _threshold_proposal(session, settings, trigger, window, period, per_day, base)
+    threshold = _threshold_proposal(settings, scope, window, per_day, base)
     if threshold is not None:
         found.append(threshold)
     return found
 
 
 def _threshold_proposal(
-    session: Session,
     settings: Settings,
-    trigger: Trigger,
+    scope: Scope,
     window: Window,
-    period: Period,
     per_day: float,
     base: dict[str, Any],
 ) -> dict[str, Any] | None:
+    period, pairs = scope.period, scope.pairs
     if not np.isfinite(period.score).any():
         return None
-    pairs = load_pairs(session, trigger.segment_id, window)
     rows = threshold_table(
         period,
         pairs,
-        noise_sums(session, window, trigger.segment_id),
-        noise_sums(session, window, None),
+        scope.noise,
+        scope.global_noise,
         cheap_below=settings.router_cheap_when == "below",
         step=SEARCH_STEP,
     )
@@ -216,18 +271,17 @@ def _threshold_proposal(
     # Nothing certified, or the certified threshold is where the router already is.
     if best is None or abs(best.cheap_share - float(period.cheap.mean())) < SEARCH_STEP / 2:
         return None
-    conditions = {d: str(v) for d, v in trigger.dimensions.items() if d not in IGNORED_DIMENSIONS}
     rule = json_rule(
-        conditions,
+        scope.dimensions,
         "set_threshold",
         threshold=best.threshold,
         cheap_when=settings.router_cheap_when,
     )
     return {
         **base,
-        "id": proposal_id(trigger.segment_key, rule, window),
+        "id": proposal_id(scope.key, rule, window),
         "kind": "threshold",
-        "conditions": conditions,
+        "conditions": scope.dimensions,
         "threshold": best.threshold,
         "confidence": ONE_SIDED_CONFIDENCE,
         "predicted": _effects(period, best.cheap_share, per_day, _gap(best.gap)),
@@ -257,16 +311,76 @@ def _event_count(session: Session, segment_id: int, window: Window) -> int:
     return int(session.scalar(query) or 0)
 
 
+def slice_proposals(
+    session: Session, settings: Settings, scope: SliceScope, window: Window, days: float
+) -> list[dict[str, Any]]:
+    """The proposals for one confirmed slice: route to the flagship when a router can see it
+    (tenant, team, key, tag, model), else a threshold for its requests. Its noise floor is the
+    deployment's (slices pool it: shadowgap.slices.lattice)."""
+    evidence = slice_evidence(session, scope, window)
+    period, pairs = evidence.period, evidence.pairs
+    if len(period) == 0:
+        return []
+    global_noise = noise_sums(session, window, None)
+    forward = ~pairs.reverse
+    gap = excess_gap(
+        _pair_sums(pairs.flagship_won[forward], pairs.weight[forward]),
+        WeightedSums(),
+        global_noise,
+    )
+    reasons = [f"confirmed slice {scope.key}"]
+    if scope.alert_id is not None:
+        reasons.append(f"slice alert #{scope.alert_id}")
+    found = Scope(
+        field="slice",
+        key=scope.key,
+        dimensions=dimensions_of(scope.conditions),
+        visible=router_conditions(scope.conditions),
+        reasons=reasons,
+        gap=gap,
+        period=period,
+        pairs=pairs,
+        noise=WeightedSums(),
+        global_noise=global_noise,
+        cheap_model=evidence.cheap_model,
+        flagship_model=evidence.flagship_model,
+    )
+    return scope_proposals(settings, found, window, len(period) / days)
+
+
+def _pair_sums(won: np.ndarray, weight: np.ndarray) -> WeightedSums:
+    return WeightedSums.of(
+        (won.size, weight.sum(), (weight * won).sum(), (weight**2).sum(), (weight**2 * won).sum())
+    )
+
+
 def list_proposals(
-    session: Session, settings: Settings, end: Any, *, segment_id: int | None = None
+    session: Session,
+    settings: Settings,
+    end: Any,
+    *,
+    segment_id: int | None = None,
+    slice_key: str | None = None,
+    slices_only: bool = False,
 ) -> dict[str, Any]:
-    """Every proposal over the window ending at ``end`` (one segment's when given)."""
+    """Every proposal over the window ending at ``end``: for the burning segments and the
+    confirmed slices (only one segment's, one slice's, or the slices', when given)."""
     days = settings.proposal_window_days
     window = Window(start=end - timedelta(days=days), end=end)
-    triggers = burning_segments(session, window, settings.target_excess_gap, segment_id=segment_id)
     proposals = []
-    for trigger in triggers:
-        proposals.extend(segment_proposals(session, settings, trigger, window, float(days)))
+    if slice_key is None and not slices_only:
+        triggers = burning_segments(
+            session, window, settings.target_excess_gap, segment_id=segment_id
+        )
+        for trigger in triggers:
+            proposals.extend(segment_proposals(session, settings, trigger, window, float(days)))
+    # Feature values of unsampled events are emptied once slice_feature_days old (the text
+    # window): a slice's evidence stops there, or its requests would be only the sampled ones.
+    slice_days = min(float(days), settings.slice_feature_days)
+    if segment_id is None and slice_days > 0:
+        slice_window = Window(start=end - timedelta(days=slice_days), end=end)
+        for scope in confirmed_slices(session, slice_key):
+            proposals.extend(slice_proposals(session, settings, scope, slice_window, slice_days))
     return {
         "window": window.describe(),
         "target_excess_gap": settings.target_excess_gap,

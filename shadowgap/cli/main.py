@@ -397,11 +397,15 @@ def threshold_text(view: dict[str, Any]) -> str:
 @app.command()
 def propose(
     segment: Annotated[str | None, typer.Option(help="Only this segment (its key).")] = None,
+    slice_key: Annotated[
+        str | None, typer.Option("--slice", help="Only this confirmed slice (its key).")
+    ] = None,
     output: Annotated[
         str, typer.Option("--format", help="text (a summary and the patches) or json.")
     ] = "text",
 ) -> None:
-    """Propose routing changes for the segments whose quality burns (exit 0 with none)."""
+    """Propose routing changes for the segments whose quality burns and the confirmed slices
+    (exit 0 with none)."""
     from sqlalchemy import select
 
     from shadowgap.attribution.proposals import list_proposals
@@ -418,7 +422,9 @@ def propose(
             segment_id = session.scalar(select(Segment.id).where(Segment.key == segment))
             if segment_id is None:
                 raise typer.BadParameter(f"no segment {segment!r}", param_hint="--segment")
-        view = list_proposals(session, settings, window_end(session), segment_id=segment_id)
+        view = list_proposals(
+            session, settings, window_end(session), segment_id=segment_id, slice_key=slice_key
+        )
     if output == "json":
         typer.echo(json.dumps(view, indent=2, default=str))
         return
@@ -449,7 +455,8 @@ def proposal_text(view: dict[str, Any]) -> str:
             if p["kind"] == "route_to_flagship"
             else f"move the threshold to {p['threshold']:.4f}"
         )
-        lines.append(f"{p['id']}  {p['segment']}: {what}")
+        scope = p["segment"] if p.get("segment") else f"slice {p['slice']}"
+        lines.append(f"{p['id']}  {scope}: {what}")
         lines.append(f"  because: {'; '.join(p['triggered_by'])}")
         for label, key, fmt in (
             ("cost/day", "cost_per_day_usd", ",.2f"),

@@ -460,6 +460,10 @@ def slices_page(request: Request, session: DbSession) -> Response:
             "nav": "slices",
             "slices": [slice_view(s) for s in list_slices(session, True, 100)],
             "watching": watching(session, window_end(session)),
+            "proposals": list_proposals(
+                session, get_settings(), window_end(session), slices_only=True
+            )["proposals"],
+            "proposal_days": get_settings().proposal_window_days,
         },
     )
 
