@@ -176,3 +176,20 @@ def test_the_rollback_alert_payloads_keep_slack_and_pagerduty_formats(
         event = build_pagerduty(alert, evidence, "trigger")
         assert pagerduty_problems({**event, "routing_key": ROUTING_KEY}) == []
         assert "roll back router change" in event["payload"]["summary"]
+
+
+def test_a_bad_change_is_flagged_early_before_the_verdict_could_be_verified(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """Looks from the start: a large rise is flagged within days, long before the looks have
+    the power to call a change verified (the old single decisive look waited for that)."""
+    with session_factory() as session:
+        change = _scenario(session, after_days=3, win_rate=0.6)
+        verify_change(session, change, settings, AT + timedelta(days=3))
+        assert change.status == ChangeStatus.REGRESSED, change.verification["looks"]
+        flagging = change.verification["looks"][-1]
+        assert flagging["worse"] == ["excess_gap"]
+        assert not any(look["decisive"] for look in change.verification["looks"])
+        assert flagging["fraction"] < 3 / 56
+        quality = flagging["metrics"]["excess_gap"]
+        assert quality["z"] > quality["boundary"] > 0
