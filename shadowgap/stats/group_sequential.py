@@ -24,7 +24,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special
 
 GRID = 400  # points of the score's grid per look
 WIDTH = 8.0  # the grid reaches this many standard deviations below the boundary
@@ -58,7 +58,7 @@ class SpendingTest:
         points, masses = self.points, self.masses
 
         def crossing(z: float) -> float:
-            return float((masses * stats.norm.sf((z * root - points) / scale)).sum())
+            return float((masses * special.ndtr((points - z * root) / scale)).sum())
 
         bound = math.inf
         if spend > 0:
@@ -67,7 +67,8 @@ class SpendingTest:
         top = bound * root if math.isfinite(bound) else float(points.max()) + WIDTH * scale
         low = min(float(points.min()) - WIDTH * scale, top - WIDTH * root)
         grid = np.linspace(low, top, GRID)
-        kernel = stats.norm.pdf((grid[:, None] - points[None, :]) / scale) / scale
+        gaps = (grid[:, None] - points[None, :]) / scale
+        kernel = np.exp(-0.5 * gaps * gaps) / (math.sqrt(2.0 * math.pi) * scale)
         self.masses = kernel @ masses * (grid[1] - grid[0])
         self.points = grid
         self.information, self.spent = information, max(cumulative, self.spent)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shadowgap.alerts.channels.pagerduty import build_pagerduty
 from shadowgap.alerts.channels.slack import build_slack
 from shadowgap.alerts.schemas import AlertEvidence
-from shadowgap.changes.verify import verify_change, verify_open_changes
+from shadowgap.changes.verify import METRIC_SHARES, verify_change, verify_open_changes
 from shadowgap.config import Settings
 from shadowgap.db.models import Alert, Delivery, RouterChange
 from shadowgap.enums import AlertStatus, ChangeStatus, EvidenceType
@@ -62,9 +62,10 @@ def test_a_neutral_change_is_verified(
         assert all(look["worse"] == [] for look in looks)
         assert any(look["decisive"] for look in looks)
         # Each metric spends its share of the 5% by the fraction of the horizon gone (Pocock's
-        # spending): half of it on quality, a quarter on each of cost and p95.
+        # spending): 0.4 of it on quality, 0.2 on each of cost and p95, a fifth held back.
+        assert sum(METRIC_SHARES.values()) == pytest.approx(0.8)
         last = looks[-1]
-        spent = pocock_spending(0.05 * 0.5, last["fraction"])
+        spent = pocock_spending(0.05 * 0.4, last["fraction"])
         assert last["metrics"]["excess_gap"]["spent"] == pytest.approx(spent)
         assert 0 < last["fraction"] < 1
         realised = change.verification["realised"]
