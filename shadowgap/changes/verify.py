@@ -8,23 +8,27 @@ base design's draws, as the detectors see them), the cost per request (reported 
 after window's volume) and the p95 latency of every request of the scope.
 
 **Looks.** The after window is cut at a fixed grid of event counts (50, then 25% more each
-time). The first decisive look is the first cut where the excess-gap difference's standard
-error is small enough for a one-sided test to see a rise of ``change_min_effect`` (among
-cheap pairs, i.e. ``change_min_effect x cheap share`` per request) with 80% power; later looks
-come each time that variance has halved again. At look ``k`` each metric is tested at
-:func:`shadowgap.stats.before_after.look_alpha` (0.8 of ``change_false_flag_rate`` at the first
-look, then 0.1, 0.05, ...; a third of it per metric), so a change that moved nothing is flagged
-with probability at most ``change_false_flag_rate`` over the horizon, the three metrics
-together. When the horizon ends before the first look, it is taken there with whatever the
-scope has. A look is taken once and kept (``verification.looks``).
+time), and every cut is a look for each metric whose information (one over its difference's
+variance) grew by 10% since its last look; quality once the after window has 20 judged pairs.
+Each metric spends its share of ``change_false_flag_rate`` (0.4 to quality, 0.2 each to cost
+and p95, a fifth held back against the early looks' approximations) over calendar time of the
+horizon with Pocock's spending function, and each look's boundary is solved so that the chance
+of a first crossing there is that look's increment (:mod:`shadowgap.stats.group_sequential`:
+the looks share the before level, so they are strongly correlated, and the boundaries use that
+instead of paying for every look). A change that moved nothing is flagged with probability at
+most ``change_false_flag_rate`` over the horizon, the three metrics together; a bad change is
+flagged at the first look where its rise crosses the boundary, without waiting for a look sized
+in advance. The last cut of the horizon spends what is left. Looks are taken once and kept
+(``verification.looks``, each with its information, spent rate, boundary and z).
 
 **Verdict.** ``regressed`` as soon as a look finds a metric worse beyond its tolerance: the
 lower one-sided bound of the rise above the predicted effect's upper end (the proposal's
 ``predicted``, a change after minus before) or above zero when nothing was predicted. Then a
 ``change_regressed`` alert opens through the usual lifecycle and channels, with a rollback
-recommendation. ``verified`` once the first look found nothing worse (later looks may still
-flag it within the horizon). ``pending`` before that, with the pairs the scope has, the
-pairs it needs and the expected time to get them at the current rate.
+recommendation. ``verified`` once a look found nothing worse with the power to see a rise of
+``change_min_effect`` (80% against its boundary), or the horizon ended with nothing worse;
+later looks may still flag it within the horizon. ``pending`` before that, with the pairs
+the scope has, the pairs it needs and the expected time to get them at the current rate.
 """
 
 from __future__ import annotations
@@ -49,7 +53,6 @@ from shadowgap.stats.before_after import (
     POWER,
     Shift,
     excess_gap_shift,
-    look_alpha,
     mean_shift,
     quantile_shift,
     request_excess,
@@ -57,12 +60,20 @@ from shadowgap.stats.before_after import (
 )
 from shadowgap.stats.estimates import Z_95
 from shadowgap.stats.excess_gap import WeightedSums, excess_gap
+from shadowgap.stats.group_sequential import SpendingTest, pocock_spending
 
-# Each metric's share of the false-flag rate. Quality gets half: its evidence is the scarce
-# one (judged pairs), while cost and latency come with every request.
-METRIC_SHARES = {"excess_gap": 0.5, "cost_per_day": 0.25, "p95_ms": 0.25}
+# Each metric's share of the false-flag rate. Quality gets the most: its evidence is the scarce
+# one (judged pairs), while cost and latency come with every request. A fifth is held back: the
+# early looks rest on normal approximations from few pairs (and p95 from ~100 events) that are
+# not exact, and the shares together would otherwise spend the whole rate on them.
+METRIC_SHARES = {"excess_gap": 0.4, "cost_per_day": 0.2, "p95_ms": 0.2}
 FIRST_CUT = 50  # events after the change at the first cut
 CUT_GROWTH = 1.25
+# Quality is tested once the after window has this many judged pairs: below it the normal
+# approximation of a rate (and its estimated variance) is too rough to spend error rate on.
+MIN_PAIRS_AFTER = 20
+# A metric is looked at again once its information grew by this factor since its last look.
+INFO_GROWTH = 1.1
 _DAY = 86_400.0
 
 
@@ -112,10 +123,11 @@ class Figures:
     events_per_day: float
     min_effect: float  # per-request excess-gap rise the power is sized for
 
-    def target_se(self, look: int, alpha: float) -> float:
-        first = look_alpha(alpha, 0, METRIC_SHARES["excess_gap"])
-        base = self.min_effect / (z_for(first) + _z_power())
-        return base / math.sqrt(2.0**look)
+    def target_se(self, alpha: float) -> float:
+        """The standard error at which a fixed-sample test at quality's share of ``alpha``
+        would see the minimum effect with 80% power (what :func:`_pending` counts toward)."""
+        level = alpha * METRIC_SHARES["excess_gap"]
+        return self.min_effect / (z_for(level) + _z_power())
 
 
 def _z_power() -> float:
@@ -152,6 +164,7 @@ def verify_change(
         list(state.get("looks") or []),
         int(state.get("last_cut", -1)),
         finished,
+        at.timestamp(),
     )
     alpha = settings.change_false_flag_rate
     latest = _figures(before, after, noise_rate, noise_var, settings) if after.times.size else None
@@ -169,7 +182,8 @@ def verify_change(
     )
     if any(look["worse"] for look in looks):
         change.status = ChangeStatus.REGRESSED
-    elif looks:
+    # Looks stored before looks had a "decisive" flag were all decisive.
+    elif any(look.get("decisive", True) for look in looks):
         change.status = ChangeStatus.VERIFIED
     else:
         change.status = ChangeStatus.PENDING
@@ -190,22 +204,31 @@ def take_looks(
     looks: list[dict[str, Any]],
     last_cut: int,
     finished: bool,
+    at: float,
 ) -> tuple[list[dict[str, Any]], int]:
     """The looks taken so far plus those the after window now allows (module doc), up to
     the first that finds something worse; ``(looks, index of the last cut looked at)``.
-    ``noise`` is the noise floor's rate and variance."""
+    ``noise`` is the noise floor's rate and variance, ``at`` the change's epoch seconds."""
     alpha = settings.change_false_flag_rate
+    horizon = settings.change_verify_days * _DAY
+    tests = {metric: SpendingTest() for metric in METRIC_SHARES}
+    for look in looks:  # replay the boundaries the stored looks used
+        for metric, result in look["metrics"].items():
+            if result.get("information") is not None:
+                tests[metric].look(result["information"], result["spent"])
     cuts = _cuts(after.times.size)
     for index, count in enumerate(cuts):
         if index <= last_cut or any(look["worse"] for look in looks):
             continue
         cut_time = float(after.times[count - 1])
         figures = _figures(before, after.upto(cut_time), noise[0], noise[1], settings)
-        final = finished and index == len(cuts) - 1 and not looks
-        se = figures.quality.se
-        if final or (se is not None and se <= figures.target_se(len(looks), alpha)):
-            looks.append(_look(len(looks), figures, count, cut_time, predicted, alpha))
-            last_cut = index
+        last = finished and index == len(cuts) - 1
+        fraction = 1.0 if last else min((cut_time - at) / horizon, 1.0)
+        taken = _look(len(looks), figures, count, cut_time, fraction, predicted, alpha, tests)
+        if taken is not None:
+            taken["decisive"] = taken["decisive"] or last
+            looks.append(taken)
+        last_cut = index
     return looks, last_cut
 
 
@@ -265,41 +288,64 @@ def _look(
     figures: Figures,
     count: int,
     cut_time: float,
+    fraction: float,
     predicted: dict[str, Any] | None,
     alpha: float,
-) -> dict[str, Any]:
-    levels = {metric: look_alpha(alpha, index, share) for metric, share in METRIC_SHARES.items()}
+    tests: dict[str, SpendingTest],
+) -> dict[str, Any] | None:
+    """Test each metric whose information grew enough since its last look; None when none
+    did. Each metric spends its share of ``alpha`` by the calendar fraction of the horizon."""
     per_day = figures.events_per_day
-    tests = {
+    shifts = {
         "excess_gap": (figures.quality, 1.0),
         "cost_per_day": (figures.cost, per_day),
         "p95_ms": (figures.p95, 1.0),
     }
     results: dict[str, Any] = {}
     worse: list[str] = []
-    for metric, (shift, scale) in tests.items():
+    decisive = False
+    for metric, (shift, scale) in shifts.items():
         tolerance = _tolerance(predicted, metric)
+        test = tests[metric]
+        delta, se = shift.delta, shift.se
+        enough = metric != "excess_gap" or shift.n_after >= MIN_PAIRS_AFTER
+        if delta is None or not se or not enough or 1.0 / se**2 < test.information * INFO_GROWTH:
+            continue
+        spent = pocock_spending(alpha * METRIC_SHARES[metric], fraction)
+        information = 1.0 / se**2
+        boundary = test.look(information, spent)
         # Cost is tested per request: the tolerance per day over the after window's volume.
         per_unit = tolerance / scale if scale > 0 else math.inf
-        z = z_for(levels[metric])
-        flagged = shift.worse_than(per_unit, z)
-        bounds = shift.interval(z)
+        z = (delta - per_unit) / se
+        flagged = math.isfinite(boundary) and z > boundary
         results[metric] = {
-            "delta": _scaled(shift.delta, scale),
-            "lower_bound": _scaled(bounds[0], scale) if bounds else None,
+            "delta": _scaled(delta, scale),
+            "lower_bound": _scaled(delta - boundary * se, scale)
+            if math.isfinite(boundary)
+            else None,
             "tolerance": tolerance,
+            "z": z,
+            "boundary": boundary if math.isfinite(boundary) else None,
+            "information": information,
+            "spent": spent,
             "worse": flagged,
         }
         if flagged:
             worse.append(metric)
+        if metric == "excess_gap" and math.isfinite(boundary):
+            # Powered: a rise of the minimum effect would cross this boundary 80% of the time.
+            decisive = se <= figures.min_effect / (boundary + _z_power())
+    if not results:
+        return None
     return {
         "look": index,
         "events_after": count,
         "cut_at": datetime.fromtimestamp(cut_time, UTC).isoformat(),
-        "alpha": levels,
+        "fraction": fraction,
         "pairs_after": figures.quality.n_after,
         "metrics": results,
         "worse": worse,
+        "decisive": decisive,
     }
 
 
@@ -337,7 +383,7 @@ def _pending(figures: Figures | None, after: Window, alpha: float) -> dict[str, 
     if figures is None or figures.quality.se is None:
         return {"pairs": int(after.pair_w.size), "pairs_needed": None, "expected_days": None}
     have = max(figures.quality.n_after, 1)
-    target = figures.target_se(0, alpha)
+    target = figures.target_se(alpha)
     # The after side's variance falls as 1/n; the before side's stays (approximation).
     needed = math.ceil(have * (figures.quality.se / target) ** 2)
     span = float(after.times[-1] - after.times[0]) if after.times.size > 1 else 0.0

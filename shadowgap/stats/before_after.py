@@ -14,10 +14,11 @@ pairs``, is the expected excess flagship wins per request of the scope: what use
 zero for the part now served by the flagship. Its variance is the delta method's:
 ``s^2 var(g) + g^2 s (1 - s) / N``.
 
-**Several looks, one error rate.** The caller tests at a few looks; :func:`look_alpha` spends
-the false-flag rate over them (most at the first decisive look, the rest halving), and divides
-each look's share among the metrics (Bonferroni, by the caller's shares), so a change that
-moved nothing is flagged with probability at most the total over the whole horizon, the three
+**Several looks, one error rate.** The caller tests at many looks as the after window grows;
+:mod:`shadowgap.stats.group_sequential` spends the false-flag rate over them, with boundaries
+that account for the looks' correlation and for the before level's own uncertainty, and the
+caller divides the rate among the metrics (Bonferroni, by its shares), so a change that moved
+nothing is flagged with probability at most the total over the whole horizon, the three
 metrics together.
 """
 
@@ -32,8 +33,6 @@ from scipy import stats
 
 from shadowgap.stats.excess_gap import WeightedSums
 
-# Share of the false-flag rate spent at the first decisive look; the rest halves over later ones.
-FIRST_LOOK_SHARE = 0.8
 # Power the decisive look is sized for, against the configured minimum effect.
 POWER = 0.8
 
@@ -142,14 +141,6 @@ def quantile_shift(before: ArrayLike, after: ArrayLike, q: float = 0.95) -> Shif
     se_b = quantile_standard_error(b, q) if b.size else None
     se = math.sqrt(se_a**2 + se_b**2) if se_a is not None and se_b is not None else None
     return Shift(qa, qb, se, int(a.size), int(b.size))
-
-
-def look_alpha(total: float, look: int, metric_share: float) -> float:
-    """One metric's one-sided level at look ``look`` (0 = the first decisive look): the
-    looks' shares ``0.8, 0.1, 0.05, ...`` of ``total`` sum to at most ``total``, and each
-    look's is split over the metrics by their shares (which sum to at most 1)."""
-    share = FIRST_LOOK_SHARE if look == 0 else (1.0 - FIRST_LOOK_SHARE) * 0.5**look
-    return total * share * metric_share
 
 
 def z_for(alpha: float) -> float:

@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shadowgap.alerts.channels.pagerduty import build_pagerduty
 from shadowgap.alerts.channels.slack import build_slack
 from shadowgap.alerts.schemas import AlertEvidence
-from shadowgap.changes.verify import verify_change, verify_open_changes
+from shadowgap.changes.verify import METRIC_SHARES, verify_change, verify_open_changes
 from shadowgap.config import Settings
 from shadowgap.db.models import Alert, Delivery, RouterChange
 from shadowgap.enums import AlertStatus, ChangeStatus, EvidenceType
+from shadowgap.stats.group_sequential import pocock_spending
 from tests.changes.conftest import T0, Traffic
 from tests.support.alert_formats import pagerduty_problems, slack_problems
 from tests.support.alert_rows import ROUTING_KEY
@@ -56,11 +58,16 @@ def test_a_neutral_change_is_verified(
         deliveries = verify_change(session, change, settings, NOW)
         assert change.status == ChangeStatus.VERIFIED, change.verification
         assert deliveries == []
-        first = change.verification["looks"][0]
-        assert first["worse"] == []
-        # The first look spends 0.8 of the 5%, half of it on quality, a quarter on each other.
-        assert abs(first["alpha"]["excess_gap"] - 0.05 * 0.8 * 0.5) < 1e-12
-        assert abs(sum(first["alpha"].values()) - 0.05 * 0.8) < 1e-12
+        looks = change.verification["looks"]
+        assert all(look["worse"] == [] for look in looks)
+        assert any(look["decisive"] for look in looks)
+        # Each metric spends its share of the 5% by the fraction of the horizon gone (Pocock's
+        # spending): 0.4 of it on quality, 0.2 on each of cost and p95, a fifth held back.
+        assert sum(METRIC_SHARES.values()) == pytest.approx(0.8)
+        last = looks[-1]
+        spent = pocock_spending(0.05 * 0.4, last["fraction"])
+        assert last["metrics"]["excess_gap"]["spent"] == pytest.approx(spent)
+        assert 0 < last["fraction"] < 1
         realised = change.verification["realised"]
         assert realised["excess_gap"]["ci"][0] < 0 < realised["excess_gap"]["ci"][1]
 
@@ -135,7 +142,10 @@ def test_a_young_change_is_pending_with_the_pairs_it_needs(
         pending = change.verification["pending"]
         assert 0 < pending["pairs"] < pending["pairs_needed"]
         assert pending["expected_days"] > 0
-        assert change.verification["looks"] == []
+        # Looks are taken from the start (a bad change can be flagged early), but none yet
+        # had the power to call the change verified.
+        looks = change.verification["looks"]
+        assert not any(look["decisive"] or look["worse"] for look in looks)
 
 
 def test_open_changes_are_verified_and_finished_ones_left_alone(
@@ -167,3 +177,20 @@ def test_the_rollback_alert_payloads_keep_slack_and_pagerduty_formats(
         event = build_pagerduty(alert, evidence, "trigger")
         assert pagerduty_problems({**event, "routing_key": ROUTING_KEY}) == []
         assert "roll back router change" in event["payload"]["summary"]
+
+
+def test_a_bad_change_is_flagged_early_before_the_verdict_could_be_verified(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """Looks from the start: a large rise is flagged within days, long before the looks have
+    the power to call a change verified (the old single decisive look waited for that)."""
+    with session_factory() as session:
+        change = _scenario(session, after_days=3, win_rate=0.6)
+        verify_change(session, change, settings, AT + timedelta(days=3))
+        assert change.status == ChangeStatus.REGRESSED, change.verification["looks"]
+        flagging = change.verification["looks"][-1]
+        assert flagging["worse"] == ["excess_gap"]
+        assert not any(look["decisive"] for look in change.verification["looks"])
+        assert flagging["fraction"] < 3 / 56
+        quality = flagging["metrics"]["excess_gap"]
+        assert quality["z"] > quality["boundary"] > 0
