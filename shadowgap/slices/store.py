@@ -24,9 +24,10 @@ def store_features(
     out: dict[str, dict[str, Any]] = {}
     allowed = metadata_keys(settings.slice_metadata_keys, settings.segment_dimensions)
     rows: list[dict[str, Any]] = []
+    memo: dict[tuple[str, ...], Any] = {}  # fingerprints of the batch's repeated texts
     for event_id, event_pk in inserted.items():
         event = events[event_id]
-        features = compute_features(event, allowed)
+        features = compute_features(event, allowed, memo)
         out[event_id] = features
         rows.append(
             {
