@@ -199,7 +199,9 @@ def _run(args: argparse.Namespace) -> int:
     rows = [("parse + validate (pydantic)", parse), *timers]
     rows += [("commit", commit), ("counter fold (own transaction)", folds if fold else None)]
     print(f"source: {Path(shadowgap.__file__).parent.parent}")
-    print(f"{args.batches} requests x {args.batch} native events ({args.rows} distinct), PostgreSQL")
+    print(
+        f"{args.batches} requests x {args.batch} native events ({args.rows} distinct), PostgreSQL"
+    )
     print(f"{'stage':40} {'us CPU/event':>13}")
     for label, timer in rows:
         shown = f"{1e6 * timer.seconds / bodies:13.1f}" if timer else f"{'-':>13}"

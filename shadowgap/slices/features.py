@@ -195,7 +195,10 @@ def script_of(text: str) -> str:
     # The letters are found by a C scan (a superset of str.isalpha, filtered by it), and each
     # distinct letter's name is looked up once: a loop over every character was most of the
     # slice features' cost at ingest.
-    found = _LETTERISH.findall(text[:SCRIPT_CHARS])
+    head = text[:SCRIPT_CHARS]
+    if head.isascii():  # its letters are A-Z and a-z, all Latin
+        return "latin" if _ASCII_LETTER.search(head) else "none"
+    found = _LETTERISH.findall(head)
     if "".join(found).isascii():  # ASCII matches are all letters, all Latin
         return "latin" if found else "none"
     letters = [ch for ch in found if ch.isalpha()]
