@@ -30,6 +30,7 @@ from shadowgap.ingest.store import prepare_request, store_requests
 from shadowgap.privacy import redaction
 from shadowgap.privacy.redaction import KINDS, PLACEHOLDERS, Redactor, redactor
 from shadowgap.schemas import TrafficEvent
+from shadowgap.shadow import sampling
 from shadowgap.slices import features
 from shadowgap.slices.features import compute_features
 from shadowgap.textscan import sub_emails
@@ -329,3 +330,24 @@ def test_the_numeric_pre_scan_finds_every_numeric_kind() -> None:
         assert redaction._NUMBERISH.search(text), text
         assert every.text(text) != text, text
     assert redaction._NUMBERISH.search("16 - 3 - 4 = 9 eggs at $2 each") is None
+
+
+def test_explored_decisions_match_the_code_before() -> None:
+    settings = get_settings().model_copy(update={"noise_floor_fraction": 0.3})
+    rng = random.Random(5)
+    for i in range(20_000):
+        p_base, p_explore = rng.random(), rng.choice([0.0, rng.random()])
+        event_id = f"d-{i}"
+        base = sampling.decide(event_id, p_base, settings)  # the draw as it was made before
+        salt = settings.sampling_salt
+        explore = p_explore > 0 and sampling.hash_unit(salt + ":explore", event_id) < p_explore
+        noise = sampling.hash_unit(salt + ":noise", event_id) < settings.noise_floor_fraction
+        assert sampling.decide_explored(event_id, p_base, p_explore, settings) == (
+            sampling.ExploredDecision(
+                base=base.sampled,
+                explore=explore,
+                probability=sampling.combined_probability(p_base, p_explore),
+                hash_value=base.hash_value,
+                replicates=2 if (base.sampled or explore) and noise else 1,
+            )
+        )
