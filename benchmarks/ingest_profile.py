@@ -9,9 +9,11 @@ event (which adds PostgreSQL's side and the round trips). SQL stages count the d
 SQLAlchemy's CPU in this process, not the server's.
 
 It measures, it does not judge: no target, exit 0. ``--source DIR`` profiles another checkout
-(e.g. main, for a before/after table in the same conditions).
+(e.g. main, for a before/after table in the same conditions). ``--rows N`` cycles through N
+GSM8K rows instead of repeating one event (distinct prompts and answers: the work a batch of
+real traffic cannot share; the router's reason and the attributes still repeat).
 
-Usage: python benchmarks/ingest_profile.py [--batches 60] [--batch 100] [--source DIR]
+Usage: python benchmarks/ingest_profile.py [--batches 60] [--batch 100] [--rows 1] [--source DIR]
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=60)
     parser.add_argument("--batch", type=int, default=100, help="events per request")
+    parser.add_argument("--rows", type=int, default=1, help="distinct GSM8K rows cycled")
     parser.add_argument("--source", type=Path, default=ROOT, help="checkout to profile")
     args = parser.parse_args()
     sys.path.insert(0, str(args.source.resolve()))
@@ -156,10 +159,13 @@ def _run(args: argparse.Namespace) -> int:
 
     upgrade()
     settings = get_settings()
-    template = json.dumps(native_event("__ID__"))
+    templates = [json.dumps(native_event("__ID__", row=row)) for row in range(args.rows)]
 
     def body(index: int) -> bytes:
-        events = [template.replace("__ID__", f"p-{index}-{i}") for i in range(args.batch)]
+        events = [
+            templates[(index * args.batch + i) % args.rows].replace("__ID__", f"p-{index}-{i}")
+            for i in range(args.batch)
+        ]
         return ("[" + ",".join(events) + "]").encode()
 
     parse = _Timer(parse_native)
@@ -193,7 +199,9 @@ def _run(args: argparse.Namespace) -> int:
     rows = [("parse + validate (pydantic)", parse), *timers]
     rows += [("commit", commit), ("counter fold (own transaction)", folds if fold else None)]
     print(f"source: {Path(shadowgap.__file__).parent.parent}")
-    print(f"{args.batches} requests x {args.batch} native events, PostgreSQL, one process")
+    print(
+        f"{args.batches} requests x {args.batch} native events ({args.rows} distinct), PostgreSQL"
+    )
     print(f"{'stage':40} {'us CPU/event':>13}")
     for label, timer in rows:
         shown = f"{1e6 * timer.seconds / bodies:13.1f}" if timer else f"{'-':>13}"

@@ -289,7 +289,7 @@ def prepare_request(events: list[TrafficEvent], source: str, settings: Settings)
     """The pipeline's CPU-bound step before storing: redaction (nothing unredacted is stored,
     logged or sent). Routes call it off the event loop for large bodies; store_requests calls
     it for a request that did not."""
-    redactor = for_settings(settings)
+    redactor = for_settings(settings).for_batch()
     checks = answer_checks(events, settings, redactor)
     clean, originals = redact_batch(
         events, redactor, keep_originals=not settings.redact_before_flagship

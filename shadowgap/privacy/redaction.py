@@ -35,7 +35,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -78,7 +78,13 @@ _SECRET_HINTS = (
     "eyj",
     "bearer",
     "sk-",
-    "gh",
+    # GitHub's prefixes in full: "gh" alone is in a sixth of English texts (eight, through).
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
     "xox",
     "akia",
     "asia",
@@ -112,6 +118,14 @@ _SECRET_PATTERNS = [
     ),
 ]
 # Long runs of key-like characters; redacted only when they look random (see _random).
+# A part that each match of the IBAN, card, IPv4 and phone patterns contains (all start at a
+# digit, so the regex engine skips to digits in C): ``\d\d`` then 11 groups (IBAN, after its
+# country letters), 13 digits with single separators (card), ``\d.\d{1,3}.\d`` (IPv4), and a
+# digit then a separator and two digits, or 7 digits (every phone alternative has one or the
+# other). Text without any of them skips those four scans: prose, and most numbers in it.
+_NUMBERISH = re.compile(
+    r"\d(?:\d(?: ?[A-Z0-9]){11}|(?:[ \-]?\d){12}|\.\d{1,3}\.\d|[\s.\-]\d\d|\d{6})"
+)
 _OPAQUE = re.compile(r"(?<![A-Za-z0-9_\-+/])[A-Za-z0-9_\-+/]{24,}={0,2}(?![A-Za-z0-9_\-+/])")
 
 
@@ -304,6 +318,11 @@ class Redactor:
             for piece in pieces(text)
         )
 
+    def for_batch(self) -> Redactor:
+        """A redactor with the same results that redacts each distinct text once, for one
+        batch (its memory goes with the batch: no text outlives the request)."""
+        return BatchRedactor(self.kinds, self.phone_region)
+
     def _text(self, text: str) -> str:
         # Order: secrets first (a JWT or key may contain digit runs that look like cards),
         # then structured numbers before phones (a card number is also a digit run).
@@ -311,18 +330,19 @@ class Redactor:
             text = self._secrets(text)
         if "email" in self.kinds and "@" in text:
             text = sub_emails(text, _EMAIL_LOCAL.__contains__, _EMAIL_DOMAIN, PLACEHOLDERS["email"])
-        if "iban" in self.kinds:
+        digits = _NUMBERISH.search(text) is not None  # else none of four patterns can match
+        if digits and "iban" in self.kinds:
             text = _sub(_IBAN, text, _valid_iban, PLACEHOLDERS["iban"])
-        if "card" in self.kinds:
+        if digits and "card" in self.kinds:
             text = _cards(text, PLACEHOLDERS["card"])
         if "ip" in self.kinds:
-            if "." in text:
+            if digits and "." in text:
                 text = _sub(_IPV4, text, _valid_ip, PLACEHOLDERS["ip"], not_after="0123456789.")
             if "::" in text:
                 text = _sub(_IPV6_COMPRESSED, text, _valid_ip, PLACEHOLDERS["ip"])
             elif text.count(":") >= 7:
                 text = _sub(_IPV6_FULL, text, _valid_ip, PLACEHOLDERS["ip"])
-        if "phone" in self.kinds:
+        if digits and "phone" in self.kinds:
             text = _sub(_PHONE, text, self._valid_phone, PLACEHOLDERS["phone"])
         return text
 
@@ -360,6 +380,20 @@ class Redactor:
         if isinstance(value, list):
             return [self.value(item) for item in value]
         return value
+
+
+@dataclass(frozen=True)
+class BatchRedactor(Redactor):
+    """:meth:`Redactor.for_batch`: a batch repeats texts (one system prompt, the router's
+    reason, a retried prompt), and each distinct one is redacted once."""
+
+    done: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def text(self, text: str) -> str:
+        found = self.done.get(text)
+        if found is None:
+            found = self.done[text] = super().text(text)
+        return found
 
 
 @lru_cache(maxsize=16)

@@ -297,14 +297,17 @@ def decide_explored(
     event_id: str, p_base: float, p_explore: float, settings: Settings
 ) -> ExploredDecision:
     """The base draw (as :func:`decide`) and an independent exploration draw."""
-    base = decide(event_id, p_base, settings)
+    u = hash_unit(settings.sampling_salt, event_id)
     explore = p_explore > 0 and hash_unit(settings.sampling_salt + ":explore", event_id) < p_explore
-    sampled = base.sampled or explore
-    noise = hash_unit(settings.sampling_salt + ":noise", event_id) < settings.noise_floor_fraction
+    sampled = u < p_base or explore
+    # The noise draw only matters for a sampled event (decide's, computed once here).
+    noise = sampled and (
+        hash_unit(settings.sampling_salt + ":noise", event_id) < settings.noise_floor_fraction
+    )
     return ExploredDecision(
-        base=base.sampled,
+        base=u < p_base,
         explore=explore,
         probability=combined_probability(p_base, p_explore),
-        hash_value=base.hash_value,
-        replicates=2 if sampled and noise else 1,
+        hash_value=u,
+        replicates=2 if noise else 1,
     )

@@ -36,7 +36,9 @@ hundred bytes whatever the prompt.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -65,8 +67,9 @@ ATTRIBUTE_FEATURES = ("tenant", "team", "user", "api_key_alias")
 # Every mask reads the text in linear time: the prompt is the sender's, and a pattern that is
 # quadratic on some input (a long run without "@", "1-" * 12000) freezes ingest for seconds.
 _EMAIL_DOMAIN = re.compile(r"[\w-]+\.[\w.-]+")
-# Runs shorter than 8 characters cannot hold an id: the scan skips them without a callback.
-_ID_RUN = re.compile(r"[\w-]{8,}")
+# A whole run of [\w-] that holds a digit (only those can be ids, and prose has few): one
+# start per run (the look-behind), so the backtracking to its last digit stays linear.
+_ID_RUN = re.compile(r"(?<![\w-])[\w-]*\d[\w-]*")
 _DIGIT = re.compile(r"\d")
 _ASCII_LETTER = re.compile(r"[a-zA-Z]")
 
@@ -85,16 +88,30 @@ def _id_mask(text: str, placeholder: str) -> str:
     sk_91x...). The same matches as ``\\b(?=[\\w-]*\\d)(?=[\\w-]*[a-zA-Z])[\\w-]{8,}\\b``,
     whose look-aheads re-read a run of ``[\\w-]`` from each word boundary inside it: per run,
     the id spans its first to its last word character (dashes around it are kept)."""
+    if _DIGIT.search(text) is None:
+        return text
 
     def replace(found: re.Match[str]) -> str:
         run = found.group(0)
         core = run.strip("-")
-        if len(core) < 8 or not _DIGIT.search(core) or not _ASCII_LETTER.search(core):
+        if len(core) < 8 or not _ASCII_LETTER.search(core):
             return run
         start = len(run) - len(run.lstrip("-"))
         return run[:start] + placeholder + run[start + len(core) :]
 
     return _ID_RUN.sub(replace, text)
+
+
+_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
+# Every UUID holds this; it starts with a literal, which re finds by a fast scan, while the
+# UUID pattern itself is tried at every word boundary.
+_UUID_MIDDLE = re.compile(r"-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-", re.I)
+
+
+def _uuid_mask(text: str, placeholder: str) -> str:
+    if _UUID_MIDDLE.search(text) is None:
+        return text
+    return _UUID.sub(placeholder, text)
 
 
 Mask = re.Pattern[str] | Callable[[str, str], str]
@@ -106,10 +123,7 @@ _MASKS: list[tuple[Mask, str]] = [
     (re.compile(r"\"[^\"\n]{0,400}\"|'[^'\n]{0,400}'|`[^`\n]{0,400}`|“[^“”\n]{0,400}”"), " <str> "),
     (re.compile(r"https?://\S+|www\.\S+"), " <url> "),
     (_email_mask, " <email> "),
-    (
-        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
-        " <id> ",
-    ),
+    (_uuid_mask, " <id> "),
     (_id_mask, " <id> "),
     (re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?", re.I), " <num> "),
 ]
@@ -132,7 +146,11 @@ def mask(text: str) -> str:
 
 
 def _hash64(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+    return int.from_bytes(_blake64(text.encode()).digest(), "big")
+
+
+_blake64 = functools.partial(hashlib.blake2b, digest_size=8)
+_digest = operator.methodcaller("digest")
 
 
 def template_fingerprint(text: str) -> str:
@@ -142,11 +160,16 @@ def template_fingerprint(text: str) -> str:
     ...     "Summarise  ticket 98765 for   acme")
     True
     """
-    tokens = mask(text[:TEMPLATE_CHARS]).split()[:TEMPLATE_TOKENS]
+    # The masked text's tokens are joined by single spaces and hold no whitespace, so its
+    # UTF-8 bytes split at b" " give the tokens' bytes. Digests of equal length compare as
+    # the big-endian numbers they are, and their hex is that number's: the shingles are
+    # joined, hashed and compared in C.
+    masked = mask(text[:TEMPLATE_CHARS])
+    tokens = masked.encode().split(b" ")[:TEMPLATE_TOKENS] if masked else []
     if len(tokens) < 3:
-        return f"{_hash64(' '.join(tokens)):016x}"[:12]
-    shingles = (" ".join(tokens[i : i + 3]) for i in range(len(tokens) - 2))
-    return f"{min(_hash64(s) for s in shingles):016x}"[:12]
+        return _blake64(b" ".join(tokens)).hexdigest()[:12]
+    shingles = map(b" ".join, zip(tokens, tokens[1:], tokens[2:], strict=False))
+    return min(map(_digest, map(_blake64, shingles))).hex()[:12]
 
 
 def system_fingerprint(texts: Iterable[str]) -> str:
@@ -172,7 +195,10 @@ def script_of(text: str) -> str:
     # The letters are found by a C scan (a superset of str.isalpha, filtered by it), and each
     # distinct letter's name is looked up once: a loop over every character was most of the
     # slice features' cost at ingest.
-    found = _LETTERISH.findall(text[:SCRIPT_CHARS])
+    head = text[:SCRIPT_CHARS]
+    if head.isascii():  # its letters are A-Z and a-z, all Latin
+        return "latin" if _ASCII_LETTER.search(head) else "none"
+    found = _LETTERISH.findall(head)
     if "".join(found).isascii():  # ASCII matches are all letters, all Latin
         return "latin" if found else "none"
     letters = [ch for ch in found if ch.isalpha()]
@@ -217,8 +243,14 @@ def metadata_keys(slice_keys: list[str], segment_dimensions: list[str]) -> list[
     return list(dict.fromkeys([*slice_keys, *declared]))
 
 
-def compute_features(event: TrafficEvent, allowed_metadata: list[str]) -> dict[str, Any]:
-    """The slice features of one event (module doc), except cadence."""
+def compute_features(
+    event: TrafficEvent, allowed_metadata: list[str], memo: dict[tuple[str, ...], Any] | None = None
+) -> dict[str, Any]:
+    """The slice features of one event (module doc), except cadence. ``memo`` (one batch's,
+    empty at first) keeps each distinct prompt's and system prompt's fingerprints, so that a
+    batch repeating them computes them once."""
+    if memo is None:
+        memo = {}
     attrs = event.attributes
     features: dict[str, Any] = {}
     for name in ATTRIBUTE_FEATURES:
@@ -234,13 +266,22 @@ def compute_features(event: TrafficEvent, allowed_metadata: list[str]) -> dict[s
     features["route_model"] = _clip(event.route.model)
     prompt = event.prompt_text()
     messages = event.request.messages
-    features["template"] = template_fingerprint(prompt)
-    features["system_prompt"] = system_fingerprint(
-        content_text(m.content) for m in messages if m.role in ("system", "developer")
-    )
-    features["prompt_length"] = length_bucket(sum(len(content_text(m.content)) for m in messages))
-    features["script"] = script_of(prompt)
+    texts = [content_text(m.content) for m in messages]
+    system = [t for m, t in zip(messages, texts, strict=True) if m.role in _SYSTEM_ROLES]
+    prompt_key = ("prompt", prompt)
+    if prompt_key not in memo:
+        memo[prompt_key] = (template_fingerprint(prompt), script_of(prompt))
+    system_key = ("system", *system)
+    if system_key not in memo:
+        memo[system_key] = system_fingerprint(system)
+    features["template"], script = memo[prompt_key]
+    features["system_prompt"] = memo[system_key]
+    features["prompt_length"] = length_bucket(sum(map(len, texts)))
+    features["script"] = script
     return features
+
+
+_SYSTEM_ROLES = ("system", "developer")
 
 
 def epoch_hour(moment: datetime) -> int:

@@ -45,6 +45,9 @@ PATHOLOGICAL = {
     "at-signs": "a@" * 30_000,
     "colons": "a1:" * 20_000,
     "key-values": "token=" * 10_000,
+    "digit-dots": "1." * 30_000,
+    "uuid-middles": "-abcd" * 12_000,
+    "letter-digit-run": "a1" * 30_000,
 }
 # Per call on 60,000 characters; the quadratic patterns took 2-50 s here.
 BOUND_SECONDS = 1.5
