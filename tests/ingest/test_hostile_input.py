@@ -188,10 +188,15 @@ def test_healthz_stays_fast_while_pathological_requests_arrive(tmp_path: Path) -
     headers = {"Authorization": f"Bearer {API_KEY}"}
     with live_api(tmp_path) as url, HealthProbe(url) as probe:
         with httpx.Client(timeout=60) as sender:
-            for field in FIELDS:
-                for name in sorted(PATHOLOGICAL):
-                    event = _with(field, PATHOLOGICAL[name])
-                    response = sender.post(f"{url}/v1/events", json=[event], headers=headers)
-                    assert response.status_code == 200, (field, name, response.text[:300])
+            # Every field and text once, then again until the probe has its sample: how many
+            # probes one pass collects depends on how fast ingest is, which the test must not.
+            for _ in range(20):
+                for field in FIELDS:
+                    for name in sorted(PATHOLOGICAL):
+                        event = _with(field, PATHOLOGICAL[name])
+                        response = sender.post(f"{url}/v1/events", json=[event], headers=headers)
+                        assert response.status_code == 200, (field, name, response.text[:300])
+                if len(probe.seconds) > 100:
+                    break
     assert len(probe.seconds) > 100
     assert probe.p99() < 0.1, sorted(probe.seconds)[-10:]
