@@ -2,10 +2,11 @@
 that applies it, and what the change's verification says.
 
 The simulated router applies the route-to-flagship proposal at :data:`FIX_AT` of the stream
-(traffic.py routes every request of the tenant to the flagship from there): after both of the
-tenant's detections (in the demo test, 48 and 172 of its requests after the break, about
-0.3% of the stream each, the break being at 50%), plus a day and a half of event time for
-someone to read the alert and ship the rule. The demo replays the stream in two parts: up to
+(traffic.py routes every request of the tenant to the flagship from there), 4.2 days of event
+time after the break at 50%: after both of the tenant's detections (in the demo test, 54 and
+158 of its requests after the break, about 0.4 and 1.5 days), plus about 2.7 days for someone
+to read the alert, take the proposal and ship the rule. The demo replays the stream in two
+parts: up to
 the fix, then (once the proposal is made from the first part and the change is recorded with
 the proposal's id through the changes API) the rest; the scope's detectors re-baseline at the
 change, and ``shadowgap.changes.verify`` compares before with after.

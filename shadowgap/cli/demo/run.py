@@ -3,8 +3,10 @@
 Starts the API and a worker as separate processes (SQLite database, kombu's SQLAlchemy
 transport over SQLite as the broker), replays simulated router traffic through the HTTP API,
 waits for the shadow runs, verdicts, detectors and alerts to settle, then shows what was
-caught, where and how fast. Exit status 0 means the injected regression was caught in the
-right segment and nowhere else.
+caught, where and how fast. The stream goes in two parts around the router's fix (the loop,
+``loop.py``): shadowgap's proposal, the change recorded with its id, its verification. Exit
+status 0 means the injected regressions were caught in the right segments and nowhere else,
+and the loop ran without the change being found worse.
 """
 
 from __future__ import annotations
