@@ -6,10 +6,9 @@ The simulated router applies the route-to-flagship proposal at :data:`FIX_AT` of
 time after the break at 50%: after both of the tenant's detections (in the demo test, 54 and
 158 of its requests after the break, about 0.4 and 1.5 days), plus about 2.7 days for someone
 to read the alert, take the proposal and ship the rule. The demo replays the stream in two
-parts: up to
-the fix, then (once the proposal is made from the first part and the change is recorded with
-the proposal's id through the changes API) the rest; the scope's detectors re-baseline at the
-change, and ``shadowgap.changes.verify`` compares before with after.
+parts: up to the fix, then (once the proposal is made from the first part and the change is
+recorded with the proposal's id through the changes API) the rest; the scope's detectors
+re-baseline at the change, and ``shadowgap.changes.verify`` compares before with after.
 """
 
 from __future__ import annotations
