@@ -208,3 +208,24 @@ def print_results(traffic: SimulatedTraffic, url: str, demo_dir: Path) -> bool:
         )
     )
     return ok
+
+
+def print_loop(
+    traffic: SimulatedTraffic, proposal: dict[str, Any] | None, change: dict[str, Any] | None
+) -> bool:
+    """The loop (shadowgap/cli/demo/loop.py): the proposal, the change that applied it, what
+    its verification says. True when the change was recorded and not found worse."""
+    from shadowgap.cli.demo.loop import verdict_lines
+
+    print(f"\nThe loop for {traffic.regressing_segment}")
+    if proposal is None:
+        print("  no proposal was made: the loop did not run")
+        return False
+    print(f"  proposal   {proposal['id']} ({proposal['kind']})")
+    if change is None:
+        print("  the change was not recorded")
+        return False
+    print(f"  change     #{change['id']} live at {change['at']}, citing {change['proposal_id']}")
+    for line in verdict_lines(change):
+        print(f"  {line}")
+    return str(change["status"]) != "regressed"

@@ -3,8 +3,10 @@
 Starts the API and a worker as separate processes (SQLite database, kombu's SQLAlchemy
 transport over SQLite as the broker), replays simulated router traffic through the HTTP API,
 waits for the shadow runs, verdicts, detectors and alerts to settle, then shows what was
-caught, where and how fast. Exit status 0 means the injected regression was caught in the
-right segment and nowhere else.
+caught, where and how fast. The stream goes in two parts around the router's fix (the loop,
+``loop.py``): shadowgap's proposal, the change recorded with its id, its verification. Exit
+status 0 means the injected regressions were caught in the right segments and nowhere else,
+and the loop ran without the change being found worse.
 """
 
 from __future__ import annotations
@@ -15,19 +17,22 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select
 
+from shadowgap.cli.demo import loop
 from shadowgap.cli.demo.agentic import (
     AGENTIC_TENANT,
     BFCL_FILE,
     load_pool,
     write_recorded_answers,
 )
-from shadowgap.cli.demo.report import print_results
-from shadowgap.cli.demo.traffic import load_pairs, simulate
+from shadowgap.cli.demo.report import print_loop, print_results
+from shadowgap.cli.demo.traffic import SimulatedTraffic, load_pairs, simulate
 from shadowgap.cli.replay import Sender, batches, progress_line
 from shadowgap.config import DATA_DIR
 from shadowgap.db import models
@@ -168,6 +173,72 @@ def _wait_for_detectors(timeout: float) -> None:
         time.sleep(2.0)
 
 
+def _send(sender: Sender, events: list[dict[str, Any]], total: int, started: float) -> None:
+    for batch in batches(events, 250):
+        sender.send(batch)
+        print(
+            progress_line(sender.totals.sent, total, started, "requests"),
+            end="",
+            flush=True,
+        )
+
+
+def _apply_proposal(
+    traffic: SimulatedTraffic, url: str, admin_key: str
+) -> tuple[dict[str, Any] | None, int | None]:
+    """The loop's first half: shadowgap's proposal for the regressing tenant from the traffic
+    so far, and the router change applying it at the fix, recorded through the changes API
+    with the proposal's id. ``(proposal, change id)``; None for what did not happen."""
+    from shadowgap.config import get_settings
+
+    assert traffic.fix_index is not None
+    events = traffic.events
+    fix_time = datetime.fromisoformat(events[traffic.fix_index]["timestamp"])
+    # Proposals over the window ending at the last request the router sent before the fix.
+    end = datetime.fromisoformat(events[traffic.fix_index - 1]["timestamp"])
+    with session_scope() as session:
+        proposal = loop.route_proposal(session, get_settings(), traffic.regressing_segment, end)
+    if proposal is None:
+        print(f"   no route-to-flagship proposal for {traffic.regressing_segment}")
+        return None, None
+    print(
+        f"   proposal {proposal['id']} ({proposal['kind']}) for {traffic.regressing_segment}: "
+        f"cheap share {proposal['current']['cheap_share']:.0%} -> 0%"
+    )
+    response = httpx.post(
+        f"{url}/v1/changes",
+        json=loop.change_body(proposal, fix_time),
+        headers={"Authorization": f"Bearer {admin_key}"},
+        timeout=30,
+    )
+    if response.status_code != 201:
+        print(f"   recording the change failed: {response.status_code} {response.text[:300]}")
+        return proposal, None
+    change_id = int(response.json()["id"])
+    print(f"   the router applies it at {fix_time.isoformat()}: recorded as change #{change_id}")
+    return proposal, change_id
+
+
+def _verify(url: str, admin_key: str, change_id: int) -> dict[str, Any] | None:
+    """The loop's second half: the change's verification brought up to date (as the
+    changes.verify beat task does), then its view from the API."""
+    from shadowgap.changes.verify import verify_open_changes
+    from shadowgap.config import get_settings
+    from shadowgap.worker.queue import send
+
+    with session_scope() as session:
+        deliveries = verify_open_changes(session, get_settings(), datetime.now(UTC))
+    for delivery_id in deliveries:
+        send("alerts.deliver", [delivery_id])
+    response = httpx.get(
+        f"{url}/v1/changes",
+        headers={"Authorization": f"Bearer {admin_key}"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return next((c for c in response.json()["items"] if c["id"] == change_id), None)
+
+
 def run_demo(
     flagship: str,
     data_dir: Path,
@@ -237,12 +308,19 @@ def run_demo(
     )
     try:
         _wait_ready(url, api, DEMO_DIR / "api.log")
-        traffic = simulate(load_pairs(csv_path), n_events=n_events, seed=seed, agentic_pool=pool)
+        traffic = simulate(
+            load_pairs(csv_path),
+            n_events=n_events,
+            seed=seed,
+            agentic_pool=pool,
+            fix_at=loop.FIX_AT,
+        )
+        assert traffic.fix_index is not None
         tenants = len({e["attributes"]["tenant"] for e in traffic.events})
         print(
-            f"\n1. replaying {len(traffic.events):,} requests from {tenants} tenants through the "
-            f"API (the router breaks for {traffic.regressing_segment} at request "
-            f"{traffic.shift_index:,}"
+            f"\n1. replaying {traffic.fix_index:,} of {len(traffic.events):,} requests from "
+            f"{tenants} tenants through the API (the router breaks for "
+            f"{traffic.regressing_segment} at request {traffic.shift_index:,}"
             + (
                 f"; {AGENTIC_TENANT}'s cheap model is swapped for one that drops required "
                 "arguments at the same time)"
@@ -252,14 +330,7 @@ def run_demo(
         )
         sender = Sender(url, api_key)
         started = time.monotonic()
-        for batch in batches(traffic.events, 250):
-            sender.send(batch)
-            print(
-                progress_line(sender.totals.sent, len(traffic.events), started, "requests"),
-                end="",
-                flush=True,
-            )
-        sender.close()
+        _send(sender, traffic.events[: traffic.fix_index], len(traffic.events), started)
         print(
             f"\n   {sender.totals.new:,} stored, "
             f"{sender.totals.sampled:,} sampled for shadow re-runs"
@@ -268,7 +339,23 @@ def run_demo(
         _wait_for_pipeline(timeout=1800 if flagship == "local" else 900)
         print("\n3. letting the per-segment detectors and the alert stage settle")
         _wait_for_detectors(timeout=300)
+        print(
+            f"\n4. the loop: shadowgap proposes a change for {traffic.regressing_segment}, "
+            f"the router applies it at request {traffic.fix_index:,}"
+        )
+        proposal, change_id = _apply_proposal(traffic, url, admin_key)
+        print(
+            f"\n5. replaying the other {len(traffic.events) - traffic.fix_index:,} requests, "
+            "then the pipeline and the detectors again"
+        )
+        _send(sender, traffic.events[traffic.fix_index :], len(traffic.events), started)
+        sender.close()
+        print()
+        _wait_for_pipeline(timeout=1800 if flagship == "local" else 900)
+        _wait_for_detectors(timeout=300)
+        change = _verify(url, admin_key, change_id) if change_id is not None else None
         ok = print_results(traffic, url, DEMO_DIR)
+        ok = print_loop(traffic, proposal, change) and ok
         print(f"  sign in at {url}/login with the admin key {admin_key}")
         if keep_running:
             print(f"\nAPI and worker still running at {url}; Ctrl-C to stop.")

@@ -113,6 +113,9 @@ class SimulatedTraffic:
     regressions: tuple[Regression, ...] = ()
     # The agentic tenant's answer kinds by event id (shadowgap/cli/demo/agentic.py).
     agentic_kinds: dict[str, str] = field(default_factory=dict)
+    # Index of the first event after the router's fix (the regressing tenant routed to the
+    # flagship, shadowgap/cli/demo/loop.py); None when the stream has no fix.
+    fix_index: int | None = None
 
     def regression(self, segment: str) -> Regression | None:
         return next((r for r in self.regressions if r.segment == segment), None)
@@ -126,10 +129,13 @@ def simulate(
     start: datetime | None = None,
     shift_at: float = 0.5,
     agentic_pool: list[AgenticCase] | None = None,
+    fix_at: float | None = None,
 ) -> SimulatedTraffic:
     """The five GSM8K tenants' ``n_events`` requests, and with ``agentic_pool`` the agentic
     tenant's (:data:`agentic.VOLUME` as many again, from their own generator), merged in time
-    order."""
+    order. With ``fix_at`` (a fraction of the stream after ``shift_at``) the router applies
+    shadowgap's proposal from there on: every request of the regressing tenant goes to the
+    flagship."""
     rng = random.Random(seed)
     easy = [p for p in pairs if p.cheap_correct]
     hard = [p for p in pairs if not p.cheap_correct]
@@ -139,6 +145,9 @@ def simulate(
     begin = start or datetime.now(UTC).replace(microsecond=0) - timedelta(days=days)
     step = timedelta(days=days) / n_events
     shift_index = int(n_events * shift_at)
+    fix_index = int(n_events * fix_at) if fix_at is not None else None
+    if fix_index is not None and fix_index <= shift_index:
+        raise ValueError("fix_at must come after shift_at")
     events = []
     for i in range(n_events):
         tenant = rng.choices(tenants, weights)[0]
@@ -152,13 +161,20 @@ def simulate(
         # generator.
         newly_cheap = cheap and not is_hard and score >= THRESHOLD
         own = random.Random(f"{seed}:{i}") if newly_cheap else rng
-        events.append(_event(i, tenant, pair, score, cheap, begin + step * i, rng, own))
+        event = _event(i, tenant, pair, score, cheap, begin + step * i, rng, own)
+        if shifted and fix_index is not None and i >= fix_index:
+            # Drawn as before the fix (the shared generator's draws stay put), then served as
+            # the fixed router serves it, with this request's own draws.
+            event = _routed_to_flagship(event, pair, random.Random(f"{seed}:fix:{i}"))
+        events.append(event)
     segment = f"tenant={REGRESSING_TENANT}"
     regressions = [
         Regression(segment, events[shift_index]["event_id"], ("routing_share", "quality_gap"))
     ]
     if not agentic_pool:
-        return SimulatedTraffic(events, shift_index, segment, tuple(regressions))
+        return SimulatedTraffic(
+            events, shift_index, segment, tuple(regressions), fix_index=fix_index
+        )
     n_agentic = round(n_events * agentic.VOLUME)
     extra, kinds = agentic.events(
         agentic_pool,
@@ -187,6 +203,7 @@ def simulate(
         segment,
         tuple(regressions),
         {e["event_id"]: kind for e, kind in zip(extra, kinds, strict=True)},
+        merged.index(events[fix_index]) if fix_index is not None else None,
     )
 
 
@@ -197,6 +214,31 @@ def router_score(is_hard: bool, u: float) -> float:
     z = NormalDist().inv_cdf(min(max(u, 1e-12), 1.0 - 1e-12)) - NormalDist().inv_cdf(p_cheap)
     # Not rounded: a rounded score could land on the threshold on the wrong side of it.
     return 1.0 / (1.0 + math.exp(-(math.log(THRESHOLD / (1.0 - THRESHOLD)) + SCORE_SD * z)))
+
+
+def _routed_to_flagship(event: dict[str, Any], pair: Pair, rng: random.Random) -> dict[str, Any]:
+    """``event`` as the fixed router serves it: the flagship's route, answer, latency, cost."""
+    if event["route"]["tier"] == "flagship":
+        return event
+    latency = rng.gauss(1800, 250)
+    prompt_tokens = event["usage"]["prompt_tokens"]
+    failed = event["status"] == "error"
+    tokens = len(pair.flagship_answer) // 4
+    return {
+        **event,
+        "route": {
+            **event["route"],
+            "tier": "flagship",
+            "model": FLAGSHIP_MODEL,
+            "reason": "shadowgap proposal: tenant routed to the flagship",
+        },
+        "answer": None if failed else pair.flagship_answer,
+        "latency_ms": round(max(latency, 50.0), 1),
+        "ttft_ms": round(max(latency * 0.2, 20.0), 1),
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 0 if failed else tokens},
+        "cost_usd": round((prompt_tokens * 0.01 + tokens * 0.03) / 1000, 6),
+        "escalated": False,
+    }
 
 
 def _event(

@@ -178,3 +178,25 @@ def test_the_agentic_tenant_breaks_its_tool_calls_and_nothing_else(
         if not _cheap(e) and e["answer"] is not None:
             case = cases[e["request"]["messages"][-1]["content"]]
             assert acceptable(Answer.coerce(e["answer"]), case)
+
+
+def test_the_fix_routes_only_the_small_tenant_to_the_flagship_from_its_point() -> None:
+    pairs = load_pairs(GSM8K_CSV)
+    plain = simulate(pairs, n_events=8_000, start=START)
+    fixed = simulate(pairs, n_events=8_000, start=START, fix_at=0.8)
+    assert plain.fix_index is None and fixed.fix_index == 6_400
+    changed = [
+        (i, a, b) for i, (a, b) in enumerate(zip(plain.events, fixed.events, strict=True)) if a != b
+    ]
+    # Only the small tenant's cheap requests after the fix change, each to the flagship route
+    # and its answer; every other request is draw for draw what it was.
+    assert changed
+    assert all(i >= 6_400 and a["attributes"]["tenant"] == REGRESSING_TENANT for i, a, _ in changed)
+    assert all(a["route"]["tier"] == "cheap" for _, a, _ in changed)
+    assert all(
+        b["route"]["tier"] == "flagship" and b["cost_usd"] > a["cost_usd"] for _, a, b in changed
+    )
+    after = [e for e in fixed.events[6_400:] if e["attributes"]["tenant"] == REGRESSING_TENANT]
+    assert after and all(e["route"]["tier"] == "flagship" for e in after)
+    with pytest.raises(ValueError, match="fix_at"):
+        simulate(pairs, n_events=1_000, fix_at=0.4)
