@@ -399,10 +399,10 @@ class Settings(BaseSettings):
 
     # --- router changes (docs/changes.md) -----------------------------------------------------
     change_before_days: float = Field(
-        default=56.0,
+        default=112.0,
         gt=0,
         description="A recorded router change is compared with this many days of the scope's "
-        "traffic before it went live.",
+        "traffic before it went live (fewer when an earlier change to the scope is more recent).",
     )
     change_verify_days: float = Field(
         default=56.0,

@@ -1,7 +1,8 @@
 """Verifying a router change after it ships: before against after, with the power it has.
 
 For a recorded change (:mod:`shadowgap.changes.record`) the scope's traffic in the
-``change_before_days`` before it went live is compared with the traffic since, up to
+``change_before_days`` before it went live (cut at the latest earlier change whose scope shares
+a segment, so the before level is one routing's) is compared with the traffic since, up to
 ``change_verify_days`` after it, on three metrics (:mod:`shadowgap.stats.before_after` defines
 each and its standard error): the per-request excess gap from Hajek-weighted verdicts (the
 base design's draws, as the detectors see them), the cost per request (reported per day at the
@@ -149,9 +150,10 @@ def verify_change(
     segment_ids = [s.id for s in scope_segments(session, pairs)]
     at = change.at
     end = min(window_end(session, now), at + timedelta(days=settings.change_verify_days))
-    before = _window(session, segment_ids, at - timedelta(days=settings.change_before_days), at)
+    start = _before_start(session, change, segment_ids, settings)
+    before = _window(session, segment_ids, start, at)
     after = _window(session, segment_ids, at, end)
-    noise_rate, noise_var = _noise_floor(session, segment_ids, at, settings, end)
+    noise_rate, noise_var = _noise_floor(session, segment_ids, start, end)
     finished = end >= at + timedelta(days=settings.change_verify_days)
 
     state = dict(change.verification or {})
@@ -172,7 +174,7 @@ def verify_change(
         looks=looks,
         last_cut=last_cut,
         window={
-            "before_start": (at - timedelta(days=settings.change_before_days)).isoformat(),
+            "before_start": start.isoformat(),
             "at": at.isoformat(),
             "after_end": end.isoformat(),
             "finished": finished,
@@ -444,13 +446,37 @@ def _num(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
 
+def _before_start(
+    session: Session, change: RouterChange, segment_ids: list[int], settings: Settings
+) -> datetime:
+    """Where the before window starts: ``change_before_days`` before the change, or later at
+    the latest earlier change whose scope shares a segment with this one (before it, the
+    segment was routed otherwise, and its level is not this change's baseline)."""
+    start = change.at - timedelta(days=settings.change_before_days)
+    earlier = session.scalars(
+        select(RouterChange)
+        .where(RouterChange.id != change.id, RouterChange.at < change.at)
+        .where(RouterChange.at > start)
+        .order_by(RouterChange.at.desc())
+    ).all()
+    ours = set(segment_ids)
+    dimensions = list(settings.segment_dimensions)
+    for other in earlier:
+        try:
+            pairs = scope_pairs(other.scope, dimensions)
+        except ValueError:
+            continue  # recorded under other segment dimensions: it names no segment now
+        if ours & {s.id for s in scope_segments(session, pairs)}:
+            return other.at
+    return start
+
+
 def _noise_floor(
-    session: Session, segment_ids: list[int], at: datetime, settings: Settings, end: datetime
+    session: Session, segment_ids: list[int], start: datetime, end: datetime
 ) -> tuple[float, float]:
     """The noise rate both windows subtract and its variance: the scope's noise pairs over
     both windows, or the deployment's when the scope has too few (the rule of
     :func:`shadowgap.stats.excess_gap.excess_gap`)."""
-    start = at - timedelta(days=settings.change_before_days)
     scope = _noise_sums(session, start, end, segment_ids)
     everyone = _noise_sums(session, start, end, None)
     floor = excess_gap(WeightedSums(n=1, w=1.0), scope, everyone)

@@ -194,3 +194,40 @@ def test_a_bad_change_is_flagged_early_before_the_verdict_could_be_verified(
         assert flagging["fraction"] < 3 / 56
         quality = flagging["metrics"]["excess_gap"]
         assert quality["z"] > quality["boundary"] > 0
+
+
+@pytest.mark.parametrize(("earlier_scope", "cut"), [("tenant=hooli", True), ("tenant=acme", False)])
+def test_the_before_window_starts_at_the_latest_earlier_change_to_the_scope(
+    session_factory: sessionmaker[Session], settings: Settings, earlier_scope: str, cut: bool
+) -> None:
+    """The segment's level moved at an earlier change a week before this one: the before
+    window starts there, so this neutral change is compared with its own routing's level.
+    A change to another tenant does not cut, and then the old level makes it look worse."""
+    earlier_at = T0 + timedelta(days=7)
+    with session_factory() as session:
+        traffic = Traffic(session, "hooli", 3)
+        Traffic(session, "acme", 4)  # its segment, so the other scope names a segment
+        traffic.add(T0, 7, 300, win_rate=0.05)
+        traffic.add(earlier_at, 7, 300, win_rate=0.35)
+        traffic.add(AT, 14, 300, win_rate=0.35)
+        session.add(
+            RouterChange(
+                scope=earlier_scope,
+                at=earlier_at,
+                description="an earlier change",
+                recorded_by="test",
+                status=ChangeStatus.VERIFIED,
+                verification={},
+            )
+        )
+        change = _change(session)
+        verify_change(session, change, settings, NOW)
+        start = datetime.fromisoformat(change.verification["window"]["before_start"])
+        if cut:
+            assert start.replace(tzinfo=UTC) == earlier_at
+            # A week of before traffic may not have the power to verify it yet; nothing worse.
+            assert change.status != ChangeStatus.REGRESSED, change.verification["looks"]
+        else:
+            expected = AT - timedelta(days=settings.change_before_days)
+            assert start.replace(tzinfo=UTC) == expected
+            assert change.status == ChangeStatus.REGRESSED
