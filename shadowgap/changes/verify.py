@@ -123,6 +123,9 @@ class Figures:
     p95: Shift
     events_per_day: float
     min_effect: float  # per-request excess-gap rise the power is sized for
+    # The after window holds at least FIRST_CUT events and none went cheap (a route-to-flagship
+    # change): its per-request excess gap is exactly 0, observed on every request, not sampled.
+    all_flagship_after: bool = False
 
     def target_se(self, alpha: float) -> float:
         """The standard error at which a fixed-sample test at quality's share of ``alpha``
@@ -272,7 +275,10 @@ def _figures(
     span = float(after.times[-1] - after.times[0]) if after.times.size > 1 else 0.0
     per_day = after.times.size * _DAY / span if span > 0 else 0.0
     share = rb.cheap_share if rb.cheap_share is not None else 1.0
-    return Figures(quality, cost, p95, per_day, settings.change_min_effect * max(share, 1e-6))
+    all_flagship = after.times.size >= FIRST_CUT and not after.cheap.any()
+    return Figures(
+        quality, cost, p95, per_day, settings.change_min_effect * max(share, 1e-6), all_flagship
+    )
 
 
 def _known(values: np.ndarray) -> np.ndarray:
@@ -310,7 +316,11 @@ def _look(
         tolerance = _tolerance(predicted, metric)
         test = tests[metric]
         delta, se = shift.delta, shift.se
-        enough = metric != "excess_gap" or shift.n_after >= MIN_PAIRS_AFTER
+        # A scope whose requests all went to the flagship has no forward pairs to wait for: its
+        # after side is known (0 excess), and only the before side's uncertainty remains.
+        enough = (
+            metric != "excess_gap" or shift.n_after >= MIN_PAIRS_AFTER or figures.all_flagship_after
+        )
         if delta is None or not se or not enough or 1.0 / se**2 < test.information * INFO_GROWTH:
             continue
         spent = pocock_spending(alpha * METRIC_SHARES[metric], fraction)
@@ -334,7 +344,11 @@ def _look(
         }
         if flagged:
             worse.append(metric)
-        if metric == "excess_gap" and math.isfinite(boundary):
+        if metric == "excess_gap" and figures.all_flagship_after:
+            # Nothing went cheap, so nothing can have lost on the cheap path: the quality
+            # question is answered by the routing itself, which is observed on every request.
+            decisive = True
+        elif metric == "excess_gap" and math.isfinite(boundary):
             # Powered: a rise of the minimum effect would cross this boundary 80% of the time.
             decisive = se <= figures.min_effect / (boundary + _z_power())
     if not results:
@@ -345,6 +359,7 @@ def _look(
         "cut_at": datetime.fromtimestamp(cut_time, UTC).isoformat(),
         "fraction": fraction,
         "pairs_after": figures.quality.n_after,
+        "all_flagship_after": figures.all_flagship_after,
         "metrics": results,
         "worse": worse,
         "decisive": decisive,

@@ -148,6 +148,33 @@ def test_a_young_change_is_pending_with_the_pairs_it_needs(
         assert not any(look["decisive"] or look["worse"] for look in looks)
 
 
+@pytest.mark.parametrize("cheap_after", [0.0, 0.05])
+def test_a_route_to_flagship_change_is_decided_by_its_routing(
+    session_factory: sessionmaker[Session], settings: Settings, cheap_after: float
+) -> None:
+    """All of the scope on the flagship: no forward pairs will come, and none are needed (its
+    per-request excess is 0 on every request). A few requests still cheap: they could lose, so
+    the change waits for pairs like any other."""
+    with session_factory() as session:
+        traffic = Traffic(session, "hooli", 3)
+        traffic.add(T0, 14, 300, win_rate=0.45)
+        traffic.add(AT, 1, 300, cheap_share=cheap_after)
+        # All-flagship costs more: the rise the proposal predicted (per day, after - before).
+        change = _change(session, predicted={"cost_per_day": {"value": 2.2, "ci": [1.5, 3.0]}})
+        verify_change(session, change, settings, AT + timedelta(days=1))
+        looks = change.verification["looks"]
+        assert not any(look["worse"] for look in looks), looks
+        if cheap_after == 0.0:
+            assert change.status == ChangeStatus.VERIFIED, change.verification
+            decided = [look for look in looks if look["decisive"]]
+            assert decided and decided[0]["all_flagship_after"]
+            assert decided[0]["pairs_after"] == 0
+            assert decided[0]["metrics"]["excess_gap"]["delta"] < 0
+        else:
+            assert change.status == ChangeStatus.PENDING, change.verification
+            assert not any(look["all_flagship_after"] for look in looks)
+
+
 def test_open_changes_are_verified_and_finished_ones_left_alone(
     session_factory: sessionmaker[Session], settings: Settings
 ) -> None:

@@ -106,19 +106,17 @@ def verdict_lines(change: dict[str, Any]) -> list[str]:
     worse = [metric for look in looks for metric in look.get("worse") or []]
     if worse:
         lines.append(f"  worse beyond tolerance: {', '.join(sorted(set(worse)))}")
+    decided = next((look for look in looks if look.get("decisive")), None)
+    if status == "verified" and decided is not None and decided.get("all_flagship_after"):
+        lines.append(
+            f"  decided at look {decided['look']}: no request of the scope went cheap in "
+            f"{decided['events_after']} requests after the change, so none can lose on the "
+            "cheap path (its excess gap is 0 on every request; no judged pairs needed)"
+        )
     pending = verification.get("pending")
     if status == "pending" and pending is not None:
-        quality_looks = sum("excess_gap" in look.get("metrics", {}) for look in looks)
-        if pending.get("pairs", 0) == 0 and quality_looks == 0:
-            lines.append(
-                "  not decided within the demo's stream: routed to the flagship, the scope has "
-                "no cheap requests, so no judged pairs after the change; the verification tests "
-                "quality from 20 of them, so it stays pending until its horizon "
-                "(change_verify_days) ends with nothing worse"
-            )
-        else:
-            lines.append(
-                f"  pending: {pending.get('pairs')} judged pairs after the change, "
-                f"{pending.get('pairs_needed')} needed"
-            )
+        lines.append(
+            f"  pending: {pending.get('pairs')} judged pairs after the change, "
+            f"{pending.get('pairs_needed')} needed"
+        )
     return lines
