@@ -14,7 +14,7 @@ proposal.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from shadowgap.attribution.periods import MAX_PERIOD_EVENTS, Period, Window
 from shadowgap.attribution.thresholds import JudgedPairs
 from shadowgap.db.models import Slice, SliceFeatures, TrafficEvent, Verdict
+from shadowgap.db.slice_match import holds
 from shadowgap.enums import SliceStatus, VerdictKind, Winner
 
 # Features a router can be told to match (the request's own attributes).
@@ -86,20 +87,6 @@ def dimensions_of(conditions: Sequence[Condition]) -> dict[str, str]:
         else:
             dimensions[name] = value
     return dimensions
-
-
-def holds(features: Mapping[str, Any] | None, conditions: Sequence[Condition]) -> bool:
-    """Whether an event's stored slice features satisfy every condition."""
-    if not features:
-        return False
-    for name, value in conditions:
-        got = features.get(name)
-        if isinstance(got, list):
-            if value not in got:
-                return False
-        elif got != value:
-            return False
-    return True
 
 
 def _in_window(query: Any, window: Window) -> Any:

@@ -48,6 +48,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from shadowgap.config import Settings
+from shadowgap.db.slice_match import holds
 from shadowgap.slices.lattice import (
     FeatureValue,
     PairTable,
@@ -108,18 +109,6 @@ class Watched:
         return max(0.0, CHECKS[self.looks_done] - self.pairs) / pairs_per_day
 
 
-def matches(features: Mapping[str, object], conditions: Sequence[FeatureValue]) -> bool:
-    """Whether a request's slice features satisfy every condition (tags are lists)."""
-    for name, value in conditions:
-        got = features.get(name)
-        if isinstance(got, list):
-            if value not in got:
-                return False
-        elif got != value:
-            return False
-    return True
-
-
 def explore_probability(features: Mapping[str, object], watched: Sequence[Watched]) -> float:
     """The exploration probability of one request: the largest boost of the watched slices it
     matches (0 when none)."""
@@ -127,7 +116,7 @@ def explore_probability(features: Mapping[str, object], watched: Sequence[Watche
         (
             w.boost
             for w in watched
-            if w.status == WatchStatus.WATCHING and w.boost > 0 and matches(features, w.conditions)
+            if w.status == WatchStatus.WATCHING and w.boost > 0 and holds(features, w.conditions)
         ),
         default=0.0,
     )
