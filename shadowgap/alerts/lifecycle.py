@@ -89,6 +89,27 @@ def _latest_alert(session: Session, segment_id: int, signal: str) -> Alert | Non
     return session.scalar(query)
 
 
+def _new_alert(
+    segment_id: int,
+    signal: str,
+    severity: str,
+    evidence: AlertEvidence,
+    now: datetime,
+    drift_event_id: int | None = None,
+) -> Alert:
+    """An open alert, not yet inserted: every kind opens the same way."""
+    return Alert(
+        segment_id=segment_id,
+        signal=signal,
+        status=AlertStatus.OPEN,
+        severity=severity,
+        drift_event_id=drift_event_id,
+        evidence=evidence.to_json(),
+        opened_at=now,
+        baseline_streak=0,
+    )
+
+
 def _active_alert(session: Session, segment_id: int, signal: str) -> Alert | None:
     query = select(Alert).where(
         Alert.segment_id == segment_id, Alert.signal == signal, Alert.status != AlertStatus.RESOLVED
@@ -193,15 +214,13 @@ def open_or_update(
     evidence = drift_evidence(session, event, segment, settings)
     evidence.baseline = Baseline.of(evidence.before, drift_event_id=event.id)
     evidence.drift_events = [drift_summary(event)]
-    alert = Alert(
-        segment_id=event.segment_id,
-        signal=event.signal,
-        status=AlertStatus.OPEN,
-        severity=_drift_severity(event, evidence),
+    alert = _new_alert(
+        event.segment_id,
+        event.signal,
+        _drift_severity(event, evidence),
+        evidence,
+        now,
         drift_event_id=event.id,
-        evidence=evidence.to_json(),
-        opened_at=now,
-        baseline_streak=0,
     )
     if _insert(session, alert):
         return _notify(session, alert, DeliveryAction.TRIGGER, settings, now)
@@ -396,16 +415,7 @@ def open_slice_alert(
     after = evidence.after.value if evidence.after else None
     spec = signal_spec("quality_gap")
     severity = drift_severity(spec, before, after, record.traffic_share or 0.0)
-    alert = Alert(
-        segment_id=segment_id,
-        signal=signal,
-        status=AlertStatus.OPEN,
-        severity=severity,
-        drift_event_id=None,
-        evidence=evidence.to_json(),
-        opened_at=now,
-        baseline_streak=0,
-    )
+    alert = _new_alert(segment_id, signal, severity, evidence, now)
     if not _insert(session, alert):
         return []
     record.alert_id = alert.id
@@ -437,16 +447,7 @@ def open_change_alert(
     if existing is not None:
         return existing.id, []
     evidence.baseline = Baseline.of(evidence.before)
-    alert = Alert(
-        segment_id=segment_id,
-        signal=signal,
-        status=AlertStatus.OPEN,
-        severity=severity,
-        drift_event_id=None,
-        evidence=evidence.to_json(),
-        opened_at=now,
-        baseline_streak=0,
-    )
+    alert = _new_alert(segment_id, signal, severity, evidence, now)
     if not _insert(session, alert):
         existing = _active_alert(session, segment_id, signal)
         return (existing.id if existing else None), []
@@ -489,16 +490,7 @@ def raise_slo_burn(
             return _notify(session, existing, DeliveryAction.RENOTIFY, settings, now)
         return []
     evidence.baseline = Baseline.of(evidence.before)
-    alert = Alert(
-        segment_id=segment_id,
-        signal=SLO_BURN,
-        status=AlertStatus.OPEN,
-        severity=severity,
-        drift_event_id=None,
-        evidence=evidence.to_json(),
-        opened_at=now,
-        baseline_streak=0,
-    )
+    alert = _new_alert(segment_id, SLO_BURN, severity, evidence, now)
     if not _insert(session, alert):
         return []  # a concurrent evaluation opened it: it notified
     return _notify(session, alert, DeliveryAction.TRIGGER, settings, now)
@@ -563,15 +555,8 @@ def check_no_data(session: Session, settings: Settings, now: datetime) -> list[i
     )
     for segment in session.scalars(silent.order_by(Segment.id)).all():
         evidence = no_data_evidence(session, segment, settings, now)
-        alert = Alert(
-            segment_id=segment.id,
-            signal=NO_DATA,
-            status=AlertStatus.OPEN,
-            severity=no_data_severity(volume_share(session, segment)),
-            drift_event_id=None,
-            evidence=evidence.to_json(),
-            opened_at=now,
-            baseline_streak=0,
+        alert = _new_alert(
+            segment.id, NO_DATA, no_data_severity(volume_share(session, segment)), evidence, now
         )
         if _insert(session, alert):
             ids += _notify(session, alert, DeliveryAction.TRIGGER, settings, now)

@@ -3,41 +3,23 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
-from shadowgap.db.engine import make_engine
-from shadowgap.db.models import Base, Segment, TrafficEvent, Verdict
+from shadowgap.db.models import Segment, TrafficEvent, Verdict
+
+# The SQLite file, its engine and sessions are drift tests' fixtures, shared here.
+from tests.drift.conftest import db_url, engine, session_factory  # noqa: F401
 
 T0 = datetime(2025, 1, 6, tzinfo=UTC)
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'changes.db'}"
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    Base.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
-
-
-@pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
+def settings(db_url: str, tmp_path: Path) -> Settings:  # noqa: F811 (the fixture, as an argument)
     return Settings(database_url=db_url, alert_outbox_dir=str(tmp_path / "outbox"))
 
 
