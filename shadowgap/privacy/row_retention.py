@@ -113,19 +113,25 @@ def run(open_session: OpenSession, now: datetime, settings: Settings) -> RowRete
     with open_session() as session:
         partitioned = partitions.is_partitioned(session.connection())
     if partitioned:
+        # First what a run that stopped between the two steps left (a day detached again
+        # would take the same name), then the days due now.
+        _drop_expired(open_session, outbox_dir, result)
         if cutoff is not None:
             result.busy = not _detach(open_session, cutoff)
-        # Days detached now, or by a run that stopped before dropping them.
-        with open_session() as session:
-            expired = partitions.expired_days(session.connection())
-        for day in expired:
-            with open_session() as session:
-                _drop_day(session, day, outbox_dir, result)
+            _drop_expired(open_session, outbox_dir, result)
     if cutoff is not None:
         _delete_rows(open_session, cutoff, partitioned, outbox_dir, result)
     with open_session() as session:
         result.holes = event_horizon.prune_holes(session)
     return result
+
+
+def _drop_expired(open_session: OpenSession, outbox_dir: str, result: RowRetentionResult) -> None:
+    with open_session() as session:
+        expired = partitions.expired_days(session.connection())
+    for day in expired:
+        with open_session() as session:
+            _drop_day(session, day, outbox_dir, result)
 
 
 def _detach(open_session: OpenSession, cutoff: datetime) -> bool:
@@ -184,7 +190,8 @@ def _drop_day(session: Session, day: date, outbox_dir: str, result: RowRetention
             or 0
         )
     partitions.drop_expired(conn, day)
-    result.days.append(day.isoformat())
+    if day.isoformat() not in result.days:
+        result.days.append(day.isoformat())
 
 
 def _delete_rows(

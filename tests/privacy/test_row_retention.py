@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from shadowgap.config import get_settings
+from shadowgap.config import InvalidSettings, get_settings
 from shadowgap.db import event_horizon, models, partitions
 from shadowgap.db.engine import get_engine, session_scope
 from shadowgap.drift.signals import SIGNALS
@@ -151,8 +152,13 @@ def _analyze() -> None:
 
 
 def test_old_days_go_with_everything_that_points_at_them(
-    any_db: str, configure: Callable[..., None], client: TestClient, tmp_path: Path
+    any_db: str,
+    configure: Callable[..., None],
+    client: TestClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(row_retention, "BATCH", 1)  # rows deleted one by one: chunk by chunk
     configure(
         event_row_days=ROW_DAYS, alert_outbox_dir=tmp_path / "outbox", attribution_resamples=0
     )
@@ -368,3 +374,61 @@ def test_ingest_into_today_never_waits_behind_the_drop(
     with session_scope() as session:
         left = set(session.scalars(select(models.TrafficEvent.event_id)))
     assert left == {"held", *(f"today-{n}" for n in range(inserted + 1))}
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"EVENT_ROW_DAYS": "167"}, "SHADOWGAP_CHANGE_BEFORE_DAYS + SHADOWGAP_CHANGE_VERIFY_DAYS"),
+        ({"EVENT_ROW_DAYS": "180", "CHANGE_VERIFY_DAYS": "70"}, "(182 days)"),
+        ({"EVENT_ROW_DAYS": "180", "RETENTION_DAYS": "365"}, "SHADOWGAP_RETENTION_DAYS"),
+        ({"EVENT_ROW_DAYS": "200", "SLO_WINDOW_DAYS": "366"}, "SHADOWGAP_SLO_WINDOW_DAYS"),
+        ({"EVENT_ROW_DAYS": "-1"}, "greater than or equal to 0"),
+    ],
+)
+def test_row_days_shorter_than_a_window_that_reads_events_stop_the_process(
+    monkeypatch: pytest.MonkeyPatch, values: dict[str, str], named: str
+) -> None:
+    for name, value in values.items():
+        monkeypatch.setenv(f"SHADOWGAP_{name}", value)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(InvalidSettings) as raised:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    message = str(raised.value)
+    assert message.startswith("invalid setting SHADOWGAP_EVENT_ROW_DAYS: ") and named in message
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},  # the defaults
+        {"EVENT_ROW_DAYS": "0", "RETENTION_DAYS": "365", "CHANGE_BEFORE_DAYS": "400"},
+        {"EVENT_ROW_DAYS": "168"},
+        {"EVENT_ROW_DAYS": "180", "RETENTION_DAYS": "0"},
+    ],
+)
+def test_row_days_that_cover_every_window_load(
+    monkeypatch: pytest.MonkeyPatch, values: dict[str, str]
+) -> None:
+    for name, value in values.items():
+        monkeypatch.setenv(f"SHADOWGAP_{name}", value)
+    get_settings.cache_clear()
+    try:
+        assert get_settings().event_row_days == int(values.get("EVENT_ROW_DAYS", "180"))
+    finally:
+        get_settings.cache_clear()
+
+
+def test_the_daily_job_drops_old_rows_after_the_text(production: str) -> None:
+    from shadowgap.privacy.tasks import retention
+
+    now = datetime.now(UTC)
+    old = now - timedelta(days=200)
+    _ingest({"old": old, "young": now - timedelta(days=1)}, now)
+    done = retention()
+    assert done["rows"]["days"] == [old.date().isoformat()] and done["rows"]["events"] >= 0
+    with session_scope() as session:
+        assert set(session.scalars(select(models.TrafficEvent.event_id))) == {"young"}
