@@ -20,11 +20,11 @@ Two processes creating the same day serialise on a transaction-level advisory lo
 
 Row retention (``shadowgap/privacy/row_retention.py``) removes a day in two steps: its
 partitions are detached and renamed ``<table>_pYYYYMMDD_expired`` (:func:`detach_days`, a
-catalog-only moment under the parents' ACCESS EXCLUSIVE lock, taken with NOWAIT so it never
-queues ahead of ingest: ``DETACH ... CONCURRENTLY`` would not lock the parents but is refused
-while a default partition exists), then dropped (:func:`drop_expired`) once the rows that point
-at their events are gone. A row that arrives for a day after it was detached lands in the
-default partition.
+catalog-only moment under the parents' ACCESS EXCLUSIVE lock, asked for with NOWAIT or a short
+lock timeout so that ingest never queues behind it for long: ``DETACH ... CONCURRENTLY`` would
+not lock the parents but is refused while a default partition exists), then dropped
+(:func:`drop_expired`) once the rows that point at their events are gone. A row that
+arrives for a day after it was detached lands in the default partition (or a new partition).
 """
 
 from __future__ import annotations
@@ -205,19 +205,22 @@ def expired_name(day: date, table: str = PARENT) -> str:
     return f"{partition_name(day, table)}{EXPIRED_SUFFIX}"
 
 
-def detach_days(conn: Connection, days: Iterable[date], lock_timeout: str) -> None:
+def detach_days(conn: Connection, days: Iterable[date], lock_timeout: str, wait: bool) -> None:
     """Detach these days' partitions of every partitioned table and rename them
     :func:`expired_name`, in the caller's transaction (it commits at once: the parents stay
-    locked until then). The parents' lock is asked for with NOWAIT: when any transaction uses
-    them this raises ``LockNotAvailable`` (SQLSTATE 55P03) at once instead of queueing, so
-    inserts never wait behind the request; the caller retries. ``lock_timeout`` bounds the
-    wait for the partitions' own locks (the default partition's, the text window's)."""
+    locked until then). Without ``wait`` the parents' lock is asked for with NOWAIT: when any
+    transaction uses them this raises ``LockNotAvailable`` (SQLSTATE 55P03) at once instead of
+    queueing, so no insert waits behind the request. With ``wait`` the request queues for at
+    most ``lock_timeout``, and so may the inserts behind it. ``lock_timeout`` also bounds the
+    wait for the partitions' own locks (the text window's, the default partition's) while the
+    parents are held; the caller retries."""
     conn.execute(text(f"SET LOCAL lock_timeout = '{lock_timeout}'"))
     conn.execute(
         text(
             "LOCK TABLE "
             + ", ".join(f"ONLY {table}" for table in TABLES)
-            + " IN ACCESS EXCLUSIVE MODE NOWAIT"
+            + " IN ACCESS EXCLUSIVE MODE"
+            + ("" if wait else " NOWAIT")
         )
     )
     for day in days:

@@ -12,8 +12,9 @@ events, alerts, reports, the cost ledger, router changes: aggregates that outliv
 
 PostgreSQL drops whole days (``shadowgap/db/partitions.py``): every day partition that ended
 before the cutoff is detached and renamed in one short transaction that takes the parents'
-lock with NOWAIT (retried a few times; on a busy database the next run tries again, and
-ingest never queues behind the request), then, one day per transaction, the rows pointing at
+lock with NOWAIT, and failing that with a 100 ms lock timeout (each retried a few times; on
+a database that stays busy the next run tries again), so ingest never waits behind it for
+more than that, then, one day per transaction, the rows pointing at
 its events are deleted and its tables dropped, which hands their files back at once. Rows in
 the default partition (written by scripts, or for a day after it was dropped) and SQLite's
 one table are deleted by event time in chunks of :data:`BATCH` events, each chunk its own
@@ -41,13 +42,18 @@ from shadowgap.privacy import copies
 
 # Events per chunk where rows are deleted one by one (SQLite, the default partition).
 BATCH = 1000
-# The parents' lock is asked for with NOWAIT this many times, PAUSE seconds apart, before the
-# run leaves the days to the next one: an instant when no transaction uses the events table
-# comes often even under load (ingest's transactions are short).
-ATTEMPTS = 50
+# The parents' lock is first asked for with NOWAIT, NOWAIT_ATTEMPTS times PAUSE seconds apart:
+# taken only at an instant when no transaction uses the tables, it never makes an insert wait.
+# Under steady ingest such an instant may not come, so then WAIT_ATTEMPTS requests that queue
+# for at most LOCK_TIMEOUT each (ingest's transactions last milliseconds: the request is
+# granted within it unless a long read holds the tables); an insert behind one waits that long
+# at most. After that the days wait for the next run.
+NOWAIT_ATTEMPTS = 20
+WAIT_ATTEMPTS = 10
 PAUSE = 0.1
-# The wait for a partition's own lock once the parents' is held, and for the detached tables'.
-LOCK_TIMEOUT = "1s"
+# Also bounds the wait for a partition's own lock while the parents are held (the parents'
+# lock makes ingest wait meanwhile), and the detached tables' when they are dropped.
+LOCK_TIMEOUT = "100ms"
 # SQLSTATEs of a lock that was not granted (NOWAIT, lock_timeout) and of a deadlock (the text
 # window locks a partition, then the parents): the attempt is retried.
 _BUSY = {"55P03", "40P01"}
@@ -145,15 +151,16 @@ def _detach(open_session: OpenSession, cutoff: datetime) -> bool:
         ]
     if not due:
         return True
-    for attempt in range(ATTEMPTS):
+    attempts = [False] * NOWAIT_ATTEMPTS + [True] * WAIT_ATTEMPTS
+    for n, wait in enumerate(attempts):
         try:
             with open_session() as session:
-                partitions.detach_days(session.connection(), due, LOCK_TIMEOUT)
+                partitions.detach_days(session.connection(), due, LOCK_TIMEOUT, wait)
             return True
         except OperationalError as exc:
             if getattr(exc.orig, "sqlstate", None) not in _BUSY:
                 raise
-        if attempt + 1 < ATTEMPTS:
+        if n + 1 < len(attempts):
             time.sleep(PAUSE)
     return False
 
@@ -205,12 +212,17 @@ def _delete_rows(
     default partition (a day partition not detached yet is left for the next run, never
     emptied row by row)."""
     E, F = models.TrafficEvent, models.SliceFeatures
+    default = partitions.default_name(partitions.PARENT)
+    if partitioned:
+        with open_session() as session:
+            if session.scalar(text("SELECT to_regclass(:n)"), {"n": default}) is None:
+                return
     while True:
         with open_session() as session:
             if partitioned:
                 found = session.scalars(
                     text(
-                        f'SELECT id FROM "{partitions.default_name(partitions.PARENT)}" '
+                        f'SELECT id FROM "{default}" '
                         "WHERE occurred_at < :cutoff ORDER BY id LIMIT :n"
                     ),
                     {"cutoff": cutoff, "n": BATCH},

@@ -43,7 +43,7 @@ def test_a_stopped_run_is_finished_and_late_rows_are_kept(
     _ingest("young-1", NOW)
     # A run that detached the old day and stopped before dropping it.
     with session_scope() as session:
-        partitions.detach_days(session.connection(), [OLD.date()], "1s")
+        partitions.detach_days(session.connection(), [OLD.date()], "1s", wait=False)
     with session_scope() as session:
         conn = session.connection()
         assert OLD.date() not in {p.day for p in partitions.list_partitions(conn)}

@@ -338,8 +338,9 @@ def test_ingest_into_today_never_waits_behind_the_drop(
     production: str, configure: Callable[..., None]
 ) -> None:
     """While a transaction holds today's partition, the drop cannot take the parents' lock:
-    it gives up without queueing, so inserts meanwhile go through (an insert that waited
-    behind a queued lock request would hit its own lock timeout and fail the test)."""
+    it asks without queueing, then queues for 100 ms at a time, and gives up; inserts
+    meanwhile go through (one that waited behind a request queued for longer would hit its
+    own 2-second lock timeout and fail the test)."""
     configure(event_row_days=ROW_DAYS)
     _ingest({"old-a": TIMES["old-a"], "today-0": NOW}, NOW)
     holder = Session(get_engine())
