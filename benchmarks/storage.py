@@ -333,7 +333,7 @@ def main() -> int:
         began = time.perf_counter()
         rows_result = row_retention.run(session_scope, row_clock, settings)
         rows_seconds = time.perf_counter() - began
-        rows = table_bytes(dsn)
+        rows_bytes = table_bytes(dsn)
         kept_events = event_count(dsn)
     finally:
         from shadowgap.db.engine import reset_caches
@@ -376,7 +376,7 @@ def main() -> int:
     verdict = "PASS" if ratio <= TARGET else "FAIL"
     print(f"after / baseline at {n:,} events: {ratio:.3f}  (target <= {TARGET})  {verdict}")
 
-    rows_total = sum(rows.values())
+    rows_total = sum(rows_bytes.values())
     freed = totals["after"] - rows_total
     freed_verdict = (
         "PASS"
@@ -385,7 +385,7 @@ def main() -> int:
     )
     print("after row retention, by table (bytes per kept event):")
     for table in TABLES:
-        print(f"  {table:<24}{rows[table] / max(kept_events, 1):9.0f}")
+        print(f"  {table:<24}{rows_bytes[table] / max(kept_events, 1):9.0f}")
     print(
         f"rows     (row retention, {args.drop_days} of {args.days} days dropped)"
         f"{'':>9}: {rows_total / max(kept_events, 1):6.0f} per kept event "

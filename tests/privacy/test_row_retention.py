@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from shadowgap.config import InvalidSettings, get_settings
@@ -433,3 +434,40 @@ def test_the_daily_job_drops_old_rows_after_the_text(production: str) -> None:
     assert done["rows"]["days"] == [old.date().isoformat()] and done["rows"]["events"] >= 0
     with session_scope() as session:
         assert set(session.scalars(select(models.TrafficEvent.event_id))) == {"young"}
+
+
+def test_steady_ingest_into_today_does_not_keep_the_drop_out(
+    production: str, configure: Callable[..., None]
+) -> None:
+    """With inserts into today going on back to back, the run still finds its moment (or
+    queues 100 ms for it) and drops the old day; no insert waits long."""
+    configure(event_row_days=ROW_DAYS)
+    _ingest({"old-a": TIMES["old-a"], "today-0": NOW}, NOW)
+    stop = threading.Event()
+    inserted: list[str] = []
+    errors: list[OperationalError] = []
+
+    def insert() -> None:
+        try:
+            while not stop.is_set():
+                event_id = f"today-{len(inserted) + 1}"
+                with session_scope() as session:
+                    session.execute(text("SET LOCAL lock_timeout = '2s'"))
+                    batch = [TrafficEvent.model_validate(native_event(event_id, at=NOW))]
+                    store_events(session, batch, "native", get_settings(), NOW)
+                inserted.append(event_id)
+        except OperationalError as exc:  # a lock timeout: reported in the test's thread
+            errors.append(exc)
+
+    sender = threading.Thread(target=insert)
+    sender.start()
+    try:
+        result = row_retention.run(session_scope, NOW, get_settings())
+    finally:
+        stop.set()
+        sender.join()
+    assert not errors, errors
+    assert result.days == [TIMES["old-a"].date().isoformat()] and not result.busy
+    with session_scope() as session:
+        left = set(session.scalars(select(models.TrafficEvent.event_id)))
+    assert left == {"today-0", *inserted} and inserted
