@@ -23,11 +23,19 @@ TOAST, indexes and their free-space and visibility maps (``pg_total_relation_siz
               values still kept (exploration's traffic movers read them for 8 days)
     after     once the slice features' horizon has passed too (the body run again with the
               real clock: the days lie 9 to 13 days back), every window passed
+    rows      once the oldest ``--drop-days`` days are past SHADOWGAP_EVENT_ROW_DAYS
+              (``privacy.row_retention``'s body run with the clock set that far ahead): their
+              partitions dropped, the rows pointing at their events deleted
 
-Target (issue 24): after / baseline <= 0.4 (every window passed). Prints PASS or FAIL and
-exits 1 on FAIL; the text stage's ratio is printed beside it, without a target.
+Targets: after / baseline <= 0.4 (issue 24, every window passed); and row retention frees
+what the dropped days held: the bytes gone are at least the dropped days' partitions'
+``pg_total_relation_size`` measured just before (the rows pointing at their events are
+deleted too, but a DELETE only makes room inside its table's files). Prints PASS or FAIL for
+each and exits 1 on any FAIL; the text stage's ratio and the bytes per kept event after row
+retention are printed beside them.
 
 Usage: python benchmarks/storage.py [--events 1000000] [--seed 50000] [--days 4] [--batch 2000]
+[--drop-days 2]
 (SHADOWGAP_BENCH_KEEP=1 keeps both databases afterwards, to look at the rows.)
 """
 
@@ -40,7 +48,7 @@ import os
 import sys
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +161,26 @@ def table_bytes(dsn: str) -> dict[str, int]:
         return found
 
 
+def day_partition_bytes(dsn: str, days: list[date]) -> int:
+    """``pg_total_relation_size`` of these days' partitions of every partitioned table."""
+    from shadowgap.db import partitions
+
+    names = [partitions.partition_name(day, table) for day in days for table in partitions.TABLES]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return int(
+            conn.execute(
+                "SELECT coalesce(sum(pg_total_relation_size(to_regclass(n))), 0) "
+                "FROM unnest(%s::text[]) AS n",
+                (names,),
+            ).fetchone()[0]
+        )
+
+
+def event_count(dsn: str) -> int:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return int(conn.execute("SELECT count(*) FROM traffic_events").fetchone()[0])
+
+
 def copy_rows(source: str, target: str) -> None:
     """Copy what ingest wrote into the baseline database (same columns, today's layout)."""
     with psycopg.connect(source) as src, psycopg.connect(target) as dst:
@@ -226,7 +254,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=50_000)
     parser.add_argument("--days", type=int, default=4)
     parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--drop-days", type=int, default=2)
     args = parser.parse_args()
+    if not 0 < args.drop_days < args.days:
+        parser.error("--drop-days must be at least 1 and fewer than --days")
 
     name, dsn = create_database("shadowgap_bench_storage")
     base_name, base_dsn = create_database("shadowgap_bench_storage_base")
@@ -236,7 +267,7 @@ def main() -> int:
         from shadowgap.db.engine import session_scope
         from shadowgap.db.migrate import upgrade
         from shadowgap.ingest.store import IngestRequest, prepare_request, store_requests
-        from shadowgap.privacy import text_window
+        from shadowgap.privacy import row_retention, text_window
         from shadowgap.schemas import TrafficEvent
 
         upgrade(sqlalchemy_url(dsn))
@@ -294,6 +325,16 @@ def main() -> int:
         # Then now: past the slice features' horizon too.
         text_window.run(session_scope, datetime.now(UTC), settings)
         after = table_bytes(dsn)
+        # Then row retention, with the clock where the oldest --drop-days days have just
+        # passed SHADOWGAP_EVENT_ROW_DAYS.
+        dropped = [(start + timedelta(days=n)).date() for n in range(args.drop_days)]
+        dropped_bytes = day_partition_bytes(dsn, dropped)
+        row_clock = start + timedelta(days=args.drop_days + settings.event_row_days, hours=12)
+        began = time.perf_counter()
+        rows_result = row_retention.run(session_scope, row_clock, settings)
+        rows_seconds = time.perf_counter() - began
+        rows_bytes = table_bytes(dsn)
+        kept_events = event_count(dsn)
     finally:
         from shadowgap.db.engine import reset_caches
 
@@ -307,6 +348,11 @@ def main() -> int:
     print(
         f"text window: {result.events:,} events cleared in {result.partitions} partitions, "
         f"{window_seconds:.0f} s"
+    )
+    print(
+        f"row retention: {len(rows_result.days)} days dropped ({', '.join(rows_result.days)}), "
+        f"{rows_result.events:,} events by the statistics, {kept_events:,} kept, "
+        f"{rows_seconds:.1f} s; deleted {rows_result.dependants}"
     )
     stages = {
         "baseline": baseline,
@@ -329,7 +375,27 @@ def main() -> int:
     ratio = totals["after"] / totals["baseline"]
     verdict = "PASS" if ratio <= TARGET else "FAIL"
     print(f"after / baseline at {n:,} events: {ratio:.3f}  (target <= {TARGET})  {verdict}")
-    return 0 if verdict == "PASS" else 1
+
+    rows_total = sum(rows_bytes.values())
+    freed = totals["after"] - rows_total
+    freed_verdict = (
+        "PASS"
+        if rows_result.days == [d.isoformat() for d in dropped] and freed >= dropped_bytes
+        else "FAIL"
+    )
+    print("after row retention, by table (bytes per kept event):")
+    for table in TABLES:
+        print(f"  {table:<24}{rows_bytes[table] / max(kept_events, 1):9.0f}")
+    print(
+        f"rows     (row retention, {args.drop_days} of {args.days} days dropped)"
+        f"{'':>9}: {rows_total / max(kept_events, 1):6.0f} per kept event "
+        f"({rows_total:,} bytes on disk for {kept_events:,} events)"
+    )
+    print(
+        f"bytes freed by dropping {args.drop_days} days: {freed:,}; their partitions held "
+        f"{dropped_bytes:,} (target: freed >= held)  {freed_verdict}"
+    )
+    return 0 if verdict == freed_verdict == "PASS" else 1
 
 
 if __name__ == "__main__":

@@ -8,13 +8,14 @@ Every field is documented in docs/settings.md's settings table, generated from t
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shadowgap.enums import Severity
@@ -652,6 +653,20 @@ class Settings(BaseSettings):
     report_day_of_week: str = Field(default="mon", description="Weekly report day (crontab).")
     report_hour: int = Field(default=6, ge=0, le=23, description="Weekly report hour, UTC.")
 
+    # --- row retention (after every setting of a window that reads events: checked) ---------
+    event_row_days: int = Field(
+        default=180,
+        ge=0,
+        description="Events (and their sampling decisions, re-runs, verdicts, reverse samples, "
+        "originals, slice features) whose event time is older than this many days are deleted "
+        "by the daily privacy.retention job: whole day partitions dropped on PostgreSQL. "
+        "Detector states, drift events, alerts, reports and segment counters stay. Must cover "
+        "every window that reads events (a router change's before window plus its "
+        "verification, the SLO window, text retention, slice windows, the weekly report's two "
+        "weeks); 180 also covers the dashboard's longest comparison (90 days against the 90 "
+        "before). 0 keeps every row forever.",
+    )
+
     # --- logging -----------------------------------------------------------------------------
     log_level: str = Field(default="INFO", description="Log level.")
     log_json: bool = Field(default=True, description="Structured JSON log lines.")
@@ -743,6 +758,21 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} names no day of the week")
         return value
 
+    @field_validator("event_row_days")
+    @classmethod
+    def _rows_outlive_their_readers(cls, value: int, info: ValidationInfo) -> int:
+        if value == 0:
+            return value
+        # Every setting read here is declared above this one, so it is validated already
+        # (one that failed is missing and reported on its own).
+        for name, days in event_readers(info.data):
+            if value < days:
+                raise ValueError(
+                    f"{value} days is shorter than {name} ({days:g} days), which still reads "
+                    f"events that old: use at least {math.ceil(days)}, or 0 to keep every row"
+                )
+        return value
+
     @field_validator("recorded_answers_path", "cheap_recorded_answers_path", "llama_model_path")
     @classmethod
     def _existing_file(cls, value: str | None) -> str | None:
@@ -760,6 +790,42 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+# The weekly report compares its week with the week before.
+WEEKLY_REPORT_DAYS = 14.0
+
+
+def event_readers(values: Mapping[str, object]) -> list[tuple[str, float]]:
+    """How far back (days of event time) each window that reads events reaches, named by its
+    settings, for the settings in ``values`` (field name to value; missing ones are skipped):
+    SHADOWGAP_EVENT_ROW_DAYS may not be shorter than any of them."""
+
+    def days(*names: str) -> float | None:
+        found = [values.get(name) for name in names]
+        if not all(isinstance(v, int | float) for v in found):
+            return None
+        return float(sum(v for v in found if isinstance(v, int | float)))
+
+    readers: list[tuple[str, float | None]] = [
+        # Verification re-reads the before window at every look until it is over.
+        (
+            "SHADOWGAP_CHANGE_BEFORE_DAYS + SHADOWGAP_CHANGE_VERIFY_DAYS",
+            days("change_before_days", "change_verify_days"),
+        ),
+        ("SHADOWGAP_SLO_WINDOW_DAYS", days("slo_window_days")),
+        ("SHADOWGAP_SLICE_FEATURE_DAYS", days("slice_feature_days")),
+        # Discovery compares its window with the window before.
+        ("2 x SHADOWGAP_SLICE_WINDOW_DAYS", days("slice_window_days", "slice_window_days")),
+        ("SHADOWGAP_PROPOSAL_WINDOW_DAYS", days("proposal_window_days")),
+        ("the weekly report (its week and the week before)", WEEKLY_REPORT_DAYS),
+    ]
+    # Text retention works on rows that exist: shorter row retention would silently be the
+    # text retention (0 keeps text forever, which row retention then bounds).
+    retention = days("retention_days")
+    if retention:
+        readers.append(("SHADOWGAP_RETENTION_DAYS", retention))
+    return [(name, value) for name, value in readers if value is not None]
 
 
 class InvalidSettings(ValueError):

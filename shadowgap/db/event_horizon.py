@@ -20,6 +20,11 @@ transactions (a long report, a drift update) do not hold the horizon back. The r
 with ``SKIP LOCKED``: a process that finds another advancing it reads the stored horizon and
 goes on, never waiting.
 
+Holes are pruned (:func:`prune_holes`, with row retention) below the lowest id a reader may
+still ask about: each segment's traffic-share detector asks for the holes after its previous
+event (at or above its watermark), and a segment with no such detector yet from its first
+event on.
+
 SQLite serialises writers (``BEGIN IMMEDIATE``) and reuses no rowid, so every stored row is
 final and there are no holes: :func:`safe_id` is ``None`` (no bound).
 """
@@ -123,6 +128,34 @@ def advance(session: Session) -> int | None:
             _STORE, {"safe": new_safe, "cid": candidate, "ch": stored_holders, "row": _ROW}
         )
     return new_safe
+
+
+# The detectors that read holes: the traffic-share signal's (shadowgap/drift/signals.py, the
+# signal whose estimator is "share"; a test keeps the two in step). db/ cannot import drift/.
+HOLE_READERS = ("traffic_share",)
+# The lowest id any reader may still ask about (one statement, so one snapshot): the horizon
+# (holes are recorded only up to it; a segment's later events have higher ids), the readers'
+# watermarks, and the first event of every segment that has no reader yet.
+_PRUNE_HOLES = text(
+    "DELETE FROM traffic_event_holes WHERE last_id <= ("
+    "  SELECT least("
+    "    (SELECT safe_id FROM event_horizon WHERE id = :row),"
+    "    (SELECT min(watermark) FROM detector_states WHERE signal = ANY(:readers)),"
+    "    (SELECT min(first.id) FROM segments s CROSS JOIN LATERAL ("
+    "       SELECT min(e.id) AS id FROM traffic_events e WHERE e.segment_id = s.id) AS first"
+    "     WHERE NOT EXISTS (SELECT 1 FROM detector_states d"
+    "       WHERE d.segment_id = s.id AND d.signal = ANY(:readers)))"
+    "  )"
+    ")"
+)
+
+
+def prune_holes(session: Session) -> int:
+    """Delete the holes no reader can ask about any more (see the module doc); how many."""
+    if not _postgres(session):
+        return 0
+    result = session.execute(_PRUNE_HOLES, {"row": _ROW, "readers": list(HOLE_READERS)})
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def holes_between(session: Session, after: int, up_to: int) -> list[tuple[int, int]]:

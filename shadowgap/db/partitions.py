@@ -17,10 +17,19 @@ PARTITION``: attaching takes a SHARE UPDATE EXCLUSIVE lock on the parent, which 
 inserts and reads do not wait for (``CREATE TABLE ... PARTITION OF`` would take ACCESS
 EXCLUSIVE). A CHECK constraint matching the range lets the attach skip its validating scan.
 Two processes creating the same day serialise on a transaction-level advisory lock.
+
+Row retention (``shadowgap/privacy/row_retention.py``) removes a day in two steps: its
+partitions are detached and renamed ``<table>_pYYYYMMDD_expired`` (:func:`detach_days`, a
+catalog-only moment under the parents' ACCESS EXCLUSIVE lock, asked for with NOWAIT or a short
+lock timeout so that ingest never queues behind it for long: ``DETACH ... CONCURRENTLY`` would
+not lock the parents but is refused while a default partition exists), then dropped
+(:func:`drop_expired`) once the rows that point at their events are gone. A row that
+arrives for a day after it was detached lands in the default partition (or a new partition).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,6 +42,8 @@ PARENT = "traffic_events"
 TABLES = (PARENT, "slice_features")
 # Any constant: it only has to be the same in every process.
 _CREATE_LOCK = 0x73677074
+# A detached day waiting to be dropped (row retention).
+EXPIRED_SUFFIX = "_expired"
 # How long creating a partition may wait for the parent's lock before the caller fails (and
 # the sender retries): a queued ACCESS EXCLUSIVE request (a text-window swap) must not stall
 # ingest behind it.
@@ -134,7 +145,9 @@ def _create_one(conn: Connection, table: str, day: date) -> None:
 
 class _Known:
     """Days whose partition this process has seen exist, per database: a known day costs no
-    query. A day's partition is replaced (text window) but never left missing."""
+    query. A day's partition is replaced (text window) and, once older than row retention,
+    dropped: a process that still counts it as known then writes that day's rows to the
+    default partition, which row retention empties of old rows too."""
 
     def __init__(self) -> None:
         self._days: set[tuple[str, date]] = set()
@@ -186,6 +199,63 @@ def ensure_ahead(engine: Engine, now: datetime, days_ahead: int) -> None:
     """Today's partition and the next ``days_ahead`` days' (beat)."""
     today = now.astimezone(UTC).date()
     ensure_days(engine, [today + timedelta(days=n) for n in range(days_ahead + 1)])
+
+
+def expired_name(day: date, table: str = PARENT) -> str:
+    return f"{partition_name(day, table)}{EXPIRED_SUFFIX}"
+
+
+def detach_days(conn: Connection, days: Iterable[date], lock_timeout: str, wait: bool) -> None:
+    """Detach these days' partitions of every partitioned table and rename them
+    :func:`expired_name`, in the caller's transaction (it commits at once: the parents stay
+    locked until then). Without ``wait`` the parents' lock is asked for with NOWAIT: when any
+    transaction uses them this raises ``LockNotAvailable`` (SQLSTATE 55P03) at once instead of
+    queueing, so no insert waits behind the request. With ``wait`` the request queues for at
+    most ``lock_timeout``, and so may the inserts behind it. ``lock_timeout`` also bounds the
+    wait for the partitions' own locks (the text window's, the default partition's) while the
+    parents are held; the caller retries."""
+    conn.execute(text(f"SET LOCAL lock_timeout = '{lock_timeout}'"))
+    conn.execute(
+        text(
+            "LOCK TABLE "
+            + ", ".join(f"ONLY {table}" for table in TABLES)
+            + " IN ACCESS EXCLUSIVE MODE"
+            + ("" if wait else " NOWAIT")
+        )
+    )
+    for day in days:
+        for table in TABLES:
+            name = partition_name(day, table)
+            if conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is None:
+                continue
+            conn.execute(text(f'ALTER TABLE {table} DETACH PARTITION "{name}"'))
+            conn.execute(text(f'ALTER TABLE "{name}" RENAME TO "{expired_name(day, table)}"'))
+
+
+def expired_days(conn: Connection) -> list[date]:
+    """Days detached by :func:`detach_days` and not dropped yet, oldest first."""
+    if conn.dialect.name != "postgresql":
+        return []
+    names = conn.execute(
+        text(
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND pg_table_is_visible(oid) "
+            "AND relname LIKE :pattern"
+        ),
+        {"pattern": f"%{EXPIRED_SUFFIX}"},
+    ).scalars()
+    days = set()
+    for name in names:
+        for table in TABLES:
+            found = re.fullmatch(rf"{table}_p(\d{{8}}){EXPIRED_SUFFIX}", name)
+            if found:
+                days.add(datetime.strptime(found.group(1), "%Y%m%d").date())
+    return sorted(days)
+
+
+def drop_expired(conn: Connection, day: date) -> None:
+    """Drop a detached day's tables (nothing else uses them: no lock but their own)."""
+    for table in TABLES:
+        conn.execute(text(f'DROP TABLE IF EXISTS "{expired_name(day, table)}"'))
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:

@@ -102,7 +102,8 @@ app.conf.update(
             ),
             "options": {"expires": 3600},
         },
-        # Daily, at a quiet hour: prompt/answer text past SHADOWGAP_RETENTION_DAYS goes.
+        # Daily, at a quiet hour: prompt/answer text past SHADOWGAP_RETENTION_DAYS goes, then
+        # the rows of events past SHADOWGAP_EVENT_ROW_DAYS (whole day partitions).
         "privacy-retention": {
             "task": "privacy.retention",
             "schedule": crontab(minute="17", hour="3"),
