@@ -44,7 +44,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shadowgap.changes.alerting import open_regressed_alert
-from shadowgap.changes.scope import scope_segments
+from shadowgap.changes.scope import scope_segments, stored_scope_ids
 from shadowgap.config import Settings
 from shadowgap.db.models import RouterChange, SamplingDecision, TrafficEvent, Verdict
 from shadowgap.db.scope import scope_pairs
@@ -482,11 +482,7 @@ def _before_start(
     ours = set(segment_ids)
     dimensions = list(settings.segment_dimensions)
     for other in earlier:
-        try:
-            pairs = scope_pairs(other.scope, dimensions)
-        except ValueError:
-            continue  # recorded under other segment dimensions: it names no segment now
-        if ours & {s.id for s in scope_segments(session, pairs)}:
+        if ours & stored_scope_ids(session, other.scope, dimensions):
             return other.at
     return start
 
