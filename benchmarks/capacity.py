@@ -59,14 +59,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.proc_cpu import CpuMeter, cpu_seconds, descendants  # noqa: E402
-from benchmarks.soak import API_KEY, GSM8K_CSV, Tally, free_port, send, start  # noqa: E402
+from benchmarks.soak import API_KEY, GSM8K_CSV, Tally, send, start  # noqa: E402
+from tests.support.processes import free_port, wait_healthy  # noqa: E402
 
 ADMIN_DSN = os.environ.get(
     "SHADOWGAP_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -147,19 +147,6 @@ def tree_cpu(processes: Iterable[subprocess.Popen[bytes]]) -> float:
     return sum(cpu_seconds(pid) or 0.0 for p in processes for pid in descendants(p.pid))
 
 
-def wait_healthy(base: str) -> None:
-    with httpx.Client(timeout=5.0) as probe:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if probe.get(f"{base}/healthz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-    raise RuntimeError("the API did not start")
-
-
 def scalar(dsn: str, query: str) -> int:
     with psycopg.connect(dsn) as conn:
         row = conn.execute(query).fetchone()
@@ -213,7 +200,8 @@ def measure(args: argparse.Namespace) -> Measured:
     jobs = [worker, beat]
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_healthy(base)
+        if not wait_healthy(base, timeout=120):
+            raise RuntimeError("the API did not start")
         time.sleep(10.0)  # the worker's start-up (imports, self-checks) is not idle time
         idle_started, idle_cpu = time.monotonic(), tree_cpu(jobs)
         time.sleep(args.idle)

@@ -49,7 +49,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -61,7 +60,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import psycopg
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -81,6 +79,7 @@ from shadowgap.privacy.events import redact_batch  # noqa: E402
 from shadowgap.privacy.redaction import KINDS, redactor  # noqa: E402
 from shadowgap.schemas import TrafficEvent  # noqa: E402
 from tests.support.factories import native_event  # noqa: E402
+from tests.support.processes import free_port, wait_healthy  # noqa: E402
 
 ADMIN_DSN = os.environ.get(
     "SHADOWGAP_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -145,12 +144,6 @@ end
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(
     app: str,
     port: int,
@@ -181,13 +174,8 @@ def start_server(
         stderr=subprocess.PIPE,
         preexec_fn=preexec_fn,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return proc
-        except httpx.TransportError:
-            time.sleep(0.2)
+    if wait_healthy(f"http://127.0.0.1:{port}"):
+        return proc
     proc.kill()
     raise RuntimeError(f"{app} did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
 

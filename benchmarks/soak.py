@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.factories import gsm8k_rows, native_event  # noqa: E402
+from tests.support.processes import free_port, wait_healthy  # noqa: E402
 
 ADMIN_DSN = os.environ.get(
     "SHADOWGAP_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -61,12 +61,6 @@ API_KEY = "soak-key"
 TENANTS = ["acme", "globex", "initech", "umbrella", "hooli"]
 MEMORY_TOLERANCE = 0.10
 RATE_HELD = 0.98
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -273,15 +267,8 @@ def main() -> int:
     tally = Tally()
     load_before = os.getloadavg()
     try:
-        with httpx.Client(timeout=30.0) as probe:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    if probe.get(f"{base}/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.5)
+        if not wait_healthy(base, timeout=120):
+            raise RuntimeError("the API did not start")
         duration = args.minutes * 60.0
         began = time.monotonic()
         senders = [

@@ -55,14 +55,7 @@ def observe(
     return len(delivery_ids)
 
 
-@app.task(
-    name="alerts.deliver",
-    bind=True,
-    acks_late=True,
-    max_retries=DELIVERIES.max_retries,
-    soft_time_limit=60,
-    time_limit=90,
-)
+@app.task(name="alerts.deliver", **DELIVERIES.task_options(soft_time_limit=60, time_limit=90))
 def deliver(self, delivery_id: int) -> str:  # type: ignore[no-untyped-def]
     settings = get_settings()
     # Claim, call, record: no transaction is open while the channel answers (see

@@ -4,8 +4,9 @@ Filed under the busiest segment of the change's scope (routing rules match its k
 signal ``change:<id>``, so each change has at most one. Its evidence says which metrics got
 worse, before and after with their 95% intervals, the look that found it, and what to do:
 roll the change back. Severity: ``error`` when quality got worse (users get worse answers),
-``warning`` for cost or p95 alone. It resolves by hand (or once the change is rolled back and
-someone resolves it); nothing auto-resolves it, since the detectors do not watch it.
+``warning`` for cost or p95 alone. It resolves by hand, or when a later recorded change covers
+the whole scope (a rollback or a fix supersedes it: :mod:`shadowgap.changes.record` says why
+that rule and not a later look); the detectors do not watch it.
 """
 
 from __future__ import annotations

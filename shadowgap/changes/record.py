@@ -11,6 +11,18 @@ detectors may have opened a routing-share alert of its own before anyone said it
 Recording it resolves such alerts of the scope's segments (the ones detected at or after the
 change went live), by ``change:<id>``, through the usual lifecycle: the resolve notification
 goes to the channels the alert was sent to.
+
+**Superseded.** A change that went live after a regressed one and covers every segment of its
+scope (a rollback, or a fix) resolves that change's ``change_regressed`` alert the same way,
+by ``change:<id>``, and the regressed change's ``verification.superseded_by`` names it: the
+routing the alert is about no longer runs anywhere in its scope. A change that covers only
+part of the scope leaves the alert open (the rest still runs the regressed routing). The
+newer change is verified on its own, with a before window that starts at the regressed one
+(:mod:`shadowgap.changes.verify`), so a fix that does not help is flagged again, under its
+own alert. Why not resolve when a later look stops showing the regression: verification
+stops at the first look that flags (its error rate is spent up to there), and a look after it
+would re-test the same change without error control, so a real regression would flap between
+resolved and open as the after window grows.
 """
 
 from __future__ import annotations
@@ -23,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shadowgap.alerts import lifecycle
-from shadowgap.changes.scope import parse_scope, scope_segments
+from shadowgap.changes.scope import parse_scope, scope_segments, stored_scope_ids
 from shadowgap.config import Settings
 from shadowgap.db.models import Alert, DriftEvent, RouterChange
 from shadowgap.db.watermark import MAX_CLOCK_SKEW
@@ -87,7 +99,9 @@ def record_change(
     )
     session.add(change)
     session.flush()
-    deliveries = _resolve_explained(session, change, [s.id for s in segments], now)
+    segment_ids = [s.id for s in segments]
+    deliveries = _resolve_explained(session, change, segment_ids, now)
+    deliveries += _resolve_superseded(session, change, set(segment_ids), settings, now)
     return change, deliveries
 
 
@@ -140,6 +154,33 @@ def _resolve_explained(
         when = _parse((opened_by.details or {}).get("event_occurred_at") if opened_by else None)
         if when is None or when < change.at:
             continue
+        deliveries += lifecycle.resolve(session, alert.id, now, by=f"change:{change.id}")
+    return deliveries
+
+
+def _resolve_superseded(
+    session: Session, change: RouterChange, covered: set[int], settings: Settings, now: datetime
+) -> list[int]:
+    """Resolve the alerts of regressed changes live before ``change`` whose every segment it
+    covers (module doc); the resolve deliveries."""
+    regressed = session.scalars(
+        select(RouterChange).where(
+            RouterChange.id != change.id,
+            RouterChange.status == ChangeStatus.REGRESSED,
+            RouterChange.alert_id.is_not(None),
+            RouterChange.at < change.at,
+        )
+    ).all()
+    dimensions = list(settings.segment_dimensions)
+    deliveries: list[int] = []
+    for old in regressed:
+        alert = session.get(Alert, old.alert_id)
+        if alert is None or alert.status == AlertStatus.RESOLVED:
+            continue
+        theirs = stored_scope_ids(session, old.scope, dimensions)
+        if not theirs or not theirs <= covered:
+            continue
+        old.verification = {**(old.verification or {}), "superseded_by": change.id}
         deliveries += lifecycle.resolve(session, alert.id, now, by=f"change:{change.id}")
     return deliveries
 

@@ -26,3 +26,13 @@ def scope_segments(session: Session, pairs: dict[str, str]) -> list[Segment]:
     """The segments in scope, busiest first."""
     segments = session.scalars(select(Segment).order_by(Segment.event_count.desc(), Segment.id))
     return [segment for segment in segments if in_scope(segment.dimensions or {}, pairs)]
+
+
+def stored_scope_ids(session: Session, scope: str, dimensions: list[str]) -> set[int]:
+    """The ids of the segments a recorded change's scope names now; none when it no longer
+    parses (recorded under other segment dimensions, it names no segment now)."""
+    try:
+        pairs = scope_pairs(scope, dimensions)
+    except ValueError:
+        return set()
+    return {segment.id for segment in scope_segments(session, pairs)}

@@ -44,7 +44,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shadowgap.changes.alerting import open_regressed_alert
-from shadowgap.changes.scope import scope_segments
+from shadowgap.changes.scope import scope_segments, stored_scope_ids
 from shadowgap.config import Settings
 from shadowgap.db.models import RouterChange, SamplingDecision, TrafficEvent, Verdict
 from shadowgap.db.scope import scope_pairs
@@ -53,6 +53,7 @@ from shadowgap.enums import ChangeStatus, VerdictKind, Winner
 from shadowgap.stats.before_after import (
     POWER,
     Shift,
+    all_flagship_after,
     excess_gap_shift,
     mean_shift,
     quantile_shift,
@@ -123,8 +124,8 @@ class Figures:
     p95: Shift
     events_per_day: float
     min_effect: float  # per-request excess-gap rise the power is sized for
-    # The after window holds at least FIRST_CUT events and none went cheap (a route-to-flagship
-    # change): its per-request excess gap is exactly 0, observed on every request, not sampled.
+    # The after window decides quality by its routing alone (a route-to-flagship change, the
+    # rule of shadowgap.stats.before_after.all_flagship_after).
     all_flagship_after: bool = False
 
     def target_se(self, alpha: float) -> float:
@@ -275,9 +276,13 @@ def _figures(
     span = float(after.times[-1] - after.times[0]) if after.times.size > 1 else 0.0
     per_day = after.times.size * _DAY / span if span > 0 else 0.0
     share = rb.cheap_share if rb.cheap_share is not None else 1.0
-    all_flagship = after.times.size >= FIRST_CUT and not after.cheap.any()
     return Figures(
-        quality, cost, p95, per_day, settings.change_min_effect * max(share, 1e-6), all_flagship
+        quality,
+        cost,
+        p95,
+        per_day,
+        settings.change_min_effect * max(share, 1e-6),
+        all_flagship_after(after.cheap),
     )
 
 
@@ -477,11 +482,7 @@ def _before_start(
     ours = set(segment_ids)
     dimensions = list(settings.segment_dimensions)
     for other in earlier:
-        try:
-            pairs = scope_pairs(other.scope, dimensions)
-        except ValueError:
-            continue  # recorded under other segment dimensions: it names no segment now
-        if ours & {s.id for s in scope_segments(session, pairs)}:
+        if ours & stored_scope_ids(session, other.scope, dimensions):
             return other.at
     return start
 

@@ -13,12 +13,13 @@ from shadowgap.drift.budget import (
     bernoulli_lattice,
     design_bernoulli_cusum,
 )
-from shadowgap.drift.changepoint import ChangeSummary, ChangeTracker
+from shadowgap.drift.calibration import SelfCalibrating
+from shadowgap.drift.changepoint import ChangeTracker
 
 Direction = Literal["up", "down"]
 
 
-class BernoulliCUSUM(BinaryDriftDetector):
+class BernoulliCUSUM(SelfCalibrating, BinaryDriftDetector):
     """CUSUM for a rate of ones going from ``p0`` to ``p1`` (Page 1954; Reynolds & Stoumbos 1999).
 
     Each sample adds its log-likelihood ratio ``log(p1/p0)`` (a 1) or
@@ -134,11 +135,7 @@ class BernoulliCUSUM(BinaryDriftDetector):
         self.shift = shift
         self.ratio = ratio
         self.direction = direction
-        self.h = h
-        self.arl0 = 10_000.0 if arl0 is None and h is None else arl0
-        self.warmup = warmup
-        self.margin = margin
-        self.refine = refine
+        self._set_design(h, arl0, warmup, margin, refine)
         self.max_units = max_units
         self._reset()
 
@@ -155,10 +152,7 @@ class BernoulliCUSUM(BinaryDriftDetector):
         self._step_zero = 0
         self._p0_used: float | None = None
         self._p1_used: float | None = None
-        self._baseline_mean: float | None = None
-        self._baseline_n = 0
-        # Refine the estimated p0 once the in-control sample count reaches this.
-        self._next_refine: float = math.inf
+        self._reset_calibration()
         if self.p0 is not None:
             self._baseline_mean = self.p0
             self._arm(self.p0, self.p1 if self.p1 is not None else self._alternative(self.p0))
@@ -181,7 +175,7 @@ class BernoulliCUSUM(BinaryDriftDetector):
         self._s = min(round(nats * self._lattice.scale), self._threshold - 1)
         if self._s <= 0:
             self._s = 0
-            self._tracker.mark_zero()
+            self._mark_zero()
 
     def _alternative(self, p0: float) -> float:
         """``p1`` for a given in-control rate, from ``shift`` or ``ratio``."""
@@ -210,28 +204,20 @@ class BernoulliCUSUM(BinaryDriftDetector):
             target = self._alternative(p_hat)
             p1 = min(target, p0 - (p0 - self._alternative(p0)) / 2.0)
             p1 = max(p1, p0 / 2.0)
-        self._baseline_mean, self._baseline_n = ones / n, n
         self._arm(p0, p1)
-        self._next_refine = 2 * n if self.refine else math.inf
+        self._calibrated(n, ones / n)
 
-    def _finish_warmup(self) -> None:
+    def _calibrate(self) -> None:
+        # Called at the end of the warm-up and at a zero: every sample so far is in control.
         self._estimate(self._tracker.n, self._tracker.total)
 
-    def _maybe_refine(self) -> None:
-        tracker = self._tracker
-        if tracker.n_at_zero >= self._next_refine:
-            self._estimate(tracker.n_at_zero, tracker.total_at_zero)
-
-    def set_arl0(self, arl0: float) -> None:
-        """Re-size the threshold for a new ARL0 target (the statistic is kept)."""
-        if self.h is not None or arl0 == self.arl0:
-            return
-        self.arl0 = arl0
-        if self._p0_used is not None and self._p1_used is not None:
-            self._design = design_bernoulli_cusum(
-                self._p0_used, self._p1_used, float(arl0), self.max_units
-            )
-            self._threshold = self._design.threshold
+    def _redesign(self) -> None:
+        assert self._p0_used is not None and self._p1_used is not None
+        assert self.arl0 is not None
+        self._design = design_bernoulli_cusum(
+            self._p0_used, self._p1_used, float(self.arl0), self.max_units
+        )
+        self._threshold = self._design.threshold
 
     # --- updates --------------------------------------------------------------------------
 
@@ -245,16 +231,12 @@ class BernoulliCUSUM(BinaryDriftDetector):
         tracker.n += 1
         tracker.total += one
         if self._lattice is None:
-            if tracker.n >= self.warmup:
-                self._finish_warmup()
+            self._end_warmup_if_due()
             return self
         s = self._s + (self._step_one if one else self._step_zero)
         if s <= 0:
             self._s = 0
-            tracker.n_at_zero = tracker.n
-            tracker.total_at_zero = tracker.total
-            if tracker.n >= self._next_refine:
-                self._maybe_refine()
+            self._at_zero()
             return self
         self._s = s
         if s >= self._threshold:
@@ -278,8 +260,7 @@ class BernoulliCUSUM(BinaryDriftDetector):
                 take = min(remaining, self.warmup - tracker.n)
                 tracker.add(0.0, take)
                 consumed += take
-                if tracker.n >= self.warmup:
-                    self._finish_warmup()
+                self._end_warmup_if_due()
                 continue
             step = self._step_zero
             if step <= 0:
@@ -295,9 +276,7 @@ class BernoulliCUSUM(BinaryDriftDetector):
                 take = remaining if due > remaining else max(to_zero, int(due))
                 self._s = 0
                 tracker.add(0.0, take)
-                tracker.mark_zero()
-                if tracker.n >= self._next_refine:
-                    self._maybe_refine()
+                self._at_zero()
                 consumed += take
                 continue
             needed = -(-(self._threshold - self._s) // step)  # ceil division
@@ -348,15 +327,6 @@ class BernoulliCUSUM(BinaryDriftDetector):
     def design(self) -> BernoulliDesign | None:
         """Exact design (threshold, ARL0, worst-case delay) when sized from ``arl0``."""
         return self._design
-
-    @property
-    def baseline(self) -> tuple[float | None, int]:
-        """In-control level (the plain estimate) and its sample count (0 when given)."""
-        return self._baseline_mean, self._baseline_n
-
-    def change_summary(self) -> ChangeSummary:
-        """Rates before/after the estimated change point (the statistic's last zero)."""
-        return self._tracker.summary()
 
 
 def _round_rate(p: float, *, up: bool) -> float:

@@ -8,12 +8,13 @@ from typing import Literal
 from river.base import DriftDetector
 
 from shadowgap.drift.budget import gaussian_delay, gaussian_threshold
-from shadowgap.drift.changepoint import ChangeSummary, ChangeTracker
+from shadowgap.drift.calibration import SelfCalibrating
+from shadowgap.drift.changepoint import ChangeTracker
 
 Transform = Literal["identity", "log1p"]
 
 
-class GaussianCUSUM(DriftDetector):
+class GaussianCUSUM(SelfCalibrating, DriftDetector):
     """CUSUM for a mean shift of at least ``delta`` standard deviations (Page 1954).
 
     Samples are standardised with the in-control mean and standard deviation, ``z = (x - mu) /
@@ -117,14 +118,10 @@ class GaussianCUSUM(DriftDetector):
         if margin < 0:
             raise ValueError("margin must be non-negative")
         self.delta = delta
-        self.h = h
-        self.arl0 = 10_000.0 if arl0 is None and h is None else arl0
-        self.warmup = warmup
+        self._set_design(h, arl0, warmup, margin, refine)
         self.mean = mean
         self.std = std
         self.transform = transform
-        self.margin = margin
-        self.refine = refine
         self.clip = clip
         self.min_std = min_std
         self._reset()
@@ -143,9 +140,7 @@ class GaussianCUSUM(DriftDetector):
         self._mu: float | None = None
         self._sigma = 1.0
         self._h = 0.0
-        self._baseline_mean: float | None = None
-        self._baseline_n = 0
-        self._next_refine: float = math.inf
+        self._reset_calibration()
         self._sign = 1.0 if self.delta > 0 else -1.0
         self._k = abs(self.delta) / 2.0
         if self.mean is not None and self.std is not None:
@@ -162,31 +157,26 @@ class GaussianCUSUM(DriftDetector):
         self._tracker.mark_zero()
         self._sy_zero, self._syy_zero = self._sy, self._syy
 
-    def _estimate(self, n: int, sy: float, syy: float) -> None:
-        """Design from ``n`` in-control samples (conservatively, see the class docstring)."""
+    def _calibrate(self) -> None:
+        """Design from the samples so far, all in control here (conservatively, see the class
+        docstring)."""
         assert self._origin is not None
+        n, sy, syy = self._tracker.n, self._sy, self._syy
         mean = self._origin + sy / n
         std = math.sqrt(max(syy - sy * sy / n, 0.0) / (n - 1))
         # Conservative means further from the alarm: a higher mean for an upward test.
         mu = mean + self._sign * self.margin * std / math.sqrt(n)
         sigma = std * (1.0 + self.margin / math.sqrt(2.0 * (n - 1)))
         self._arm(mu, sigma)
-        self._next_refine = 2 * n if self.refine else math.inf
-        # Called with the statistic at zero, so the running raw totals are the in-control ones.
-        self._baseline_mean = self._tracker.total / self._tracker.n
-        self._baseline_n = self._tracker.n
+        # The baseline is reported on the raw scale: the raw totals since the reset.
+        self._calibrated(n, self._tracker.total / n)
 
     def _design_h(self) -> float:
         assert self.arl0 is not None
         return gaussian_threshold(abs(self.delta), float(self.arl0))
 
-    def set_arl0(self, arl0: float) -> None:
-        """Re-size the threshold for a new ARL0 target (the statistic is kept)."""
-        if self.h is not None or arl0 == self.arl0:
-            return
-        self.arl0 = arl0
-        if self._mu is not None:
-            self._h = self._design_h()
+    def _redesign(self) -> None:
+        self._h = self._design_h()
 
     # River 0.26 annotates update() as returning None; returning self (as River's detectors
     # used to, and the design asks) allows `detector.update(x).drift_detected`.
@@ -205,8 +195,7 @@ class GaussianCUSUM(DriftDetector):
         self._sy += d
         self._syy += d * d
         if self._mu is None:
-            if tracker.n >= self.warmup:
-                self._estimate(tracker.n, self._sy, self._syy)
+            self._end_warmup_if_due()
             return self
         z = self._sign * (y - self._mu) / self._sigma
         if self.clip is not None:
@@ -214,11 +203,7 @@ class GaussianCUSUM(DriftDetector):
         s = self._s + z - self._k
         if s <= 0.0:
             self._s = 0.0
-            tracker.n_at_zero = tracker.n
-            tracker.total_at_zero = tracker.total
-            self._sy_zero, self._syy_zero = self._sy, self._syy
-            if tracker.n >= self._next_refine:
-                self._estimate(tracker.n, self._sy, self._syy)
+            self._at_zero()
             return self
         self._s = s
         if s >= self._h:
@@ -252,7 +237,3 @@ class GaussianCUSUM(DriftDetector):
             level = math.expm1(self.mean) if self.transform == "log1p" else self.mean
             return level, 0
         return self._baseline_mean, self._baseline_n
-
-    def change_summary(self) -> ChangeSummary:
-        """Raw-scale means before/after the estimated change point (the last zero)."""
-        return self._tracker.summary()

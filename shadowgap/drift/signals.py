@@ -221,16 +221,18 @@ class SignalSpec:
     check: str | None = None
 
 
-def _answer_defect(
+def _rate_up(
     name: str,
-    check: str,
     value: Callable[[EventRow], float | None],
     *,
     shift: float,
     description: str,
+    check: str | None = None,
 ) -> SignalSpec:
-    """An answer-defect signal: a rate over the cheap answers its check applies to, watched
-    upwards, that takes budget only in segments that feed it (see ANSWER_SHARE)."""
+    """A rate over the segment's events, watched upwards for a rise of ``shift`` (a
+    self-starting Bernoulli CUSUM). An answer-defect signal (``check``, the answer check it
+    reads) is a rate over the cheap answers its check applies to, and takes budget only in
+    segments that feed it (see ANSWER_SHARE)."""
     return SignalSpec(
         name=name,
         source="events",
@@ -240,8 +242,25 @@ def _answer_defect(
         samples="segment_events",
         description=description,
         value=value,
-        budget="where_fed",
+        budget="every_segment" if check is None else "where_fed",
         check=check,
+    )
+
+
+def _log_mean(
+    name: str, value: Callable[[EventRow], float | None], *, description: str
+) -> SignalSpec:
+    """A mean of right-skewed positive values (latency, cost), tested on ``log(1 + x)`` by a
+    Gaussian CUSUM for a rise or fall of half a standard deviation."""
+    return SignalSpec(
+        name=name,
+        source="events",
+        detector="gaussian_cusum",
+        params={"delta": 0.5, "transform": "log1p", "warmup": 100},
+        estimator="mean",
+        samples="segment_events",
+        description=description,
+        value=value,
     )
 
 
@@ -268,46 +287,28 @@ SIGNALS: dict[str, SignalSpec] = {
             description="Rate at which the flagship beats the cheap answer, beyond the "
             "flagship-vs-flagship noise floor.",
         ),
-        SignalSpec(
-            name="latency",
-            source="events",
-            detector="gaussian_cusum",
-            params={"delta": 0.5, "transform": "log1p", "warmup": 100},
-            estimator="mean",
-            samples="segment_events",
+        _log_mean(
+            "latency",
+            latency_value,
             description="Latency in ms of cheap-routed requests, escalations included (tested "
             "on log(1 + ms)).",
-            value=latency_value,
         ),
-        SignalSpec(
-            name="escalation_rate",
-            source="events",
-            detector="self_starting_bernoulli",
-            params={"direction": "up", "shift": 0.05, "warmup": 500},
-            estimator="rate",
-            samples="segment_events",
+        _rate_up(
+            "escalation_rate",
+            escalation_value,
+            shift=0.05,
             description="Share of requests a cascade escalated to a bigger model.",
-            value=escalation_value,
         ),
-        SignalSpec(
-            name="error_rate",
-            source="events",
-            detector="self_starting_bernoulli",
-            params={"direction": "up", "shift": 0.02, "warmup": 500},
-            estimator="rate",
-            samples="segment_events",
+        _rate_up(
+            "error_rate",
+            error_value,
+            shift=0.02,
             description="Share of requests that errored or were refused.",
-            value=error_value,
         ),
-        SignalSpec(
-            name="cost_per_request",
-            source="events",
-            detector="gaussian_cusum",
-            params={"delta": 0.5, "transform": "log1p", "warmup": 100},
-            estimator="mean",
-            samples="segment_events",
+        _log_mean(
+            "cost_per_request",
+            cost_value,
             description="Router-reported cost per request in USD (tested on log(1 + usd)).",
-            value=cost_value,
         ),
         SignalSpec(
             name="tail_latency",
@@ -329,33 +330,33 @@ SIGNALS: dict[str, SignalSpec] = {
             samples="all_traffic",
             description="The segment's share of all mirrored traffic.",
         ),
-        _answer_defect(
+        _rate_up(
             "tool_call_invalid_rate",
-            "tool_args",
             tool_call_invalid_value,
+            check="tool_args",
             shift=0.05,
             description="Share of cheap answers calling tools whose arguments are not valid "
             "JSON or break the tool's schema.",
         ),
-        _answer_defect(
+        _rate_up(
             "schema_invalid_rate",
-            "schema",
             schema_invalid_value,
+            check="schema",
             shift=0.05,
             description="Share of cheap JSON answers (response_format) that do not parse or "
             "break the response schema.",
         ),
-        _answer_defect(
+        _rate_up(
             "truncation_rate",
-            "truncated",
             truncation_value,
+            check="truncated",
             shift=0.02,
             description="Share of cheap answers cut at the token limit (finish_reason length).",
         ),
-        _answer_defect(
+        _rate_up(
             "refusal_rate",
-            "refusal",
             refusal_value,
+            check="refusal",
             shift=0.02,
             description="Share of cheap answers that refused (a refusal, or finish_reason "
             "content_filter).",

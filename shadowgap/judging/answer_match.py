@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 
-from shadowgap.judging.base import WINNER_SCORE, Winner
+from shadowgap.judging.base import Winner, rule_verdict
 from shadowgap.judging.choices import parse_options
 from shadowgap.judging.extract import Extracted, extract_answer
 from shadowgap.schemas import Verdict
@@ -122,13 +122,4 @@ class AnswerMatchJudge:
         )
 
     def _verdict(self, winner: Winner, why: str, raw: dict[str, object], started: float) -> Verdict:
-        return Verdict(
-            winner=winner,
-            gap_score=WINNER_SCORE[winner],
-            rationale=why,
-            raw=raw,
-            judge=self.name,
-            judge_model=None,
-            prompt_version=self.prompt_version,
-            latency_ms=(time.perf_counter() - started) * 1000.0,
-        )
+        return rule_verdict(self, winner, why, raw, started)

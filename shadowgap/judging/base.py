@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -25,6 +26,24 @@ class Judge(Protocol):
     prompt_version: str | None
 
     def judge(self, question: str, cheap: str, flagship: str) -> Verdict: ...
+
+
+def rule_verdict(
+    judge: Judge, winner: Winner, rationale: str, raw: dict[str, Any], started: float
+) -> Verdict:
+    """The verdict of a judge that calls no model (answer match, structured output, tool
+    calls): the score is the winner's, no tokens or cost, latency since ``started``
+    (``time.perf_counter()``)."""
+    return Verdict(
+        winner=winner,
+        gap_score=WINNER_SCORE[winner],
+        rationale=rationale,
+        raw=raw,
+        judge=judge.name,
+        judge_model=None,
+        prompt_version=judge.prompt_version,
+        latency_ms=(time.perf_counter() - started) * 1000.0,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from shadowgap.config import Settings, get_settings
 from shadowgap.enums import Winner
@@ -30,6 +30,7 @@ from shadowgap.judging.datasets import GsmRow, MtItem, load_gsm8k, load_mtbench
 from shadowgap.schemas import Verdict
 
 Progress = Callable[[int, int], None]  # (done, total)
+Item = TypeVar("Item")
 
 
 def _ranks(values: Sequence[float]) -> list[float]:
@@ -97,6 +98,7 @@ class _Usage:
     consistent: int = 0
     flips: int = 0
     pairs: int = 0
+    errors: int = 0  # judge calls that failed
 
     def add(self, verdict: Verdict) -> None:
         self.prompt_tokens += verdict.prompt_tokens
@@ -174,6 +176,44 @@ def _rate(hits: int, total: int) -> float | None:
     return hits / total if total else None
 
 
+def _judge_all(
+    items: Sequence[Item],
+    call: Callable[[Item], Verdict],
+    usage: _Usage,
+    progress: Progress | None,
+) -> Iterator[tuple[Item, Verdict]]:
+    """Each item with its verdict, its usage added up. A judge call that fails (context
+    overflow, endpoint down) is counted in ``usage.errors``, not fatal."""
+    for done, item in enumerate(items, start=1):
+        try:
+            verdict = call(item)
+        except FlagshipError:
+            usage.errors += 1
+        else:
+            usage.add(verdict)
+            yield item, verdict
+        if progress is not None:
+            progress(done, len(items))
+
+
+def _shared_fields(judge: Judge, usage: _Usage, judged: int, started: float) -> dict[str, Any]:
+    """What both reports say besides their metrics: the judge, its position bias, its usage."""
+    consistency, flip_rate, first_rate = usage.position()
+    return {
+        "judge": judge.name,
+        "judge_model": judge.model,
+        "prompt_version": judge.prompt_version,
+        "position_consistency": consistency,
+        "position_flip_rate": flip_rate,
+        "first_position_rate": first_rate,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "cost_usd": usage.cost_usd,
+        "mean_latency_ms": usage.latency_ms / judged if judged else None,
+        "seconds": time.perf_counter() - started,
+    }
+
+
 def _judge_row(judge: Judge, row: GsmRow) -> Verdict:
     with_reference = getattr(judge, "judge_with_reference", None)
     if row.reference is not None and callable(with_reference):
@@ -188,33 +228,20 @@ def evaluate_gsm8k(
     started = time.perf_counter()
     confusion = _empty_confusion()
     usage = _Usage()
-    errors = one_n = one_agree = one_detect = both_n = both_tie = 0
-    for done, row in enumerate(rows, start=1):
-        try:
-            verdict = _judge_row(judge, row)
-        except FlagshipError:
-            # A judge call that fails (context overflow, endpoint down) is counted, not fatal.
-            errors += 1
-        else:
-            usage.add(verdict)
-            confusion[row.label][verdict.winner] += 1
-            if row.exactly_one_correct:
-                one_n += 1
-                one_agree += verdict.winner == row.label
-                one_detect += verdict.winner != Winner.TIE
-            elif row.cheap_correct:
-                both_n += 1
-                both_tie += verdict.winner == Winner.TIE
-        if progress is not None:
-            progress(done, len(rows))
-    judged = len(rows) - errors
-    consistency, flip_rate, first_rate = usage.position()
+    one_n = one_agree = one_detect = both_n = both_tie = 0
+    for row, verdict in _judge_all(rows, lambda row: _judge_row(judge, row), usage, progress):
+        confusion[row.label][verdict.winner] += 1
+        if row.exactly_one_correct:
+            one_n += 1
+            one_agree += verdict.winner == row.label
+            one_detect += verdict.winner != Winner.TIE
+        elif row.cheap_correct:
+            both_n += 1
+            both_tie += verdict.winner == Winner.TIE
+    judged = len(rows) - usage.errors
     return GsmEval(
-        judge=judge.name,
-        judge_model=judge.model,
-        prompt_version=judge.prompt_version,
         n=judged,
-        errors=errors,
+        errors=usage.errors,
         confusion=confusion,
         accuracy=_rate(sum(confusion[k][k] for k in WINNERS), judged),
         kappa=cohens_kappa(confusion),
@@ -222,14 +249,7 @@ def evaluate_gsm8k(
         one_correct_agreement=_rate(one_agree, one_n),
         one_correct_detected=_rate(one_detect, one_n),
         both_correct_tie=_rate(both_tie, both_n),
-        position_consistency=consistency,
-        position_flip_rate=flip_rate,
-        first_position_rate=first_rate,
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        cost_usd=usage.cost_usd,
-        mean_latency_ms=usage.latency_ms / judged if judged else None,
-        seconds=time.perf_counter() - started,
+        **_shared_fields(judge, usage, judged, started),
     )
 
 
@@ -247,25 +267,19 @@ def evaluate_mtbench(
     winners: dict[str, int] = dict.fromkeys(WINNERS, 0)
     grades: list[tuple[float, float, str]] = []  # (judge grade, GPT-4 grade, category)
     gaps: list[tuple[float, float, str]] = []  # (gap_score, GPT-4 difference, category)
-    errors = agree = 0
-    for done, item in enumerate(items, start=1):
-        try:
-            verdict = judge.judge(item.question, item.cheap, item.flagship)
-        except FlagshipError:
-            errors += 1
-        else:
-            usage.add(verdict)
-            winners[verdict.winner] += 1
-            agree += verdict.winner == _gpt4_winner(item)
-            difference = item.flagship_score - item.cheap_score
-            gaps.append((verdict.gap_score, difference, item.category))
-            grade = verdict.raw.get("grade")
-            if isinstance(grade, int | float):
-                grades.append((float(grade), item.cheap_score, item.category))
-        if progress is not None:
-            progress(done, len(items))
-    judged = len(items) - errors
-    consistency, flip_rate, first_rate = usage.position()
+    agree = 0
+    judged_items = _judge_all(
+        items, lambda item: judge.judge(item.question, item.cheap, item.flagship), usage, progress
+    )
+    for item, verdict in judged_items:
+        winners[verdict.winner] += 1
+        agree += verdict.winner == _gpt4_winner(item)
+        difference = item.flagship_score - item.cheap_score
+        gaps.append((verdict.gap_score, difference, item.category))
+        grade = verdict.raw.get("grade")
+        if isinstance(grade, int | float):
+            grades.append((float(grade), item.cheap_score, item.category))
+    judged = len(items) - usage.errors
     by_category: dict[str, dict[str, float | None]] = {}
     for category in sorted({item.category for item in items}):
         cat_gaps = [(a, b) for a, b, c in gaps if c == category]
@@ -276,24 +290,14 @@ def evaluate_mtbench(
             "grade_spearman": spearman([a for a, _ in cat_grades], [b for _, b in cat_grades]),
         }
     return MtEval(
-        judge=judge.name,
-        judge_model=judge.model,
-        prompt_version=judge.prompt_version,
         n=judged,
-        errors=errors,
+        errors=usage.errors,
         grade_spearman=spearman([a for a, _, _ in grades], [b for _, b, _ in grades]),
         gap_spearman=spearman([a for a, _, _ in gaps], [b for _, b, _ in gaps]),
         gpt4_agreement=_rate(agree, judged),
         winners=winners,
-        position_consistency=consistency,
-        position_flip_rate=flip_rate,
-        first_position_rate=first_rate,
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        cost_usd=usage.cost_usd,
-        mean_latency_ms=usage.latency_ms / judged if judged else None,
-        seconds=time.perf_counter() - started,
         by_category=by_category,
+        **_shared_fields(judge, usage, judged, started),
     )
 
 

@@ -31,7 +31,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from shadowgap.judging.base import WINNER_SCORE, Winner
+from shadowgap.judging.base import Winner, rule_verdict
 from shadowgap.judging.json_schema import canonical, validate
 from shadowgap.judging.tool_calls import fill_defaults
 from shadowgap.judging.values import compatible
@@ -203,13 +203,4 @@ class StructuredOutputJudge:
                 winner, difference = Winner.TIE, "none"
                 rationale = "equivalent JSON answers (every field agrees after normalisation)"
         raw["difference"] = difference
-        return Verdict(
-            winner=winner,
-            gap_score=WINNER_SCORE[winner],
-            rationale=rationale,
-            raw=raw,
-            judge=self.name,
-            judge_model=None,
-            prompt_version=self.prompt_version,
-            latency_ms=(time.perf_counter() - started) * 1000.0,
-        )
+        return rule_verdict(self, winner, rationale, raw, started)

@@ -13,14 +13,7 @@ from shadowgap.worker.app import app
 from shadowgap.worker.retries import MODEL_CALLS
 
 
-@app.task(
-    name="judge.score",
-    bind=True,
-    acks_late=True,
-    max_retries=MODEL_CALLS.max_retries,
-    soft_time_limit=600,
-    time_limit=660,
-)
+@app.task(name="judge.score", **MODEL_CALLS.task_options(soft_time_limit=600, time_limit=660))
 def score(self, event_pk: int) -> int:  # type: ignore[no-untyped-def]
     settings = get_settings()
     with session_scope() as session:
@@ -34,8 +27,7 @@ def score(self, event_pk: int) -> int:  # type: ignore[no-untyped-def]
         # An LLM judge may be slow: no transaction is open while it runs.
         judged = judge_plan(plan, judge)
     except FlagshipError as exc:
-        if exc.transient and MODEL_CALLS.may_retry(self):
-            MODEL_CALLS.retry(self, exc, exc.retry_after)
+        MODEL_CALLS.retry_transient(self, exc)
         raise
     with session_scope() as session:
         verdicts = store_verdicts(session, plan, judged)

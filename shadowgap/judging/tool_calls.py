@@ -56,7 +56,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from shadowgap.judging.base import WINNER_SCORE, Winner
+from shadowgap.judging.base import Winner, rule_verdict
 from shadowgap.judging.json_schema import canonical, tool_schemas, validate
 from shadowgap.judging.values import compatible, drops_stated_detail
 from shadowgap.schemas import Answer, ToolCall, Verdict, content_text
@@ -395,24 +395,16 @@ class ToolCallJudge:
         findings = self.compare(schemas, cheap_answer, flagship_answer, user_text(request))
         winner, difference = _outcome(findings)
         rationale = _rationale(winner, difference, findings)
-        return Verdict(
-            winner=winner,
-            gap_score=WINNER_SCORE[winner],
-            rationale=rationale,
-            raw={
-                "mode": "tool-calls",
-                "policy": self.policy,
-                "difference": difference,
-                "differences": [asdict(f) for f in findings],
-                "cheap": _answer_summary(cheap_answer),
-                "flagship": _answer_summary(flagship_answer),
-                "tools_known": schemas is not None,
-            },
-            judge=self.name,
-            judge_model=None,
-            prompt_version=self.prompt_version,
-            latency_ms=(time.perf_counter() - started) * 1000.0,
-        )
+        raw = {
+            "mode": "tool-calls",
+            "policy": self.policy,
+            "difference": difference,
+            "differences": [asdict(f) for f in findings],
+            "cheap": _answer_summary(cheap_answer),
+            "flagship": _answer_summary(flagship_answer),
+            "tools_known": schemas is not None,
+        }
+        return rule_verdict(self, winner, rationale, raw, started)
 
     def compare(
         self,

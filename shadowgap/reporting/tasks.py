@@ -20,12 +20,7 @@ log = logging.getLogger(__name__)
 
 
 @app.task(
-    name="reports.weekly",
-    bind=True,
-    acks_late=True,
-    max_retries=REPORT_SUMMARY.max_retries,
-    soft_time_limit=1800,
-    time_limit=1900,
+    name="reports.weekly", **REPORT_SUMMARY.task_options(soft_time_limit=1800, time_limit=1900)
 )
 def weekly(self, until_iso: str | None = None, report_id: int | None = None) -> int:  # type: ignore[no-untyped-def]
     settings = get_settings()

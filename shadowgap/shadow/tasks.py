@@ -39,11 +39,9 @@ def claim_lease(timeout: float) -> timedelta:
 
 @app.task(
     name="shadow.run",
-    bind=True,
-    acks_late=True,
-    max_retries=MODEL_CALLS.max_retries,
-    soft_time_limit=_timeout,
-    time_limit=_timeout + HARD_LIMIT_MARGIN_SECONDS,
+    **MODEL_CALLS.task_options(
+        soft_time_limit=_timeout, time_limit=_timeout + HARD_LIMIT_MARGIN_SECONDS
+    ),
 )
 def run(self, decision_id: int) -> None:  # type: ignore[no-untyped-def]
     settings = get_settings()
@@ -83,9 +81,8 @@ def _run_claimed(task, claim: DecisionClaim, client, settings) -> None:  # type:
         try:
             completion = call_flagship(prepared, client)
         except FlagshipError as exc:
-            if exc.transient and MODEL_CALLS.may_retry(task):
-                # The client already retried with backoff; wait longer before the next round.
-                MODEL_CALLS.retry(task, exc, exc.retry_after)
+            # The client already retried with backoff; wait longer before the next round.
+            MODEL_CALLS.retry_transient(task, exc)
             with session_scope() as session:
                 record_failed_run(
                     session, event_pk, replicate, str(exc), attempts_of(exc), client=client

@@ -36,6 +36,13 @@ from shadowgap.stats.excess_gap import WeightedSums
 # Power the decisive look is sized for, against the configured minimum effect.
 POWER = 0.8
 
+# A route-to-flagship change is decided by its routing once at least this many of the scope's
+# requests came after it and none went cheap (:func:`all_flagship_after`). 50 is the first cut
+# of the verification's grid: by then a change that still sends part of the scope cheap has
+# shown it (a cheap share of 6% or more is missed by 50 requests with probability under 5%,
+# 0.94^50 = 4.5%), and one rerouted request among them ends the shortcut for good.
+ALL_FLAGSHIP_MIN_REQUESTS = 50
+
 
 @dataclass(frozen=True)
 class Shift:
@@ -93,6 +100,22 @@ def request_excess(
     excess = rate - noise_rate
     variance = share * share * var_g + excess * excess * share * (1.0 - share) / events
     return RequestExcess(share * excess, variance, share, gap.n)
+
+
+def all_flagship_after(cheap: ArrayLike) -> bool:
+    """Whether the after window decides quality by its routing alone: at least
+    :data:`ALL_FLAGSHIP_MIN_REQUESTS` requests, none routed cheap (``cheap``: one flag per
+    request). Then its per-request excess gap is exactly 0, observed on every request rather
+    than sampled, and only the before level's uncertainty is left to test against: no request
+    can have lost on a cheap path it did not take.
+
+    >>> all_flagship_after([False] * 50), all_flagship_after([False] * 49)
+    (True, False)
+    >>> all_flagship_after([False] * 80 + [True])
+    False
+    """
+    flags = np.asarray(cheap, dtype=bool)
+    return flags.size >= ALL_FLAGSHIP_MIN_REQUESTS and not flags.any()
 
 
 def excess_gap_shift(before: RequestExcess, after: RequestExcess, noise_var: float) -> Shift:

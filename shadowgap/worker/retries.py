@@ -22,6 +22,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from shadowgap.errors import FlagshipError
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -49,6 +51,24 @@ class RetryPolicy:
         """Raise the task's retry with this policy's countdown (Celery's ``Retry``)."""
         countdown = self.countdown(int(task.request.retries), retry_after)
         raise task.retry(exc=exc, countdown=countdown, **options)
+
+    def retry_transient(self, task: Any, exc: FlagshipError) -> None:
+        """Retry a model call that failed for now (429, 5xx, a timeout) while retries are
+        left; otherwise return, and the caller records or raises the failure."""
+        if exc.transient and self.may_retry(task):
+            self.retry(task, exc, exc.retry_after)
+
+    def task_options(self, soft_time_limit: float, time_limit: float) -> dict[str, Any]:
+        """``app.task`` options of a task that retries under this policy: bound (it passes
+        itself to :meth:`retry`), acknowledged late (a worker that dies mid-task leaves the
+        message to another), at most :attr:`max_retries` retries, and its time limits."""
+        return {
+            "bind": True,
+            "acks_late": True,
+            "max_retries": self.max_retries,
+            "soft_time_limit": soft_time_limit,
+            "time_limit": time_limit,
+        }
 
 
 MODEL_CALLS = RetryPolicy(base_seconds=30.0, max_retries=5)

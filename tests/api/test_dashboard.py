@@ -29,6 +29,7 @@ from tests.support.synthetic import (
     Profile,
     dashboard_app,
     dashboard_dataset,
+    dashboard_engine,
     many_segments,
     populate,
 )
@@ -43,14 +44,8 @@ def _client(engine: Engine) -> TestClient:
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    path = tmp_path_factory.mktemp("dashboard") / "shadowgap.db"
-    engine = make_engine(f"sqlite:///{path}")
-    Base.metadata.create_all(engine)
-    with Session(engine) as session:
-        dashboard_dataset(session, NOW)
-        session.commit()
-    yield engine
-    engine.dispose()
+    with dashboard_engine(tmp_path_factory.mktemp("dashboard") / "shadowgap.db", NOW) as engine:
+        yield engine
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,8 @@ from fastapi import FastAPI
 from shadowgap.api.app import create_app
 from shadowgap.api.routes import ingest as ingest_routes
 from tests.support.factories import native_event
+from tests.support.processes import free_port
 from tests.support.settings import auth
-from tests.support.throwaway_postgres import free_port
 
 
 @contextmanager

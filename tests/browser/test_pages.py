@@ -5,15 +5,12 @@ test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -21,8 +18,6 @@ from sqlalchemy.orm import Session
 from shadowgap.api.auth.access import AdminAccess
 from shadowgap.config import Settings
 from shadowgap.db import models
-from shadowgap.db.engine import make_engine
-from shadowgap.db.models import Base
 from tests.support.cdp import CHROMIUM, Browser
 from tests.support.settings import ADMIN_KEY, READ_KEY, ROOT, require
 from tests.support.synthetic import (
@@ -30,8 +25,9 @@ from tests.support.synthetic import (
     DASHBOARD_SLASHED,
     DASHBOARD_SMALL,
     dashboard_app,
-    dashboard_dataset,
+    dashboard_engine,
 )
+from tests.support.thread_server import served
 
 pytestmark = pytest.mark.browser
 
@@ -64,32 +60,14 @@ def _app(engine: Engine) -> FastAPI:
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    path = tmp_path_factory.mktemp("browser") / "shadowgap.db"
-    engine = make_engine(f"sqlite:///{path}")
-    Base.metadata.create_all(engine)
-    with Session(engine) as session:
-        dashboard_dataset(session, NOW)
-        session.commit()
-    yield engine
-    engine.dispose()
+    with dashboard_engine(tmp_path_factory.mktemp("browser") / "shadowgap.db", NOW) as engine:
+        yield engine
 
 
 @pytest.fixture(scope="module")
 def base_url(engine: Engine) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(_app(engine), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = datetime.now() + timedelta(seconds=20)
-    while not server.started and datetime.now() < deadline:
-        threading.Event().wait(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with served(_app(engine)) as url:
+        yield url
 
 
 def sign_in(chrome: Browser, base_url: str, key: str, name: str = "") -> None:

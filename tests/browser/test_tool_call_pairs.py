@@ -5,15 +5,11 @@ screenshot goes to test-artifacts/screenshots/segment-tool-calls.png."""
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -23,6 +19,7 @@ from tests.support.alert_rows import make_settings
 from tests.support.cdp import CHROMIUM, Browser
 from tests.support.settings import ADMIN_KEY, ROOT, require
 from tests.support.synthetic import dashboard_app
+from tests.support.thread_server import served
 from tests.support.tool_pairs import AGENT_SEGMENT, seed_agent_pairs, utc_now
 
 pytestmark = pytest.mark.browser
@@ -42,19 +39,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with Session(engine) as session:
         seed_agent_pairs(session, make_settings(path), utc_now())
         session.commit()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(dashboard_app(engine)[0], log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = datetime.now() + timedelta(seconds=20)
-    while not server.started and datetime.now() < deadline:
-        threading.Event().wait(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with served(dashboard_app(engine)[0]) as url:
+        yield url
     engine.dispose()
 
 

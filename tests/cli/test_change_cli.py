@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from shadowgap.cli.main import app
 from shadowgap.db.models import RouterChange, Segment
 from tests.support.live_api import start_api
+from tests.support.processes import free_port
 from tests.support.settings import ADMIN_KEY, API_KEYS, READ_KEY, migrate
-from tests.support.throwaway_postgres import free_port
 
 
 @pytest.fixture

@@ -139,11 +139,26 @@ def insert_verdicts(
     )
 
 
+def add_events(
+    session: Session,
+    segment_ids: list[int],
+    n_per_segment: int,
+    cheap_rate: float | Callable[[int, int], float],
+    seed: int,
+    start: int = 0,
+) -> None:
+    """Insert :func:`interleaved_events`; a constant ``cheap_rate`` for every row, or a
+    function of (segment, row)."""
+    rate = cheap_rate if callable(cheap_rate) else (lambda s, i: float(cheap_rate))
+    insert_events(session, interleaved_events(segment_ids, n_per_segment, rate, seed, start))
+
+
 @pytest.fixture
 def rows() -> SimpleNamespace:
     """The row builders above, as a fixture (test modules do not import conftest)."""
     return SimpleNamespace(
         add_segments=add_segments,
+        add_events=add_events,
         event_row=event_row,
         insert_events=insert_events,
         interleaved_events=interleaved_events,

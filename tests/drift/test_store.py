@@ -41,9 +41,7 @@ def test_second_call_is_a_no_op(
 ) -> None:
     with session_factory() as session:
         (segment,) = rows.add_segments(session, ["acme"])
-        rows.insert_events(
-            session, rows.interleaved_events([segment], 800, lambda s, i: 0.5, seed=1)
-        )
+        rows.add_events(session, [segment], 800, 0.5, seed=1)
         first = update_segment(session, segment, settings)
         session.commit()
         before = _states(session, segment)
@@ -65,7 +63,7 @@ def test_shift_in_one_segment_raises_drift_for_that_segment_only(
 ) -> None:
     with session_factory() as session:
         a, b = rows.add_segments(session, ["a", "b"])
-        rows.insert_events(session, rows.interleaved_events([a, b], 2000, _shifted(a), seed=2))
+        rows.add_events(session, [a, b], 2000, _shifted(a), seed=2)
         batches = {segment: update_segment(session, segment, settings) for segment in (a, b)}
         session.commit()
         drifts = list(session.scalars(select(DriftEvent)))
@@ -151,9 +149,7 @@ def test_quality_gap_detects_a_rising_flagship_win_rate(
 ) -> None:
     with session_factory() as session:
         (segment,) = rows.add_segments(session, ["enterprise"])
-        rows.insert_events(
-            session, rows.interleaved_events([segment], 1200, lambda s, i: 1.0, seed=4)
-        )
+        rows.add_events(session, [segment], 1200, 1.0, seed=4)
         pks = list(session.scalars(select(TrafficEvent.id).order_by(TrafficEvent.id)))
         rows.insert_verdicts(session, segment, pks[:700], win_rate=0.2, seed=5, probability=0.1)
         rows.insert_verdicts(session, segment, pks[::5], win_rate=0.1, seed=6, kind="noise")
@@ -188,9 +184,7 @@ def test_update_never_commits(
 ) -> None:
     with session_factory() as session:
         (segment,) = rows.add_segments(session, ["x"])
-        rows.insert_events(
-            session, rows.interleaved_events([segment], 50, lambda s, i: 0.5, seed=8)
-        )
+        rows.add_events(session, [segment], 50, 0.5, seed=8)
         session.commit()
     with session_factory() as session:
         update_segment(session, segment, settings)
@@ -237,16 +231,11 @@ def test_concurrent_workers_apply_each_batch_once(
     session_factory = sessionmaker(bind=bind, expire_on_commit=False)
     with session_factory() as session:
         (segment,) = rows.add_segments(session, ["busy"])
-        rows.insert_events(
-            session, rows.interleaved_events([segment], 700, lambda s, i: 0.5, seed=9)
-        )
+        rows.add_events(session, [segment], 700, 0.5, seed=9)
         if not new_segment:
             update_segment(session, segment, settings)  # rows exist, the warm-up is over
         session.commit()
-        rows.insert_events(
-            session,
-            rows.interleaved_events([segment], 1500, lambda s, i: 0.9, seed=10, start=700),
-        )
+        rows.add_events(session, [segment], 1500, 0.9, seed=10, start=700)
         session.commit()
     errors: list[BaseException] = []
     results: list[int] = []
@@ -289,9 +278,7 @@ def test_views_list_every_signal(
         assert [v["signal"] for v in segment_signal_views(session, segment, settings)] == list(
             EVERY_SEGMENT
         )
-        rows.insert_events(
-            session, rows.interleaved_events([segment], 600, lambda s, i: 0.3, seed=10)
-        )
+        rows.add_events(session, [segment], 600, 0.3, seed=10)
         update_segment(session, segment, settings)
         views = {v["signal"]: v for v in segment_signal_views(session, segment, settings)}
     share = views["routing_share"]
@@ -313,15 +300,11 @@ def test_thresholds_grow_with_the_segment_count(
 ) -> None:
     with session_factory() as session:
         (first,) = rows.add_segments(session, ["s0"])
-        rows.insert_events(
-            session, rows.interleaved_events([first], 600, lambda s, i: 0.3, seed=11)
-        )
+        rows.add_events(session, [first], 600, 0.3, seed=11)
         update_segment(session, first, settings)
         small = {v["signal"]: v for v in segment_signal_views(session, first, settings)}
         rows.add_segments(session, [f"s{i}" for i in range(1, 9)])
-        rows.insert_events(
-            session, rows.interleaved_events([first], 10, lambda s, i: 0.3, seed=12, start=600)
-        )
+        rows.add_events(session, [first], 10, 0.3, seed=12, start=600)
         update_segment(session, first, settings)
         large = {v["signal"]: v for v in segment_signal_views(session, first, settings)}
     # Nine segments share the budget instead of one: ARL0 x 9, rounded to a power of two.
@@ -337,7 +320,7 @@ def test_batches_are_bounded_and_resume(
     bounded = settings.model_copy(update={"drift_batch_rows": 300})
     with session_factory() as session:
         (a,) = rows.add_segments(session, ["a"])
-        rows.insert_events(session, rows.interleaved_events([a], 1000, _shifted(a), seed=4))
+        rows.add_events(session, [a], 1000, _shifted(a), seed=4)
         session.commit()
         steps = 0
         while True:
@@ -357,16 +340,14 @@ def test_undecodable_state_is_rebuilt_from_history(
     """A state that does not decode (an old pickle, an edited row) is rebuilt, not lost."""
     with session_factory() as session:
         (a,) = rows.add_segments(session, ["a"])
-        rows.insert_events(session, rows.interleaved_events([a], 600, _shifted(a), seed=5))
+        rows.add_events(session, [a], 600, _shifted(a), seed=5)
         update_segment(session, a, settings)
         session.commit()
         before = {r.signal: r.n_updates for r in session.scalars(select(DetectorState))}
         for row in session.scalars(select(DetectorState)):
             row.state = {"format": "shadowgap.signal-state", "version": 1, "state": "gAR..."}
         session.commit()
-        rows.insert_events(
-            session, rows.interleaved_events([a], 10, _shifted(a), seed=6, start=10_000)
-        )
+        rows.add_events(session, [a], 10, _shifted(a), seed=6, start=10_000)
         update_segment(session, a, settings)
         session.commit()
         after = {r.signal: r.n_updates for r in session.scalars(select(DetectorState))}

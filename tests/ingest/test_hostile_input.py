@@ -1,80 +1,30 @@
-"""Hostile text at ingest: every regex that reads request text runs in linear time, so a
-pathological prompt costs in proportion to its length, and the server keeps answering.
+"""Hostile text at ingest: the linear scans that replaced the regexes find what the regexes
+found, every text field accepts pathological text, and the work it costs never runs on the
+event loop, so the server keeps answering.
 
 Before: ``"1-" * 12000`` took 10.6 s in the slice-feature id mask, 60,000 ``a`` 7.4 s in the
-e-mail masks (features and redaction), ``"eyJ-" * n`` was quadratic in the JWT pattern.
+e-mail masks (features and redaction), ``"eyJ-" * n`` was quadratic in the JWT pattern. How
+long hostile text takes (against ordinary text of the same length) and how /healthz answers
+meanwhile are measured by ``benchmarks/hostile_input.py``, not asserted here: tests carry no
+time bounds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
-import time
-from collections.abc import Callable
-from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from shadowgap.privacy.redaction import KINDS, redactor
-from shadowgap.schemas import TrafficEvent
+from shadowgap.api.routes import ingest as ingest_routes
+from shadowgap.ingest.writer import GroupWriter
 from shadowgap.slices import features
-from shadowgap.slices.features import compute_features
 from shadowgap.textscan import is_word, sub_emails, sub_jwts
-from tests.support.factories import native_event
-from tests.support.healthz_probe import HealthProbe, live_api
-from tests.support.settings import API_KEY, auth
-
-# Each ~60,000 characters: runs without the character a pattern waits for, repeated
-# separators, openers without closers, digit groups.
-PATHOLOGICAL = {
-    "dash-digits": "1-" * 30_000,
-    "letters": "a" * 60_000,
-    "letters-then-at": "a" * 60_000 + "@",
-    "dots": "a." * 30_000,
-    "jwt-starts": "eyJ-" * 15_000,
-    "jwt-parts": "eyJab." * 10_000,
-    "key-prefixes": "sk-" * 20_000,
-    "mixed-ids": "ab1-" * 15_000,
-    "curly-quotes": "\u201c" * 60_000,
-    "quotes": '"a' * 30_000,
-    "digit-groups": "12-" * 20_000,
-    "digits": "1" * 60_000,
-    "spaced-digits": "4111 " * 12_000,
-    "at-signs": "a@" * 30_000,
-    "colons": "a1:" * 20_000,
-    "key-values": "token=" * 10_000,
-    "digit-dots": "1." * 30_000,
-    "uuid-middles": "-abcd" * 12_000,
-    "letter-digit-run": "a1" * 30_000,
-}
-# Per call on 60,000 characters; the quadratic patterns took 2-50 s here.
-BOUND_SECONDS = 1.5
-
-
-def _timed(function: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    function()
-    return time.perf_counter() - started
-
-
-@pytest.mark.parametrize("name", sorted(PATHOLOGICAL))
-def test_redaction_and_features_take_bounded_time(name: str) -> None:
-    text = PATHOLOGICAL[name]
-    redact = redactor(KINDS)
-    event = TrafficEvent.model_validate(
-        native_event(
-            "hostile",
-            request={
-                "messages": [{"role": "system", "content": text}, {"role": "user", "content": text}]
-            },
-        )
-    )
-    assert _timed(lambda: redact.text(text)) < BOUND_SECONDS
-    assert _timed(lambda: features.mask(text)) < BOUND_SECONDS
-    assert _timed(lambda: compute_features(event, [])) < BOUND_SECONDS
-
+from tests.support.hostile_text import FIELDS, PATHOLOGICAL, with_text
+from tests.support.settings import auth
 
 # --- the linear scans find what the regexes they replace found -------------------------------
 
@@ -119,84 +69,47 @@ def test_id_mask_matches_the_regex() -> None:
 # --- through the API ------------------------------------------------------------------------
 
 
-def _with(field: str, text: str) -> dict:
-    """A native event with ``text`` in one text field (cut to the field's limit)."""
-    event = native_event(f"hostile-{field}-{len(text)}")
-    short = text[:128]
-    if field == "user message":
-        event["request"]["messages"][0]["content"] = text
-    elif field == "system message":
-        event["request"]["messages"].insert(0, {"role": "system", "content": text})
-    elif field == "content part":
-        event["request"]["messages"][0]["content"] = [{"type": "text", "text": text}]
-    elif field == "answer":
-        event["answer"] = text
-    elif field == "error":
-        event.update(status="error", error=text[:10_000])
-    elif field == "route.reason":
-        event["route"]["reason"] = text[:2000]
-    elif field == "route.tier":
-        event["route"]["tier"] = short
-    elif field == "route.model":
-        event["route"]["model"] = text[:256]
-    elif field in ("tenant", "team", "user", "api_key_alias"):
-        event["attributes"][field] = text[:256]
-    elif field == "tags":
-        event["attributes"]["tags"] = [text[:256]]
-    elif field == "metadata":
-        event["attributes"]["metadata"] = {"note": text}
-    elif field == "params":
-        event["request"]["params"] = {"stop": text}
-    elif field == "event_id":
-        event["event_id"] = text[:200]
-    return event
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
-FIELDS = [
-    "user message",
-    "system message",
-    "content part",
-    "answer",
-    "error",
-    "route.reason",
-    "route.tier",
-    "route.model",
-    "tenant",
-    "team",
-    "user",
-    "api_key_alias",
-    "tags",
-    "metadata",
-    "params",
-    "event_id",
-]
+def test_every_text_field_takes_pathological_text_off_the_event_loop(
+    embedded: str, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every text field accepts every hostile text, and what keeps /healthz answering
+    meanwhile holds for each request: its CPU-bound work (signature, parsing, redaction, slice
+    features: ``_verify_and_parse``; the group write: ``GroupWriter._store``) runs in a worker
+    thread, never on the event loop, except the parsing of a body under the inline limit,
+    whose cost that limit bounds. Recorded where each call ran, not timed."""
+    calls: list[tuple[str, int, bool]] = []  # (step, body bytes or requests, on the loop)
+    parse = ingest_routes._verify_and_parse
+    store = GroupWriter._store
 
+    def parse_spy(request: Any, body: bytes, *rest: Any) -> Any:
+        calls.append(("parse", len(body), _on_event_loop()))
+        return parse(request, body, *rest)
 
-def test_every_text_field_takes_pathological_text(embedded: str, client: TestClient) -> None:
+    def store_spy(requests: list[Any]) -> Any:
+        calls.append(("store", len(requests), _on_event_loop()))
+        return store(requests)
+
+    monkeypatch.setattr(ingest_routes, "_verify_and_parse", parse_spy)
+    monkeypatch.setattr(GroupWriter, "_store", staticmethod(store_spy))
     for field in FIELDS:
-        for name in ("dash-digits", "letters", "jwt-starts", "curly-quotes", "digit-groups"):
-            started = time.perf_counter()
-            response = client.post(
-                "/v1/events", json=[_with(field, PATHOLOGICAL[name])], headers=auth()
-            )
-            elapsed = time.perf_counter() - started
+        for name in sorted(PATHOLOGICAL):
+            event = with_text(field, PATHOLOGICAL[name])
+            response = client.post("/v1/events", json=[event], headers=auth())
             assert response.status_code == 200, (field, name, response.text[:300])
-            assert elapsed < 3 * BOUND_SECONDS, (field, name, elapsed)
-
-
-def test_healthz_stays_fast_while_pathological_requests_arrive(tmp_path: Path) -> None:
-    headers = {"Authorization": f"Bearer {API_KEY}"}
-    with live_api(tmp_path) as url, HealthProbe(url) as probe:
-        with httpx.Client(timeout=60) as sender:
-            # Every field and text once, then again until the probe has its sample: how many
-            # probes one pass collects depends on how fast ingest is, which the test must not.
-            for _ in range(20):
-                for field in FIELDS:
-                    for name in sorted(PATHOLOGICAL):
-                        event = _with(field, PATHOLOGICAL[name])
-                        response = sender.post(f"{url}/v1/events", json=[event], headers=headers)
-                        assert response.status_code == 200, (field, name, response.text[:300])
-                if len(probe.seconds) > 100:
-                    break
-    assert len(probe.seconds) > 100
-    assert probe.p99() < 0.1, sorted(probe.seconds)[-10:]
+    parsed = [(size, on_loop) for step, size, on_loop in calls if step == "parse"]
+    assert len(parsed) == len(FIELDS) * len(PATHOLOGICAL)
+    limit = ingest_routes.INLINE_PARSE_MAX_BYTES
+    on_loop = [size for size, loop in parsed if loop]
+    assert all(size <= limit for size in on_loop), max(on_loop)
+    # The fields that keep the whole text (messages, answer, metadata, params) are over it.
+    assert sum(size > limit for size, _ in parsed) >= 4 * len(PATHOLOGICAL)
+    stores = [on_loop for step, _, on_loop in calls if step == "store"]
+    assert stores and not any(stores)

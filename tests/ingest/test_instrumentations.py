@@ -35,8 +35,8 @@ from tests.support.fake_openai import (
     TOOL_CALL,
     FakeOpenAI,
 )
-from tests.support.healthz_probe import free_port
 from tests.support.live_api import start_api
+from tests.support.processes import free_port
 from tests.support.settings import API_KEY, GSM8K_CSV, POSTGRES_SERVER, ROOT, migrate
 from tests.support.sidecar_venv import sidecar_python
 

@@ -31,8 +31,8 @@ from shadowgap.db.engine import session_scope
 from shadowgap.llm.base import DROPPED_PARAMS
 from shadowgap.llm.openai_compat import OpenAICompatClient
 from shadowgap.shadow.runs import run_shadow
-from tests.support.healthz_probe import free_port
 from tests.support.live_api import start_api
+from tests.support.processes import free_port
 from tests.support.recording_flagship import TOOL_CALL, RecordingFlagship
 from tests.support.settings import API_KEY, ROOT
 from tests.support.sidecar_venv import sidecar_python

@@ -22,8 +22,9 @@ import pytest
 
 from tests.support.factories import native_event
 from tests.support.live_api import start_api
+from tests.support.processes import free_port
 from tests.support.settings import API_KEY, migrate
-from tests.support.throwaway_postgres import ThrowawayPostgres, free_port
+from tests.support.throwaway_postgres import ThrowawayPostgres
 
 OUTAGE_SECONDS = 20
 SENDERS = 4

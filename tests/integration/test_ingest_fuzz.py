@@ -43,9 +43,10 @@ from shadowgap.db import models
 from shadowgap.ingest import otlp_logs
 from shadowgap.ingest.otlp import decode_json
 from tests.support.factories import native_event
-from tests.support.healthz_probe import HealthProbe, free_port
+from tests.support.healthz_probe import HealthProbe
 from tests.support.live_api import start_api
 from tests.support.otlp import json_span, kv
+from tests.support.processes import free_port
 from tests.support.settings import API_KEY, API_KEYS, FIXTURES_DIR
 
 # Each string is about SIZE characters: long enough that a pattern quadratic in its input

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.live_api import start_api
-from tests.support.throwaway_postgres import free_port
+from tests.support.processes import free_port
 
 # Per operation; with the coverage phase's boundary values this is about 3,000 requests.
 MAX_EXAMPLES = 40

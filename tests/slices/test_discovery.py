@@ -18,6 +18,7 @@ from shadowgap.schemas import TrafficEvent
 from shadowgap.slices.discovery import discover
 from tests.support.factories import native_event
 from tests.support.settings import auth
+from tests.support.slice_traffic import store_judged
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -25,7 +26,6 @@ START = datetime(2026, 11, 2, tzinfo=UTC)
 def _ingest_window(prefix: str, start: datetime, n: int, seed: int) -> None:
     """``n`` cheap events over 7 days; tenant acme's 'bulk' key (about 8%) regressed."""
     rng = np.random.default_rng(seed)
-    settings = get_settings()
     events = []
     for i in range(n):
         tenant = ["acme", "globex", "initech", "hooli"][i % 4]
@@ -37,37 +37,12 @@ def _ingest_window(prefix: str, start: datetime, n: int, seed: int) -> None:
             attributes={"tenant": tenant, "api_key_alias": key, "user": f"u{i % 50}"},
         )
         events.append(TrafficEvent.model_validate(raw))
-    with session_scope() as session:
-        store_events(session, events, "native", settings, datetime.now(UTC))
-        pks = dict(
-            session.execute(
-                select(models.TrafficEvent.event_id, models.TrafficEvent.id).where(
-                    models.TrafficEvent.event_id.like(f"{prefix}-%")
-                )
-            ).all()
-        )
-        segments = dict(
-            session.execute(select(models.TrafficEvent.id, models.TrafficEvent.segment_id)).all()
-        )
-        rows = []
-        for event in events:
-            pk = pks[event.event_id]
-            bad = event.attributes.tenant == "acme" and event.attributes.api_key_alias == "bulk"
-            won = rng.random() < (0.6 if bad else 0.15)
-            rows.append(
-                {
-                    "event_pk": pk,
-                    "segment_id": segments[pk],
-                    "kind": "gap",
-                    "judge": "answer-match",
-                    "winner": "flagship" if won else "cheap",
-                    "gap_score": 1.0 if won else -1.0,
-                    "inclusion_probability": 0.5,
-                    "raw": {},
-                    "rationale": "synthetic",
-                }
-            )
-        session.execute(insert(models.Verdict), rows)
+
+    def flagship_won(event: TrafficEvent) -> bool:
+        bad = event.attributes.tenant == "acme" and event.attributes.api_key_alias == "bulk"
+        return bool(rng.random() < (0.6 if bad else 0.15))
+
+    store_judged(prefix, events, flagship_won, probability=0.5)
 
 
 def test_slice_found_listed_confirmed_and_alerted_once(production: str, configure) -> None:

@@ -9,18 +9,18 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from shadowgap.config import get_settings
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
-from shadowgap.ingest.store import store_events
 from shadowgap.schemas import TrafficEvent
 from shadowgap.slices import exploration as ex
 from shadowgap.slices.lattice import SearchParams, build_table
 from shadowgap.slices.watches import explore
 from tests.support.factories import native_event
 from tests.support.settings import auth
+from tests.support.slice_traffic import store_judged
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -127,7 +127,6 @@ def test_nominations_are_capped_a_week_and_alpha_is_the_budget_share() -> None:
 
 def _ingest(prefix: str, start: datetime, days: int, n: int, rate_bulk: float, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    settings = get_settings()
     events = [
         TrafficEvent.model_validate(
             native_event(
@@ -142,37 +141,12 @@ def _ingest(prefix: str, start: datetime, days: int, n: int, rate_bulk: float, s
         )
         for i in range(n)
     ]
-    with session_scope() as session:
-        store_events(session, events, "native", settings, datetime.now(UTC))
-        ids = dict(
-            session.execute(
-                select(models.TrafficEvent.event_id, models.TrafficEvent.id).where(
-                    models.TrafficEvent.event_id.like(f"{prefix}-%")
-                )
-            ).all()
-        )
-        segments = dict(
-            session.execute(select(models.TrafficEvent.id, models.TrafficEvent.segment_id)).all()
-        )
-        rows = []
-        for event in events:
-            bulk = event.attributes.api_key_alias == "bulk"
-            won = rng.random() < (rate_bulk if bulk else 0.15)
-            pk = ids[event.event_id]
-            rows.append(
-                {
-                    "event_pk": pk,
-                    "segment_id": segments[pk],
-                    "kind": "gap",
-                    "judge": "answer-match",
-                    "winner": "flagship" if won else "cheap",
-                    "gap_score": 1.0 if won else -1.0,
-                    "inclusion_probability": 1.0,
-                    "raw": {},
-                    "rationale": "synthetic",
-                }
-            )
-        session.execute(insert(models.Verdict), rows)
+
+    def flagship_won(event: TrafficEvent) -> bool:
+        bulk = event.attributes.api_key_alias == "bulk"
+        return bool(rng.random() < (rate_bulk if bulk else 0.15))
+
+    store_judged(prefix, events, flagship_won, probability=1.0)
 
 
 def test_cycle_watches_shows_confirms_and_alerts_once(production: str, configure) -> None:

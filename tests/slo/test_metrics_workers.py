@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from shadowgap.db.engine import make_engine
 from tests.slo.pairs import add_pairs
 from tests.support.alert_rows import NOW, add_segment
+from tests.support.processes import free_port
 from tests.support.settings import ROOT, migrate
-from tests.support.throwaway_postgres import free_port
 
 
 def _slo_lines(text: str) -> list[str]:

@@ -8,6 +8,8 @@ import math
 import numpy as np
 
 from shadowgap.stats.before_after import (
+    ALL_FLAGSHIP_MIN_REQUESTS,
+    all_flagship_after,
     excess_gap_shift,
     mean_shift,
     quantile_shift,
@@ -88,3 +90,13 @@ def test_the_one_sided_test_flags_a_rise_and_holds_its_level_on_a_flat_stream() 
     assert risen / 200 >= 0.9  # 0.3 sd with 400 a side: power about 0.97
     # A rise inside the predicted interval is no regression.
     assert not mean_shift(rng.normal(0, 1, 400), rng.normal(0.3, 1, 400)).worse_than(0.5, z)
+
+
+def test_all_flagship_after_needs_the_minimum_of_requests_and_no_cheap_one() -> None:
+    enough = ALL_FLAGSHIP_MIN_REQUESTS
+    assert all_flagship_after(np.zeros(enough, dtype=bool))
+    assert not all_flagship_after(np.zeros(enough - 1, dtype=bool))
+    one_cheap = np.zeros(10 * enough, dtype=bool)
+    one_cheap[-1] = True  # a request that goes cheap again ends the shortcut
+    assert not all_flagship_after(one_cheap)
+    assert not all_flagship_after(np.zeros(0, dtype=bool))

@@ -123,6 +123,7 @@ def add_drift(
     sample_index: int = 1000,
     details: dict[str, Any] | None = None,
     when: datetime = NOW,
+    statistic: float = 12.5,
 ) -> DriftEvent:
     drift = DriftEvent(
         segment_id=segment.id,
@@ -135,7 +136,7 @@ def add_drift(
         before_n=before_n,
         after_mean=after,
         after_n=after_n,
-        statistic=12.5,
+        statistic=statistic,
         threshold=10.0,
         details=details if details is not None else {"before_std": 0.2, "after_std": 0.3},
     )

@@ -5,7 +5,6 @@ the server would see (a thread of the test process would also wait for the test'
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,13 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.live_api import start_api
+from tests.support.processes import free_port
 from tests.support.settings import ROOT, migrate
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
-
+from tests.support.processes import free_port, wait_healthy
 from tests.support.settings import API_KEY, ROOT
-from tests.support.throwaway_postgres import free_port
 
 
 def start_api(
@@ -43,13 +40,8 @@ def start_api(
         stdout=handle,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.3)
+    if wait_healthy(f"http://127.0.0.1:{port}"):
+        return process
     process.kill()
     raise RuntimeError(f"API did not start:\n{log.read_text()[-3000:]}")
 

@@ -1,16 +1,41 @@
-"""Real processes for the tests: a Celery worker with the test's settings, and polling."""
+"""Real processes for the tests (and the benchmarks): a Celery worker with the test's
+settings, a free port for a server, waiting for a server's /healthz, and polling."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
 from tests.support.settings import ROOT
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(base: str, timeout: float = 60.0) -> bool:
+    """Whether ``base``'s ``/healthz`` answered 200 within ``timeout`` seconds (a server just
+    started refuses connections until it listens, so those count as not yet)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return False
 
 
 class Worker:

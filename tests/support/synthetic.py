@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,7 @@ from shadowgap.api.deps import db_session, settings
 from shadowgap.api.routes import login
 from shadowgap.config import Settings
 from shadowgap.db import models
+from shadowgap.db.engine import make_engine
 from tests.support.settings import API_KEYS
 
 WEEK = timedelta(days=7)
@@ -365,6 +368,21 @@ def many_segments(session: Session, n: int, now: datetime, *, seed: int = 9) -> 
     session.execute(insert(models.Segment), segments)
     session.execute(insert(models.TrafficEvent), events)
     session.flush()
+
+
+@contextmanager
+def dashboard_engine(path: Path, now: datetime) -> Iterator[Engine]:
+    """A SQLite file at ``path`` holding :func:`dashboard_dataset` at ``now``: the database of
+    the page tests and the browser tests."""
+    engine = make_engine(f"sqlite:///{path}")
+    models.Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        dashboard_dataset(session, now)
+        session.commit()
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def dashboard_settings(**overrides: Any) -> Settings:

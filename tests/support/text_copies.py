@@ -17,6 +17,7 @@ from shadowgap.alerts import delivery, lifecycle
 from shadowgap.config import get_settings
 from shadowgap.db import models
 from shadowgap.db.engine import session_scope
+from tests.support.alert_rows import add_drift
 from tests.support.factories import native_event
 from tests.support.settings import auth
 
@@ -84,23 +85,18 @@ def open_drift(session: Session, key: str, now: datetime) -> tuple[int, list[int
         .order_by(models.TrafficEvent.id.desc())
         .limit(1)
     )
-    drift = models.DriftEvent(
-        segment_id=segment.id,
-        signal="quality_gap",
-        detector="page_hinkley",
-        detected_at=now,
+    drift = add_drift(
+        session,
+        segment,
+        before=0.05,
+        after=0.6,
+        before_n=400,
+        after_n=3,
         at_event_pk=last,
         sample_index=100,
-        before_mean=0.05,
-        before_n=400,
-        after_mean=0.6,
-        after_n=3,
+        when=now,
         statistic=12.0,
-        threshold=10.0,
-        details={"before_std": 0.2, "after_std": 0.3},
     )
-    session.add(drift)
-    session.flush()
     deliveries = lifecycle.open_or_update(session, drift.id, get_settings(), now)
     alert = session.scalars(
         select(models.Alert).where(

@@ -21,6 +21,7 @@ from shadowgap.config import Settings
 from shadowgap.db import models
 from shadowgap.judging.structured import StructuredOutputJudge
 from shadowgap.judging.tool_calls import ToolCallJudge
+from tests.support.alert_rows import add_drift
 from tests.support.tools import TRAVEL_TOOLS
 
 AGENT_SEGMENT = "tenant=agents"
@@ -150,23 +151,18 @@ def seed_agent_pairs(session: Session, settings: Settings, now: datetime) -> mod
         )
         session.flush()
         last_pk = event.id
-    drift = models.DriftEvent(
-        segment_id=segment.id,
-        signal="quality_gap",
-        detector="page_hinkley",
-        detected_at=now,
+    drift = add_drift(
+        session,
+        segment,
+        before=0.05,
+        after=0.75,
+        before_n=400,
+        after_n=len(PAIRS),
         at_event_pk=last_pk,
         sample_index=len(PAIRS),
-        before_mean=0.05,
-        before_n=400,
-        after_mean=0.75,
-        after_n=len(PAIRS),
-        statistic=12.5,
-        threshold=10.0,
         details={"before_std": 0.2, "after_std": 0.4},
+        when=now,
     )
-    session.add(drift)
-    session.flush()
     alert = models.Alert(
         segment_id=segment.id,
         signal="quality_gap",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from shadowgap.errors import FlagshipError
+from shadowgap.worker.app import app
 from shadowgap.worker.retries import DELIVERIES, MODEL_CALLS, REPORT_SUMMARY
 
 
@@ -24,3 +26,43 @@ def test_retry_after_is_a_floor() -> None:
 
 def test_the_report_summary_waits_a_fixed_minute() -> None:
     assert {REPORT_SUMMARY.countdown(n) for n in range(6)} == {60.0}
+
+
+def _failing_task(name: str, transient: bool, seen: list[int]):  # type: ignore[no-untyped-def]
+    """A real task on the worker's app, run eagerly, whose model call always fails."""
+
+    @app.task(name=name, **MODEL_CALLS.task_options(soft_time_limit=5, time_limit=10))
+    def call(self) -> str:  # type: ignore[no-untyped-def]
+        seen.append(int(self.request.retries))
+        try:
+            raise FlagshipError("429 from the endpoint", transient=transient, retry_after=0.0)
+        except FlagshipError as exc:
+            MODEL_CALLS.retry_transient(self, exc)
+        return "failure recorded"
+
+    return call
+
+
+def test_a_transient_model_failure_is_retried_until_the_retries_run_out() -> None:
+    seen: list[int] = []
+    task = _failing_task("tests.transient_model_failure", True, seen)
+    assert task.apply().get() == "failure recorded"
+    assert seen == list(range(MODEL_CALLS.max_retries + 1))
+
+
+def test_a_permanent_model_failure_is_not_retried() -> None:
+    seen: list[int] = []
+    task = _failing_task("tests.permanent_model_failure", False, seen)
+    assert task.apply().get() == "failure recorded"
+    assert seen == [0]
+
+
+def test_task_options_carry_the_policy() -> None:
+    options = DELIVERIES.task_options(soft_time_limit=60, time_limit=90)
+    assert options == {
+        "bind": True,
+        "acks_late": True,
+        "max_retries": DELIVERIES.max_retries,
+        "soft_time_limit": 60,
+        "time_limit": 90,
+    }
