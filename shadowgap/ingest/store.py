@@ -75,6 +75,8 @@ def prompt_hash(text: str) -> str:
     """Fingerprint of a prompt, whitespace-insensitive (recorded answers are keyed by it):
     the SHA-256 of ``" ".join(text.split())``, computed a chunk at a time (each chunk ends
     before a whitespace character, so no word is split)."""
+    if len(text) <= _HASH_CHUNK:  # one chunk: the same bytes without the chunk loop
+        return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
     digest = hashlib.sha256()
     joined = False
     start = 0
@@ -459,6 +461,11 @@ _EVENT_COLUMNS = {
 }
 _COLUMN_LIST = ", ".join(_EVENT_COLUMNS)
 # The ids come from the table's sequence (the column default); see the module docstring.
+# Redeliveries are looked up one index probe per row: "OFFSET 0" keeps the NOT EXISTS a
+# correlated subquery. Without it the planner turns it into a hash anti-join, which reads the
+# whole day partition on every batch (json_to_recordset is estimated at 100 rows, and the
+# plan is cached while the partition grows): PostgreSQL's CPU per event grew with the
+# partition's size.
 _PG_INSERT_EVENTS = text(
     f"INSERT INTO traffic_events ({_COLUMN_LIST}) "
     f"SELECT {_COLUMN_LIST} "
@@ -466,7 +473,7 @@ _PG_INSERT_EVENTS = text(
     + ", ".join(f"{name} {sql_type}" for name, sql_type in _EVENT_COLUMNS.items())
     + f")) WITH ORDINALITY AS r({_COLUMN_LIST}, ord) "
     "WHERE NOT EXISTS (SELECT 1 FROM traffic_events stored WHERE stored.event_id = r.event_id "
-    "AND stored.occurred_at = r.occurred_at) "
+    "AND stored.occurred_at = r.occurred_at OFFSET 0) "
     "ORDER BY r.ord "
     "ON CONFLICT (event_id, occurred_at) DO NOTHING RETURNING id, event_id"
 )
