@@ -239,7 +239,16 @@ def _event_row(
     cheap: bool,
     now: datetime,
     checks: dict[str, Any] | None = None,
+    hashes: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """One traffic_events row. ``hashes`` (one batch's, empty at first) keeps each distinct
+    prompt's hash, so that a batch repeating a prompt (a retry, a shared template) hashes it
+    once; it lives for one request, like the batch's other memos."""
+    prompt = event.prompt_text()
+    if hashes is None:
+        hashed = prompt_hash(prompt)
+    elif (hashed := hashes.get(prompt)) is None:
+        hashed = hashes[prompt] = prompt_hash(prompt)
     return {
         "event_id": event.event_id,
         "segment_id": segment_id,
@@ -252,7 +261,7 @@ def _event_row(
         "route_reason": event.route.reason,
         "is_cheap": cheap,
         "request": event.request.model_dump(mode="json"),
-        "prompt_hash": prompt_hash(event.prompt_text()),
+        "prompt_hash": hashed,
         "answer": event.answer_text(),
         "answer_tool_calls": event.answer_tool_calls(),
         "finish_reason": event.answer_finish_reason(),
@@ -362,6 +371,7 @@ def store_requests(
     # not locked: a concurrent batch may be counted a moment late, which only nudges the
     # allocation; every decision keeps the probability it was drawn with).
     cheap_before = segment_counts.cheap_counts(session, set(segment_of_event.values()))
+    hashes: dict[str, str] = {}
     rows = [
         _event_row(
             e,
@@ -370,6 +380,7 @@ def store_requests(
             cheap_flags[e.event_id],
             now,
             checks.get(e.event_id),
+            hashes,
         )
         for e in unique.values()
     ]

@@ -452,3 +452,19 @@ def test_the_event_insert_probes_redeliveries_by_index(production: str) -> None:
         ids, event_ids = zip(*results[name], strict=True)
         assert list(event_ids) == expected, name
         assert list(ids) == list(range(ids[0], ids[0] + len(expected))), name  # no id skipped
+
+
+def test_event_rows_with_a_batch_memo_are_the_rows_alone(corpus: list[str]) -> None:
+    from shadowgap.ingest import store
+
+    systems = ["You are helpful.", "", "x\x00y"]
+    prompts = corpus[:200] + corpus[:200] + corpus[-100:]  # repeats: the memo's hits
+    events = [_event(i, prompts[i], systems[i % 3]) for i in range(len(prompts))]
+    now = datetime.now(UTC)
+    hashes: dict[str, str] = {}
+    with_memo = [store._event_row(e, 1, "native", True, now, None, hashes) for e in events]
+    assert with_memo == [store._event_row(e, 1, "native", True, now) for e in events]
+    assert [row["prompt_hash"] for row in with_memo] == [
+        _old_prompt_hash(e.prompt_text()) for e in events
+    ]
+    assert len(hashes) < len(events)
