@@ -247,7 +247,9 @@ def _event_row(
     prompt = event.prompt_text()
     if hashes is None:
         hashed = prompt_hash(prompt)
-    elif (hashed := hashes.get(prompt)) is None:
+    elif prompt in hashes:
+        hashed = hashes[prompt]
+    else:
         hashed = hashes[prompt] = prompt_hash(prompt)
     return {
         "event_id": event.event_id,
