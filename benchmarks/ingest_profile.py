@@ -6,7 +6,11 @@ counter fold where the code has one) on batches of native events like benchmarks
 (the same GSM8K event, new ids), each stage timed with the process CPU clock. Prints
 microseconds of this process's CPU per event for each stage, the total, and the wall time per
 event (which adds PostgreSQL's side and the round trips). SQL stages count the driver's and
-SQLAlchemy's CPU in this process, not the server's.
+SQLAlchemy's CPU in this process, not the server's; the server's own CPU is printed apart:
+the CPU of the PostgreSQL backends serving this run's database (read from /proc, so the
+server must run on this machine), per event. Shared server processes (WAL writer,
+checkpointer) are not in it. API-process CPU plus backend CPU per event, against the 2 cores,
+is what bounds the HTTP benchmark's rate (with the HTTP layer's and wrk's CPU on top).
 
 It measures, it does not judge: no target, exit 0. ``--source DIR`` profiles another checkout
 (e.g. main, for a before/after table in the same conditions). ``--rows N`` cycles through N
@@ -32,6 +36,10 @@ from typing import Any
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.proc_cpu import cpu_seconds  # noqa: E402
+
 ADMIN_DSN = os.environ.get(
     "SHADOWGAP_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -112,6 +120,18 @@ def _database() -> str:
     return name
 
 
+def _backends_cpu(name: str) -> float:
+    """CPU seconds so far of the PostgreSQL backends connected to database ``name``."""
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        pids = [
+            pid
+            for (pid,) in admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,)
+            )
+        ]
+    return sum(cpu_seconds(pid) or 0.0 for pid in pids)
+
+
 def _drop(name: str) -> None:
     with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -131,7 +151,7 @@ def main() -> int:
     url = ADMIN_DSN.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0]
     os.environ["SHADOWGAP_DATABASE_URL"] = f"{url}/{name}"
     try:
-        return _run(args)
+        return _run(args, name)
     finally:
         from shadowgap.db.engine import reset_caches
 
@@ -139,7 +159,7 @@ def main() -> int:
         _drop(name)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, database: str) -> int:
     from datetime import UTC, datetime
 
     import shadowgap
@@ -190,11 +210,13 @@ def _run(args: argparse.Namespace) -> int:
     timers = [(label, _patch(module, attribute)) for label, module, attribute in STAGES]
     parse.seconds = commit.seconds = folds.seconds = 0.0
     bodies = args.batches * args.batch
+    server0 = _backends_cpu(database)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for index in range(args.batches):
         one(index)
     cpu = time.process_time() - cpu0
     wall = time.perf_counter() - wall0
+    server = _backends_cpu(database) - server0
 
     rows = [("parse + validate (pydantic)", parse), *timers]
     rows += [("commit", commit), ("counter fold (own transaction)", folds if fold else None)]
@@ -207,6 +229,7 @@ def _run(args: argparse.Namespace) -> int:
         shown = f"{1e6 * timer.seconds / bodies:13.1f}" if timer else f"{'-':>13}"
         print(f"{label:40} {shown}")
     print(f"{'total CPU of this process':40} {1e6 * cpu / bodies:13.1f}")
+    print(f"{'PostgreSQL backends CPU per event':40} {1e6 * server / bodies:13.1f}")
     print(f"{'wall time per event':40} {1e6 * wall / bodies:13.1f}")
     return 0
 

@@ -75,6 +75,8 @@ def prompt_hash(text: str) -> str:
     """Fingerprint of a prompt, whitespace-insensitive (recorded answers are keyed by it):
     the SHA-256 of ``" ".join(text.split())``, computed a chunk at a time (each chunk ends
     before a whitespace character, so no word is split)."""
+    if len(text) <= _HASH_CHUNK:  # one chunk: the same bytes without the chunk loop
+        return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
     digest = hashlib.sha256()
     joined = False
     start = 0
@@ -237,7 +239,18 @@ def _event_row(
     cheap: bool,
     now: datetime,
     checks: dict[str, Any] | None = None,
+    hashes: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """One traffic_events row. ``hashes`` (one batch's, empty at first) keeps each distinct
+    prompt's hash, so that a batch repeating a prompt (a retry, a shared template) hashes it
+    once; it lives for one request, like the batch's other memos."""
+    prompt = event.prompt_text()
+    if hashes is None:
+        hashed = prompt_hash(prompt)
+    elif prompt in hashes:
+        hashed = hashes[prompt]
+    else:
+        hashed = hashes[prompt] = prompt_hash(prompt)
     return {
         "event_id": event.event_id,
         "segment_id": segment_id,
@@ -250,7 +263,7 @@ def _event_row(
         "route_reason": event.route.reason,
         "is_cheap": cheap,
         "request": event.request.model_dump(mode="json"),
-        "prompt_hash": prompt_hash(event.prompt_text()),
+        "prompt_hash": hashed,
         "answer": event.answer_text(),
         "answer_tool_calls": event.answer_tool_calls(),
         "finish_reason": event.answer_finish_reason(),
@@ -360,6 +373,7 @@ def store_requests(
     # not locked: a concurrent batch may be counted a moment late, which only nudges the
     # allocation; every decision keeps the probability it was drawn with).
     cheap_before = segment_counts.cheap_counts(session, set(segment_of_event.values()))
+    hashes: dict[str, str] = {}
     rows = [
         _event_row(
             e,
@@ -368,6 +382,7 @@ def store_requests(
             cheap_flags[e.event_id],
             now,
             checks.get(e.event_id),
+            hashes,
         )
         for e in unique.values()
     ]
@@ -459,6 +474,11 @@ _EVENT_COLUMNS = {
 }
 _COLUMN_LIST = ", ".join(_EVENT_COLUMNS)
 # The ids come from the table's sequence (the column default); see the module docstring.
+# Redeliveries are looked up one index probe per row: "OFFSET 0" keeps the NOT EXISTS a
+# correlated subquery. Without it the planner turns it into a hash anti-join, which reads the
+# whole day partition on every batch (json_to_recordset is estimated at 100 rows, and the
+# plan is cached while the partition grows): PostgreSQL's CPU per event grew with the
+# partition's size.
 _PG_INSERT_EVENTS = text(
     f"INSERT INTO traffic_events ({_COLUMN_LIST}) "
     f"SELECT {_COLUMN_LIST} "
@@ -466,7 +486,7 @@ _PG_INSERT_EVENTS = text(
     + ", ".join(f"{name} {sql_type}" for name, sql_type in _EVENT_COLUMNS.items())
     + f")) WITH ORDINALITY AS r({_COLUMN_LIST}, ord) "
     "WHERE NOT EXISTS (SELECT 1 FROM traffic_events stored WHERE stored.event_id = r.event_id "
-    "AND stored.occurred_at = r.occurred_at) "
+    "AND stored.occurred_at = r.occurred_at OFFSET 0) "
     "ORDER BY r.ord "
     "ON CONFLICT (event_id, occurred_at) DO NOTHING RETURNING id, event_id"
 )

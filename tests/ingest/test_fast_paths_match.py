@@ -17,7 +17,7 @@ import random
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -351,3 +351,120 @@ def test_explored_decisions_match_the_code_before() -> None:
                 replicates=2 if (base.sampled or explore) and noise else 1,
             )
         )
+
+
+def _old_prompt_hash(text: str) -> str:
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+
+
+def test_prompt_hash_is_the_hash_of_the_joined_words(corpus: list[str]) -> None:
+    from shadowgap.ingest.store import _HASH_CHUNK, prompt_hash
+
+    # Short texts take one call, long ones the chunk loop: both hash the words joined by spaces.
+    rng = random.Random(7)
+    joined = [" ".join(rng.choice(corpus) for _ in range(2000)) for _ in range(6)]
+    long = [text[: rng.randint(_HASH_CHUNK, 3 * _HASH_CHUNK)] for text in joined]
+    edges = ["", " ", "a", " a b ", "x" * _HASH_CHUNK, "x" * _HASH_CHUNK + " y", "\u2028a\x1cb"]
+    assert _mismatches([*corpus, *long, *edges], prompt_hash, _old_prompt_hash) == []
+
+
+# The event insert as it was, its redelivery check a NOT EXISTS the planner may join by hash.
+def _old_insert_sql() -> str:
+    from shadowgap.ingest import store
+
+    return str(store._PG_INSERT_EVENTS).replace(" OFFSET 0)", ")")
+
+
+def _insert_document(session: Any, events: list[TrafficEvent]) -> str:
+    from shadowgap.ingest import store
+
+    segment = store._segment_cache.resolve(session, {"all": {}}, datetime.now(UTC))["all"]
+    rows = [store._event_row(e, segment, "native", True, datetime.now(UTC)) for e in events]
+    return store.orjson.dumps(rows).decode()
+
+
+def _plan_nodes(plan: Any) -> set[tuple[str, str]]:
+    """(node type, relation) of every node of an EXPLAIN (FORMAT JSON) plan."""
+    found: set[tuple[str, str]] = set()
+    for value in _walk(plan):
+        if isinstance(value, dict) and "Node Type" in value:
+            found.add((value["Node Type"], value.get("Relation Name", "")))
+    return found
+
+
+def _walk(value: Any) -> Iterator[Any]:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        yield item
+        if isinstance(item, dict):
+            stack += item.values()
+        elif isinstance(item, list):
+            stack += item
+
+
+def _batch(prefix: str, count: int, at: datetime) -> list[TrafficEvent]:
+    return [
+        TrafficEvent.model_validate(native_event(f"{prefix}-{i}", row=i, at=at))
+        for i in range(count)
+    ]
+
+
+def test_the_event_insert_probes_redeliveries_by_index(production: str) -> None:
+    """The redelivery check reads one index entry per row, not the whole day partition, and
+    inserts what the statement before it inserted: new ids only, in the batch's order, with
+    no sequence value taken by a redelivery."""
+    from sqlalchemy import text
+
+    from shadowgap.ingest import store
+
+    day = datetime(2026, 11, 2, 12, tzinfo=UTC)
+    stored = _batch("old", 3000, day)
+    settings = get_settings()
+    with session_scope() as session:
+        store_requests(session, [prepare_request(stored, "native", settings)], settings, day)
+        # A day's partition filling faster than autovacuum analyzes it has no statistics
+        # (kept so here: the planner's choice below must not change mid-test).
+        session.execute(
+            text("ALTER TABLE traffic_events_p20261102 SET (autovacuum_enabled = false)")
+        )
+    # 100 new events, 100 redeliveries, and 20 old ids at another time (new events).
+    batch = [*_batch("new", 100, day), *stored[:100], *_batch("old", 20, day + timedelta(days=1))]
+    with session_scope() as session:
+        document = _insert_document(session, batch)
+        plans = {}
+        for name, sql in (("new", str(store._PG_INSERT_EVENTS)), ("old", _old_insert_sql())):
+            plan = session.execute(text(f"EXPLAIN (FORMAT JSON) {sql}"), {"rows": document})
+            plans[name] = _plan_nodes(plan.scalar())
+        results = {}
+        for name, sql in (("old", _old_insert_sql()), ("new", str(store._PG_INSERT_EVENTS))):
+            nested = session.begin_nested()
+            results[name] = session.execute(text(sql), {"rows": document}).all()
+            nested.rollback()
+    # The day's partition read whole, as before (this checks the fixture is big enough to
+    # show it), and not any more.
+    full_scan = ("Seq Scan", "traffic_events_p20261102")
+    assert full_scan in plans["old"]
+    assert full_scan not in plans["new"]
+    assert ("Index Only Scan", "traffic_events_p20261102") in plans["new"]
+    expected = [e.event_id for e in batch[:100]] + [e.event_id for e in batch[200:]]
+    for name in ("old", "new"):
+        ids, event_ids = zip(*results[name], strict=True)
+        assert list(event_ids) == expected, name
+        assert list(ids) == list(range(ids[0], ids[0] + len(expected))), name  # no id skipped
+
+
+def test_event_rows_with_a_batch_memo_are_the_rows_alone(corpus: list[str]) -> None:
+    from shadowgap.ingest import store
+
+    systems = ["You are helpful.", "", "x\x00y"]
+    prompts = corpus[:200] + corpus[:200] + corpus[-100:]  # repeats: the memo's hits
+    events = [_event(i, prompts[i], systems[i % 3]) for i in range(len(prompts))]
+    now = datetime.now(UTC)
+    hashes: dict[str, str] = {}
+    with_memo = [store._event_row(e, 1, "native", True, now, None, hashes) for e in events]
+    assert with_memo == [store._event_row(e, 1, "native", True, now) for e in events]
+    assert [row["prompt_hash"] for row in with_memo] == [
+        _old_prompt_hash(e.prompt_text()) for e in events
+    ]
+    assert len(hashes) < len(events)
