@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Connection
 from sqlalchemy import exc as sa_exc
 
 from shadowgap import metrics
 from shadowgap.config import get_settings
 from shadowgap.db import segment_counts
-from shadowgap.db.engine import is_unavailable, session_scope
+from shadowgap.db.engine import get_engine, get_sessionmaker, is_unavailable
 from shadowgap.errors import InvalidInput, ShadowgapError, Unavailable
 from shadowgap.ingest.store import IngestRequest, StoredBatch, clear_caches, store_requests
 from shadowgap.shadow.enqueue import enqueue_decisions
@@ -101,19 +102,24 @@ class GroupWriter:
 
     @staticmethod
     def _store(requests: list[IngestRequest]) -> tuple[list[StoredBatch], StoredBatch]:
-        with session_scope() as session:
-            stored = store_requests(session, requests, get_settings(), datetime.now(UTC))
-        _fold_counts()
+        # One connection for the group's transaction and the fold after it: a pool checkout
+        # (with its liveness ping) per group instead of two.
+        with get_engine().connect() as connection:
+            with get_sessionmaker()(bind=connection) as session:
+                stored = store_requests(session, requests, get_settings(), datetime.now(UTC))
+                session.commit()
+            _fold_counts(connection)
         return stored
 
 
-def _fold_counts() -> None:
-    """Fold the segment counters after the commit, before answering: a sender that reads its
-    segment's counts next sees its events. A failure loses nothing (the deltas wait for the
-    next fold or the drift sweep)."""
+def _fold_counts(connection: Connection) -> None:
+    """Fold the segment counters after the commit, before answering, in a transaction of its
+    own: a sender that reads its segment's counts next sees its events. A failure loses
+    nothing (the deltas wait for the next fold or the drift sweep)."""
     try:
-        with session_scope() as session:
+        with get_sessionmaker()(bind=connection) as session:
             segment_counts.fold(session)
+            session.commit()
     except Exception as exc:  # noqa: BLE001 - the events and their deltas are stored
         log.warning("could not fold segment counts", extra={"error": type(exc).__name__})
 
