@@ -4,7 +4,9 @@ A webhook sender that posts one event per request would otherwise pay a transact
 round trips and a commit flush) per event. Requests queue here after validation; one writer
 task per process takes everything queued, stores it in one transaction, and answers each
 request with its own counts. Under light load a group holds one request and nothing waits;
-under heavy load groups grow and the per-event cost falls.
+under heavy load groups grow and the per-event cost falls. A request waits at most for the
+rest of the group being written when it arrives, then for its own group (each at most
+MAX_GROUP_EVENTS events, or one larger request alone); nothing waits on a timer.
 
 A request is failed only by its own events. Requests are validated in full before they
 queue here (everything the database could refuse is checked by the schema), and if a
@@ -95,7 +97,11 @@ class GroupWriter:
                 pending.future.set_result(result)
         metrics.INGEST_GROUP_SIZE.observe(len(group))
         # Jobs go to the broker in the background: the events are durable already, and an
-        # unreachable broker must not hold up ingest (the outbox sweep re-sends).
+        # unreachable broker must not hold up ingest (the outbox sweep re-sends). Most groups
+        # have nothing to send (no event sampled, drift updates asked for seconds ago): they
+        # skip the hop to a worker thread.
+        if not totals.decision_ids and not queue.drift_update_due(totals.segment_ids):
+            return
         task = asyncio.create_task(run_in_threadpool(_after_commit, totals))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
