@@ -17,6 +17,7 @@ from shadowgap.db.engine import get_engine, session_scope
 from shadowgap.ingest.store import IngestRequest, StoredBatch
 from shadowgap.ingest.writer import GroupWriter
 from shadowgap.schemas import TrafficEvent
+from shadowgap.worker import queue
 from tests.support.factories import native_event
 
 
@@ -83,3 +84,13 @@ def test_api_sets_the_gil_switch_interval(production: str) -> None:
             assert sys.getswitchinterval() == GIL_SWITCH_INTERVAL_SECONDS
     finally:
         sys.setswitchinterval(default)
+
+
+def test_a_drift_update_is_due_until_it_is_requested(production: str) -> None:
+    """The writer skips its after-commit task only when no drift update is due: due for a
+    segment never asked for, not due once asked (the debounce), due again for a new one."""
+    queue.reset_producer()
+    assert queue.drift_update_due({7})
+    queue.request_drift_update({7})
+    assert not queue.drift_update_due({7})
+    assert queue.drift_update_due({7, 8})
