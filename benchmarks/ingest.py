@@ -40,7 +40,12 @@ run and are what the targets compare.
 
 Usage: python benchmarks/ingest.py [--seconds 10] [--connections 16] [--quota 0.5] [--quick]
                                    [--batched-only]
+       python benchmarks/ingest.py --only single [--repeat 3] [--profile OUT]
   --quick: 5 s a run instead of 10 (a local check; the figures are noisier)
+  --only single: the empty endpoint and single-event ingest only, alternated --repeat times;
+    the single-event targets are judged on the rounds' medians (no cgroups needed)
+  --profile OUT: with --only single, the API runs with its stages timed (thread CPU clock) and
+    the CPU per request of each stage is printed (benchmarks/profiled_api.py)
   --batched-only: only the batched run (and its target), with the CPU the API process and
     the database's PostgreSQL backends spent per event (from /proc): robust to a shared
     machine's load, where the rate is not
@@ -69,6 +74,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psycopg
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -83,7 +89,9 @@ from benchmarks.proc_cpu import (  # noqa: E402
     cpu_quota_group,
     cpu_seconds,
     join,
+    thread_cpu_seconds,
 )
+from benchmarks.profiled_api import stage_table  # noqa: E402
 from shadowgap.privacy.events import redact_batch  # noqa: E402
 from shadowgap.privacy.redaction import KINDS, redactor  # noqa: E402
 from shadowgap.schemas import TrafficEvent  # noqa: E402
@@ -159,6 +167,7 @@ def start_server(
     workers: int,
     env: dict[str, str],
     preexec_fn: Callable[[], None] | None = None,
+    cwd: Path = ROOT,
 ) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [
@@ -177,7 +186,7 @@ def start_server(
             "--log-level",
             "warning",
         ],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -449,28 +458,8 @@ def load() -> str:
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument(
-        "--quota", type=float, default=0.5, help="CPUs per API process in the scale-out run"
-    )
-    parser.add_argument("--quick", action="store_true", help="5 s a run")
-    parser.add_argument("--batched-only", action="store_true", help="only the batched run")
-    parser.add_argument("--prefill", type=int, default=0, help="events stored first")
-    args = parser.parse_args()
-    seconds = 5 if args.quick else args.seconds
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is needed: apt-get install wrk")
-    if args.batched_only:
-        batched_only(seconds, args.connections, args.prefill)
-        return
-    if not cgroup_quota_available():
-        sys.exit("the scale-out run needs a writable cgroup cpu controller (run as root)")
-
+def create_database() -> tuple[str, str, dict[str, str]]:
+    """A fresh, migrated PostgreSQL database: (name, libpq DSN, the servers' environment)."""
     name = f"shadowgap_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -489,6 +478,197 @@ def main() -> None:
         check=True,
         capture_output=True,
     )
+    return name, dsn, env
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def group_totals(url: str) -> tuple[float, float]:
+    """(requests, groups) the API's group-commit writer has stored so far (its /metrics)."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    found = dict(
+        re.findall(r"^shadowgap_ingest_group_requests_(sum|count) ([\d.e+]+)$", text, re.M)
+    )
+    return float(found.get("sum", 0)), float(found.get("count", 0))
+
+
+def _single_run(api: str, pid: int, tag: str, seconds: int, connections: int) -> dict[str, float]:
+    """One single-event wrk run with the API process's CPU per request (its event loop's thread
+    and its other threads, from /proc) and the writer's mean group size (from /metrics)."""
+    loop_before, others_before = thread_cpu_seconds(pid)
+    grouped_before, groups_before = group_totals(api)
+    run = run_wrk(api, "/v1/events", 1, tag, seconds, connections)
+    loop_after, others_after = thread_cpu_seconds(pid)
+    grouped_after, groups_after = group_totals(api)
+    run["group_size"] = (grouped_after - grouped_before) / max(groups_after - groups_before, 1)
+    answered = max(run["requests_per_s"] * seconds, 1)
+    run["loop_cpu_us"] = (loop_after - loop_before) / answered * 1e6
+    run["threads_cpu_us"] = (others_after - others_before) / answered * 1e6
+    return run
+
+
+def _describe(label: str, run: dict[str, float], empty: dict[str, float]) -> str:
+    return (
+        f"  {label}: {run['requests_per_s']:,.0f} req/s (ratio "
+        f"{run['requests_per_s'] / empty['requests_per_s']:.3f}), p50 {run['p50_ms']:.1f} ms, "
+        f"p99 {run['p99_ms']:.1f} ms, {run['group_size']:.1f} requests a group, API CPU "
+        f"{run['loop_cpu_us'] + run['threads_cpu_us']:.0f} us/request (event loop thread "
+        f"{run['loop_cpu_us']:.0f}, other threads {run['threads_cpu_us']:.0f})"
+    )
+
+
+def single_only(args: argparse.Namespace, seconds: int) -> None:
+    """The empty endpoint and single-event ingest (and the baseline checkout's, with
+    --baseline), alternated ``--repeat`` times in one run; each round's ratios are printed and
+    the targets are judged on this checkout's medians."""
+    databases = [create_database()]
+    if args.baseline:
+        databases.append(create_database())
+    rounds: list[dict[str, dict[str, float]]] = []
+    profile_out = os.path.abspath(args.profile) if args.profile else None
+    print(f"start: {load()}", flush=True)
+    try:
+        with ExitStack() as stack:
+            empty_port = free_port()
+            stack.callback(
+                _stop,
+                start_server("benchmarks.empty_app:create_app", empty_port, 1, databases[0][2]),
+            )
+            apis: dict[str, tuple[str, int]] = {}
+            for label, (_, _, env) in zip(("this", "baseline"), databases, strict=False):
+                # /metrics without a read key: the benchmark reads the writer's group sizes.
+                server_env, app, cwd = {**env, "SHADOWGAP_METRICS_PUBLIC": "true"}, None, ROOT
+                app = "shadowgap.api.app:create_app"
+                if label == "baseline":
+                    cwd = Path(args.baseline).resolve()
+                    server_env["PYTHONPATH"] = f"{cwd}{os.pathsep}{ROOT}"
+                elif profile_out:
+                    app = "benchmarks.profiled_api:create_app"
+                    server_env["SHADOWGAP_PROFILE_OUT"] = profile_out
+                port = free_port()
+                server = start_server(app, port, 1, server_env, cwd=cwd)
+                stack.callback(_stop, server)
+                apis[label] = (f"http://127.0.0.1:{port}", server.pid)
+            for index in range(args.repeat):
+                found = {
+                    "empty": run_wrk(
+                        f"http://127.0.0.1:{empty_port}",
+                        "/empty",
+                        1,
+                        "e",
+                        seconds,
+                        args.connections,
+                    )
+                }
+                for label, (url, pid) in apis.items():
+                    found[label] = _single_run(
+                        url, pid, f"{label[0]}{index}", seconds, args.connections
+                    )
+                rounds.append(found)
+                print(
+                    f"round {index + 1}: empty endpoint "
+                    f"{found['empty']['requests_per_s']:,.0f} req/s; {load()}"
+                )
+                for label in apis:
+                    print(_describe(label, found[label], found["empty"]), flush=True)
+        with psycopg.connect(databases[0][1]) as conn:
+            stored = conn.execute("SELECT count(*) FROM traffic_events").fetchone()[0]  # type: ignore[index]
+    finally:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+            for name, _, _ in databases:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    answered = sum(found["this"]["requests_per_s"] * seconds for found in rounds)
+    print(f"events stored: {stored:,} (about {answered:,.0f} requests answered 2xx)")
+    if profile_out:
+        print(f"\nCPU per request by stage ({stored:,} requests; each thread's CPU clock)")
+        for where, label, us in stage_table(profile_out, stored):
+            print(f"{where:<8}{label:<52}{us:>10.1f}")
+    ratios = [
+        found["this"]["requests_per_s"] / found["empty"]["requests_per_s"] for found in rounds
+    ]
+    p99s = [found["this"]["p99_ms"] for found in rounds]
+    errors = sum(run["errors"] for found in rounds for run in found.values())
+    if args.baseline:
+        before = [
+            found["baseline"]["requests_per_s"] / found["empty"]["requests_per_s"]
+            for found in rounds
+        ]
+        print(
+            f"baseline ({args.baseline}): median ratio {_median(before):.3f}, median p99 "
+            f"{_median([found['baseline']['p99_ms'] for found in rounds]):.1f} ms"
+        )
+    checks = [
+        (
+            "single-event req/s / empty endpoint req/s, median",
+            _median(ratios),
+            _median(ratios) >= SINGLE_RATIO_TARGET,
+            f">= {SINGLE_RATIO_TARGET:.2f}",
+        ),
+        (
+            "single-event p99 ms at 16 connections, median",
+            _median(p99s),
+            _median(p99s) <= SINGLE_P99_TARGET_MS,
+            f"<= {SINGLE_P99_TARGET_MS:.0f}",
+        ),
+        ("non-2xx responses and socket errors", int(errors), errors == 0, "= 0"),
+    ]
+    print(f"\n{'target':<52}{'figure':>12}  {'target':<10}verdict")
+    for label, figure, ok, target in checks:
+        shown = f"{figure:,.2f}" if isinstance(figure, float) else f"{figure:,}"
+        print(f"{label:<52}{shown:>12}  {target:<10}{'PASS' if ok else 'FAIL'}")
+    if not all(ok for _, _, ok, _ in checks):
+        sys.exit(1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--quota", type=float, default=0.5, help="CPUs per API process in the scale-out run"
+    )
+    parser.add_argument("--quick", action="store_true", help="5 s a run")
+    parser.add_argument(
+        "--only",
+        choices=["single"],
+        help="single: only the empty endpoint and single-event ingest, alternated --repeat times",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of --only single")
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="with --only single: also run the single-event load against the API of another "
+        "checkout (DIR holds its shadowgap/ package, e.g. from `git archive main shadowgap`) in "
+        "every round, on a database of its own, so before and after share the conditions",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="OUT",
+        help="with --only single: time the API's stages (benchmarks/profiled_api.py), write "
+        "the totals to OUT (JSON) and print CPU per request by stage",
+    )
+    parser.add_argument("--batched-only", action="store_true", help="only the batched run")
+    parser.add_argument("--prefill", type=int, default=0, help="events stored first")
+    args = parser.parse_args()
+    seconds = 5 if args.quick else args.seconds
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    if args.only == "single":
+        single_only(args, seconds)
+        return
+    if args.batched_only:
+        batched_only(seconds, args.connections, args.prefill)
+        return
+    if not cgroup_quota_available():
+        sys.exit("the scale-out run needs a writable cgroup cpu controller (run as root)")
+
+    name, dsn, env = create_database()
     results: dict[str, dict[str, float]] = {}
     print(f"start: {load()}", flush=True)
     try:
@@ -573,26 +753,9 @@ def _stored(dsn: str) -> int:
 
 def batched_only(seconds: int, connections: int, prefill: int = 0) -> None:
     """The batched run alone, with the API process's and PostgreSQL's CPU per event."""
-    name = f"shadowgap_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-    env = {
-        **os.environ,
-        "SHADOWGAP_DATABASE_URL": dsn.replace("postgresql://", "postgresql+psycopg://"),
-        "SHADOWGAP_BROKER_URL": REDIS_URL,
-        "SHADOWGAP_API_KEYS": API_KEY,
-        "SHADOWGAP_LOG_LEVEL": "WARNING",
-    }
+    name, dsn, env = create_database()
     print(f"start: {load()}", flush=True)
     try:
-        subprocess.run(
-            [sys.executable, "-m", "shadowgap.cli.main", "db", "upgrade"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
         port = free_port()
         server = start_server("shadowgap.api.app:create_app", port, 1, env)
         try:

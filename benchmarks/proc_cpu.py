@@ -38,6 +38,21 @@ def cpu_seconds(pid: int) -> float | None:
     return sum(int(value) for value in fields[11:15]) / TICKS
 
 
+def thread_cpu_seconds(pid: int) -> tuple[float, float]:
+    """User + system time of a process's main thread and of all its other threads (those that
+    have exited included: the process's own total counts them), in seconds."""
+    fields = _stat_fields(pid)
+    try:
+        main = (Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1]).split()
+    except (OSError, IndexError):
+        return 0.0, 0.0
+    if fields is None:
+        return 0.0, 0.0
+    total = (int(fields[11]) + int(fields[12])) / TICKS
+    own = (int(main[11]) + int(main[12])) / TICKS
+    return own, total - own
+
+
 def descendants(pid: int) -> list[int]:
     """The process and all its live descendants."""
     children: dict[int, list[int]] = {}

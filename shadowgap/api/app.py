@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -47,9 +48,18 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+# How long a thread may hold the GIL while another waits for it (CPython's default: 5 ms).
+# The group writer's thread (shadowgap/ingest/writer.py) gives the GIL up at every statement
+# it sends to PostgreSQL and needs it back to read the answer; while the event loop parses
+# requests it holds the GIL until this interval runs out, so a group's ten-odd round trips
+# could each wait the full 5 ms. At 1 ms a group waits at most about 1 ms per statement.
+GIL_SWITCH_INTERVAL_SECONDS = 0.001
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settle_heap()
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
     yield
 
 

@@ -4,7 +4,9 @@ A webhook sender that posts one event per request would otherwise pay a transact
 round trips and a commit flush) per event. Requests queue here after validation; one writer
 task per process takes everything queued, stores it in one transaction, and answers each
 request with its own counts. Under light load a group holds one request and nothing waits;
-under heavy load groups grow and the per-event cost falls.
+under heavy load groups grow and the per-event cost falls. A request waits at most for the
+rest of the group being written when it arrives, then for its own group (each at most
+MAX_GROUP_EVENTS events, or one larger request alone); nothing waits on a timer.
 
 A request is failed only by its own events. Requests are validated in full before they
 queue here (everything the database could refuse is checked by the schema), and if a
@@ -23,12 +25,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Connection
 from sqlalchemy import exc as sa_exc
 
 from shadowgap import metrics
 from shadowgap.config import get_settings
 from shadowgap.db import segment_counts
-from shadowgap.db.engine import is_unavailable, session_scope
+from shadowgap.db.engine import get_engine, get_sessionmaker, is_unavailable
 from shadowgap.errors import InvalidInput, ShadowgapError, Unavailable
 from shadowgap.ingest.store import IngestRequest, StoredBatch, clear_caches, store_requests
 from shadowgap.shadow.enqueue import enqueue_decisions
@@ -94,26 +97,35 @@ class GroupWriter:
                 pending.future.set_result(result)
         metrics.INGEST_GROUP_SIZE.observe(len(group))
         # Jobs go to the broker in the background: the events are durable already, and an
-        # unreachable broker must not hold up ingest (the outbox sweep re-sends).
+        # unreachable broker must not hold up ingest (the outbox sweep re-sends). Most groups
+        # have nothing to send (no event sampled, drift updates asked for seconds ago): they
+        # skip the hop to a worker thread.
+        if not totals.decision_ids and not queue.drift_update_due(totals.segment_ids):
+            return
         task = asyncio.create_task(run_in_threadpool(_after_commit, totals))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
     @staticmethod
     def _store(requests: list[IngestRequest]) -> tuple[list[StoredBatch], StoredBatch]:
-        with session_scope() as session:
-            stored = store_requests(session, requests, get_settings(), datetime.now(UTC))
-        _fold_counts()
+        # One connection for the group's transaction and the fold after it: a pool checkout
+        # (with its liveness ping) per group instead of two.
+        with get_engine().connect() as connection:
+            with get_sessionmaker()(bind=connection) as session:
+                stored = store_requests(session, requests, get_settings(), datetime.now(UTC))
+                session.commit()
+            _fold_counts(connection)
         return stored
 
 
-def _fold_counts() -> None:
-    """Fold the segment counters after the commit, before answering: a sender that reads its
-    segment's counts next sees its events. A failure loses nothing (the deltas wait for the
-    next fold or the drift sweep)."""
+def _fold_counts(connection: Connection) -> None:
+    """Fold the segment counters after the commit, before answering, in a transaction of its
+    own: a sender that reads its segment's counts next sees its events. A failure loses
+    nothing (the deltas wait for the next fold or the drift sweep)."""
     try:
-        with session_scope() as session:
+        with get_sessionmaker()(bind=connection) as session:
             segment_counts.fold(session)
+            session.commit()
     except Exception as exc:  # noqa: BLE001 - the events and their deltas are stored
         log.warning("could not fold segment counts", extra={"error": type(exc).__name__})
 

@@ -118,6 +118,17 @@ def request_drift_update(segment_ids: set[int]) -> None:
         send("drift.update", [segment_id], countdown=DRIFT_DEBOUNCE_SECONDS)
 
 
+def drift_update_due(segment_ids: set[int]) -> bool:
+    """Whether :func:`request_drift_update` would send anything for these segments now (it
+    checks again itself): lets ingest skip a hop to a worker thread when it would not."""
+    now = time.monotonic()
+    with _drift_lock:
+        return any(
+            now - _drift_sent.get(segment_id, -1e18) >= DRIFT_DEBOUNCE_SECONDS
+            for segment_id in segment_ids
+        )
+
+
 def reset_producer() -> None:
     producer.cache_clear()
     with _drift_lock:
