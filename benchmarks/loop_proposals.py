@@ -52,6 +52,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -213,11 +214,11 @@ def oracle(row: Row, limit: float, target: float) -> tuple[float, np.ndarray]:
     return margin, shares
 
 
-def score(row: Row, mean_gap: Callable[[float], float], target: float, seed: int) -> dict:
+def score(row: Row, mean_gap: Callable[[float], float], target: float, seed: int) -> dict[str, Any]:
     limit = true_limit(mean_gap, target)
     margin, oracle_shares = oracle(row, limit, target)
 
-    def rule(picks: list[tuple[float, float]]) -> dict[str, float]:
+    def rule(picks: list[tuple[float, float]]) -> dict[str, Any]:
         thresholds = np.array([t for t, _ in picks])
         shares = np.array([share for _, share in picks])
         exceeded = int(sum(t > 0 and mean_gap(t) > target for t in thresholds))
@@ -240,7 +241,7 @@ def score(row: Row, mean_gap: Callable[[float], float], target: float, seed: int
     }
 
 
-def evaluate(runs: int, seed: int, settings: Settings) -> dict[tuple[str, int], dict]:
+def evaluate(runs: int, seed: int, settings: Settings) -> dict[tuple[str, int], dict[str, Any]]:
     """Every curve x window over the same ``runs`` draws."""
     target = settings.target_excess_gap
     rng = np.random.default_rng(seed)
@@ -254,7 +255,7 @@ def evaluate(runs: int, seed: int, settings: Settings) -> dict[tuple[str, int], 
     return {key: score(row, CURVES[key[0]][1], target, seed) for key, row in rows.items()}
 
 
-def passed(result: dict[str, float]) -> bool:
+def passed(result: dict[str, Any]) -> bool:
     return result["exceed"] <= MAX_EXCEED and result["vs_oracle"] >= MIN_ORACLE_SHARE
 
 
