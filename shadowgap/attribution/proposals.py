@@ -51,6 +51,7 @@ from shadowgap.attribution.thresholds import (
     JudgedPairs,
     load_pairs,
     noise_sums,
+    pair_sums,
     recommend,
     threshold_table,
 )
@@ -324,7 +325,7 @@ def slice_proposals(
     global_noise = noise_sums(session, window, None)
     forward = ~pairs.reverse
     gap = excess_gap(
-        _pair_sums(pairs.flagship_won[forward], pairs.weight[forward]),
+        pair_sums(pairs.flagship_won[forward], pairs.weight[forward]),
         WeightedSums(),
         global_noise,
     )
@@ -346,12 +347,6 @@ def slice_proposals(
         flagship_model=evidence.flagship_model,
     )
     return scope_proposals(settings, found, window, len(period) / days)
-
-
-def _pair_sums(won: np.ndarray, weight: np.ndarray) -> WeightedSums:
-    return WeightedSums.of(
-        (won.size, weight.sum(), (weight * won).sum(), (weight**2).sum(), (weight**2 * won).sum())
-    )
 
 
 def list_proposals(

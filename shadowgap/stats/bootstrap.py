@@ -63,3 +63,42 @@ def bootstrap_intervals(
     low = np.atleast_1d(np.asarray(result.confidence_interval.low, dtype=float))
     high = np.atleast_1d(np.asarray(result.confidence_interval.high, dtype=float))
     return low, high
+
+
+def paired_ratio_interval(
+    numerator: np.ndarray,
+    denominator: np.ndarray,
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float] | None:
+    """Percentile interval of ``sum(numerator) / sum(denominator)`` over paired observations
+    (row i of both comes from the same draw): the pairs are resampled together, so what the two
+    share (the same data, say a rule and its baseline run on it) cancels out of the interval.
+
+    >>> rng = np.random.default_rng(2)
+    >>> base = rng.uniform(0.1, 0.3, 1000)
+    >>> low, high = paired_ratio_interval(0.9 * base + rng.normal(0, 0.01, 1000), base)
+    >>> bool(0.88 < low < high < 0.91), bool(high - low < 0.01)
+    (True, True)
+    """
+    numerator, denominator = np.asarray(numerator, float), np.asarray(denominator, float)
+    if numerator.shape != denominator.shape or numerator.ndim != 1:
+        raise ValueError("numerator and denominator must be 1-D arrays of the same length")
+
+    def ratio(index: np.ndarray, axis: int) -> np.ndarray:
+        rows = index.astype(int)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.stack([numerator[rows].sum(axis) / denominator[rows].sum(axis)])
+
+    bounds = bootstrap_intervals(
+        [np.arange(numerator.size, dtype=float)],
+        ratio,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+    )
+    if bounds is None or not np.isfinite(bounds[0][0]):
+        return None
+    return float(bounds[0][0]), float(bounds[1][0])

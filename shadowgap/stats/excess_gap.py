@@ -117,11 +117,18 @@ def excess_gap(gap: WeightedSums, noise: WeightedSums, global_noise: WeightedSum
     )
 
 
+def standard_error(gap: ExcessGap) -> float | None:
+    """The excess gap's standard error (its 95% interval is the estimate +- Z_95 of them)."""
+    if gap.excess is None or gap.ci_high is None:
+        return None
+    return (gap.ci_high - gap.excess) / Z_95
+
+
 def one_sided_bound(gap: ExcessGap, confidence: float, *, upper: bool = True) -> float | None:
     """One-sided confidence bound of the excess gap (normal, as its 95% interval): the upper
     bound certifies "under the target", the lower one "breaks the target"."""
-    if gap.excess is None or gap.ci_high is None:
+    se = standard_error(gap)
+    if gap.excess is None or se is None:
         return None
-    se = (gap.ci_high - gap.excess) / Z_95
     z = float(stats.norm.ppf(confidence))
     return gap.excess + z * se if upper else gap.excess - z * se

@@ -10,14 +10,24 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from scipy.stats import norm
 from typer.testing import CliRunner
 
 from benchmarks.attribution_scenarios import BASE, generate, noise_pairs, reverse_pairs
-from shadowgap.attribution.thresholds import JudgedPairs, recommend, threshold_table, upper_bound
+from shadowgap.attribution.thresholds import (
+    CANDIDATE_CONFIDENCE,
+    JudgedPairs,
+    ThresholdRow,
+    pair_sums,
+    recommend,
+    threshold_table,
+    upper_bound,
+)
 from shadowgap.cli.main import app
 from shadowgap.db.engine import session_scope
 from shadowgap.db.models import Segment, Verdict
-from shadowgap.stats.excess_gap import WeightedSums
+from shadowgap.stats.estimates import Z_95
+from shadowgap.stats.excess_gap import ExcessGap, WeightedSums, excess_gap, standard_error
 from tests.support.attribution_store import store_period
 from tests.support.settings import auth
 
@@ -62,11 +72,71 @@ def test_forward_pairs_only_cover_stricter_thresholds() -> None:
     costs = [r.cost_per_request for r in rows]
     assert costs == sorted(costs, reverse=True)  # more cheap, cheaper
     best = recommend(rows, 0.05)
-    assert best is not None and best.gap is not None
+    assert best is not None and best.gap is not None and best.gap.excess is not None
+    # Its bound (with the boundary's standard error when that is smaller) clears the target.
     bound = upper_bound(best.gap)
-    assert bound is not None and best.gap.excess is not None and best.gap.excess < bound < 0.05
-    # The interval must clear the target, so the pick is at or below the true limit of 0.25.
+    assert bound is not None and best.gap.excess < 0.05 and best.gap.excess < bound
+    # The bound must clear the target, so the pick is at or below the true limit of 0.25.
     assert 0.05 < best.threshold <= 0.25
+
+
+def test_table_sums_are_the_pairs_below_each_threshold() -> None:
+    # The table's running sums against pair_sums of the pairs below each threshold, with ties
+    # on the candidates (scores rounded to 0.01) and the 'above' direction.
+    rng = np.random.default_rng(6)
+    period = generate(BASE, 5000, rng)
+    period = replace(period, score=np.round(period.score, 2))
+    pairs = _pairs(period)
+    noise = _noise(rng)
+    for cheap_below in (True, False):
+        rows = threshold_table(period, pairs, noise, WeightedSums(), cheap_below=cheap_below)
+        assert len(rows) > 10
+        for row in rows:
+            side = pairs.score < row.threshold if cheap_below else pairs.score > row.threshold
+            if row.gap is None:
+                continue
+            expected = excess_gap(
+                pair_sums(pairs.flagship_won[side], pairs.weight[side]), noise, WeightedSums()
+            )
+            assert row.gap.gap_pairs == int(side.sum())
+            assert row.gap.excess == pytest.approx(expected.excess, abs=1e-12)
+            assert row.gap.ci_high == pytest.approx(expected.ci_high, abs=1e-12)
+            share = (
+                (period.score < row.threshold) if cheap_below else (period.score > row.threshold)
+            )
+            assert row.cheap_share == pytest.approx(share.mean())
+
+
+def _row(share: float, excess: float, se: float) -> ThresholdRow:
+    gap = ExcessGap(
+        excess, 0.0, excess, excess - Z_95 * se, excess + Z_95 * se, 500, 200, "segment"
+    )
+    return ThresholdRow(share, share, None, True, gap)
+
+
+def test_candidates_below_the_boundary_use_its_standard_error() -> None:
+    z = float(norm.ppf(CANDIDATE_CONFIDENCE))
+    # The boundary (largest share with an estimate under the target) has se 0.01; the
+    # candidate at 0.2 has an estimate of 0.03 but se 0.02 of its own (fewer pairs below it).
+    rows = [
+        _row(0.1, 0.025, 0.03),
+        _row(0.2, 0.03, 0.02),
+        _row(0.3, 0.045, 0.01),
+        _row(0.4, 0.06, 0.008),
+    ]
+    assert 0.03 + z * 0.02 > 0.05 > 0.03 + z * 0.01
+    best = recommend(rows, 0.05)
+    assert best is not None and best.cheap_share == 0.2
+    assert standard_error(best.gap) == pytest.approx(0.02)
+    # Its own bound alone would have refused it, and everything above it.
+    assert all(upper_bound(r.gap) >= 0.05 for r in rows[1:])
+    # A wider boundary widens every bound below it: nothing is certified then.
+    rows[2] = _row(0.3, 0.045, 0.02)
+    assert recommend(rows, 0.05) is None
+    # Uncovered rows and rows without an estimate are never the boundary nor the pick.
+    rows = [_row(0.1, 0.01, 0.01), replace(_row(0.2, 0.0, 0.001), covered=False)]
+    best = recommend(rows, 0.05)
+    assert best is not None and best.cheap_share == 0.1
 
 
 def test_reverse_shadow_covers_looser_thresholds() -> None:
