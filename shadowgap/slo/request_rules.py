@@ -64,7 +64,8 @@ class CountOutcome:
     pair: BurnPair
     long: CountBurn
     short: CountBurn
-    p_value: float | None  # of "burning at most NULL_RATE", None when the window did not look
+    # Of "burning at most NULL_RATE"; None when the window did not look or is under threshold.
+    p_value: float | None
     alpha: float  # the level it is held to (0 when it does not look)
     fires: bool
     reset: bool = False  # the short window is confidently below the threshold
@@ -108,14 +109,16 @@ def look(
             out.append(CountOutcome(pair, long, short, None, 0.0, False))
             continue
         alpha = look_alpha(share_per_week, looks_per_week, len(looking))
-        p_value = count_burn_pvalue(long, NULL_RATE)
         rate = long.rate
-        long_holds = (
-            rate is not None and rate >= pair.threshold and p_value is not None and p_value <= alpha
-        )
+        if rate is None or rate < pair.threshold:
+            # Under its threshold a pair can neither fire nor need a reset: no test run (a
+            # look over 10,000 healthy segments makes no binomial call).
+            out.append(CountOutcome(pair, long, short, None, alpha, False))
+            continue
+        p_value = count_burn_pvalue(long, NULL_RATE)
         below = count_below_pvalue(short, pair.threshold)
         short_recovered = below is not None and below < SHORT_VETO_LEVEL
-        fires = long_holds and not short_recovered
+        fires = p_value is not None and p_value <= alpha and not short_recovered
         out.append(CountOutcome(pair, long, short, p_value, alpha, fires, short_recovered))
     return out
 
