@@ -260,3 +260,30 @@ def test_metrics_carry_the_request_slos_under_the_top_k(session: Session, tmp_pa
         for s in families["shadowgap_slo_request_budget_remaining_min_ratio"].samples
     }
     assert least["latency"] == pytest.approx(-5.0) and least["error"] == pytest.approx(1.0)
+
+
+def test_a_look_reads_every_segment_in_the_same_few_queries(
+    session: Session, settings: Settings
+) -> None:
+    # One grouped count per look whatever the number of segments (not one query per segment).
+    from sqlalchemy import event
+
+    def statements(n_segments: int) -> int:
+        for index in range(n_segments):
+            segment = add_segment(session, f"tenant=n{n_segments}-{index}", 10)
+            add_requests(session, segment, n=10, end=NOW, hours=5, tag=f"{n_segments}-")
+        seen: list[str] = []
+
+        def count(*args: object) -> None:
+            seen.append(str(args[2]))
+
+        bind = session.get_bind()
+        event.listen(bind, "before_cursor_execute", count)
+        try:
+            statuses = request_slo_statuses(session, NOW, settings)
+        finally:
+            event.remove(bind, "before_cursor_execute", count)
+        assert len({s.segment_id for s in statuses}) >= n_segments
+        return len(seen)
+
+    assert statements(2) == statements(40)
