@@ -7,7 +7,7 @@ win rate of 0.10), its objective the shipped default (``SHADOWGAP_SLO_OBJECTIVE`
 arrive as a Poisson stream; every ``SHADOWGAP_SLO_LOOK_HOURS`` the shipped rules
 (:mod:`shadowgap.slo.rules`, the same functions the ``slo.evaluate`` job calls) look at the
 windows ending then, with the segment's share of the false-alarm budget
-(``shadowgap.slo.rules.share_per_week``: two detectors' shares of 20 x 10), and an alert opens
+(``shadowgap.slo.rules.share_per_week``: two detectors' shares of 20 x 10.5), and an alert opens
 when a pair fires and resolves when :func:`shadowgap.slo.rules.recovered` says so at
 ``RECOVERY_LOOKS`` looks in a row.
 
@@ -15,10 +15,16 @@ A. **Regression.** Six weeks at half the objective (burn 0.5), then the excess r
    the objective (burn 2.0) for eight weeks. Target: in >= 90% of runs an alert opens within
    one slow window (the slow pair's long window, in days) of the change.
 B. **False alarms.** 50 weeks at half the objective. Target: the mean number of alerts per
-   segment is at most its share of the budget over 50 weeks (``50 * F * 2 / (20 * 10)``). The same
-   at the objective itself (burn 1.0) is printed without a target.
+   segment is at most its share of the budget over 50 weeks (``50 * F * 2 / (20 * 10.5)``).
+   The same at the objective itself (burn 1.0) is printed without a target.
 C. **One alert per problem.** In A, every run opens at most one alert from the change to the
    end (not one per window, not one per look). Target: all runs.
+
+D-F run the error-rate SLO's rules (:mod:`shadowgap.slo.request_rules`; the latency SLO's are
+the same functions on its own counts) on a 1,000-requests-a-day segment, looking every 5
+minutes, with its share (a quarter detector's of 20 x 10.5): D, 50 weeks at half the allowed
+error rate raise no more alerts than that share; E, a burn from 0.5x to 2x alerts within the
+budget pair's 3-day window in >= 90% of runs; F, one alert per problem in E.
 
 A's delay is measured to the alert that is still open at the end of the run (the regression's):
 how long after the change it has been open. A false alarm that opened before the change and is
@@ -33,6 +39,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +48,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shadowgap.config import Settings  # noqa: E402
+from shadowgap.drift.signals import REQUEST_SLO_SHARE  # noqa: E402
+from shadowgap.slo.request_rules import (  # noqa: E402
+    MIN_REQUESTS,
+    REQUEST_PAIRS,
+    request_window_lengths,
+)
+from shadowgap.slo.request_rules import RECOVERY_LOOKS as REQUEST_RECOVERY_LOOKS  # noqa: E402
+from shadowgap.slo.request_rules import look as request_look  # noqa: E402
+from shadowgap.slo.request_rules import recovered as request_recovered  # noqa: E402
 from shadowgap.slo.rules import (  # noqa: E402
     PAIRS,
     RECOVERY_LOOKS,
@@ -52,7 +68,7 @@ from shadowgap.slo.rules import (  # noqa: E402
     window_lengths,
 )
 from shadowgap.stats.excess_gap import WeightedSums  # noqa: E402
-from shadowgap.stats.slo import burn, critical_z  # noqa: E402
+from shadowgap.stats.slo import burn, count_burn, critical_z  # noqa: E402
 
 SEGMENTS = 20
 PAIRS_PER_WEEK = 30.0
@@ -114,6 +130,109 @@ def run(
                 is_open = False
         t += look_days
     return alerts
+
+
+# The latency / error-rate rows: a low-traffic segment (the case the guard is for), looks
+# every 5 minutes, the error objective at its default. Requests arrive per 5-minute bucket.
+REQUESTS_PER_DAY = 1000.0
+BUCKETS_PER_DAY = 288
+
+
+def request_run(
+    rng: np.random.Generator,
+    weeks: float,
+    bad_rate: Callable[[np.ndarray], np.ndarray],
+    allowed: float,
+    share: float,
+) -> list[tuple[float, float]]:
+    """One segment's latency or error-rate SLO alerts ``(opened, resolved)`` in days, looking
+    after every 5-minute bucket with the shipped rules. A look where no pair's long window
+    holds enough requests at or above its threshold cannot fire, so while no alert is open
+    only the other looks call the rules (the outcome is the same, the run 100x faster)."""
+    buckets = int(weeks * 7 * BUCKETS_PER_DAY)
+    days = np.arange(buckets) / BUCKETS_PER_DAY
+    n = rng.poisson(REQUESTS_PER_DAY / BUCKETS_PER_DAY, buckets)
+    bad = rng.binomial(n, np.minimum(1.0, bad_rate(days) * allowed))
+    cn, cb = np.concatenate([[0], np.cumsum(n)]), np.concatenate([[0], np.cumsum(bad)])
+    ends = np.arange(1, buckets + 1)
+
+    def counts(length: float) -> tuple[np.ndarray, np.ndarray]:
+        starts = np.maximum(0, ends - round(length * BUCKETS_PER_DAY))
+        return cn[ends] - cn[starts], cb[ends] - cb[starts]
+
+    windows = {length: counts(length) for length in request_window_lengths()}
+    candidate = np.zeros(buckets, dtype=bool)
+    for pair in REQUEST_PAIRS:
+        total, spoilt = windows[pair.long_days]
+        candidate |= (total >= MIN_REQUESTS) & (spoilt >= pair.threshold * allowed * total)
+    looks_per_week = 7.0 * BUCKETS_PER_DAY
+    alerts: list[tuple[float, float]] = []
+    is_open, streak = False, 0
+    for i in range(buckets):
+        if not is_open and not candidate[i]:
+            continue
+        at = {
+            length: count_burn(allowed, int(windows[length][1][i]), int(windows[length][0][i]))
+            for length in windows
+        }
+        outcomes = request_look(at, share, looks_per_week)
+        if any(o.fires for o in outcomes):
+            streak = 0
+            if not is_open:
+                alerts.append((float(days[i]), math.inf))
+                is_open = True
+        elif is_open:
+            streak = streak + 1 if request_recovered(outcomes) else 0
+            if streak >= REQUEST_RECOVERY_LOOKS:
+                alerts[-1] = (alerts[-1][0], float(days[i]))
+                is_open = False
+    return alerts
+
+
+def request_rows(settings: Settings, rng: np.random.Generator, quick: bool) -> bool:
+    """Rows D-F: the error-rate SLO (the latency SLO runs the same rules on its own counts)
+    of a 1,000-requests-a-day segment."""
+    allowed = settings.slo_error_objective
+    share = share_per_week(settings.false_alarms_per_week, SEGMENTS, 0, REQUEST_SLO_SHARE)
+    runs = 40 if quick else 200
+    print(
+        f"request SLOs: {REQUESTS_PER_DAY:.0f} requests/day, {allowed:.0%} allowed bad, looks "
+        f"every 5 min; share {share:.5f} alarms/week (a quarter detector's of 20 x 10.5)"
+    )
+    budget_50 = 50.0 * share
+    counts = [
+        len(request_run(rng, 50.0, lambda d: np.full(d.shape, 0.5), allowed, share))
+        for _ in range(runs)
+    ]
+    mean_alerts = float(np.mean(counts))
+    ok_d = mean_alerts <= budget_50
+    print(
+        f"D request SLO stationary at 0.5x, 50 weeks: {mean_alerts:.3f} alerts per segment over "
+        f"{runs} runs (share of the budget {budget_50:.3f}): {'PASS' if ok_d else 'FAIL'}"
+    )
+    change = 7.0
+    budget_pair = max(REQUEST_PAIRS, key=lambda p: p.long_days)
+    delays, multiple = [], 0
+    for _ in range(runs):
+        alerts = request_run(rng, 3.0, lambda d: np.where(d < change, 0.5, 2.0), allowed, share)
+        after = [opened - change for opened, _ in alerts if opened >= change]
+        multiple += len(after) > 1
+        if after:
+            delays.append(after[0])
+    within = sum(1 for d in delays if d <= budget_pair.long_days) / runs
+    ok_e = within >= 0.90
+    median = float(np.median(delays)) if delays else float("nan")
+    print(
+        f"E request SLO 0.5x -> 2.0x: alerted within the budget pair's long window "
+        f"({budget_pair.long_days:g} d) in {within:.1%} of {runs} runs (target >= 90%): "
+        f"{'PASS' if ok_e else 'FAIL'}; median delay {median * 24:.1f} h"
+    )
+    ok_f = multiple == 0
+    print(
+        f"F request SLO one alert per problem: {multiple} of {runs} runs raised more than one "
+        f"alert after the change (target 0): {'PASS' if ok_f else 'FAIL'}"
+    )
+    return ok_d and ok_e and ok_f
 
 
 def main() -> int:
@@ -224,7 +343,8 @@ def main() -> int:
         f"C one alert per problem: {multiple} of {runs_a} regression runs raised more than one "
         f"alert after the change (target 0): {'PASS' if ok_c else 'FAIL'}"
     )
-    return 0 if ok_a and ok_b and ok_c else 1
+    ok_requests = request_rows(settings, rng, args.quick)
+    return 0 if ok_a and ok_b and ok_c and ok_requests else 1
 
 
 if __name__ == "__main__":

@@ -53,6 +53,10 @@ ALERT_CHANNELS: tuple[str, ...] = ("slack", "pagerduty", "webhook", "outbox")
 OTLP_SEGMENT_FIELDS = ("tenant", "team", "user", "api_key_alias")
 
 
+# Most a latency SLO's threshold may be (ms): an hour, past any request timeout.
+MAX_SLO_LATENCY_MS = 3_600_000.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHADOWGAP_", extra="ignore")
 
@@ -545,6 +549,55 @@ class Settings(BaseSettings):
         description="Quality SLO on /metrics: per-segment series only for this many "
         "segments burning fastest; the rest are summed into aggregate series.",
     )
+    slo_latency_target: float = Field(
+        default=0.99,
+        gt=0,
+        lt=1,
+        description="Latency SLO of every segment: at least this share of its requests "
+        "complete within slo_latency_threshold_ms (end-to-end latency_ms, all requests that "
+        "did not fail) over slo_window_days. Its error budget is (1 - this) times the "
+        "window's requests (docs/slo.md).",
+    )
+    slo_latency_threshold_ms: float = Field(
+        default=10_000.0,
+        gt=0,
+        le=MAX_SLO_LATENCY_MS,
+        description="Latency SLO: a request slower than this many ms spends the budget.",
+    )
+    slo_latency_targets: str = Field(
+        default="",
+        description="Per-segment latency SLO targets '<segment key glob>=<share>' separated "
+        "by ';', first match wins, e.g. 'tenant=hooli*=0.995' (as slo_objectives). "
+        "Unmatched segments get slo_latency_target.",
+    )
+    slo_latency_thresholds_ms: str = Field(
+        default="",
+        description="Per-segment latency SLO thresholds '<segment key glob>=<ms>' separated "
+        "by ';', first match wins, e.g. '*team=batch*=60000'. Unmatched segments get "
+        "slo_latency_threshold_ms.",
+    )
+    slo_error_objective: float = Field(
+        default=0.01,
+        gt=0,
+        lt=1,
+        description="Error-rate SLO of every segment: at most this share of its requests "
+        "fail (error, or a refusal the refusal detector does not watch: the error_rate "
+        "signal's definition) over slo_window_days (docs/slo.md).",
+    )
+    slo_error_objectives: str = Field(
+        default="",
+        description="Per-segment error-rate SLO objectives '<segment key glob>=<share>' "
+        "separated by ';', first match wins (as slo_objectives). Unmatched segments get "
+        "slo_error_objective.",
+    )
+    slo_request_look_minutes: float = Field(
+        default=5.0,
+        ge=1,
+        le=60,
+        description="Latency and error-rate SLOs: how often their burn-rate alerts are "
+        "evaluated (the shortest burn window is 5 minutes); each look takes its part of "
+        "their share of the false-alarm budget.",
+    )
     proposal_window_days: int = Field(
         default=7,
         ge=1,
@@ -743,6 +796,26 @@ class Settings(BaseSettings):
         parse_slo_objectives(value)
         return value
 
+    @field_validator("slo_latency_targets")
+    @classmethod
+    def _parseable_latency_targets(cls, value: str) -> str:
+        for index, (_, target) in enumerate(parse_slo_objectives(value, "slo latency target")):
+            if target >= 1:  # no slow request allowed: a budget of nothing, no burn rate
+                raise ValueError(f"slo latency target {index}: must be below 1, got {target:g}")
+        return value
+
+    @field_validator("slo_latency_thresholds_ms")
+    @classmethod
+    def _parseable_latency_thresholds(cls, value: str) -> str:
+        parse_slo_objectives(value, "slo latency threshold", upper=MAX_SLO_LATENCY_MS)
+        return value
+
+    @field_validator("slo_error_objectives")
+    @classmethod
+    def _parseable_error_objectives(cls, value: str) -> str:
+        parse_slo_objectives(value, "slo error objective")
+        return value
+
     @field_validator("report_day_of_week")
     @classmethod
     def _crontab_day(cls, value: str) -> str:
@@ -868,8 +941,11 @@ class RoutingRule:
         return any(fnmatchcase(segment_key, pattern) for pattern in self.segment_patterns)
 
 
-def parse_slo_objectives(text: str) -> list[tuple[str, float]]:
-    """Parse ``SHADOWGAP_SLO_OBJECTIVES`` into ``(segment key glob, objective)`` in order;
+def parse_slo_objectives(
+    text: str, what: str = "slo objective", upper: float = 1.0
+) -> list[tuple[str, float]]:
+    """Parse ``SHADOWGAP_SLO_OBJECTIVES`` (and the other per-segment SLO overrides, ``what``
+    naming them, values in ``(0, upper]``) into ``(segment key glob, value)`` in order;
     raises ValueError naming the entry."""
     out: list[tuple[str, float]] = []
     for index, raw in enumerate(part.strip() for part in text.split(";")):
@@ -880,9 +956,9 @@ def parse_slo_objectives(text: str) -> list[tuple[str, float]]:
             objective = float(number)
         except ValueError:
             objective = math.nan
-        if not sep or not glob.strip() or not 0 < objective <= 1:
+        if not sep or not glob.strip() or not 0 < objective <= upper:
             raise ValueError(
-                f"slo objective {index}: expected '<segment key glob>=<objective in (0, 1]>', "
+                f"{what} {index}: expected '<segment key glob>=<value in (0, {upper:g}]>', "
                 f"got {raw!r}"
             )
         out.append((glob.strip(), objective))

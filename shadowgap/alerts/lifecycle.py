@@ -458,6 +458,15 @@ def open_change_alert(
 
 SLO_BURN = "slo_burn"
 QUALITY_GAP = "quality_gap"
+# The latency and error-rate SLOs' burn alerts (shadowgap.slo.requests), and the detectors'
+# alerts that are the same problem (a burn found while one is open is folded into it).
+SLO_LATENCY_BURN = "slo_latency_burn"
+SLO_ERROR_BURN = "slo_error_burn"
+SLO_FOLDS_INTO: dict[str, tuple[str, ...]] = {
+    SLO_BURN: (QUALITY_GAP,),
+    SLO_LATENCY_BURN: ("latency", "tail_latency"),
+    SLO_ERROR_BURN: ("error_rate",),
+}
 
 
 def raise_slo_burn(
@@ -467,19 +476,23 @@ def raise_slo_burn(
     severity: Severity,
     settings: Settings,
     now: datetime,
+    signal: str = SLO_BURN,
 ) -> list[int]:
-    """Open the segment's ``slo_burn`` alert or update its open one (re-notifying when due,
-    severity only going up). One alert per problem: when the segment's ``quality_gap``
-    alert is already open, the burn is the same problem seen through the budget, so its state
-    is folded into that alert's evidence (``slo``) and nobody is notified twice."""
-    existing = _active_alert(session, segment_id, SLO_BURN)
+    """Open the segment's ``signal`` SLO burn alert (``slo_burn``, ``slo_latency_burn``,
+    ``slo_error_burn``) or update its open one (re-notifying when due, severity only going
+    up). One alert per problem: when a detector's alert on the same problem is already open
+    (:data:`SLO_FOLDS_INTO`: ``quality_gap`` for the quality SLO), the burn is that problem
+    seen through the budget, so its state is folded into that alert's evidence (``slo``) and
+    nobody is notified twice."""
+    existing = _active_alert(session, segment_id, signal)
     if existing is None:
-        quality = _active_alert(session, segment_id, QUALITY_GAP)
-        if quality is not None:
-            folded = AlertEvidence.read(quality.evidence)
-            folded.slo = evidence.slo
-            quality.evidence = folded.to_json()
-            return []
+        for other in SLO_FOLDS_INTO[signal]:
+            detector_alert = _active_alert(session, segment_id, other)
+            if detector_alert is not None:
+                folded = AlertEvidence.read(detector_alert.evidence)
+                folded.slo = evidence.slo
+                detector_alert.evidence = folded.to_json()
+                return []
     if existing is not None:
         evidence.baseline = AlertEvidence.read(existing.evidence).baseline
         existing.evidence = evidence.to_json()
@@ -490,7 +503,7 @@ def raise_slo_burn(
             return _notify(session, existing, DeliveryAction.RENOTIFY, settings, now)
         return []
     evidence.baseline = Baseline.of(evidence.before)
-    alert = _new_alert(segment_id, SLO_BURN, severity, evidence, now)
+    alert = _new_alert(segment_id, signal, severity, evidence, now)
     if not _insert(session, alert):
         return []  # a concurrent evaluation opened it: it notified
     return _notify(session, alert, DeliveryAction.TRIGGER, settings, now)
@@ -502,11 +515,13 @@ def clear_slo_burn(
     slo: dict[str, Any] | None,
     now: datetime,
     looks_needed: int = 1,
+    signal: str = SLO_BURN,
 ) -> list[int]:
     """One look at which the segment's budget no longer burns: count it on the open
-    ``slo_burn`` alert (``baseline_streak``) and resolve the alert, keeping the SLO state it
-    resolved on, once ``looks_needed`` such looks came in a row; the resolve deliveries."""
-    alert = _active_alert(session, segment_id, SLO_BURN)
+    ``signal`` SLO burn alert (``baseline_streak``) and resolve the alert, keeping the SLO
+    state it resolved on, once ``looks_needed`` such looks came in a row; the resolve
+    deliveries."""
+    alert = _active_alert(session, segment_id, signal)
     if alert is None:
         return []
     alert.baseline_streak = (alert.baseline_streak or 0) + 1
@@ -519,18 +534,18 @@ def clear_slo_burn(
     return _resolve(session, alert, now, by=ResolvedBy.AUTO)
 
 
-def hold_slo_burn(session: Session, segment_id: int) -> None:
-    """A look at which the open ``slo_burn`` alert's segment has not recovered: the run of
-    recovered looks starts again."""
-    alert = _active_alert(session, segment_id, SLO_BURN)
+def hold_slo_burn(session: Session, segment_id: int, signal: str = SLO_BURN) -> None:
+    """A look at which the open ``signal`` SLO burn alert's segment has not recovered: the run
+    of recovered looks starts again."""
+    alert = _active_alert(session, segment_id, signal)
     if alert is not None:
         alert.baseline_streak = 0
 
 
-def open_slo_burn_segments(session: Session) -> list[int]:
-    """Segments with an unresolved ``slo_burn`` alert."""
+def open_slo_burn_segments(session: Session, signal: str = SLO_BURN) -> list[int]:
+    """Segments with an unresolved ``signal`` SLO burn alert."""
     query = select(Alert.segment_id).where(
-        Alert.signal == SLO_BURN, Alert.status != AlertStatus.RESOLVED
+        Alert.signal == signal, Alert.status != AlertStatus.RESOLVED
     )
     return list(session.scalars(query))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from shadowgap.alerts.schemas import (
     AlertEvidence,
@@ -58,22 +59,40 @@ def change_line(evidence: AlertEvidence) -> str:
     )
 
 
+def _request_slo_what(slo: dict[str, Any], share: str) -> str:
+    """'3.0% slower than 10,000 ms vs 1.0% allowed' (latency) or '3.0% failed vs 1.0%
+    allowed' (error rate)."""
+    allowed = fmt_value(slo.get("objective"), "rate")
+    threshold = slo.get("threshold_ms")
+    if slo.get("objective_kind") == "latency" and isinstance(threshold, int | float):
+        return f"{share} slower than {threshold:,.0f} ms vs {allowed} allowed"
+    return f"{share} failed vs {allowed} allowed"
+
+
 def slo_line(evidence: AlertEvidence) -> str:
     """'burning 2.3x over 28 d (excess 23.0% vs objective 10.0%, n=120); 58% of the 28-day
-    budget spent' for an SLO burn: the first firing window's burn, the SLO window's budget."""
+    budget spent' for an SLO burn: the first firing window's burn, the SLO window's budget.
+    A latency or error-rate SLO reads 'burning 20.0x over 1h (20.0% slower than 10,000 ms
+    vs 1.0% allowed, n=1,200)'."""
     slo = evidence.slo or {}
     after = evidence.after or WindowSummary()
     windows = [w for w in slo.get("windows") or [] if isinstance(w, dict) and w.get("fires")]
     first = windows[0] if windows else {}
     rate, days = first.get("long_burn_rate"), first.get("long_days")
     text = f"burning {rate:.1f}x" if isinstance(rate, int | float) else "burning"
-    if isinstance(days, int | float):
+    if isinstance(first.get("long"), str):
+        text += f" over {first['long']}"
+    elif isinstance(days, int | float):
         text += f" over {days:g} d"
     objective = slo.get("objective")
-    text += (
-        f" (excess {fmt_value(after.value, 'rate')} vs objective "
-        f"{fmt_value(objective, 'rate')}, n={after.count:,})"
-    )
+    if slo.get("objective_kind") in ("latency", "error"):
+        what = _request_slo_what(slo, fmt_value(after.value, "rate"))
+        text += f" ({what}, n={after.count:,})"
+    else:
+        text += (
+            f" (excess {fmt_value(after.value, 'rate')} vs objective "
+            f"{fmt_value(objective, 'rate')}, n={after.count:,})"
+        )
     remaining = (slo.get("budget") or {}).get("remaining")
     window_days = slo.get("window_days")
     if isinstance(remaining, int | float) and isinstance(window_days, int | float):
@@ -96,7 +115,9 @@ def problem(alert: Alert, evidence: AlertEvidence) -> str:
         )
         return f"regressed slice {key}"
     if evidence.type == EvidenceType.SLO_BURN:
-        return "quality SLO budget burning"
+        kind = (evidence.slo or {}).get("objective_kind")
+        name = {"latency": "latency", "error": "error-rate"}.get(str(kind), "quality")
+        return f"{name} SLO budget burning"
     return f"{alert.signal} drift"
 
 

@@ -379,18 +379,26 @@ ANSWER_SHARE = 0.25
 # one share leaves it short of the power to see a 2x burn within its window (docs/slo.md).
 SLO_SHARE = 2.0
 
+# The latency SLO's and the error-rate SLO's burn-rate alerts of one segment take a quarter of
+# an every-segment detector's share each (as an answer-defect detector does): they count every
+# request exactly, so a big segment passes their test as soon as it burns, and the level only
+# decides how much evidence a low-traffic segment needs (docs/slo.md).
+REQUEST_SLO_SHARE = 0.25
+REQUEST_SLOS = 2  # latency, error rate
+
 
 def budget_shares(n_segments: int, fed_where_fed: int) -> float:
     """Detectors sharing the false-alarm budget, each counted by its share: every segment's
-    :data:`EVERY_SEGMENT` detectors (share 1) and its SLO burn alerts (:data:`SLO_SHARE`),
-    plus the answer-defect detectors that have had a value (``fed_where_fed`` over all
-    segments, share :data:`ANSWER_SHARE` each). A detector that never gets a value never
+    :data:`EVERY_SEGMENT` detectors (share 1), its quality SLO burn alerts (:data:`SLO_SHARE`)
+    and its latency and error-rate SLO burn alerts (:data:`REQUEST_SLO_SHARE` each), plus the
+    answer-defect detectors that have had a value (``fed_where_fed`` over all segments, share
+    :data:`ANSWER_SHARE` each). A detector that never gets a value never
     raises a false alarm, so leaving it out keeps the expected total at the budget.
 
     >>> budget_shares(5, 0), budget_shares(5, 2)
-    (50.0, 50.5)
+    (52.5, 53.0)
     """
-    per_segment = len(EVERY_SEGMENT) + SLO_SHARE
+    per_segment = len(EVERY_SEGMENT) + SLO_SHARE + REQUEST_SLOS * REQUEST_SLO_SHARE
     return float(max(1, n_segments) * per_segment) + ANSWER_SHARE * max(0, fed_where_fed)
 
 

@@ -66,7 +66,7 @@ details .body { padding: 0 14px 14px; }
 <th>#</th><th class="key">segment</th><th>cheap events</th><th>routing share</th>
 <th>excess gap (95% CI)</th><th>latency mean</th><th>cost / request</th>
 <th>cost saved</th><th>quality lost</th><th>p95 added</th><th class="key">drift (Evidently)</th>
-<th>alerts opened / resolved</th><th>SLO budget left / burn</th>
+<th>alerts opened / resolved</th><th>SLO budget left / burn</th><th>latency / errors SLO budget left</th>
 </tr></thead>
 <tbody>
 {% for r in s.segments[:table_rows] %}
@@ -85,6 +85,7 @@ details .body { padding: 0 14px 14px; }
 <td class="key">{% for sig in r.drifted_signals %}<span class="badge">{{ labels.get(sig, sig) }}</span>{% else %}{% if r.evidently == "ok" %}<span class="badge ok">none</span>{% else %}<span class="muted">{{ r.evidently }}</span>{% endif %}{% endfor %}</td>
 <td>{{ r.alerts.opened }} / {{ r.alerts.resolved }}</td>
 <td>{% if r.slo and r.slo.budget_remaining is not none %}{{ r.slo.budget_remaining|pct }} / {% if r.slo.burn_rate is not none %}{{ "%.1f"|format(r.slo.burn_rate) }}x{% else %}–{% endif %}{% if r.slo.burning %} <span class="badge">burning</span>{% endif %}{% else %}–{% endif %}</td>
+<td>{% for kind in ["latency", "error"] %}{% set q = (r.request_slo or {}).get(kind) %}{% if not loop.first %} / {% endif %}{% if q and q.budget_remaining is not none %}{{ q.budget_remaining|pct }}{% else %}–{% endif %}{% if q and q.burning %} <span class="badge">{{ kind }} burning</span>{% endif %}{% endfor %}</td>
 </tr>
 {% endfor %}
 </tbody>

@@ -26,6 +26,7 @@ from shadowgap.reporting import drift_checks, queries
 from shadowgap.reporting.html import render_report_html
 from shadowgap.reporting.queries import PeriodStats
 from shadowgap.slo.budget import slo_statuses
+from shadowgap.slo.requests import request_slo_statuses
 from shadowgap.stats.excess_gap import MIN_SEGMENT_NOISE_PAIRS, WeightedSums, excess_gap
 
 log = logging.getLogger(__name__)
@@ -282,7 +283,8 @@ def _attach_slo(
     session: Session, rows: list[dict[str, Any]], until: datetime, settings: Settings
 ) -> None:
     """Each segment's quality SLO at the end of the period (shadowgap.slo.budget): objective,
-    budget left over the SLO window, burn rate, the burn-rate pairs that fire."""
+    budget left over the SLO window, burn rate, the burn-rate pairs that fire; and the same of
+    its latency and error-rate SLOs (``request_slo``, by objective; shadowgap.slo.requests)."""
     ids = [row["segment_id"] for row in rows]
     statuses = {s.segment_id: s for s in slo_statuses(session, until, settings, segment_ids=ids)}
     for row in rows:
@@ -298,6 +300,18 @@ def _attach_slo(
                 "burning": [o.pair.name for o in status.burning],
             }
         )
+    by_segment: dict[int, dict[str, Any]] = {}
+    for request in request_slo_statuses(session, until, settings, segment_ids=ids):
+        by_segment.setdefault(request.segment_id, {})[request.kind] = {
+            "objective": request.objective.allowed,
+            "threshold_ms": request.objective.threshold_ms,
+            "window_days": request.window_days,
+            "budget_remaining": request.budget.remaining if request.budget else None,
+            "burn_rate": request.burn_rate,
+            "burning": [o.pair.name for o in request.burning],
+        }
+    for row in rows:
+        row["request_slo"] = by_segment.get(row["segment_id"], {})
 
 
 def _gap_view(gap: Any) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The ``slo_burn`` alert: one per segment whose quality SLO budget burns.
+"""The SLO burn alerts: ``slo_burn``, one per segment whose quality SLO budget burns, and
+``slo_latency_burn`` / ``slo_error_burn`` for the latency and error-rate SLOs (at the end).
 
 Each look (the ``slo.evaluate`` job, every ``SHADOWGAP_SLO_LOOK_HOURS``) reads every segment's
 SLO (:func:`shadowgap.slo.budget.slo_statuses`) and, through the alert lifecycle:
@@ -28,6 +29,9 @@ from shadowgap.config import Settings
 from shadowgap.db.models import Segment
 from shadowgap.enums import EvidenceType, Severity
 from shadowgap.slo.budget import SegmentSlo, slo_statuses
+from shadowgap.slo.request_rules import RECOVERY_LOOKS as REQUEST_RECOVERY_LOOKS
+from shadowgap.slo.request_rules import recovered as request_recovered
+from shadowgap.slo.requests import RequestSlo, request_slo_statuses
 from shadowgap.slo.rules import RECOVERY_LOOKS, recovered
 
 
@@ -83,4 +87,68 @@ def evaluate(session: Session, settings: Settings, now: datetime) -> list[int]:
     for segment_id in lifecycle.open_slo_burn_segments(session):
         if segment_id not in seen:  # no judged pairs in the SLO window: nothing burns
             deliveries += lifecycle.clear_slo_burn(session, segment_id, None, now)
+    return deliveries
+
+
+# --- latency and error-rate SLOs -------------------------------------------------------------
+
+# One alert kind per objective: a slow provider, a failing one and a quality regression are
+# different problems with different fixes (the quality one's is a routing change, which the
+# proposals read from ``slo_burn`` alone), so one per segment and objective.
+REQUEST_SIGNALS = {"latency": lifecycle.SLO_LATENCY_BURN, "error": lifecycle.SLO_ERROR_BURN}
+
+
+def _request_evidence(session: Session, status: RequestSlo, settings: Settings) -> AlertEvidence:
+    segment = session.get(Segment, status.segment_id)
+    burning = status.burning
+    window = burning[0].long if burning else status.pairs[-1].long
+    return AlertEvidence(
+        type=EvidenceType.SLO_BURN,
+        segment=segment_summary(session, segment) if segment else None,
+        signal=REQUEST_SIGNALS[status.kind],
+        signal_kind="rate",
+        before=WindowSummary(value=status.objective.allowed),
+        after=WindowSummary(value=window.share, n=window.requests),
+        slo=status.to_json(),
+        examples=[],
+        dashboard_url=dashboard_link(settings, status.key),
+    )
+
+
+def evaluate_requests(session: Session, settings: Settings, now: datetime) -> list[int]:
+    """One look at every segment's latency and error-rate SLOs (the ``slo.evaluate_requests``
+    job, every ``SHADOWGAP_SLO_REQUEST_LOOK_MINUTES``): as :func:`evaluate`, one alert per
+    segment and objective, resolved once :func:`shadowgap.slo.request_rules.recovered` held at
+    :data:`shadowgap.slo.request_rules.RECOVERY_LOOKS` looks in a row, or when the segment has
+    no requests left in the pairs' windows. The ids of the deliveries created."""
+    deliveries: list[int] = []
+    seen: set[tuple[int, str]] = set()
+    for status in request_slo_statuses(session, now, settings, with_window=False):
+        signal = REQUEST_SIGNALS[status.kind]
+        seen.add((status.segment_id, signal))
+        if status.burning:
+            severity = Severity.INFO
+            for outcome in status.burning:
+                severity = max_severity(severity, outcome.pair.severity)
+            evidence = _request_evidence(session, status, settings)
+            deliveries += lifecycle.raise_slo_burn(
+                session, status.segment_id, evidence, severity, settings, now, signal=signal
+            )
+        elif request_recovered(status.pairs):
+            deliveries += lifecycle.clear_slo_burn(
+                session,
+                status.segment_id,
+                status.to_json(),
+                now,
+                looks_needed=REQUEST_RECOVERY_LOOKS,
+                signal=signal,
+            )
+        else:
+            lifecycle.hold_slo_burn(session, status.segment_id, signal)
+    for signal in REQUEST_SIGNALS.values():
+        for segment_id in lifecycle.open_slo_burn_segments(session, signal):
+            if (segment_id, signal) not in seen:  # no requests left in the windows
+                deliveries += lifecycle.clear_slo_burn(
+                    session, segment_id, None, now, signal=signal
+                )
     return deliveries

@@ -157,9 +157,9 @@ def _cheap_requests(
     return {seg: int(count) for seg, count in session.execute(query)}
 
 
-def slo_share(session: Session, settings: Settings) -> float:
-    """A segment's SLO share of the false-alarm budget (alarms a week), see
-    :data:`shadowgap.drift.signals.SLO_SHARE`."""
+def slo_share_counts(session: Session) -> tuple[int, int]:
+    """What the false-alarm budget is split over: the segments, and the answer-defect
+    detectors fed so far (:func:`shadowgap.drift.signals.budget_shares`)."""
     n_segments = session.scalar(select(func.count()).select_from(models.Segment)) or 0
     fed = (
         session.scalar(
@@ -169,7 +169,13 @@ def slo_share(session: Session, settings: Settings) -> float:
         )
         or 0
     )
-    return share_per_week(settings.false_alarms_per_week, int(n_segments), int(fed))
+    return int(n_segments), int(fed)
+
+
+def slo_share(session: Session, settings: Settings) -> float:
+    """A segment's quality SLO share of the false-alarm budget (alarms a week), see
+    :data:`shadowgap.drift.signals.SLO_SHARE`."""
+    return share_per_week(settings.false_alarms_per_week, *slo_share_counts(session))
 
 
 def slo_statuses(

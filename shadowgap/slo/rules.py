@@ -97,16 +97,18 @@ class PairOutcome:
     fires: bool
 
 
-def share_per_week(false_alarms_per_week: float, n_segments: int, fed_where_fed: int) -> float:
-    """One segment's SLO share of the false-alarm budget, in alarms a week:
-    :data:`shadowgap.drift.signals.SLO_SHARE` of the shares the detectors split (two
-    every-segment detectors' worth).
+def share_per_week(
+    false_alarms_per_week: float, n_segments: int, fed_where_fed: int, share: float = SLO_SHARE
+) -> float:
+    """One segment's SLO share of the false-alarm budget, in alarms a week: ``share`` (the
+    quality SLO's :data:`shadowgap.drift.signals.SLO_SHARE`, two every-segment detectors'
+    worth, unless told) of the shares the detectors split.
 
     >>> round(share_per_week(1.0, 20, 0), 5)
-    0.01
+    0.00952
     """
     shares = budget_shares(n_segments, fed_where_fed)
-    return false_alarms_per_week * SLO_SHARE / shares
+    return false_alarms_per_week * share / shares
 
 
 # Looks whose long windows start less than this share of the window apart count as one.

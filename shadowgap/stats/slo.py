@@ -1,4 +1,5 @@
-"""The quality SLO's metric, its error budget and its burn rate: defined once, here.
+"""The SLOs' metrics, error budgets and burn rates: defined once, here (the quality SLO's
+first; the latency and error-rate objectives' at the end).
 
 **The metric** is the excess flagship-win rate *per cheap-routed request*: of the requests the
 router sent to the cheap path, the share on which the flagship's answer beats the cheap one
@@ -35,7 +36,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy.stats import norm
+from scipy.stats import binom, norm
 
 from shadowgap.stats.excess_gap import WeightedSums, excess_gap, noise_floor
 
@@ -151,3 +152,104 @@ def critical_z(alpha: float) -> float:
     if not 0.0 < alpha < 1.0:
         raise ValueError("alpha must be in (0, 1)")
     return float(norm.isf(alpha))
+
+
+# --- request objectives: latency and error rate ------------------------------------------------
+#
+# **The metric** of a latency or error-rate objective is a share of *all* the segment's
+# requests: those slower than the objective's threshold (latency), or those that failed (error
+# rate). Ingest sees every request (no sampling), so both are exact counts, not estimates: the
+# budget over the SLO window is ``allowed share * requests`` bad requests, the burn rate over
+# any window is ``bad share / allowed share``, and there is no interval. What a small window
+# lacks is not precision but evidence that the segment changed: :func:`count_burn_pvalue` is
+# the exact binomial test the burn-rate rules ask of a low-traffic window.
+
+
+@dataclass(frozen=True)
+class CountBurn:
+    """A latency or error-rate objective over one window: bad requests of all counted."""
+
+    allowed: float  # the share of requests allowed to be bad (1 - target, or the error objective)
+    bad: int
+    requests: int
+
+    @property
+    def share(self) -> float | None:
+        """Bad requests per request; ``None`` without requests."""
+        return self.bad / self.requests if self.requests else None
+
+    @property
+    def rate(self) -> float | None:
+        """Burn rate: ``bad share / allowed share``.
+
+        >>> CountBurn(0.01, 3, 100).rate
+        3.0
+        """
+        share = self.share
+        return None if share is None else share / self.allowed
+
+
+def count_burn(allowed: float, bad: int, requests: int) -> CountBurn:
+    """The burn of one window's counts against an allowed bad share in ``(0, 1]``."""
+    if not 0 < allowed <= 1:
+        raise ValueError("the allowed share must be in (0, 1]")
+    if not 0 <= bad <= requests:
+        raise ValueError("bad requests must be between 0 and the requests")
+    return CountBurn(allowed, bad, requests)
+
+
+@dataclass(frozen=True)
+class CountBudget:
+    """The error budget of a request objective over the SLO window, in requests."""
+
+    requests: int
+    allowed: float  # allowed share * requests
+    spent: int  # bad requests
+    remaining: float | None  # share of the budget left: 1 - burn rate (negative: overspent)
+
+
+def count_budget(window: CountBurn) -> CountBudget:
+    """The budget of the SLO window from its counts.
+
+    >>> count_budget(CountBurn(0.01, 5, 1000))
+    CountBudget(requests=1000, allowed=10.0, spent=5, remaining=0.5)
+    """
+    rate = window.rate
+    return CountBudget(
+        window.requests,
+        window.allowed * window.requests,
+        window.bad,
+        None if rate is None else 1.0 - rate,
+    )
+
+
+def count_burn_pvalue(window: CountBurn, null_rate: float) -> float | None:
+    """Exact one-sided binomial p-value of "the burn rate is at most ``null_rate``" against
+    more: the chance of at least ``bad`` bad requests of ``requests`` if each is bad with
+    probability ``null_rate * allowed``. ``None`` without requests. Small when a window holds
+    evidence of a burn above ``null_rate``; a handful of requests with one bad among them
+    holds little.
+
+    >>> round(count_burn_pvalue(CountBurn(0.01, 1, 3), 0.5), 4)
+    0.0149
+    >>> count_burn_pvalue(CountBurn(0.01, 150, 1000), 0.5) < 1e-100
+    True
+    """
+    if window.requests == 0:
+        return None
+    p0 = min(1.0, null_rate * window.allowed)
+    return float(binom.sf(window.bad - 1, window.requests, p0))
+
+
+def count_below_pvalue(window: CountBurn, rate: float) -> float | None:
+    """Exact one-sided binomial p-value of "the burn rate is at least ``rate``" against less:
+    the chance of at most ``bad`` bad requests if each is bad with probability ``rate *
+    allowed``. Small when the window is confidently below ``rate``; ``None`` without requests.
+
+    >>> round(count_below_pvalue(CountBurn(0.01, 0, 10), 6.0), 3)
+    0.539
+    """
+    if window.requests == 0:
+        return None
+    p1 = min(1.0, rate * window.allowed)
+    return float(binom.cdf(window.bad, window.requests, p1))

@@ -95,6 +95,12 @@ app.conf.update(
             "schedule": schedule(settings.slo_look_hours * 3600.0),
             "options": {"expires": settings.slo_look_hours * 3600.0 * 0.9},
         },
+        # Latency and error-rate SLO looks: their shortest window is 5 minutes.
+        "slo-evaluate-requests": {
+            "task": "slo.evaluate_requests",
+            "schedule": schedule(settings.slo_request_look_minutes * 60.0),
+            "options": {"expires": settings.slo_request_look_minutes * 60.0 * 0.9},
+        },
         "weekly-report": {
             "task": "reports.weekly",
             "schedule": crontab(

@@ -17,7 +17,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from shadowgap.config import Settings
 from shadowgap.db.models import DetectorState, DriftEvent
 from shadowgap.drift import codec, segment_signal_views, update_segment
-from shadowgap.drift.signals import EVERY_SEGMENT, SIGNALS, SLO_SHARE, WHERE_FED, error_value
+from shadowgap.drift.signals import (
+    EVERY_SEGMENT,
+    REQUEST_SLO_SHARE,
+    REQUEST_SLOS,
+    SIGNALS,
+    SLO_SHARE,
+    WHERE_FED,
+    error_value,
+)
 
 CHANGE_AT = 1500
 N_EVENTS = 2500
@@ -117,7 +125,7 @@ def test_a_rising_invalid_call_rate_fires_and_a_stationary_segment_does_not(
     # quarter share for each fed answer detector (the two agentic segments' tool-call,
     # truncation and refusal ones; nobody's schema one); an answer detector's D is the shares
     # over its quarter share.
-    shares = 3 * (len(EVERY_SEGMENT) + SLO_SHARE) + 0.25 * 2 * 3
+    shares = 3 * (len(EVERY_SEGMENT) + SLO_SHARE + REQUEST_SLOS * REQUEST_SLO_SHARE) + 0.25 * 2 * 3
     answer = codec.loads(states[(regressed, "tool_call_invalid_rate")].state)
     detectors_part = settings.false_alarms_per_week * (1 - settings.slice_false_alarm_share)
     assert answer.budget == [pytest.approx(detectors_part), 4 * shares]

@@ -52,6 +52,8 @@ from shadowgap.llm.factory import reverse_shadow_problem
 from shadowgap.schemas import INT4_MAX
 from shadowgap.slices.watches import exploration_share
 from shadowgap.slo.budget import slo_statuses
+from shadowgap.slo.request_rules import window_label
+from shadowgap.slo.requests import RequestSlo, request_slo_statuses
 from shadowgap.stats.excess_gap import WeightedSums, excess_gap
 
 router = APIRouter(include_in_schema=False)
@@ -113,6 +115,9 @@ def overview(
     gaps = queries.verdict_sums(session, since, page_ids)
     open_alerts = queries.open_alerts(session, page_ids)
     slos = {status.segment_id: status for status in slo_statuses(session, segment_ids=page_ids)}
+    request_slos: dict[int, list[RequestSlo]] = {}
+    for request_slo in request_slo_statuses(session, segment_ids=page_ids):
+        request_slos.setdefault(request_slo.segment_id, []).append(request_slo)
     rows = []
     for seg_id in page_ids:
         segment = segments[seg_id]
@@ -135,6 +140,7 @@ def overview(
                 "tradeoff": queries.recent_tradeoff(session, seg_id, gap.excess),
                 "alerts": alerts,
                 "slo": slos.get(seg_id),
+                "request_slos": request_slos.get(seg_id, []),
                 "last_seen_at": segment.last_seen_at,
             }
         )
@@ -279,6 +285,8 @@ def segment_page(
             "judge_unavailable": queries.judge_unavailable(session, segment.key),
             "signals": segment_signal_views(session, segment.id, get_settings()),
             "slo": next(iter(slo_statuses(session, segment_ids=[segment.id])), None),
+            "request_slos": request_slo_statuses(session, segment_ids=[segment.id]),
+            "window_label": window_label,
             "detection_days": get_settings().detection_days,
             "start": start,
             "end": end,
