@@ -76,6 +76,7 @@ CHEAP_SHARE = 0.6
 WINDOW_DAYS = 7
 POOL = 60_000
 EPOCH = datetime(2026, 1, 5, tzinfo=UTC)
+PREEMPT_MARGIN: dict[str, float | None] = {}  # tuning override (--preempt-margin)
 TARGET_14, TARGET_28, TARGET_ORACLE, TARGET_FALSE, TARGET_DELAY = 0.80, 0.95, 1.5, 0.2, 0.15
 
 
@@ -233,6 +234,7 @@ def simulate(
     rng = np.random.default_rng(seed)
     settings = Settings()
     alpha = confirm_alpha if confirm_alpha is not None else ex.confirm_alpha(settings)
+    preempt_margin = PREEMPT_MARGIN.get("value", settings.slice_preempt_margin)
     p_full, _ = base_probabilities(world, share, exploring=False)
     p_reduced, _ = base_probabilities(world, share, exploring=True)
     per_day = settings.sampling_budget_fraction * world.events_per_week / 7.0
@@ -321,8 +323,19 @@ def simulate(
             week_ago = now - timedelta(days=7)
             recent = sum(1 for w in watched if w.nominated_at >= week_ago)
             newcomers = ex.nominate(
-                table, watched, start, now, params, cleared, alerted, nominated_last_week=recent
+                table,
+                watched,
+                start,
+                now,
+                params,
+                cleared,
+                alerted,
+                nominated_last_week=recent,
+                preempt_margin=preempt_margin,
             )
+            for w in watched:  # places taken from weaker watches
+                if w.status == ex.WatchStatus.CLEARED and w.decided_at == now:
+                    cleared.setdefault(w.key, now)
             run.nominated += len(newcomers)
             for w in newcomers:
                 inside = (world.member(w.conditions) & planted_members).sum()
@@ -373,9 +386,16 @@ def main() -> int:
     parser.add_argument("--nominate-min-pairs", type=int, default=ex.NOMINATE_MIN_PAIRS)
     parser.add_argument("--nominate-p", type=float, default=ex.NOMINATE_P)
     parser.add_argument("--futility-z", type=float, default=ex.FUTILITY_Z)
+    parser.add_argument("--max-nominations", type=int, default=ex.MAX_NOMINATIONS_PER_WEEK)
+    parser.add_argument(
+        "--preempt-margin", type=float, default=None, help="negative: no preemption"
+    )
     args = parser.parse_args()
+    if args.preempt_margin is not None:
+        PREEMPT_MARGIN["value"] = None if args.preempt_margin < 0 else args.preempt_margin
     ex.MAX_WATCHED, ex.NOMINATE_MIN_PAIRS = args.max_watched, args.nominate_min_pairs
     ex.NOMINATE_P, ex.FUTILITY_Z = args.nominate_p, args.futility_z
+    ex.MAX_NOMINATIONS_PER_WEEK = args.max_nominations
     if args.quick:
         args.plantings, args.null_weeks, args.detector_reps = 10, 13, 5
     settings = Settings()
