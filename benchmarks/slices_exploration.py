@@ -11,8 +11,9 @@ Day by day, every cheap request is sampled as the service samples it: the base d
 independent exploration draw (``decide_explored``'s rule, p = 1 - (1 - p_base)(1 - p_explore)).
 Each sampled request gets a judged pair with Hajek weight 1/p (20% also a noise verdict at
 0.08). Once a day (the service runs hourly: daily is the slower case) the exploration cycle
-runs on the last 7 days: review watched slices on their post-nomination pairs, nominate, set
-boosts.
+runs on the last 7 days: review watched slices on their post-nomination pairs, nominate (a
+stronger suggestion takes the place of a watch whose evidence faded, ``slice_preempt_margin``),
+set boosts.
 
 1. **Plantings** (default 40): a flagship-win base of 0.15-0.25; from a random day 7-14, +0.25
    in a random undeclared conjunction (1-3 conditions, not a tenant alone) holding
@@ -37,6 +38,8 @@ boosts.
 
 Usage: python benchmarks/slices_exploration.py [--plantings N] [--seed N] [--share X]
        [--null-weeks N] [--baseline] [--quick] [--verbose]
+       (tuning only: --max-watched, --nominate-min-pairs, --nominate-p, --futility-z,
+       --max-nominations, --preempt-margin; negative margin: no preemption)
 Exits non-zero when any target fails.
 """
 
@@ -335,7 +338,7 @@ def simulate(
             )
             for w in watched:  # places taken from weaker watches
                 if w.status == ex.WatchStatus.CLEARED and w.decided_at == now:
-                    cleared.setdefault(w.key, now)
+                    cleared[w.key] = now
             run.nominated += len(newcomers)
             for w in newcomers:
                 inside = (world.member(w.conditions) & planted_members).sum()
