@@ -11,8 +11,9 @@ Day by day, every cheap request is sampled as the service samples it: the base d
 independent exploration draw (``decide_explored``'s rule, p = 1 - (1 - p_base)(1 - p_explore)).
 Each sampled request gets a judged pair with Hajek weight 1/p (20% also a noise verdict at
 0.08). Once a day (the service runs hourly: daily is the slower case) the exploration cycle
-runs on the last 7 days: review watched slices on their post-nomination pairs, nominate, set
-boosts.
+runs on the last 7 days: review watched slices on their post-nomination pairs, nominate (a
+stronger suggestion takes the place of a watch whose evidence faded, ``slice_preempt_margin``),
+set boosts.
 
 1. **Plantings** (default 40): a flagship-win base of 0.15-0.25; from a random day 7-14, +0.25
    in a random undeclared conjunction (1-3 conditions, not a tenant alone) holding
@@ -37,6 +38,8 @@ boosts.
 
 Usage: python benchmarks/slices_exploration.py [--plantings N] [--seed N] [--share X]
        [--null-weeks N] [--baseline] [--quick] [--verbose]
+       (tuning only: --max-watched, --nominate-min-pairs, --nominate-p, --futility-z,
+       --max-nominations, --preempt-margin; negative margin: no preemption)
 Exits non-zero when any target fails.
 """
 
@@ -76,6 +79,7 @@ CHEAP_SHARE = 0.6
 WINDOW_DAYS = 7
 POOL = 60_000
 EPOCH = datetime(2026, 1, 5, tzinfo=UTC)
+PREEMPT_MARGIN: dict[str, float | None] = {}  # tuning override (--preempt-margin)
 TARGET_14, TARGET_28, TARGET_ORACLE, TARGET_FALSE, TARGET_DELAY = 0.80, 0.95, 1.5, 0.2, 0.15
 
 
@@ -233,6 +237,7 @@ def simulate(
     rng = np.random.default_rng(seed)
     settings = Settings()
     alpha = confirm_alpha if confirm_alpha is not None else ex.confirm_alpha(settings)
+    preempt_margin = PREEMPT_MARGIN.get("value", settings.slice_preempt_margin)
     p_full, _ = base_probabilities(world, share, exploring=False)
     p_reduced, _ = base_probabilities(world, share, exploring=True)
     per_day = settings.sampling_budget_fraction * world.events_per_week / 7.0
@@ -321,8 +326,19 @@ def simulate(
             week_ago = now - timedelta(days=7)
             recent = sum(1 for w in watched if w.nominated_at >= week_ago)
             newcomers = ex.nominate(
-                table, watched, start, now, params, cleared, alerted, nominated_last_week=recent
+                table,
+                watched,
+                start,
+                now,
+                params,
+                cleared,
+                alerted,
+                nominated_last_week=recent,
+                preempt_margin=preempt_margin,
             )
+            for w in watched:  # places taken from weaker watches
+                if w.status == ex.WatchStatus.CLEARED and w.decided_at == now:
+                    cleared[w.key] = now
             run.nominated += len(newcomers)
             for w in newcomers:
                 inside = (world.member(w.conditions) & planted_members).sum()
@@ -373,9 +389,16 @@ def main() -> int:
     parser.add_argument("--nominate-min-pairs", type=int, default=ex.NOMINATE_MIN_PAIRS)
     parser.add_argument("--nominate-p", type=float, default=ex.NOMINATE_P)
     parser.add_argument("--futility-z", type=float, default=ex.FUTILITY_Z)
+    parser.add_argument("--max-nominations", type=int, default=ex.MAX_NOMINATIONS_PER_WEEK)
+    parser.add_argument(
+        "--preempt-margin", type=float, default=None, help="negative: no preemption"
+    )
     args = parser.parse_args()
+    if args.preempt_margin is not None:
+        PREEMPT_MARGIN["value"] = None if args.preempt_margin < 0 else args.preempt_margin
     ex.MAX_WATCHED, ex.NOMINATE_MIN_PAIRS = args.max_watched, args.nominate_min_pairs
     ex.NOMINATE_P, ex.FUTILITY_Z = args.nominate_p, args.futility_z
+    ex.MAX_NOMINATIONS_PER_WEEK = args.max_nominations
     if args.quick:
         args.plantings, args.null_weeks, args.detector_reps = 10, 13, 5
     settings = Settings()

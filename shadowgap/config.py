@@ -479,6 +479,13 @@ class Settings(BaseSettings):
         description="Share of the sampling budget spent on requests that match slices under "
         "watch (suggestive but unconfirmed); the base design plans with the rest.",
     )
+    slice_preempt_margin: float | None = Field(
+        default=1.0,
+        ge=0,
+        description="A suggestive slice takes the place of the watched slice whose evidence on "
+        "the current window stands lowest when its nominal z beats that by this much (after "
+        "the watch's first day); empty: a watch keeps its place until it is decided.",
+    )
     slice_false_alarm_share: float = Field(
         default=0.2,
         gt=0,

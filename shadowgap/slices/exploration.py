@@ -14,7 +14,14 @@ sample: about a dozen judged pairs a week at the default 2% budget, while discov
    significant ones not already watched, and not overlapping a watched one, fill the free
    places up to ``MAX_WATCHED``, and at most ``MAX_NOMINATIONS_PER_WEEK`` watches start in any
    7 days. A slice cleared before is nominated again only from a window that starts after it
-   was cleared (fresh data).
+   was cleared (fresh data). **Preemption** (``slice_preempt_margin``): when every place is
+   taken, a suggestive slice takes the place of the watch whose evidence on the current window
+   (its exploration pairs included) stands lowest, if its z beats that by the margin and the
+   watch is at least ``MIN_WATCH_DAYS_BEFORE_PREEMPTION`` old. Why: most watches are null
+   slices that looked suggestive by chance; their evidence fades as their boosted pairs come
+   in, while a real slice's grows. Without preemption a null watch held its place until a look
+   or ``MAX_WATCH_DAYS`` (a small one takes a week to its first look), and the planted slice
+   waited behind it with the highest z of the screen for days (docs/slices.md).
 2. **Boost.** The exploration budget (``SHADOWGAP_SLICE_EXPLORATION_SHARE`` of the sampling
    budget, in requests a day) is split equally among the watched slices as an exploration
    probability ``p_explore = part / (its estimated cheap requests a day)``, capped at
@@ -70,6 +77,7 @@ LOOKS = (20, 30, 45, 60)  # the reviews that may confirm (the error budget is sp
 FUTILITY_Z = 0.5  # at a review, a z below this clears the slice (frees its place)
 MAX_WATCH_DAYS = 21.0  # a watched slice that has not decided by then is retired
 OVERLAP = 0.5  # a nominee sharing this much of its pairs with a watched slice is that slice
+MIN_WATCH_DAYS_BEFORE_PREEMPTION = 1.0  # a watch keeps its place at least this long
 # Features derived at discovery, not at ingest, so the sampler cannot match them.
 UNMATCHABLE = frozenset({"cadence"})
 
@@ -171,6 +179,7 @@ def nominate(
     alerted: set[str] | None = None,
     nominated_last_week: int = 0,
     movers: Sequence[Mover] = (),
+    preempt_margin: float | None = None,
 ) -> list[Watched]:
     """New slices to watch from the window ``[window_start, window_end)`` (module doc, step 1);
     ``nominated_last_week`` watches started in the 7 days before ``window_end`` count against
@@ -178,8 +187,9 @@ def nominate(
     :mod:`shadowgap.slices.movers`) come first, in at most ``MAX_TRAFFIC_WATCHED`` places.
     Returns the newcomers (already appended to ``watched``)."""
     active = [w for w in watched if w.status == WatchStatus.WATCHING]
-    free = min(MAX_WATCHED - len(active), MAX_NOMINATIONS_PER_WEEK - nominated_last_week)
-    if free <= 0:
+    allowed = MAX_NOMINATIONS_PER_WEEK - nominated_last_week
+    free = min(MAX_WATCHED - len(active), allowed)
+    if allowed <= 0 or (free <= 0 and preempt_margin is None):
         return []
     screen_params = SearchParams(
         min_pairs=NOMINATE_MIN_PAIRS,
@@ -187,7 +197,14 @@ def nominate(
         beam=params.beam,
     )
     days = max((window_end - window_start).total_seconds() / 86400.0, 1e-9)
-    taken: list[NDArray[np.bool_]] = [members_of(table, w.conditions) for w in active]
+    taken: dict[str, NDArray[np.bool_]] = {w.key: members_of(table, w.conditions) for w in active}
+    # Where each watched slice stands on this window (its exploration pairs included): a null
+    # slice's evidence fades as its pairs come in, a real one's grows.
+    standing = {
+        w.key: _window_z(table, taken[w.key])
+        for w in active
+        if preempt_margin is not None and w.source == "judged"
+    }
     keys = {w.key for w in active}
     newcomers: list[Watched] = []
     traffic_places = MAX_TRAFFIC_WATCHED - sum(1 for w in active if w.source == "traffic")
@@ -209,8 +226,13 @@ def nominate(
             Watched(suggestive.conditions, window_end, suggestive.weight / days, evidence)
         )
     for candidate in candidates:
-        if len(newcomers) >= free:
+        if len(newcomers) >= allowed:
             break
+        victim = None
+        if len(newcomers) >= free:
+            victim = _preemptible(candidate, active, standing, window_end, preempt_margin)
+            if victim is None:
+                continue
         if candidate.source == "traffic" and traffic_places <= 0:
             continue
         if candidate.key in keys or (alerted and candidate.key in alerted):
@@ -220,14 +242,58 @@ def nominate(
         if cleared_at and candidate.key in cleared_at and window_start < cleared_at[candidate.key]:
             continue  # nominated again only on data after it was cleared
         members = members_of(table, candidate.conditions)
-        if any(_overlap(members, other) >= OVERLAP for other in taken):
+        if any(
+            _overlap(members, other) >= OVERLAP
+            for key, other in taken.items()
+            if victim is None or key != victim.key
+        ):
             continue
-        taken.append(members)
+        if victim is not None:  # its place goes to the candidate; it may come back on new data
+            victim.status, victim.decided_at = WatchStatus.CLEARED, window_end
+            victim.last_test = {**victim.last_test, "preempted_z": standing.pop(victim.key)}
+            active.remove(victim)
+            del taken[victim.key]
+            free += 1
+        taken[candidate.key] = members
         keys.add(candidate.key)
         newcomers.append(candidate)
         traffic_places -= candidate.source == "traffic"
     watched.extend(newcomers)
     return newcomers
+
+
+def _window_z(table: PairTable, members: NDArray[np.bool_]) -> float:
+    """The slice's nominal z against the rest of the window (as the screen tests it)."""
+    if not members.any() or members.all():
+        return 0.0
+    z = compare(table, members, table, ~members)["z"]
+    return z if np.isfinite(z) else 0.0
+
+
+def _preemptible(
+    candidate: Watched,
+    active: Sequence[Watched],
+    standing: Mapping[str, float],
+    now: datetime,
+    margin: float | None,
+) -> Watched | None:
+    """The watched slice whose place a judged candidate takes: the one whose evidence on the
+    current window stands lowest, when the candidate's nominal z beats it by ``margin`` and it
+    has been watched for ``MIN_WATCH_DAYS_BEFORE_PREEMPTION`` (so that it got some pairs).
+    Confirmation's error control is untouched: it runs on pairs after nomination only, and the
+    weekly cap on nominations still holds."""
+    if margin is None or candidate.source != "judged":
+        return None
+    eligible = [
+        w
+        for w in active
+        if w.key in standing
+        and now - w.nominated_at >= timedelta(days=MIN_WATCH_DAYS_BEFORE_PREEMPTION)
+    ]
+    if not eligible:
+        return None
+    weakest = min(eligible, key=lambda w: standing[w.key])
+    return weakest if candidate.evidence["z"] >= standing[weakest.key] + margin else None
 
 
 def _overlap(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> float:

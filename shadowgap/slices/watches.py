@@ -140,7 +140,6 @@ def explore(session: Session, settings: Settings, end: datetime, now: datetime) 
                 summary.delivery_ids += open_slice_alert(
                     session, record, int(segment_id), settings, now
                 )
-        summary.cleared = [w.key for w in watched if w.status == ex.WatchStatus.CLEARED]
 
     span = timedelta(days=settings.slice_window_days)
     window = load_window(session, end - span, end)
@@ -171,8 +170,10 @@ def explore(session: Session, settings: Settings, end: datetime, now: datetime) 
         alerted,
         nominated_last_week=recent,
         movers=traffic_movers(session, end),
+        preempt_margin=settings.slice_preempt_margin,
     )
     summary.nominated = [w.key for w in newcomers]
+    summary.cleared = [w.key for w in watched if w.status == ex.WatchStatus.CLEARED]
     ex.set_boosts(watched, exploration_per_day(session, settings, window.start, end))
     for w in watched:
         row = rows.get(w.key)

@@ -77,6 +77,46 @@ def test_a_null_slice_is_cleared_and_not_renominated_on_the_same_data() -> None:
     assert "api_key_alias=bulk" in [w.key for w in new]
 
 
+def test_a_stronger_suggestion_takes_the_place_of_a_watch_whose_evidence_faded() -> None:
+    window, _ = _pairs(np.random.default_rng(1), 150, 0.5)
+    start = T0 - timedelta(days=7)
+
+    def full(age: timedelta) -> list[ex.Watched]:  # every place taken by a null key
+        return [ex.Watched([("api_key_alias", f"k{i}")], T0 - age, 20.0, {}) for i in (1, 2)]
+
+    # Without a margin a watch keeps its place until it is decided.
+    assert ex.nominate(window, full(timedelta(days=2)), start, T0, SearchParams()) == []
+    watched = full(timedelta(days=2))
+    new = ex.nominate(window, watched, start, T0, SearchParams(), preempt_margin=1.0)
+    assert [w.key for w in new] == ["api_key_alias=bulk"]
+    gone = [w for w in watched if w.status == ex.WatchStatus.CLEARED]
+    assert len(gone) == 1 and gone[0].decided_at == T0
+    assert new[0].evidence["z"] >= gone[0].last_test["preempted_z"] + 1.0
+    assert sum(w.status == ex.WatchStatus.WATCHING for w in watched) == ex.MAX_WATCHED
+    # A watch younger than a day keeps its place, and so does one the candidate cannot beat
+    # by the margin.
+    young = full(timedelta(hours=12))
+    assert ex.nominate(window, young, start, T0, SearchParams(), preempt_margin=1.0) == []
+    old = full(timedelta(days=2))
+    assert ex.nominate(window, old, start, T0, SearchParams(), preempt_margin=50.0) == []
+    # The weekly cap on nominations holds for preemption too.
+    capped = full(timedelta(days=2))
+    last_week = ex.MAX_NOMINATIONS_PER_WEEK
+    assert (
+        ex.nominate(
+            window,
+            capped,
+            start,
+            T0,
+            SearchParams(),
+            nominated_last_week=last_week,
+            preempt_margin=1.0,
+        )
+        == []
+    )
+    assert all(w.status == ex.WatchStatus.WATCHING for w in capped)
+
+
 def test_a_watch_that_never_decides_is_retired() -> None:
     watched = [ex.Watched([("api_key_alias", "rare")], T0, 1.0, {})]
     empty, occurred = _pairs(np.random.default_rng(3), 50, 0.15)
