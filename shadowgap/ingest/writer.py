@@ -121,9 +121,12 @@ class GroupWriter:
 def _fold_counts(connection: Connection) -> None:
     """Fold the segment counters after the commit, before answering, in a transaction of its
     own: a sender that reads its segment's counts next sees its events. A failure loses
-    nothing (the deltas wait for the next fold or the drift sweep)."""
+    nothing (the deltas wait for the next fold or the drift sweep). The fold is one statement,
+    atomic by itself, so it runs in autocommit: one round trip instead of BEGIN, fold and
+    COMMIT (the pool resets the connection's isolation level when it is returned)."""
     try:
-        with get_sessionmaker()(bind=connection) as session:
+        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+        with get_sessionmaker()(bind=autocommit) as session:
             segment_counts.fold(session)
             session.commit()
     except Exception as exc:  # noqa: BLE001 - the events and their deltas are stored
