@@ -38,7 +38,12 @@ STAGES = [
     ("loop", "response model (FastAPI)", "fastapi.routing", "serialize_response"),
     ("thread", "group transaction + fold", "shadowgap.ingest.writer", "GroupWriter._store"),
     ("thread", "  store_requests", "shadowgap.ingest.writer", "store_requests"),
-    ("thread", "    mark + purged ids + cheap counts (SQL)", "shadowgap.ingest.store", "_open_ingest"),
+    (
+        "thread",
+        "    mark + purged ids + cheap counts (SQL)",
+        "shadowgap.ingest.store",
+        "_open_ingest",
+    ),
     ("thread", "    event horizon mark (SQL)", "shadowgap.db.event_horizon", "mark_ingest"),
     ("thread", "    purged-id check (SQL)", "shadowgap.ingest.store", "purged_ids"),
     ("thread", "    segment ids", "shadowgap.ingest.store", "_segment_cache.resolve"),

@@ -3,12 +3,12 @@
 Every ingest transaction used to ``UPDATE`` its segments' counter rows, which locked them until
 commit: two API processes writing the same segment waited for each other's commit. On
 PostgreSQL ingest now appends one ``segment_count_deltas`` row per segment and transaction,
-in one statement after sampling (an insert locks nothing another writer needs), and :func:`fold` adds pending deltas into the
-``segments`` rows: right after each ingest commit, as a statement of its own (one statement,
-so atomic without a BEGIN/COMMIT round trip), and in the
-drift sweep (so deltas left by a process that stopped are folded too). The fold takes segment
-rows with ``SKIP LOCKED``: a segment another process is folding is left to it, so folding never
-waits either. A delta and its events commit together, so nothing is counted twice or lost; a
+in one statement after sampling (an insert locks nothing another writer needs), and
+:func:`fold` adds pending deltas into the ``segments`` rows: right after each ingest commit,
+as a statement of its own (one statement, so atomic without a BEGIN/COMMIT round trip), and
+in the drift sweep (so deltas left by a process that stopped are folded too). The fold takes
+segment rows with ``SKIP LOCKED``: a segment another process is folding is left to it, so
+folding never waits either. A delta and its events commit together, so nothing is counted twice or lost; a
 reader of ``segments`` may lag the last commit by one fold. :func:`cheap_counts` (the sampling
 allocation's input) adds the pending deltas.
 
