@@ -8,9 +8,9 @@ in one statement after sampling (an insert locks nothing another writer needs), 
 as a statement of its own (one statement, so atomic without a BEGIN/COMMIT round trip), and
 in the drift sweep (so deltas left by a process that stopped are folded too). The fold takes
 segment rows with ``SKIP LOCKED``: a segment another process is folding is left to it, so
-folding never waits either. A delta and its events commit together, so nothing is counted twice or lost; a
-reader of ``segments`` may lag the last commit by one fold. :func:`cheap_counts` (the sampling
-allocation's input) adds the pending deltas.
+folding never waits either. A delta and its events commit together, so nothing is counted
+twice or lost; a reader of ``segments`` may lag the last commit by one fold.
+:func:`cheap_counts` (the sampling allocation's input) adds the pending deltas.
 
 SQLite serialises writers anyway: :func:`add` applies the counts to the rows at once.
 """
