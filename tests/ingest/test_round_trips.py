@@ -11,6 +11,7 @@ from sqlalchemy import Connection, event, func, select
 
 from shadowgap.db import models
 from shadowgap.db.engine import get_engine, session_scope
+from shadowgap.ingest import store
 from shadowgap.ingest.store import IngestRequest
 from shadowgap.ingest.writer import GroupWriter
 from shadowgap.schemas import TrafficEvent
@@ -123,3 +124,18 @@ def test_a_new_segment_costs_its_insert_and_one_read(production: str) -> None:
     sent = _round_trips(requests)
     # INSERT ... ON CONFLICT for the new segment, SELECT of its id, and its cheap count.
     assert len(sent) == UNSAMPLED_GROUP + 3, sent
+
+
+def test_totals_read_inside_a_group_include_its_events(any_db: str) -> None:
+    # The group's counter delta is written after sampling now; the allocation's totals, when
+    # refreshed inside the group, must still count the group's events (as when the delta was
+    # written first).
+    store.clear_caches()
+    results, _ = GroupWriter._store(_requests("totals", 6))
+    assert sum(r.new for r in results) == 6
+    with session_scope() as session:
+        totals = store._totals_cache.get(session, 0, {})  # the value the group refreshed
+        segments = dict(session.execute(select(models.Segment.id, models.Segment.cheap_count)))
+    assert totals.events == 6
+    assert totals.cheap_events == 6
+    assert totals.segment_cheap == segments
