@@ -135,7 +135,8 @@ def test_totals_read_inside_a_group_include_its_events(any_db: str) -> None:
     assert sum(r.new for r in results) == 6
     with session_scope() as session:
         totals = store._totals_cache.get(session, 0, {})  # the value the group refreshed
-        segments = dict(session.execute(select(models.Segment.id, models.Segment.cheap_count)))
+        rows = session.execute(select(models.Segment.id, models.Segment.cheap_count)).all()
+        segments = {int(segment_id): int(cheap) for segment_id, cheap in rows}
     assert totals.events == 6
     assert totals.cheap_events == 6
     assert totals.segment_cheap == segments
