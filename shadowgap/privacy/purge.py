@@ -6,9 +6,8 @@ pending originals, a purged user's cadence class (``user_cadence``), and every r
 of their text (``shadowgap.privacy.copies``): their examples in alert evidence (whatever
 segment the alert is filed under: a slice alert quotes events of several), the payloads that
 quoted them (pending ones are rendered again without them when sent) and the outbox files
-written from those payloads. Kept: segment rows
-(counters are lowered), detector states and drift events (aggregates that name no request),
-cost ledger rows. The tombstones say which filter was used, never its value: a user id is
+written from those payloads. Kept: segment rows (counters are lowered), detector states and
+drift events (aggregates that name no request), cost ledger rows. The tombstones say which filter was used, never its value: a user id is
 what the request asked to forget, and a segment key can hold one.
 """
 
