@@ -7,8 +7,9 @@ of their text (``shadowgap.privacy.copies``): their examples in alert evidence (
 segment the alert is filed under: a slice alert quotes events of several), the payloads that
 quoted them (pending ones are rendered again without them when sent) and the outbox files
 written from those payloads. Kept: segment rows (counters are lowered), detector states and
-drift events (aggregates that name no request), cost ledger rows. The tombstones say which filter was used, never its value: a user id is
-what the request asked to forget, and a segment key can hold one.
+drift events (aggregates that name no request), cost ledger rows. The tombstones say which
+filter was used, never its value: a user id is what the request asked to forget, and a segment
+key can hold one.
 """
 
 from __future__ import annotations
