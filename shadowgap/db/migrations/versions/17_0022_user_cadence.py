@@ -1,6 +1,6 @@
 """user cadence: each user's cadence class over the last discovery window, for ingest
 
-Revision ID: 0cad
+Revision ID: 0022
 Revises: 0017
 Create Date: 2026-12-08 03:40:00
 
@@ -16,7 +16,7 @@ from alembic import op
 
 import shadowgap.db.models
 
-revision = "0cad"
+revision = "0022"
 down_revision = "0017"
 branch_labels = None
 depends_on = None
