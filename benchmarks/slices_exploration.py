@@ -9,6 +9,9 @@ Day by day, every cheap request is sampled as the service samples it: the base d
 ``plan_allocation`` (the shipped power allocation) over the tenants at
 ``(1 - exploration share) x 2%`` of all traffic, and a request matching a watched slice gets an
 independent exploration draw (``decide_explored``'s rule, p = 1 - (1 - p_base)(1 - p_explore)).
+A condition on ``cadence`` is watched and matched like the others: the service records the
+class of the request's user from its past traffic at ingest (``shadowgap/slices/cadence.py``),
+and a simulated user's class is constant, so the recorded class is the row's own.
 Each sampled request gets a judged pair with Hajek weight 1/p (20% also a noise verdict at
 0.08). Once a day (the service runs hourly: daily is the slower case) the exploration cycle
 runs on the last 7 days: review watched slices on their post-nomination pairs, nominate (a

@@ -57,6 +57,7 @@ from shadowgap.attribution.thresholds import (
 )
 from shadowgap.config import Settings
 from shadowgap.db.models import TrafficEvent
+from shadowgap.db.slice_match import definitions
 from shadowgap.stats.counterfactual import cost_per_day, mixture_p95
 from shadowgap.stats.estimates import Interval
 from shadowgap.stats.excess_gap import ExcessGap, WeightedSums, excess_gap
@@ -166,6 +167,8 @@ class Scope:
     global_noise: WeightedSums
     cheap_model: str | None
     flagship_model: str | None
+    # How a derived condition (cadence) is computed, for a router that matches it.
+    definitions: dict[str, str] | None = None
 
 
 def segment_proposals(
@@ -278,6 +281,8 @@ def _threshold_proposal(
         threshold=best.threshold,
         cheap_when=settings.router_cheap_when,
     )
+    if scope.definitions:
+        rule["definitions"] = scope.definitions
     return {
         **base,
         "id": proposal_id(scope.key, rule, window),
@@ -316,7 +321,8 @@ def slice_proposals(
     session: Session, settings: Settings, scope: SliceScope, window: Window, days: float
 ) -> list[dict[str, Any]]:
     """The proposals for one confirmed slice: route to the flagship when a router can see it
-    (tenant, team, key, tag, model), else a threshold for its requests. Its noise floor is the
+    (tenant, team, key, tag, model), else a threshold for its requests (a cadence slice's rule
+    says how the class is computed). Its noise floor is the
     deployment's (slices pool it: shadowgap.slices.lattice)."""
     evidence = slice_evidence(session, scope, window)
     period, pairs = evidence.period, evidence.pairs
@@ -345,6 +351,7 @@ def slice_proposals(
         global_noise=global_noise,
         cheap_model=evidence.cheap_model,
         flagship_model=evidence.flagship_model,
+        definitions=definitions((name for name, _ in scope.conditions), settings.slice_window_days),
     )
     return scope_proposals(settings, found, window, len(period) / days)
 

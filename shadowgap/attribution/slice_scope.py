@@ -6,9 +6,9 @@ sits below ``shadowgap.slices`` (ARCHITECTURE.md), so this reads the tables thro
 ``shadowgap.db.models`` and matches the stored features itself: the same rule as discovery's
 (every condition holds; a list-valued feature such as ``tag`` holds when it contains the value).
 
-``cadence`` is not stored per event (discovery derives it from the user's requests per active
-hour over its own window), so a slice conditioned on it cannot be matched here and gets no
-proposal.
+``cadence`` is matched as ingest recorded it: the class of the request's user over the
+discovery window before the request (``shadowgap.slices.cadence``), so a cadence slice gets a
+threshold proposal whose rule says how the class is computed; a router cannot see it.
 """
 
 from __future__ import annotations
@@ -30,8 +30,6 @@ from shadowgap.enums import SliceStatus, VerdictKind, Winner
 
 # Features a router can be told to match (the request's own attributes).
 ROUTER_VISIBLE_FEATURES = ("tenant", "team", "api_key_alias", "route_model", "tag")
-# Features discovery derives over its window instead of storing per event.
-DERIVED_FEATURES = ("cadence",)
 
 Condition = tuple[str, str]
 
@@ -53,8 +51,7 @@ class SliceEvidence:
 
 
 def confirmed_slices(session: Session, key: str | None = None) -> list[SliceScope]:
-    """The active confirmed slices (only the one keyed ``key`` when given) that can be matched
-    per event."""
+    """The active confirmed slices (only the one keyed ``key`` when given)."""
     query = select(Slice.id, Slice.key, Slice.conditions, Slice.alert_id).where(
         Slice.status == SliceStatus.CONFIRMED, Slice.active.is_(True)
     )
@@ -63,7 +60,7 @@ def confirmed_slices(session: Session, key: str | None = None) -> list[SliceScop
     found = []
     for slice_id, slice_key, conditions, alert_id in session.execute(query.order_by(Slice.id)):
         pairs = [(str(c[0]), str(c[1])) for c in conditions or []]
-        if pairs and not any(name in DERIVED_FEATURES for name, _ in pairs):
+        if pairs:
             found.append(SliceScope(slice_id, slice_key, pairs, alert_id))
     return found
 

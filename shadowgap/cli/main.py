@@ -258,11 +258,13 @@ def slices(
 ) -> None:
     """Run slice discovery now (the hourly slices.discover job) and print the slices found."""
     from shadowgap.db.engine import session_scope
+    from shadowgap.slices import cadence
     from shadowgap.slices.discovery import discover, list_slices
     from shadowgap.slices.watches import explore
 
     with session_scope() as session:
         summary = discover(session, get_settings(), _utc(until) if until else None)
+        cadence.refresh(session, summary.window_start, summary.window_end)
         watch = explore(session, get_settings(), summary.window_end, datetime.now(UTC))
         typer.echo(
             f"window {summary.window_start:%Y-%m-%d %H:%M} - {summary.window_end:%Y-%m-%d %H:%M}: "

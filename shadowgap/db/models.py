@@ -548,6 +548,20 @@ class SliceFeatures(Base):
     features: Mapped[dict[str, Any]] = mapped_column(JSONType)
 
 
+class UserCadence(Base):
+    """Each user's cadence class (shadowgap.slices.cadence) over the last discovery window,
+    replaced by every hourly run: ingest records it with the slice features of the user's
+    later requests, so a cadence condition can be matched per request."""
+
+    __tablename__ = "user_cadence"
+
+    user_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    cadence: Mapped[str] = mapped_column(String(16))
+    requests: Mapped[int] = mapped_column(Integer)
+    active_hours: Mapped[int] = mapped_column(Integer)
+    window_end: Mapped[datetime]
+
+
 class Slice(Base):
     """A discovered slice: a conjunction of feature conditions, keyed by its canonical text.
 

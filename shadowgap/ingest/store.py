@@ -43,6 +43,7 @@ from shadowgap.privacy.redaction import Redactor, for_settings
 from shadowgap.schemas import TrafficEvent
 from shadowgap.shadow import sampling
 from shadowgap.shadow.costs import budget_exhausted
+from shadowgap.slices.cadence import cadence_cache
 from shadowgap.slices.exploration import explore_probability
 from shadowgap.slices.store import store_features as store_slice_features
 from shadowgap.slices.watches import boost_cache
@@ -162,6 +163,7 @@ def clear_caches() -> None:
     _budget_cache.clear()
     _segment_cache.forget()
     boost_cache.clear()
+    cadence_cache.clear()
     partitions.known.forget()
 
 

@@ -2,13 +2,14 @@
 from it, deleted; a tombstone of each event id kept so a redelivery is a duplicate.
 
 Deleted: the events, their sampling decisions, slice features, shadow runs, verdicts and
-pending originals, and every registered copy of their text (``shadowgap.privacy.copies``):
-their examples in alert evidence (whatever segment the alert is filed under: a slice alert
-quotes events of several), the payloads that quoted them (pending ones are rendered again
-without them when sent) and the outbox files written from those payloads. Kept: segment rows
-(counters are lowered), detector states and drift events (aggregates that name no request),
-cost ledger rows. The tombstones say which filter was used, never its value: a user id is
-what the request asked to forget, and a segment key can hold one.
+pending originals, a purged user's cadence class (``user_cadence``), and every registered copy
+of their text (``shadowgap.privacy.copies``): their examples in alert evidence (whatever
+segment the alert is filed under: a slice alert quotes events of several), the payloads that
+quoted them (pending ones are rendered again without them when sent) and the outbox files
+written from those payloads. Kept: segment rows (counters are lowered), detector states and
+drift events (aggregates that name no request), cost ledger rows. The tombstones say which
+filter was used, never its value: a user id is what the request asked to forget, and a segment
+key can hold one.
 """
 
 from __future__ import annotations
@@ -101,6 +102,9 @@ def purge(
             )
         )
         session.execute(delete(models.TrafficEvent).where(models.TrafficEvent.id.in_(chunk_pks)))
+    if user is not None:  # stored as the slice feature is, clipped (shadowgap/slices/features.py)
+        uc = models.UserCadence
+        session.execute(delete(uc).where(uc.user_key == user[:128]))
     return result
 
 

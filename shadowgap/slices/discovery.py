@@ -32,14 +32,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
-from sqlalchemy import distinct, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from shadowgap.config import Settings
 from shadowgap.db import models
 from shadowgap.db.watermark import window_end
 from shadowgap.enums import AlertStatus, SliceStatus, VerdictKind, Winner
-from shadowgap.slices.features import cadence_bucket
+from shadowgap.slices.cadence import window_cadences
 from shadowgap.slices.lattice import (
     GAP,
     NOISE,
@@ -97,16 +97,6 @@ def slice_key(conditions: list[tuple[str, str]]) -> str:
     return "&".join(f"{f}={v}" for f, v in sorted(conditions))[:1024]
 
 
-def _cadences(session: Session, start: datetime, end: datetime) -> dict[str, str]:
-    sf = models.SliceFeatures
-    query = (
-        select(sf.user_key, func.count(), func.count(distinct(sf.hour)))
-        .where(sf.occurred_at >= start, sf.occurred_at < end, sf.user_key.is_not(None))
-        .group_by(sf.user_key)
-    )
-    return {str(user): cadence_bucket(int(n), int(h)) for user, n, h in session.execute(query)}
-
-
 def load_window(session: Session, start: datetime, end: datetime) -> Window:
     """Judged pairs with event time in ``[start, end)``, in event order."""
     v, sf, te = models.Verdict, models.SliceFeatures, models.TrafficEvent
@@ -141,7 +131,7 @@ def load_window(session: Session, start: datetime, end: datetime) -> Window:
         else:
             weight = 1.0 / min(1.0, max(_MIN_PROBABILITY, float(probability)))
             gap[pk] = (won, weight, segment_id, features, occurred, event_id)
-    cadences = _cadences(session, start, end) if gap else {}
+    cadences = window_cadences(session, start, end) if gap else {}
     pks = list(gap)
     features = []
     for pk in pks:

@@ -78,8 +78,6 @@ FUTILITY_Z = 0.5  # at a review, a z below this clears the slice (frees its plac
 MAX_WATCH_DAYS = 21.0  # a watched slice that has not decided by then is retired
 OVERLAP = 0.5  # a nominee sharing this much of its pairs with a watched slice is that slice
 MIN_WATCH_DAYS_BEFORE_PREEMPTION = 1.0  # a watch keeps its place at least this long
-# Features derived at discovery, not at ingest, so the sampler cannot match them.
-UNMATCHABLE = frozenset({"cadence"})
 
 
 class WatchStatus(StrEnum):
@@ -236,8 +234,6 @@ def nominate(
         if candidate.source == "traffic" and traffic_places <= 0:
             continue
         if candidate.key in keys or (alerted and candidate.key in alerted):
-            continue
-        if any(name in UNMATCHABLE for name, _ in candidate.conditions):
             continue
         if cleared_at and candidate.key in cleared_at and window_start < cleared_at[candidate.key]:
             continue  # nominated again only on data after it was cleared

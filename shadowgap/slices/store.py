@@ -1,5 +1,7 @@
 """Writing slice features at ingest: one ``slice_features`` row per newly stored event, in
-the ingest transaction (so a rolled-back batch leaves none behind)."""
+the ingest transaction (so a rolled-back batch leaves none behind). The ``cadence`` feature is
+the class of the request's user stored by the last discovery run (``shadowgap.slices.cadence``),
+recorded with the rest so a cadence condition matches the request as the sampler saw it."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session
 from shadowgap.config import Settings
 from shadowgap.db import models
 from shadowgap.schemas import TrafficEvent
+from shadowgap.slices.cadence import cadence_cache, class_of
 from shadowgap.slices.features import compute_features, epoch_hour, metadata_keys
 
 
@@ -26,9 +29,13 @@ def store_features(
     allowed = metadata_keys(settings.slice_metadata_keys, settings.segment_dimensions)
     rows: list[dict[str, Any]] = []
     memo: dict[tuple[str, ...], Any] = {}  # fingerprints of the batch's repeated texts
+    classes = cadence_cache.get(session)
     for event_id, event_pk in inserted.items():
         event = events[event_id]
         features = compute_features(event, allowed, memo)
+        cadence = class_of(features, classes)
+        if cadence is not None:
+            features["cadence"] = cadence
         out[event_id] = features
         rows.append(
             {

@@ -1,7 +1,8 @@
 """slices.discover: one slice discovery run (hourly on beat), then its alerts' deliveries.
 
-The window ends at the event-time watermark unless ``until_iso`` is given. The exploration
-cycle (``shadowgap.slices.watches``) runs after it on the same window."""
+The window ends at the event-time watermark unless ``until_iso`` is given. The users' cadence
+classes ingest records (``shadowgap.slices.cadence``) are refreshed over the same window, and
+the exploration cycle (``shadowgap.slices.watches``) runs after it on that window too."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from shadowgap.config import get_settings
 from shadowgap.db.engine import session_scope
+from shadowgap.slices import cadence
 from shadowgap.slices.discovery import discover
 from shadowgap.slices.watches import explore
 from shadowgap.worker import queue
@@ -22,6 +24,7 @@ def discover_task(until_iso: str | None = None) -> dict[str, Any]:
     settings = get_settings()
     with session_scope() as session:
         summary = discover(session, settings, end)
+        users = cadence.refresh(session, summary.window_start, summary.window_end)
         watch = explore(session, settings, summary.window_end, datetime.now(UTC))
     for delivery_id in summary.delivery_ids + watch.delivery_ids:
         queue.send("alerts.deliver", [delivery_id])
@@ -33,4 +36,5 @@ def discover_task(until_iso: str | None = None) -> dict[str, Any]:
         "unconfirmed": summary.unconfirmed,
         "watching": watch.watching,
         "nominated": watch.nominated,
+        "cadence_users": users,
     }

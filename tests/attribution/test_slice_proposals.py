@@ -21,6 +21,7 @@ from tests.support.settings import auth
 
 VISIBLE = "tag=lang=de & tenant=acme"
 LOOKS = "template=abc"
+CADENCE = "cadence=burst"
 
 
 def _slice(key: str, conditions: list[list[str]], status: str = "confirmed") -> Slice:
@@ -41,7 +42,8 @@ def _seed() -> None:
     """One segment (tenant=acme) of two halves: German requests from template abc, whose
     cheap answers lose above score 0.3 (the curve of test_proposals), and the rest, as good
     cheap as flagship. Slices: the German ones (a router sees tenant and tag), the template
-    (it cannot), and three that get nothing: unconfirmed, on cadence, matching no event."""
+    and the cadence recorded at ingest (it cannot: the German ones' users burst), and two
+    that get nothing: unconfirmed, matching no event."""
     rng = np.random.default_rng(11)
     step = timedelta(days=7) / 3000
     with session_scope() as session:
@@ -51,7 +53,11 @@ def _seed() -> None:
         bad = _period(rng, 0.0)
         good = _period(rng, -0.6)
         for prefix, period, features in (
-            ("de", bad, {"tenant": "acme", "tag": ["lang=de"], "template": "abc"}),
+            (
+                "de",
+                bad,
+                {"tenant": "acme", "tag": ["lang=de"], "template": "abc", "cadence": "burst"},
+            ),
             ("en", good, {"tenant": "acme", "tag": ["lang=en"], "template": "xyz"}),
         ):
             ids = store_period(session, segment, period, START, step, prefix)
@@ -86,7 +92,7 @@ def _seed() -> None:
                 _slice(VISIBLE, [["tag", "lang=de"], ["tenant", "acme"]]),
                 _slice(LOOKS, [["template", "abc"]]),
                 _slice("template=xyz", [["template", "xyz"]], status="unconfirmed"),
-                _slice("cadence=burst", [["cadence", "burst"]]),
+                _slice(CADENCE, [["cadence", "burst"]]),
                 _slice("template=none", [["template", "none-such"]]),
             ]
         )
@@ -101,10 +107,12 @@ def test_slice_proposals(any_db: str, client: TestClient) -> None:
         if proposal.get("slice"):
             assert "segment" not in proposal
             by_slice.setdefault(proposal["slice"], {})[proposal["kind"]] = proposal
-    assert set(by_slice) == {VISIBLE, LOOKS}
+    assert set(by_slice) == {VISIBLE, LOOKS, CADENCE}
     assert set(by_slice[VISIBLE]) == {"route_to_flagship", "threshold"}
-    # A template is what requests look like: no router can be told to match it.
+    # A template is what requests look like, a cadence how often their user sends them: no
+    # router can be told to match either.
     assert set(by_slice[LOOKS]) == {"threshold"}
+    assert set(by_slice[CADENCE]) == {"threshold"}
 
     route = by_slice[VISIBLE]["route_to_flagship"]
     assert route["triggered_by"] == [f"confirmed slice {VISIBLE}"]
@@ -126,6 +134,16 @@ def test_slice_proposals(any_db: str, client: TestClient) -> None:
     # The two slices hold the same events: the same threshold, under different ids.
     assert threshold["threshold"] == by_slice[VISIBLE]["threshold"]["threshold"]
     assert threshold["id"] != by_slice[VISIBLE]["threshold"]["id"]
+    assert "definitions" not in threshold["formats"]["json_rule"]
+    # The cadence slice matches the class recorded at ingest: the same events, and its rule
+    # says how a router computes the class.
+    by_cadence = by_slice[CADENCE]["threshold"]
+    assert by_cadence["threshold"] == threshold["threshold"]
+    rule = by_cadence["formats"]["json_rule"]
+    assert rule["match"] == {"cadence": "burst"}
+    assert set(rule["definitions"]) == {"cadence"}
+    assert "requests per active hour" in rule["definitions"]["cadence"]
+    assert "over the 7 days before" in rule["definitions"]["cadence"]
 
     html = client.get("/slices").text
     for proposal in body["proposals"]:

@@ -171,6 +171,13 @@ def test_purge_by_user_and_segment_with_tombstones(production: str, client: Test
     assert client.post("/v1/events", json=events, headers=auth()).json()["new"] == 4
     _derive("u1-a", NOW)
     _derive("u2-a", NOW)
+    with session_scope() as session:  # the users' cadence classes, as the hourly run stores
+        session.add_all(
+            models.UserCadence(
+                user_key=u, cadence="occasional", requests=1, active_hours=1, window_end=NOW
+            )
+            for u in ("u-1", "u-2")
+        )
 
     runner = CliRunner()
     out = runner.invoke(cli, ["purge", "--user", "u-1", "--yes"])
@@ -186,6 +193,7 @@ def test_purge_by_user_and_segment_with_tombstones(production: str, client: Test
         assert counts == {"tenant=acme": 1, "tenant=globex": 1}
         tombstones = set(session.execute(select(models.PurgedEvent.event_id)).scalars())
         assert tombstones == {"u1-a", "u1-b"}
+        assert set(session.scalars(select(models.UserCadence.user_key))) == {"u-2"}
 
     # A redelivery of a purged event is a duplicate, not stored again.
     again = client.post("/v1/events", json=events[:2], headers=auth()).json()

@@ -43,7 +43,7 @@ def test_a_suggestive_slice_is_nominated_and_confirmed_only_on_later_pairs() -> 
     window, _ = _pairs(rng, 150, 0.5)
     watched: list[ex.Watched] = []
     new = ex.nominate(window, watched, T0 - timedelta(days=7), T0, SearchParams())
-    assert [w.key for w in new] == ["api_key_alias=bulk"]  # cadence is not matchable at ingest
+    assert [w.key for w in new] == ["api_key_alias=bulk"]
     assert new[0].evidence["p_value"] <= ex.NOMINATE_P and new[0].volume_per_day > 0
     # The same window again: nothing new (already watched, and the overlapping slices too).
     assert ex.nominate(window, watched, T0 - timedelta(days=7), T0, SearchParams()) == []
