@@ -17,12 +17,20 @@ It measures, it does not judge: no target, exit 0. ``--source DIR`` profiles ano
 GSM8K rows instead of repeating one event (distinct prompts and answers: the work a batch of
 real traffic cannot share; the router's reason and the attributes still repeat).
 
+The cyclic garbage collector's own CPU is printed apart too (from ``gc.callbacks``: every
+collection's CPU, and the full ones'), whichever stage it ran in. ``--gc api`` settles the heap
+as the API process does at start-up (``shadowgap.api.app.settle_heap``: collect, freeze, and
+whatever thresholds it sets) before the timed batches; ``--gc default`` (the default) leaves
+the interpreter as it starts, which is what a script or a worker sees.
+
 Usage: python benchmarks/ingest_profile.py [--batches 60] [--batch 100] [--rows 1] [--source DIR]
+                                           [--gc default|api]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import os
@@ -50,6 +58,7 @@ ADMIN_DSN = os.environ.get(
 STAGES = [
     ("answer checks", "shadowgap.ingest.store", "answer_checks"),
     ("redaction", "shadowgap.ingest.store", "redact_batch"),
+    ("mark + purged ids + cheap counts (SQL)", "shadowgap.ingest.store", "_open_ingest"),
     ("purged-id check (SQL)", "shadowgap.ingest.store", "purged_ids"),
     ("segment keys", "shadowgap.ingest.store", "segment_of"),
     ("segment id resolution", "shadowgap.ingest.store", "_segment_cache.resolve"),
@@ -65,6 +74,26 @@ STAGES = [
     ("originals kept", "shadowgap.ingest.store", "_keep_originals"),
     ("counter deltas (SQL)", "shadowgap.db.segment_counts", "add"),
 ]
+
+
+class _GcTimer:
+    """Process CPU spent in cyclic garbage collections (``gc.callbacks``), all and full."""
+
+    def __init__(self) -> None:
+        self.seconds = self.full_seconds = 0.0
+        self.collections = self.full = 0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.process_time()
+            return
+        spent = time.process_time() - self._started
+        self.seconds += spent
+        self.collections += 1
+        if info["generation"] == 2:
+            self.full_seconds += spent
+            self.full += 1
 
 
 class _Timer:
@@ -143,6 +172,9 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=100, help="events per request")
     parser.add_argument("--rows", type=int, default=1, help="distinct GSM8K rows cycled")
     parser.add_argument("--source", type=Path, default=ROOT, help="checkout to profile")
+    parser.add_argument(
+        "--gc", choices=["default", "api"], default="default", help="see the module docstring"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(args.source.resolve()))
     sys.path.insert(1, str(ROOT))  # tests.support (event builders) from this checkout
@@ -207,6 +239,12 @@ def _run(args: argparse.Namespace, database: str) -> int:
 
     for index in range(5):  # warm-up: connections, statement caches, segment cache
         one(-1 - index)
+    if args.gc == "api":
+        from shadowgap.api.app import settle_heap
+
+        settle_heap()
+    collector = _GcTimer()
+    gc.callbacks.append(collector)
     timers = [(label, _patch(module, attribute)) for label, module, attribute in STAGES]
     parse.seconds = commit.seconds = folds.seconds = 0.0
     bodies = args.batches * args.batch
@@ -217,6 +255,7 @@ def _run(args: argparse.Namespace, database: str) -> int:
     cpu = time.process_time() - cpu0
     wall = time.perf_counter() - wall0
     server = _backends_cpu(database) - server0
+    gc.callbacks.remove(collector)
 
     rows = [("parse + validate (pydantic)", parse), *timers]
     rows += [("commit", commit), ("counter fold (own transaction)", folds if fold else None)]
@@ -229,6 +268,15 @@ def _run(args: argparse.Namespace, database: str) -> int:
         shown = f"{1e6 * timer.seconds / bodies:13.1f}" if timer else f"{'-':>13}"
         print(f"{label:40} {shown}")
     print(f"{'total CPU of this process':40} {1e6 * cpu / bodies:13.1f}")
+    print(
+        f"{'  of which garbage collection':40} {1e6 * collector.seconds / bodies:13.1f}"
+        f"  ({collector.collections} collections, gc thresholds {gc.get_threshold()},"
+        f" {gc.get_freeze_count()} objects frozen)"
+    )
+    print(
+        f"{'  of which full collections':40} {1e6 * collector.full_seconds / bodies:13.1f}"
+        f"  ({collector.full} full)"
+    )
     print(f"{'PostgreSQL backends CPU per event':40} {1e6 * server / bodies:13.1f}")
     print(f"{'wall time per event':40} {1e6 * wall / bodies:13.1f}")
     return 0

@@ -38,6 +38,12 @@ STAGES = [
     ("loop", "response model (FastAPI)", "fastapi.routing", "serialize_response"),
     ("thread", "group transaction + fold", "shadowgap.ingest.writer", "GroupWriter._store"),
     ("thread", "  store_requests", "shadowgap.ingest.writer", "store_requests"),
+    (
+        "thread",
+        "    mark + purged ids + cheap counts (SQL)",
+        "shadowgap.ingest.store",
+        "_open_ingest",
+    ),
     ("thread", "    event horizon mark (SQL)", "shadowgap.db.event_horizon", "mark_ingest"),
     ("thread", "    purged-id check (SQL)", "shadowgap.ingest.store", "purged_ids"),
     ("thread", "    segment ids", "shadowgap.ingest.store", "_segment_cache.resolve"),
@@ -50,7 +56,7 @@ STAGES = [
     ("thread", "      allocation plan", "shadowgap.shadow.sampling", "plan_allocation"),
     ("thread", "    counter deltas (SQL)", "shadowgap.db.segment_counts", "add"),
     ("thread", "  commit", "sqlalchemy.orm", "Session.commit"),
-    ("thread", "  counter fold (own transaction)", "shadowgap.ingest.writer", "_fold_counts"),
+    ("thread", "  counter fold (own statement)", "shadowgap.ingest.writer", "_fold_counts"),
     ("thread", "after commit: broker sends", "shadowgap.ingest.writer", "_after_commit"),
 ]
 
@@ -101,6 +107,8 @@ def _patch() -> None:
         *path, name = attribute.split(".")
         for part in path:
             target = getattr(target, part)
+        if not hasattr(target, name):  # a checkout without this stage (e.g. the baseline's)
+            continue
         function = inspect.getattr_static(target, name)
         if isinstance(function, staticmethod):
             setattr(target, name, staticmethod(_timed(label, function.__func__)))

@@ -2,14 +2,15 @@
 
 Every ingest transaction used to ``UPDATE`` its segments' counter rows, which locked them until
 commit: two API processes writing the same segment waited for each other's commit. On
-PostgreSQL ingest now appends one ``segment_count_deltas`` row per segment and transaction
-(an insert locks nothing another writer needs), and :func:`fold` adds pending deltas into the
-``segments`` rows: right after each ingest commit, in its own short transaction, and in the
-drift sweep (so deltas left by a process that stopped are folded too). The fold takes segment
-rows with ``SKIP LOCKED``: a segment another process is folding is left to it, so folding never
-waits either. A delta and its events commit together, so nothing is counted twice or lost; a
-reader of ``segments`` may lag the last commit by one fold. :func:`cheap_counts` (the sampling
-allocation's input) adds the pending deltas.
+PostgreSQL ingest now appends one ``segment_count_deltas`` row per segment and transaction,
+in one statement after sampling (an insert locks nothing another writer needs), and
+:func:`fold` adds pending deltas into the ``segments`` rows: right after each ingest commit,
+as a statement of its own (one statement, so atomic without a BEGIN/COMMIT round trip), and
+in the drift sweep (so deltas left by a process that stopped are folded too). The fold takes
+segment rows with ``SKIP LOCKED``: a segment another process is folding is left to it, so
+folding never waits either. A delta and its events commit together, so nothing is counted
+twice or lost; a reader of ``segments`` may lag the last commit by one fold.
+:func:`cheap_counts` (the sampling allocation's input) adds the pending deltas.
 
 SQLite serialises writers anyway: :func:`add` applies the counts to the rows at once.
 """
@@ -70,12 +71,15 @@ def add(session: Session, per_segment: dict[int, Counts]) -> None:
 
 
 # PostgreSQL: one statement each (a round trip and a compiled statement per batch, whatever
-# the number of segments: an expanding IN list is compiled anew for every length).
-_PG_CHEAP_COUNTS = text(
-    "SELECT s.id, s.cheap_count + coalesce("
-    "(SELECT sum(d.cheap) FROM segment_count_deltas d WHERE d.segment_id = s.id), 0) "
-    "FROM segments s WHERE s.id = ANY(:ids)"
+# the number of segments: an expanding IN list is compiled anew for every length). The cheap
+# counts are an SQL expression (a JSON object, segment id -> count; bind ``segment_ids``), so
+# that ingest can read them in the statement that marks its transaction (ingest/store.py).
+PG_CHEAP_COUNTS_SQL = (
+    "(SELECT coalesce(json_object_agg(s.id, s.cheap_count + coalesce("
+    "(SELECT sum(d.cheap) FROM segment_count_deltas d WHERE d.segment_id = s.id), 0)), '{}') "
+    "FROM segments s WHERE s.id = ANY(:segment_ids))"
 )
+_PG_CHEAP_COUNTS = text(f"SELECT {PG_CHEAP_COUNTS_SQL}")
 # Lock the segments that have deltas (FOR NO KEY UPDATE: ingest's inserts hold KEY SHARE on
 # their segments through the foreign key, which FOR UPDATE would make them wait for; SKIP
 # LOCKED: a segment another process is folding is left to it), take their deltas out and add
@@ -109,11 +113,16 @@ _PG_FOLD = text(
 def cheap_counts(session: Session, segment_ids: set[int]) -> dict[int, int]:
     """Each segment's cheap-routed events so far, pending deltas included (no lock taken)."""
     if _postgres(session):
-        rows = session.execute(_PG_CHEAP_COUNTS, {"ids": sorted(segment_ids)})
-        return {int(segment_id): int(cheap) for segment_id, cheap in rows}
+        found = session.scalar(_PG_CHEAP_COUNTS, {"segment_ids": sorted(segment_ids)})
+        return parse_cheap_counts(found)
     seg = models.Segment
     query = select(seg.id, seg.cheap_count).where(seg.id.in_(sorted(segment_ids)))
     return {int(segment_id): int(cheap) for segment_id, cheap in session.execute(query)}
+
+
+def parse_cheap_counts(found: dict[str, Any] | None) -> dict[int, int]:
+    """:data:`PG_CHEAP_COUNTS_SQL`'s answer as segment id -> count (JSON keys are text)."""
+    return {int(segment_id): int(cheap) for segment_id, cheap in (found or {}).items()}
 
 
 def all_counts(session: Session) -> tuple[dict[int, int], int]:

@@ -121,8 +121,14 @@ class GroupWriter:
 def _fold_counts(connection: Connection) -> None:
     """Fold the segment counters after the commit, before answering, in a transaction of its
     own: a sender that reads its segment's counts next sees its events. A failure loses
-    nothing (the deltas wait for the next fold or the drift sweep)."""
+    nothing (the deltas wait for the next fold or the drift sweep). On PostgreSQL the fold is
+    one statement, atomic by itself, so it runs in autocommit: one round trip instead of BEGIN,
+    fold and COMMIT (the pool resets the connection's isolation level when it is returned).
+    SQLite has nothing to fold, and there resetting the isolation level would turn the
+    driver's own transaction handling back on for the pooled connection."""
     try:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         with get_sessionmaker()(bind=connection) as session:
             segment_counts.fold(session)
             session.commit()
