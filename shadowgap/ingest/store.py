@@ -527,11 +527,11 @@ _EVENT_COLUMNS = {
 }
 _COLUMN_LIST = ", ".join(_EVENT_COLUMNS)
 # The ids come from the table's sequence (the column default); see the module docstring.
-# Redeliveries are looked up one index probe per row: "OFFSET 0" keeps the NOT EXISTS a
-# correlated subquery. Without it the planner turns it into a hash anti-join, which reads the
-# whole day partition on every batch (json_to_recordset is estimated at 100 rows, and the
-# plan is cached while the partition grows): PostgreSQL's CPU per event grew with the
-# partition's size.
+# The redelivery check stays a plain NOT EXISTS (an anti-join). Forcing a correlated probe per
+# row ("OFFSET 0" in the subquery) cut PostgreSQL's CPU in-process on an unanalysed partition,
+# but over HTTP, after single-event traffic had prepared the statement, batched ingest fell
+# from 3,861 to 538 events/s (benchmarks/ingest.py, docs/performance.md): the prepared
+# generic plan (the likely cause) probes the partitions row by row.
 _PG_INSERT_EVENTS = text(
     f"INSERT INTO traffic_events ({_COLUMN_LIST}) "
     f"SELECT {_COLUMN_LIST} "
@@ -539,7 +539,7 @@ _PG_INSERT_EVENTS = text(
     + ", ".join(f"{name} {sql_type}" for name, sql_type in _EVENT_COLUMNS.items())
     + f")) WITH ORDINALITY AS r({_COLUMN_LIST}, ord) "
     "WHERE NOT EXISTS (SELECT 1 FROM traffic_events stored WHERE stored.event_id = r.event_id "
-    "AND stored.occurred_at = r.occurred_at OFFSET 0) "
+    "AND stored.occurred_at = r.occurred_at) "
     "ORDER BY r.ord "
     "ON CONFLICT (event_id, occurred_at) DO NOTHING RETURNING id, event_id"
 )
