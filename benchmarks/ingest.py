@@ -616,6 +616,11 @@ def single_only(args: argparse.Namespace, seconds: int) -> None:
         ),
         ("non-2xx responses and socket errors", int(errors), errors == 0, "= 0"),
     ]
+    print_targets(checks)
+
+
+def print_targets(checks: list[tuple[str, float | int, bool, str]]) -> None:
+    """The targets' table (figure, target, PASS/FAIL each); exit 1 on any FAIL."""
     print(f"\n{'target':<52}{'figure':>12}  {'target':<10}verdict")
     for label, figure, ok, target in checks:
         shown = f"{figure:,.2f}" if isinstance(figure, float) else f"{figure:,}"
@@ -895,12 +900,7 @@ def report(
             "= 0",
         ),
     ]
-    print(f"\n{'target':<52}{'figure':>12}  {'target':<10}verdict")
-    for label, figure, ok, target in checks:
-        shown = f"{figure:,.2f}" if isinstance(figure, float) else f"{figure:,}"
-        print(f"{label:<52}{shown:>12}  {target:<10}{'PASS' if ok else 'FAIL'}")
-    if not all(ok for _, _, ok, _ in checks):
-        sys.exit(1)
+    print_targets(checks)
 
 
 if __name__ == "__main__":
