@@ -659,3 +659,15 @@ class RouterChange(Base):
     verification: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     verified_at: Mapped[datetime | None]
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+
+
+# Every table whose rows point at one traffic event by ``event_pk`` and go when it goes (there
+# are no foreign keys to the partitioned events table). Purge and row retention both delete
+# them; slice features go with their day partition, and text copies are forgotten first.
+EVENT_DEPENDANTS: tuple[Any, ...] = (
+    PendingOriginal,
+    SamplingDecision,
+    ReverseSample,
+    ShadowRun,
+    Verdict,
+)

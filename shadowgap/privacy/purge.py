@@ -86,21 +86,12 @@ def purge(
             insert(models.PurgedEvent),
             [{"event_id": eid, "purged_at": now, "reason": reason[:256]} for _, eid, _ in chunk],
         )
-        for model in (
-            models.PendingOriginal,
-            models.SamplingDecision,
-            models.SliceFeatures,
-            models.ReverseSample,
-        ):
-            session.execute(delete(model).where(model.event_pk.in_(chunk_pks)))
-        result.verdicts += _deleted(
-            session.execute(delete(models.Verdict).where(models.Verdict.event_pk.in_(chunk_pks)))
-        )
-        result.shadow_runs += _deleted(
-            session.execute(
-                delete(models.ShadowRun).where(models.ShadowRun.event_pk.in_(chunk_pks))
-            )
-        )
+        for model in (*models.EVENT_DEPENDANTS, models.SliceFeatures):
+            deleted = _deleted(session.execute(delete(model).where(model.event_pk.in_(chunk_pks))))
+            if model is models.Verdict:
+                result.verdicts += deleted
+            elif model is models.ShadowRun:
+                result.shadow_runs += deleted
         session.execute(delete(models.TrafficEvent).where(models.TrafficEvent.id.in_(chunk_pks)))
     if user is not None:  # stored as the slice feature is, clipped (shadowgap/slices/features.py)
         uc = models.UserCadence

@@ -57,16 +57,9 @@ LOCK_TIMEOUT = "100ms"
 # SQLSTATEs of a lock that was not granted (NOWAIT, lock_timeout) and of a deadlock (the text
 # window locks a partition, then the parents): the attempt is retried.
 _BUSY = {"55P03", "40P01"}
-# Every table whose rows point at one event by ``event_pk`` (slice features go with their day
-# partition, or below with the events). Text copies are forgotten first (module doc).
-DEPENDANTS: tuple[Any, ...] = (
-    models.PendingOriginal,
-    models.SamplingDecision,
-    models.ReverseSample,
-    models.ShadowRun,
-    models.Verdict,
-    models.TextCopy,
-)
+# The event's dependants and its text-copy registry rows (the copies are forgotten first,
+# module doc); slice features go with their day partition, or below with the events.
+DEPENDANTS: tuple[Any, ...] = (*models.EVENT_DEPENDANTS, models.TextCopy)
 
 OpenSession = Callable[[], AbstractContextManager[Session]]
 
